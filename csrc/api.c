@@ -1,0 +1,219 @@
+/* The hak_* API: initialisation, the paths above the inline fast paths
+ * (large sizes, alignment, validation, realloc) and misuse reports. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+hk_globals g_hk = {
+  /* Valid before initialisation so that no address maps into a SuperSlab. */
+  .ss_mask = ~(uintptr_t)((1u << 20) - 1),
+  .ss_size = 1u << 20,
+};
+
+/* ---- initialisation ----------------------------------------------------------- */
+static _Atomic int init_state; /* 0: not yet, 1: running, 2: done */
+
+bool hk_is_initialised(void) { return atomic_load_explicit(&init_state, memory_order_acquire) == 2; }
+
+void hk_init(void) {
+  if (HK_LIKELY(hk_is_initialised())) return;
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&init_state, &expected, 1)) {
+    if (!hk_size_classes_verify()) {
+      hk_log("hakmem: internal error: size class table inconsistent");
+      abort();
+    }
+    hk_config_freeze();
+    hk_lru_init();
+    hk_heap_init_globals();
+    atomic_store_explicit(&init_state, 2, memory_order_release);
+  } else {
+    while (!hk_is_initialised()) sched_yield();
+  }
+}
+
+__attribute__((destructor)) static void hk_at_exit(void) { hk_stats_report_at_exit(); }
+
+/* ---- misuse ---------------------------------------------------------------- */
+void hk_report_invalid_free(const void *p, int state) {
+  const char *what = state == HAK_BLOCK_FREE       ? "double free (the block is already free)"
+                     : state == HAK_BLOCK_INTERIOR ? "pointer into the middle of a block"
+                                                   : "pointer not allocated by hakmem";
+  if (state == HAK_BLOCK_FOREIGN) HK_COUNT(foreign_frees, 1);
+  else HK_COUNT(invalid_frees, 1);
+#ifdef HAK_PRELOAD
+  hk_log("hakmem: free(%p): %s; aborting", p, what);
+  abort();
+#else
+  static _Atomic unsigned reported;
+  unsigned n = atomic_fetch_add(&reported, 1);
+  if (n < 64) hk_log("hakmem: hak_free(%p): %s; ignored", p, what);
+  else if (n == 64) hk_log("hakmem: further invalid frees are counted (invalid_frees, foreign_frees) but not printed");
+#endif
+}
+
+/* ---- slow paths -------------------------------------------------------------- */
+void *hk_alloc_slow(size_t size) {
+  hk_init();
+  return hk_large_alloc(size, 0, NULL);
+}
+
+void *hk_alloc_aligned(size_t align, size_t size) {
+  if (align <= 16) return hk_alloc(size);
+  size_t need = size < align ? align : size;
+  if (need <= HK_SMALL_MAX && align <= HK_PAGE_SIZE) {
+    /* Slab starts are page aligned, so a class whose size is a multiple of
+     * align gives aligned blocks. */
+    for (unsigned c = hk_class_of(need); c < HK_NCLASSES; c++)
+      if ((hk_class_size[c] & (align - 1)) == 0) return hk_alloc_class(c);
+  }
+  hk_init();
+  return hk_large_alloc(size, align, NULL);
+}
+
+bool hk_free_nonsmall(void *p) { return p == NULL || hk_large_free(p); }
+
+int hk_block_state(const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  if (hk_registry_has(a)) {
+    hk_ss *ss = hk_ss_of(a);
+    hk_slab *s = hk_slab_of(ss, a);
+    hk_heap *owner = s->owner;
+    bool may_walk_local = owner == hk_tl_heap || (owner && !owner->is_live);
+    return hk_slab_block_state(ss, s, a, may_walk_local);
+  }
+  return p && hk_large_usable(p) ? HAK_BLOCK_LIVE : HAK_BLOCK_FOREIGN;
+}
+
+int hk_free_validated(void *p) {
+  int state = p ? hk_block_state(p) : HAK_BLOCK_FOREIGN;
+  if (state == HAK_BLOCK_LIVE) {
+    if (!hk_free_small(p)) hk_free_nonsmall(p);
+    return HAK_OK;
+  }
+  if (p) HK_COUNT(invalid_frees, 1);
+  return state == HAK_BLOCK_FREE ? HAK_E_DOUBLE_FREE : HAK_E_FOREIGN;
+}
+
+size_t hk_usable_size(const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  if (hk_registry_has(a)) {
+    hk_slab *s = hk_slab_of(hk_ss_of(a), a);
+    return s->cls == HK_CLASS_NONE ? 0 : s->block_size;
+  }
+  return p ? hk_large_usable(p) : 0;
+}
+
+/* p is a live hakmem block with old_usable bytes. */
+void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
+  bool small_now = old_usable <= HK_SMALL_MAX;
+  if (size <= old_usable) {
+    /* Keep the block unless it would waste more than half of it, or a large
+     * block shrinks into the slab tier. */
+    if (small_now ? size >= old_usable / 2 : size > HK_SMALL_MAX) return p;
+  } else if (!small_now && size > HK_SMALL_MAX) {
+    void *q = hk_large_realloc(p, size);
+    if (q) return q;
+  }
+  void *q = hk_alloc(size);
+  if (!q) return NULL;
+  memcpy(q, p, size < old_usable ? size : old_usable);
+  if (!hk_free_small(p)) hk_free_nonsmall(p);
+  return q;
+}
+
+void *hk_calloc(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (total > HK_SMALL_MAX) return hk_alloc_slow(total); /* fresh mappings are zero */
+  void *p = hk_alloc(total);
+  if (p) memset(p, 0, total);
+  return p;
+}
+
+/* ---- the exported API ------------------------------------------------------------ */
+void *hak_malloc(size_t size) { return hk_alloc(size); }
+
+static HK_NOINLINE void free_slow(void *p) {
+  if (g_hk.check) {
+    int state = p ? hk_block_state(p) : HAK_BLOCK_LIVE;
+    if (state != HAK_BLOCK_LIVE) {
+      hk_report_invalid_free(p, state);
+      return;
+    }
+    if (hk_free_small(p)) return;
+  }
+  if (!hk_free_nonsmall(p)) hk_report_invalid_free(p, HAK_BLOCK_FOREIGN);
+}
+
+void hak_free(void *p) {
+  if (HK_LIKELY(!g_hk.check) && HK_LIKELY(hk_free_small(p))) return;
+  free_slow(p);
+}
+
+void *hak_calloc(size_t count, size_t size) { return hk_calloc(count, size); }
+
+void *hak_realloc(void *p, size_t size) {
+  if (!p) return hk_alloc(size);
+  if (size == 0) {
+    hak_free(p);
+    return NULL;
+  }
+  int state = g_hk.check ? hk_block_state(p) : HAK_BLOCK_LIVE;
+  size_t old = state == HAK_BLOCK_LIVE ? hk_usable_size(p) : 0;
+  if (old == 0) {
+    hk_report_invalid_free(p, state == HAK_BLOCK_LIVE ? HAK_BLOCK_FOREIGN : state);
+    errno = EINVAL;
+    return NULL;
+  }
+  return hk_realloc_owned(p, size, old);
+}
+
+void *hak_aligned_alloc(size_t alignment, size_t size) {
+  if (alignment == 0 || (alignment & (alignment - 1))) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return hk_alloc_aligned(alignment, size);
+}
+
+size_t hak_usable_size(const void *p) {
+  return hk_block_state(p) == HAK_BLOCK_LIVE ? hk_usable_size(p) : 0;
+}
+
+int hak_owns(const void *p) { return hk_block_state(p) == HAK_BLOCK_LIVE; }
+int hak_block_state(const void *p) { return hk_block_state(p); }
+int hak_free_checked(void *p) { return hk_free_validated(p); }
+
+size_t hak_malloc_batch(size_t size, size_t count, void **out) {
+  if (!out) return 0;
+  size_t i = 0;
+  if (size <= HK_SMALL_MAX) {
+    unsigned c = hk_class_of(size);
+    for (; i < count && (out[i] = hk_alloc_class(c)) != NULL; i++) {}
+  } else {
+    for (; i < count && (out[i] = hk_alloc_slow(size)) != NULL; i++) {}
+  }
+  return i;
+}
+
+void hak_free_batch(void **ptrs, size_t count) {
+  if (!ptrs) return;
+  for (size_t i = 0; i < count; i++)
+    if (ptrs[i]) hak_free(ptrs[i]);
+}
+
+size_t hak_trim(void) {
+  size_t bytes = 0;
+  hk_heap *h = hk_tl_heap;
+  if (h != &hk_empty_heap) bytes += hk_heap_trim(h);
+  if (hk_is_initialised()) bytes += hk_lru_flush();
+  return bytes;
+}
+
+const char *hak_version(void) { return "0.1.0"; }

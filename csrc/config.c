@@ -1,0 +1,338 @@
+/* The flag table: the single source of truth for every HAKMEM_* flag.
+ * Parsing of the environment and of hak_config_set, hak_config_get,
+ * hak_config_describe (JSON for the TypeScript side) and the README's list are
+ * all derived from it. Flags are read once; the first allocation freezes them. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "internal.h"
+
+typedef enum { HK_FT_BOOL, HK_FT_INT, HK_FT_SIZE, HK_FT_ENUM } hk_ftype;
+
+typedef struct hk_flag {
+  const char *name;
+  hk_ftype type;
+  int64_t def, min, max;
+  const char *const *names;   /* HK_FT_ENUM: value i is names[i] */
+  const int64_t *choices;     /* HK_FT_SIZE: the allowed sizes, when a set */
+  const char *desc;
+} hk_flag;
+
+enum {
+  F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
+  F_STATS, F_LRU_DEBUG, F_FREE_DEBUG, F_CHECK, HK_NFLAGS
+};
+
+#define KiB ((int64_t)1 << 10)
+#define MiB ((int64_t)1 << 20)
+static const int64_t ss_sizes[] = {512 * KiB, 1 * MiB, 2 * MiB, 4 * MiB, 0};
+static const char *const prefault_names[] = {"off", "populate", "madvise", NULL};
+
+static const hk_flag flags[HK_NFLAGS] = {
+  [F_SS_SIZE] = {"HAKMEM_SS_SIZE", HK_FT_SIZE, 1 * MiB, 512 * KiB, 4 * MiB, NULL, ss_sizes,
+                 "SuperSlab size; SuperSlabs are aligned to it and split into 64 KiB slabs"},
+  [F_LRU_MAX_CACHED] = {"HAKMEM_SS_LRU_MAX_CACHED", HK_FT_INT, 256, 0, 65536, NULL, NULL,
+                        "Most empty SuperSlabs kept in the LRU cache (0: release at once)"},
+  [F_LRU_MAX_MB] = {"HAKMEM_SS_LRU_MAX_MB", HK_FT_INT, 512, 0, 1048576, NULL, NULL,
+                    "Most memory (MiB) held by the LRU cache of empty SuperSlabs"},
+  [F_LRU_TTL_SEC] = {"HAKMEM_SS_LRU_TTL_SEC", HK_FT_INT, 60, 0, 86400, NULL, NULL,
+                     "Seconds an empty SuperSlab may stay cached before it is released"},
+  [F_PREFAULT] = {"HAKMEM_SS_PREFAULT", HK_FT_ENUM, HK_PREFAULT_OFF, 0, 2, prefault_names, NULL,
+                  "Prefault policy: off (fault on first touch), populate (whole SuperSlab "
+                  "when acquired, MADV_POPULATE_WRITE), madvise (each slab when first formatted)"},
+  [F_HUGEPAGES] = {"HAKMEM_USE_HUGEPAGES", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                   "Ask for transparent huge pages (MADV_HUGEPAGE) on SuperSlab memory"},
+  [F_STATS] = {"HAKMEM_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+               "Print the statistics report on stderr at exit"},
+  [F_LRU_DEBUG] = {"HAKMEM_SS_LRU_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                   "Trace LRU cache push, pop and eviction on stderr"},
+  [F_FREE_DEBUG] = {"HAKMEM_SS_FREE_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                    "Trace SuperSlabs becoming empty and being released on stderr"},
+  [F_CHECK] = {"HAKMEM_CHECK", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+               "Validate every free (double, interior and foreign frees are reported)"},
+};
+
+/* Variables of the HAKMEM_ family that other parts of the project read. */
+static const char *const known_elsewhere[] = {"HAKMEM_LIB", NULL};
+
+static int64_t values[HK_NFLAGS];
+static char value_text[HK_NFLAGS][32];
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool loaded, frozen;
+static _Atomic int frozen_flag;
+static char describe_buf[16384];
+
+void hk_log(const char *fmt, ...) {
+  char buf[640];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n > sizeof buf - 2) n = sizeof buf - 2;
+  buf[n++] = '\n';
+  ssize_t w = write(2, buf, (size_t)n);
+  (void)w;
+}
+
+static void format_size(int64_t v, char *out, size_t cap) {
+  if (v >= MiB && v % MiB == 0) snprintf(out, cap, "%lldM", (long long)(v / MiB));
+  else if (v >= KiB && v % KiB == 0) snprintf(out, cap, "%lldK", (long long)(v / KiB));
+  else snprintf(out, cap, "%lld", (long long)v);
+}
+
+static void format_value(const hk_flag *f, int64_t v, char *out, size_t cap) {
+  switch (f->type) {
+  case HK_FT_SIZE: format_size(v, out, cap); break;
+  case HK_FT_ENUM: snprintf(out, cap, "%s", f->names[v]); break;
+  default: snprintf(out, cap, "%lld", (long long)v); break;
+  }
+}
+
+static void format_allowed(const hk_flag *f, char *out, size_t cap) {
+  size_t n = 0;
+  char tmp[32];
+  out[0] = 0;
+  switch (f->type) {
+  case HK_FT_BOOL: snprintf(out, cap, "0 or 1 (also true/false, on/off, yes/no)"); break;
+  case HK_FT_INT: snprintf(out, cap, "an integer from %lld to %lld", (long long)f->min, (long long)f->max); break;
+  case HK_FT_ENUM:
+    for (int i = 0; f->names[i] && n < cap; i++)
+      n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", f->names[i]);
+    break;
+  case HK_FT_SIZE:
+    for (int i = 0; f->choices[i] && n < cap; i++) {
+      format_size(f->choices[i], tmp, sizeof tmp);
+      n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", tmp);
+    }
+    break;
+  }
+}
+
+static bool parse_int(const char *s, int64_t *out) {
+  char *end;
+  if (!*s || isspace((unsigned char)*s)) return false;
+  long long v = strtoll(s, &end, 10);
+  if (*end) return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_size(const char *s, int64_t *out) {
+  char *end;
+  if (!isdigit((unsigned char)*s)) return false;
+  unsigned long long v = strtoull(s, &end, 10);
+  int64_t mult = 1;
+  switch (toupper((unsigned char)*end)) {
+  case 'K': mult = KiB; end++; break;
+  case 'M': mult = MiB; end++; break;
+  case 'G': mult = 1024 * MiB; end++; break;
+  default: break;
+  }
+  if (mult > 1 && (strcasecmp(end, "B") == 0 || strcasecmp(end, "iB") == 0)) end += strlen(end);
+  if (*end || v > (unsigned long long)INT64_MAX / (unsigned long long)mult) return false;
+  *out = (int64_t)v * mult;
+  return true;
+}
+
+/* Parses text for flag f; false when unparsable or not allowed. */
+static bool parse_value(const hk_flag *f, const char *text, int64_t *out) {
+  int64_t v;
+  switch (f->type) {
+  case HK_FT_BOOL: {
+    static const char *const yes[] = {"1", "true", "on", "yes"}, *const no[] = {"0", "false", "off", "no"};
+    for (int i = 0; i < 4; i++) {
+      if (strcasecmp(text, yes[i]) == 0) { *out = 1; return true; }
+      if (strcasecmp(text, no[i]) == 0) { *out = 0; return true; }
+    }
+    return false;
+  }
+  case HK_FT_ENUM:
+    for (int i = 0; f->names[i]; i++)
+      if (strcasecmp(text, f->names[i]) == 0) { *out = i; return true; }
+    return false;
+  case HK_FT_INT:
+    if (!parse_int(text, &v) || v < f->min || v > f->max) return false;
+    *out = v;
+    return true;
+  case HK_FT_SIZE:
+    if (!parse_size(text, &v)) return false;
+    if (f->choices) {
+      for (int i = 0; f->choices[i]; i++)
+        if (f->choices[i] == v) { *out = v; return true; }
+      return false;
+    }
+    if (v < f->min || v > f->max) return false;
+    *out = v;
+    return true;
+  }
+  return false;
+}
+
+static int find_flag(const char *name) {
+  if (!name) return -1;
+  const char *bare = strncmp(name, "HAKMEM_", 7) == 0 ? name + 7 : name;
+  for (int i = 0; i < HK_NFLAGS; i++)
+    if (strcmp(flags[i].name + 7, bare) == 0) return i;
+  return -1;
+}
+
+static void set_value(int i, int64_t v) {
+  values[i] = v;
+  format_value(&flags[i], v, value_text[i], sizeof value_text[i]);
+}
+
+/* Reads the environment once. Bad values get one line naming flag, value and
+ * allowed range, then the default; unknown HAKMEM_* variables get a warning. */
+static void load_locked(void) {
+  extern char **environ;
+  if (loaded) return;
+  loaded = true;
+  for (int i = 0; i < HK_NFLAGS; i++) set_value(i, flags[i].def);
+  for (char **e = environ; e && *e; e++) {
+    if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
+    const char *eq = strchr(*e, '=');
+    if (!eq) continue;
+    char name[96];
+    size_t len = (size_t)(eq - *e);
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, *e, len);
+    name[len] = 0;
+    int i = find_flag(name);
+    if (i < 0 || strncmp(name, "HAKMEM_", 7) != 0) {
+      bool elsewhere = false;
+      for (int k = 0; known_elsewhere[k]; k++) elsewhere |= strcmp(known_elsewhere[k], name) == 0;
+      if (!elsewhere) hk_log("hakmem: warning: unknown variable %s ignored (hak_config_describe lists the flags)", name);
+      continue;
+    }
+    int64_t v;
+    if (parse_value(&flags[i], eq + 1, &v)) {
+      set_value(i, v);
+    } else {
+      char allowed[160];
+      format_allowed(&flags[i], allowed, sizeof allowed);
+      hk_log("hakmem: %s=\"%s\" is not allowed (allowed: %s); using the default %s", flags[i].name, eq + 1,
+             allowed, value_text[i]);
+    }
+  }
+}
+
+void hk_config_load(void) {
+  pthread_mutex_lock(&config_lock);
+  load_locked();
+  pthread_mutex_unlock(&config_lock);
+}
+
+void hk_config_freeze(void) {
+  pthread_mutex_lock(&config_lock);
+  load_locked();
+  frozen = true;
+  atomic_store(&frozen_flag, 1);
+  g_hk.ss_size = (size_t)values[F_SS_SIZE];
+  g_hk.ss_mask = ~((uintptr_t)g_hk.ss_size - 1);
+  g_hk.nslabs = (unsigned)(g_hk.ss_size >> HK_SLAB_SHIFT);
+  g_hk.slab_mask = g_hk.nslabs - 1;
+  g_hk.lru_max_cached = (size_t)values[F_LRU_MAX_CACHED];
+  g_hk.lru_max_bytes = (size_t)values[F_LRU_MAX_MB] << 20;
+  g_hk.lru_ttl_ns = (uint64_t)values[F_LRU_TTL_SEC] * 1000000000ull;
+  g_hk.prefault = (uint8_t)values[F_PREFAULT];
+  g_hk.hugepages = (uint8_t)values[F_HUGEPAGES];
+  g_hk.stats_at_exit = (uint8_t)values[F_STATS];
+  g_hk.trace_lru = (uint8_t)values[F_LRU_DEBUG];
+  g_hk.trace_ss_free = (uint8_t)values[F_FREE_DEBUG];
+  g_hk.check = (uint8_t)values[F_CHECK];
+  pthread_mutex_unlock(&config_lock);
+}
+
+int hak_config_locked(void) { return atomic_load(&frozen_flag); }
+
+int hak_config_set(const char *name, const char *value) {
+  int i = find_flag(name);
+  if (i < 0) return HAK_E_UNKNOWN_FLAG;
+  if (!value) return HAK_E_BAD_VALUE;
+  int rc = HAK_OK;
+  pthread_mutex_lock(&config_lock);
+  load_locked();
+  int64_t v;
+  if (frozen) rc = HAK_E_LOCKED;
+  else if (!parse_value(&flags[i], value, &v)) rc = HAK_E_BAD_VALUE;
+  else set_value(i, v);
+  pthread_mutex_unlock(&config_lock);
+  return rc;
+}
+
+const char *hak_config_get(const char *name) {
+  int i = find_flag(name);
+  if (i < 0) return NULL;
+  hk_config_load();
+  return value_text[i];
+}
+
+static size_t json_str(char *out, size_t cap, const char *s) {
+  size_t n = 0;
+  if (n < cap) out[n++] = '"';
+  for (; *s && n + 2 < cap; s++) {
+    if (*s == '"' || *s == '\\') out[n++] = '\\';
+    out[n++] = *s;
+  }
+  if (n < cap) out[n++] = '"';
+  return n;
+}
+
+const char *hak_config_describe(void) {
+  static const char *const type_names[] = {"bool", "int", "size", "enum"};
+  char tmp[64];
+  pthread_mutex_lock(&config_lock);
+  load_locked();
+  char *o = describe_buf;
+  size_t cap = sizeof describe_buf, n = 0;
+#define PUT(...) (n += (size_t)snprintf(o + n, n < cap ? cap - n : 0, __VA_ARGS__))
+#define PUTS(s) (n += json_str(o + n, n < cap ? cap - n : 0, (s)))
+  PUT("[");
+  for (int i = 0; i < HK_NFLAGS; i++) {
+    const hk_flag *f = &flags[i];
+    PUT("%s{\"name\":", i ? "," : "");
+    PUTS(f->name);
+    PUT(",\"type\":\"%s\",\"default\":", type_names[f->type]);
+    format_value(f, f->def, tmp, sizeof tmp);
+    PUTS(tmp);
+    PUT(",\"min\":%lld,\"max\":%lld,\"values\":[", (long long)f->min, (long long)f->max);
+    for (int k = 0; f->type == HK_FT_ENUM && f->names[k]; k++) {
+      PUT("%s", k ? "," : "");
+      PUTS(f->names[k]);
+    }
+    for (int k = 0; f->type == HK_FT_SIZE && f->choices && f->choices[k]; k++) {
+      format_size(f->choices[k], tmp, sizeof tmp);
+      PUT("%s", k ? "," : "");
+      PUTS(tmp);
+    }
+    PUT("],\"description\":");
+    PUTS(f->desc);
+    PUT(",\"value\":");
+    PUTS(value_text[i]);
+    PUT("}");
+  }
+  PUT("]");
+#undef PUT
+#undef PUTS
+  pthread_mutex_unlock(&config_lock);
+  return describe_buf;
+}
+
+const char *hak_strerror(int code) {
+  switch (code) {
+  case HAK_OK: return "success";
+  case HAK_E_UNKNOWN_FLAG: return "unknown flag";
+  case HAK_E_BAD_VALUE: return "value not allowed for this flag";
+  case HAK_E_LOCKED: return "configuration is locked after the first allocation";
+  case HAK_E_FOREIGN: return "pointer was not allocated by hakmem";
+  case HAK_E_DOUBLE_FREE: return "block is already free";
+  case HAK_E_NOMEM: return "out of memory";
+  case HAK_E_BAD_SIZE: return "size or alignment not acceptable";
+  default: return "unknown error code";
+  }
+}

@@ -1,0 +1,333 @@
+/* Thread heaps. Each thread allocates from its own heap: per size class a list
+ * of available slabs (the head is `current`, which the fast path pops from)
+ * and a list of full slabs. A heap owns whole SuperSlabs, so slab acquisition
+ * touches no shared state until a SuperSlab is needed (once per ss_size bytes).
+ *
+ * Invariants:
+ *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty.
+ *  - slab->used is exact: blocks handed out minus blocks back on the local
+ *    free list. Remote frees count as used until collected, so a slab with
+ *    used == 0 has no block anywhere in flight and may be released.
+ *  - An empty slab goes back to its SuperSlab at once, usable by any class,
+ *    except a class's current slab, which stays (so a class hovering around
+ *    zero live blocks does not thrash, and the free fast path needs no call):
+ *    at most one empty slab per class, released as soon as another class
+ *    needs a slab, or by hak_trim.
+ *  - A SuperSlab whose slabs are all free leaves the heap for the LRU cache.
+ *  - Heaps are never unmapped: a thread that exits abandons its heap, and the
+ *    next new thread adopts it with everything in it. */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include "internal.h"
+
+hk_slab hk_empty_slab = {.cls = HK_CLASS_NONE};
+hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab}};
+__thread hk_heap *hk_tl_heap = &hk_empty_heap;
+
+static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static hk_heap *heaps_all, *heaps_abandoned;
+static pthread_key_t heap_key;
+
+#define FULL_SCAN_LIMIT 4 /* full slabs examined for remote frees per refill */
+
+/* ---- intrusive lists ---------------------------------------------------------- */
+static void list_remove(hk_slab_list *l, hk_slab *s) {
+  if (s->prev) s->prev->next = s->next; else l->head = s->next;
+  if (s->next) s->next->prev = s->prev; else l->tail = s->prev;
+  s->next = s->prev = NULL;
+}
+
+static void list_push_head(hk_slab_list *l, hk_slab *s) {
+  s->prev = NULL;
+  s->next = l->head;
+  if (l->head) l->head->prev = s; else l->tail = s;
+  l->head = s;
+}
+
+static void list_push_tail(hk_slab_list *l, hk_slab *s) {
+  s->next = NULL;
+  s->prev = l->tail;
+  if (l->tail) l->tail->next = s; else l->head = s;
+  l->tail = s;
+}
+
+static void sync_current(hk_heap *h, unsigned c) {
+  h->current[c] = h->avail[c].head ? h->avail[c].head : &hk_empty_slab;
+}
+
+static hk_ss *ss_of_slab(hk_slab *s) { return hk_ss_of((uintptr_t)s); }
+
+static void ss_avail_push(hk_heap *h, hk_ss *ss) {
+  ss->avail_prev = NULL;
+  ss->avail_next = h->ss_avail;
+  if (h->ss_avail) h->ss_avail->avail_prev = ss;
+  h->ss_avail = ss;
+  ss->in_avail = 1;
+}
+
+static void ss_avail_remove(hk_heap *h, hk_ss *ss) {
+  if (ss->avail_prev) ss->avail_prev->avail_next = ss->avail_next; else h->ss_avail = ss->avail_next;
+  if (ss->avail_next) ss->avail_next->avail_prev = ss->avail_prev;
+  ss->avail_next = ss->avail_prev = NULL;
+  ss->in_avail = 0;
+}
+
+static void ss_list_push(hk_heap *h, hk_ss *ss) {
+  ss->prev = NULL;
+  ss->next = h->ss_list;
+  if (h->ss_list) h->ss_list->prev = ss;
+  h->ss_list = ss;
+}
+
+static void ss_list_remove(hk_heap *h, hk_ss *ss) {
+  if (ss->prev) ss->prev->next = ss->next; else h->ss_list = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  ss->next = ss->prev = NULL;
+}
+
+/* ---- slab release --------------------------------------------------------------- */
+static uint64_t all_slabs_mask(const hk_ss *ss) {
+  return ss->nslabs == 64 ? ~0ull : (1ull << ss->nslabs) - 1;
+}
+
+/* s has used == 0: back to its SuperSlab; the SuperSlab leaves if now empty. */
+static void release_slab(hk_heap *h, hk_slab *s) {
+  unsigned c = s->cls;
+  list_remove(s->full ? &h->full[c] : &h->avail[c], s);
+  s->full = 0;
+  sync_current(h, c);
+  s->cls = HK_CLASS_NONE;
+  s->owner = NULL;
+  s->free = NULL;
+  h->slabs_emptied++;
+  h->slabs_in_use--;
+  hk_ss *ss = ss_of_slab(s);
+  ss->free_mask |= 1ull << s->index;
+  if (!ss->in_avail) ss_avail_push(h, ss);
+  if (ss->free_mask == all_slabs_mask(ss)) {
+    ss_avail_remove(h, ss);
+    ss_list_remove(h, ss);
+    hk_ss_release(ss);
+  }
+}
+
+static bool is_retained(hk_heap *h, hk_slab *s) { return h->current[s->cls] == s; }
+
+/* Releases retained empty current slabs of classes other than except. */
+static bool release_retained(hk_heap *h, unsigned except) {
+  bool any = false;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_slab *s = h->current[c];
+    if (c != except && s != &hk_empty_slab && s->used == 0) {
+      release_slab(h, s);
+      any = true;
+    }
+  }
+  return any;
+}
+
+static void move_full_to_avail(hk_heap *h, hk_slab *s, bool at_head) {
+  unsigned c = s->cls;
+  list_remove(&h->full[c], s);
+  s->full = 0;
+  if (at_head) list_push_head(&h->avail[c], s); else list_push_tail(&h->avail[c], s);
+  sync_current(h, c);
+}
+
+/* Collects remote frees everywhere in the heap and releases what empties.
+ * keep_current: leave a class's only slab in place even if empty. */
+static void collect_all(hk_heap *h, bool keep_current) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    for (hk_slab *s = h->full[c].head, *next; s; s = next) {
+      next = s->next;
+      if (hk_slab_collect(s)) move_full_to_avail(h, s, false);
+    }
+    for (hk_slab *s = h->avail[c].head, *next; s; s = next) {
+      next = s->next;
+      hk_slab_collect(s);
+      if (s->used == 0 && !(keep_current && is_retained(h, s))) release_slab(h, s);
+    }
+  }
+}
+
+/* ---- slab acquisition --------------------------------------------------------- */
+static hk_slab *new_slab(hk_heap *h, unsigned c) {
+  hk_ss *ss = h->ss_avail;
+  if (!ss && release_retained(h, c)) ss = h->ss_avail;
+  if (!ss) {
+    collect_all(h, true);
+    ss = h->ss_avail;
+  }
+  if (!ss) {
+    ss = hk_ss_acquire(h);
+    if (!ss) return NULL;
+    ss_list_push(h, ss);
+    ss_avail_push(h, ss);
+  }
+  unsigned idx = (unsigned)__builtin_ctzll(ss->free_mask);
+  ss->free_mask &= ~(1ull << idx);
+  if (!ss->free_mask) ss_avail_remove(h, ss);
+  hk_slab *s = &ss->slabs[idx];
+  if (s->was_formatted) h->slabs_reused++;
+  hk_slab_format(ss, idx, c, h);
+  h->slabs_in_use++;
+  hk_slab_extend(ss, s);
+  list_push_head(&h->avail[c], s);
+  return s;
+}
+
+/* Makes current[c] a slab with a free block, or returns NULL (out of memory). */
+static hk_slab *refill(hk_heap *h, unsigned c) {
+  hk_slab *s;
+  while ((s = h->avail[c].head) != NULL) {
+    if (s->free) goto found;
+    if (s->carved < s->capacity) {
+      hk_slab_extend(ss_of_slab(s), s);
+      goto found;
+    }
+    if (hk_slab_collect(s)) goto found;
+    list_remove(&h->avail[c], s);
+    s->full = 1;
+    list_push_tail(&h->full[c], s);
+  }
+  /* Nothing available: a few full slabs may have collected remote frees. */
+  for (int i = 0; i < FULL_SCAN_LIMIT && (s = h->full[c].head) != NULL; i++) {
+    if (hk_slab_collect(s)) {
+      move_full_to_avail(h, s, true);
+      goto found;
+    }
+    list_remove(&h->full[c], s);
+    list_push_tail(&h->full[c], s);
+  }
+  s = new_slab(h, c);
+  sync_current(h, c);
+  return s;
+found:
+  sync_current(h, c);
+  return s;
+}
+
+void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
+  if (h == &hk_empty_heap && !(h = hk_heap_get())) return NULL;
+  hk_slab *s = h->current[c];
+  if (!s->free && !(s = refill(h, c))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hk_block *b = s->free;
+  s->free = b->next;
+  s->used++;
+  h->nalloc[c]++;
+  return b;
+}
+
+/* A local free made the slab empty, or landed in a full slab. */
+void hk_free_local_slow(hk_heap *h, hk_slab *s) {
+  if (s->full) move_full_to_avail(h, s, false);
+  if (s->used == 0 && !is_retained(h, s)) release_slab(h, s);
+}
+
+void hk_free_remote(hk_slab *s, hk_block *b) {
+  unsigned c = s->cls; /* read before the push: afterwards the owner may release the slab */
+  if (HK_UNLIKELY(c == HK_CLASS_NONE)) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return;
+  }
+  hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  do {
+    b->next = old;
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
+  hk_heap *h = hk_tl_heap;
+  if (h != &hk_empty_heap) {
+    h->remote_frees++;
+    h->nfree[c]++;
+  } else {
+    HK_COUNT(remote_frees_unowned, 1);
+    HK_COUNT(nfree_unowned[c], 1);
+  }
+}
+
+size_t hk_heap_trim(hk_heap *h) {
+  uint64_t before = h->slabs_emptied;
+  collect_all(h, false);
+  return (size_t)(h->slabs_emptied - before) * HK_SLAB_SIZE;
+}
+
+/* ---- heap lifecycle -------------------------------------------------------------- */
+static void heap_thread_exit(void *arg) {
+  hk_heap *h = arg;
+  collect_all(h, false);
+  h->is_live = 0;
+  hk_tl_heap = &hk_empty_heap;
+  hk_lock(&heaps_lock);
+  h->abandoned_next = heaps_abandoned;
+  heaps_abandoned = h;
+  hk_unlock(&heaps_lock);
+  HK_COUNT(heaps_abandoned, 1);
+}
+
+hk_heap *hk_heap_get(void) {
+  hk_heap *h = hk_tl_heap;
+  if (h != &hk_empty_heap) return h;
+  hk_init();
+  hk_lock(&heaps_lock);
+  h = heaps_abandoned;
+  if (h) heaps_abandoned = h->abandoned_next;
+  hk_unlock(&heaps_lock);
+  if (h) {
+    HK_COUNT(heaps_adopted, 1);
+  } else {
+    h = hk_meta_alloc(sizeof *h);
+    if (!h) return NULL;
+    for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
+    hk_lock(&heaps_lock);
+    h->all_next = heaps_all;
+    heaps_all = h;
+    hk_unlock(&heaps_lock);
+  }
+  h->abandoned_next = NULL;
+  h->is_live = 1;
+  HK_COUNT(threads_started, 1);
+  /* Set before pthread_setspecific, which may itself allocate. */
+  hk_tl_heap = h;
+  pthread_setspecific(heap_key, h);
+  return h;
+}
+
+void hk_heaps_lock(void) { pthread_mutex_lock(&heaps_lock); }
+void hk_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
+hk_heap *hk_heaps_first(void) { return heaps_all; }
+
+/* fork: the child keeps only the forking thread; the other threads' heaps are
+ * abandoned so that new threads in the child adopt their memory. */
+static void fork_prepare(void) {
+  pthread_mutex_lock(&heaps_lock);
+  hk_lru_fork_prepare();
+  hk_large_fork_prepare();
+  hk_os_fork_prepare();
+}
+static void fork_parent(void) {
+  hk_os_fork_parent();
+  hk_large_fork_parent();
+  hk_lru_fork_parent();
+  pthread_mutex_unlock(&heaps_lock);
+}
+static void fork_child(void) {
+  hk_os_fork_child();
+  hk_large_fork_child();
+  hk_lru_fork_child();
+  pthread_mutex_init(&heaps_lock, NULL);
+  for (hk_heap *h = heaps_all; h; h = h->all_next) {
+    if (h->is_live && h != hk_tl_heap) {
+      h->is_live = 0;
+      h->abandoned_next = heaps_abandoned;
+      heaps_abandoned = h;
+    }
+  }
+}
+
+void hk_heap_init_globals(void) {
+  pthread_key_create(&heap_key, heap_thread_exit);
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

@@ -1,0 +1,133 @@
+/* hakmem — public API.
+ *
+ * Every function here is safe to call before any allocation; the allocator
+ * initialises itself on first use. Pointers returned by hakmem are 16-byte
+ * aligned unless an explicit alignment was asked for.
+ */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HAK_API __attribute__((visibility("default")))
+#else
+#define HAK_API
+#endif
+
+/* Result codes of the hak_* functions that can fail (0 is success). */
+enum hak_result {
+  HAK_OK = 0,
+  HAK_E_UNKNOWN_FLAG = -1, /* no flag of that name */
+  HAK_E_BAD_VALUE = -2,    /* value unparsable or out of the flag's range */
+  HAK_E_LOCKED = -3,       /* configuration is frozen: an allocation already happened */
+  HAK_E_FOREIGN = -4,      /* pointer not allocated by hakmem (or interior to a block) */
+  HAK_E_DOUBLE_FREE = -5,  /* pointer is a hakmem block that is already free */
+  HAK_E_NOMEM = -6,        /* the OS refused memory */
+  HAK_E_BAD_SIZE = -7      /* size or alignment not acceptable */
+};
+
+/* What hakmem knows about an address (hak_block_state). */
+enum hak_block_kind {
+  HAK_BLOCK_FOREIGN = 0,  /* not in any hakmem region */
+  HAK_BLOCK_LIVE = 1,     /* start of an allocated block */
+  HAK_BLOCK_FREE = 2,     /* start of a block that is free (never handed out, or freed) */
+  HAK_BLOCK_INTERIOR = 3  /* inside a hakmem region, but not the start of a block */
+};
+
+/* ---- allocation ---------------------------------------------------------- */
+HAK_API void *hak_malloc(size_t size);
+HAK_API void hak_free(void *ptr);
+HAK_API void *hak_calloc(size_t count, size_t size);
+HAK_API void *hak_realloc(void *ptr, size_t size);
+/* alignment: a power of two; any size is accepted (C11 rounding not required). */
+HAK_API void *hak_aligned_alloc(size_t alignment, size_t size);
+/* Bytes usable at ptr (>= the size asked for); 0 for NULL or a foreign pointer. */
+HAK_API size_t hak_usable_size(const void *ptr);
+
+/* 1 if ptr is the start of a live hakmem block, else 0. O(1) apart from the
+ * walk of one slab's free list when the block looks free; no system call; safe
+ * on any address (NULL, stack, unmapped, interior). Exact for blocks owned by
+ * the calling thread; for another thread's blocks a concurrent free may race. */
+HAK_API int hak_owns(const void *ptr);
+/* Finer answer than hak_owns: one of enum hak_block_kind. */
+HAK_API int hak_block_state(const void *ptr);
+/* Free with validation: HAK_OK, HAK_E_FOREIGN (also for NULL and interior
+ * pointers) or HAK_E_DOUBLE_FREE; nothing is changed when it fails. */
+HAK_API int hak_free_checked(void *ptr);
+
+/* Allocates count blocks of size bytes into out[]. Returns how many were
+ * allocated (count on success; fewer only when memory ran out). */
+HAK_API size_t hak_malloc_batch(size_t size, size_t count, void **out);
+/* Frees count pointers (NULL entries are skipped). */
+HAK_API void hak_free_batch(void **ptrs, size_t count);
+
+/* Returns cached memory to the OS: empty slabs kept by the calling thread, the
+ * whole LRU cache of empty SuperSlabs, unused large mappings. Returns bytes released. */
+HAK_API size_t hak_trim(void);
+
+/* ---- statistics ---------------------------------------------------------- */
+typedef struct hak_stats {
+  uint64_t size;                /* sizeof(struct hak_stats), for FFI readers */
+  uint64_t allocs, frees;       /* every tier */
+  uint64_t small_allocs, small_frees;
+  uint64_t large_allocs, large_frees;
+  uint64_t remote_frees;        /* frees of blocks owned by another thread */
+  uint64_t foreign_frees;       /* frees of pointers hakmem does not own */
+  uint64_t invalid_frees;       /* rejected by hak_free_checked / detected misuse */
+  uint64_t bytes_in_use;        /* bytes of live blocks (class sizes + large mappings) */
+  uint64_t superslabs_live;     /* owned by a thread heap */
+  uint64_t superslabs_cached;   /* empty, in the LRU cache */
+  uint64_t superslab_bytes;     /* SuperSlab size in force */
+  uint64_t slabs_in_use;
+  uint64_t slabs_emptied;       /* slabs that became empty and went back to their SuperSlab */
+  uint64_t slabs_reused;        /* slabs formatted again after having been emptied */
+  uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
+  uint64_t os_maps, os_unmaps;  /* mmap / munmap calls */
+  uint64_t os_map_bytes, os_unmap_bytes;
+  uint64_t os_decommits;        /* madvise(MADV_DONTNEED) releases */
+  uint64_t os_decommit_bytes;
+  uint64_t prefault_calls;      /* prefault requests made (populate or madvise) */
+  uint64_t prefault_bytes;
+  uint64_t prefault_faults;     /* page faults the kernel took inside those requests */
+  uint64_t hugepage_advised_bytes;
+  uint64_t page_faults;         /* minor+major faults of the process (getrusage) */
+  uint64_t rss_current;         /* bytes, /proc/self/statm */
+  uint64_t rss_peak;            /* bytes, getrusage ru_maxrss */
+  uint64_t lock_acquisitions;   /* shared pool / LRU / OS lock acquisitions */
+  uint64_t threads_started, heaps_abandoned, heaps_adopted;
+} hak_stats_t;
+
+/* Fills *out (out->size is set). Returns HAK_OK. */
+HAK_API int hak_stats(hak_stats_t *out);
+/* The same figures as one JSON object. The string lives until the next call
+ * from the same thread. */
+HAK_API const char *hak_stats_json(void);
+/* Writes the human-readable report (what HAKMEM_STATS=1 prints at exit) to fd. */
+HAK_API void hak_stats_print(int fd);
+
+/* ---- configuration ------------------------------------------------------- */
+/* name: the flag's environment name ("HAKMEM_SS_SIZE") or the same without the
+ * prefix ("SS_SIZE"); value as in the environment ("1M", "populate", "60").
+ * Only before the first allocation; afterwards HAK_E_LOCKED. */
+HAK_API int hak_config_set(const char *name, const char *value);
+/* Effective value as text, or NULL for an unknown flag. */
+HAK_API const char *hak_config_get(const char *name);
+/* JSON array describing every flag: name, type, default, min, max, values, description, value. */
+HAK_API const char *hak_config_describe(void);
+/* 1 once the configuration is frozen (first allocation happened). */
+HAK_API int hak_config_locked(void);
+/* Message for a hak_result code. */
+HAK_API const char *hak_strerror(int code);
+/* Library version, "MAJOR.MINOR.PATCH". */
+HAK_API const char *hak_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HAKMEM_H */

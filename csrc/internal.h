@@ -1,0 +1,301 @@
+/* hakmem — the one internal header.
+ *
+ * Layers, bottom up (one file each):
+ *   os.c        address-space chunks, SuperSlab slots, commit/decommit, prefault, huge pages
+ *   registry.c  bitmap of the 512 KiB granules covered by live SuperSlabs ("is it ours?")
+ *   lru.c       bounded LRU cache of empty SuperSlabs
+ *   superslab.c SuperSlab and slab formatting, slab carving, remote-list collection
+ *   heap.c      thread heaps: per-class slab lists, slow paths, abandon/adopt at thread exit
+ *   large.c     allocations above the slab tier: one mapping each, found through a hash set
+ *   config.c    the flag table (single source of truth), parsing, describe
+ *   stats.c     counters summed on demand, JSON and text reports
+ *   api.c       the hak_* functions; preload.c adds the malloc family
+ */
+#ifndef HAKMEM_INTERNAL_H
+#define HAKMEM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include "hakmem.h"
+
+#define HK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HK_INTERNAL __attribute__((visibility("hidden")))
+#define HK_NOINLINE __attribute__((noinline))
+#define HK_COLD __attribute__((cold, noinline))
+
+/* ---- geometry -------------------------------------------------------------
+ * A SuperSlab is g_hk.ss_size bytes (512 KiB .. 4 MiB), aligned to its size,
+ * split into 64 KiB slabs. Its header (struct hk_ss with the slab metadata)
+ * sits at the start of slab 0, so slab 0 holds fewer blocks. */
+#define HK_SLAB_SHIFT 16
+#define HK_SLAB_SIZE ((size_t)1 << HK_SLAB_SHIFT)
+#define HK_MAX_SLABS 64                 /* 4 MiB / 64 KiB */
+#define HK_GRANULE_SHIFT 19             /* smallest SuperSlab: 512 KiB */
+#define HK_MIN_SS_SIZE ((size_t)1 << HK_GRANULE_SHIFT)
+#define HK_MAX_SS_SIZE ((size_t)4 << 20)
+#define HK_PAGE_SIZE 4096u
+
+/* ---- size classes ---------------------------------------------------------
+ * 16-byte steps up to 128 bytes (16 is the alignment quantum), then four
+ * classes per power of two (spacing <= 25%) up to 8 KiB. */
+#define HK_NCLASSES 32
+#define HK_SMALL_MAX 8192u
+#define HK_CLASS_NONE 0xFF
+extern HK_INTERNAL const uint8_t hk_class_of_16[HK_SMALL_MAX / 16 + 1];
+extern HK_INTERNAL const uint32_t hk_class_size[HK_NCLASSES];
+
+static inline unsigned hk_class_of(size_t size) {
+  return hk_class_of_16[(size + 15) >> 4];
+}
+
+/* ---- blocks, slabs, SuperSlabs -------------------------------------------- */
+typedef struct hk_block { struct hk_block *next; } hk_block;
+
+struct hk_heap;
+
+/* Per-slab metadata: 128 bytes. The first cache line is touched only by the
+ * owning thread; the second holds the remote-free list other threads push to. */
+typedef struct hk_slab {
+  hk_block *free;            /* local free list (owner only) */
+  struct hk_heap *owner;     /* owning heap; NULL while the slab is unformatted */
+  uint32_t used;             /* blocks handed out and not yet back on a local list: exact */
+  uint32_t capacity;         /* blocks that fit */
+  uint32_t carved;           /* blocks linked into the free list so far (lazy carving) */
+  uint32_t block_size;
+  uint8_t cls;               /* size class, HK_CLASS_NONE when unformatted */
+  uint8_t full;              /* on the heap's full list rather than its available list */
+  uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
+  uint8_t index;             /* slab index within its SuperSlab */
+  uint32_t pad0;
+  struct hk_slab *next, *prev; /* heap's per-class available or full list */
+  uint8_t pad1[8];
+  /* second line: written by other threads */
+  _Atomic(hk_block *) remote; /* frees from other threads, collected by the owner */
+  uint8_t pad2[56];
+} hk_slab;
+_Static_assert(sizeof(hk_slab) == 128, "slab metadata is two cache lines");
+
+#define HK_SS_MAGIC 0x68616b6d656d5353ull /* "hakmemSS" */
+
+typedef struct hk_ss {
+  uint64_t magic;
+  struct hk_heap *owner;       /* NULL while cached in the LRU */
+  uint64_t free_mask;          /* bit i: slab i is unformatted (free for any class) */
+  uint32_t nslabs;
+  uint32_t hdr_size;           /* bytes of slab 0 taken by this header */
+  struct hk_ss *next, *prev;   /* owner's list of SuperSlabs, or the LRU list */
+  struct hk_ss *avail_next, *avail_prev; /* owner's list of SuperSlabs with free slabs */
+  uint8_t in_avail;
+  uint8_t populated;           /* whole SuperSlab prefaulted since it was committed */
+  uint8_t pad[6];
+  uint64_t populated_slabs;    /* slabs prefaulted (HAKMEM_SS_PREFAULT=madvise) */
+  uint64_t cached_at_ns;       /* when it entered the LRU */
+  struct hk_chunk *chunk;      /* address-space chunk it was carved from */
+  uint32_t slot;
+  uint32_t pad2;
+  hk_slab slabs[];             /* nslabs entries, 64-byte aligned */
+} hk_ss;
+
+/* ---- thread heaps --------------------------------------------------------- */
+typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
+
+typedef struct hk_heap {
+  hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab) */
+  uint64_t nalloc[HK_NCLASSES];    /* counters written by the owner only */
+  uint64_t nfree[HK_NCLASSES];
+  hk_slab_list avail[HK_NCLASSES]; /* slabs that may have free blocks; head == current */
+  hk_slab_list full[HK_NCLASSES];  /* exhausted slabs; remote frees are collected from here */
+  hk_ss *ss_list;                  /* SuperSlabs owned */
+  hk_ss *ss_avail;                 /* owned SuperSlabs with unformatted slabs */
+  uint64_t remote_frees;           /* frees this thread made into other heaps' slabs */
+  uint64_t slabs_emptied, slabs_reused, slabs_in_use;
+  uint64_t invalid_frees;
+  struct hk_heap *all_next;        /* every heap ever made (heaps are never unmapped) */
+  struct hk_heap *abandoned_next;
+  char *json_buf;                  /* hak_stats_json result of this thread */
+  size_t json_cap;
+  uint8_t is_live;
+} hk_heap;
+
+extern HK_INTERNAL hk_slab hk_empty_slab;
+extern HK_INTERNAL hk_heap hk_empty_heap;
+extern HK_INTERNAL __thread hk_heap *hk_tl_heap;
+
+/* ---- global state fixed at initialisation --------------------------------- */
+typedef struct hk_globals {
+  uintptr_t ss_mask;       /* ~(ss_size - 1) */
+  uintptr_t slab_mask;     /* nslabs - 1 */
+  size_t ss_size;
+  unsigned nslabs;
+  uint8_t check;           /* HAKMEM_CHECK: validate every free */
+  uint8_t trace_lru, trace_ss_free;
+  uint8_t prefault;        /* enum hk_prefault */
+  uint8_t hugepages;
+  uint8_t stats_at_exit;
+  size_t lru_max_cached, lru_max_bytes;
+  uint64_t lru_ttl_ns;
+} hk_globals;
+extern HK_INTERNAL hk_globals g_hk;
+
+enum hk_prefault { HK_PREFAULT_OFF = 0, HK_PREFAULT_POPULATE = 1, HK_PREFAULT_MADVISE = 2 };
+
+/* ---- registry -------------------------------------------------------------
+ * One bit per 512 KiB granule of the 47-bit user address space (32 MiB of
+ * zero-initialised .bss: untouched pages cost nothing). A bit is set while a
+ * committed SuperSlab covers the granule. One load answers "ours?". */
+#define HK_REG_WORDS ((size_t)1 << (47 - HK_GRANULE_SHIFT - 6))
+extern HK_INTERNAL uint64_t hk_registry[HK_REG_WORDS];
+
+static inline bool hk_registry_has(uintptr_t a) {
+  uintptr_t w = a >> (HK_GRANULE_SHIFT + 6);
+  return w < HK_REG_WORDS && ((hk_registry[w] >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
+}
+HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
+
+static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask); }
+static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
+  return &ss->slabs[(a >> HK_SLAB_SHIFT) & g_hk.slab_mask];
+}
+static inline uint8_t *hk_slab_start(const hk_ss *ss, unsigned idx) {
+  return (uint8_t *)ss + ((size_t)idx << HK_SLAB_SHIFT) + (idx == 0 ? ss->hdr_size : 0);
+}
+
+/* ---- cross-layer functions ------------------------------------------------ */
+/* init */
+HK_INTERNAL void hk_init(void);
+HK_INTERNAL bool hk_size_classes_verify(void);
+HK_INTERNAL bool hk_is_initialised(void);
+/* config.c */
+HK_INTERNAL void hk_config_load(void);     /* environment, once */
+HK_INTERNAL void hk_config_freeze(void);   /* fill g_hk; further sets fail */
+HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* os.c */
+HK_INTERNAL hk_ss *hk_os_ss_alloc(void);           /* committed (zero) SuperSlab */
+HK_INTERNAL void hk_os_ss_free(hk_ss *ss);         /* decommit, slot back to its chunk */
+HK_INTERNAL void hk_os_prefault_ss(hk_ss *ss);
+HK_INTERNAL void hk_os_prefault_slab(hk_ss *ss, unsigned idx);
+HK_INTERNAL void *hk_os_map(size_t len);           /* plain anonymous mapping, counted */
+HK_INTERNAL void hk_os_unmap(void *p, size_t len);
+HK_INTERNAL void *hk_meta_alloc(size_t len);       /* internal metadata, never freed */
+/* lru.c */
+HK_INTERNAL void hk_lru_init(void);
+HK_INTERNAL void hk_lru_push(hk_ss *ss);
+HK_INTERNAL hk_ss *hk_lru_pop(void);
+HK_INTERNAL size_t hk_lru_flush(void);
+HK_INTERNAL void hk_lru_counts(uint64_t *count, uint64_t *bytes);
+/* superslab.c */
+HK_INTERNAL hk_ss *hk_ss_acquire(hk_heap *owner);
+HK_INTERNAL void hk_ss_release(hk_ss *ss);
+HK_INTERNAL void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner);
+HK_INTERNAL void hk_slab_extend(hk_ss *ss, hk_slab *s);
+HK_INTERNAL uint32_t hk_slab_collect(hk_slab *s);
+HK_INTERNAL int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local);
+/* heap.c */
+HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
+HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
+HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
+HK_INTERNAL void hk_free_remote(hk_slab *s, hk_block *b);
+HK_INTERNAL size_t hk_heap_trim(hk_heap *h);
+HK_INTERNAL void hk_heaps_lock(void);
+HK_INTERNAL void hk_heaps_unlock(void);
+HK_INTERNAL hk_heap *hk_heaps_first(void);
+HK_INTERNAL void hk_heap_init_globals(void);
+/* large.c */
+HK_INTERNAL void *hk_large_alloc(size_t size, size_t align, bool *fresh);
+HK_INTERNAL bool hk_large_free(void *p);           /* false: not a large block */
+HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
+HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
+HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
+/* stats.c */
+typedef struct hk_counters {   /* rare-path counters, updated atomically */
+  _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
+  _Atomic uint64_t os_maps, os_unmaps, os_map_bytes, os_unmap_bytes;
+  _Atomic uint64_t os_decommits, os_decommit_bytes;
+  _Atomic uint64_t prefault_calls, prefault_bytes, prefault_faults, hugepage_advised_bytes;
+  _Atomic uint64_t lock_acquisitions, superslabs_live;
+  _Atomic uint64_t remote_frees_unowned, foreign_frees, invalid_frees;
+  _Atomic uint64_t threads_started, heaps_abandoned, heaps_adopted;
+  _Atomic uint64_t nfree_unowned[HK_NCLASSES]; /* remote frees by threads without a heap */
+} hk_counters;
+extern HK_INTERNAL hk_counters hk_ctr;
+#define HK_COUNT(field, n) atomic_fetch_add_explicit(&hk_ctr.field, (n), memory_order_relaxed)
+HK_INTERNAL void hk_stats_report_at_exit(void);
+
+/* Locks on rare paths: counted, so a report shows how often the common path took one. */
+static inline void hk_lock(pthread_mutex_t *m) {
+  pthread_mutex_lock(m);
+  HK_COUNT(lock_acquisitions, 1);
+}
+static inline void hk_unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+
+/* Misuse report (api.c): kind is "double free", "interior pointer", ... */
+HK_INTERNAL void hk_report_invalid_free(const void *p, int state);
+
+/* ---- fast paths, shared by api.c and preload.c ---------------------------- */
+static inline void *hk_alloc_class(unsigned cls) {
+  hk_heap *h = hk_tl_heap;
+  hk_slab *s = h->current[cls];
+  hk_block *b = s->free;
+  if (HK_LIKELY(b != NULL)) {
+    s->free = b->next;
+    s->used++;
+    h->nalloc[cls]++;
+    return b;
+  }
+  return hk_alloc_small_slow(h, cls);
+}
+
+HK_INTERNAL void *hk_alloc_slow(size_t size);
+HK_INTERNAL void *hk_alloc_aligned(size_t align, size_t size);
+
+static inline void *hk_alloc(size_t size) {
+  if (HK_LIKELY(size <= HK_SMALL_MAX)) return hk_alloc_class(hk_class_of(size));
+  return hk_alloc_slow(size);
+}
+
+/* Frees p if it lies in a SuperSlab; returns false otherwise (large, NULL or foreign). */
+static inline bool hk_free_small(void *p) {
+  uintptr_t a = (uintptr_t)p;
+  if (HK_UNLIKELY(!hk_registry_has(a))) return false;
+  hk_ss *ss = hk_ss_of(a);
+  hk_slab *s = hk_slab_of(ss, a);
+  hk_heap *h = hk_tl_heap;
+  hk_block *b = (hk_block *)p;
+  if (HK_LIKELY(s->owner == h)) {
+    b->next = s->free;
+    s->free = b;
+    unsigned c = s->cls;
+    h->nfree[c]++;
+    /* An empty current slab stays put (see heap.c); a full one is never current. */
+    if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_free_local_slow(h, s);
+  } else {
+    hk_free_remote(s, b);
+  }
+  return true;
+}
+
+/* NULL or a large block: freed, true. Otherwise (foreign) false. */
+HK_INTERNAL bool hk_free_nonsmall(void *p);
+/* Validating free: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE; frees only on HAK_OK. */
+HK_INTERNAL int hk_free_validated(void *p);
+HK_INTERNAL size_t hk_usable_size(const void *p);
+HK_INTERNAL int hk_block_state(const void *p);
+HK_INTERNAL void *hk_realloc_owned(void *p, size_t size, size_t old_usable);
+HK_INTERNAL void *hk_calloc(size_t count, size_t size);
+
+/* fork handlers of each layer holding a lock */
+HK_INTERNAL void hk_os_fork_prepare(void);
+HK_INTERNAL void hk_os_fork_parent(void);
+HK_INTERNAL void hk_os_fork_child(void);
+HK_INTERNAL void hk_lru_fork_prepare(void);
+HK_INTERNAL void hk_lru_fork_parent(void);
+HK_INTERNAL void hk_lru_fork_child(void);
+HK_INTERNAL void hk_large_fork_prepare(void);
+HK_INTERNAL void hk_large_fork_parent(void);
+HK_INTERNAL void hk_large_fork_child(void);
+
+#endif /* HAKMEM_INTERNAL_H */

@@ -1,0 +1,143 @@
+/* Statistics: per-thread counters summed on demand, rare-path counters kept
+ * atomically, and what only the kernel knows (page faults, RSS). One field
+ * list drives the struct filling order, the JSON and the text report. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include "internal.h"
+
+hk_counters hk_ctr;
+
+#define HK_STATS_FIELDS(X)                                                                          \
+  X(allocs) X(frees) X(small_allocs) X(small_frees) X(large_allocs) X(large_frees) X(remote_frees)  \
+  X(foreign_frees) X(invalid_frees) X(bytes_in_use) X(superslabs_live) X(superslabs_cached)         \
+  X(superslab_bytes) X(slabs_in_use) X(slabs_emptied) X(slabs_reused) X(lru_push) X(lru_pop)        \
+  X(lru_hit) X(lru_miss) X(lru_evict) X(os_maps) X(os_unmaps) X(os_map_bytes) X(os_unmap_bytes)     \
+  X(os_decommits) X(os_decommit_bytes) X(prefault_calls) X(prefault_bytes) X(prefault_faults)       \
+  X(hugepage_advised_bytes) X(page_faults) X(rss_current) X(rss_peak) X(lock_acquisitions)          \
+  X(threads_started) X(heaps_abandoned) X(heaps_adopted)
+
+#define LOAD(field) atomic_load_explicit(&hk_ctr.field, memory_order_relaxed)
+
+static uint64_t rss_now(void) {
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  unsigned long long size = 0, resident = 0;
+  if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+  return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+int hak_stats(hak_stats_t *o) {
+  if (!o) return HAK_E_BAD_VALUE;
+  memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
+  uint64_t live[HK_NCLASSES] = {0};
+  hk_heaps_lock();
+  for (hk_heap *h = hk_heaps_first(); h; h = h->all_next) {
+    for (unsigned c = 0; c < HK_NCLASSES; c++) {
+      o->small_allocs += h->nalloc[c];
+      o->small_frees += h->nfree[c];
+      live[c] += h->nalloc[c] - h->nfree[c];
+    }
+    o->remote_frees += h->remote_frees;
+    o->slabs_emptied += h->slabs_emptied;
+    o->slabs_reused += h->slabs_reused;
+    o->slabs_in_use += h->slabs_in_use;
+  }
+  hk_heaps_unlock();
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    uint64_t unowned = atomic_load_explicit(&hk_ctr.nfree_unowned[c], memory_order_relaxed);
+    o->small_frees += unowned;
+    live[c] -= unowned;
+    o->bytes_in_use += live[c] * hk_class_size[c];
+  }
+  uint64_t large_bytes;
+  hk_large_counts(&o->large_allocs, &o->large_frees, &large_bytes);
+  o->bytes_in_use += large_bytes;
+  o->allocs = o->small_allocs + o->large_allocs;
+  o->frees = o->small_frees + o->large_frees;
+  o->remote_frees += LOAD(remote_frees_unowned);
+  o->foreign_frees = LOAD(foreign_frees);
+  o->invalid_frees = LOAD(invalid_frees);
+  o->superslabs_live = LOAD(superslabs_live);
+  uint64_t cached_bytes;
+  if (hk_is_initialised()) hk_lru_counts(&o->superslabs_cached, &cached_bytes);
+  o->superslab_bytes = g_hk.ss_size;
+  o->lru_push = LOAD(lru_push);
+  o->lru_pop = LOAD(lru_pop);
+  o->lru_hit = LOAD(lru_hit);
+  o->lru_miss = LOAD(lru_miss);
+  o->lru_evict = LOAD(lru_evict);
+  o->os_maps = LOAD(os_maps);
+  o->os_unmaps = LOAD(os_unmaps);
+  o->os_map_bytes = LOAD(os_map_bytes);
+  o->os_unmap_bytes = LOAD(os_unmap_bytes);
+  o->os_decommits = LOAD(os_decommits);
+  o->os_decommit_bytes = LOAD(os_decommit_bytes);
+  o->prefault_calls = LOAD(prefault_calls);
+  o->prefault_bytes = LOAD(prefault_bytes);
+  o->prefault_faults = LOAD(prefault_faults);
+  o->hugepage_advised_bytes = LOAD(hugepage_advised_bytes);
+  o->lock_acquisitions = LOAD(lock_acquisitions);
+  o->threads_started = LOAD(threads_started);
+  o->heaps_abandoned = LOAD(heaps_abandoned);
+  o->heaps_adopted = LOAD(heaps_adopted);
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    o->page_faults = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+    o->rss_peak = (uint64_t)ru.ru_maxrss * 1024;
+  }
+  o->rss_current = rss_now();
+  return HAK_OK;
+}
+
+/* Renders the report: JSON object, or "  key: value" lines after a title. */
+static size_t render(char *buf, size_t cap, bool json) {
+  hak_stats_t s;
+  hak_stats(&s);
+  size_t n = (size_t)snprintf(buf, cap, json ? "{" : "== hakmem stats ==\n");
+  const char *sep = "";
+#define X(f)                                                                                     \
+  if (n < cap) n += (size_t)snprintf(buf + n, cap - n, json ? "%s\"" #f "\":%llu" : "%s  " #f ": %llu\n", \
+                                     sep, (unsigned long long)s.f);                              \
+  sep = json ? "," : "";
+  HK_STATS_FIELDS(X)
+#undef X
+  if (json && n + 1 < cap) buf[n++] = '}', buf[n] = 0;
+  return n < cap ? n : cap - 1;
+}
+
+const char *hak_stats_json(void) {
+  hk_heap *h = hk_heap_get();
+  if (!h) return "{}";
+  if (!h->json_buf) {
+    h->json_cap = 4096;
+    h->json_buf = hk_meta_alloc(h->json_cap);
+    if (!h->json_buf) return "{}";
+  }
+  render(h->json_buf, h->json_cap, true);
+  return h->json_buf;
+}
+
+void hak_stats_print(int fd) {
+  char buf[4096];
+  size_t n = render(buf, sizeof buf, false);
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(fd, buf + off, n - off);
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
+}
+
+void hk_stats_report_at_exit(void) {
+  hk_config_load();
+  const char *v = hak_config_get("HAKMEM_STATS");
+  if (v && v[0] == '1') hak_stats_print(2);
+}

@@ -1,0 +1,124 @@
+/* SuperSlabs and slabs: formatting, lazy carving of free lists, collection of
+ * remote frees, and the state of a block for validation. Ownership and list
+ * membership belong to heap.c; this file only knows one SuperSlab at a time. */
+#include <stddef.h>
+#include <string.h>
+#include "internal.h"
+
+#define HK_EXTEND_BYTES 4096u /* carve about a page of blocks at a time */
+
+static uint32_t header_size(unsigned nslabs) {
+  size_t n = offsetof(hk_ss, slabs) + (size_t)nslabs * sizeof(hk_slab);
+  return (uint32_t)((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
+}
+
+/* A SuperSlab for owner: from the LRU cache first (pages still committed),
+ * else a fresh slot from the OS layer (zero pages). */
+hk_ss *hk_ss_acquire(hk_heap *owner) {
+  hk_ss *ss = hk_lru_pop();
+  if (!ss) {
+    ss = hk_os_ss_alloc();
+    if (!ss) return NULL;
+    ss->magic = HK_SS_MAGIC;
+    ss->nslabs = g_hk.nslabs;
+    ss->hdr_size = header_size(g_hk.nslabs);
+    for (unsigned i = 0; i < ss->nslabs; i++) {
+      ss->slabs[i].index = (uint8_t)i;
+      ss->slabs[i].cls = HK_CLASS_NONE;
+    }
+    if (g_hk.prefault == HK_PREFAULT_POPULATE) {
+      hk_os_prefault_ss(ss);
+      ss->populated_slabs = ~0ull;
+    }
+  }
+  ss->free_mask = ss->nslabs == 64 ? ~0ull : (1ull << ss->nslabs) - 1;
+  ss->owner = owner;
+  ss->next = ss->prev = ss->avail_next = ss->avail_prev = NULL;
+  ss->in_avail = 0;
+  HK_COUNT(superslabs_live, 1);
+  return ss;
+}
+
+/* All slabs are empty: the SuperSlab goes to the LRU cache. */
+void hk_ss_release(hk_ss *ss) {
+  atomic_fetch_sub_explicit(&hk_ctr.superslabs_live, 1, memory_order_relaxed);
+  if (g_hk.trace_ss_free) hk_log("[SS_FREE] ss=%p empty, to the LRU cache", (void *)ss);
+  hk_lru_push(ss);
+}
+
+void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
+  hk_slab *s = &ss->slabs[idx];
+  uint32_t bytes = (uint32_t)HK_SLAB_SIZE - (idx == 0 ? ss->hdr_size : 0);
+  s->free = NULL;
+  s->used = 0;
+  s->carved = 0;
+  s->block_size = hk_class_size[cls];
+  s->capacity = bytes / s->block_size;
+  s->cls = (uint8_t)cls;
+  s->full = 0;
+  s->was_formatted = 1;
+  s->next = s->prev = NULL;
+  atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+  s->owner = owner;
+  if (g_hk.prefault == HK_PREFAULT_MADVISE && !(ss->populated_slabs & (1ull << idx))) {
+    hk_os_prefault_slab(ss, idx);
+    ss->populated_slabs |= 1ull << idx;
+  }
+}
+
+/* Links the next run of never-used blocks, in address order, onto the free list. */
+void hk_slab_extend(hk_ss *ss, hk_slab *s) {
+  uint32_t bs = s->block_size;
+  uint32_t n = HK_EXTEND_BYTES / bs;
+  if (n == 0) n = 1;
+  if (n > s->capacity - s->carved) n = s->capacity - s->carved;
+  uint8_t *first = hk_slab_start(ss, s->index) + (size_t)s->carved * bs;
+  uint8_t *p = first;
+  for (uint32_t i = 1; i < n; i++, p += bs) ((hk_block *)p)->next = (hk_block *)(p + bs);
+  ((hk_block *)p)->next = s->free;
+  s->free = (hk_block *)first;
+  s->carved += n;
+}
+
+/* Moves the remote-free list onto the local free list; returns the count. */
+uint32_t hk_slab_collect(hk_slab *s) {
+  if (!atomic_load_explicit(&s->remote, memory_order_relaxed)) return 0;
+  hk_block *head = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+  if (!head) return 0;
+  uint32_t n = 1;
+  hk_block *tail = head;
+  while (tail->next) { tail = tail->next; n++; }
+  tail->next = s->free;
+  s->free = head;
+  s->used -= n;
+  return n;
+}
+
+static bool list_contains(const hk_block *list, const hk_block *b, uint32_t limit) {
+  for (uint32_t i = 0; list && i <= limit; list = list->next, i++)
+    if (list == b) return true;
+  return false;
+}
+
+/* What the address a inside SuperSlab ss is. Free lists only ever link blocks
+ * of their own slab, so a block whose first word is neither NULL nor such a
+ * block cannot be free and the walk is skipped. The local list is walked only
+ * when the caller owns it (may_walk_local); the remote list only grows at its
+ * head, so walking it races with nothing that unlinks. */
+int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local) {
+  if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
+  uintptr_t start = (uintptr_t)hk_slab_start(ss, s->index);
+  if (a < start) return HAK_BLOCK_INTERIOR;
+  uintptr_t off = a - start;
+  if (off % s->block_size) return HAK_BLOCK_INTERIOR;
+  uintptr_t idx = off / s->block_size;
+  if (idx >= s->capacity) return HAK_BLOCK_INTERIOR;
+  if (idx >= s->carved) return HAK_BLOCK_FREE;
+  uintptr_t next = (uintptr_t)((const hk_block *)a)->next;
+  uintptr_t end = start + (uintptr_t)s->carved * s->block_size;
+  if (next != 0 && (next < start || next >= end || (next - start) % s->block_size)) return HAK_BLOCK_LIVE;
+  const hk_block *b = (const hk_block *)a;
+  if (list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), b, s->carved)) return HAK_BLOCK_FREE;
+  if (may_walk_local && list_contains(s->free, b, s->carved)) return HAK_BLOCK_FREE;
+  return HAK_BLOCK_LIVE;
+}
