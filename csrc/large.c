@@ -74,7 +74,7 @@ static size_t usable_of(const void *p) {
 
 void *hk_large_alloc(size_t size, size_t align, bool *fresh) {
   if (align < HK_LARGE_HDR) align = HK_LARGE_HDR;
-  size_t slack = align > HK_PAGE_SIZE ? align : HK_LARGE_HDR;
+  size_t slack = align; /* p = align_up(base + header, align) <= base + align */
   if (size > PTRDIFF_MAX - slack - HK_PAGE_SIZE) {
     errno = ENOMEM;
     return NULL;

@@ -114,9 +114,18 @@ static size_t render(char *buf, size_t cap, bool json) {
   return n < cap ? n : cap - 1;
 }
 
+/* Each thread with a heap renders into its own buffer; threads that never
+ * allocated share one (creating a heap here would freeze the configuration). */
 const char *hak_stats_json(void) {
-  hk_heap *h = hk_heap_get();
-  if (!h) return "{}";
+  static char shared[4096];
+  static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+  hk_heap *h = hk_tl_heap;
+  if (h == &hk_empty_heap) {
+    pthread_mutex_lock(&shared_lock);
+    render(shared, sizeof shared, true);
+    pthread_mutex_unlock(&shared_lock);
+    return shared;
+  }
   if (!h->json_buf) {
     h->json_cap = 4096;
     h->json_buf = hk_meta_alloc(h->json_cap);

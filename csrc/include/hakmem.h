@@ -37,7 +37,9 @@ enum hak_block_kind {
   HAK_BLOCK_FOREIGN = 0,  /* not in any hakmem region */
   HAK_BLOCK_LIVE = 1,     /* start of an allocated block */
   HAK_BLOCK_FREE = 2,     /* start of a block that is free (never handed out, or freed) */
-  HAK_BLOCK_INTERIOR = 3  /* inside a hakmem region, but not the start of a block */
+  HAK_BLOCK_INTERIOR = 3  /* inside a SuperSlab, but not the start of a block (an address
+                             inside a large block reads as FOREIGN: large blocks are found by
+                             their start address only) */
 };
 
 /* ---- allocation ---------------------------------------------------------- */
