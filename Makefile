@@ -17,7 +17,7 @@ HEADERS   := $(wildcard csrc/*.h csrc/include/*.h)
 BENCH_SRCS := $(wildcard bench/native/*.c)
 BENCH_BINS := $(patsubst bench/native/%.c,$(BUILD)/%,$(BENCH_SRCS))
 TEST_SRCS  := $(wildcard csrc/tests/test_*.c)
-TEST_BINS  := $(patsubst csrc/tests/%.c,$(BUILD)/%,$(TEST_SRCS))
+TEST_BINS  := $(patsubst csrc/tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 .PHONY: all libs bench tests check clean
 all: libs bench tests
@@ -40,10 +40,11 @@ $(BUILD)/libhakmem_preload.so: $(CORE_SRCS) csrc/preload.c $(HEADERS) Makefile |
 $(BUILD)/%: bench/native/%.c | $(BUILD)
 	$(CC) -std=gnu11 -O2 -g -pthread -Wall -o $@ $< -lm
 
-# C unit tests link the FFI library.
-$(BUILD)/test_%: csrc/tests/test_%.c csrc/tests/check.h $(BUILD)/libhakmem.so | $(BUILD)
+# C unit tests link the FFI library (their own folder: build/test_scaling is a benchmark).
+$(BUILD)/tests/test_%: csrc/tests/test_%.c csrc/tests/check.h $(BUILD)/libhakmem.so
+	@mkdir -p $(BUILD)/tests
 	$(CC) -std=gnu11 -O1 -g -pthread -Wall -Icsrc/include -Icsrc/tests -o $@ $< \
-	    -L$(BUILD) -lhakmem -Wl,-rpath,'$$ORIGIN'
+	    -L$(BUILD) -lhakmem -Wl,-rpath,'$$ORIGIN/..'
 
 check: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done

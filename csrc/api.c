@@ -1,7 +1,6 @@
 /* The hak_* API: initialisation, the paths above the inline fast paths
  * (large sizes, alignment, validation, realloc) and misuse reports. */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -12,29 +11,64 @@ hk_globals g_hk = {
   .ss_size = 1u << 20,
 };
 
-/* ---- initialisation ----------------------------------------------------------- */
-static _Atomic int init_state; /* 0: not yet, 1: running, 2: done */
+/* ---- initialisation -----------------------------------------------------------
+ * Serialised by a mutex that fork_prepare also takes, so a fork never copies a
+ * half-done initialisation into the child. Initialisation allocates nothing. */
+static _Atomic int init_done;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
-bool hk_is_initialised(void) { return atomic_load_explicit(&init_state, memory_order_acquire) == 2; }
+bool hk_is_initialised(void) { return atomic_load_explicit(&init_done, memory_order_acquire); }
 
 void hk_init(void) {
   if (HK_LIKELY(hk_is_initialised())) return;
-  int expected = 0;
-  if (atomic_compare_exchange_strong(&init_state, &expected, 1)) {
+  pthread_mutex_lock(&init_lock);
+  if (!hk_is_initialised()) {
     if (!hk_size_classes_verify()) {
       hk_log("hakmem: internal error: size class table inconsistent");
       abort();
     }
     hk_config_freeze();
+    hk_size_classes_init(g_hk.nslabs);
+    hk_stats_init();
     hk_lru_init();
     hk_heap_init_globals();
-    atomic_store_explicit(&init_state, 2, memory_order_release);
-  } else {
-    while (!hk_is_initialised()) sched_yield();
+    atomic_store_explicit(&init_done, 1, memory_order_release);
   }
+  pthread_mutex_unlock(&init_lock);
 }
 
 __attribute__((destructor)) static void hk_at_exit(void) { hk_stats_report_at_exit(); }
+
+/* fork: no lock may be held across it, and it must not cut an initialisation
+ * in half, so the handlers are registered when the library is loaded, before
+ * any thread of the program can allocate. */
+static void fork_prepare(void) {
+  pthread_mutex_lock(&init_lock);
+  hk_config_fork_prepare();
+  hk_heap_fork_prepare();
+  hk_lru_fork_prepare();
+  hk_large_fork_prepare();
+  hk_os_fork_prepare();
+}
+static void fork_parent(void) {
+  hk_os_fork_parent();
+  hk_large_fork_parent();
+  hk_lru_fork_parent();
+  hk_heap_fork_parent();
+  hk_config_fork_parent();
+  pthread_mutex_unlock(&init_lock);
+}
+static void fork_child(void) {
+  hk_os_fork_child();
+  hk_large_fork_child();
+  hk_lru_fork_child();
+  hk_heap_fork_child();
+  hk_config_fork_child();
+  pthread_mutex_init(&init_lock, NULL);
+}
+__attribute__((constructor)) static void hk_register_fork_handlers(void) {
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 /* ---- misuse ---------------------------------------------------------------- */
 void hk_report_invalid_free(const void *p, int state) {
@@ -63,7 +97,7 @@ void *hk_alloc_slow(size_t size) {
 void *hk_alloc_aligned(size_t align, size_t size) {
   if (align <= 16) return hk_alloc(size);
   size_t need = size < align ? align : size;
-  if (need <= HK_SMALL_MAX && align <= HK_PAGE_SIZE) {
+  if (need <= HK_SLAB_MAX && align <= HK_PAGE_SIZE) {
     /* Slab starts are page aligned, so a class whose size is a multiple of
      * align gives aligned blocks. */
     for (unsigned c = hk_class_of(need); c < HK_NCLASSES; c++)
@@ -80,6 +114,8 @@ int hk_block_state(const void *p) {
   if (hk_registry_has(a)) {
     hk_ss *ss = hk_ss_of(a);
     hk_slab *s = hk_slab_of(ss, a);
+    if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
+    s = hk_slab_head(s);
     hk_heap *owner = s->owner;
     bool may_walk_local = owner == hk_tl_heap || (owner && !owner->is_live);
     return hk_slab_block_state(ss, s, a, may_walk_local);
@@ -101,19 +137,19 @@ size_t hk_usable_size(const void *p) {
   uintptr_t a = (uintptr_t)p;
   if (hk_registry_has(a)) {
     hk_slab *s = hk_slab_of(hk_ss_of(a), a);
-    return s->cls == HK_CLASS_NONE ? 0 : s->block_size;
+    return s->cls == HK_CLASS_NONE ? 0 : hk_slab_head(s)->block_size;
   }
   return p ? hk_large_usable(p) : 0;
 }
 
 /* p is a live hakmem block with old_usable bytes. */
 void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
-  bool small_now = old_usable <= HK_SMALL_MAX;
+  bool slab_now = old_usable <= HK_SLAB_MAX;
   if (size <= old_usable) {
     /* Keep the block unless it would waste more than half of it, or a large
      * block shrinks into the slab tier. */
-    if (small_now ? size >= old_usable / 2 : size > HK_SMALL_MAX) return p;
-  } else if (!small_now && size > HK_SMALL_MAX) {
+    if (slab_now ? size >= old_usable / 2 : size > HK_SLAB_MAX) return p;
+  } else if (!slab_now && size > HK_SLAB_MAX) {
     void *q = hk_large_realloc(p, size);
     if (q) return q;
   }
@@ -130,7 +166,7 @@ void *hk_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (total > HK_SMALL_MAX) return hk_alloc_slow(total); /* fresh mappings are zero */
+  if (total > HK_SLAB_MAX) return hk_alloc_slow(total); /* fresh mappings are zero */
   void *p = hk_alloc(total);
   if (p) memset(p, 0, total);
   return p;
@@ -193,7 +229,7 @@ int hak_free_checked(void *p) { return hk_free_validated(p); }
 size_t hak_malloc_batch(size_t size, size_t count, void **out) {
   if (!out) return 0;
   size_t i = 0;
-  if (size <= HK_SMALL_MAX) {
+  if (size <= HK_SLAB_MAX) {
     unsigned c = hk_class_of(size);
     for (; i < count && (out[i] = hk_alloc_class(c)) != NULL; i++) {}
   } else {

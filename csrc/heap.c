@@ -91,19 +91,21 @@ static uint64_t all_slabs_mask(const hk_ss *ss) {
   return ss->nslabs == 64 ? ~0ull : (1ull << ss->nslabs) - 1;
 }
 
+static uint64_t run_mask(unsigned span) { return span == 64 ? ~0ull : (1ull << span) - 1; }
+
 /* s has used == 0: back to its SuperSlab; the SuperSlab leaves if now empty. */
 static void release_slab(hk_heap *h, hk_slab *s) {
   unsigned c = s->cls;
   list_remove(s->full ? &h->full[c] : &h->avail[c], s);
   s->full = 0;
   sync_current(h, c);
-  s->cls = HK_CLASS_NONE;
+  hk_ss *ss = ss_of_slab(s);
+  for (unsigned k = 0; k < s->span; k++) s[k].cls = HK_CLASS_NONE;
   s->owner = NULL;
   s->free = NULL;
   h->slabs_emptied++;
   h->slabs_in_use--;
-  hk_ss *ss = ss_of_slab(s);
-  ss->free_mask |= 1ull << s->index;
+  ss->free_mask |= run_mask(s->span) << s->index;
   if (!ss->in_avail) ss_avail_push(h, ss);
   if (ss->free_mask == all_slabs_mask(ss)) {
     ss_avail_remove(h, ss);
@@ -152,25 +154,45 @@ static void collect_all(hk_heap *h, bool keep_current) {
 }
 
 /* ---- slab acquisition --------------------------------------------------------- */
+#define RUN_SEARCH_LIMIT 8 /* SuperSlabs searched for a free run before taking a new one */
+
+/* First free run of span units, aligned to span, in ss; -1 if none. */
+static int find_run(const hk_ss *ss, unsigned span) {
+  if (span == 1) return ss->free_mask ? __builtin_ctzll(ss->free_mask) : -1;
+  uint64_t run = run_mask(span);
+  for (unsigned i = 0; i + span <= ss->nslabs; i += span)
+    if (((ss->free_mask >> i) & run) == run) return (int)i;
+  return -1;
+}
+
+static hk_ss *ss_with_run(hk_heap *h, unsigned span, int *idx) {
+  int n = 0;
+  for (hk_ss *ss = h->ss_avail; ss && n < RUN_SEARCH_LIMIT; ss = ss->avail_next, n++)
+    if ((*idx = find_run(ss, span)) >= 0) return ss;
+  return NULL;
+}
+
 static hk_slab *new_slab(hk_heap *h, unsigned c) {
-  hk_ss *ss = h->ss_avail;
-  if (!ss && release_retained(h, c)) ss = h->ss_avail;
+  unsigned span = hk_class_span[c];
+  int idx;
+  hk_ss *ss = ss_with_run(h, span, &idx);
+  if (!ss && release_retained(h, c)) ss = ss_with_run(h, span, &idx);
   if (!ss) {
     collect_all(h, true);
-    ss = h->ss_avail;
+    ss = ss_with_run(h, span, &idx);
   }
   if (!ss) {
     ss = hk_ss_acquire(h);
     if (!ss) return NULL;
     ss_list_push(h, ss);
     ss_avail_push(h, ss);
+    idx = find_run(ss, span);
   }
-  unsigned idx = (unsigned)__builtin_ctzll(ss->free_mask);
-  ss->free_mask &= ~(1ull << idx);
+  ss->free_mask &= ~(run_mask(span) << idx);
   if (!ss->free_mask) ss_avail_remove(h, ss);
   hk_slab *s = &ss->slabs[idx];
   if (s->was_formatted) h->slabs_reused++;
-  hk_slab_format(ss, idx, c, h);
+  hk_slab_format(ss, (unsigned)idx, c, h);
   h->slabs_in_use++;
   hk_slab_extend(ss, s);
   list_push_head(&h->avail[c], s);
@@ -228,9 +250,19 @@ void hk_free_local_slow(hk_heap *h, hk_slab *s) {
   if (s->used == 0 && !is_retained(h, s)) release_slab(h, s);
 }
 
-void hk_free_remote(hk_slab *s, hk_block *b) {
+/* A free whose unit is not owned by this thread: a follower unit of a
+ * multi-unit slab (redirected to its head), or another thread's slab. */
+void hk_free_other(hk_slab *s, hk_block *b) {
+  hk_heap *h = hk_tl_heap;
+  if (s->cls == HK_CLASS_FOLLOWER) {
+    s -= s->back;
+    if (s->owner == h) {
+      hk_free_local(h, s, b);
+      return;
+    }
+  }
   unsigned c = s->cls; /* read before the push: afterwards the owner may release the slab */
-  if (HK_UNLIKELY(c == HK_CLASS_NONE)) {
+  if (HK_UNLIKELY(c >= HK_NCLASSES)) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
   }
@@ -238,7 +270,6 @@ void hk_free_remote(hk_slab *s, hk_block *b) {
   do {
     b->next = old;
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
-  hk_heap *h = hk_tl_heap;
   if (h != &hk_empty_heap) {
     h->remote_frees++;
     h->nfree[c]++;
@@ -301,22 +332,9 @@ hk_heap *hk_heaps_first(void) { return heaps_all; }
 
 /* fork: the child keeps only the forking thread; the other threads' heaps are
  * abandoned so that new threads in the child adopt their memory. */
-static void fork_prepare(void) {
-  pthread_mutex_lock(&heaps_lock);
-  hk_lru_fork_prepare();
-  hk_large_fork_prepare();
-  hk_os_fork_prepare();
-}
-static void fork_parent(void) {
-  hk_os_fork_parent();
-  hk_large_fork_parent();
-  hk_lru_fork_parent();
-  pthread_mutex_unlock(&heaps_lock);
-}
-static void fork_child(void) {
-  hk_os_fork_child();
-  hk_large_fork_child();
-  hk_lru_fork_child();
+void hk_heap_fork_prepare(void) { pthread_mutex_lock(&heaps_lock); }
+void hk_heap_fork_parent(void) { pthread_mutex_unlock(&heaps_lock); }
+void hk_heap_fork_child(void) {
   pthread_mutex_init(&heaps_lock, NULL);
   for (hk_heap *h = heaps_all; h; h = h->all_next) {
     if (h->is_live && h != hk_tl_heap) {
@@ -327,7 +345,4 @@ static void fork_child(void) {
   }
 }
 
-void hk_heap_init_globals(void) {
-  pthread_key_create(&heap_key, heap_thread_exit);
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
+void hk_heap_init_globals(void) { pthread_key_create(&heap_key, heap_thread_exit); }

@@ -41,12 +41,17 @@
 
 /* ---- size classes ---------------------------------------------------------
  * 16-byte steps up to 128 bytes (16 is the alignment quantum), then four
- * classes per power of two (spacing <= 25%) up to 8 KiB. */
-#define HK_NCLASSES 32
+ * classes per power of two (spacing <= 25%): the small tier up to 8 KiB, the
+ * mid tier up to 64 KiB on slabs of several units. Above: the large tier. */
+#define HK_NCLASSES 44
 #define HK_SMALL_MAX 8192u
-#define HK_CLASS_NONE 0xFF
-extern HK_INTERNAL const uint8_t hk_class_of_16[HK_SMALL_MAX / 16 + 1];
+#define HK_SLAB_MAX 65536u
+#define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
+#define HK_CLASS_FOLLOWER 0xFE  /* unit inside a multi-unit slab; its head is `back` units before */
+extern HK_INTERNAL const uint8_t hk_class_of_16[HK_SLAB_MAX / 16 + 1];
 extern HK_INTERNAL const uint32_t hk_class_size[HK_NCLASSES];
+extern HK_INTERNAL uint8_t hk_class_span[HK_NCLASSES]; /* 64 KiB units per slab */
+HK_INTERNAL void hk_size_classes_init(unsigned nslabs);
 
 static inline unsigned hk_class_of(size_t size) {
   return hk_class_of_16[(size + 15) >> 4];
@@ -70,7 +75,9 @@ typedef struct hk_slab {
   uint8_t full;              /* on the heap's full list rather than its available list */
   uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
   uint8_t index;             /* slab index within its SuperSlab */
-  uint32_t pad0;
+  uint8_t span;              /* units in this slab (head only) */
+  uint8_t back;              /* follower: units back to the head */
+  uint8_t pad0[2];
   struct hk_slab *next, *prev; /* heap's per-class available or full list */
   uint8_t pad1[8];
   /* second line: written by other threads */
@@ -160,6 +167,10 @@ static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask);
 static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
   return &ss->slabs[(a >> HK_SLAB_SHIFT) & g_hk.slab_mask];
 }
+/* The slab owning unit s (s itself unless s is a follower of a multi-unit slab). */
+static inline hk_slab *hk_slab_head(hk_slab *s) {
+  return HK_UNLIKELY(s->cls == HK_CLASS_FOLLOWER) ? s - s->back : s;
+}
 static inline uint8_t *hk_slab_start(const hk_ss *ss, unsigned idx) {
   return (uint8_t *)ss + ((size_t)idx << HK_SLAB_SHIFT) + (idx == 0 ? ss->hdr_size : 0);
 }
@@ -176,8 +187,7 @@ HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2
 /* os.c */
 HK_INTERNAL hk_ss *hk_os_ss_alloc(void);           /* committed (zero) SuperSlab */
 HK_INTERNAL void hk_os_ss_free(hk_ss *ss);         /* decommit, slot back to its chunk */
-HK_INTERNAL void hk_os_prefault_ss(hk_ss *ss);
-HK_INTERNAL void hk_os_prefault_slab(hk_ss *ss, unsigned idx);
+HK_INTERNAL void hk_os_prefault_range(void *p, size_t len);
 HK_INTERNAL void *hk_os_map(size_t len);           /* plain anonymous mapping, counted */
 HK_INTERNAL void hk_os_unmap(void *p, size_t len);
 HK_INTERNAL void *hk_meta_alloc(size_t len);       /* internal metadata, never freed */
@@ -198,7 +208,7 @@ HK_INTERNAL int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
 HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
-HK_INTERNAL void hk_free_remote(hk_slab *s, hk_block *b);
+HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL size_t hk_heap_trim(hk_heap *h);
 HK_INTERNAL void hk_heaps_lock(void);
 HK_INTERNAL void hk_heaps_unlock(void);
@@ -223,6 +233,7 @@ typedef struct hk_counters {   /* rare-path counters, updated atomically */
 } hk_counters;
 extern HK_INTERNAL hk_counters hk_ctr;
 #define HK_COUNT(field, n) atomic_fetch_add_explicit(&hk_ctr.field, (n), memory_order_relaxed)
+HK_INTERNAL void hk_stats_init(void);
 HK_INTERNAL void hk_stats_report_at_exit(void);
 
 /* Locks on rare paths: counted, so a report shows how often the common path took one. */
@@ -253,28 +264,28 @@ HK_INTERNAL void *hk_alloc_slow(size_t size);
 HK_INTERNAL void *hk_alloc_aligned(size_t align, size_t size);
 
 static inline void *hk_alloc(size_t size) {
-  if (HK_LIKELY(size <= HK_SMALL_MAX)) return hk_alloc_class(hk_class_of(size));
+  if (HK_LIKELY(size <= HK_SLAB_MAX)) return hk_alloc_class(hk_class_of(size));
   return hk_alloc_slow(size);
+}
+
+/* Free by the owning thread: the block goes straight onto its slab's list. */
+static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
+  unsigned c = s->cls;
+  b->next = s->free;
+  s->free = b;
+  h->nfree[c]++;
+  /* An empty current slab stays put (see heap.c); a full one is never current. */
+  if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_free_local_slow(h, s);
 }
 
 /* Frees p if it lies in a SuperSlab; returns false otherwise (large, NULL or foreign). */
 static inline bool hk_free_small(void *p) {
   uintptr_t a = (uintptr_t)p;
   if (HK_UNLIKELY(!hk_registry_has(a))) return false;
-  hk_ss *ss = hk_ss_of(a);
-  hk_slab *s = hk_slab_of(ss, a);
+  hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
-  hk_block *b = (hk_block *)p;
-  if (HK_LIKELY(s->owner == h)) {
-    b->next = s->free;
-    s->free = b;
-    unsigned c = s->cls;
-    h->nfree[c]++;
-    /* An empty current slab stays put (see heap.c); a full one is never current. */
-    if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_free_local_slow(h, s);
-  } else {
-    hk_free_remote(s, b);
-  }
+  if (HK_LIKELY(s->owner == h)) hk_free_local(h, s, (hk_block *)p);
+  else hk_free_other(s, (hk_block *)p); /* another thread's slab, or a mid-tier follower unit */
   return true;
 }
 
@@ -287,7 +298,13 @@ HK_INTERNAL int hk_block_state(const void *p);
 HK_INTERNAL void *hk_realloc_owned(void *p, size_t size, size_t old_usable);
 HK_INTERNAL void *hk_calloc(size_t count, size_t size);
 
-/* fork handlers of each layer holding a lock */
+/* fork handlers of each layer holding a lock (registered by api.c) */
+HK_INTERNAL void hk_config_fork_prepare(void);
+HK_INTERNAL void hk_config_fork_parent(void);
+HK_INTERNAL void hk_config_fork_child(void);
+HK_INTERNAL void hk_heap_fork_prepare(void);
+HK_INTERNAL void hk_heap_fork_parent(void);
+HK_INTERNAL void hk_heap_fork_child(void);
 HK_INTERNAL void hk_os_fork_prepare(void);
 HK_INTERNAL void hk_os_fork_parent(void);
 HK_INTERNAL void hk_os_fork_child(void);

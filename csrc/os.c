@@ -148,15 +148,12 @@ static void prefault(void *p, size_t len) {
   HK_COUNT(prefault_faults, thread_faults() - before);
 }
 
-void hk_os_prefault_ss(hk_ss *ss) { prefault(ss, g_hk.ss_size); }
-
-void hk_os_prefault_slab(hk_ss *ss, unsigned idx) {
-  prefault((uint8_t *)ss + ((size_t)idx << HK_SLAB_SHIFT), HK_SLAB_SIZE);
-}
+void hk_os_prefault_range(void *p, size_t len) { prefault(p, len); }
 
 /* ---- fork: no lock of this layer may be held across fork() -------------------- */
-void hk_os_fork_prepare(void) { pthread_mutex_lock(&meta_lock); pthread_mutex_lock(&os_lock); }
-void hk_os_fork_parent(void) { pthread_mutex_unlock(&os_lock); pthread_mutex_unlock(&meta_lock); }
+/* Lock order: os_lock before meta_lock (chunk_new allocates metadata). */
+void hk_os_fork_prepare(void) { pthread_mutex_lock(&os_lock); pthread_mutex_lock(&meta_lock); }
+void hk_os_fork_parent(void) { pthread_mutex_unlock(&meta_lock); pthread_mutex_unlock(&os_lock); }
 void hk_os_fork_child(void) {
   pthread_mutex_init(&os_lock, NULL);
   pthread_mutex_init(&meta_lock, NULL);

@@ -145,8 +145,16 @@ void hak_stats_print(int fd) {
   }
 }
 
+/* Programs such as coreutils close stderr in their exit handlers, before
+ * library destructors run, so the report goes to a copy of fd 2 taken early. */
+static int report_fd = -1;
+
+void hk_stats_init(void) {
+  if (g_hk.stats_at_exit && report_fd < 0) report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+}
+
 void hk_stats_report_at_exit(void) {
   hk_config_load();
   const char *v = hak_config_get("HAKMEM_STATS");
-  if (v && v[0] == '1') hak_stats_print(2);
+  if (v && v[0] == '1') hak_stats_print(report_fd >= 0 ? report_fd : 2);
 }

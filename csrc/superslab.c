@@ -27,7 +27,7 @@ hk_ss *hk_ss_acquire(hk_heap *owner) {
       ss->slabs[i].cls = HK_CLASS_NONE;
     }
     if (g_hk.prefault == HK_PREFAULT_POPULATE) {
-      hk_os_prefault_ss(ss);
+      hk_os_prefault_range(ss, g_hk.ss_size);
       ss->populated_slabs = ~0ull;
     }
   }
@@ -48,21 +48,28 @@ void hk_ss_release(hk_ss *ss) {
 
 void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   hk_slab *s = &ss->slabs[idx];
-  uint32_t bytes = (uint32_t)HK_SLAB_SIZE - (idx == 0 ? ss->hdr_size : 0);
+  unsigned span = hk_class_span[cls];
+  uint32_t bytes = (uint32_t)(span * HK_SLAB_SIZE) - (idx == 0 ? ss->hdr_size : 0);
   s->free = NULL;
   s->used = 0;
   s->carved = 0;
   s->block_size = hk_class_size[cls];
   s->capacity = bytes / s->block_size;
   s->cls = (uint8_t)cls;
+  s->span = (uint8_t)span;
   s->full = 0;
   s->was_formatted = 1;
   s->next = s->prev = NULL;
   atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
   s->owner = owner;
-  if (g_hk.prefault == HK_PREFAULT_MADVISE && !(ss->populated_slabs & (1ull << idx))) {
-    hk_os_prefault_slab(ss, idx);
-    ss->populated_slabs |= 1ull << idx;
+  for (unsigned k = 1; k < span; k++) {
+    ss->slabs[idx + k].cls = HK_CLASS_FOLLOWER;
+    ss->slabs[idx + k].back = (uint8_t)k;
+  }
+  uint64_t units = ((span == 64 ? 0 : 1ull << span) - 1) << idx;
+  if (g_hk.prefault == HK_PREFAULT_MADVISE && (ss->populated_slabs & units) != units) {
+    hk_os_prefault_range((uint8_t *)ss + ((size_t)idx << HK_SLAB_SHIFT), span * HK_SLAB_SIZE);
+    ss->populated_slabs |= units;
   }
 }
 
@@ -107,6 +114,7 @@ static bool list_contains(const hk_block *list, const hk_block *b, uint32_t limi
  * head, so walking it races with nothing that unlinks. */
 int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local) {
   if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
+  s = hk_slab_head(s);
   uintptr_t start = (uintptr_t)hk_slab_start(ss, s->index);
   if (a < start) return HAK_BLOCK_INTERIOR;
   uintptr_t off = a - start;

@@ -1,0 +1,106 @@
+/**
+ * The seed benchmarks and their runner: each binary prints its one parsable
+ * line with the system malloc and under the hakmem preload, and rejects bad
+ * arguments with exit status 2.
+ */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { BUILD, PRELOAD_LIB, report, run } from "./support.ts";
+
+const TIMEOUT_MS = 120_000;
+
+const BENCHMARKS = [
+  {
+    name: "bench_random_mixed",
+    args: ["20000", "64", "42"],
+    line: /^Throughput = \d+ ops\/s \[iter=20000 ws=64\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["20000", "64"], ["0", "64", "42"], ["20000", "0", "42"], ["20000", "64", "0"], ["x", "64", "42"], ["20000", "64", "42", "1"]],
+  },
+  {
+    name: "bench_tiny_hot",
+    args: ["20000", "16"],
+    line: /^Throughput = \d+ ops\/s \[iter=20000 size=16\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["20000"], ["0", "16"], ["20000", "0"], ["20000", "-16"], ["20000", "16x"]],
+  },
+  {
+    name: "test_scaling",
+    args: ["10000"],
+    line: /^Scaling: blocks=10000 data_bytes=160000 rss_bytes=\d+ overhead_pct=-?\d+\.\d\n$/,
+    badArgs: [[], ["0"], ["-5"], ["ten"], ["10", "20"]],
+  },
+];
+
+const ALLOCATORS: { name: string; env: Record<string, string> }[] = [
+  { name: "system malloc", env: {} },
+  { name: "hakmem preload", env: { LD_PRELOAD: PRELOAD_LIB } },
+];
+
+for (const bench of BENCHMARKS) {
+  describe(bench.name, () => {
+    for (const allocator of ALLOCATORS) {
+      test(
+        `${bench.args.join(" ")} under ${allocator.name}`,
+        async () => {
+          const result = await run([join(BUILD, bench.name), ...bench.args], { env: allocator.env });
+          expect(result.exitCode, report(result, allocator.env)).toBe(0);
+          expect(result.stdout, report(result, allocator.env)).toMatch(bench.line);
+        },
+        TIMEOUT_MS,
+      );
+    }
+
+    test("bad arguments exit with status 2 and a usage line", async () => {
+      for (const args of bench.badArgs) {
+        const result = await run([join(BUILD, bench.name), ...args]);
+        expect(result.exitCode, report(result)).toBe(2);
+        expect(result.stderr, report(result)).toContain(`usage: ${bench.name}`);
+      }
+    });
+  });
+}
+
+describe("runstat", () => {
+  test("reports the child's resource usage and passes its exit status on", async () => {
+    const ok = await run([join(BUILD, "runstat"), "true"]);
+    expect(ok.exitCode, report(ok)).toBe(0);
+    expect(ok.stderr, report(ok)).toMatch(/^runstat: exit=0 signal=0 maxrss_kb=\d+ minflt=\d+ majflt=\d+ /m);
+
+    const failing = await run([join(BUILD, "runstat"), "sh", "-c", "exit 3"]);
+    expect(failing.exitCode, report(failing)).toBe(3);
+    expect(failing.stderr, report(failing)).toMatch(/^runstat: exit=3 signal=0 /m);
+
+    const killed = await run([join(BUILD, "runstat"), "sh", "-c", "kill -SEGV $$"]);
+    expect(killed.exitCode, report(killed)).toBe(128 + 11);
+    expect(killed.stderr, report(killed)).toMatch(/^runstat: exit=0 signal=11 /m);
+  });
+
+  test("--preload passes LD_PRELOAD to the command", async () => {
+    const result = await run([join(BUILD, "runstat"), "--preload", PRELOAD_LIB, "sh", "-c", 'echo "$LD_PRELOAD"']);
+    expect(result.exitCode, report(result)).toBe(0);
+    expect(result.stdout).toBe(`${PRELOAD_LIB}\n`);
+  });
+
+  test("no command exits with status 2", async () => {
+    const result = await run([join(BUILD, "runstat")]);
+    expect(result.exitCode, report(result)).toBe(2);
+  });
+});
+
+test(
+  "bun bench/native.ts --quick --runs 1 reports every workload",
+  async () => {
+    const result = await run([process.execPath, "bench/native.ts", "--quick", "--runs", "1"]);
+    expect(result.exitCode, report(result)).toBe(0);
+    for (const heading of [
+      "## build/bench_random_mixed 1000000 256 42",
+      "## build/bench_random_mixed 1000000 8192 42",
+      "## build/bench_tiny_hot 2000000 16",
+      "## build/test_scaling 100000",
+    ]) {
+      expect(result.stdout, report(result)).toContain(heading);
+    }
+    expect(result.stdout).toMatch(/^\| hakmem \| .* \| 1\.00x \| /m);
+    expect(result.stdout).toMatch(/^\| glibc \| /m);
+  },
+  TIMEOUT_MS,
+);

@@ -1,0 +1,78 @@
+/** Paths and a process runner shared by the test suites. */
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const BUILD = join(ROOT, "build");
+export const FFI_LIB = join(BUILD, "libhakmem.so");
+export const PRELOAD_LIB = join(BUILD, "libhakmem_preload.so");
+
+export interface RunResult {
+  command: string;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Variables added to the environment the tests run in (LD_PRELOAD and HAKMEM_* removed first). */
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** The test process's environment without anything that would change the allocator. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || key === "LD_PRELOAD" || key.startsWith("HAKMEM_")) continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+/** Runs argv to completion, capturing stdout and stderr; killed with SIGKILL after timeoutMs (default 110 s). */
+export async function run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+  const proc = Bun.spawn(argv, {
+    cwd: options.cwd ?? ROOT,
+    env: { ...baseEnv(), ...options.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, options.timeoutMs ?? 110_000);
+  try {
+    const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    await proc.exited;
+    const signal = proc.signalCode === null ? null : String(proc.signalCode);
+    return { command: argv.join(" "), exitCode: proc.exitCode, signal, timedOut, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A failure message with everything needed to reproduce and diagnose a run. */
+export function report(result: RunResult, env: Record<string, string> = {}, showStdout = true): string {
+  const prefix = Object.entries(env)
+    .map(([key, value]) => `${key}=${value} `)
+    .join("");
+  const status = result.timedOut
+    ? "timed out (killed)"
+    : result.signal !== null
+      ? `killed by ${result.signal}`
+      : `exit code ${result.exitCode}`;
+  const lines = [`${prefix}${result.command}: ${status}`];
+  if (showStdout) lines.push("--- stdout ---", truncate(result.stdout));
+  lines.push("--- stderr ---", truncate(result.stderr));
+  return lines.join("\n");
+}
+
+function truncate(text: string, max = 8000): string {
+  if (text.length <= max) return text.trimEnd();
+  return `${text.slice(0, max / 2)}\n[... ${text.length - max} characters left out ...]\n${text.slice(-max / 2).trimEnd()}`;
+}
