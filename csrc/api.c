@@ -244,6 +244,13 @@ void hak_free_batch(void **ptrs, size_t count) {
     if (ptrs[i]) hak_free(ptrs[i]);
 }
 
+void hak_free_deallocator(void *bytes, void *ctx) {
+  (void)ctx;
+  hak_free(bytes);
+}
+
+void *hak_buffer_deallocator(void) { return (void *)&hak_free_deallocator; }
+
 size_t hak_trim(void) {
   size_t bytes = 0;
   hk_heap *h = hk_tl_heap;

@@ -69,6 +69,13 @@ HAK_API size_t hak_malloc_batch(size_t size, size_t count, void **out);
 /* Frees count pointers (NULL entries are skipped). */
 HAK_API void hak_free_batch(void **ptrs, size_t count);
 
+/* A deallocator with the signature JavaScriptCore (bun:ffi toArrayBuffer)
+ * expects, void (*)(void *bytes, void *ctx): frees bytes; ctx is unused. It may
+ * run on a garbage-collector thread. hak_buffer_deallocator() returns its
+ * address for FFI callers that need it as a number. */
+HAK_API void hak_free_deallocator(void *bytes, void *ctx);
+HAK_API void *hak_buffer_deallocator(void);
+
 /* Returns cached memory to the OS: empty slabs kept by the calling thread, the
  * whole LRU cache of empty SuperSlabs, unused large mappings. Returns bytes released. */
 HAK_API size_t hak_trim(void);
