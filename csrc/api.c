@@ -166,7 +166,13 @@ void *hk_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (total > HK_SLAB_MAX) return hk_alloc_slow(total); /* fresh mappings are zero */
+  if (total > HK_SLAB_MAX) {
+    bool fresh; /* a fresh mapping is zero already; a cached one is not */
+    hk_init();
+    void *p = hk_large_alloc(total, 0, &fresh);
+    if (p && !fresh) memset(p, 0, total);
+    return p;
+  }
   void *p = hk_alloc(total);
   if (p) memset(p, 0, total);
   return p;
@@ -255,7 +261,7 @@ size_t hak_trim(void) {
   size_t bytes = 0;
   hk_heap *h = hk_tl_heap;
   if (h != &hk_empty_heap) bytes += hk_heap_trim(h);
-  if (hk_is_initialised()) bytes += hk_lru_flush();
+  if (hk_is_initialised()) bytes += hk_lru_flush() + hk_large_flush();
   return bytes;
 }
 

@@ -24,7 +24,8 @@ typedef struct hk_flag {
 
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
-  F_STATS, F_LRU_DEBUG, F_FREE_DEBUG, F_CHECK, HK_NFLAGS
+  F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_LRU_DEBUG, F_FREE_DEBUG,
+  F_LOCK_STATS, F_CHECK, HK_NFLAGS
 };
 
 #define KiB ((int64_t)1 << 10)
@@ -46,12 +47,22 @@ static const hk_flag flags[HK_NFLAGS] = {
                   "when acquired, MADV_POPULATE_WRITE), madvise (each slab when first formatted)"},
   [F_HUGEPAGES] = {"HAKMEM_USE_HUGEPAGES", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                    "Ask for transparent huge pages (MADV_HUGEPAGE) on SuperSlab memory"},
+  [F_ACE_MAX_CACHED] = {"HAKMEM_ACE_MAX_CACHED", HK_FT_INT, 64, 0, 4096, NULL, NULL,
+                        "Most freed large mappings kept for reuse by the large tier (0: unmap at once)"},
+  [F_ACE_MAX_MB] = {"HAKMEM_ACE_MAX_MB", HK_FT_INT, 256, 0, 65536, NULL, NULL,
+                    "Most memory (MiB) held by the cache of freed large mappings"},
+  [F_ACE_MAX_BLOCK] = {"HAKMEM_ACE_MAX_BLOCK", HK_FT_SIZE, 32 * MiB, 64 * KiB, 1024 * MiB, NULL, NULL,
+                       "Largest mapping the large-tier cache keeps; bigger ones are unmapped on free"},
+  [F_ACE_TRACE] = {"HAKMEM_ACE_TRACE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                   "Trace large-tier cache failures on stderr: Threshold, Exhaustion, MapFail"},
   [F_STATS] = {"HAKMEM_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Print the statistics report on stderr at exit"},
   [F_LRU_DEBUG] = {"HAKMEM_SS_LRU_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                    "Trace LRU cache push, pop and eviction on stderr"},
   [F_FREE_DEBUG] = {"HAKMEM_SS_FREE_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                     "Trace SuperSlabs becoming empty and being released on stderr"},
+  [F_LOCK_STATS] = {"HAKMEM_SHARED_POOL_LOCK_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                    "Print lock acquisitions per path (and per operation) on stderr at exit"},
   [F_CHECK] = {"HAKMEM_CHECK", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Validate every free (double, interior and foreign frees are reported)"},
 };
@@ -93,21 +104,29 @@ static void format_value(const hk_flag *f, int64_t v, char *out, size_t cap) {
   }
 }
 
-static void format_allowed(const hk_flag *f, char *out, size_t cap) {
+static void format_list(const char *const *names, const int64_t *sizes, char *out, size_t cap) {
   size_t n = 0;
   char tmp[32];
   out[0] = 0;
+  for (int i = 0; (names ? names[i] != NULL : sizes[i] != 0) && n < cap; i++) {
+    if (!names) format_size(sizes[i], tmp, sizeof tmp);
+    n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", names ? names[i] : tmp);
+  }
+}
+
+static void format_allowed(const hk_flag *f, char *out, size_t cap) {
+  char lo[32], hi[32];
   switch (f->type) {
   case HK_FT_BOOL: snprintf(out, cap, "0 or 1 (also true/false, on/off, yes/no)"); break;
   case HK_FT_INT: snprintf(out, cap, "an integer from %lld to %lld", (long long)f->min, (long long)f->max); break;
-  case HK_FT_ENUM:
-    for (int i = 0; f->names[i] && n < cap; i++)
-      n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", f->names[i]);
-    break;
+  case HK_FT_ENUM: format_list(f->names, NULL, out, cap); break;
   case HK_FT_SIZE:
-    for (int i = 0; f->choices[i] && n < cap; i++) {
-      format_size(f->choices[i], tmp, sizeof tmp);
-      n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", tmp);
+    if (f->choices) {
+      format_list(NULL, f->choices, out, cap);
+    } else {
+      format_size(f->min, lo, sizeof lo);
+      format_size(f->max, hi, sizeof hi);
+      snprintf(out, cap, "a size from %s to %s (suffix K, M or G)", lo, hi);
     }
     break;
   }
@@ -245,6 +264,11 @@ void hk_config_freeze(void) {
   g_hk.trace_lru = (uint8_t)values[F_LRU_DEBUG];
   g_hk.trace_ss_free = (uint8_t)values[F_FREE_DEBUG];
   g_hk.check = (uint8_t)values[F_CHECK];
+  g_hk.ace_max_cached = (size_t)values[F_ACE_MAX_CACHED];
+  g_hk.ace_max_bytes = (size_t)values[F_ACE_MAX_MB] << 20;
+  g_hk.ace_max_block = (size_t)values[F_ACE_MAX_BLOCK];
+  g_hk.ace_trace = (uint8_t)values[F_ACE_TRACE];
+  g_hk.lock_stats = (uint8_t)values[F_LOCK_STATS];
   pthread_mutex_unlock(&config_lock);
 }
 

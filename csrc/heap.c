@@ -291,7 +291,7 @@ static void heap_thread_exit(void *arg) {
   collect_all(h, false);
   h->is_live = 0;
   hk_tl_heap = &hk_empty_heap;
-  hk_lock(&heaps_lock);
+  hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->abandoned_next = heaps_abandoned;
   heaps_abandoned = h;
   hk_unlock(&heaps_lock);
@@ -302,7 +302,7 @@ hk_heap *hk_heap_get(void) {
   hk_heap *h = hk_tl_heap;
   if (h != &hk_empty_heap) return h;
   hk_init();
-  hk_lock(&heaps_lock);
+  hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h = heaps_abandoned;
   if (h) heaps_abandoned = h->abandoned_next;
   hk_unlock(&heaps_lock);
@@ -312,7 +312,7 @@ hk_heap *hk_heap_get(void) {
     h = hk_meta_alloc(sizeof *h);
     if (!h) return NULL;
     for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
-    hk_lock(&heaps_lock);
+    hk_lock(&heaps_lock, HK_LOCK_HEAPS);
     h->all_next = heaps_all;
     heaps_all = h;
     hk_unlock(&heaps_lock);

@@ -143,8 +143,10 @@ typedef struct hk_globals {
   uint8_t prefault;        /* enum hk_prefault */
   uint8_t hugepages;
   uint8_t stats_at_exit;
+  uint8_t ace_trace, lock_stats;
   size_t lru_max_cached, lru_max_bytes;
   uint64_t lru_ttl_ns;
+  size_t ace_max_cached, ace_max_bytes, ace_max_block;
 } hk_globals;
 extern HK_INTERNAL hk_globals g_hk;
 
@@ -220,6 +222,8 @@ HK_INTERNAL bool hk_large_free(void *p);           /* false: not a large block *
 HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
 HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
 HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
+HK_INTERNAL size_t hk_large_flush(void);          /* unmaps every cached mapping; bytes */
+HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);
 /* stats.c */
 typedef struct hk_counters {   /* rare-path counters, updated atomically */
   _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
@@ -227,6 +231,8 @@ typedef struct hk_counters {   /* rare-path counters, updated atomically */
   _Atomic uint64_t os_decommits, os_decommit_bytes;
   _Atomic uint64_t prefault_calls, prefault_bytes, prefault_faults, hugepage_advised_bytes;
   _Atomic uint64_t lock_acquisitions, superslabs_live;
+  _Atomic uint64_t lock_path[5];  /* by enum hk_lock_path */
+  _Atomic uint64_t ace_hits, ace_threshold, ace_exhaustion, ace_mapfail;
   _Atomic uint64_t remote_frees_unowned, foreign_frees, invalid_frees;
   _Atomic uint64_t threads_started, heaps_abandoned, heaps_adopted;
   _Atomic uint64_t nfree_unowned[HK_NCLASSES]; /* remote frees by threads without a heap */
@@ -236,10 +242,13 @@ extern HK_INTERNAL hk_counters hk_ctr;
 HK_INTERNAL void hk_stats_init(void);
 HK_INTERNAL void hk_stats_report_at_exit(void);
 
-/* Locks on rare paths: counted, so a report shows how often the common path took one. */
-static inline void hk_lock(pthread_mutex_t *m) {
+/* Locks on rare paths, counted per path (HAKMEM_SHARED_POOL_LOCK_STATS) so a
+ * report shows how rarely the common path takes one. */
+enum hk_lock_path { HK_LOCK_OS, HK_LOCK_META, HK_LOCK_LRU, HK_LOCK_HEAPS, HK_LOCK_LARGE, HK_LOCK_NPATHS };
+static inline void hk_lock(pthread_mutex_t *m, enum hk_lock_path path) {
   pthread_mutex_lock(m);
   HK_COUNT(lock_acquisitions, 1);
+  HK_COUNT(lock_path[path], 1);
 }
 static inline void hk_unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
 

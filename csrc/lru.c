@@ -66,7 +66,7 @@ static size_t release_all(hk_ss *list) {
 void hk_lru_push(hk_ss *ss) {
   hk_ss *evicted = NULL;
   uint64_t now = now_ns();
-  hk_lock(&lru.lock);
+  hk_lock(&lru.lock, HK_LOCK_LRU);
   ss->owner = NULL;
   ss->cached_at_ns = now;
   ss->prev = NULL;
@@ -83,7 +83,7 @@ void hk_lru_push(hk_ss *ss) {
 
 hk_ss *hk_lru_pop(void) {
   hk_ss *evicted = NULL, *ss;
-  hk_lock(&lru.lock);
+  hk_lock(&lru.lock, HK_LOCK_LRU);
   evict_locked(&evicted, now_ns(), false);
   ss = lru.head;
   if (ss) unlink_locked(ss);
@@ -98,7 +98,7 @@ hk_ss *hk_lru_pop(void) {
 
 size_t hk_lru_flush(void) {
   hk_ss *evicted = NULL;
-  hk_lock(&lru.lock);
+  hk_lock(&lru.lock, HK_LOCK_LRU);
   evict_locked(&evicted, now_ns(), true);
   hk_unlock(&lru.lock);
   return release_all(evicted);

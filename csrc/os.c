@@ -57,7 +57,7 @@ static uint8_t *meta_cur, *meta_end;
 
 void *hk_meta_alloc(size_t len) {
   len = (len + 63) & ~(size_t)63;
-  hk_lock(&meta_lock);
+  hk_lock(&meta_lock, HK_LOCK_META);
   if ((size_t)(meta_end - meta_cur) < len) {
     size_t block = len > ((size_t)1 << 20) ? len : ((size_t)1 << 20);
     uint8_t *p = hk_os_map(block);
@@ -90,7 +90,7 @@ static hk_chunk *chunk_new(void) {
 }
 
 hk_ss *hk_os_ss_alloc(void) {
-  hk_lock(&os_lock);
+  hk_lock(&os_lock, HK_LOCK_OS);
   hk_chunk *c = chunks;
   while (c && c->nfree == 0) c = c->next;
   if (!c && !(c = chunk_new())) {
@@ -120,7 +120,7 @@ void hk_os_ss_free(hk_ss *ss) {
   uint32_t slot = ss->slot;
   hk_registry_set((uintptr_t)ss, g_hk.ss_size, false);
   decommit(ss, g_hk.ss_size);
-  hk_lock(&os_lock);
+  hk_lock(&os_lock, HK_LOCK_OS);
   c->free_bits[slot / 64] |= 1ull << (slot % 64);
   c->nfree++;
   hk_unlock(&os_lock);

@@ -17,7 +17,9 @@ hk_counters hk_ctr;
   X(lru_hit) X(lru_miss) X(lru_evict) X(os_maps) X(os_unmaps) X(os_map_bytes) X(os_unmap_bytes)     \
   X(os_decommits) X(os_decommit_bytes) X(prefault_calls) X(prefault_bytes) X(prefault_faults)       \
   X(hugepage_advised_bytes) X(page_faults) X(rss_current) X(rss_peak) X(lock_acquisitions)          \
-  X(threads_started) X(heaps_abandoned) X(heaps_adopted)
+  X(threads_started) X(heaps_abandoned) X(heaps_adopted) X(large_cached) X(large_cached_bytes) X(ace_hits)     \
+  X(ace_threshold) X(ace_exhaustion) X(ace_mapfail) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps)        \
+  X(locks_large)
 
 #define LOAD(field) atomic_load_explicit(&hk_ctr.field, memory_order_relaxed)
 
@@ -89,6 +91,16 @@ int hak_stats(hak_stats_t *o) {
   o->threads_started = LOAD(threads_started);
   o->heaps_abandoned = LOAD(heaps_abandoned);
   o->heaps_adopted = LOAD(heaps_adopted);
+  hk_large_cache_counts(&o->large_cached, &o->large_cached_bytes);
+  o->ace_hits = LOAD(ace_hits);
+  o->ace_threshold = LOAD(ace_threshold);
+  o->ace_exhaustion = LOAD(ace_exhaustion);
+  o->ace_mapfail = LOAD(ace_mapfail);
+  o->locks_os = LOAD(lock_path[HK_LOCK_OS]);
+  o->locks_meta = LOAD(lock_path[HK_LOCK_META]);
+  o->locks_lru = LOAD(lock_path[HK_LOCK_LRU]);
+  o->locks_heaps = LOAD(lock_path[HK_LOCK_HEAPS]);
+  o->locks_large = LOAD(lock_path[HK_LOCK_LARGE]);
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     o->page_faults = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
@@ -150,11 +162,30 @@ void hak_stats_print(int fd) {
 static int report_fd = -1;
 
 void hk_stats_init(void) {
-  if (g_hk.stats_at_exit && report_fd < 0) report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+  if ((g_hk.stats_at_exit || g_hk.lock_stats) && report_fd < 0) report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+}
+
+/* HAKMEM_SHARED_POOL_LOCK_STATS: lock acquisitions per path, and per operation. */
+static void print_lock_stats(int fd) {
+  hak_stats_t s;
+  hak_stats(&s);
+  uint64_t ops = s.allocs + s.frees;
+  char buf[512];
+  int n = snprintf(buf, sizeof buf,
+                   "[hakmem] lock acquisitions: total=%llu os=%llu meta=%llu lru=%llu heaps=%llu large=%llu; "
+                   "operations=%llu; locked=%.4f%% of operations\n",
+                   (unsigned long long)s.lock_acquisitions, (unsigned long long)s.locks_os,
+                   (unsigned long long)s.locks_meta, (unsigned long long)s.locks_lru,
+                   (unsigned long long)s.locks_heaps, (unsigned long long)s.locks_large, (unsigned long long)ops,
+                   ops ? 100.0 * (double)s.lock_acquisitions / (double)ops : 0.0);
+  if (n > 0 && write(fd, buf, (size_t)n) < 0) return;
 }
 
 void hk_stats_report_at_exit(void) {
+  int fd = report_fd >= 0 ? report_fd : 2;
   hk_config_load();
   const char *v = hak_config_get("HAKMEM_STATS");
-  if (v && v[0] == '1') hak_stats_print(report_fd >= 0 ? report_fd : 2);
+  if (v && v[0] == '1') hak_stats_print(fd);
+  v = hak_config_get("HAKMEM_SHARED_POOL_LOCK_STATS");
+  if (v && v[0] == '1') print_lock_stats(fd);
 }

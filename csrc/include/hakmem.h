@@ -110,6 +110,13 @@ typedef struct hak_stats {
   uint64_t rss_peak;            /* bytes, getrusage ru_maxrss */
   uint64_t lock_acquisitions;   /* shared pool / LRU / OS lock acquisitions */
   uint64_t threads_started, heaps_abandoned, heaps_adopted;
+  uint64_t large_cached;        /* freed large mappings kept by the ACE cache */
+  uint64_t large_cached_bytes;
+  uint64_t ace_hits;            /* large allocations served from the cache */
+  uint64_t ace_threshold;       /* misses: too big (HAKMEM_ACE_MAX_BLOCK) or over-aligned */
+  uint64_t ace_exhaustion;      /* misses: no cached mapping of that size */
+  uint64_t ace_mapfail;         /* the OS refused a mapping */
+  uint64_t locks_os, locks_meta, locks_lru, locks_heaps, locks_large; /* lock_acquisitions by path */
 } hak_stats_t;
 
 /* Fills *out (out->size is set). Returns HAK_OK. */
