@@ -260,8 +260,9 @@ void *hak_buffer_deallocator(void) { return (void *)&hak_free_deallocator; }
 size_t hak_trim(void) {
   size_t bytes = 0;
   hk_heap *h = hk_tl_heap;
-  if (h != &hk_empty_heap) bytes += hk_heap_trim(h);
-  if (hk_is_initialised()) bytes += hk_lru_flush() + hk_large_flush();
+  if (!hk_is_initialised()) return 0;
+  hk_heap_trim(h != &hk_empty_heap ? h : NULL); /* empty SuperSlabs move to the LRU cache... */
+  bytes += hk_lru_flush() + hk_large_flush();  /* ...which goes back to the OS with the large cache */
   return bytes;
 }
 

@@ -153,6 +153,38 @@ static void collect_all(hk_heap *h, bool keep_current) {
   }
 }
 
+/* ---- abandoned heaps ----------------------------------------------------------
+ * A heap whose thread exited keeps what was still live. Frees of those blocks
+ * by other threads land on remote lists that no owner collects, so before a
+ * live heap takes a new SuperSlab (and in hak_trim) abandoned heaps are
+ * collected: each is taken off the abandoned list while it is worked on, so
+ * no new thread can adopt it meanwhile. */
+#define RECLAIM_PER_ACQUIRE 4
+
+static void collect_all(hk_heap *h, bool keep_current);
+
+static size_t reclaim_abandoned(unsigned limit) {
+  size_t bytes = 0;
+  for (unsigned i = 0; i < limit; i++) {
+    hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+    hk_heap *a = heaps_abandoned;
+    if (a) heaps_abandoned = a->abandoned_next;
+    hk_unlock(&heaps_lock);
+    if (!a) break;
+    uint64_t before = a->slabs_emptied;
+    collect_all(a, false);
+    bytes += (size_t)(a->slabs_emptied - before) * HK_SLAB_SIZE;
+    /* back at the tail, so the next reclaim looks at another heap first */
+    hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+    a->abandoned_next = NULL;
+    hk_heap **tail = &heaps_abandoned;
+    while (*tail) tail = &(*tail)->abandoned_next;
+    *tail = a;
+    hk_unlock(&heaps_lock);
+  }
+  return bytes;
+}
+
 /* ---- slab acquisition --------------------------------------------------------- */
 #define RUN_SEARCH_LIMIT 8 /* SuperSlabs searched for a free run before taking a new one */
 
@@ -182,6 +214,9 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
     ss = ss_with_run(h, span, &idx);
   }
   if (!ss) {
+    /* About to take a SuperSlab: first let abandoned heaps give back what
+     * other threads freed into them since their threads exited. */
+    reclaim_abandoned(RECLAIM_PER_ACQUIRE);
     ss = hk_ss_acquire(h);
     if (!ss) return NULL;
     ss_list_push(h, ss);
@@ -279,10 +314,17 @@ void hk_free_other(hk_slab *s, hk_block *b) {
   }
 }
 
+/* Releases every empty slab of h and of all abandoned heaps; returns bytes of
+ * slabs released to their SuperSlabs (whole empty SuperSlabs go to the LRU). */
 size_t hk_heap_trim(hk_heap *h) {
-  uint64_t before = h->slabs_emptied;
-  collect_all(h, false);
-  return (size_t)(h->slabs_emptied - before) * HK_SLAB_SIZE;
+  uint64_t before = h ? h->slabs_emptied : 0;
+  if (h) collect_all(h, false);
+  size_t bytes = h ? (size_t)(h->slabs_emptied - before) * HK_SLAB_SIZE : 0;
+  unsigned abandoned = 0;
+  hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+  for (hk_heap *a = heaps_abandoned; a; a = a->abandoned_next) abandoned++;
+  hk_unlock(&heaps_lock);
+  return bytes + reclaim_abandoned(abandoned);
 }
 
 /* ---- heap lifecycle -------------------------------------------------------------- */

@@ -15,12 +15,25 @@ const PRELOAD = { ...LOCALE, LD_PRELOAD: PRELOAD_LIB };
 
 let workDir = "";
 let sortInput = "";
+let bigSortInput = "";
+let gitRepo = "";
+let cSource = "";
+let threadedProgram = "";
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "hakmem-preload-"));
   sortInput = join(workDir, "lines.txt");
   await Bun.write(sortInput, generateLines(200_000));
-});
+  bigSortInput = join(workDir, "big.txt");
+  await Bun.write(bigSortInput, generateBigFile(50 * 1024 * 1024));
+  cSource = join(workDir, "hello.c");
+  await Bun.write(cSource, C_PROGRAM);
+  threadedProgram = join(workDir, "threads");
+  await Bun.write(`${threadedProgram}.c`, THREADED_PROGRAM);
+  const cc = await run(["gcc", "-O2", "-pthread", "-o", threadedProgram, `${threadedProgram}.c`]);
+  expect(cc.exitCode, report(cc)).toBe(0);
+  if (Bun.which("git") !== null) gitRepo = await makeGitRepo(join(workDir, "repo"));
+}, TIMEOUT_MS);
 
 afterAll(() => {
   if (workDir !== "") rmSync(workDir, { recursive: true, force: true });
@@ -40,6 +53,102 @@ function generateLines(count: number): string {
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** About size bytes of lines (well past sort's in-memory buffer: it spills and merges). */
+function generateBigFile(size: number): string {
+  const chunk = generateLines(100_000);
+  return chunk.repeat(Math.ceil(size / chunk.length));
+}
+
+/** A repository with fixed authors and dates, so that its hashes and log are the same on every run. */
+async function makeGitRepo(dir: string): Promise<string> {
+  const env = {
+    GIT_AUTHOR_NAME: "t",
+    GIT_AUTHOR_EMAIL: "t@example.invalid",
+    GIT_COMMITTER_NAME: "t",
+    GIT_COMMITTER_EMAIL: "t@example.invalid",
+    GIT_AUTHOR_DATE: "2026-01-01T00:00:00Z",
+    GIT_COMMITTER_DATE: "2026-01-01T00:00:00Z",
+  };
+  const script = [
+    `git init -q -b main ${dir}`,
+    `cd ${dir}`,
+    "for i in $(seq 1 40); do seq $i 5000 > file$((i % 7)).txt; git add -A; git commit -q -m commit$i; done",
+  ].join(" && ");
+  const result = await run(["bash", "-c", script], { env });
+  expect(result.exitCode, report(result, env)).toBe(0);
+  return dir;
+}
+
+const C_PROGRAM = `#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(void) {
+  unsigned long sum = 0;
+  for (int i = 1; i <= 10000; i++) {
+    char *p = malloc((size_t)i);
+    memset(p, i & 0xff, (size_t)i);
+    sum += (unsigned char)p[i - 1];
+    free(p);
+  }
+  printf("sum=%lu\\n", sum);
+  return 0;
+}
+`;
+
+/** Eight threads allocate, hand blocks to each other and free them; prints a checksum. */
+const THREADED_PROGRAM = `#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#define THREADS 8
+#define ROUNDS 20000
+static char *mailbox[THREADS][ROUNDS];
+static unsigned long sums[THREADS];
+static pthread_barrier_t barrier;
+static void *work(void *arg) {
+  long t = (long)arg;
+  for (int i = 0; i < ROUNDS; i++) {
+    size_t n = 16 + (size_t)((i * 131 + t * 17) % 5000);
+    char *p = malloc(n);
+    memset(p, (int)(i + t) & 0xff, n);
+    mailbox[t][i] = p;
+  }
+  pthread_barrier_wait(&barrier);
+  long from = (t + 1) % THREADS; /* free the neighbour's blocks: cross-thread frees */
+  for (int i = 0; i < ROUNDS; i++) {
+    char *p = mailbox[from][i];
+    sums[t] += (unsigned char)p[0];
+    p = realloc(p, 64);
+    free(p);
+  }
+  return NULL;
+}
+int main(void) {
+  pthread_t tid[THREADS];
+  pthread_barrier_init(&barrier, NULL, THREADS);
+  for (long t = 0; t < THREADS; t++) pthread_create(&tid[t], NULL, work, (void *)t);
+  unsigned long total = 0;
+  for (int t = 0; t < THREADS; t++) { pthread_join(tid[t], NULL); total += sums[t]; }
+  printf("total=%lu\\n", total);
+  return 0;
+}
+`;
+
+const PYTHON_MILLION_DICT = `
+import zlib
+d = {"k%07d" % ((i * 7919) % 1000003): i for i in range(1000000)}
+items = sorted(d.items(), key=lambda kv: (kv[1] % 1000, kv[0]))
+print(len(items), zlib.crc32(repr(items[:1000] + items[-1000:]).encode()))
+`;
+
+const JS_SCRIPT = `
+const m = new Map();
+for (let i = 0; i < 200000; i++) m.set("k" + i, { i, s: String(i * 31) });
+let sum = 0;
+for (const [, v] of m) sum += v.s.length;
+console.log(m.size, sum, JSON.stringify([...m.keys()].slice(-3)));
+`;
 
 const PYTHON_DICT_SORT = `
 import zlib
@@ -80,15 +189,50 @@ async function expectStatsReport(argv: string[]): Promise<void> {
   expect(Number(allocs![1]), message).toBeGreaterThan(0);
 }
 
-const PROGRAMS: { name: string; argv: () => string[]; available: boolean }[] = [
+const GIT_SEQUENCE = (repo: string, dir: string) =>
+  `git clone -q ${repo} ${dir}/clone && git -C ${dir}/clone log --format='%H %s' && ` +
+  `git -C ${dir}/clone gc -q && git -C ${dir}/clone fsck --no-progress && rm -rf ${dir}/clone`;
+
+interface Program {
+  name: string;
+  argv: () => string[];
+  available: boolean;
+  /** false for programs that leave through _exit, so no destructor prints the report */
+  reportsAtExit?: boolean;
+}
+
+const PROGRAMS: Program[] = [
   { name: "ls -1 /usr/bin", argv: () => ["ls", "-1", "/usr/bin"], available: true },
   { name: "sort of 200,000 lines", argv: () => ["sort", sortInput], available: true },
+  {
+    name: "sort --parallel=4 of a 50 MB file (multi-threaded)",
+    argv: () => ["sort", "--parallel=4", "-S", "8M", bigSortInput],
+    available: true,
+  },
   {
     name: "python3 sorting a 100,000-entry dict",
     argv: () => ["python3", "-c", PYTHON_DICT_SORT],
     available: Bun.which("python3") !== null,
   },
+  {
+    name: "python3 building and sorting a million-entry dict",
+    argv: () => ["python3", "-c", PYTHON_MILLION_DICT],
+    available: Bun.which("python3") !== null,
+  },
   { name: "git --version", argv: () => ["git", "--version"], available: Bun.which("git") !== null },
+  {
+    name: "git clone, log, gc and fsck of a local repository",
+    argv: () => ["bash", "-c", GIT_SEQUENCE(gitRepo, workDir)],
+    available: Bun.which("git") !== null,
+  },
+  {
+    name: "gcc compiling a C file, then running it",
+    argv: () => ["bash", "-c", `gcc -O2 -o ${workDir}/hello ${cSource} && ${workDir}/hello`],
+    available: true,
+  },
+  { name: "a program with 8 threads freeing each other's blocks", argv: () => [threadedProgram], available: true },
+  { name: "node running a script", argv: () => ["node", "-e", JS_SCRIPT], available: Bun.which("node") !== null },
+  { name: "bun running a script", argv: () => [process.execPath, "-e", JS_SCRIPT], available: true, reportsAtExit: false },
 ];
 
 describe("LD_PRELOAD=build/libhakmem_preload.so", () => {
@@ -98,9 +242,17 @@ describe("LD_PRELOAD=build/libhakmem_preload.so", () => {
 });
 
 describe("LD_PRELOAD=build/libhakmem_preload.so HAKMEM_STATS=1", () => {
-  for (const program of PROGRAMS) {
+  for (const program of PROGRAMS.filter((p) => p.reportsAtExit !== false)) {
     test.skipIf(!program.available)(`${program.name}: report on stderr at exit`, () => expectStatsReport(program.argv()), TIMEOUT_MS);
   }
+
+  // Bun leaves through _exit, so no destructor prints a report: the script itself shows hakmem is mapped.
+  test("bun runs with hakmem mapped in place of the system malloc", async () => {
+    const script = `console.log(require("fs").readFileSync("/proc/self/maps", "utf8").includes("libhakmem_preload.so"))`;
+    const result = await run([process.execPath, "-e", script], { env: PRELOAD });
+    expect(result.exitCode, report(result, PRELOAD)).toBe(0);
+    expect(result.stdout.trim(), report(result, PRELOAD)).toBe("true");
+  }, TIMEOUT_MS);
 });
 
 const MALLOC_FAMILY = [
