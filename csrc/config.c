@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "internal.h"
 
-typedef enum { HK_FT_BOOL, HK_FT_INT, HK_FT_SIZE, HK_FT_ENUM } hk_ftype;
+typedef enum { HK_FT_BOOL, HK_FT_INT, HK_FT_SIZE, HK_FT_ENUM, HK_FT_PATH } hk_ftype;
 
 typedef struct hk_flag {
   const char *name;
@@ -24,7 +24,7 @@ typedef struct hk_flag {
 
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
-  F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_LRU_DEBUG, F_FREE_DEBUG,
+  F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
   F_LOCK_STATS, F_CHECK, HK_NFLAGS
 };
 
@@ -57,6 +57,8 @@ static const hk_flag flags[HK_NFLAGS] = {
                    "Trace large-tier cache failures on stderr: Threshold, Exhaustion, MapFail"},
   [F_STATS] = {"HAKMEM_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Print the statistics report on stderr at exit"},
+  [F_STATS_FILE] = {"HAKMEM_STATS_FILE", HK_FT_PATH, 0, 0, 4095, NULL, NULL,
+                    "Write the statistics as JSON to this file at exit (empty: no file)"},
   [F_LRU_DEBUG] = {"HAKMEM_SS_LRU_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                    "Trace LRU cache push, pop and eviction on stderr"},
   [F_FREE_DEBUG] = {"HAKMEM_SS_FREE_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
@@ -71,7 +73,7 @@ static const hk_flag flags[HK_NFLAGS] = {
 static const char *const known_elsewhere[] = {"HAKMEM_LIB", NULL};
 
 static int64_t values[HK_NFLAGS];
-static char value_text[HK_NFLAGS][32];
+static char value_text[HK_NFLAGS][4096]; /* canonical text; a path flag's value itself */
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool loaded, frozen;
 static _Atomic int frozen_flag;
@@ -98,6 +100,7 @@ static void format_size(int64_t v, char *out, size_t cap) {
 
 static void format_value(const hk_flag *f, int64_t v, char *out, size_t cap) {
   switch (f->type) {
+  case HK_FT_PATH: break; /* the text is the value; set_path writes it */
   case HK_FT_SIZE: format_size(v, out, cap); break;
   case HK_FT_ENUM: snprintf(out, cap, "%s", f->names[v]); break;
   default: snprintf(out, cap, "%lld", (long long)v); break;
@@ -120,6 +123,7 @@ static void format_allowed(const hk_flag *f, char *out, size_t cap) {
   case HK_FT_BOOL: snprintf(out, cap, "0 or 1 (also true/false, on/off, yes/no)"); break;
   case HK_FT_INT: snprintf(out, cap, "an integer from %lld to %lld", (long long)f->min, (long long)f->max); break;
   case HK_FT_ENUM: format_list(f->names, NULL, out, cap); break;
+  case HK_FT_PATH: snprintf(out, cap, "a file path of at most %lld bytes", (long long)f->max); break;
   case HK_FT_SIZE:
     if (f->choices) {
       format_list(NULL, f->choices, out, cap);
@@ -174,6 +178,9 @@ static bool parse_value(const hk_flag *f, const char *text, int64_t *out) {
     for (int i = 0; f->names[i]; i++)
       if (strcasecmp(text, f->names[i]) == 0) { *out = i; return true; }
     return false;
+  case HK_FT_PATH:
+    *out = (int64_t)strlen(text);
+    return *out <= f->max;
   case HK_FT_INT:
     if (!parse_int(text, &v) || v < f->min || v > f->max) return false;
     *out = v;
@@ -200,9 +207,11 @@ static int find_flag(const char *name) {
   return -1;
 }
 
-static void set_value(int i, int64_t v) {
+/* text: the parsed input, kept as the value of a path flag. */
+static void set_value(int i, int64_t v, const char *text) {
   values[i] = v;
-  format_value(&flags[i], v, value_text[i], sizeof value_text[i]);
+  if (flags[i].type == HK_FT_PATH) snprintf(value_text[i], sizeof value_text[i], "%s", text ? text : "");
+  else format_value(&flags[i], v, value_text[i], sizeof value_text[i]);
 }
 
 /* Reads the environment once. Bad values get one line naming flag, value and
@@ -211,7 +220,7 @@ static void load_locked(void) {
   extern char **environ;
   if (loaded) return;
   loaded = true;
-  for (int i = 0; i < HK_NFLAGS; i++) set_value(i, flags[i].def);
+  for (int i = 0; i < HK_NFLAGS; i++) set_value(i, flags[i].def, "");
   for (char **e = environ; e && *e; e++) {
     if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
     const char *eq = strchr(*e, '=');
@@ -230,7 +239,7 @@ static void load_locked(void) {
     }
     int64_t v;
     if (parse_value(&flags[i], eq + 1, &v)) {
-      set_value(i, v);
+      set_value(i, v, eq + 1);
     } else {
       char allowed[160];
       format_allowed(&flags[i], allowed, sizeof allowed);
@@ -288,7 +297,7 @@ int hak_config_set(const char *name, const char *value) {
   int64_t v;
   if (frozen) rc = HAK_E_LOCKED;
   else if (!parse_value(&flags[i], value, &v)) rc = HAK_E_BAD_VALUE;
-  else set_value(i, v);
+  else set_value(i, v, value);
   pthread_mutex_unlock(&config_lock);
   return rc;
 }
@@ -303,7 +312,11 @@ const char *hak_config_get(const char *name) {
 static size_t json_str(char *out, size_t cap, const char *s) {
   size_t n = 0;
   if (n < cap) out[n++] = '"';
-  for (; *s && n + 2 < cap; s++) {
+  for (; *s && n + 7 < cap; s++) {
+    if ((unsigned char)*s < 0x20) {
+      n += (size_t)snprintf(out + n, cap - n, "\\u%04x", (unsigned char)*s);
+      continue;
+    }
     if (*s == '"' || *s == '\\') out[n++] = '\\';
     out[n++] = *s;
   }
@@ -312,7 +325,7 @@ static size_t json_str(char *out, size_t cap, const char *s) {
 }
 
 const char *hak_config_describe(void) {
-  static const char *const type_names[] = {"bool", "int", "size", "enum"};
+  static const char *const type_names[] = {"bool", "int", "size", "enum", "path"};
   char tmp[64];
   pthread_mutex_lock(&config_lock);
   load_locked();
@@ -326,6 +339,7 @@ const char *hak_config_describe(void) {
     PUT("%s{\"name\":", i ? "," : "");
     PUTS(f->name);
     PUT(",\"type\":\"%s\",\"default\":", type_names[f->type]);
+    tmp[0] = 0;
     format_value(f, f->def, tmp, sizeof tmp);
     PUTS(tmp);
     PUT(",\"min\":%lld,\"max\":%lld,\"values\":[", (long long)f->min, (long long)f->max);

@@ -181,9 +181,30 @@ static void print_lock_stats(int fd) {
   if (n > 0 && write(fd, buf, (size_t)n) < 0) return;
 }
 
+/* HAKMEM_STATS_FILE: the JSON report, for programs that read it back (the
+ * CLI's `run`, the benchmark runner, the tuning loop). */
+static void write_stats_file(const char *path) {
+  char buf[4096];
+  size_t n = render(buf, sizeof buf, true);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    hk_log("hakmem: cannot write HAKMEM_STATS_FILE=%s", path);
+    return;
+  }
+  buf[n++] = '\n';
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(fd, buf + off, n - off);
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
+  close(fd);
+}
+
 void hk_stats_report_at_exit(void) {
   int fd = report_fd >= 0 ? report_fd : 2;
   hk_config_load();
+  const char *file = hak_config_get("HAKMEM_STATS_FILE");
+  if (file && *file) write_stats_file(file);
   const char *v = hak_config_get("HAKMEM_STATS");
   if (v && v[0] == '1') hak_stats_print(fd);
   v = hak_config_get("HAKMEM_SHARED_POOL_LOCK_STATS");
