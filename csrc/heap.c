@@ -289,16 +289,18 @@ void hk_free_local_slow(hk_heap *h, hk_slab *s) {
  * multi-unit slab (redirected to its head), or another thread's slab. */
 void hk_free_other(hk_slab *s, hk_block *b) {
   hk_heap *h = hk_tl_heap;
-  if (s->cls == HK_CLASS_FOLLOWER) {
-    s -= s->back;
-    if (s->owner == h) {
-      hk_free_local(h, s, b);
-      return;
-    }
-  }
+  s = hk_slab_head(s);
   unsigned c = s->cls; /* read before the push: afterwards the owner may release the slab */
   if (HK_UNLIKELY(c >= HK_NCLASSES)) {
-    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    hk_report_invalid_free(b, (uintptr_t)b & 15 ? HAK_BLOCK_INTERIOR : HAK_BLOCK_FREE);
+    return;
+  }
+  if (HK_UNLIKELY(!hk_block_start_ok(s, (uintptr_t)b))) {
+    hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
+    return;
+  }
+  if (s->owner == h) {
+    hk_free_local(h, s, b);
     return;
   }
   hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);

@@ -68,21 +68,24 @@ typedef struct hk_slab {
   hk_block *free;            /* local free list (owner only) */
   struct hk_heap *owner;     /* owning heap; NULL while the slab is unformatted */
   uint32_t used;             /* blocks handed out and not yet back on a local list: exact */
-  uint32_t capacity;         /* blocks that fit */
-  uint32_t carved;           /* blocks linked into the free list so far (lazy carving) */
   uint32_t block_size;
+  uintptr_t start;           /* address of the first block */
+  uint32_t inv;              /* inverse of block_size's odd part mod 2^32 (hk_block_start_ok) */
+  uint32_t lim;              /* (2^32 - 1) / block_size */
   uint8_t cls;               /* size class, HK_CLASS_NONE when unformatted */
   uint8_t full;              /* on the heap's full list rather than its available list */
   uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
   uint8_t index;             /* slab index within its SuperSlab */
   uint8_t span;              /* units in this slab (head only) */
   uint8_t back;              /* follower: units back to the head */
-  uint8_t pad0[2];
+  uint8_t shift;             /* trailing zero bits of block_size */
+  uint8_t pad0;
   struct hk_slab *next, *prev; /* heap's per-class available or full list */
-  uint8_t pad1[8];
-  /* second line: written by other threads */
+  /* second line: written by other threads, or read only on slow paths */
   _Atomic(hk_block *) remote; /* frees from other threads, collected by the owner */
-  uint8_t pad2[56];
+  uint32_t capacity;         /* blocks that fit */
+  uint32_t carved;           /* blocks linked into the free list so far (lazy carving) */
+  uint8_t pad2[48];
 } hk_slab;
 _Static_assert(sizeof(hk_slab) == 128, "slab metadata is two cache lines");
 
@@ -277,6 +280,17 @@ static inline void *hk_alloc(size_t size) {
   return hk_alloc_slow(size);
 }
 
+/* Is a the start of a block of (head) slab s? (a - start) must be a multiple
+ * of block_size below 2^32: with block_size = odd << shift, multiplying by the
+ * odd part's inverse and rotating right by shift gives the quotient, which is
+ * at most lim exactly for multiples (Granlund-Montgomery). No division. */
+static inline bool hk_block_start_ok(const hk_slab *s, uintptr_t a) {
+  uint64_t off = a - s->start;
+  uint32_t q = (uint32_t)off * s->inv;
+  q = (q >> s->shift) | (q << ((32 - s->shift) & 31));
+  return (off >> 32) == 0 && q <= s->lim;
+}
+
 /* Free by the owning thread: the block goes straight onto its slab's list. */
 static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
@@ -293,8 +307,8 @@ static inline bool hk_free_small(void *p) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return false;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
-  if (HK_LIKELY(s->owner == h)) hk_free_local(h, s, (hk_block *)p);
-  else hk_free_other(s, (hk_block *)p); /* another thread's slab, or a mid-tier follower unit */
+  if (HK_LIKELY(s->owner == h && hk_block_start_ok(s, a))) hk_free_local(h, s, (hk_block *)p);
+  else hk_free_other(s, (hk_block *)p); /* another thread's slab, a mid-tier follower unit, or misuse */
   return true;
 }
 

@@ -55,6 +55,12 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   s->carved = 0;
   s->block_size = hk_class_size[cls];
   s->capacity = bytes / s->block_size;
+  s->start = (uintptr_t)hk_slab_start(ss, idx);
+  s->shift = (uint8_t)__builtin_ctz(s->block_size);
+  uint32_t odd = s->block_size >> s->shift, inv = odd; /* Newton: each step doubles the correct bits */
+  for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
+  s->inv = inv;
+  s->lim = UINT32_MAX / s->block_size;
   s->cls = (uint8_t)cls;
   s->span = (uint8_t)span;
   s->full = 0;
@@ -79,7 +85,7 @@ void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   uint32_t n = HK_EXTEND_BYTES / bs;
   if (n == 0) n = 1;
   if (n > s->capacity - s->carved) n = s->capacity - s->carved;
-  uint8_t *first = hk_slab_start(ss, s->index) + (size_t)s->carved * bs;
+  uint8_t *first = (uint8_t *)s->start + (size_t)s->carved * bs;
   uint8_t *p = first;
   for (uint32_t i = 1; i < n; i++, p += bs) ((hk_block *)p)->next = (hk_block *)(p + bs);
   ((hk_block *)p)->next = s->free;
@@ -115,11 +121,9 @@ static bool list_contains(const hk_block *list, const hk_block *b, uint32_t limi
 int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local) {
   if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
   s = hk_slab_head(s);
-  uintptr_t start = (uintptr_t)hk_slab_start(ss, s->index);
-  if (a < start) return HAK_BLOCK_INTERIOR;
-  uintptr_t off = a - start;
-  if (off % s->block_size) return HAK_BLOCK_INTERIOR;
-  uintptr_t idx = off / s->block_size;
+  uintptr_t start = s->start;
+  if (!hk_block_start_ok(s, a)) return HAK_BLOCK_INTERIOR;
+  uintptr_t idx = (a - start) / s->block_size;
   if (idx >= s->capacity) return HAK_BLOCK_INTERIOR;
   if (idx >= s->carved) return HAK_BLOCK_FREE;
   uintptr_t next = (uintptr_t)((const hk_block *)a)->next;

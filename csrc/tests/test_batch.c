@@ -1,0 +1,127 @@
+/* test_batch: hak_malloc_batch / hak_free_batch (the FFI-friendly calls that
+ * move many pointers per crossing). */
+#include "check.h"
+
+#define U(x) ((unsigned long long)(x))
+
+static int cmp_ptr(const void *a, const void *b)
+{
+  uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Allocates count blocks of size in one call and checks them: distinct,
+ * aligned, live, not overlapping, writable. Frees them with hak_free_batch. */
+static void batch_case(size_t size, size_t count)
+{
+  void **out = malloc((count + 1) * sizeof *out);
+  void **sorted = malloc((count + 1) * sizeof *sorted);
+  for (size_t i = 0; i <= count; i++) out[i] = (void *)0x1; /* canary values */
+
+  hak_stats_t s0 = stats_now();
+  size_t got = hak_malloc_batch(size, count, out);
+  hak_stats_t s1 = stats_now();
+  CHECK(got == count, "hak_malloc_batch(%zu, %zu) = %zu", size, count, got);
+  CHECK(out[count] == (void *)0x1, "hak_malloc_batch(%zu, %zu) wrote past out[count-1]", size, count);
+  CHECK(s1.allocs - s0.allocs == got, "batch of %zu: allocs moved by %llu", got, U(s1.allocs - s0.allocs));
+
+  size_t bad_align = 0, not_live = 0, small_usable = 0;
+  for (size_t i = 0; i < got; i++) {
+    if (!out[i] || !is_aligned(out[i], 16)) bad_align++;
+    else if (hak_owns(out[i]) != 1) not_live++;
+    else if (hak_usable_size(out[i]) < size) small_usable++;
+  }
+  CHECK(bad_align == 0, "size %zu x %zu: %zu NULL or misaligned pointers", size, count, bad_align);
+  CHECK(not_live == 0, "size %zu x %zu: %zu pointers not live blocks", size, count, not_live);
+  CHECK(small_usable == 0, "size %zu x %zu: %zu blocks with usable size < %zu", size, count, small_usable, size);
+  if (bad_align) goto out; /* cannot touch them safely */
+
+  /* Distinct and non-overlapping: sorted, each block ends before the next. */
+  memcpy(sorted, out, got * sizeof *out);
+  qsort(sorted, got, sizeof *sorted, cmp_ptr);
+  size_t overlaps = 0;
+  for (size_t i = 1; i < got; i++)
+    if ((uintptr_t)sorted[i - 1] + (size ? size : 1) > (uintptr_t)sorted[i]) overlaps++;
+  CHECK(overlaps == 0, "size %zu x %zu: %zu duplicate or overlapping blocks", size, count, overlaps);
+
+  for (size_t i = 0; i < got; i++) fill(out[i], size);
+  size_t bad = 0;
+  for (size_t i = 0; i < got; i++)
+    if (!verify(out[i], size)) bad++;
+  CHECK(bad == 0, "size %zu x %zu: %zu blocks overwritten", size, count, bad);
+
+  /* Free every third one individually and NULL it: hak_free_batch must skip
+   * NULL entries and count only the real frees. */
+  size_t individually = 0;
+  for (size_t i = 0; i < got; i += 3) {
+    hak_free(out[i]);
+    out[i] = NULL;
+    individually++;
+  }
+  hak_stats_t s2 = stats_now();
+  hak_free_batch(out, got);
+  hak_stats_t s3 = stats_now();
+  CHECK(s3.frees - s2.frees == got - individually, "hak_free_batch of %zu (%zu NULL): frees moved by %llu",
+        got, individually, U(s3.frees - s2.frees));
+  size_t still_live = 0;
+  for (size_t i = 0; i < got; i++)
+    if (hak_owns(sorted[i])) still_live++;
+  CHECK(still_live == 0, "size %zu x %zu: %zu blocks still live after hak_free_batch", size, count, still_live);
+  CHECK(s3.bytes_in_use == s0.bytes_in_use, "size %zu x %zu: bytes_in_use %llu -> %llu", size, count,
+        U(s0.bytes_in_use), U(s3.bytes_in_use));
+out:
+  free(out);
+  free(sorted);
+}
+
+/* Batch and single calls mix: batch blocks freed one by one, single blocks
+ * freed in a batch. */
+static void mixing(void)
+{
+  enum { N = 500 };
+  void *a[N], *b[N];
+  CHECK(hak_malloc_batch(200, N, a) == N, "batch 200 x %d", N);
+  for (int i = 0; i < N; i++) {
+    b[i] = hak_malloc(200);
+    fill(a[i], 200);
+    fill(b[i], 200);
+  }
+  size_t bad = 0;
+  for (int i = 0; i < N; i++) bad += !verify(a[i], 200) + !verify(b[i], 200);
+  CHECK(bad == 0, "%zu mixed blocks overwritten", bad);
+  hak_stats_t s0 = stats_now();
+  for (int i = 0; i < N; i++) hak_free(a[i]);
+  hak_free_batch(b, N);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == 2 * N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), 2 * N);
+}
+
+static void corner_cases(void)
+{
+  void *out[4] = {(void *)0x1, (void *)0x1, (void *)0x1, (void *)0x1};
+  CHECK(hak_malloc_batch(64, 0, out) == 0, "hak_malloc_batch(64, 0) != 0");
+  CHECK(out[0] == (void *)0x1, "hak_malloc_batch(64, 0) wrote out[0]");
+  hak_free_batch(out, 0); /* nothing to do: must not touch the canaries */
+  void *nulls[8] = {0};
+  hak_stats_t s0 = stats_now();
+  hak_free_batch(nulls, 8);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees == s0.frees, "hak_free_batch of NULLs counted %llu frees", U(s1.frees - s0.frees));
+  /* Impossible size: nothing allocated, reported as 0. */
+  size_t got = hak_malloc_batch(SIZE_MAX / 2, 4, out);
+  CHECK(got == 0, "hak_malloc_batch(SIZE_MAX/2, 4) = %zu", got);
+}
+
+int main(void)
+{
+  check_timeout(300);
+  static const size_t sizes[] = {1, 16, 24, 48, 64, 100, 128, 129, 1000, 4096, 8192, 8193, 20000, 100000};
+  static const size_t counts[] = {1, 2, 7, 100, 1000, 5000};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (size_t j = 0; j < sizeof counts / sizeof counts[0]; j++)
+      if (sizes[i] * counts[j] <= (64u << 20)) batch_case(sizes[i], counts[j]);
+  batch_case(32, 100000); /* more than many slabs' worth in one call */
+  mixing();
+  corner_cases();
+  return check_finish();
+}

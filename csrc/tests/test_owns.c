@@ -1,0 +1,243 @@
+/* test_owns: hak_owns / hak_block_state / hak_usable_size / hak_free_checked
+ * on every kind of address, and the heap stays usable after every rejected
+ * free. */
+#include <sys/mman.h>
+
+#include "check.h"
+
+static char static_buffer[256] __attribute__((aligned(64)));
+
+static const char *kind_name(int k)
+{
+  switch (k) {
+  case HAK_BLOCK_FOREIGN: return "FOREIGN";
+  case HAK_BLOCK_LIVE: return "LIVE";
+  case HAK_BLOCK_FREE: return "FREE";
+  case HAK_BLOCK_INTERIOR: return "INTERIOR";
+  default: return "?";
+  }
+}
+
+/* An address hakmem never handed out: owns 0, state FOREIGN, usable 0,
+ * hak_free_checked refuses it. */
+static void expect_foreign(const void *p, const char *what)
+{
+  int st = hak_block_state(p);
+  CHECK(hak_owns(p) == 0, "hak_owns(%s %p) != 0", what, p);
+  CHECK(st == HAK_BLOCK_FOREIGN, "hak_block_state(%s %p) = %s, want FOREIGN", what, p, kind_name(st));
+  CHECK(hak_usable_size(p) == 0, "hak_usable_size(%s %p) = %zu, want 0", what, p, hak_usable_size(p));
+  int rc = hak_free_checked((void *)p);
+  CHECK(rc == HAK_E_FOREIGN, "hak_free_checked(%s %p) = %d, want HAK_E_FOREIGN", what, p, rc);
+}
+
+/* The heap still hands out distinct, writable blocks of this size, and the
+ * blocks given in keep[] were not disturbed. */
+static void heap_still_usable(size_t size, void **keep, size_t nkeep, const char *after)
+{
+  enum { MAX_N = 256 };
+  void *p[MAX_N];
+  int N = size > 65536 ? 8 : MAX_N; /* bounded memory for large sizes */
+  for (int i = 0; i < N; i++) {
+    p[i] = hak_malloc(size);
+    CHECK(p[i] != NULL, "after %s: hak_malloc(%zu) = NULL", after, size);
+    if (p[i]) fill(p[i], size);
+  }
+  int bad = 0;
+  for (int i = 0; i < N; i++)
+    if (p[i] && !verify(p[i], size)) bad++;
+  CHECK(bad == 0, "after %s: %d of %d new blocks of %zu overwritten (block handed out twice?)",
+        after, bad, N, size);
+  for (size_t i = 0; i < nkeep; i++)
+    CHECK(verify(keep[i], size), "after %s: a live block of %zu changed", after, size);
+  for (int i = 0; i < N; i++) hak_free(p[i]);
+}
+
+static void foreign_addresses(void)
+{
+  int on_stack[16];
+  expect_foreign(NULL, "NULL");
+  expect_foreign(on_stack, "stack");
+  expect_foreign(static_buffer, "static");
+  expect_foreign(&static_buffer[128], "static+128");
+  expect_foreign((void *)&foreign_addresses, "function");
+
+  void *libc = malloc(100); /* libc's malloc: libhakmem.so never replaces it */
+  expect_foreign(libc, "libc malloc");
+  free(libc);
+  void *libc_big = malloc(1 << 20);
+  expect_foreign(libc_big, "libc malloc 1M");
+  free(libc_big);
+
+  /* A mapping that is gone: must be answered without touching it. */
+  size_t len = 4 << 20;
+  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(m != MAP_FAILED, "mmap");
+  if (m != MAP_FAILED) {
+    expect_foreign(m, "live foreign mmap");
+    munmap(m, len);
+    expect_foreign(m, "unmapped");
+    expect_foreign(m + (1 << 20), "unmapped+1M");
+    expect_foreign(m + len - 16, "unmapped end");
+  }
+  /* A mapping with no access at all (a guard page). */
+  char *g = mmap(NULL, 1 << 21, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (g != MAP_FAILED) {
+    expect_foreign(g, "PROT_NONE mapping");
+    munmap(g, 1 << 21);
+  }
+  /* Odd values anywhere in the address space. */
+  expect_foreign((void *)16, "0x10");
+  expect_foreign((void *)4096, "0x1000");
+  expect_foreign((void *)(uintptr_t)0x7ffffffff000ull, "top of user space");
+  expect_foreign((void *)(uintptr_t)0x0000100000000000ull, "0x100000000000");
+  expect_foreign((void *)(uintptr_t)0xffff800000000000ull, "kernel half");
+  expect_foreign((void *)(UINTPTR_MAX & ~(uintptr_t)15), "UINTPTR_MAX");
+}
+
+/* Small blocks: live, interior, freed, double-freed. */
+static void small_blocks(size_t size)
+{
+  /* A neighbour keeps the slab in use, so the freed block stays a block of
+   * a formatted slab whatever the slab-recycling policy is. */
+  unsigned char *keep = hak_malloc(size);
+  unsigned char *p = hak_malloc(size);
+  CHECK(keep && p, "hak_malloc(%zu)", size);
+  if (!keep || !p) return;
+  fill(keep, size);
+  fill(p, size);
+
+  CHECK(hak_owns(p) == 1, "hak_owns(live %zu) = %d", size, hak_owns(p));
+  CHECK(hak_block_state(p) == HAK_BLOCK_LIVE, "state(live %zu) = %s", size, kind_name(hak_block_state(p)));
+  CHECK(hak_usable_size(p) >= size, "usable %zu < %zu", hak_usable_size(p), size);
+
+  size_t offsets[] = {1, 8, size / 2, size - 1};
+  for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+    size_t off = offsets[i];
+    if (off == 0 || off >= size) continue;
+    int st = hak_block_state(p + off);
+    CHECK(hak_owns(p + off) == 0, "hak_owns(p+%zu) of a %zu block != 0", off, size);
+    CHECK(st == HAK_BLOCK_INTERIOR, "state(p+%zu) of a %zu block = %s, want INTERIOR", off, size, kind_name(st));
+    int rc = hak_free_checked(p + off);
+    CHECK(rc == HAK_E_FOREIGN, "hak_free_checked(p+%zu) = %d, want HAK_E_FOREIGN", off, rc);
+    CHECK(hak_owns(p) == 1 && verify(p, size), "interior free changed the block (size %zu, +%zu)", size, off);
+  }
+  void *keeps[2] = {keep, p};
+  heap_still_usable(size, keeps, 2, "interior frees");
+
+  hak_stats_t s0 = stats_now();
+  int rc = hak_free_checked(p);
+  CHECK(rc == HAK_OK, "hak_free_checked(live %zu) = %d", size, rc);
+  CHECK(hak_owns(p) == 0, "hak_owns(freed %zu) = %d", size, hak_owns(p));
+  CHECK(hak_block_state(p) == HAK_BLOCK_FREE, "state(freed %zu) = %s, want FREE", size, kind_name(hak_block_state(p)));
+  rc = hak_free_checked(p);
+  CHECK(rc == HAK_E_DOUBLE_FREE, "second hak_free_checked(%zu) = %d, want HAK_E_DOUBLE_FREE", size, rc);
+  rc = hak_free_checked(p);
+  CHECK(rc == HAK_E_DOUBLE_FREE, "third hak_free_checked(%zu) = %d, want HAK_E_DOUBLE_FREE", size, rc);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == 1, "frees moved by %llu for one good free + two refused",
+        (unsigned long long)(s1.frees - s0.frees));
+  CHECK(s1.invalid_frees - s0.invalid_frees == 2, "invalid_frees moved by %llu, want 2",
+        (unsigned long long)(s1.invalid_frees - s0.invalid_frees));
+  CHECK(hak_block_state(keep) == HAK_BLOCK_LIVE && verify(keep, size), "neighbour of size %zu disturbed", size);
+  /* A refused double free must not put the block on a free list twice. */
+  heap_still_usable(size, (void **)&keep, 1, "double free");
+
+  CHECK(hak_free_checked(keep) == HAK_OK, "hak_free_checked(keep %zu)", size);
+}
+
+/* Blocks above 8 KiB: mid-size slab blocks or direct mappings, depending on
+ * the size; the contract is the same for both. */
+static void large_blocks(size_t size)
+{
+  unsigned char *p = hak_malloc(size);
+  CHECK(p != NULL, "hak_malloc(%zu)", size);
+  if (!p) return;
+  fill(p, size);
+  CHECK(hak_owns(p) == 1, "hak_owns(large live %zu) = %d", size, hak_owns(p));
+  CHECK(hak_block_state(p) == HAK_BLOCK_LIVE, "state(large live %zu) = %s", size, kind_name(hak_block_state(p)));
+  CHECK(hak_usable_size(p) >= size, "usable %zu < %zu", hak_usable_size(p), size);
+  size_t offsets[] = {1, 8, 16, 4096, size / 2, size - 16};
+  for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+    size_t off = offsets[i];
+    int st = hak_block_state(p + off);
+    CHECK(hak_owns(p + off) == 0, "hak_owns(large+%zu) != 0", off);
+    CHECK(st == HAK_BLOCK_INTERIOR, "state(large %zu +%zu) = %s, want INTERIOR", size, off, kind_name(st));
+    CHECK(hak_free_checked(p + off) == HAK_E_FOREIGN, "hak_free_checked(large+%zu) != FOREIGN", off);
+  }
+  CHECK(verify(p, size), "large %zu changed by refused frees", size);
+  heap_still_usable(size, NULL, 0, "large interior frees");
+
+  int rc = hak_free_checked(p);
+  CHECK(rc == HAK_OK, "hak_free_checked(large %zu) = %d", size, rc);
+  /* The block (or its mapping) may be cached or gone: either way it is no
+   * live block, and a second free is refused without a crash. */
+  CHECK(hak_owns(p) == 0, "hak_owns(freed large %zu) = %d", size, hak_owns(p));
+  CHECK(hak_block_state(p) != HAK_BLOCK_LIVE, "state(freed large %zu) = LIVE", size);
+  rc = hak_free_checked(p);
+  CHECK(rc == HAK_E_DOUBLE_FREE || rc == HAK_E_FOREIGN, "second free of large %zu = %d", size, rc);
+  heap_still_usable(size, NULL, 0, "large double free");
+}
+
+/* Plain hak_free with HAKMEM_CHECK=1 validates: foreign and double frees are
+ * counted and ignored, and the heap stays consistent. (A fresh process: the
+ * flag must be set before the first allocation.) */
+static void checked_mode(void *arg)
+{
+  (void)arg;
+  CHECK(hak_config_set("HAKMEM_CHECK", "1") == HAK_OK, "set CHECK=1");
+  int on_stack[8];
+  unsigned char *keep = hak_malloc(64), *p = hak_malloc(64);
+  fill(keep, 64);
+  hak_stats_t s0 = stats_now();
+  hak_free(on_stack);
+  hak_free(static_buffer);
+  hak_free(p + 16);
+  hak_free(p);
+  hak_free(p); /* double free */
+  hak_stats_t s1 = stats_now();
+  uint64_t refused = (s1.foreign_frees - s0.foreign_frees) + (s1.invalid_frees - s0.invalid_frees);
+  CHECK(refused >= 4, "HAKMEM_CHECK=1: 4 bad frees, foreign_frees+invalid_frees moved by %llu",
+        (unsigned long long)refused);
+  CHECK(s1.frees - s0.frees == 1, "HAKMEM_CHECK=1: frees moved by %llu, want 1",
+        (unsigned long long)(s1.frees - s0.frees));
+  heap_still_usable(64, (void **)&keep, 1, "HAKMEM_CHECK double free");
+  hak_free(keep);
+}
+
+/* Plain hak_free of memory hakmem never handed out (no HAKMEM_CHECK): it is
+ * recognised as foreign (registry lookup), counted and ignored. */
+static void plain_free_of_foreign(void)
+{
+  int on_stack[8];
+  void *libc = malloc(64);
+  unsigned char *keep = hak_malloc(64);
+  fill(keep, 64);
+  hak_stats_t s0 = stats_now();
+  hak_free(on_stack);
+  hak_free(static_buffer);
+  hak_free(libc);
+  hak_stats_t s1 = stats_now();
+  free(libc);
+  CHECK(s1.foreign_frees - s0.foreign_frees == 3, "3 foreign hak_free calls: foreign_frees moved by %llu",
+        (unsigned long long)(s1.foreign_frees - s0.foreign_frees));
+  CHECK(s1.frees == s0.frees, "foreign hak_free calls counted as frees");
+  heap_still_usable(64, (void **)&keep, 1, "plain foreign frees");
+  hak_free(keep);
+}
+
+int main(void)
+{
+  check_timeout(300);
+  check_in_child("HAKMEM_CHECK=1", checked_mode, NULL);
+  foreign_addresses();
+  static const size_t small[] = {16, 32, 64, 100, 256, 1000, 4096, 8192};
+  for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) small_blocks(small[i]);
+  large_blocks(8193);
+  large_blocks(65537);
+  large_blocks(100000);
+  large_blocks(3 << 20);
+  plain_free_of_foreign();
+  /* Foreign checks again now that hakmem has regions mapped. */
+  foreign_addresses();
+  return check_finish();
+}

@@ -1,0 +1,84 @@
+/* test_prefault: HAKMEM_SS_PREFAULT and HAKMEM_USE_HUGEPAGES do what their
+ * counters say. Each mode runs in a fresh fork()ed child, configured with
+ * hak_config_set before its first allocation. */
+#include "check.h"
+
+#define U(x) ((unsigned long long)(x))
+#define MiB (1024ull * 1024)
+
+static void set_flag(const char *name, const char *value)
+{
+  int rc = hak_config_set(name, value);
+  CHECK(rc == HAK_OK, "hak_config_set(%s, %s) = %d", name, value, rc);
+}
+
+/* A few MiB of small blocks: several SuperSlabs acquired. Verified, freed. */
+static hak_stats_t small_workload(void)
+{
+  size_t count = 6 * MiB / 256;
+  void **v = malloc(count * sizeof *v);
+  for (size_t i = 0; i < count; i++) {
+    v[i] = hak_malloc(256);
+    if (v[i]) fill(v[i], 256);
+  }
+  hak_stats_t s = stats_now();
+  size_t bad = 0;
+  for (size_t i = 0; i < count; i++)
+    if (!v[i] || !verify(v[i], 256)) bad++;
+  CHECK(bad == 0, "%zu of %zu blocks NULL or overwritten", bad, count);
+  for (size_t i = 0; i < count; i++) hak_free(v[i]);
+  free(v);
+  return s;
+}
+
+static void prefault_mode(void *arg)
+{
+  const char *mode = arg;
+  set_flag("SS_SIZE", "1M");
+  set_flag("USE_HUGEPAGES", "0");
+  set_flag("SS_PREFAULT", mode);
+  hak_stats_t s = small_workload();
+  if (strcmp(mode, "off") == 0) {
+    CHECK(s.prefault_calls == 0 && s.prefault_bytes == 0 && s.prefault_faults == 0,
+          "SS_PREFAULT=off: prefault_calls %llu, bytes %llu, faults %llu", U(s.prefault_calls), U(s.prefault_bytes),
+          U(s.prefault_faults));
+  } else {
+    CHECK(s.prefault_calls > 0, "SS_PREFAULT=%s: prefault_calls = 0", mode);
+    CHECK(s.prefault_bytes >= s.superslab_bytes, "SS_PREFAULT=%s: prefault_bytes = %llu (SuperSlab %llu)", mode,
+          U(s.prefault_bytes), U(s.superslab_bytes));
+    CHECK(s.prefault_faults > 0, "SS_PREFAULT=%s: prefault_faults = 0", mode);
+    /* Faults are counted in pages: never more than the bytes prefaulted allow. */
+    CHECK(s.prefault_faults <= s.prefault_bytes / 4096, "SS_PREFAULT=%s: %llu faults for %llu bytes", mode,
+          U(s.prefault_faults), U(s.prefault_bytes));
+  }
+  CHECK(s.hugepage_advised_bytes == 0, "USE_HUGEPAGES=0 but hugepage_advised_bytes = %llu",
+        U(s.hugepage_advised_bytes));
+}
+
+static void hugepages(void *arg)
+{
+  const char *on = arg;
+  set_flag("SS_SIZE", "2M");
+  set_flag("SS_PREFAULT", "off");
+  set_flag("USE_HUGEPAGES", on);
+  hak_stats_t s = small_workload();
+  if (strcmp(on, "1") == 0)
+    CHECK(s.hugepage_advised_bytes > 0, "USE_HUGEPAGES=1 SS_SIZE=2M: hugepage_advised_bytes = 0");
+  else
+    CHECK(s.hugepage_advised_bytes == 0, "USE_HUGEPAGES=0: hugepage_advised_bytes = %llu",
+          U(s.hugepage_advised_bytes));
+}
+
+int main(void)
+{
+  check_timeout(300);
+  static char *modes[] = {"off", "populate", "madvise"};
+  for (int i = 0; i < 3; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "SS_PREFAULT=%s", modes[i]);
+    check_in_child(name, prefault_mode, modes[i]);
+  }
+  check_in_child("USE_HUGEPAGES=1", hugepages, "1");
+  check_in_child("USE_HUGEPAGES=0", hugepages, "0");
+  return check_finish();
+}
