@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 #include "internal.h"
 
 hk_globals g_hk = {
@@ -17,6 +20,16 @@ hk_globals g_hk = {
 static _Atomic int init_done;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static uintptr_t random_key(void) {
+  uintptr_t key = 0;
+  if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    key = (uintptr_t)&key * 0x9E3779B97F4A7C15ull ^ (uintptr_t)ts.tv_nsec ^ ((uintptr_t)getpid() << 32);
+  }
+  return key | 1;
+}
+
 bool hk_is_initialised(void) { return atomic_load_explicit(&init_done, memory_order_acquire); }
 
 void hk_init(void) {
@@ -28,6 +41,7 @@ void hk_init(void) {
       abort();
     }
     hk_config_freeze();
+    if (g_hk.secure) g_hk.secure_key = random_key();
     hk_size_classes_init(g_hk.nslabs);
     hk_stats_init();
     hk_lru_init();
@@ -126,7 +140,7 @@ int hk_block_state(const void *p) {
 int hk_free_validated(void *p) {
   int state = p ? hk_block_state(p) : HAK_BLOCK_FOREIGN;
   if (state == HAK_BLOCK_LIVE) {
-    if (!hk_free_small(p)) hk_free_nonsmall(p);
+    if (!hk_free_small_slow(p)) hk_free_nonsmall(p);
     return HAK_OK;
   }
   if (p) HK_COUNT(invalid_frees, 1);
@@ -156,7 +170,7 @@ void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
   void *q = hk_alloc(size);
   if (!q) return NULL;
   memcpy(q, p, size < old_usable ? size : old_usable);
-  if (!hk_free_small(p)) hk_free_nonsmall(p);
+  if (!hk_free_small_slow(p)) hk_free_nonsmall(p);
   return q;
 }
 
@@ -188,13 +202,13 @@ static HK_NOINLINE void free_slow(void *p) {
       hk_report_invalid_free(p, state);
       return;
     }
-    if (hk_free_small(p)) return;
   }
+  if (hk_free_small_slow(p)) return;
   if (!hk_free_nonsmall(p)) hk_report_invalid_free(p, HAK_BLOCK_FOREIGN);
 }
 
 void hak_free(void *p) {
-  if (HK_LIKELY(!g_hk.check) && HK_LIKELY(hk_free_small(p))) return;
+  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_small(p))) return;
   free_slow(p);
 }
 

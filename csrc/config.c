@@ -25,7 +25,7 @@ typedef struct hk_flag {
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
   F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
-  F_LOCK_STATS, F_CHECK, HK_NFLAGS
+  F_LOCK_STATS, F_CHECK, F_SECURE, F_FAULT_MMAP, HK_NFLAGS
 };
 
 #define KiB ((int64_t)1 << 10)
@@ -66,7 +66,11 @@ static const hk_flag flags[HK_NFLAGS] = {
   [F_LOCK_STATS] = {"HAKMEM_SHARED_POOL_LOCK_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                     "Print lock acquisitions per path (and per operation) on stderr at exit"},
   [F_CHECK] = {"HAKMEM_CHECK", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
-               "Validate every free (double, interior and foreign frees are reported)"},
+               "Validate every free: double frees are reported too (interior and foreign always are)"},
+  [F_SECURE] = {"HAKMEM_SECURE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                "Encode free-list links with a per-process key and check them on every pop"},
+  [F_FAULT_MMAP] = {"HAKMEM_FAULT_MMAP_FAIL_EVERY", HK_FT_INT, 0, 0, 1000000000, NULL, NULL,
+                    "Fault injection: make every Nth OS mapping fail with ENOMEM (0: never)"},
 };
 
 /* Variables of the HAKMEM_ family that other parts of the project read. */
@@ -273,6 +277,9 @@ void hk_config_freeze(void) {
   g_hk.trace_lru = (uint8_t)values[F_LRU_DEBUG];
   g_hk.trace_ss_free = (uint8_t)values[F_FREE_DEBUG];
   g_hk.check = (uint8_t)values[F_CHECK];
+  g_hk.secure = (uint8_t)values[F_SECURE];
+  g_hk.free_checks = g_hk.check | g_hk.secure;
+  hk_os_set_map_fail_every((uint64_t)values[F_FAULT_MMAP]);
   g_hk.ace_max_cached = (size_t)values[F_ACE_MAX_CACHED];
   g_hk.ace_max_bytes = (size_t)values[F_ACE_MAX_MB] << 20;
   g_hk.ace_max_block = (size_t)values[F_ACE_MAX_BLOCK];

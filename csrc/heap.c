@@ -18,6 +18,7 @@
  *    next new thread adopts it with everything in it. */
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -52,8 +53,10 @@ static void list_push_tail(hk_slab_list *l, hk_slab *s) {
   l->tail = s;
 }
 
+/* In secure mode current[] stays the empty sentinel, so every allocation
+ * takes the slow path, which decodes and checks links. */
 static void sync_current(hk_heap *h, unsigned c) {
-  h->current[c] = h->avail[c].head ? h->avail[c].head : &hk_empty_slab;
+  h->current[c] = h->avail[c].head && !g_hk.secure ? h->avail[c].head : &hk_empty_slab;
 }
 
 static hk_ss *ss_of_slab(hk_slab *s) { return hk_ss_of((uintptr_t)s); }
@@ -114,14 +117,14 @@ static void release_slab(hk_heap *h, hk_slab *s) {
   }
 }
 
-static bool is_retained(hk_heap *h, hk_slab *s) { return h->current[s->cls] == s; }
+static bool is_retained(hk_heap *h, hk_slab *s) { return h->avail[s->cls].head == s; }
 
 /* Releases retained empty current slabs of classes other than except. */
 static bool release_retained(hk_heap *h, unsigned except) {
   bool any = false;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    hk_slab *s = h->current[c];
-    if (c != except && s != &hk_empty_slab && s->used == 0) {
+    hk_slab *s = h->avail[c].head;
+    if (c != except && s && s->used == 0) {
       release_slab(h, s);
       any = true;
     }
@@ -267,16 +270,40 @@ found:
 
 void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
   if (h == &hk_empty_heap && !(h = hk_heap_get())) return NULL;
-  hk_slab *s = h->current[c];
-  if (!s->free && !(s = refill(h, c))) {
+  hk_slab *s = h->avail[c].head;
+  if ((!s || !s->free) && !(s = refill(h, c))) {
     errno = ENOMEM;
     return NULL;
   }
-  hk_block *b = s->free;
-  s->free = b->next;
+  hk_block *b = s->free, *next = hk_next(b);
+  if (g_hk.secure && next && !hk_block_in_slab(s, next)) hk_corrupt_list(s, b);
+  s->free = next;
   s->used++;
   h->nalloc[c]++;
   return b;
+}
+
+void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
+  hk_log("hakmem: free list of the slab at %p is corrupted: the link stored in free block %p was overwritten "
+         "(use after free or overflow); aborting",
+         (void *)s->start, (const void *)at);
+  abort();
+}
+
+/* hk_free_local for the slow paths: secure links, retention by list head. */
+static void free_local_slow_path(hk_heap *h, hk_slab *s, hk_block *b) {
+  unsigned c = s->cls;
+  hk_set_next(b, s->free);
+  s->free = b;
+  h->nfree[c]++;
+  if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);
+}
+
+bool hk_free_small_slow(void *p) {
+  uintptr_t a = (uintptr_t)p;
+  if (!hk_registry_has(a)) return false;
+  hk_free_other(hk_slab_of(hk_ss_of(a), a), (hk_block *)p);
+  return true;
 }
 
 /* A local free made the slab empty, or landed in a full slab. */
@@ -300,12 +327,12 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     return;
   }
   if (s->owner == h) {
-    hk_free_local(h, s, b);
+    free_local_slow_path(h, s, b);
     return;
   }
   hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
-    b->next = old;
+    hk_set_next(b, old);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
   if (h != &hk_empty_heap) {
     h->remote_frees++;

@@ -141,7 +141,9 @@ typedef struct hk_globals {
   uintptr_t slab_mask;     /* nslabs - 1 */
   size_t ss_size;
   unsigned nslabs;
+  uint8_t free_checks;     /* check or secure: frees leave the fast path (tested by free) */
   uint8_t check;           /* HAKMEM_CHECK: validate every free */
+  uint8_t secure;          /* HAKMEM_SECURE: encoded free lists, checked on every pop */
   uint8_t trace_lru, trace_ss_free;
   uint8_t prefault;        /* enum hk_prefault */
   uint8_t hugepages;
@@ -150,10 +152,28 @@ typedef struct hk_globals {
   size_t lru_max_cached, lru_max_bytes;
   uint64_t lru_ttl_ns;
   size_t ace_max_cached, ace_max_bytes, ace_max_block;
+  uintptr_t secure_key;    /* random, per process */
 } hk_globals;
 extern HK_INTERNAL hk_globals g_hk;
 
 enum hk_prefault { HK_PREFAULT_OFF = 0, HK_PREFAULT_POPULATE = 1, HK_PREFAULT_MADVISE = 2 };
+
+/* Free-list links as the slow paths read and write them. With HAKMEM_SECURE
+ * each link is stored xor-ed with a per-process key and its own address, so a
+ * plain overwrite of a free block (use after free, overflow) does not give an
+ * attacker a pointer the allocator will follow: pops validate the decoded link.
+ * The fast paths use raw links; in secure mode they are never taken. */
+static inline uintptr_t hk_link_mask(const hk_block *at) {
+  uintptr_t a = (uintptr_t)at;
+  return g_hk.secure_key ^ ((a << 23) | (a >> 41));
+}
+static inline hk_block *hk_next(const hk_block *b) {
+  uintptr_t v = (uintptr_t)b->next;
+  return (hk_block *)(g_hk.secure ? (v ? v ^ hk_link_mask(b) : 0) : v);
+}
+static inline void hk_set_next(hk_block *b, hk_block *next) {
+  b->next = (hk_block *)(g_hk.secure && next ? (uintptr_t)next ^ hk_link_mask(b) : (uintptr_t)next);
+}
 
 /* ---- registry -------------------------------------------------------------
  * One bit per 512 KiB granule of the 47-bit user address space (32 MiB of
@@ -193,7 +213,8 @@ HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2
 HK_INTERNAL hk_ss *hk_os_ss_alloc(void);           /* committed (zero) SuperSlab */
 HK_INTERNAL void hk_os_ss_free(hk_ss *ss);         /* decommit, slot back to its chunk */
 HK_INTERNAL void hk_os_prefault_range(void *p, size_t len);
-HK_INTERNAL void *hk_os_map(size_t len);           /* plain anonymous mapping, counted */
+HK_INTERNAL void *hk_os_map(size_t len);           /* plain anonymous mapping, counted; NULL + ENOMEM */
+HK_INTERNAL void hk_os_set_map_fail_every(uint64_t n);
 HK_INTERNAL void hk_os_unmap(void *p, size_t len);
 HK_INTERNAL void *hk_meta_alloc(size_t len);       /* internal metadata, never freed */
 /* lru.c */
@@ -208,10 +229,12 @@ HK_INTERNAL void hk_ss_release(hk_ss *ss);
 HK_INTERNAL void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner);
 HK_INTERNAL void hk_slab_extend(hk_ss *ss, hk_slab *s);
 HK_INTERNAL uint32_t hk_slab_collect(hk_slab *s);
+HK_INTERNAL bool hk_block_in_slab(const hk_slab *s, const hk_block *b);
 HK_INTERNAL int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local);
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
+HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/secure modes */
 HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL size_t hk_heap_trim(hk_heap *h);
@@ -230,7 +253,7 @@ HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);
 /* stats.c */
 typedef struct hk_counters {   /* rare-path counters, updated atomically */
   _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
-  _Atomic uint64_t os_maps, os_unmaps, os_map_bytes, os_unmap_bytes;
+  _Atomic uint64_t os_maps, os_unmaps, os_map_bytes, os_unmap_bytes, os_map_failures;
   _Atomic uint64_t os_decommits, os_decommit_bytes;
   _Atomic uint64_t prefault_calls, prefault_bytes, prefault_faults, hugepage_advised_bytes;
   _Atomic uint64_t lock_acquisitions, superslabs_live;
@@ -311,6 +334,8 @@ static inline bool hk_free_small(void *p) {
   else hk_free_other(s, (hk_block *)p); /* another thread's slab, a mid-tier follower unit, or misuse */
   return true;
 }
+
+HK_INTERNAL void hk_corrupt_list(const hk_slab *s, const hk_block *at);
 
 /* NULL or a large block: freed, true. Otherwise (foreign) false. */
 HK_INTERNAL bool hk_free_nonsmall(void *p);

@@ -29,9 +29,26 @@ static pthread_mutex_t os_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_chunk *chunks;
 
 /* ---- plain mappings --------------------------------------------------------- */
+/* Fault injection (HAKMEM_FAULT_MMAP_FAIL_EVERY, hak_fault_set_mmap_fail_every):
+ * every Nth mapping fails as if the kernel had refused it. */
+static _Atomic uint64_t fail_every, map_calls;
+
+void hk_os_set_map_fail_every(uint64_t n) { atomic_store(&fail_every, n); }
+void hak_fault_set_mmap_fail_every(uint64_t n) { hk_os_set_map_fail_every(n); }
+
+static bool injected_failure(void) {
+  uint64_t n = atomic_load_explicit(&fail_every, memory_order_relaxed);
+  return n && atomic_fetch_add_explicit(&map_calls, 1, memory_order_relaxed) % n == n - 1;
+}
+
 void *hk_os_map(size_t len) {
-  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) return NULL;
+  void *p = injected_failure() ? MAP_FAILED
+                               : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    HK_COUNT(os_map_failures, 1);
+    errno = ENOMEM;
+    return NULL;
+  }
   HK_COUNT(os_maps, 1);
   HK_COUNT(os_map_bytes, len);
   return p;

@@ -44,17 +44,18 @@ static HK_NOINLINE void free_slow(void *p) {
   if (g_hk.check && p && hk_registry_has((uintptr_t)p)) {
     int state = hk_block_state(p);
     if (state != HAK_BLOCK_LIVE) hk_report_invalid_free(p, state); /* aborts */
-    hk_free_small(p);
-    return;
   }
-  if (hk_free_nonsmall(p)) return;
+  if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
+  /* Not ours: made before hakmem was loaded, or by another allocator, or a
+   * pointer that was never allocated (which the next allocator rejects). */
   HK_COUNT(foreign_frees, 1);
+  hk_log("hakmem: free(%p): pointer not allocated by hakmem; handing it to the next allocator", p);
   free_fn f = next_free();
   if (f) f(p);
 }
 
 EXPORT void free(void *p) {
-  if (HK_LIKELY(!g_hk.check) && HK_LIKELY(hk_free_small(p))) return;
+  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_small(p))) return;
   free_slow(p);
 }
 

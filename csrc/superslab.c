@@ -87,10 +87,15 @@ void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   if (n > s->capacity - s->carved) n = s->capacity - s->carved;
   uint8_t *first = (uint8_t *)s->start + (size_t)s->carved * bs;
   uint8_t *p = first;
-  for (uint32_t i = 1; i < n; i++, p += bs) ((hk_block *)p)->next = (hk_block *)(p + bs);
-  ((hk_block *)p)->next = s->free;
+  for (uint32_t i = 1; i < n; i++, p += bs) hk_set_next((hk_block *)p, (hk_block *)(p + bs));
+  hk_set_next((hk_block *)p, s->free);
   s->free = (hk_block *)first;
   s->carved += n;
+}
+
+/* A carved block of s (for validating decoded links). */
+bool hk_block_in_slab(const hk_slab *s, const hk_block *b) {
+  return hk_block_start_ok(s, (uintptr_t)b) && (uintptr_t)b < s->start + (uintptr_t)s->carved * s->block_size;
 }
 
 /* Moves the remote-free list onto the local free list; returns the count. */
@@ -99,16 +104,20 @@ uint32_t hk_slab_collect(hk_slab *s) {
   hk_block *head = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
   if (!head) return 0;
   uint32_t n = 1;
-  hk_block *tail = head;
-  while (tail->next) { tail = tail->next; n++; }
-  tail->next = s->free;
+  hk_block *tail = head, *next;
+  while ((next = hk_next(tail)) != NULL) {
+    if (g_hk.secure && !hk_block_in_slab(s, next)) hk_corrupt_list(s, tail);
+    tail = next;
+    n++;
+  }
+  hk_set_next(tail, s->free);
   s->free = head;
   s->used -= n;
   return n;
 }
 
 static bool list_contains(const hk_block *list, const hk_block *b, uint32_t limit) {
-  for (uint32_t i = 0; list && i <= limit; list = list->next, i++)
+  for (uint32_t i = 0; list && i <= limit; list = hk_next(list), i++)
     if (list == b) return true;
   return false;
 }
@@ -126,7 +135,7 @@ int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local)
   uintptr_t idx = (a - start) / s->block_size;
   if (idx >= s->capacity) return HAK_BLOCK_INTERIOR;
   if (idx >= s->carved) return HAK_BLOCK_FREE;
-  uintptr_t next = (uintptr_t)((const hk_block *)a)->next;
+  uintptr_t next = (uintptr_t)hk_next((const hk_block *)a);
   uintptr_t end = start + (uintptr_t)s->carved * s->block_size;
   if (next != 0 && (next < start || next >= end || (next - start) % s->block_size)) return HAK_BLOCK_LIVE;
   const hk_block *b = (const hk_block *)a;

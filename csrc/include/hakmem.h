@@ -76,6 +76,11 @@ HAK_API void hak_free_batch(void **ptrs, size_t count);
 HAK_API void hak_free_deallocator(void *bytes, void *ctx);
 HAK_API void *hak_buffer_deallocator(void);
 
+/* Fault injection for tests: from now on every nth OS mapping fails with
+ * ENOMEM (0 turns it off). The same as HAKMEM_FAULT_MMAP_FAIL_EVERY, but
+ * adjustable at run time, so a test can watch allocation recover. */
+HAK_API void hak_fault_set_mmap_fail_every(uint64_t n);
+
 /* Returns cached memory to the OS: empty slabs kept by the calling thread, the
  * whole LRU cache of empty SuperSlabs, unused large mappings. Returns bytes released. */
 HAK_API size_t hak_trim(void);
@@ -117,6 +122,7 @@ typedef struct hak_stats {
   uint64_t ace_exhaustion;      /* misses: no cached mapping of that size */
   uint64_t ace_mapfail;         /* the OS refused a mapping */
   uint64_t locks_os, locks_meta, locks_lru, locks_heaps, locks_large; /* lock_acquisitions by path */
+  uint64_t os_map_failures;     /* mappings the OS refused (or fault injection failed) */
 } hak_stats_t;
 
 /* Fills *out (out->size is set). Returns HAK_OK. */
