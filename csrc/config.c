@@ -279,7 +279,8 @@ void hk_config_freeze(void) {
   g_hk.check = (uint8_t)values[F_CHECK];
   g_hk.secure = (uint8_t)values[F_SECURE];
   g_hk.free_checks = g_hk.check | g_hk.secure;
-  hk_os_set_map_fail_every((uint64_t)values[F_FAULT_MMAP]);
+  if (values[F_FAULT_MMAP]) /* else keep what hak_fault_set_mmap_fail_every set before initialisation */
+    hk_os_set_map_fail_every((uint64_t)values[F_FAULT_MMAP]);
   g_hk.ace_max_cached = (size_t)values[F_ACE_MAX_CACHED];
   g_hk.ace_max_bytes = (size_t)values[F_ACE_MAX_MB] << 20;
   g_hk.ace_max_block = (size_t)values[F_ACE_MAX_BLOCK];

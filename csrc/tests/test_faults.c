@@ -1,0 +1,122 @@
+/* Fault injection: with every Nth OS mapping failing, allocation fails with
+ * NULL and ENOMEM (nothing crashes, nothing leaks), and recovers as soon as
+ * the faults stop. Each scenario runs in a fresh child process. */
+#include <errno.h>
+#include "check.h"
+
+/* The very first allocation needs mappings (thread heap, address-space chunk). */
+static void first_allocation_fails_then_recovers(void *arg) {
+  (void)arg;
+  CHECK(hak_config_set("HAKMEM_FAULT_MMAP_FAIL_EVERY", "1") == HAK_OK, "set fault flag");
+  errno = 0;
+  void *p = hak_malloc(16);
+  CHECK(p == NULL && errno == ENOMEM, "hak_malloc(16) with every mapping failing = %p, errno %d", p, errno);
+  hak_fault_set_mmap_fail_every(0);
+  p = hak_malloc(16);
+  CHECK(p != NULL, "hak_malloc(16) after the faults stopped");
+  fill(p, 16);
+  CHECK(verify(p, 16), "block usable after recovery");
+  hak_free(p);
+  hak_stats_t s;
+  hak_stats(&s);
+  CHECK(s.os_map_failures >= 1, "os_map_failures = %llu", (unsigned long long)s.os_map_failures);
+}
+
+static void large_fails_then_recovers(void *arg) {
+  (void)arg;
+  hak_free(hak_malloc(16));
+  hak_fault_set_mmap_fail_every(1);
+  errno = 0;
+  void *p = hak_malloc(1 << 20);
+  CHECK(p == NULL && errno == ENOMEM, "hak_malloc(1 MiB) = %p, errno %d", p, errno);
+  errno = 0;
+  p = hak_calloc(1, 3 << 20);
+  CHECK(p == NULL && errno == ENOMEM, "hak_calloc(3 MiB) = %p, errno %d", p, errno);
+  errno = 0;
+  p = hak_aligned_alloc(1 << 21, 100000);
+  CHECK(p == NULL && errno == ENOMEM, "hak_aligned_alloc(2 MiB, 100000) = %p, errno %d", p, errno);
+  void *small = hak_malloc(100); /* served from the SuperSlab already there: no mapping needed */
+  CHECK(small != NULL, "small allocation while large ones fail");
+  hak_fault_set_mmap_fail_every(0);
+  p = hak_malloc(1 << 20);
+  CHECK(p != NULL, "hak_malloc(1 MiB) after the faults stopped");
+  if (p) {
+    fill(p, 1 << 20);
+    CHECK(verify(p, 1 << 20), "large block usable after recovery");
+  }
+  hak_free(p);
+  hak_free(small);
+}
+
+/* Fills the first 64 MiB address-space chunk, so that small allocations need a new mapping. */
+static void small_exhaustion_then_recovery(void *arg) {
+  (void)arg;
+  enum { MAX_BLOCKS = 200000, SIZE = 1024 };
+  static void *blocks[MAX_BLOCKS];
+  hak_free(hak_malloc(16));
+  hak_fault_set_mmap_fail_every(1);
+  size_t n = 0;
+  while (n < MAX_BLOCKS && (blocks[n] = hak_malloc(SIZE)) != NULL) fill(blocks[n++], SIZE);
+  CHECK(n < MAX_BLOCKS, "%zu blocks of 1 KiB allocated with every mapping failing: no failure seen", n);
+  CHECK(errno == ENOMEM, "errno = %d after the failed allocation", errno);
+  CHECK(n > 1000, "only %zu blocks before the first failure: the existing chunk was not used", n);
+  hak_fault_set_mmap_fail_every(0);
+  void *more = hak_malloc(SIZE);
+  CHECK(more != NULL, "allocation after the faults stopped");
+  for (size_t i = 0; i < n; i++) {
+    CHECK(verify(blocks[i], SIZE), "block %zu corrupted", i);
+    hak_free(blocks[i]);
+  }
+  hak_free(more);
+  hak_stats_t s;
+  hak_stats(&s);
+  CHECK(s.bytes_in_use < 64 * 1024, "bytes_in_use = %llu after freeing everything", (unsigned long long)s.bytes_in_use);
+}
+
+/* Intermittent failures in a mixed workload: every failure is a clean NULL. */
+static void intermittent_failures(void *arg) {
+  (void)arg;
+  enum { SLOTS = 512 };
+  static void *slot[SLOTS];
+  static size_t slot_size[SLOTS];
+  CHECK(hak_config_set("SS_SIZE", "512K") == HAK_OK && hak_config_set("ACE_MAX_CACHED", "0") == HAK_OK, "config");
+  CHECK(hak_config_set("SS_LRU_MAX_CACHED", "0") == HAK_OK, "config");
+  hak_fault_set_mmap_fail_every(3);
+  uint32_t x = 12345;
+  size_t failures = 0;
+  for (int i = 0; i < 200000; i++) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    unsigned k = x % SLOTS;
+    if (slot[k]) {
+      CHECK(verify(slot[k], slot_size[k]), "slot %u corrupted", k);
+      hak_free(slot[k]);
+      slot[k] = NULL;
+    } else {
+      size_t n = (x >> 9) % 8 == 0 ? 70000 + (x >> 12) % 300000 : 16 + (x >> 12) % 2000;
+      errno = 0;
+      slot[k] = hak_malloc(n);
+      if (!slot[k]) {
+        CHECK(errno == ENOMEM, "failed allocation left errno %d", errno);
+        failures++;
+        continue;
+      }
+      slot_size[k] = n;
+      fill(slot[k], n);
+    }
+  }
+  CHECK(failures > 0, "no allocation failed with every third mapping failing");
+  hak_fault_set_mmap_fail_every(0);
+  for (int k = 0; k < SLOTS; k++) hak_free(slot[k]);
+  hak_trim();
+  hak_stats_t s;
+  hak_stats(&s);
+  CHECK(s.bytes_in_use < 64 * 1024, "bytes_in_use = %llu after freeing everything", (unsigned long long)s.bytes_in_use);
+}
+
+int main(void) {
+  check_in_child("first allocation", first_allocation_fails_then_recovers, NULL);
+  check_in_child("large tier", large_fails_then_recovers, NULL);
+  check_in_child("small tier exhaustion", small_exhaustion_then_recovery, NULL);
+  check_in_child("intermittent", intermittent_failures, NULL);
+  return check_finish();
+}
