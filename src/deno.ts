@@ -1,0 +1,175 @@
+/**
+ * hakmem for Deno: the same API as the Bun entry point (src/index.ts, which documents every function in full),
+ * through `Deno.dlopen`. Run with `--allow-ffi --allow-read --allow-env`.
+ *
+ * Differences from Bun:
+ * - Pointers are plain address numbers (the same branded {@link Pointer} type as in Bun), not `Deno.PointerObject`s.
+ *   Turn one into a Deno pointer with `Deno.UnsafePointer.create(BigInt(p))` when another FFI library needs it.
+ * - {@link buffer}: Deno's FFI cannot attach a native deallocator to an ArrayBuffer. The buffer is made with
+ *   `Deno.UnsafePointerView.getArrayBuffer` and a `FinalizationRegistry` on the ArrayBuffer calls `hak_free_checked`
+ *   once it is collected. That callback is JavaScript and runs on this thread some time after collection (never, if
+ *   the process exits first), so memory comes back later than in Bun; a buffer handed to another thread with
+ *   `postMessage` transfer is not supported.
+ *
+ * @module
+ */
+import { createHakmem, type FlagDescription, type Hakmem, type NativeHakmem, type Pointer, type PointerList } from "./core.ts";
+import type { HakmemConfig, HakmemOptions } from "./config.ts";
+import { libraryLoadFailed, libraryNotFound, libraryPath } from "./native-path.ts";
+import type { HakmemStats } from "./stats.ts";
+
+export type { Pointer } from "./core.ts";
+export { HakmemError, HAKMEM_ERROR_CODES, MAX_BATCH, MAX_SIZE, type HakmemErrorCode } from "./errors.ts";
+export {
+  ConfigSchema,
+  FLAGS,
+  formatSize,
+  parseSize,
+  TABLE_SCHEMA,
+  type BoolFlag,
+  type DescribedFlag,
+  type EnumFlag,
+  type FlagDef,
+  type FlagKind,
+  type FlagSpec,
+  type IntFlag,
+  type PathFlag,
+  type SizeFlag,
+  type HakmemConfig,
+  type HakmemConfigKey,
+  type HakmemOptions,
+  type SizeString,
+  type SizeUnit,
+} from "./config.ts";
+export { STATS_FIELDS, type HakmemStats, type StatsField } from "./stats.ts";
+export type { FlagDescription, PointerList } from "./core.ts";
+
+// Addresses cross as usize (bigint both ways) so that no Deno.PointerObject is made per call.
+const SYMBOLS = {
+  hak_malloc: { parameters: ["usize"], result: "usize" },
+  hak_calloc: { parameters: ["usize", "usize"], result: "usize" },
+  hak_realloc: { parameters: ["usize", "usize"], result: "usize" },
+  hak_free_checked: { parameters: ["usize"], result: "i32" },
+  hak_usable_size: { parameters: ["usize"], result: "usize" },
+  hak_owns: { parameters: ["usize"], result: "i32" },
+  hak_block_state: { parameters: ["usize"], result: "i32" },
+  hak_malloc_batch: { parameters: ["usize", "usize", "buffer"], result: "usize" },
+  hak_free_batch: { parameters: ["buffer", "usize"], result: "void" },
+  hak_trim: { parameters: [], result: "usize" },
+  hak_stats: { parameters: ["buffer"], result: "i32" },
+  hak_stats_json: { parameters: [], result: "pointer" },
+  hak_config_set: { parameters: ["buffer", "buffer"], result: "i32" },
+  hak_config_get: { parameters: ["buffer"], result: "pointer" },
+  hak_config_describe: { parameters: [], result: "pointer" },
+  hak_config_locked: { parameters: [], result: "i32" },
+  hak_strerror: { parameters: ["i32"], result: "pointer" },
+  hak_version: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The path of the native library these bindings loaded (`HAKMEM_LIB`, or `build/libhakmem.so`). */
+export const LIBRARY_PATH: string = libraryPath(Deno.env.get("HAKMEM_LIB"));
+
+function open(): Deno.DynamicLibrary<typeof SYMBOLS> {
+  try {
+    Deno.statSync(LIBRARY_PATH);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw libraryNotFound(LIBRARY_PATH, !!Deno.env.get("HAKMEM_LIB"));
+    throw e;
+  }
+  try {
+    return Deno.dlopen(LIBRARY_PATH, SYMBOLS);
+  } catch (cause) {
+    throw libraryLoadFailed(LIBRARY_PATH, cause);
+  }
+}
+
+const lib = open();
+const sym = lib.symbols;
+const encoder = new TextEncoder();
+
+function cstr(text: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(`${text}\0`);
+}
+
+function string(ptr: Deno.PointerValue): string | null {
+  return ptr === null ? null : Deno.UnsafePointerView.getCString(ptr);
+}
+
+/** Frees buffer() blocks once their ArrayBuffer is collected (checked: a block freed by hand is left alone). */
+const bufferRegistry = new FinalizationRegistry<number>((address) => {
+  sym.hak_free_checked(BigInt(address));
+});
+
+const big = BigInt;
+
+const native: NativeHakmem = {
+  malloc: (size) => Number(sym.hak_malloc(big(size))),
+  calloc: (count, size) => Number(sym.hak_calloc(big(count), big(size))),
+  realloc: (ptr, size) => Number(sym.hak_realloc(big(ptr), big(size))),
+  freeChecked: (ptr) => sym.hak_free_checked(big(ptr)),
+  usableSize: (ptr) => Number(sym.hak_usable_size(big(ptr))),
+  owns: (ptr) => sym.hak_owns(big(ptr)) === 1,
+  blockState: (ptr) => sym.hak_block_state(big(ptr)),
+  mallocBatch: (size, count, out) => Number(sym.hak_malloc_batch(big(size), big(count), out)),
+  freeBatch: (ptrs, count) => sym.hak_free_batch(ptrs, big(count)),
+  trim: () => Number(sym.hak_trim()),
+  stats: (out) => sym.hak_stats(out),
+  statsJson: () => string(sym.hak_stats_json()) ?? "{}",
+  configSet: (name, value) => sym.hak_config_set(cstr(name), cstr(value)),
+  configGet: (name) => string(sym.hak_config_get(cstr(name))),
+  configDescribe: () => string(sym.hak_config_describe()) ?? "[]",
+  configLocked: () => sym.hak_config_locked() !== 0,
+  strerror: (code) => string(sym.hak_strerror(code)) ?? `error ${code}`,
+  version: () => string(sym.hak_version()) ?? "",
+  adoptBuffer: (ptr, size) => {
+    const pointer = Deno.UnsafePointer.create(BigInt(ptr));
+    if (pointer === null) throw new Error("null pointer");
+    const ab = Deno.UnsafePointerView.getArrayBuffer(pointer, size);
+    bufferRegistry.register(ab, ptr);
+    return ab;
+  },
+};
+
+const api: Hakmem = createHakmem(native, {
+  readTextFile: (path) => Deno.readTextFileSync(path),
+  env: () => Deno.env.toObject(),
+});
+
+/** Allocates `size` bytes (uninitialised). Throws `BAD_SIZE` or `OUT_OF_MEMORY`. */
+export const alloc: (size: number) => Pointer = api.alloc;
+/** Frees a live block through `hak_free_checked`. Throws `FOREIGN_POINTER` or `DOUBLE_FREE` (and frees nothing). */
+export const free: (ptr: Pointer) => void = api.free;
+/** Allocates `count * size` zeroed bytes. Throws `BAD_SIZE` or `OUT_OF_MEMORY`. */
+export const calloc: (count: number, size: number) => Pointer = api.calloc;
+/** Resizes a live block (`null` allocates; size 0 keeps a minimum block). Throws `BAD_SIZE`, `FOREIGN_POINTER`, `DOUBLE_FREE` or `OUT_OF_MEMORY`. */
+export const realloc: (ptr: Pointer | null, size: number) => Pointer = api.realloc;
+/** Bytes usable at a live block. Throws `FOREIGN_POINTER`. */
+export const usableSize: (ptr: Pointer) => number = api.usableSize;
+/** Whether `ptr` is the start of a live hakmem block; never throws. */
+export const owns: (ptr: unknown) => boolean = api.owns;
+/** `count` blocks of `size` bytes in one FFI call, as a BigUint64Array; all or nothing (`OUT_OF_MEMORY`). */
+export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
+/** Frees every entry (zeros skipped) in one `hak_free_batch` call after validating each; all or nothing. */
+export const freeBatch: (ptrs: PointerList) => void = api.freeBatch;
+/** A zeroed Uint8Array over hakmem memory, freed by a FinalizationRegistry after collection (see the module notes). */
+export const buffer: (size: number) => Uint8Array = api.buffer;
+/** The counters of `struct hak_stats`. Throws `ABI_MISMATCH` when the library's struct differs. */
+export const stats: () => HakmemStats = api.stats;
+/** Applies configuration before the first allocation. Throws `BAD_CONFIG` or `CONFIG_LOCKED`. */
+export const configure: (options: HakmemOptions) => void = api.configure;
+/** The effective configuration (sizes in bytes). */
+export const config: () => HakmemConfig = api.config;
+/** Whether the first allocation froze the configuration. */
+export const configLocked: () => boolean = api.configLocked;
+/** The library's flag table (`hak_config_describe()`) with camelCase keys. */
+export const describeFlags: () => FlagDescription[] = api.describeFlags;
+/** The `HAKMEM_*` environment for a child process. Throws `BAD_CONFIG`. */
+export const toEnv: (options: HakmemOptions) => Record<string, string> = api.toEnv;
+/** The flags an environment sets (default: `Deno.env.toObject()`), validated. Throws `BAD_CONFIG`. */
+export const fromEnv: (env?: Readonly<Record<string, string | undefined>>) => Partial<HakmemConfig> = api.fromEnv;
+/** Loads and validates a JSON configuration file (camelCase keys). Throws `BAD_CONFIG`. */
+export const loadConfig: (path: string) => Partial<HakmemConfig> = api.loadConfig;
+/** Returns cached memory to the OS; bytes released. */
+export const trim: () => number = api.trim;
+/** The library's version, `"MAJOR.MINOR.PATCH"`. */
+export const version: () => string = api.version;

@@ -1,0 +1,337 @@
+/**
+ * hakmem for Bun: typed `bun:ffi` bindings to `build/libhakmem.so` (or the library `HAKMEM_LIB` names).
+ *
+ * Importing this module loads the library; a missing library throws a {@link HakmemError} with code
+ * `LIBRARY_NOT_FOUND` that says how to build it. Every function validates its input and throws a
+ * {@link HakmemError} with a stable `code` instead of touching the heap with something bad.
+ *
+ * @example
+ * ```ts
+ * import { alloc, free, usableSize, buffer, stats } from "hakmem";
+ * const p = alloc(100);              // a bun:ffi Pointer
+ * console.log(usableSize(p));        // 112
+ * free(p);
+ * const bytes = buffer(4096);        // zeroed, freed by the garbage collector
+ * console.log(stats().bytes_in_use);
+ * ```
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dlopen, FFIType, type Pointer, toArrayBuffer } from "bun:ffi";
+import { createHakmem, type FlagDescription, type Hakmem, type NativeHakmem, type PointerList } from "./core.ts";
+import type { HakmemConfig, HakmemOptions } from "./config.ts";
+import { libraryLoadFailed, libraryNotFound, libraryPath } from "./native-path.ts";
+import type { HakmemStats } from "./stats.ts";
+
+export type { Pointer } from "bun:ffi";
+export { HakmemError, HAKMEM_ERROR_CODES, MAX_BATCH, MAX_SIZE, type HakmemErrorCode } from "./errors.ts";
+export {
+  ConfigSchema,
+  FLAGS,
+  formatSize,
+  parseSize,
+  TABLE_SCHEMA,
+  type BoolFlag,
+  type DescribedFlag,
+  type EnumFlag,
+  type FlagDef,
+  type FlagKind,
+  type FlagSpec,
+  type IntFlag,
+  type PathFlag,
+  type SizeFlag,
+  type HakmemConfig,
+  type HakmemConfigKey,
+  type HakmemOptions,
+  type SizeString,
+  type SizeUnit,
+} from "./config.ts";
+export { STATS_FIELDS, type HakmemStats, type StatsField } from "./stats.ts";
+export type { FlagDescription, PointerList } from "./core.ts";
+
+const SYMBOLS = {
+  hak_malloc: { args: [FFIType.u64], returns: FFIType.ptr },
+  hak_calloc: { args: [FFIType.u64, FFIType.u64], returns: FFIType.ptr },
+  hak_realloc: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.ptr },
+  hak_free_checked: { args: [FFIType.ptr], returns: FFIType.i32 },
+  hak_usable_size: { args: [FFIType.ptr], returns: FFIType.u64_fast },
+  hak_owns: { args: [FFIType.ptr], returns: FFIType.i32 },
+  hak_block_state: { args: [FFIType.ptr], returns: FFIType.i32 },
+  hak_malloc_batch: { args: [FFIType.u64, FFIType.u64, FFIType.ptr], returns: FFIType.u64_fast },
+  hak_free_batch: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.void },
+  hak_buffer_deallocator: { args: [], returns: FFIType.ptr },
+  hak_trim: { args: [], returns: FFIType.u64_fast },
+  hak_stats: { args: [FFIType.ptr], returns: FFIType.i32 },
+  hak_stats_json: { args: [], returns: FFIType.cstring },
+  hak_config_set: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  hak_config_get: { args: [FFIType.ptr], returns: FFIType.cstring },
+  hak_config_describe: { args: [], returns: FFIType.cstring },
+  hak_config_locked: { args: [], returns: FFIType.i32 },
+  hak_strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+  hak_version: { args: [], returns: FFIType.cstring },
+} as const;
+
+/** The path of the native library these bindings loaded (`HAKMEM_LIB`, or `build/libhakmem.so`). */
+export const LIBRARY_PATH: string = libraryPath(process.env.HAKMEM_LIB);
+
+function open() {
+  if (!existsSync(LIBRARY_PATH)) throw libraryNotFound(LIBRARY_PATH, !!process.env.HAKMEM_LIB);
+  try {
+    return dlopen(LIBRARY_PATH, SYMBOLS);
+  } catch (cause) {
+    throw libraryLoadFailed(LIBRARY_PATH, cause);
+  }
+}
+
+const lib = open();
+const sym = lib.symbols;
+
+/** A NUL-terminated C string for a `char *` argument. */
+function cstr(text: string): Buffer {
+  return Buffer.from(`${text}\0`, "utf8");
+}
+
+/** The C deallocator an ArrayBuffer from `buffer()` calls when collected: `hak_free_deallocator(bytes, ctx)`. */
+const DEALLOCATOR = sym.hak_buffer_deallocator() as Pointer;
+
+/** `toArrayBuffer` with the deallocator arguments bun:ffi accepts but its type declarations leave out. */
+const toOwnedArrayBuffer = toArrayBuffer as unknown as (
+  ptr: Pointer,
+  byteOffset: number,
+  byteLength: number,
+  deallocatorContext: null,
+  deallocator: Pointer,
+) => ArrayBuffer;
+
+const asPtr = (address: number) => address as Pointer;
+const asNumber = (value: number | bigint) => Number(value);
+/** A returned pointer as an address number, 0 for NULL (bun:ffi types `ptr` results as possibly bigint). */
+const addressOf = (value: Pointer | bigint | null) => (value === null ? 0 : Number(value));
+
+const native: NativeHakmem = {
+  malloc: (size) => addressOf(sym.hak_malloc(size)),
+  calloc: (count, size) => addressOf(sym.hak_calloc(count, size)),
+  realloc: (ptr, size) => addressOf(sym.hak_realloc(asPtr(ptr), size)),
+  freeChecked: (ptr) => sym.hak_free_checked(asPtr(ptr)),
+  usableSize: (ptr) => asNumber(sym.hak_usable_size(asPtr(ptr))),
+  owns: (ptr) => sym.hak_owns(asPtr(ptr)) === 1,
+  blockState: (ptr) => sym.hak_block_state(asPtr(ptr)),
+  mallocBatch: (size, count, out) => asNumber(sym.hak_malloc_batch(size, count, out)),
+  freeBatch: (ptrs, count) => sym.hak_free_batch(ptrs, count),
+  trim: () => asNumber(sym.hak_trim()),
+  stats: (out) => sym.hak_stats(out),
+  statsJson: () => String(sym.hak_stats_json()),
+  configSet: (name, value) => sym.hak_config_set(cstr(name), cstr(value)),
+  configGet: (name) => {
+    const text = sym.hak_config_get(cstr(name));
+    return text === null ? null : String(text);
+  },
+  configDescribe: () => String(sym.hak_config_describe()),
+  configLocked: () => sym.hak_config_locked() !== 0,
+  strerror: (code) => String(sym.hak_strerror(code)),
+  version: () => String(sym.hak_version()),
+  adoptBuffer: (ptr, size) => toOwnedArrayBuffer(asPtr(ptr), 0, size, null, DEALLOCATOR),
+};
+
+const api: Hakmem = createHakmem(native, {
+  readTextFile: (path) => readFileSync(path, "utf8"),
+  env: () => process.env,
+});
+
+/**
+ * Allocates `size` bytes from hakmem. The memory is not initialised; the pointer is 16-byte aligned.
+ *
+ * @param size - bytes, an integer from 0 to {@link MAX_SIZE} (0 gives a minimum-size block)
+ * @returns the block's address, for `bun:ffi` functions (`toArrayBuffer`, `read`, other libraries' `ptr` args)
+ * @throws {@link HakmemError} `BAD_SIZE` for a negative, fractional, NaN, infinite or too large size;
+ *   `OUT_OF_MEMORY` when the OS refuses the memory
+ */
+export const alloc: (size: number) => Pointer = api.alloc;
+
+/**
+ * Frees a block from {@link alloc}, {@link calloc}, {@link realloc} or {@link allocBatch}, through
+ * `hak_free_checked`: the block is validated first and nothing changes when the pointer is bad. Any thread (Worker)
+ * may free any block.
+ *
+ * @param ptr - the start of a live hakmem block
+ * @throws {@link HakmemError} `FOREIGN_POINTER` for null, a value that is not an address, an address hakmem does
+ *   not own, or a pointer into the middle of a block; `DOUBLE_FREE` for a block hakmem can tell is already free
+ */
+export const free: (ptr: Pointer) => void = api.free;
+
+/**
+ * Allocates `count * size` bytes set to zero.
+ *
+ * @param count - number of elements, an integer from 0 to {@link MAX_SIZE}
+ * @param size - bytes per element, an integer from 0 to {@link MAX_SIZE}
+ * @returns the block's address
+ * @throws {@link HakmemError} `BAD_SIZE` for a bad count or size or a product over {@link MAX_SIZE};
+ *   `OUT_OF_MEMORY` when the OS refuses the memory
+ */
+export const calloc: (count: number, size: number) => Pointer = api.calloc;
+
+/**
+ * Resizes a block, moving it when needed; the contents up to the smaller of the old and new sizes are kept. When
+ * it throws, the old block is unchanged and still owned by the caller.
+ *
+ * @param ptr - a live hakmem block, or `null` to allocate a new one
+ * @param size - the new size in bytes, an integer from 0 to {@link MAX_SIZE}; 0 keeps a minimum-size block (unlike
+ *   C's `realloc(p, 0)`, it never frees: use {@link free})
+ * @returns the block's new address (possibly the same)
+ * @throws {@link HakmemError} `BAD_SIZE`; `FOREIGN_POINTER` for an address that is not the start of a live block;
+ *   `DOUBLE_FREE` for a block that is already free; `OUT_OF_MEMORY`
+ */
+export const realloc: (ptr: Pointer | null, size: number) => Pointer = api.realloc;
+
+/**
+ * Bytes usable at a live block: at least the size asked for (its size class, or the large mapping's usable span).
+ *
+ * @param ptr - the start of a live hakmem block
+ * @returns the usable size in bytes
+ * @throws {@link HakmemError} `FOREIGN_POINTER` for null, a value that is not an address, a foreign or interior
+ *   address, or a block that is free
+ */
+export const usableSize: (ptr: Pointer) => number = api.usableSize;
+
+/**
+ * Whether `ptr` is the start of a live hakmem block. Safe on any value (null, foreign, interior or freed
+ * addresses, non-numbers): it never throws. Exact for blocks of the calling thread; for another thread's blocks a
+ * concurrent free may race.
+ *
+ * @param ptr - any value
+ * @returns true for the start of a live hakmem block
+ */
+export const owns: (ptr: unknown) => boolean = api.owns;
+
+/**
+ * Allocates `count` blocks of `size` bytes in one FFI call (`hak_malloc_batch`).
+ *
+ * Batches are BigUint64Arrays: one 64-bit word per pointer, exactly the `void *[]` the C side reads and writes, so
+ * a whole batch crosses the FFI boundary as one pointer with no conversion. Read an entry as a pointer with
+ * `Number(batch[i])`.
+ *
+ * @param size - bytes per block, an integer from 0 to {@link MAX_SIZE}
+ * @param count - number of blocks, an integer from 0 to {@link MAX_BATCH}
+ * @returns the `count` addresses
+ * @throws {@link HakmemError} `BAD_SIZE`; `OUT_OF_MEMORY` when not all could be allocated (those that were are
+ *   given back first, so nothing leaks)
+ */
+export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
+
+/**
+ * Frees many blocks in one `hak_free_batch` call. Zero entries are skipped, as in C.
+ *
+ * All or nothing: every entry is validated first (`hak_block_state`, one cheap call per entry with no system call,
+ * since `hak_free_batch` trusts its input), and when any is bad nothing is freed. The saving over {@link free} in
+ * a loop is therefore in the frees, not in the FFI crossings; see README.md.
+ *
+ * @param ptrs - a BigUint64Array (as {@link allocBatch} returns; not modified) or an array of pointers
+ * @throws {@link HakmemError} `FOREIGN_POINTER` for an entry that is not the start of a live hakmem block;
+ *   `DOUBLE_FREE` for a block that is already free or an address that appears twice
+ */
+export const freeBatch: (ptrs: PointerList) => void = api.freeBatch;
+
+/**
+ * A zeroed Uint8Array of `size` bytes over hakmem memory, owned by the garbage collector: when its ArrayBuffer is
+ * collected, JavaScriptCore calls the C function `hak_free_deallocator` (given to `bun:ffi` `toArrayBuffer` as a
+ * native deallocator), which frees the block; no JavaScript runs. Do not free it yourself.
+ *
+ * @param size - bytes, an integer from 0 to {@link MAX_SIZE}; 0 gives an empty Uint8Array that holds no hakmem memory
+ * @returns the view over the whole block (`byteOffset` 0, `length` = `size`)
+ * @throws {@link HakmemError} `BAD_SIZE` (also when the runtime cannot make an ArrayBuffer that large);
+ *   `OUT_OF_MEMORY`
+ */
+export const buffer: (size: number) => Uint8Array = api.buffer;
+
+/**
+ * A snapshot of the allocator's counters, read from `struct hak_stats` through `hak_stats()` in one call (no
+ * JSON). Keys are the C field names.
+ *
+ * @returns the counters, summed over all threads (a library newer than these bindings may add fields at run time)
+ * @throws {@link HakmemError} `ABI_MISMATCH` when the struct's size does not match the fields `hak_stats_json()`
+ *   names
+ */
+export const stats: () => HakmemStats = api.stats;
+
+/**
+ * Applies configuration through `hak_config_set`. Configuration is process-wide and is frozen by the first
+ * allocation (by anyone in the process, this module included once you allocate), so call this first; a child
+ * process can be configured with {@link toEnv} instead. All values are validated before any is applied; an empty
+ * object is a no-op, locked or not.
+ *
+ * @param options - camelCase keys (see {@link FLAGS}); sizes as bytes or strings like `"1M"`
+ * @throws {@link HakmemError} `BAD_CONFIG` for an unknown key, a wrong type or a value out of range (the message
+ *   names the key and what it allows); `CONFIG_LOCKED` after the first allocation
+ */
+export const configure: (options: HakmemOptions) => void = api.configure;
+
+/**
+ * The effective configuration (`hak_config_get` for every flag): the environment's values, then `configure()`'s.
+ * Sizes are numbers of bytes. Flags the loaded library does not have are left out.
+ *
+ * @returns every flag's value
+ */
+export const config: () => HakmemConfig = api.config;
+
+/**
+ * Whether the configuration is frozen (`hak_config_locked()`): true once the first allocation happened.
+ *
+ * @returns true when {@link configure} would throw `CONFIG_LOCKED`
+ */
+export const configLocked: () => boolean = api.configLocked;
+
+/**
+ * The loaded library's flag table (`hak_config_describe()`): name, type, default, range, allowed values,
+ * description and effective value of each flag, with its camelCase key.
+ *
+ * @returns one entry per flag, in the C table's order
+ */
+export const describeFlags: () => FlagDescription[] = api.describeFlags;
+
+/**
+ * The environment variables that give a child process this configuration, e.g.
+ * `Bun.spawn(cmd, { env: { ...process.env, ...toEnv({ superslabSize: "2M" }) } })`. Keys left out of `options` are
+ * left out (the child uses its defaults or its own environment).
+ *
+ * @param options - camelCase keys, validated as {@link configure} does
+ * @returns `HAKMEM_*` name → value as the C side parses it (`"1"`/`"0"`, `"2M"`, `"populate"`)
+ * @throws {@link HakmemError} `BAD_CONFIG`
+ */
+export const toEnv: (options: HakmemOptions) => Record<string, string> = api.toEnv;
+
+/**
+ * Reads the `HAKMEM_*` flags of an environment, validated as the C side would parse them (booleans 1/0,
+ * true/false, on/off, yes/no; sizes with K/M/G). Other variables, and `HAKMEM_LIB`, are ignored.
+ *
+ * @param env - defaults to `process.env`
+ * @returns the flags it sets, normalized (sizes in bytes)
+ * @throws {@link HakmemError} `BAD_CONFIG` for a bad value or an unknown `HAKMEM_*` variable
+ */
+export const fromEnv: (env?: Readonly<Record<string, string | undefined>>) => Partial<HakmemConfig> = api.fromEnv;
+
+/**
+ * Loads a JSON configuration file: one object with camelCase keys, e.g. `{"superslabSize": "2M", "lruTtlSec": 5}`.
+ * It is validated, not applied: pass the result to {@link configure} or {@link toEnv}.
+ *
+ * @param path - the file
+ * @returns the configuration it holds, normalized
+ * @throws {@link HakmemError} `BAD_CONFIG` for malformed JSON, unknown keys or bad values; file system errors as
+ *   `node:fs` throws them
+ */
+export const loadConfig: (path: string) => Partial<HakmemConfig> = api.loadConfig;
+
+/**
+ * Returns cached memory to the OS: the calling thread's empty slabs, the LRU cache of empty SuperSlabs and unused
+ * large mappings.
+ *
+ * @returns bytes released
+ */
+export const trim: () => number = api.trim;
+
+/**
+ * The loaded library's version.
+ *
+ * @returns `"MAJOR.MINOR.PATCH"`
+ */
+export const version: () => string = api.version;
