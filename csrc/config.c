@@ -3,6 +3,8 @@
  * hak_config_describe (JSON for the TypeScript side) and the README's list are
  * all derived from it. Flags are read once; the first allocation freezes them. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@ typedef struct hk_flag {
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
   F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
-  F_LOCK_STATS, F_CHECK, F_SECURE, F_FAULT_MMAP, HK_NFLAGS
+  F_LOCK_STATS, F_CHECK, F_SECURE, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
 };
 
 #define KiB ((int64_t)1 << 10)
@@ -69,6 +71,9 @@ static const hk_flag flags[HK_NFLAGS] = {
                "Validate every free: double frees are reported too (interior and foreign always are)"},
   [F_SECURE] = {"HAKMEM_SECURE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                 "Encode free-list links with a per-process key and check them on every pop"},
+  [F_CONFIG] = {"HAKMEM_CONFIG", HK_FT_PATH, 0, 0, 4095, NULL, NULL,
+                "JSON file of flags, a flat object keyed by HAKMEM_* names (as bun run tune writes); "
+                "the environment overrides it"},
   [F_FAULT_MMAP] = {"HAKMEM_FAULT_MMAP_FAIL_EVERY", HK_FT_INT, 0, 0, 1000000000, NULL, NULL,
                     "Fault injection: make every Nth OS mapping fail with ENOMEM (0: never)"},
 };
@@ -218,13 +223,120 @@ static void set_value(int i, int64_t v, const char *text) {
   else format_value(&flags[i], v, value_text[i], sizeof value_text[i]);
 }
 
-/* Reads the environment once. Bad values get one line naming flag, value and
- * allowed range, then the default; unknown HAKMEM_* variables get a warning. */
+/* Applies one setting from source ("environment" or a config file). A bad
+ * value gets one line naming flag, value and allowed range, and the flag keeps
+ * its value; an unknown HAKMEM_* name gets a warning. */
+static void apply_setting(const char *source, const char *name, const char *text) {
+  int i = strncmp(name, "HAKMEM_", 7) == 0 ? find_flag(name) : -1;
+  if (i < 0) {
+    for (int k = 0; known_elsewhere[k]; k++)
+      if (strcmp(known_elsewhere[k], name) == 0) return;
+    hk_log("hakmem: warning: %s: unknown variable %s ignored (hak_config_describe lists the flags)", source, name);
+    return;
+  }
+  if (i == F_CONFIG && strcmp(source, "environment") != 0) return; /* a file does not name another file */
+  int64_t v;
+  if (parse_value(&flags[i], text, &v)) {
+    set_value(i, v, text);
+  } else {
+    char allowed[160];
+    format_allowed(&flags[i], allowed, sizeof allowed);
+    hk_log("hakmem: %s: %s=\"%s\" is not allowed (allowed: %s); using %s", source, flags[i].name, text, allowed,
+           value_text[i][0] ? value_text[i] : "nothing");
+  }
+}
+
+/* ---- HAKMEM_CONFIG: a flat JSON object {"HAKMEM_X": "text" | number | true | false, ...}.
+ * Parsed without allocating (this runs inside the allocator's initialisation):
+ * the whole file is validated first, so a broken file changes nothing. */
+#define CONFIG_FILE_MAX 65536
+#define CONFIG_PAIRS_MAX 64
+
+typedef struct { const char *at; size_t err; } json_cursor;
+
+static void json_ws(json_cursor *c) { while (*c->at == ' ' || *c->at == '\t' || *c->at == '\n' || *c->at == '\r') c->at++; }
+
+/* A string without escapes other than \" and \\, copied into out. */
+static bool json_string(json_cursor *c, char *out, size_t cap) {
+  if (*c->at != '"') return false;
+  size_t n = 0;
+  for (c->at++; *c->at != '"'; c->at++) {
+    if (!*c->at || (unsigned char)*c->at < 0x20 || n + 1 >= cap) return false;
+    if (*c->at == '\\') {
+      c->at++;
+      if (*c->at != '"' && *c->at != '\\' && *c->at != '/') return false;
+    }
+    out[n++] = *c->at;
+  }
+  c->at++;
+  out[n] = 0;
+  return true;
+}
+
+/* A value as the flag text: strings as they are, numbers verbatim, booleans as 1/0. */
+static bool json_value(json_cursor *c, char *out, size_t cap) {
+  if (*c->at == '"') return json_string(c, out, cap);
+  if (strncmp(c->at, "true", 4) == 0) { c->at += 4; snprintf(out, cap, "1"); return true; }
+  if (strncmp(c->at, "false", 5) == 0) { c->at += 5; snprintf(out, cap, "0"); return true; }
+  size_t n = 0;
+  while ((isdigit((unsigned char)*c->at) || *c->at == '-' || *c->at == '+' || *c->at == '.' || *c->at == 'e' ||
+          *c->at == 'E') && n + 1 < cap)
+    out[n++] = *c->at++;
+  out[n] = 0;
+  return n > 0;
+}
+
+static void load_config_file(const char *path) {
+  static char text[CONFIG_FILE_MAX];
+  static char keys[CONFIG_PAIRS_MAX][64], vals[CONFIG_PAIRS_MAX][256];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    hk_log("hakmem: HAKMEM_CONFIG=%s: cannot open it (%s); no file settings applied", path, strerror(errno));
+    return;
+  }
+  size_t len = 0;
+  ssize_t r;
+  while (len < sizeof text - 1 && (r = read(fd, text + len, sizeof text - 1 - len)) > 0) len += (size_t)r;
+  close(fd);
+  text[len] = 0;
+  json_cursor c = {text, 0};
+  int npairs = 0;
+  bool ok = len < sizeof text - 1;
+  json_ws(&c);
+  ok = ok && *c.at++ == '{';
+  json_ws(&c);
+  if (ok && *c.at == '}') c.at++;
+  else
+    while (ok) {
+      json_ws(&c);
+      ok = npairs < CONFIG_PAIRS_MAX && json_string(&c, keys[npairs], sizeof keys[0]);
+      json_ws(&c);
+      ok = ok && *c.at++ == ':';
+      json_ws(&c);
+      ok = ok && json_value(&c, vals[npairs], sizeof vals[0]);
+      npairs += ok;
+      json_ws(&c);
+      if (ok && *c.at == '}') { c.at++; break; }
+      ok = ok && *c.at++ == ',';
+    }
+  json_ws(&c);
+  if (!ok || *c.at) {
+    hk_log("hakmem: HAKMEM_CONFIG=%s: not a flat JSON object of flags (problem near byte %zu); no file settings applied",
+           path, (size_t)(c.at - text));
+    return;
+  }
+  for (int i = 0; i < npairs; i++) apply_setting(path, keys[i], vals[i]);
+}
+
+/* Reads the configuration once: defaults, then the HAKMEM_CONFIG file, then
+ * the environment (hak_config_set applies on top, until the first allocation). */
 static void load_locked(void) {
   extern char **environ;
   if (loaded) return;
   loaded = true;
   for (int i = 0; i < HK_NFLAGS; i++) set_value(i, flags[i].def, "");
+  const char *file = getenv("HAKMEM_CONFIG");
+  if (file && *file) load_config_file(file);
   for (char **e = environ; e && *e; e++) {
     if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
     const char *eq = strchr(*e, '=');
@@ -234,22 +346,7 @@ static void load_locked(void) {
     if (len >= sizeof name) len = sizeof name - 1;
     memcpy(name, *e, len);
     name[len] = 0;
-    int i = find_flag(name);
-    if (i < 0 || strncmp(name, "HAKMEM_", 7) != 0) {
-      bool elsewhere = false;
-      for (int k = 0; known_elsewhere[k]; k++) elsewhere |= strcmp(known_elsewhere[k], name) == 0;
-      if (!elsewhere) hk_log("hakmem: warning: unknown variable %s ignored (hak_config_describe lists the flags)", name);
-      continue;
-    }
-    int64_t v;
-    if (parse_value(&flags[i], eq + 1, &v)) {
-      set_value(i, v, eq + 1);
-    } else {
-      char allowed[160];
-      format_allowed(&flags[i], allowed, sizeof allowed);
-      hk_log("hakmem: %s=\"%s\" is not allowed (allowed: %s); using the default %s", flags[i].name, eq + 1,
-             allowed, value_text[i]);
-    }
+    apply_setting("environment", name, eq + 1);
   }
 }
 
@@ -306,6 +403,7 @@ int hak_config_set(const char *name, const char *value) {
   if (frozen) rc = HAK_E_LOCKED;
   else if (!parse_value(&flags[i], value, &v)) rc = HAK_E_BAD_VALUE;
   else set_value(i, v, value);
+  if (rc == HAK_OK && i == F_CONFIG && *value) load_config_file(value); /* the file's settings, now */
   pthread_mutex_unlock(&config_lock);
   return rc;
 }
