@@ -271,6 +271,60 @@ void hak_free_deallocator(void *bytes, void *ctx) {
 
 void *hak_buffer_deallocator(void) { return (void *)&hak_free_deallocator; }
 
+static int compare_addresses(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Index of the second occurrence of a pointer that appears twice, or count.
+ * The sorted copy lives on the stack or in a private mapping, never in the
+ * user's heap (its statistics must show only the user's blocks). */
+static size_t first_repeat(void **ptrs, size_t count, bool *nomem) {
+  uintptr_t on_stack[1024];
+  size_t n = 0;
+  for (size_t i = 0; i < count; i++) n += ptrs[i] != NULL;
+  if (n < 2) return count;
+  size_t map_len = n > 1024 ? (n * sizeof(uintptr_t) + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1) : 0;
+  uintptr_t *sorted = map_len ? hk_os_map(map_len) : on_stack;
+  if (!sorted) {
+    *nomem = true;
+    return count;
+  }
+  for (size_t i = 0, k = 0; i < count; i++)
+    if (ptrs[i]) sorted[k++] = (uintptr_t)ptrs[i];
+  qsort(sorted, n, sizeof *sorted, compare_addresses);
+  uintptr_t repeated = 0;
+  for (size_t k = 1; k < n && !repeated; k++)
+    if (sorted[k] == sorted[k - 1]) repeated = sorted[k];
+  if (map_len) hk_os_unmap(sorted, map_len);
+  if (!repeated) return count;
+  size_t seen = 0, i = 0;
+  for (; i < count; i++)
+    if ((uintptr_t)ptrs[i] == repeated && seen++) break;
+  return i;
+}
+
+int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
+  if (!ptrs && count) return HAK_E_FOREIGN;
+  for (size_t i = 0; i < count; i++) {
+    int state = ptrs[i] ? hk_block_state(ptrs[i]) : HAK_BLOCK_LIVE;
+    if (state != HAK_BLOCK_LIVE) {
+      if (bad) *bad = i;
+      return state == HAK_BLOCK_FREE ? HAK_E_DOUBLE_FREE : HAK_E_FOREIGN;
+    }
+  }
+  bool nomem = false;
+  size_t repeat = first_repeat(ptrs, count, &nomem);
+  if (nomem) return HAK_E_NOMEM;
+  if (repeat < count) {
+    if (bad) *bad = repeat;
+    return HAK_E_DOUBLE_FREE;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (ptrs[i] && !hk_free_small_slow(ptrs[i])) hk_free_nonsmall(ptrs[i]);
+  return HAK_OK;
+}
+
 size_t hak_trim(void) {
   size_t bytes = 0;
   hk_heap *h = hk_tl_heap;

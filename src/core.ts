@@ -30,6 +30,7 @@ export const HAK_E_BAD_VALUE = -2;
 export const HAK_E_LOCKED = -3;
 export const HAK_E_FOREIGN = -4;
 export const HAK_E_DOUBLE_FREE = -5;
+export const HAK_E_NOMEM = -6;
 
 /** `enum hak_block_kind` of csrc/include/hakmem.h: what `hak_block_state()` says about an address. */
 export const HAK_BLOCK_FOREIGN = 0;
@@ -54,6 +55,11 @@ export interface NativeHakmem {
   mallocBatch(size: number, count: number, out: BigUint64Array): number;
   /** `hak_free_batch(ptrs, count)`: frees the first `count` entries (zeros skipped). */
   freeBatch(ptrs: BigUint64Array, count: number): void;
+  /**
+   * `hak_free_batch_checked(ptrs, count, bad)`: all or nothing; HAK_OK, or HAK_E_FOREIGN / HAK_E_DOUBLE_FREE /
+   * HAK_E_NOMEM with the index of the first bad entry in `bad[0]`.
+   */
+  freeBatchChecked(ptrs: BigUint64Array, count: number, bad: BigUint64Array): number;
   trim(): number;
   /** `hak_stats` into a buffer of {@link STATS_BUFFER_WORDS} words. */
   stats(out: BigUint64Array): number;
@@ -167,6 +173,7 @@ function hex(address: number): string {
 export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   const schema = new ConfigSchema(matchDescribe(parseDescribe(native.configDescribe())).specs);
   const statsWords = new BigUint64Array(STATS_BUFFER_WORDS);
+  const badIndex = new BigUint64Array(1);
   const layout = statsLayout(native.statsJson());
 
   /** A valid non-null address, or FOREIGN_POINTER. */
@@ -267,19 +274,18 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
       return fail("FOREIGN_POINTER", `freeBatch(${describeValue(ptrs)}): expected a BigUint64Array or an array of pointers`);
     }
     if (words.length === 0) return;
-    // Validate everything first so that a bad entry frees nothing: hak_free_batch itself trusts its input.
-    const seen = new Set<bigint>();
-    for (let i = 0; i < words.length; i++) {
-      const w = words[i] as bigint;
-      if (w === 0n) continue;
-      if (w > BigInt(Number.MAX_SAFE_INTEGER)) fail("FOREIGN_POINTER", `freeBatch: entry ${i} (0x${w.toString(16)}) was not allocated by hakmem`);
-      if (seen.has(w)) fail("DOUBLE_FREE", `freeBatch: entry ${i} (0x${w.toString(16)}) appears twice in the batch`);
-      seen.add(w);
-      const a = Number(w);
-      const state = native.blockState(a);
-      if (state !== HAK_BLOCK_LIVE) throw notLive("freeBatch", a, state, true, ` (entry ${i}; nothing was freed)`);
-    }
-    native.freeBatch(words, words.length);
+    // One crossing: the C side validates every entry (live, no repeats) and frees all of them or none.
+    const rc = native.freeBatchChecked(words, words.length, badIndex);
+    if (rc === HAK_OK) return;
+    if (rc === HAK_E_NOMEM) fail("OUT_OF_MEMORY", `freeBatch: no memory to check ${words.length} entries; nothing was freed`);
+    const i = Number(badIndex[0]);
+    const w = words[i] as bigint;
+    const suffix = ` (entry ${i}; nothing was freed)`;
+    if (w > BigInt(Number.MAX_SAFE_INTEGER)) fail("FOREIGN_POINTER", `freeBatch: 0x${w.toString(16)} was not allocated by hakmem${suffix}`);
+    const a = Number(w);
+    const state = native.blockState(a);
+    if (state === HAK_BLOCK_LIVE) fail("DOUBLE_FREE", `freeBatch: entry ${i} (${hex(a)}) appears twice in the batch; nothing was freed`);
+    throw notLive("freeBatch", a, state, true, suffix);
   }
 
   function buffer(size: number): Uint8Array {

@@ -55,6 +55,7 @@ const SYMBOLS = {
   hak_block_state: { parameters: ["usize"], result: "i32" },
   hak_malloc_batch: { parameters: ["usize", "usize", "buffer"], result: "usize" },
   hak_free_batch: { parameters: ["buffer", "usize"], result: "void" },
+  hak_free_batch_checked: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
   hak_trim: { parameters: [], result: "usize" },
   hak_stats: { parameters: ["buffer"], result: "i32" },
   hak_stats_json: { parameters: [], result: "pointer" },
@@ -112,6 +113,7 @@ const native: NativeHakmem = {
   blockState: (ptr) => sym.hak_block_state(big(ptr)),
   mallocBatch: (size, count, out) => Number(sym.hak_malloc_batch(big(size), big(count), out)),
   freeBatch: (ptrs, count) => sym.hak_free_batch(ptrs, big(count)),
+  freeBatchChecked: (ptrs, count, bad) => sym.hak_free_batch_checked(ptrs, big(count), bad),
   trim: () => Number(sym.hak_trim()),
   stats: (out) => sym.hak_stats(out),
   statsJson: () => string(sym.hak_stats_json()) ?? "{}",
@@ -149,7 +151,7 @@ export const usableSize: (ptr: Pointer) => number = api.usableSize;
 export const owns: (ptr: unknown) => boolean = api.owns;
 /** `count` blocks of `size` bytes in one FFI call, as a BigUint64Array; all or nothing (`OUT_OF_MEMORY`). */
 export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
-/** Frees every entry (zeros skipped) in one `hak_free_batch` call after validating each; all or nothing. */
+/** Frees every entry (zeros skipped) in one `hak_free_batch_checked` call; all or nothing. */
 export const freeBatch: (ptrs: PointerList) => void = api.freeBatch;
 /** A zeroed Uint8Array over hakmem memory, freed by a FinalizationRegistry after collection (see the module notes). */
 export const buffer: (size: number) => Uint8Array = api.buffer;

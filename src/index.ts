@@ -60,6 +60,7 @@ const SYMBOLS = {
   hak_block_state: { args: [FFIType.ptr], returns: FFIType.i32 },
   hak_malloc_batch: { args: [FFIType.u64, FFIType.u64, FFIType.ptr], returns: FFIType.u64_fast },
   hak_free_batch: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.void },
+  hak_free_batch_checked: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   hak_buffer_deallocator: { args: [], returns: FFIType.ptr },
   hak_trim: { args: [], returns: FFIType.u64_fast },
   hak_stats: { args: [FFIType.ptr], returns: FFIType.i32 },
@@ -119,6 +120,7 @@ const native: NativeHakmem = {
   blockState: (ptr) => sym.hak_block_state(asPtr(ptr)),
   mallocBatch: (size, count, out) => asNumber(sym.hak_malloc_batch(size, count, out)),
   freeBatch: (ptrs, count) => sym.hak_free_batch(ptrs, count),
+  freeBatchChecked: (ptrs, count, bad) => sym.hak_free_batch_checked(ptrs, count, bad),
   trim: () => asNumber(sym.hak_trim()),
   stats: (out) => sym.hak_stats(out),
   statsJson: () => String(sym.hak_stats_json()),
@@ -220,11 +222,10 @@ export const owns: (ptr: unknown) => boolean = api.owns;
 export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
 
 /**
- * Frees many blocks in one `hak_free_batch` call. Zero entries are skipped, as in C.
+ * Frees many blocks in one FFI crossing (`hak_free_batch_checked`). Zero entries are skipped, as in C.
  *
- * All or nothing: every entry is validated first (`hak_block_state`, one cheap call per entry with no system call,
- * since `hak_free_batch` trusts its input), and when any is bad nothing is freed. The saving over {@link free} in
- * a loop is therefore in the frees, not in the FFI crossings; see README.md.
+ * All or nothing: the C side checks that every entry is the start of a live block and that none appears twice
+ * before it frees anything, so a bad entry frees nothing.
  *
  * @param ptrs - a BigUint64Array (as {@link allocBatch} returns; not modified) or an array of pointers
  * @throws {@link HakmemError} `FOREIGN_POINTER` for an entry that is not the start of a live hakmem block;

@@ -68,6 +68,11 @@ HAK_API int hak_free_checked(void *ptr);
 HAK_API size_t hak_malloc_batch(size_t size, size_t count, void **out);
 /* Frees count pointers (NULL entries are skipped). */
 HAK_API void hak_free_batch(void **ptrs, size_t count);
+/* All or nothing: frees every non-NULL entry if each is a live hakmem block
+ * and none appears twice; otherwise frees nothing and returns HAK_E_FOREIGN or
+ * HAK_E_DOUBLE_FREE for the first bad entry, whose index goes to *bad (when
+ * bad is not NULL). HAK_E_NOMEM if the duplicate check could not get memory. */
+HAK_API int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad);
 
 /* A deallocator with the signature JavaScriptCore (bun:ffi toArrayBuffer)
  * expects, void (*)(void *bytes, void *ctx): frees bytes; ctx is unused. It may
