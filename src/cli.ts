@@ -13,7 +13,7 @@
  * @module
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
 const PACKAGE_ROOT = resolve(dirname(import.meta.path), "..");
@@ -150,15 +150,11 @@ async function run(options: RunOptions): Promise<number> {
       process.stderr.write(`${options.json ? JSON.stringify({ command, stats }) : formatReport(stats, command)}\n`);
     }
     const signal = child.signalCode;
-    return signal ? 128 + (osSignalNumber(signal) ?? 0) : code;
+    if (signal === null) return code;
+    return 128 + (typeof signal === "number" ? signal : (constants.signals[signal] ?? 0));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function osSignalNumber(name: string): number | undefined {
-  const table = (require("node:os") as typeof import("node:os")).constants.signals as Record<string, number>;
-  return table[name];
 }
 
 /** `hakmem flags`: the C flag table, as hak_config_describe reports it. */
