@@ -77,8 +77,17 @@ static CHECK_UNUSED int check_finish(void)
   return check_failures != 0;
 }
 
+/* Time limits are multiplied by $CHECK_TIMEOUT_SCALE (an integer, default 1),
+ * for slow runs such as ThreadSanitizer builds. */
+static CHECK_UNUSED unsigned check_scaled(unsigned seconds)
+{
+  const char *e = getenv("CHECK_TIMEOUT_SCALE");
+  long k = e ? strtol(e, NULL, 10) : 1;
+  return seconds * (unsigned)(k >= 1 && k <= 1000 ? k : 1);
+}
+
 /* A hung test is a failed test: SIGALRM kills the process after `seconds`. */
-static CHECK_UNUSED void check_timeout(unsigned seconds) { alarm(seconds); }
+static CHECK_UNUSED void check_timeout(unsigned seconds) { alarm(check_scaled(seconds)); }
 
 static CHECK_UNUSED void check_describe_status(int st, char *buf, size_t n)
 {
@@ -115,7 +124,7 @@ static CHECK_UNUSED int check_in_child(const char *name, void (*fn)(void *), voi
     snprintf(who, sizeof who, "[child %s] ", name);
     check_who = who;
     check_passes = check_failures = 0;
-    alarm(120);
+    alarm(check_scaled(120));
     fn(arg);
     long counts[2] = {check_passes, check_failures};
     if (write(fds[1], counts, sizeof counts) != (ssize_t)sizeof counts) _exit(99);
@@ -214,7 +223,7 @@ static CHECK_UNUSED void check_run_self(const char *mode, const char *const *env
     close(err[0]);
     close(err[1]);
     char *argv[] = {exe, "--child", (char *)mode, NULL};
-    alarm(120);
+    alarm(check_scaled(120));
     execve(exe, argv, envp);
     _exit(127);
   }

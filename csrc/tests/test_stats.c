@@ -15,7 +15,7 @@
   X(os_decommit_bytes) X(prefault_calls) X(prefault_bytes) X(prefault_faults) X(hugepage_advised_bytes)  \
   X(page_faults) X(rss_current) X(rss_peak) X(lock_acquisitions) X(threads_started) X(heaps_abandoned)   \
   X(heaps_adopted) X(large_cached) X(large_cached_bytes) X(ace_hits) X(ace_threshold) X(ace_exhaustion)   \
-  X(ace_mapfail) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps) X(locks_large)
+  X(ace_mapfail) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps) X(locks_large) X(os_map_failures)
 
 static void struct_basics(void)
 {
@@ -108,6 +108,12 @@ static void json(void)
     CHECK(json_u64(j, #f, &v) && v == a.f, "json %s = %llu, hak_stats %llu", #f, U(v), U(a.f));       \
   }
   STAT_FIELDS(SAME_VALUE)
+  /* Every field, even one added after this list was written: one key per
+   * uint64_t of the struct (with or without "size"). */
+  size_t keys = 0;
+  for (const char *c = j; *c; c++) keys += *c == ':';
+  size_t fields = sizeof(hak_stats_t) / sizeof(uint64_t);
+  CHECK(keys == fields || keys == fields - 1, "hak_stats_json has %zu keys, hak_stats_t %zu fields", keys, fields);
   uint64_t v = 0;
   CHECK(json_u64(j, "allocs", &v) && v > 0, "json allocs = %llu", U(v));
   CHECK(json_u64(j, "rss_current", &v) && v > 0, "json rss_current = %llu", U(v));
@@ -139,6 +145,9 @@ static void print_to_fd(void)
   snprintf(line, sizeof line, "\n  %s: ", #f);                       \
   CHECK(strstr(buf, line) != NULL, "report lacks a line for %s", #f);
   STAT_FIELDS(LINE_PRESENT)
+  size_t lines = 0, fields = sizeof(hak_stats_t) / sizeof(uint64_t);
+  for (const char *c = buf; (c = strstr(c, "\n  ")) != NULL; c++) lines++;
+  CHECK(lines == fields || lines == fields - 1, "report has %zu value lines, hak_stats_t %zu fields", lines, fields);
 }
 
 /* ---- re-executed children -------------------------------------------------- */

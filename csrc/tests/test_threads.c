@@ -3,6 +3,7 @@
  * and a multi-threaded random workload with cross-thread frees keeps every
  * block's contents. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "check.h"
@@ -229,8 +230,9 @@ static void *churn(void *arg)
 /* The forked child's own work: allocate, verify, free. Exit code 0 = fine. */
 static void forked_child_work(void)
 {
-  alarm(5); /* a deadlocked child is killed, and reported by the parent (the
-               work takes milliseconds) */
+  /* A deadlocked child is killed and reported by the parent; the work itself
+   * takes milliseconds. */
+  alarm(check_scaled(5));
   void *v[2000];
   for (int i = 0; i < 2000; i++) {
     size_t n = 16 + (size_t)i * 7 % 3000 + (i % 100 == 0 ? 20000 : 0);
@@ -280,10 +282,16 @@ static void fork_with_threads(void *arg)
  * initialisation it waits on forever. Each attempt needs an uninitialised
  * process, so each runs in its own fork()ed child; the race is not hit every
  * time, hence the attempts. */
+static atomic_int forked; /* set by the parent once fork() has returned */
+
 static void *first_allocation(void *arg)
 {
   (void)arg;
   for (int i = 0; i < 1000; i++) hak_free(hak_malloc(64));
+  /* Stay alive until the fork is done: a thread that had already finished
+   * when fork() copied the process would be an unjoined thread in the child
+   * (ThreadSanitizer reports it as a leak). */
+  while (!atomic_load(&forked)) sched_yield();
   return NULL;
 }
 
@@ -294,6 +302,7 @@ static void fork_during_init_attempt(void *arg)
   pthread_create(&t, NULL, first_allocation, NULL);
   pid_t pid = fork();
   if (pid == 0) forked_child_work();
+  atomic_store(&forked, 1);
   int st = 0;
   waitpid(pid, &st, 0);
   pthread_join(t, NULL);
