@@ -72,13 +72,11 @@ static void fork_parent(void) {
   hk_config_fork_parent();
   pthread_mutex_unlock(&init_lock);
 }
+/* The child holds every lock the parent took in prepare (only the forking
+ * thread survives): fix up the heaps, then release them as the parent does. */
 static void fork_child(void) {
-  hk_os_fork_child();
-  hk_large_fork_child();
-  hk_lru_fork_child();
   hk_heap_fork_child();
-  hk_config_fork_child();
-  pthread_mutex_init(&init_lock, NULL);
+  fork_parent();
 }
 __attribute__((constructor)) static void hk_register_fork_handlers(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -388,7 +388,6 @@ void hk_config_freeze(void) {
 
 void hk_config_fork_prepare(void) { pthread_mutex_lock(&config_lock); }
 void hk_config_fork_parent(void) { pthread_mutex_unlock(&config_lock); }
-void hk_config_fork_child(void) { pthread_mutex_init(&config_lock, NULL); }
 
 int hak_config_locked(void) { return atomic_load(&frozen_flag); }
 

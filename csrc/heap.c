@@ -405,8 +405,9 @@ hk_heap *hk_heaps_first(void) { return heaps_all; }
  * abandoned so that new threads in the child adopt their memory. */
 void hk_heap_fork_prepare(void) { pthread_mutex_lock(&heaps_lock); }
 void hk_heap_fork_parent(void) { pthread_mutex_unlock(&heaps_lock); }
+/* In the child, before the locks are released: the heaps of threads that do
+ * not exist here are abandoned, so new threads in the child adopt them. */
 void hk_heap_fork_child(void) {
-  pthread_mutex_init(&heaps_lock, NULL);
   for (hk_heap *h = heaps_all; h; h = h->all_next) {
     if (h->is_live && h != hk_tl_heap) {
       h->is_live = 0;

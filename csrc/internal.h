@@ -184,7 +184,8 @@ extern HK_INTERNAL uint64_t hk_registry[HK_REG_WORDS];
 
 static inline bool hk_registry_has(uintptr_t a) {
   uintptr_t w = a >> (HK_GRANULE_SHIFT + 6);
-  return w < HK_REG_WORDS && ((hk_registry[w] >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
+  /* relaxed atomic: the same plain load on x86, but hk_registry_set writes concurrently */
+  return w < HK_REG_WORDS && ((__atomic_load_n(&hk_registry[w], __ATOMIC_RELAXED) >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
 }
 HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
 
@@ -349,18 +350,14 @@ HK_INTERNAL void *hk_calloc(size_t count, size_t size);
 /* fork handlers of each layer holding a lock (registered by api.c) */
 HK_INTERNAL void hk_config_fork_prepare(void);
 HK_INTERNAL void hk_config_fork_parent(void);
-HK_INTERNAL void hk_config_fork_child(void);
 HK_INTERNAL void hk_heap_fork_prepare(void);
 HK_INTERNAL void hk_heap_fork_parent(void);
 HK_INTERNAL void hk_heap_fork_child(void);
 HK_INTERNAL void hk_os_fork_prepare(void);
 HK_INTERNAL void hk_os_fork_parent(void);
-HK_INTERNAL void hk_os_fork_child(void);
 HK_INTERNAL void hk_lru_fork_prepare(void);
 HK_INTERNAL void hk_lru_fork_parent(void);
-HK_INTERNAL void hk_lru_fork_child(void);
 HK_INTERNAL void hk_large_fork_prepare(void);
 HK_INTERNAL void hk_large_fork_parent(void);
-HK_INTERNAL void hk_large_fork_child(void);
 
 #endif /* HAKMEM_INTERNAL_H */

@@ -315,4 +315,3 @@ void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes) {
 
 void hk_large_fork_prepare(void) { pthread_mutex_lock(&tab.lock); }
 void hk_large_fork_parent(void) { pthread_mutex_unlock(&tab.lock); }
-void hk_large_fork_child(void) { pthread_mutex_init(&tab.lock, NULL); }

@@ -114,4 +114,3 @@ void hk_lru_counts(uint64_t *count, uint64_t *bytes) {
 
 void hk_lru_fork_prepare(void) { pthread_mutex_lock(&lru.lock); }
 void hk_lru_fork_parent(void) { pthread_mutex_unlock(&lru.lock); }
-void hk_lru_fork_child(void) { pthread_mutex_init(&lru.lock, NULL); }

@@ -171,7 +171,3 @@ void hk_os_prefault_range(void *p, size_t len) { prefault(p, len); }
 /* Lock order: os_lock before meta_lock (chunk_new allocates metadata). */
 void hk_os_fork_prepare(void) { pthread_mutex_lock(&os_lock); pthread_mutex_lock(&meta_lock); }
 void hk_os_fork_parent(void) { pthread_mutex_unlock(&meta_lock); pthread_mutex_unlock(&os_lock); }
-void hk_os_fork_child(void) {
-  pthread_mutex_init(&os_lock, NULL);
-  pthread_mutex_init(&meta_lock, NULL);
-}
