@@ -25,7 +25,6 @@
 #define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HK_INTERNAL __attribute__((visibility("hidden")))
 #define HK_NOINLINE __attribute__((noinline))
-#define HK_COLD __attribute__((cold, noinline))
 
 /* ---- geometry -------------------------------------------------------------
  * A SuperSlab is g_hk.ss_size bytes (512 KiB .. 4 MiB), aligned to its size,
@@ -33,10 +32,7 @@
  * sits at the start of slab 0, so slab 0 holds fewer blocks. */
 #define HK_SLAB_SHIFT 16
 #define HK_SLAB_SIZE ((size_t)1 << HK_SLAB_SHIFT)
-#define HK_MAX_SLABS 64                 /* 4 MiB / 64 KiB */
 #define HK_GRANULE_SHIFT 19             /* smallest SuperSlab: 512 KiB */
-#define HK_MIN_SS_SIZE ((size_t)1 << HK_GRANULE_SHIFT)
-#define HK_MAX_SS_SIZE ((size_t)4 << 20)
 #define HK_PAGE_SIZE 4096u
 
 /* ---- size classes ---------------------------------------------------------
@@ -89,10 +85,7 @@ typedef struct hk_slab {
 } hk_slab;
 _Static_assert(sizeof(hk_slab) == 128, "slab metadata is two cache lines");
 
-#define HK_SS_MAGIC 0x68616b6d656d5353ull /* "hakmemSS" */
-
 typedef struct hk_ss {
-  uint64_t magic;
   struct hk_heap *owner;       /* NULL while cached in the LRU */
   uint64_t free_mask;          /* bit i: slab i is unformatted (free for any class) */
   uint32_t nslabs;
@@ -100,8 +93,7 @@ typedef struct hk_ss {
   struct hk_ss *next, *prev;   /* owner's list of SuperSlabs, or the LRU list */
   struct hk_ss *avail_next, *avail_prev; /* owner's list of SuperSlabs with free slabs */
   uint8_t in_avail;
-  uint8_t populated;           /* whole SuperSlab prefaulted since it was committed */
-  uint8_t pad[6];
+  uint8_t pad[7];
   uint64_t populated_slabs;    /* slabs prefaulted (HAKMEM_SS_PREFAULT=madvise) */
   uint64_t cached_at_ns;       /* when it entered the LRU */
   struct hk_chunk *chunk;      /* address-space chunk it was carved from */
@@ -197,10 +189,6 @@ static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
 static inline hk_slab *hk_slab_head(hk_slab *s) {
   return HK_UNLIKELY(s->cls == HK_CLASS_FOLLOWER) ? s - s->back : s;
 }
-static inline uint8_t *hk_slab_start(const hk_ss *ss, unsigned idx) {
-  return (uint8_t *)ss + ((size_t)idx << HK_SLAB_SHIFT) + (idx == 0 ? ss->hdr_size : 0);
-}
-
 /* ---- cross-layer functions ------------------------------------------------ */
 /* init */
 HK_INTERNAL void hk_init(void);

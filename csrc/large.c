@@ -19,11 +19,9 @@
 #include "internal.h"
 
 #define HK_LARGE_HDR 64u
-#define HK_LARGE_MAGIC 0x68616b6c61726765ull /* "haklarge" */
 #define HK_ACE_BINS 160                        /* size classes from 64 KiB up to 2^56 */
 
 typedef struct hk_large_hdr {
-  uint64_t magic;
   uint8_t *map_base;
   size_t map_size;
   size_t align;
@@ -175,7 +173,7 @@ static size_t usable_of(const void *p) {
 /* Writes the header for the block in [base, base + map_size) and records it. */
 static uint8_t *place(uint8_t *base, size_t map_size, size_t align) {
   uint8_t *p = (uint8_t *)(((uintptr_t)base + HK_LARGE_HDR + align - 1) & ~(uintptr_t)(align - 1));
-  *hdr_of(p) = (hk_large_hdr){HK_LARGE_MAGIC, base, map_size, align};
+  *hdr_of(p) = (hk_large_hdr){base, map_size, align};
   insert_raw(tab.slots, tab.cap, (uintptr_t)p);
   tab.count++;
   return p;

@@ -19,7 +19,6 @@ hk_ss *hk_ss_acquire(hk_heap *owner) {
   if (!ss) {
     ss = hk_os_ss_alloc();
     if (!ss) return NULL;
-    ss->magic = HK_SS_MAGIC;
     ss->nslabs = g_hk.nslabs;
     ss->hdr_size = header_size(g_hk.nslabs);
     for (unsigned i = 0; i < ss->nslabs; i++) {
@@ -55,7 +54,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   s->carved = 0;
   s->block_size = hk_class_size[cls];
   s->capacity = bytes / s->block_size;
-  s->start = (uintptr_t)hk_slab_start(ss, idx);
+  s->start = (uintptr_t)ss + ((size_t)idx << HK_SLAB_SHIFT) + (idx == 0 ? ss->hdr_size : 0);
   s->shift = (uint8_t)__builtin_ctz(s->block_size);
   uint32_t odd = s->block_size >> s->shift, inv = odd; /* Newton: each step doubles the correct bits */
   for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;

@@ -9,7 +9,9 @@
  * mailbox per thread) so that they are freed remotely; some blocks are
  * reallocated (the prefix must survive), some come from hak_calloc (must be
  * zero), hak_aligned_alloc (must be aligned), hak_malloc_batch. Now and then
- * a thread calls hak_trim() while the others keep working.
+ * a thread calls hak_trim() while the others keep working, and the main
+ * thread reads hak_stats() / hak_stats_json() throughout, as a monitoring
+ * tool would.
  *
  * At the end every block is freed, the threads exit, the main thread calls
  * hak_trim() and hak_stats() must show bytes_in_use == 0 (every block that
@@ -75,7 +77,7 @@ static uint64_t seed;
 static double run_seconds;
 static worker *workers;
 static mailbox *mailboxes;
-static atomic_int stop;
+static atomic_int stop, workers_done;
 static pthread_barrier_t done_barrier;
 
 /* ---- failure reporting ---------------------------------------------------- */
@@ -223,6 +225,11 @@ static void mailbox_drain(worker *w)
   pthread_mutex_unlock(&m->lock);
   for (size_t i = 0; i < n; i++) {
     check_block(w, &items[i], "freed by another thread");
+    /* hak_owns on a block of another thread's heap, live and not being freed
+     * by anyone else: must say 1 while its owner keeps allocating. */
+    if ((i & 7) == 0 && !hak_owns(items[i].p))
+      die("thread %d: hak_owns(%p) = 0 for a live block of thread %d (size %zu, state %d)", w->id,
+          (void *)items[i].p, items[i].owner, items[i].size, hak_block_state(items[i].p));
     hak_free(items[i].p);
   }
   w->remote_freed += n;
@@ -376,7 +383,28 @@ static void *worker_main(void *arg)
   outbox_flush(w);
   pthread_barrier_wait(&done_barrier);
   mailbox_drain(w);
+  atomic_fetch_add(&workers_done, 1);
   return NULL;
+}
+
+/* The main thread meanwhile: statistics snapshots while the workers run
+ * (the per-thread counters are read without stopping their threads). */
+static uint64_t monitor(void)
+{
+  uint64_t snapshots = 0;
+  struct timespec pause = {0, 20 * 1000 * 1000};
+  while (atomic_load(&workers_done) < nthreads) {
+    hak_stats_t s;
+    memset(&s, 0, sizeof s);
+    if (hak_stats(&s) != HAK_OK || s.size != sizeof s) die("hak_stats failed during the run (size %llu)", U(s.size));
+    if (snapshots % 8 == 0) {
+      const char *json = hak_stats_json();
+      if (!json_valid(json)) die("hak_stats_json during the run is not valid JSON: %.200s", json ? json : "(null)");
+    }
+    snapshots++;
+    nanosleep(&pause, NULL);
+  }
+  return snapshots;
 }
 
 int main(int argc, char **argv)
@@ -403,6 +431,8 @@ int main(int argc, char **argv)
   mailboxes = calloc((size_t)nthreads, sizeof *mailboxes);
   if (!workers || !mailboxes) die("libc calloc failed");
   pthread_barrier_init(&done_barrier, NULL, (unsigned)nthreads);
+  /* Every mailbox exists before any thread can send to it. */
+  for (int i = 0; i < nthreads; i++) pthread_mutex_init(&mailboxes[i].lock, NULL);
   double t0 = now_seconds();
   for (int i = 0; i < nthreads; i++) {
     worker *w = &workers[i];
@@ -411,10 +441,10 @@ int main(int argc, char **argv)
     if (w->rng == 0) w->rng = 1;
     w->live = malloc(LIVE_MAX_BLOCKS * sizeof *w->live);
     if (!w->live) die("libc malloc failed");
-    pthread_mutex_init(&mailboxes[i].lock, NULL);
     int rc = pthread_create(&w->tid, NULL, worker_main, w);
     if (rc) die("pthread_create: %s", strerror(rc));
   }
+  uint64_t snapshots = monitor();
   worker total = {0};
   for (int i = 0; i < nthreads; i++) {
     worker *w = &workers[i];
@@ -453,10 +483,10 @@ int main(int argc, char **argv)
     die("large_allocs %llu != large_frees %llu at the end", U(s.large_allocs), U(s.large_frees));
 
   printf("stress: ok: seed %llu, %d threads, %.2f s, %llu ops (%.0f ops/s), %llu allocations, %.1f MiB allocated, "
-         "%llu reallocs, %llu remote frees, %llu trims; at the end bytes_in_use %llu, superslabs live %llu "
+         "%llu reallocs, %llu remote frees, %llu trims, %llu stats snapshots; at the end bytes_in_use %llu, superslabs live %llu "
          "cached %llu, hak_trim released %zu bytes, rss peak %.1f MiB\n",
          U(seed), nthreads, elapsed, U(total.ops), (double)total.ops / elapsed, U(total.allocs),
-         (double)total.bytes_allocated / (double)MiB, U(total.reallocs), U(total.remote_freed), U(total.trims),
+         (double)total.bytes_allocated / (double)MiB, U(total.reallocs), U(total.remote_freed), U(total.trims), U(snapshots),
          U(s.bytes_in_use), U(s.superslabs_live), U(s.superslabs_cached), released,
          (double)s.rss_peak / (double)MiB);
   free(workers);
