@@ -166,17 +166,14 @@ static void collect_all(hk_heap *h, bool keep_current) {
 
 static void collect_all(hk_heap *h, bool keep_current);
 
-static size_t reclaim_abandoned(unsigned limit) {
-  size_t bytes = 0;
+static void reclaim_abandoned(unsigned limit) {
   for (unsigned i = 0; i < limit; i++) {
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
     hk_heap *a = heaps_abandoned;
     if (a) heaps_abandoned = a->abandoned_next;
     hk_unlock(&heaps_lock);
     if (!a) break;
-    uint64_t before = a->slabs_emptied;
     collect_all(a, false);
-    bytes += (size_t)(a->slabs_emptied - before) * HK_SLAB_SIZE;
     /* back at the tail, so the next reclaim looks at another heap first */
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
     a->abandoned_next = NULL;
@@ -185,7 +182,6 @@ static size_t reclaim_abandoned(unsigned limit) {
     *tail = a;
     hk_unlock(&heaps_lock);
   }
-  return bytes;
 }
 
 /* ---- slab acquisition --------------------------------------------------------- */
@@ -343,17 +339,15 @@ void hk_free_other(hk_slab *s, hk_block *b) {
   }
 }
 
-/* Releases every empty slab of h and of all abandoned heaps; returns bytes of
- * slabs released to their SuperSlabs (whole empty SuperSlabs go to the LRU). */
-size_t hk_heap_trim(hk_heap *h) {
-  uint64_t before = h ? h->slabs_emptied : 0;
+/* Releases every empty slab of h (if any) and of all abandoned heaps; whole
+ * empty SuperSlabs go to the LRU cache. */
+void hk_heap_trim(hk_heap *h) {
   if (h) collect_all(h, false);
-  size_t bytes = h ? (size_t)(h->slabs_emptied - before) * HK_SLAB_SIZE : 0;
   unsigned abandoned = 0;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   for (hk_heap *a = heaps_abandoned; a; a = a->abandoned_next) abandoned++;
   hk_unlock(&heaps_lock);
-  return bytes + reclaim_abandoned(abandoned);
+  reclaim_abandoned(abandoned);
 }
 
 /* ---- heap lifecycle -------------------------------------------------------------- */

@@ -226,7 +226,7 @@ HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
 HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/secure modes */
 HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
-HK_INTERNAL size_t hk_heap_trim(hk_heap *h);
+HK_INTERNAL void hk_heap_trim(hk_heap *h);
 HK_INTERNAL void hk_heaps_lock(void);
 HK_INTERNAL void hk_heaps_unlock(void);
 HK_INTERNAL hk_heap *hk_heaps_first(void);
