@@ -191,7 +191,16 @@ void *hk_calloc(size_t count, size_t size) {
 }
 
 /* ---- the exported API ------------------------------------------------------------ */
-void *hak_malloc(size_t size) { return hk_alloc(size); }
+/* Blocks handed out through the hak_* API start with a zero word: a free
+ * block's first word is a list link, so hak_free_checked and hak_owns can
+ * tell an unwritten live block from a free one without walking a free list.
+ * (The preload malloc does not pay for this: its callers do not validate.) */
+static inline void *clear_first_word(void *p) {
+  if (p) *(uintptr_t *)p = 0;
+  return p;
+}
+
+void *hak_malloc(size_t size) { return clear_first_word(hk_alloc(size)); }
 
 static HK_NOINLINE void free_slow(void *p) {
   if (g_hk.check) {
@@ -213,7 +222,7 @@ void hak_free(void *p) {
 void *hak_calloc(size_t count, size_t size) { return hk_calloc(count, size); }
 
 void *hak_realloc(void *p, size_t size) {
-  if (!p) return hk_alloc(size);
+  if (!p) return clear_first_word(hk_alloc(size));
   if (size == 0) {
     hak_free(p);
     return NULL;
@@ -233,7 +242,7 @@ void *hak_aligned_alloc(size_t alignment, size_t size) {
     errno = EINVAL;
     return NULL;
   }
-  return hk_alloc_aligned(alignment, size);
+  return clear_first_word(hk_alloc_aligned(alignment, size));
 }
 
 size_t hak_usable_size(const void *p) {
@@ -249,7 +258,7 @@ size_t hak_malloc_batch(size_t size, size_t count, void **out) {
   size_t i = 0;
   if (size <= HK_SLAB_MAX) {
     unsigned c = hk_class_of(size);
-    for (; i < count && (out[i] = hk_alloc_class(c)) != NULL; i++) {}
+    for (; i < count && (out[i] = clear_first_word(hk_alloc_class(c))) != NULL; i++) {}
   } else {
     for (; i < count && (out[i] = hk_alloc_slow(size)) != NULL; i++) {}
   }
@@ -269,36 +278,31 @@ void hak_free_deallocator(void *bytes, void *ctx) {
 
 void *hak_buffer_deallocator(void) { return (void *)&hak_free_deallocator; }
 
-static int compare_addresses(const void *a, const void *b) {
-  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-  return (x > y) - (x < y);
-}
-
 /* Index of the second occurrence of a pointer that appears twice, or count.
- * The sorted copy lives on the stack or in a private mapping, never in the
- * user's heap (its statistics must show only the user's blocks). */
+ * An open-addressing set at most half full, on the stack or in a private
+ * mapping: never in the user's heap, whose statistics must show only the
+ * user's blocks. */
 static size_t first_repeat(void **ptrs, size_t count, bool *nomem) {
-  uintptr_t on_stack[1024];
-  size_t n = 0;
-  for (size_t i = 0; i < count; i++) n += ptrs[i] != NULL;
-  if (n < 2) return count;
-  size_t map_len = n > 1024 ? (n * sizeof(uintptr_t) + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1) : 0;
-  uintptr_t *sorted = map_len ? hk_os_map(map_len) : on_stack;
-  if (!sorted) {
+  uintptr_t on_stack[2048];
+  size_t cap = 16;
+  while (cap < 2 * count) cap *= 2;
+  size_t map_len = cap > 2048 ? cap * sizeof(uintptr_t) : 0;
+  uintptr_t *set = map_len ? hk_os_map(map_len) : on_stack;
+  if (!set) {
     *nomem = true;
     return count;
   }
-  for (size_t i = 0, k = 0; i < count; i++)
-    if (ptrs[i]) sorted[k++] = (uintptr_t)ptrs[i];
-  qsort(sorted, n, sizeof *sorted, compare_addresses);
-  uintptr_t repeated = 0;
-  for (size_t k = 1; k < n && !repeated; k++)
-    if (sorted[k] == sorted[k - 1]) repeated = sorted[k];
-  if (map_len) hk_os_unmap(sorted, map_len);
-  if (!repeated) return count;
-  size_t seen = 0, i = 0;
-  for (; i < count; i++)
-    if ((uintptr_t)ptrs[i] == repeated && seen++) break;
+  if (!map_len) memset(set, 0, cap * sizeof *set);
+  size_t i = 0;
+  for (; i < count; i++) {
+    uintptr_t key = (uintptr_t)ptrs[i];
+    if (!key) continue;
+    size_t h = (size_t)((key >> 4) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
+    while (set[h] && set[h] != key) h = (h + 1) & (cap - 1);
+    if (set[h] == key) break;
+    set[h] = key;
+  }
+  if (map_len) hk_os_unmap(set, map_len);
   return i;
 }
 

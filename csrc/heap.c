@@ -22,7 +22,7 @@
 #include <string.h>
 #include "internal.h"
 
-hk_slab hk_empty_slab = {.cls = HK_CLASS_NONE};
+hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
 hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab}};
 __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 
@@ -105,7 +105,7 @@ static void release_slab(hk_heap *h, hk_slab *s) {
   hk_ss *ss = ss_of_slab(s);
   for (unsigned k = 0; k < s->span; k++) s[k].cls = HK_CLASS_NONE;
   s->owner = NULL;
-  s->free = NULL;
+  s->free = HK_END;
   h->slabs_emptied++;
   h->slabs_in_use--;
   ss->free_mask |= run_mask(s->span) << s->index;
@@ -237,7 +237,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
 static hk_slab *refill(hk_heap *h, unsigned c) {
   hk_slab *s;
   while ((s = h->avail[c].head) != NULL) {
-    if (s->free) goto found;
+    if (s->free != HK_END) goto found;
     if (s->carved < s->capacity) {
       hk_slab_extend(ss_of_slab(s), s);
       goto found;
@@ -267,12 +267,12 @@ found:
 void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
   if (h == &hk_empty_heap && !(h = hk_heap_get())) return NULL;
   hk_slab *s = h->avail[c].head;
-  if ((!s || !s->free) && !(s = refill(h, c))) {
+  if ((!s || s->free == HK_END) && !(s = refill(h, c))) {
     errno = ENOMEM;
     return NULL;
   }
   hk_block *b = s->free, *next = hk_next(b);
-  if (g_hk.secure && next && !hk_block_in_slab(s, next)) hk_corrupt_list(s, b);
+  if (g_hk.secure && next != HK_END && !hk_block_in_slab(s, next)) hk_corrupt_list(s, b);
   s->free = next;
   s->used++;
   h->nalloc[c]++;

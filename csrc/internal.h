@@ -56,12 +56,17 @@ static inline unsigned hk_class_of(size_t size) {
 /* ---- blocks, slabs, SuperSlabs -------------------------------------------- */
 typedef struct hk_block { struct hk_block *next; } hk_block;
 
+/* A local free list ends in HK_END, not NULL, so that a block whose first word
+ * is 0 (zeroed or never written) is known live without a walk of the list
+ * (hak_free_checked, hak_owns). Remote lists still end in NULL. */
+#define HK_END ((hk_block *)1)
+
 struct hk_heap;
 
 /* Per-slab metadata: 128 bytes. The first cache line is touched only by the
  * owning thread; the second holds the remote-free list other threads push to. */
 typedef struct hk_slab {
-  hk_block *free;            /* local free list (owner only) */
+  hk_block *free;            /* local free list (owner only), ends in HK_END */
   struct hk_heap *owner;     /* owning heap; NULL while the slab is unformatted */
   uint32_t used;             /* blocks handed out and not yet back on a local list: exact */
   uint32_t block_size;
@@ -275,7 +280,7 @@ static inline void *hk_alloc_class(unsigned cls) {
   hk_heap *h = hk_tl_heap;
   hk_slab *s = h->current[cls];
   hk_block *b = s->free;
-  if (HK_LIKELY(b != NULL)) {
+  if (HK_LIKELY(b != HK_END)) {
     s->free = b->next;
     s->used++;
     h->nalloc[cls]++;

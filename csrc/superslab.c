@@ -49,7 +49,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   hk_slab *s = &ss->slabs[idx];
   unsigned span = hk_class_span[cls];
   uint32_t bytes = (uint32_t)(span * HK_SLAB_SIZE) - (idx == 0 ? ss->hdr_size : 0);
-  s->free = NULL;
+  s->free = HK_END;
   s->used = 0;
   s->carved = 0;
   s->block_size = hk_class_size[cls];
@@ -115,30 +115,31 @@ uint32_t hk_slab_collect(hk_slab *s) {
   return n;
 }
 
-static bool list_contains(const hk_block *list, const hk_block *b, uint32_t limit) {
-  for (uint32_t i = 0; list && i <= limit; list = hk_next(list), i++)
+static bool list_contains(const hk_block *list, const hk_block *end, const hk_block *b, uint32_t limit) {
+  for (uint32_t i = 0; list != end && i <= limit; list = hk_next(list), i++)
     if (list == b) return true;
   return false;
 }
 
-/* What the address a inside SuperSlab ss is. Free lists only ever link blocks
- * of their own slab, so a block whose first word is neither NULL nor such a
- * block cannot be free and the walk is skipped. The local list is walked only
- * when the caller owns it (may_walk_local); the remote list only grows at its
- * head, so walking it races with nothing that unlinks. */
+/* What the address a inside SuperSlab ss is. A free block's first word links
+ * to a block of its own slab, or ends a list: HK_END for the local list, NULL
+ * for the remote list. Any other first word means live, without a walk. The
+ * local list is walked only when the caller owns it (may_walk_local); the
+ * remote list only grows at its head, so walking it races with nothing that
+ * unlinks. */
 int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local) {
+  (void)ss;
   if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
   s = hk_slab_head(s);
-  uintptr_t start = s->start;
   if (!hk_block_start_ok(s, a)) return HAK_BLOCK_INTERIOR;
-  uintptr_t idx = (a - start) / s->block_size;
+  uintptr_t idx = (a - s->start) / s->block_size;
   if (idx >= s->capacity) return HAK_BLOCK_INTERIOR;
   if (idx >= s->carved) return HAK_BLOCK_FREE;
-  uintptr_t next = (uintptr_t)hk_next((const hk_block *)a);
-  uintptr_t end = start + (uintptr_t)s->carved * s->block_size;
-  if (next != 0 && (next < start || next >= end || (next - start) % s->block_size)) return HAK_BLOCK_LIVE;
-  const hk_block *b = (const hk_block *)a;
-  if (list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), b, s->carved)) return HAK_BLOCK_FREE;
-  if (may_walk_local && list_contains(s->free, b, s->carved)) return HAK_BLOCK_FREE;
+  const hk_block *b = (const hk_block *)a, *next = hk_next(b);
+  bool link = next != NULL && next != HK_END && hk_block_in_slab(s, next);
+  if (next != NULL && next != HK_END && !link) return HAK_BLOCK_LIVE;
+  uint32_t limit = s->carved;
+  if (list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), NULL, b, limit)) return HAK_BLOCK_FREE;
+  if (next != NULL && may_walk_local && list_contains(s->free, HK_END, b, limit)) return HAK_BLOCK_FREE;
   return HAK_BLOCK_LIVE;
 }

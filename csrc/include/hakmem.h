@@ -42,7 +42,10 @@ enum hak_block_kind {
                              their start address only) */
 };
 
-/* ---- allocation ---------------------------------------------------------- */
+/* ---- allocation ----------------------------------------------------------
+ * Blocks from these functions read 0 in their first 8 bytes until written
+ * (calloc: all bytes); hak_free_checked and hak_owns use that to decide in
+ * O(1) that a block is live. */
 HAK_API void *hak_malloc(size_t size);
 HAK_API void hak_free(void *ptr);
 HAK_API void *hak_calloc(size_t count, size_t size);
