@@ -1,44 +1,81 @@
 /**
  * Native allocator comparison.
  *
- * The seed benchmarks in bench/native/ call plain malloc/free; each allocator is
- * swapped in with LD_PRELOAD. For every workload the allocators take turns
- * (round-robin), each runs R times, and the report gives medians and ratios
- * against hakmem as Markdown on stdout. Progress goes to stderr.
+ * The seed benchmarks in bench/native/ call plain malloc/free; each allocator is swapped in with LD_PRELOAD
+ * (glibc runs with no preload). For every workload the allocators take turns, each run R times (default 5), the
+ * first allocator of each round rotating so that none always runs first; the report gives medians and ratios
+ * against hakmem. Peak RSS and page faults come from build/runstat, which waits for the benchmark with wait4():
+ * Bun's own resourceUsage() of a direct child reports at least Bun's RSS, because Linux carries the peak RSS
+ * across exec. For hakmem the OS map/unmap counts come from its own statistics: the hakmem child runs with
+ * HAKMEM_STATS_FILE=<temporary file> and the core writes its statistics JSON there at exit.
  *
- * Peak RSS and page faults come from build/runstat, which waits for the
- * benchmark with wait4(): Bun's own resourceUsage() of a direct child reports
- * at least Bun's RSS, because Linux carries the peak RSS across exec.
+ * When valgrind is installed, instructions per operation are counted with callgrind: each benchmark runs with
+ * two iteration counts and (instructions(N2) - instructions(N1)) / (N2 - N1) cancels start-up and exit.
+ * valgrind passes LD_PRELOAD on to the program, so the same preloads apply. The counts do not depend on timing,
+ * so these runs go in parallel, one per core.
  *
- *   bun bench/native.ts [--runs N] [--quick] [--callgrind] [--workload ID]...
+ * Progress goes to stderr; at the end one Markdown table goes to stdout, and the results to
+ * <out>/<stem>.json and .md (bench/lib/report.ts names them).
  *
- * Exit status: 0 when every benchmark ran (missing peers are skipped), 1 when a
- * benchmark failed, 2 for bad arguments.
+ *   bun bench/native.ts [--runs N] [--quick] [--no-callgrind] [--workload ID]... [--out DIR] [--no-save]
+ *
+ * Exit status: 0 when every benchmark ran (missing peers are skipped), 1 when a glibc or hakmem run failed,
+ * 2 for bad arguments. A peer that fails is reported in the table and does not fail the run.
  */
-import { existsSync } from "node:fs";
+import { dlopen, FFIType } from "bun:ffi";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join } from "node:path";
+import { BUILD, discoverPeers, HAKMEM_PRELOAD, PEER_INSTALL_HINT, ROOT } from "./lib/allocators.ts";
+import {
+  DEFAULT_OUT,
+  describeMachine,
+  displayPath,
+  endProgress,
+  formatBytes,
+  formatCount,
+  formatPercent,
+  formatRatio,
+  type Machine,
+  machine,
+  markdownTable,
+  median,
+  progress,
+  writeResults,
+} from "./lib/report.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
-const BUILD = join(ROOT, "build");
 const RUNSTAT = join(BUILD, "runstat");
-const HAKMEM_PRELOAD = join(BUILD, "libhakmem_preload.so");
-const PEER_INSTALL_HINT = "apt-get install libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4";
 const RUN_TIMEOUT_MS = 10 * 60 * 1000;
+export const VALGRIND_INSTALL_HINT = "apt-get install valgrind";
 
 // ---- options ----------------------------------------------------------------
 
-interface Options {
+export interface NativeOptions {
   runs: number;
   quick: boolean;
+  /** true: count instructions with callgrind (when valgrind is installed); false: --no-callgrind. */
   callgrind: boolean;
+  /** Workload ids to run; empty: all. */
   only: string[];
+  /** Where the results files go; null: do not write them. */
+  out: string | null;
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function parseOptions(args: string[], workloadIds: string[]): Options {
-  const options: Options = { runs: 5, quick: false, callgrind: false, only: [] };
+export function defaultNativeOptions(): NativeOptions {
+  return { runs: 5, quick: false, callgrind: true, only: [], out: DEFAULT_OUT };
+}
+
+/** Every workload id --workload accepts. */
+export function workloadIds(): string[] {
+  return [...defineWorkloads(false).map((w) => w.id), ...defineCallgrindWorkloads(false, []).map((w) => w.id)];
+}
+
+export function parseNativeOptions(args: string[]): NativeOptions {
+  const ids = workloadIds();
+  const options = defaultNativeOptions();
+  let runsGiven = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const value = (): string => {
@@ -52,6 +89,7 @@ function parseOptions(args: string[], workloadIds: string[]): Options {
         const runs = Number(text);
         if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs wants a positive integer, not ${text}`);
         options.runs = runs;
+        runsGiven = true;
         break;
       }
       case "--quick":
@@ -60,94 +98,99 @@ function parseOptions(args: string[], workloadIds: string[]): Options {
       case "--callgrind":
         options.callgrind = true;
         break;
+      case "--no-callgrind":
+        options.callgrind = false;
+        break;
       case "--workload": {
         const id = value();
-        if (!workloadIds.includes(id)) throw new UsageError(`unknown workload ${id}`);
+        if (!ids.includes(id)) throw new UsageError(`unknown workload ${id}`);
         options.only.push(id);
         break;
       }
+      case "--out":
+        options.out = value();
+        break;
+      case "--no-save":
+        options.out = null;
+        break;
       case "--help":
       case "-h":
-        console.log(usage(workloadIds));
+        console.log(nativeUsage());
         process.exit(0);
       default:
         throw new UsageError(`unknown argument ${arg}`);
     }
   }
+  if (options.quick && !runsGiven) options.runs = QUICK_RUNS;
   return options;
 }
 
-function usage(workloadIds: string[]): string {
-  return `usage: bun bench/native.ts [--runs N] [--quick] [--callgrind] [--workload ID]...
+/** Runs per allocator with --quick when --runs is not given. */
+export const QUICK_RUNS = 3;
 
-  --runs N        runs per allocator and workload (default 5); the median is reported
-  --quick         divide every workload's iteration count by 10
-  --callgrind     also count instructions per malloc+free pair under valgrind
-  --workload ID   run only this workload (repeatable): ${workloadIds.join(", ")}
+export function nativeUsage(): string {
+  return `usage: bun bench/native.ts [--runs N] [--quick] [--no-callgrind] [--workload ID]... [--out DIR] [--no-save]
+
+  --runs N        runs per allocator and workload (default 5, 3 with --quick); the median is reported
+  --quick         a tenth of every workload's iterations, 3 runs, one callgrind workload: under a minute
+  --no-callgrind  skip the instruction counts (they are on by default when valgrind is installed)
+  --workload ID   run only this workload (repeatable): ${workloadIds().join(", ")}
+  --out DIR       write the results files to DIR (default bench/results)
+  --no-save       write no results files
   --help          show this text`;
 }
 
 // ---- allocators -------------------------------------------------------------
 
-interface Allocator {
+export interface Allocator {
   name: string;
   /** Library given to LD_PRELOAD; null for the system malloc. */
   preload: string | null;
+  /** What it is, for the report: "system malloc" or the library file with its version. */
+  description: string;
 }
 
-interface SkippedAllocator {
+export interface SkippedAllocator {
   name: string;
   reason: string;
 }
 
-const PEERS = [
-  { name: "mimalloc", pattern: "libmimalloc.so.2*" },
-  { name: "jemalloc", pattern: "libjemalloc.so.2" },
-  { name: "tcmalloc", pattern: "libtcmalloc_minimal.so.4*" },
-];
-
-function libraryDirs(): string[] {
-  const multiarch = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
-  return [`/usr/lib/${multiarch}`, "/usr/local/lib", "/usr/lib"];
-}
-
-/** The first library matching pattern, shortest name first (the soname link before the versioned file). */
-function findLibrary(pattern: string): string | null {
-  const glob = new Bun.Glob(pattern);
-  for (const dir of libraryDirs()) {
-    if (!existsSync(dir)) continue;
-    const names = [...glob.scanSync({ cwd: dir, onlyFiles: false })];
-    names.sort((a, b) => a.length - b.length || a.localeCompare(b));
-    if (names.length > 0) return join(dir, names[0]!);
+/** "glibc 2.36", from gnu_get_libc_version() (no ldd needed). */
+function glibcVersion(): string {
+  try {
+    const libc = dlopen("libc.so.6", { gnu_get_libc_version: { args: [], returns: FFIType.cstring } });
+    const version = String(libc.symbols.gnu_get_libc_version());
+    libc.close();
+    return `glibc ${version}`;
+  } catch {
+    return "system malloc";
   }
-  return null;
 }
 
-function discoverAllocators(): { allocators: Allocator[]; skipped: SkippedAllocator[] } {
+export function discoverAllocators(): { allocators: Allocator[]; skipped: SkippedAllocator[] } {
   const allocators: Allocator[] = [
-    { name: "glibc", preload: null },
-    { name: "hakmem", preload: HAKMEM_PRELOAD },
+    { name: "glibc", preload: null, description: `${glibcVersion()}, no preload` },
+    { name: "hakmem", preload: HAKMEM_PRELOAD, description: displayPath(HAKMEM_PRELOAD) },
   ];
-  const skipped: SkippedAllocator[] = [];
-  for (const peer of PEERS) {
-    const path = findLibrary(peer.pattern);
-    if (path === null) skipped.push({ name: peer.name, reason: `${peer.pattern} not found; ${PEER_INSTALL_HINT}` });
-    else allocators.push({ name: peer.name, preload: path });
-  }
-  return { allocators, skipped };
+  const { found, missing } = discoverPeers();
+  for (const peer of found) allocators.push({ name: peer.name, preload: peer.path, description: `${peer.path} (${peer.file})` });
+  return { allocators, skipped: missing.map((m) => ({ name: m.name, reason: m.reason })) };
 }
 
 // ---- workloads --------------------------------------------------------------
 
 interface Metric {
-  /** What the value is, for the table legend. */
+  /** What the value is, for the legend. */
   label: string;
+  unit: string;
   better: "higher" | "lower";
   format(value: number): string;
 }
 
 interface Workload {
   id: string;
+  /** Short name for the table. */
+  label: string;
   argv: string[];
   metric: Metric;
   /** Extracts the metric from the benchmark's stdout; throws if the line is not there. */
@@ -156,8 +199,9 @@ interface Workload {
 
 const THROUGHPUT: Metric = {
   label: "throughput",
+  unit: "ops/s",
   better: "higher",
-  format: (opsPerSec) => `${(opsPerSec / 1e6).toFixed(1)} M ops/s`,
+  format: (opsPerSec) => `${(opsPerSec / 1e6).toFixed(opsPerSec >= 1e7 ? 1 : 2)} M ops/s`,
 };
 
 function throughputParser(binary: string): (stdout: string) => number {
@@ -172,34 +216,28 @@ function bin(name: string): string {
   return join(BUILD, name);
 }
 
+function throughput(id: string, label: string, binary: string, args: (string | number)[]): Workload {
+  return { id, label, argv: [bin(binary), ...args.map(String)], metric: THROUGHPUT, parse: throughputParser(binary) };
+}
+
 function defineWorkloads(quick: boolean): Workload[] {
-  const scale = (n: number) => String(quick ? n / 10 : n);
-  const blocks = quick ? 100_000 : 1_000_000;
+  const scale = (n: number) => (quick ? n / 10 : n);
+  const blocks = scale(1_000_000);
   const dataBytes = blocks * 16;
   return [
-    {
-      id: "random_mixed_ws256",
-      argv: [bin("bench_random_mixed"), scale(10_000_000), "256", "42"],
-      metric: THROUGHPUT,
-      parse: throughputParser("bench_random_mixed"),
-    },
-    {
-      id: "random_mixed_ws8192",
-      argv: [bin("bench_random_mixed"), scale(10_000_000), "8192", "42"],
-      metric: THROUGHPUT,
-      parse: throughputParser("bench_random_mixed"),
-    },
-    {
-      id: "tiny_hot_16",
-      argv: [bin("bench_tiny_hot"), scale(20_000_000), "16"],
-      metric: THROUGHPUT,
-      parse: throughputParser("bench_tiny_hot"),
-    },
+    throughput("random_mixed_ws256", "random_mixed WS 256", "bench_random_mixed", [scale(10_000_000), 256, 42]),
+    throughput("random_mixed_ws8192", "random_mixed WS 8192", "bench_random_mixed", [scale(10_000_000), 8192, 42]),
+    throughput("tiny_hot_16", "tiny_hot 16 B", "bench_tiny_hot", [scale(20_000_000), 16]),
+    throughput("mid_large_mt_1t", "mid_large_mt 1 thread", "bench_mid_large_mt", [1, scale(1_000_000), 2048, 42]),
+    throughput("mid_large_mt_2t", "mid_large_mt 2 threads", "bench_mid_large_mt", [2, scale(1_000_000), 2048, 42]),
+    throughput("remote_free", "remote_free", "bench_remote_free", [scale(1_000_000)]),
     {
       id: "scaling_16b",
+      label: `scaling ${formatCount(blocks)} × 16 B`,
       argv: [bin("test_scaling"), String(blocks)],
       metric: {
         label: `RSS growth for ${formatCount(blocks)} blocks of 16 bytes (overhead over ${formatBytes(dataBytes)} of data)`,
+        unit: "bytes",
         better: "lower",
         format: (rss) => `${formatBytes(rss)} (${formatPercent((100 * (rss - dataBytes)) / dataBytes)})`,
       },
@@ -212,9 +250,37 @@ function defineWorkloads(quick: boolean): Workload[] {
   ];
 }
 
-const CALLGRIND_ITERS = 200_000;
-const CALLGRIND_ID = "callgrind_tiny_hot_16";
-const CALLGRIND_ARGV = [bin("bench_tiny_hot"), String(CALLGRIND_ITERS), "16"];
+interface CallgrindWorkload {
+  id: string;
+  label: string;
+  /** The command for an iteration count. */
+  argv(iters: number): string[];
+  iters: [number, number];
+  /** What one operation is, for the legend. */
+  op: string;
+}
+
+function defineCallgrindWorkloads(quick: boolean, only: string[]): CallgrindWorkload[] {
+  const all: CallgrindWorkload[] = [
+    {
+      id: "callgrind_tiny_hot_16",
+      label: "tiny_hot 16 B",
+      argv: (n) => [bin("bench_tiny_hot"), String(n), "16"],
+      iters: [100_000, 200_000],
+      op: "malloc+free pair",
+    },
+    {
+      id: "callgrind_random_mixed_ws256",
+      label: "random_mixed WS 256",
+      argv: (n) => [bin("bench_random_mixed"), String(n), "256", "42"],
+      iters: [100_000, 200_000],
+      op: "malloc or free",
+    },
+  ];
+  // --quick counts only the fast path, unless workloads were named.
+  if (only.length > 0) return all.filter((w) => only.includes(w.id));
+  return quick ? all.slice(0, 1) : all;
+}
 
 // ---- running ----------------------------------------------------------------
 
@@ -222,20 +288,17 @@ interface Sample {
   value: number;
   maxRssBytes: number;
   faults: number;
+  /** hakmem's statistics at exit (os_maps, os_unmaps, ...); null for other allocators. */
+  hakmem: Record<string, number> | null;
 }
 
-class BenchmarkFailure extends Error {}
+export class BenchmarkFailure extends Error {}
 
 function childEnv(): Record<string, string | undefined> {
   const env = { ...process.env };
   delete env.LD_PRELOAD;
+  delete env.HAKMEM_STATS_FILE;
   return env;
-}
-
-/** path relative to the repository root when it lies inside it. */
-function displayPath(path: string): string {
-  const rel = relative(ROOT, path);
-  return rel.startsWith("..") ? path : rel;
 }
 
 /** argv as a short command line: the program relative to the repository root. */
@@ -252,11 +315,17 @@ const RUNSTAT_LINE =
   /^runstat: exit=(\d+) signal=(\d+) maxrss_kb=(\d+) minflt=(\d+) majflt=(\d+) user_us=\d+ sys_us=\d+ wall_us=\d+\n?/m;
 
 /** Runs one benchmark under build/runstat, which reports the child's own peak RSS and page faults. */
-function runTimed(workload: Workload, allocator: Allocator): Sample {
+function runTimed(workload: Workload, allocator: Allocator, statsFile: string): Sample {
   const preload = allocator.preload === null ? [] : ["--preload", allocator.preload];
+  const env = childEnv();
+  const isHakmem = allocator.name === "hakmem";
+  if (isHakmem) {
+    rmSync(statsFile, { force: true });
+    env.HAKMEM_STATS_FILE = statsFile;
+  }
   const proc = Bun.spawnSync([RUNSTAT, ...preload, ...workload.argv], {
     cwd: ROOT,
-    env: childEnv(),
+    env,
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -286,16 +355,24 @@ function runTimed(workload: Workload, allocator: Allocator): Sample {
     const why = `printed an unexpected result: ${(error as Error).message}\n--- stdout ---\n${stdout.trimEnd()}`;
     throw new BenchmarkFailure(describeFailure(workload.argv, allocator, why, stderr));
   }
-  return { value, maxRssBytes: maxRssKb! * 1024, faults: minorFaults! + majorFaults! };
+  let hakmem: Record<string, number> | null = null;
+  if (isHakmem) {
+    try {
+      hakmem = JSON.parse(readFileSync(statsFile, "utf8")) as Record<string, number>;
+    } catch (error) {
+      const why = `left no statistics in HAKMEM_STATS_FILE=${statsFile}: ${(error as Error).message}`;
+      throw new BenchmarkFailure(describeFailure(workload.argv, allocator, why, stderr));
+    }
+  }
+  return { value, maxRssBytes: maxRssKb! * 1024, faults: minorFaults! + majorFaults!, hakmem };
 }
 
-/** Instructions counted by callgrind for the whole bench_tiny_hot process. */
-function runCallgrind(allocator: Allocator): number {
-  const argv = CALLGRIND_ARGV;
+/** Instructions callgrind counts for a whole process. */
+async function countInstructions(argv: string[], allocator: Allocator): Promise<number> {
   const env = childEnv();
   // valgrind passes LD_PRELOAD on to the program it runs, next to its own preloads.
   if (allocator.preload !== null) env.LD_PRELOAD = allocator.preload;
-  const proc = Bun.spawnSync(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", ...argv], {
+  const proc = Bun.spawn(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", ...argv], {
     cwd: ROOT,
     env,
     stdin: "ignore",
@@ -303,9 +380,9 @@ function runCallgrind(allocator: Allocator): number {
     stderr: "pipe",
     timeout: RUN_TIMEOUT_MS,
   });
-  const stderr = proc.stderr.toString();
-  if (proc.exitedDueToTimeout) throw new BenchmarkFailure(describeFailure(argv, allocator, "timed out under callgrind", stderr));
-  if (!proc.success) {
+  const [stderr] = await Promise.all([new Response(proc.stderr).text(), new Response(proc.stdout).text()]);
+  await proc.exited;
+  if (proc.exitCode !== 0) {
     const why = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with status ${proc.exitCode}`;
     throw new BenchmarkFailure(describeFailure(argv, allocator, `${why} under callgrind`, stderr));
   }
@@ -314,168 +391,346 @@ function runCallgrind(allocator: Allocator): number {
   return Number(match[1]);
 }
 
-// ---- statistics and formatting ----------------------------------------------
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+/** Runs tasks with at most `limit` at a time; results in task order. */
+async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results = new Array<T>(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${Math.round(bytes)} B`;
+// ---- results ----------------------------------------------------------------
+
+export interface CellResult {
+  /** The metric of each run, in run order. */
+  values: number[];
+  median: number;
+  /** median / hakmem's median. */
+  vs_hakmem: number | null;
+  peak_rss_bytes: number;
+  faults: number;
+  /** hakmem only: medians of its statistics at exit. */
+  os_maps?: number;
+  os_unmaps?: number;
+  os_decommits?: number;
+  /** A peer that failed: why (the other fields are then empty). */
+  failed?: string;
 }
 
-function formatCount(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
+export interface WorkloadResult {
+  id: string;
+  label: string;
+  command: string;
+  metric: string;
+  unit: string;
+  better: "higher" | "lower";
+  results: Record<string, CellResult>;
 }
 
-function formatPercent(pct: number): string {
-  return `${pct >= 0 ? "+" : ""}${pct.toFixed(1)}%`;
+export interface CallgrindResult {
+  id: string;
+  label: string;
+  op: string;
+  commands: [string, string];
+  iters: [number, number];
+  results: Record<string, { instructions: [number, number]; per_op: number; vs_hakmem: number | null; failed?: string }>;
 }
 
-function formatRatio(value: number, reference: number | undefined): string {
-  if (reference === undefined || reference === 0) return "n/a";
-  return `${(value / reference).toFixed(2)}x`;
+export interface NativeResult {
+  date: string;
+  machine: Machine;
+  command: string;
+  options: { runs: number; quick: boolean };
+  allocators: { name: string; library: string }[];
+  skipped: SkippedAllocator[];
+  workloads: WorkloadResult[];
+  callgrind: { skipped: string | null; workloads: CallgrindResult[] };
+  /** The report as Markdown: header, the table, its legend. */
+  markdown: string;
+  /** Just the table and its legend (for the README). */
+  table: string;
 }
 
-function markdownTable(header: string[], rows: string[][]): string {
-  const align = header.map((_, i) => (i === 0 ? "---" : "---:"));
-  return [header, align, ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
+function cell(samples: Sample[]): Omit<CellResult, "vs_hakmem"> {
+  const values = samples.map((s) => s.value);
+  const result: Omit<CellResult, "vs_hakmem"> = {
+    values,
+    median: median(values),
+    peak_rss_bytes: median(samples.map((s) => s.maxRssBytes)),
+    faults: median(samples.map((s) => s.faults)),
+  };
+  const stats = samples.map((s) => s.hakmem).filter((s) => s !== null);
+  if (stats.length > 0) {
+    result.os_maps = median(stats.map((s) => s.os_maps ?? Number.NaN));
+    result.os_unmaps = median(stats.map((s) => s.os_unmaps ?? Number.NaN));
+    result.os_decommits = median(stats.map((s) => s.os_decommits ?? Number.NaN));
+  }
+  return result;
 }
 
 // ---- report -----------------------------------------------------------------
 
-interface Row {
-  allocator: string;
-  samples: Sample[];
+const DASH = "–";
+
+function reportTable(workloads: Workload[], results: WorkloadResult[], callgrind: CallgrindResult[], allocators: Allocator[]): string {
+  const rows: string[][] = [];
+  results.forEach((w, i) => {
+    const metric = workloads[i]!.metric;
+    for (const a of allocators) {
+      const c = w.results[a.name];
+      if (c === undefined) continue;
+      if (c.failed !== undefined) {
+        rows.push([w.label, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH]);
+        continue;
+      }
+      const maps = c.os_maps === undefined ? DASH : `${formatCount(c.os_maps)} / ${formatCount(c.os_unmaps!)}`;
+      rows.push([
+        w.label,
+        a.name,
+        metric.format(c.median),
+        c.vs_hakmem === null ? "n/a" : `${c.vs_hakmem.toFixed(2)}x`,
+        formatBytes(c.peak_rss_bytes),
+        formatCount(c.faults),
+        maps,
+      ]);
+    }
+  });
+  for (const w of callgrind) {
+    for (const a of allocators) {
+      const c = w.results[a.name];
+      if (c === undefined) continue;
+      if (c.failed !== undefined) {
+        rows.push([`${w.label}, instructions`, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH]);
+        continue;
+      }
+      const ratio = c.vs_hakmem === null ? "n/a" : `${c.vs_hakmem.toFixed(2)}x`;
+      rows.push([`${w.label}, instructions`, a.name, `${c.per_op.toFixed(1)} per ${w.op}`, ratio, DASH, DASH, DASH]);
+    }
+  }
+  return markdownTable(["workload", "allocator", "median", "vs hakmem", "peak RSS", "page faults", "hakmem OS maps / unmaps"], rows, 2);
 }
 
-function workloadReport(workload: Workload, rows: Row[], runs: number): string {
-  const medians = new Map(rows.map((row) => [row.allocator, median(row.samples.map((s) => s.value))]));
-  const reference = medians.get("hakmem");
-  const legend =
-    `${workload.metric.label}, ${workload.metric.better} is better; median of ${runs} run${runs === 1 ? "" : "s"}; ` +
-    "ratio = allocator / hakmem; peak RSS and faults (minor + major) of the benchmark process";
-  const table = markdownTable(
-    ["allocator", "median", "ratio vs hakmem", "peak RSS", "faults"],
-    rows.map((row) => {
-      const value = medians.get(row.allocator)!;
-      return [
-        row.allocator,
-        workload.metric.format(value),
-        formatRatio(value, reference),
-        formatBytes(median(row.samples.map((s) => s.maxRssBytes))),
-        formatCount(median(row.samples.map((s) => s.faults))),
-      ];
-    }),
-  );
-  return `## ${commandLine(workload.argv)}\n\n${legend}\n\n${table}\n`;
-}
-
-function callgrindReport(counts: Map<string, number>): string {
-  const perPair = (name: string) => counts.get(name)! / CALLGRIND_ITERS;
-  const reference = counts.has("hakmem") ? perPair("hakmem") : undefined;
-  const table = markdownTable(
-    ["allocator", "instructions per malloc+free", "ratio vs hakmem"],
-    [...counts.keys()].map((name) => [name, perPair(name).toFixed(1), formatRatio(perPair(name), reference)]),
-  );
-  const legend =
-    `Instructions of the whole process (loop, start-up and exit included) / ${formatCount(CALLGRIND_ITERS)}, ` +
-    "counted by valgrind --tool=callgrind; lower is better";
-  return `## ${commandLine(CALLGRIND_ARGV)} under callgrind\n\n${legend}\n\n${table}\n`;
-}
-
-function headerReport(options: Options, allocators: Allocator[], skipped: SkippedAllocator[]): string {
-  const cpus = os.cpus();
+function reportLegend(runs: number, results: WorkloadResult[], callgrind: CallgrindResult[], callgrindSkipped: string | null): string {
   const lines = [
-    "# hakmem native comparison",
+    `Median of ${runs} run${runs === 1 ? "" : "s"} per allocator, allocators alternating. vs hakmem = the allocator's median ÷ hakmem's: ` +
+      "for throughput above 1.00x is faster than hakmem; for RSS growth and instructions above 1.00x is more than hakmem. " +
+      "Peak RSS and page faults (minor + major) are the benchmark process's (medians); OS maps / unmaps are hakmem's own " +
+      "counts of mappings made and released (medians).",
     "",
-    `${new Date().toISOString()} · ${cpus[0]?.model.trim() ?? "unknown CPU"} × ${cpus.length} · Linux ${os.release()}` +
-      ` · ${options.runs} run${options.runs === 1 ? "" : "s"} per allocator, round-robin${options.quick ? " · --quick" : ""}`,
-    "",
-    ...allocators.map((a) => `- ${a.name}: ${a.preload === null ? "system malloc, no preload" : displayPath(a.preload)}`),
-    ...skipped.map((s) => `- ${s.name}: skipped (${s.reason})`),
+    ...results.map((w) => `- ${w.label}: \`${w.command}\`; ${w.metric}, ${w.better} is better`),
+    ...callgrind.map(
+      (w) =>
+        `- ${w.label}, instructions: \`valgrind --tool=callgrind ${w.commands[1]}\` minus the same with ${formatCount(w.iters[0])} iterations, ` +
+        `÷ ${formatCount(w.iters[1] - w.iters[0])}: instructions per ${w.op}, start-up and exit cancelled; lower is better`,
+    ),
   ];
-  return `${lines.join("\n")}\n`;
+  if (callgrindSkipped !== null) lines.push(`- instructions per operation: skipped (${callgrindSkipped})`);
+  return lines.join("\n");
+}
+
+function reportHeader(r: Pick<NativeResult, "date" | "machine" | "command" | "options">, allocators: Allocator[], skipped: SkippedAllocator[]): string {
+  return [
+    `Measured ${r.date.slice(0, 16).replace("T", " ")} UTC on ${describeMachine(r.machine)}${r.options.quick ? " (--quick: a tenth of the iterations)" : ""}.`,
+    `Reproduce: \`${r.command}\``,
+    "",
+    ...allocators.map((a) => `- ${a.name}: ${a.description}`),
+    ...skipped.map((s) => `- ${s.name}: skipped, ${s.reason}`),
+  ].join("\n");
 }
 
 // ---- main -------------------------------------------------------------------
 
-function progress(text: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
-  else process.stderr.write(`${text}\n`);
-}
-
-function endProgress(): void {
-  if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
-}
-
 function requireBuilt(paths: string[]): void {
   const missing = paths.filter((path) => !existsSync(path));
   if (missing.length > 0) {
-    console.error(`missing ${missing.map((p) => relative(ROOT, p)).join(", ")}: run make first (npm run bench does)`);
+    throw new BenchmarkFailure(`missing ${missing.map((p) => displayPath(p)).join(", ")}: run make first (npm run bench:native does)`);
+  }
+}
+
+/** The command line that reproduces a run with these options. */
+export function nativeCommand(options: NativeOptions, program = "bun bench/native.ts"): string {
+  const parts = [program];
+  if (options.quick) parts.push("--quick");
+  if (options.runs !== (options.quick ? QUICK_RUNS : 5)) parts.push("--runs", String(options.runs));
+  if (!options.callgrind) parts.push("--no-callgrind");
+  for (const id of options.only) parts.push("--workload", id);
+  return parts.join(" ");
+}
+
+/**
+ * Runs the comparison and prints the table on stdout (progress on stderr). Writes no files: main() and
+ * bench/run.ts do, each with what it adds.
+ */
+export async function runNative(options: NativeOptions, command = nativeCommand(options)): Promise<NativeResult> {
+  const selected = (id: string) => options.only.length === 0 || options.only.includes(id);
+  const workloads = defineWorkloads(options.quick).filter((w) => selected(w.id));
+  const callgrindWanted = options.callgrind || options.only.some((id) => id.startsWith("callgrind_"));
+  let callgrindWorkloads = callgrindWanted ? defineCallgrindWorkloads(options.quick, options.only) : [];
+  let callgrindSkipped: string | null = callgrindWanted ? null : "--no-callgrind";
+  if (callgrindWorkloads.length > 0 && Bun.which("valgrind") === null) {
+    callgrindSkipped = `valgrind is not installed: ${VALGRIND_INSTALL_HINT}`;
+    callgrindWorkloads = [];
+  }
+
+  requireBuilt([RUNSTAT, HAKMEM_PRELOAD, ...new Set([...workloads.map((w) => w.argv[0]!), ...callgrindWorkloads.map((w) => w.argv(1)[0]!)])]);
+  const { allocators, skipped } = discoverAllocators();
+  const header = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    command,
+    options: { runs: options.runs, quick: options.quick },
+  };
+  const peersMissing = skipped.length > 0 ? `; skipped: ${skipped.map((s) => s.name).join(", ")} (${PEER_INSTALL_HINT})` : "";
+  process.stderr.write(`native comparison: ${allocators.map((a) => a.name).join(", ")}${peersMissing}\n`);
+
+  const tmp = mkdtempSync(join(os.tmpdir(), "hakmem-bench-"));
+  const statsFile = join(tmp, "hakmem-stats.json");
+  const results: WorkloadResult[] = [];
+  try {
+    const total = workloads.length * options.runs * allocators.length;
+    let done = 0;
+    for (const [index, workload] of workloads.entries()) {
+      const samples = allocators.map(() => [] as Sample[]);
+      const failures = new Map<string, string>();
+      if (!process.stderr.isTTY) {
+        progress(`[${index + 1}/${workloads.length}] ${workload.id}: ${options.runs} run${options.runs === 1 ? "" : "s"} × ${allocators.length} allocators`);
+      }
+      for (let run = 0; run < options.runs; run++) {
+        for (let k = 0; k < allocators.length; k++) {
+          const i = (run + k) % allocators.length; // each round starts with the next allocator
+          const allocator = allocators[i]!;
+          done++;
+          if (process.stderr.isTTY) progress(`[${done}/${total}] ${workload.id} · ${allocator.name} · run ${run + 1}/${options.runs}`);
+          if (failures.has(allocator.name)) continue;
+          try {
+            samples[i]!.push(runTimed(workload, allocator, statsFile));
+          } catch (error) {
+            // glibc and hakmem must run; a peer that fails is reported and left out.
+            if (!(error instanceof BenchmarkFailure) || allocator.preload === null || allocator.name === "hakmem") throw error;
+            failures.set(allocator.name, error.message);
+            endProgress();
+            process.stderr.write(`warning: ${error.message}\n`);
+          }
+        }
+      }
+      const cells: Record<string, CellResult> = {};
+      allocators.forEach((a, i) => {
+        const failed = failures.get(a.name);
+        cells[a.name] =
+          failed === undefined
+            ? { ...cell(samples[i]!), vs_hakmem: null }
+            : { values: [], median: Number.NaN, vs_hakmem: null, peak_rss_bytes: Number.NaN, faults: Number.NaN, failed };
+      });
+      const reference = cells.hakmem!.median;
+      for (const c of Object.values(cells)) if (c.failed === undefined) c.vs_hakmem = c.median / reference;
+      results.push({
+        id: workload.id,
+        label: workload.label,
+        command: commandLine(workload.argv),
+        metric: workload.metric.label,
+        unit: workload.metric.unit,
+        better: workload.metric.better,
+        results: cells,
+      });
+    }
+    endProgress();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const callgrind: CallgrindResult[] = [];
+  if (callgrindWorkloads.length > 0) {
+    const jobs = callgrindWorkloads.flatMap((w) => allocators.flatMap((a) => w.iters.map((n) => ({ w, a, n }))));
+    const parallel = Math.max(1, os.cpus().length);
+    if (!process.stderr.isTTY) progress(`callgrind: ${jobs.length} runs, ${parallel} at a time`);
+    let finished = 0;
+    const counts = await pool(
+      jobs.map(({ w, a, n }) => async (): Promise<number | string> => {
+        try {
+          return await countInstructions(w.argv(n), a);
+        } catch (error) {
+          if (!(error instanceof BenchmarkFailure) || a.preload === null || a.name === "hakmem") throw error;
+          return error.message;
+        } finally {
+          finished++;
+          if (process.stderr.isTTY) progress(`callgrind [${finished}/${jobs.length}] ${w.id} · ${a.name} · ${formatCount(n)} iterations`);
+        }
+      }),
+      parallel,
+    );
+    endProgress();
+    let j = 0;
+    for (const w of callgrindWorkloads) {
+      const entry: CallgrindResult = {
+        id: w.id,
+        label: w.label,
+        op: w.op,
+        commands: [commandLine(w.argv(w.iters[0])), commandLine(w.argv(w.iters[1]))],
+        iters: w.iters,
+        results: {},
+      };
+      for (const a of allocators) {
+        const c1 = counts[j++]!;
+        const c2 = counts[j++]!;
+        if (typeof c1 === "string" || typeof c2 === "string") {
+          entry.results[a.name] = { instructions: [Number.NaN, Number.NaN], per_op: Number.NaN, vs_hakmem: null, failed: String(typeof c1 === "string" ? c1 : c2) };
+        } else {
+          entry.results[a.name] = { instructions: [c1, c2], per_op: (c2 - c1) / (w.iters[1] - w.iters[0]), vs_hakmem: null };
+        }
+      }
+      const reference = entry.results.hakmem!.per_op;
+      for (const c of Object.values(entry.results)) if (c.failed === undefined) c.vs_hakmem = c.per_op / reference;
+      callgrind.push(entry);
+    }
+  }
+
+  const table = `${reportTable(workloads, results, callgrind, allocators)}\n\n${reportLegend(options.runs, results, callgrind, callgrindSkipped)}`;
+  const markdown = `## Native comparison\n\n${reportHeader(header, allocators, skipped)}\n\n${table}\n`;
+  console.log(markdown);
+  return {
+    ...header,
+    allocators: allocators.map((a) => ({ name: a.name, library: a.preload ?? "(none: system malloc)" })),
+    skipped,
+    workloads: results,
+    callgrind: { skipped: callgrindSkipped, workloads: callgrind },
+    markdown,
+    table,
+  };
+}
+
+/** The results JSON: everything but the rendered Markdown. */
+export function nativeJson(result: NativeResult): Omit<NativeResult, "markdown" | "table"> {
+  const { markdown: _markdown, table: _table, ...json } = result;
+  return json;
+}
+
+async function main(): Promise<void> {
+  let options: NativeOptions;
+  try {
+    options = parseNativeOptions(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n\n${nativeUsage()}`);
+    process.exit(2);
+  }
+  try {
+    const result = await runNative(options);
+    if (options.out !== null) {
+      const paths = writeResults(options.out, options.quick, { kind: "hakmem-bench", native: nativeJson(result) }, `# hakmem native comparison\n\n${result.markdown}`);
+      console.log(`results: ${displayPath(paths.json)}, ${displayPath(paths.md)}`);
+    }
+  } catch (error) {
+    endProgress();
+    if (!(error instanceof BenchmarkFailure)) throw error;
+    console.error(`benchmark failed: ${error.message}`);
     process.exit(1);
   }
 }
 
-function main(): void {
-  const allIds = [...defineWorkloads(false).map((w) => w.id), CALLGRIND_ID];
-  let options: Options;
-  try {
-    options = parseOptions(process.argv.slice(2), allIds);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\n\n${usage(allIds)}`);
-    process.exit(2);
-  }
-
-  const selected = (id: string) => options.only.length === 0 || options.only.includes(id);
-  const workloads = defineWorkloads(options.quick).filter((w) => selected(w.id));
-  const callgrind = options.callgrind || options.only.includes(CALLGRIND_ID);
-
-  const binaries = workloads.map((w) => w.argv[0]!);
-  if (callgrind) binaries.push(CALLGRIND_ARGV[0]!);
-  requireBuilt([RUNSTAT, HAKMEM_PRELOAD, ...new Set(binaries)]);
-  const { allocators, skipped } = discoverAllocators();
-  console.log(headerReport(options, allocators, skipped));
-
-  const total = workloads.length * options.runs * allocators.length;
-  let done = 0;
-  for (const workload of workloads) {
-    const rows: Row[] = allocators.map((a) => ({ allocator: a.name, samples: [] }));
-    for (let run = 1; run <= options.runs; run++) {
-      allocators.forEach((allocator, i) => {
-        progress(`[${++done}/${total}] ${workload.id} · ${allocator.name} · run ${run}/${options.runs}`);
-        rows[i]!.samples.push(runTimed(workload, allocator));
-      });
-    }
-    endProgress();
-    console.log(workloadReport(workload, rows, options.runs));
-  }
-
-  if (callgrind) {
-    if (Bun.which("valgrind") === null) {
-      console.log("## callgrind\n\nskipped: valgrind is not installed (apt-get install valgrind)\n");
-    } else {
-      const counts = new Map<string, number>();
-      for (const allocator of allocators) {
-        progress(`callgrind · ${allocator.name}`);
-        counts.set(allocator.name, runCallgrind(allocator));
-      }
-      endProgress();
-      console.log(callgrindReport(counts));
-    }
-  }
-}
-
-try {
-  main();
-} catch (error) {
-  endProgress();
-  if (!(error instanceof BenchmarkFailure)) throw error;
-  console.error(`benchmark failed: ${error.message}`);
-  process.exit(1);
-}
+if (import.meta.main) await main();

@@ -109,6 +109,11 @@ export const FLAGS = {
   check: bool("HAKMEM_CHECK"),
   /** Encode free-list links with a per-process key and check them on every pop (`HAKMEM_SECURE`). */
   secure: bool("HAKMEM_SECURE"),
+  /**
+   * A JSON file of flags read at initialisation, before the environment (which overrides it): one flat object keyed
+   * by `HAKMEM_*` names, as `bun run tune` writes it (`HAKMEM_CONFIG`, at most 4095 bytes; empty: none).
+   */
+  configFile: path("HAKMEM_CONFIG", 4095),
   /** Fault injection: every Nth OS mapping fails with ENOMEM, 0 to 1000000000; 0 never (`HAKMEM_FAULT_MMAP_FAIL_EVERY`). */
   faultMmapFailEvery: int("HAKMEM_FAULT_MMAP_FAIL_EVERY", 0, 1_000_000_000),
 } satisfies Record<string, FlagDef>;
@@ -503,7 +508,12 @@ export class ConfigSchema {
     return out as Partial<HakmemConfig>;
   }
 
-  /** Parses the text of a JSON configuration file (an object with camelCase keys) and validates it. */
+  /**
+   * Parses the text of a JSON configuration file and validates it. The file is one flat object whose keys are
+   * either all camelCase keys (`{"superslabSize": "2M"}`, values as {@link normalize} takes them) or all
+   * `HAKMEM_*` flag names, the format the C side reads through `HAKMEM_CONFIG=path` (see {@link normalizeFlagFile}).
+   * Mixing the two in one file is an error.
+   */
   parseJson(text: string, source: string): Partial<HakmemConfig> {
     let value: unknown;
     try {
@@ -511,7 +521,65 @@ export class ConfigSchema {
     } catch (cause) {
       throw new HakmemError("BAD_CONFIG", `${source} is not valid JSON: ${(cause as Error).message}`, { cause });
     }
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const keys = Object.keys(value);
+      const flagNames = keys.filter((k) => k.startsWith("HAKMEM_"));
+      if (flagNames.length > 0 && flagNames.length === keys.length) return this.normalizeFlagFile(value, source);
+      if (flagNames.length > 0) {
+        const camel = keys.find((k) => !k.startsWith("HAKMEM_")) as string;
+        throw new HakmemError(
+          "BAD_CONFIG",
+          `${source} mixes HAKMEM_* flag names (${JSON.stringify(flagNames[0])}) with other keys (${JSON.stringify(camel)}); ` +
+            "use either camelCase keys or HAKMEM_* names throughout",
+        );
+      }
+    }
     return this.normalize(value, source);
+  }
+
+  /**
+   * Validates an object keyed by `HAKMEM_*` flag names, as in a `HAKMEM_CONFIG` file, and returns it with camelCase
+   * keys, normalized. Each value is read as the C side reads it: a string as its text (`"2M"`, `"populate"`,
+   * `"on"`), a number as its digits (`64`; sizes in bytes), `true`/`false` as `1`/`0`; then it is parsed and checked
+   * like the environment's text. Unknown names and bad values throw `BAD_CONFIG` (the C side instead skips a bad
+   * pair with a warning; validate with this before handing a file to it).
+   */
+  normalizeFlagFile(object: object, source = ""): Partial<HakmemConfig> {
+    const where = source ? ` in ${source}` : "";
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(object)) {
+      const spec = this.specOfEnv(name);
+      if (!spec) {
+        const key = (Object.keys(FLAGS) as HakmemConfigKey[]).find((k) => FLAGS[k].env === name);
+        let why = "";
+        if (key !== undefined) why = " (the loaded hakmem library does not have this flag; rebuild it)";
+        else if (NON_FLAG_VARIABLES.includes(name)) why = " (it is not an allocator flag)";
+        const known = this.specs.map((s) => s.env).join(", ");
+        throw new HakmemError("BAD_CONFIG", `unknown flag ${JSON.stringify(name)}${where}${why}; the flags are: ${known}`);
+      }
+      let text: string;
+      if (typeof value === "string") text = value;
+      else if (typeof value === "boolean") text = value ? "1" : "0";
+      else if (typeof value === "number" && Number.isFinite(value)) text = String(value);
+      else throw this.bad(spec, value, source);
+      out[spec.key] = this.parseText(spec, text, source);
+    }
+    return out as Partial<HakmemConfig>;
+  }
+
+  /**
+   * A configuration as the flat object of a `HAKMEM_CONFIG` file: `HAKMEM_*` names, sizes as text (`"2M"`), integers
+   * as numbers, on/off flags as booleans, enums and paths as strings. Validates first (`BAD_CONFIG`); keys left out
+   * of `options` are left out. {@link parseJson} reads it back.
+   */
+  toFlagFile(options: HakmemOptions): Record<string, string | number | boolean> {
+    const normalized = this.normalize(options, "toFlagFile()");
+    const out: Record<string, string | number | boolean> = {};
+    for (const [key, value] of Object.entries(normalized)) {
+      const spec = this.spec(key) as FlagSpec;
+      out[spec.env] = spec.kind === "size" ? formatSize(value as number) : (value as string | number | boolean);
+    }
+    return out;
   }
 }
 

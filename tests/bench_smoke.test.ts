@@ -1,7 +1,8 @@
 /**
- * The seed benchmarks and their runner: each binary prints its one parsable
+ * The seed benchmarks and build/runstat: each binary prints its one parsable
  * line with the system malloc and under the hakmem preload, and rejects bad
- * arguments with exit status 2.
+ * arguments with exit status 2. The runners (bench/run.ts, bench/native.ts)
+ * are tested in tests/bench_run.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -21,6 +22,18 @@ const BENCHMARKS = [
     args: ["20000", "16"],
     line: /^Throughput = \d+ ops\/s \[iter=20000 size=16\] time=\d+\.\d{3}s\n$/,
     badArgs: [[], ["20000"], ["0", "16"], ["20000", "0"], ["20000", "-16"], ["20000", "16x"]],
+  },
+  {
+    name: "bench_mid_large_mt",
+    args: ["2", "2000", "64", "42"],
+    line: /^Throughput = \d+ ops\/s \[threads=2 iter=2000 ws=64\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["1", "1000", "64"], ["0", "1000", "64", "42"], ["1", "0", "64", "42"], ["1", "1000", "0", "42"], ["1", "1000", "64", "0"], ["x", "1000", "64", "42"], ["1", "1000", "64", "42", "5"]],
+  },
+  {
+    name: "bench_remote_free",
+    args: ["20000"],
+    line: /^Throughput = \d+ ops\/s \[iter=20000\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["0"], ["x"], ["100", "15"], ["100", "2000000"], ["100", "64", "1"]],
   },
   {
     name: "test_scaling",
@@ -85,22 +98,3 @@ describe("runstat", () => {
     expect(result.exitCode, report(result)).toBe(2);
   });
 });
-
-test(
-  "bun bench/native.ts --quick --runs 1 reports every workload",
-  async () => {
-    const result = await run([process.execPath, "bench/native.ts", "--quick", "--runs", "1"]);
-    expect(result.exitCode, report(result)).toBe(0);
-    for (const heading of [
-      "## build/bench_random_mixed 1000000 256 42",
-      "## build/bench_random_mixed 1000000 8192 42",
-      "## build/bench_tiny_hot 2000000 16",
-      "## build/test_scaling 100000",
-    ]) {
-      expect(result.stdout, report(result)).toContain(heading);
-    }
-    expect(result.stdout).toMatch(/^\| hakmem \| .* \| 1\.00x \| /m);
-    expect(result.stdout).toMatch(/^\| glibc \| /m);
-  },
-  TIMEOUT_MS,
-);

@@ -240,10 +240,75 @@ describe("toEnv, fromEnv and loadConfig", () => {
     expect(loadConfig(path)).toEqual(normalized as Partial<HakmemConfig>);
   });
 
+  test("loadConfig reads a flat JSON file keyed by HAKMEM_* names, as HAKMEM_CONFIG does", () => {
+    const path = join(tmp, "flags.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        HAKMEM_SS_SIZE: "2M",
+        HAKMEM_SS_LRU_MAX_CACHED: 64,
+        HAKMEM_SS_LRU_MAX_MB: "128",
+        HAKMEM_SS_LRU_TTL_SEC: 0,
+        HAKMEM_SS_PREFAULT: "Populate",
+        HAKMEM_USE_HUGEPAGES: false,
+        HAKMEM_CHECK: 1,
+        HAKMEM_SECURE: "on",
+        HAKMEM_ACE_MAX_BLOCK: 65536,
+        HAKMEM_ACE_MAX_CACHED: true,
+        HAKMEM_STATS_FILE: "/tmp/hakmem stats.json",
+      }),
+    );
+    expect(loadConfig(path)).toEqual({
+      superslabSize: 2 * 1024 * 1024,
+      lruMaxCached: 64,
+      lruMaxMB: 128,
+      lruTtlSec: 0,
+      prefault: "populate",
+      hugePages: false,
+      check: true,
+      secure: true,
+      aceMaxBlock: 65536,
+      aceMaxCached: 1, // as in C: true is the text "1"
+      statsFile: "/tmp/hakmem stats.json",
+    });
+    writeFileSync(path, "{}");
+    expect(loadConfig(path)).toEqual({});
+  });
+
+  test("toFlagFile writes the HAKMEM_* file format and loadConfig reads it back", () => {
+    const file = TABLE_SCHEMA.toFlagFile(options);
+    expect(file).toEqual({
+      HAKMEM_SS_SIZE: "2M",
+      HAKMEM_SS_LRU_MAX_CACHED: 10,
+      HAKMEM_SS_LRU_TTL_SEC: 0,
+      HAKMEM_SS_PREFAULT: "populate",
+      HAKMEM_USE_HUGEPAGES: true,
+      HAKMEM_ACE_MAX_BLOCK: "64K",
+      HAKMEM_ACE_TRACE: false,
+      HAKMEM_STATS_FILE: "/tmp/hakmem stats.json",
+    });
+    const path = join(tmp, "roundtrip.json");
+    writeFileSync(path, JSON.stringify(file));
+    expect(loadConfig(path)).toEqual(normalized as Partial<HakmemConfig>);
+    expect(expectCode(() => TABLE_SCHEMA.toFlagFile({ lruMaxCached: -1 }), "BAD_CONFIG").message).toContain("lruMaxCached");
+  });
+
+
   test("loadConfig rejects unknown keys, bad values and malformed JSON, naming the file", () => {
     const cases: Array<[string, string[]]> = [
       ['{"superslabSize": "1M", "lruTTL": 5}', ["lruTTL", "known keys"]],
-      ['{"HAKMEM_SS_SIZE": "1M"}', ["HAKMEM_SS_SIZE"]],
+      ['{"superslabSize": "1M", "HAKMEM_SS_LRU_TTL_SEC": 5}', ["HAKMEM_SS_LRU_TTL_SEC", "superslabSize", "either"]],
+      ['{"HAKMEM_SS_SIZE": "3M"}', ["HAKMEM_SS_SIZE", "512K, 1M, 2M, 4M"]],
+      ['{"HAKMEM_SS_LRU_MAX_CACHED": 70000}', ["HAKMEM_SS_LRU_MAX_CACHED", "0 to 65536"]],
+      ['{"HAKMEM_SS_LRU_MAX_CACHED": 1.5}', ["HAKMEM_SS_LRU_MAX_CACHED"]],
+      ['{"HAKMEM_SS_LRU_TTL_SEC": [1]}', ["HAKMEM_SS_LRU_TTL_SEC"]],
+      ['{"HAKMEM_USE_HUGEPAGES": 2}', ["HAKMEM_USE_HUGEPAGES", "true or false"]],
+      ['{"HAKMEM_SS_SIZE": 3145728}', ["HAKMEM_SS_SIZE", "512K, 1M, 2M, 4M"]],
+      ['{"HAKMEM_USE_HUGEPAGES": "maybe"}', ["HAKMEM_USE_HUGEPAGES"]],
+      ['{"HAKMEM_SS_PREFAULT": 1}', ["HAKMEM_SS_PREFAULT", "populate"]],
+      ['{"HAKMEM_SS_SIZE": null}', ["HAKMEM_SS_SIZE"]],
+      ['{"HAKMEM_SS_SIZE_TYPO": "1M"}', ["HAKMEM_SS_SIZE_TYPO", "unknown flag", "HAKMEM_SS_SIZE"]],
+      ['{"HAKMEM_LIB": "/x/libhakmem.so"}', ["HAKMEM_LIB", "not an allocator flag"]],
       ['{"lruMaxCached": 70000}', ["lruMaxCached", "0 to 65536"]],
       ['{"prefault": "sometimes"}', ["prefault", "populate"]],
       ["[1, 2]", ["object"]],

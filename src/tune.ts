@@ -1,0 +1,61 @@
+/**
+ * The tuning loop as a library: sweep SuperSlab size, LRU limits (or any flags) over workloads, each run in a child
+ * process with hakmem preloaded, and get medians, the Pareto front of throughput against peak RSS, and a
+ * recommended configuration per objective. `bun run tune` (src/tune-cli.ts) is this plus a progress bar.
+ *
+ * @example
+ * ```ts
+ * import { sweep } from "hakmem/tune";
+ * const result = await sweep({
+ *   grid: { superslabSize: ["512K", "2M"], lruMaxCached: [0, 64] },
+ *   workloads: ["random_mixed", { name: "sort", argv: ["sort", "big.txt"], parse: () => null }],
+ *   runs: 3,
+ *   out: "tune-results",                      // runs.jsonl, report.md, runs.csv, results.json, chart.svg, hakmem.config*.json
+ *   onRun: (e) => console.log(`${e.done}/${e.total}`, e.config.label, e.workload.name, e.record.throughput),
+ * });
+ * console.log(result.recommendations.balanced?.label);
+ * ```
+ *
+ * @module
+ */
+export {
+  median,
+  OBJECTIVES,
+  paretoFront,
+  rank,
+  recommend,
+  summarize,
+  type ConfigSummary,
+  type Objective,
+  type RunRecord,
+  type SweepShape,
+  type WorkloadSummary,
+} from "./tune/analysis.ts";
+export { renderChart, type ChartInput } from "./tune/chart.ts";
+export { TuneError, type TuneErrorCode } from "./tune/errors.ts";
+export { expandGrid, librarySchema, normalizeGrid, parseFlagList, type FlagValue, type SweepGrid, type TuneConfig } from "./tune/grid.ts";
+export { appendRecord, readJournal, type JournalContents } from "./tune/journal.ts";
+export { configFileName, configFileText, DEFAULT_CONFIG_FILE, OBJECTIVE_TEXT, writeReport, type ReportFiles } from "./tune/report.ts";
+export {
+  BUILD_DIR,
+  finishSweep,
+  PACKAGE_ROOT,
+  planSweep,
+  sweep,
+  type RunEvent,
+  type RunStartEvent,
+  type SweepOptions,
+  type SweepPlan,
+  type SweepResult,
+} from "./tune/sweep.ts";
+export {
+  BUILTIN_WORKLOADS,
+  builtinWorkload,
+  DEFAULT_WORKLOADS,
+  describeBuiltinWorkloads,
+  isBuiltinWorkload,
+  parseScaling,
+  parseThroughput,
+  type BuiltinWorkloadName,
+  type Workload,
+} from "./tune/workloads.ts";

@@ -1,0 +1,400 @@
+/**
+ * The sweep: every configuration × workload × run in a child process under build/runstat with hakmem preloaded and
+ * configured through its environment, one at a time, each result appended to the journal as it comes.
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { HakmemOptions } from "../config.ts";
+import { toEnv } from "../index.ts";
+import { type ConfigSummary, type Objective, recommend, type RunRecord, summarize, OBJECTIVES } from "./analysis.ts";
+import { TuneError } from "./errors.ts";
+import { expandGrid, librarySchema, type SweepGrid, type TuneConfig } from "./grid.ts";
+import { appendRecord, readJournal, resetJournal, runKey } from "./journal.ts";
+import { type ReportFiles, writeReport } from "./report.ts";
+import { builtinWorkload, checkWorkload, parseThroughput, type Workload } from "./workloads.ts";
+
+/** The package root (next to src/ and build/). */
+export const PACKAGE_ROOT: string = resolve(dirname(import.meta.path), "..", "..");
+/** Where `make` puts its output. */
+export const BUILD_DIR: string = join(PACKAGE_ROOT, "build");
+
+/** Options of {@link sweep}. */
+export interface SweepOptions {
+  /** Values to sweep per flag; their cartesian product is the set of configurations. */
+  grid: SweepGrid;
+  /** Flags fixed for every configuration (not swept). */
+  base?: HakmemOptions;
+  /** Built-in workload names (`"random_mixed"`, ...) or any command line `{ name, argv, parse? }`. */
+  workloads: readonly (string | Workload)[];
+  /** Runs per configuration and workload (default 3); medians are reported. */
+  runs?: number;
+  /** Built-in workloads with a tenth of their iterations. */
+  quick?: boolean;
+  /**
+   * Directory for the journal (runs.jsonl) and, at the end, the report files. Without it nothing is written and
+   * the results are only returned.
+   */
+  out?: string;
+  /**
+   * Continue the journal in `out`: runs it already holds (successful ones) are not run again. Without it the
+   * journal is started over.
+   */
+  resume?: boolean;
+  /** The objective the Markdown table is sorted by (default balanced). */
+  objective?: Objective;
+  /** Stops the sweep: the run in flight is killed and not recorded; the promise rejects with `ABORTED`. */
+  signal?: AbortSignal;
+  /** Called before each run. */
+  onRunStart?: (event: RunStartEvent) => void;
+  /** Called after each run, with its record (also when it failed: `event.record.ok`). */
+  onRun?: (event: RunEvent) => void;
+  /** Receives the same as `CustomEvent`s: `"start"` ({@link SweepPlan}), `"runstart"` and `"run"`. */
+  events?: EventTarget;
+  /** The preload library (default build/libhakmem_preload.so). */
+  preload?: string;
+  /** build/runstat, which runs each program and reports its peak RSS and page faults. */
+  runstat?: string;
+  /** Kill a run after this many milliseconds (default 300000); it then counts as failed. */
+  timeoutMs?: number;
+  /** Working directory of the programs (default: the package root). */
+  cwd?: string;
+  /** Extra environment for the programs (not HAKMEM_* or LD_PRELOAD: the sweep sets those). */
+  env?: Record<string, string>;
+}
+
+/** What a sweep is about to do. */
+export interface SweepPlan {
+  configs: TuneConfig[];
+  workloads: Workload[];
+  runs: number;
+  /** configurations × workloads × runs */
+  total: number;
+  /** Runs already in the journal (resume), not run again. */
+  alreadyDone: number;
+}
+
+/** Before a run. */
+export interface RunStartEvent {
+  config: TuneConfig;
+  workload: Workload;
+  /** 1-based run index and runs per configuration and workload. */
+  run: number;
+  runs: number;
+  /** Runs finished so far (including resumed ones) and in all. */
+  done: number;
+  total: number;
+  /** Estimated seconds left for the runs not yet finished (this one included); null before any measurement. */
+  secondsLeft: number | null;
+}
+
+/** After a run. */
+export interface RunEvent extends RunStartEvent {
+  record: RunRecord;
+}
+
+/** What {@link sweep} returns. */
+export interface SweepResult {
+  plan: SweepPlan;
+  /** Every record of the sweep's configurations and workloads (resumed ones included), in journal order. */
+  records: RunRecord[];
+  /** One per configuration, in sweep order, with scores and the Pareto flag. */
+  summaries: ConfigSummary[];
+  /** Best configuration per objective (null when no configuration completed every run). */
+  recommendations: Record<Objective, ConfigSummary | null>;
+  /** Runs that failed (their records have `ok: false`). */
+  failures: RunRecord[];
+  /** The files written (with `out`). */
+  files: ReportFiles | null;
+}
+
+const RUNSTAT_LINE =
+  /^runstat: exit=(\d+) signal=(\d+) maxrss_kb=(\d+) minflt=(\d+) majflt=(\d+) user_us=\d+ sys_us=\d+ wall_us=(\d+)\n?/m;
+
+/** The parent's environment without anything that configures an allocator. */
+function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k === "LD_PRELOAD" || k.startsWith("HAKMEM_")) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function requireFile(path: string, what: string): void {
+  if (!existsSync(path)) throw new TuneError("MISSING_BUILD", `${what} ${path} does not exist: run \`make\` first (\`npm run tune\` does)`);
+}
+
+function resolveProgram(program: string, cwd: string, workload: string): void {
+  if (program.includes("/")) {
+    if (!existsSync(resolve(cwd, program))) throw new TuneError("MISSING_BUILD", `workload ${workload}: ${program} does not exist${program.includes("/build/") ? " (run `make`)" : ""}`);
+  } else if (Bun.which(program) === null) {
+    throw new TuneError("MISSING_BUILD", `workload ${workload}: ${program} is not on PATH`);
+  }
+}
+
+function tail(text: string, max = 2000): string {
+  const t = text.trimEnd();
+  return t.length <= max ? t : `…${t.slice(-max)}`;
+}
+
+interface RunContext {
+  runstat: string;
+  preload: string;
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  statsDir: string;
+  signal?: AbortSignal;
+}
+
+let statsSeq = 0;
+
+/** Runs one program once under one configuration; never throws for the program's failures (they are recorded). */
+async function runOnce(config: TuneConfig, workload: Workload, run: number, ctx: RunContext): Promise<RunRecord> {
+  const statsFile = join(ctx.statsDir, `stats-${process.pid}-${++statsSeq}.json`);
+  const env = { ...ctx.env, ...toEnv({ ...(config.options as HakmemOptions), statsFile }) };
+  const argv = [...workload.argv];
+  const base = {
+    type: "run" as const,
+    configId: config.id,
+    label: config.label,
+    config: config.options,
+    workload: workload.name,
+    argv,
+    run,
+  };
+  const proc = Bun.spawn([ctx.runstat, "--preload", ctx.preload, ...argv], {
+    cwd: ctx.cwd,
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, ctx.timeoutMs);
+  const onAbort = () => proc.kill("SIGTERM");
+  ctx.signal?.addEventListener("abort", onAbort);
+  let stdout: string;
+  let stderr: string;
+  try {
+    [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    await proc.exited;
+  } finally {
+    clearTimeout(timer);
+    ctx.signal?.removeEventListener("abort", onAbort);
+  }
+  if (ctx.signal?.aborted) {
+    rmSync(statsFile, { force: true });
+    throw new TuneError("ABORTED", "the sweep was stopped");
+  }
+  const m = RUNSTAT_LINE.exec(stderr);
+  const programStderr = m === null ? stderr : stderr.replace(m[0], "");
+  const [, exit, sig, maxRssKb, minflt, majflt, wallUs] = (m ?? []).map(Number);
+  const measured = {
+    peakRssBytes: m ? (maxRssKb as number) * 1024 : 0,
+    pageFaults: m ? (minflt as number) + (majflt as number) : 0,
+    wallSeconds: m ? (wallUs as number) / 1e6 : 0,
+  };
+  const fail = (why: string): RunRecord => {
+    rmSync(statsFile, { force: true });
+    const out = stdout.trim() === "" ? "" : `\n--- stdout ---\n${tail(stdout)}`;
+    const err = programStderr.trim() === "" ? "" : `\n--- stderr ---\n${tail(programStderr)}`;
+    return {
+      ...base,
+      ok: false,
+      error: `${argv.join(" ")} ${why}${out}${err}`,
+      throughput: null,
+      ...measured,
+      osMaps: 0,
+      osUnmaps: 0,
+      osDecommits: 0,
+      lruHits: 0,
+      lruMisses: 0,
+      lruEvicts: 0,
+      stats: null,
+      finishedAt: new Date().toISOString(),
+    };
+  };
+  if (timedOut) return fail(`timed out after ${ctx.timeoutMs / 1000} s`);
+  if (m === null) return fail(`ended without a runstat report (runstat exit ${proc.exitCode})`);
+  if (sig !== 0) return fail(`was killed by signal ${sig}`);
+  if (exit !== 0) return fail(`exited with status ${exit}`);
+  let throughput: number | null;
+  try {
+    throughput = (workload.parse ?? parseThroughput)(stdout);
+    if (throughput !== null && !(Number.isFinite(throughput) && throughput >= 0)) throw new Error(`parse returned ${throughput}`);
+  } catch (e) {
+    return fail(`printed an unexpected result: ${(e as Error).message}`);
+  }
+  let stats: Record<string, number>;
+  try {
+    stats = JSON.parse(readFileSync(statsFile, "utf8")) as Record<string, number>;
+  } catch (e) {
+    return fail(
+      `left no hakmem statistics in HAKMEM_STATS_FILE (${(e as Error).message}): hakmem writes them at exit from a library ` +
+        "destructor, which a statically linked program, or one that ends with _exit() (as dash does), never runs",
+    );
+  }
+  rmSync(statsFile, { force: true });
+  const n = (k: string) => (typeof stats[k] === "number" ? stats[k] : 0);
+  return {
+    ...base,
+    ok: true,
+    throughput,
+    ...measured,
+    osMaps: n("os_maps"),
+    osUnmaps: n("os_unmaps"),
+    osDecommits: n("os_decommits"),
+    lruHits: n("lru_hit"),
+    lruMisses: n("lru_miss"),
+    lruEvicts: n("lru_evict"),
+    stats,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/** Validates the options and builds the plan; throws before anything runs. */
+export function planSweep(options: SweepOptions): { plan: Omit<SweepPlan, "alreadyDone">; runs: number } {
+  if (typeof options !== "object" || options === null) throw new TuneError("BAD_ARGUMENT", "sweep() wants an options object");
+  const runs = options.runs ?? 3;
+  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new TuneError("BAD_ARGUMENT", `runs must be an integer from 1 to 1000; got ${runs}`);
+  if (options.objective !== undefined && !OBJECTIVES.includes(options.objective))
+    throw new TuneError("BAD_ARGUMENT", `objective must be one of ${OBJECTIVES.join(", ")}; got ${JSON.stringify(options.objective)}`);
+  if (!Array.isArray(options.workloads) || options.workloads.length === 0)
+    throw new TuneError("BAD_ARGUMENT", "workloads must be a non-empty array of built-in names or {name, argv, parse?}");
+  const workloads = options.workloads.map((w, i) =>
+    typeof w === "string" ? builtinWorkload(w, BUILD_DIR, options.quick ?? false) : checkWorkload(w, i),
+  );
+  const names = new Set<string>();
+  for (const w of workloads) {
+    if (names.has(w.name)) throw new TuneError("BAD_ARGUMENT", `workload ${w.name} is listed twice`);
+    names.add(w.name);
+  }
+  for (const k of Object.keys(options.env ?? {}))
+    if (k === "LD_PRELOAD" || k.startsWith("HAKMEM_"))
+      throw new TuneError("BAD_ARGUMENT", `env must not set ${k}: the sweep sets LD_PRELOAD and the HAKMEM_* flags (use grid or base)`);
+  const configs = expandGrid(options.grid, options.base ?? {});
+  return { plan: { configs, workloads, runs, total: configs.length * workloads.length * runs }, runs };
+}
+
+function dispatch(target: EventTarget | undefined, type: string, detail: unknown): void {
+  target?.dispatchEvent(new CustomEvent(type, { detail }));
+}
+
+/**
+ * Runs a sweep: every configuration of the grid on every workload, `runs` times, round-robin (run 1 of everything,
+ * then run 2, ...) so that slow drifts of a shared machine spread over all configurations. Each program runs under
+ * build/runstat with LD_PRELOAD=build/libhakmem_preload.so, the configuration's `HAKMEM_*` variables (from
+ * `toEnv`) and `HAKMEM_STATS_FILE`; the parent's own `HAKMEM_*` variables and LD_PRELOAD are not passed on.
+ *
+ * Validates everything first (`HakmemError` `BAD_CONFIG` for flag values, {@link TuneError} `BAD_ARGUMENT`,
+ * `MISSING_BUILD`). A failing run is recorded (`ok: false`) and the sweep goes on; its configuration is then left
+ * out of the scores and recommendations.
+ */
+export async function sweep(options: SweepOptions): Promise<SweepResult> {
+  const { plan: base, runs } = planSweep(options);
+  const runstat = options.runstat ?? join(BUILD_DIR, "runstat");
+  const preload = options.preload ?? join(BUILD_DIR, "libhakmem_preload.so");
+  const cwd = options.cwd ?? PACKAGE_ROOT;
+  requireFile(runstat, "build/runstat (it measures each run)");
+  requireFile(preload, "the preload library");
+  for (const w of base.workloads) resolveProgram(w.argv[0] as string, cwd, w.name);
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  if (!(timeoutMs > 0)) throw new TuneError("BAD_ARGUMENT", `timeoutMs must be positive; got ${timeoutMs}`);
+
+  const journal = options.out === undefined ? null : join(options.out, "runs.jsonl");
+  let previous: RunRecord[] = [];
+  if (journal !== null) {
+    mkdirSync(options.out as string, { recursive: true });
+    if (options.resume) previous = readJournal(journal, true).records;
+    else resetJournal(journal);
+  }
+  const done = new Set(previous.filter((r) => r.ok).map((r) => runKey(r.configId, r.workload, r.argv, r.run)));
+  const keyOf = (c: TuneConfig, w: Workload, run: number) => runKey(c.id, w.name, w.argv, run);
+  const todo: { c: TuneConfig; w: Workload; run: number }[] = [];
+  let alreadyDone = 0;
+  for (let run = 1; run <= runs; run++)
+    for (const w of base.workloads)
+      for (const c of base.configs) {
+        if (done.has(keyOf(c, w, run))) alreadyDone++;
+        else todo.push({ c, w, run });
+      }
+  const plan: SweepPlan = { ...base, alreadyDone };
+  dispatch(options.events, "start", plan);
+
+  const statsDir = mkdtempSync(join(tmpdir(), "hakmem-tune-"));
+  const ctx: RunContext = { runstat, preload, cwd, env: cleanEnv(options.env ?? {}), timeoutMs, statsDir, signal: options.signal };
+  const records: RunRecord[] = [];
+  // time left: runs still to do per workload × the mean duration of that workload's runs so far
+  const seconds = new Map<string, { sum: number; n: number }>();
+  const remaining = new Map<string, number>();
+  for (const t of todo) remaining.set(t.w.name, (remaining.get(t.w.name) ?? 0) + 1);
+  const estimate = (): number | null => {
+    let sum = 0;
+    let n = 0;
+    for (const s of seconds.values()) {
+      sum += s.sum;
+      n += s.n;
+    }
+    if (n === 0) return null;
+    let left = 0;
+    for (const [name, count] of remaining) {
+      const s = seconds.get(name);
+      left += count * (s ? s.sum / s.n : sum / n);
+    }
+    return left;
+  };
+  try {
+    for (let i = 0; i < todo.length; i++) {
+      if (options.signal?.aborted) throw new TuneError("ABORTED", "the sweep was stopped");
+      const { c, w, run } = todo[i] as (typeof todo)[number];
+      const startEvent: RunStartEvent = { config: c, workload: w, run, runs, done: alreadyDone + i, total: plan.total, secondsLeft: estimate() };
+      options.onRunStart?.(startEvent);
+      dispatch(options.events, "runstart", startEvent);
+      const t0 = performance.now();
+      const record = await runOnce(c, w, run, ctx);
+      const s = seconds.get(w.name) ?? { sum: 0, n: 0 };
+      s.sum += (performance.now() - t0) / 1000;
+      s.n += 1;
+      seconds.set(w.name, s);
+      remaining.set(w.name, (remaining.get(w.name) ?? 1) - 1);
+      records.push(record);
+      if (journal !== null) appendRecord(journal, record);
+      const event: RunEvent = { ...startEvent, done: alreadyDone + i + 1, secondsLeft: estimate(), record };
+      options.onRun?.(event);
+      dispatch(options.events, "run", event);
+    }
+  } finally {
+    rmSync(statsDir, { recursive: true, force: true });
+  }
+  return finishSweep(plan, [...previous, ...records], options);
+}
+
+/** Summaries, recommendations and (with `out`) the report files for a finished plan. */
+export function finishSweep(plan: SweepPlan, allRecords: readonly RunRecord[], options: Pick<SweepOptions, "out" | "objective">): SweepResult {
+  const ids = new Set(plan.configs.map((c) => c.id));
+  const wanted = new Map(plan.workloads.map((w) => [w.name, JSON.stringify(w.argv)]));
+  const records = allRecords.filter(
+    (r) => ids.has(r.configId) && wanted.get(r.workload) === JSON.stringify(r.argv) && r.run >= 1 && r.run <= plan.runs,
+  );
+  const shape = {
+    configs: plan.configs,
+    workloads: plan.workloads.map((w) => ({ name: w.name, throughput: records.some((r) => r.workload === w.name && r.ok && r.throughput !== null) })),
+    runs: plan.runs,
+  };
+  const summaries = summarize(shape, records);
+  const recommendations = Object.fromEntries(OBJECTIVES.map((o) => [o, recommend(summaries, o)])) as Record<Objective, ConfigSummary | null>;
+  // a run that failed and later succeeded is not a failure of the sweep
+  const latest = new Map<string, RunRecord>();
+  for (const r of records) latest.set(runKey(r.configId, r.workload, r.argv, r.run), r);
+  const failures = [...latest.values()].filter((r) => !r.ok);
+  const result: SweepResult = { plan, records, summaries, recommendations, failures, files: null };
+  if (options.out !== undefined) result.files = writeReport(options.out, result, options.objective ?? "balanced", librarySchema());
+  return result;
+}

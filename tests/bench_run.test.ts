@@ -1,0 +1,234 @@
+/**
+ * The benchmark runners: `bun bench/run.ts` (microbenchmarks + native comparison) and `bun bench/native.ts`, in
+ * their quick modes, writing their results into a temporary directory. They must exit 0 and produce the tables
+ * and the results files; nothing here asserts a timing. The peers (mimalloc, jemalloc, tcmalloc) may or may not
+ * be installed: each must then either have its rows or be listed as skipped with the apt-get line, and with
+ * BENCH_PEER_DIRS pointing at an empty directory every peer is skipped.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { compactJson, resultStem } from "../bench/lib/report.ts";
+import { report, run } from "./support.ts";
+
+const TIMEOUT_MS = 240_000;
+const INSTALL_LINE = "apt-get install libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4";
+const PEERS = ["mimalloc", "jemalloc", "tcmalloc"];
+const TABLE_HEADER = "| workload | allocator | median | vs hakmem | peak RSS | page faults | hakmem OS maps / unmaps |";
+const NATIVE_WORKLOADS = [
+  "random_mixed WS 256",
+  "random_mixed WS 8192",
+  "tiny_hot 16 B",
+  "mid_large_mt 1 thread",
+  "mid_large_mt 2 threads",
+  "remote_free",
+  "scaling 100,000 × 16 B",
+];
+const SUITES = ["ffi", "batch", "buffer", "workload"];
+
+const tmp = mkdtempSync(join(os.tmpdir(), "hakmem-bench-test-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The one .json and one .md a run wrote into dir, parsed. */
+function resultFiles(dir: string): { json: Record<string, any>; md: string; names: string[] } {
+  const names = readdirSync(dir).sort();
+  const json = names.filter((n) => n.endsWith(".json"));
+  const md = names.filter((n) => n.endsWith(".md"));
+  expect(json.length, names.join(", ")).toBe(1);
+  expect(md.length, names.join(", ")).toBe(1);
+  expect(names.some((n) => n.endsWith(".tmp")), names.join(", ")).toBe(false);
+  return { json: JSON.parse(readFileSync(join(dir, json[0]!), "utf8")), md: readFileSync(join(dir, md[0]!), "utf8"), names };
+}
+
+/** Every peer either has a row in the native table or is listed as skipped with the install line. */
+function expectPeersAccountedFor(stdout: string): void {
+  for (const peer of PEERS) {
+    const hasRow = new RegExp(`^\\| [^|]+ \\| ${peer} \\| `, "m").test(stdout);
+    const skipped = stdout.includes(`- ${peer}: skipped, not installed`) && stdout.includes(INSTALL_LINE);
+    expect(hasRow || skipped, `${peer}: neither a row nor a skip line`).toBe(true);
+  }
+}
+
+describe("bun bench/run.ts --quick --runs 1", () => {
+  const out = join(tmp, "run");
+  let result: Awaited<ReturnType<typeof run>>;
+
+  test(
+    "exits 0 with the mitata tables, the native table and the results files",
+    async () => {
+      result = await run([process.execPath, "bench/run.ts", "--quick", "--runs", "1", "--out", out], { timeoutMs: TIMEOUT_MS - 10_000 });
+      expect(result.exitCode, report(result)).toBe(0);
+      const stdout = result.stdout;
+
+      // mitata: a table per group, each ending with hakmem's summary against the others
+      for (const title of ["malloc+free 16 B", "malloc+free 1 MiB", "4096 objects", "64 B buffers", "1 MiB buffer", "random mixed, WS 256", "realloc growth ×2"]) {
+        expect(stdout, report(result)).toContain(`• ${title}`);
+      }
+      expect(stdout).toMatch(/^summary\n {2}hakmem\n {3}[\d.]+x (faster|slower) than glibc$/m);
+      expect(stdout).toMatch(/^summary\n {2}hakmem buffer\(n\)\n {3}[\d.]+x (faster|slower) than /m);
+      expect(stdout).toMatch(/^summary\n {2}hakmem allocBatch\+freeBatch\n {3}[\d.]+x (faster|slower) than /m);
+      expect(stdout).toContain("time per object");
+
+      // the native comparison: one table, every workload, hakmem at 1.00x with its map counts
+      expect(stdout).toContain("## Native comparison");
+      expect(stdout.split(TABLE_HEADER).length - 1).toBe(1);
+      for (const workload of NATIVE_WORKLOADS) {
+        expect(stdout).toMatch(new RegExp(`^\\| ${workload.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\| hakmem \\| .+ \\| 1\\.00x \\| .+ \\| \\d[\\d,]* / \\d[\\d,]* \\|$`, "m"));
+        expect(stdout).toMatch(new RegExp(`^\\| ${workload.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\| glibc \\| `, "m"));
+      }
+      if (Bun.which("valgrind") !== null) expect(stdout).toMatch(/^\| tiny_hot 16 B, instructions \| hakmem \| [\d.]+ per malloc\+free pair \| 1\.00x \|/m);
+      else expect(stdout).toContain("apt-get install valgrind");
+      expectPeersAccountedFor(stdout);
+      expect(stdout).toMatch(/^results: .+-quick\.json, .+-quick\.md$/m);
+    },
+    TIMEOUT_MS,
+  );
+
+  test("the results files hold both parts", () => {
+    expect(result?.exitCode, "the run above failed").toBe(0);
+    const { json, md, names } = resultFiles(out);
+    expect(names[0]).toMatch(/^\d{4}-\d{2}-\d{2}-quick\.json$/);
+    expect(json.kind).toBe("hakmem-bench");
+    expect(json.command).toBe("npm run bench -- --quick --runs 1");
+    expect(json.machine.cores).toBeGreaterThan(0);
+    expect(json.micro.map((s: { suite: string }) => s.suite)).toEqual(SUITES);
+    for (const suite of json.micro) {
+      for (const group of suite.groups) {
+        expect(group.rows.filter((r: { baseline: boolean }) => r.baseline).length, group.title).toBe(1);
+        for (const row of group.rows) expect(row.avg_ns, `${group.title}: ${row.name}`).toBeGreaterThan(0);
+      }
+    }
+    expect(json.native.workloads.map((w: { label: string }) => w.label)).toEqual(NATIVE_WORKLOADS);
+    for (const w of json.native.workloads) {
+      expect(w.results.hakmem.vs_hakmem).toBe(1);
+      expect(w.results.hakmem.os_maps).toBeGreaterThan(0);
+      expect(w.results.glibc.values.length).toBe(1);
+    }
+    expect(md).toContain(TABLE_HEADER);
+    expect(md).toContain("## Microbenchmarks");
+    expect(md).toContain("### malloc+free pair through bun:ffi");
+  });
+});
+
+describe("bun bench/native.ts", () => {
+  test(
+    "--quick --runs 1 writes its own results files",
+    async () => {
+      const out = join(tmp, "native");
+      const argv = ["bench/native.ts", "--quick", "--runs", "1", "--no-callgrind", "--workload", "tiny_hot_16", "--workload", "scaling_16b", "--out", out];
+      const result = await run([process.execPath, ...argv]);
+      expect(result.exitCode, report(result)).toBe(0);
+      expect(result.stdout).toContain(TABLE_HEADER);
+      expect(result.stdout).toMatch(/^\| tiny_hot 16 B \| hakmem \| [\d.]+ M ops\/s \| 1\.00x \| /m);
+      expect(result.stdout).toMatch(/^\| scaling 100,000 × 16 B \| hakmem \| [\d.]+ (KiB|MiB) \(\+?-?[\d.]+%\) \| 1\.00x \| /m);
+      expect(result.stdout).toContain("instructions per operation: skipped (--no-callgrind)");
+      expectPeersAccountedFor(result.stdout);
+      const { json, md } = resultFiles(out);
+      expect(json.native.workloads.map((w: { id: string }) => w.id)).toEqual(["tiny_hot_16", "scaling_16b"]);
+      expect(json.native.command).toBe("bun bench/native.ts --quick --runs 1 --no-callgrind --workload tiny_hot_16 --workload scaling_16b");
+      expect(md).toContain(TABLE_HEADER);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "skips every peer, with the apt-get line, when none is installed",
+    async () => {
+      const empty = join(tmp, "no-peers");
+      mkdirSync(empty, { recursive: true });
+      const result = await run([process.execPath, "bench/native.ts", "--quick", "--runs", "1", "--no-callgrind", "--workload", "tiny_hot_16", "--no-save"], {
+        env: { BENCH_PEER_DIRS: empty },
+      });
+      expect(result.exitCode, report(result)).toBe(0);
+      for (const peer of PEERS) {
+        expect(result.stdout).toContain(`- ${peer}: skipped, not installed`);
+        expect(result.stdout).not.toMatch(new RegExp(`^\\| tiny_hot 16 B \\| ${peer} \\|`, "m"));
+      }
+      expect(result.stdout).toContain(INSTALL_LINE);
+      expect(result.stderr).toContain(INSTALL_LINE);
+      expect(result.stdout).toMatch(/^\| tiny_hot 16 B \| hakmem \| /m);
+      expect(result.stdout).toMatch(/^\| tiny_hot 16 B \| glibc \| /m);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "skips the instruction counts, with the apt-get line, when valgrind is not installed",
+    async () => {
+      const emptyPath = join(tmp, "empty-path");
+      mkdirSync(emptyPath, { recursive: true });
+      const argv = ["bench/native.ts", "--quick", "--runs", "1", "--workload", "tiny_hot_16", "--workload", "callgrind_tiny_hot_16", "--no-save"];
+      const result = await run([process.execPath, ...argv], { env: { PATH: emptyPath } });
+      expect(result.exitCode, report(result)).toBe(0);
+      expect(result.stdout).toContain("- instructions per operation: skipped (valgrind is not installed: apt-get install valgrind)");
+      expect(result.stdout).not.toContain(", instructions |");
+      expect(result.stdout).toMatch(/^\| tiny_hot 16 B \| hakmem \| /m);
+    },
+    TIMEOUT_MS,
+  );
+
+  test("bad arguments exit with status 2 and the usage", async () => {
+    for (const args of [["--runs", "0"], ["--runs"], ["--workload", "nope"], ["--frobnicate"]]) {
+      const result = await run([process.execPath, "bench/native.ts", ...args]);
+      expect(result.exitCode, report(result)).toBe(2);
+      expect(result.stderr).toContain("usage: bun bench/native.ts");
+    }
+    for (const args of [["--update-readme", "--quick"], ["--micro-only", "--native-only"], ["--out"]]) {
+      const result = await run([process.execPath, "bench/run.ts", ...args]);
+      expect(result.exitCode, report(result)).toBe(2);
+      expect(result.stderr).toContain("usage: bun bench/run.ts");
+    }
+  });
+});
+
+describe("a microbenchmark alone", () => {
+  test(
+    "skips the missing peers with the apt-get line and still compares hakmem with glibc",
+    async () => {
+      const empty = join(tmp, "no-peers-micro");
+      mkdirSync(empty, { recursive: true });
+      const json = join(tmp, "ffi.json");
+      const result = await run([process.execPath, "bench/ffi.bench.ts", "--quick", "--filter", "^malloc\\+free 16 B$", "--json", json], {
+        env: { BENCH_PEER_DIRS: empty },
+      });
+      expect(result.exitCode, report(result)).toBe(0);
+      for (const peer of PEERS) expect(result.stdout).toContain(`- ${peer} skipped: not installed`);
+      expect(result.stdout).toContain(INSTALL_LINE);
+      expect(result.stdout).toMatch(/^summary\n {2}hakmem\n(?: {3}[\d.]+x (faster|slower) than .+\n){2}/m);
+      const summary = JSON.parse(readFileSync(json, "utf8"));
+      expect(summary.groups.length).toBe(1);
+      expect(summary.groups[0].rows.map((r: { name: string }) => r.name)).toEqual(["hakmem", "hakmem TS API alloc/free", "glibc"]);
+    },
+    TIMEOUT_MS,
+  );
+
+  test("rejects an unknown argument", async () => {
+    const result = await run([process.execPath, "bench/batch.bench.ts", "--frobnicate"]);
+    expect(result.exitCode, report(result)).not.toBe(0);
+    expect(result.stderr).toContain("unknown argument --frobnicate");
+  });
+});
+
+describe("results files", () => {
+  test("the stem is the date, then the time when the day's file exists", () => {
+    const dir = join(tmp, "stems");
+    mkdirSync(dir, { recursive: true });
+    const now = new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
+    expect(resultStem(dir, false, now)).toBe("2025-01-02");
+    expect(resultStem(dir, true, now)).toBe("2025-01-02-quick");
+    writeFileSync(join(dir, "2025-01-02.json"), "{}");
+    expect(resultStem(dir, false, now)).toBe("2025-01-02-0304");
+    writeFileSync(join(dir, "2025-01-02-0304.md"), "");
+    expect(resultStem(dir, false, now)).toBe("2025-01-02-030405");
+    expect(existsSync(join(dir, "2025-01-02-quick.json"))).toBe(false);
+  });
+
+  test("compactJson is JSON, one line per innermost object, numbers to 4 significant digits", () => {
+    const value = { a: { b: [1, 2.123456], c: { d: 1.23456789, e: "x" } }, f: [{ g: 1 }, { g: 2 }], h: null };
+    const text = compactJson(value);
+    expect(JSON.parse(text)).toEqual({ a: { b: [1, 2.123], c: { d: 1.235, e: "x" } }, f: [{ g: 1 }, { g: 2 }], h: null });
+    expect(text).toContain('"c": {"d":1.235,"e":"x"}');
+    expect(text).toContain('{"g":1}');
+  });
+});

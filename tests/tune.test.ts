@@ -1,0 +1,502 @@
+/**
+ * The tuning loop: grid expansion and argument validation (through the C flag table), the scores and the Pareto
+ * front on known data, the journal and resuming an interrupted sweep, and real sweeps of short workloads that
+ * write every report file, whose recommendation the preload library reads through HAKMEM_CONFIG.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HakmemError, loadConfig } from "../src/index.ts";
+import {
+  type ConfigSummary,
+  DEFAULT_WORKLOADS,
+  expandGrid,
+  paretoFront,
+  parseFlagList,
+  parseThroughput,
+  rank,
+  readJournal,
+  recommend,
+  type RunEvent,
+  type RunRecord,
+  summarize,
+  sweep,
+  TuneError,
+  type Workload,
+} from "../src/tune.ts";
+import { parseArgs, UsageError } from "../src/tune-cli.ts";
+import { BUILD, PRELOAD_LIB, report, ROOT, run } from "./support.ts";
+
+const CLI = join(ROOT, "src", "tune-cli.ts");
+/** For tests that run programs: generous, since a loaded machine is slow (no test asserts a timing). */
+const SLOW_MS = 120_000;
+const MiB = 1024 * 1024;
+let tmp = "";
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "hakmem-tune-"));
+});
+afterAll(() => {
+  if (tmp !== "") rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A workload of a few milliseconds: 20,000 malloc+free pairs. */
+const TINY: Workload = { name: "tiny", argv: [join(BUILD, "bench_tiny_hot"), "20000", "16"] };
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected an exception");
+}
+
+function expectBadConfig(fn: () => unknown, ...fragments: string[]): void {
+  const e = thrown(fn);
+  expect(e).toBeInstanceOf(HakmemError);
+  expect((e as HakmemError).code).toBe("BAD_CONFIG");
+  for (const f of fragments) expect(e.message).toContain(f);
+}
+
+function expectTuneError(fn: () => unknown, code: TuneError["code"], ...fragments: string[]): void {
+  const e = thrown(fn);
+  expect(e).toBeInstanceOf(TuneError);
+  expect((e as TuneError).code).toBe(code);
+  for (const f of fragments) expect(e.message).toContain(f);
+}
+
+describe("the grid", () => {
+  test("expands to the cartesian product in flag-table order, the last key fastest", () => {
+    const configs = expandGrid({ lruMaxCached: [0, 64], superslabSize: ["512K", "2M"] });
+    expect(configs.map((c) => c.label)).toEqual(["ss=512K lru=0", "ss=512K lru=64", "ss=2M lru=0", "ss=2M lru=64"]);
+    expect(configs[0]?.options).toEqual({ superslabSize: 512 * 1024, lruMaxCached: 0 });
+    expect(configs[3]?.env).toEqual({ HAKMEM_SS_SIZE: "2M", HAKMEM_SS_LRU_MAX_CACHED: "64" });
+    expect(configs[3]?.id).toBe("HAKMEM_SS_SIZE=2M HAKMEM_SS_LRU_MAX_CACHED=64");
+    expect(new Set(configs.map((c) => c.id)).size).toBe(4);
+  });
+
+  test("fixed flags join every point; labels name only what varies", () => {
+    const configs = expandGrid({ superslabSize: [1024 * 1024, "4M"], prefault: ["populate"] }, { lruTtlSec: 5 });
+    expect(configs.map((c) => c.label)).toEqual(["ss=1M", "ss=4M"]);
+    expect(configs[1]?.env).toEqual({ HAKMEM_SS_SIZE: "4M", HAKMEM_SS_LRU_TTL_SEC: "5", HAKMEM_SS_PREFAULT: "populate" });
+    expect(expandGrid({ lruMaxMB: [64] }).map((c) => c.label)).toEqual(["lru-mb=64"]);
+    expect(expandGrid({}).map((c) => c.id)).toEqual(["defaults"]);
+    expect(expandGrid({ superslabSize: ["512K", "1M", "2M"], lruMaxCached: [0, 1], lruMaxMB: [1, 2], prefault: ["off", "populate", "madvise"] })).toHaveLength(36);
+  });
+
+  test("values are checked against the C flag table", () => {
+    expectBadConfig(() => expandGrid({ superslabSize: ["3M"] }), "superslabSize", "HAKMEM_SS_SIZE", "512K, 1M, 2M, 4M");
+    expectBadConfig(() => expandGrid({ lruMaxCached: [70000] }), "HAKMEM_SS_LRU_MAX_CACHED", "0 to 65536");
+    expectBadConfig(() => expandGrid({ lruTtlSec: [-1] }), "0 to 86400");
+    expectBadConfig(() => expandGrid({ prefault: ["sometimes" as "off"] }), "populate");
+    expectBadConfig(() => expandGrid({ lruTTL: [1] } as never), "lruTTL", "known keys");
+    expectBadConfig(() => expandGrid({}, { hugePages: 1 as never }), "hugePages");
+  });
+
+  test("lists must be non-empty, without repeats, and leave HAKMEM_STATS_FILE to the sweep", () => {
+    expectTuneError(() => expandGrid({ superslabSize: [] }), "BAD_ARGUMENT", "non-empty");
+    expectTuneError(() => expandGrid({ superslabSize: ["1M", 1048576] }), "BAD_ARGUMENT", "1M twice");
+    expectTuneError(() => expandGrid({ statsFile: ["/tmp/x"] }), "BAD_ARGUMENT", "statsFile");
+    expectTuneError(() => expandGrid({}, { statsFile: "/tmp/x" }), "BAD_ARGUMENT", "statsFile");
+    expectTuneError(() => expandGrid({ lruMaxCached: [1, 2] }, { lruMaxCached: 3 }), "BAD_ARGUMENT", "both swept");
+  });
+
+  test("command-line lists parse as the C side parses the environment", () => {
+    expect(parseFlagList("superslabSize", "512K,1m,2MiB", "--ss-size")).toEqual([512 * 1024, MiB, 2 * MiB]);
+    expect(parseFlagList("prefault", "OFF,populate", "--prefault")).toEqual(["off", "populate"]);
+    expectBadConfig(() => parseFlagList("superslabSize", "512K,3M", "--ss-size"), "--ss-size", "512K, 1M, 2M, 4M", '"3M"');
+    expectBadConfig(() => parseFlagList("lruMaxCached", "1.5", "--lru-max-cached"), "--lru-max-cached");
+    expectTuneError(() => parseFlagList("lruMaxCached", "0,,1", "--lru-max-cached"), "BAD_ARGUMENT", "empty");
+    expectTuneError(() => parseFlagList("lruMaxCached", "16,+16", "--lru-max-cached"), "BAD_ARGUMENT", "16 twice");
+  });
+});
+
+describe("command-line arguments", () => {
+  test("defaults cover SuperSlab size × LRU limits on the default workloads", () => {
+    const o = parseArgs([]);
+    expect(o.grid).toEqual({ superslabSize: [512 * 1024, MiB, 2 * MiB, 4 * MiB], lruMaxCached: [0, 16, 64, 256], lruMaxMB: [64, 512] });
+    expect(o.workloads).toEqual([...DEFAULT_WORKLOADS]);
+    expect(o.runs).toBeGreaterThanOrEqual(3);
+    const p = parseArgs(["--ss-size=2M", "--lru-ttl-sec", "1,60", "--prefault", "off,madvise", "--workload", "scaling", "--runs", "2", "--resume"]);
+    expect(p.grid).toMatchObject({ superslabSize: [2 * MiB], lruTtlSec: [1, 60], prefault: ["off", "madvise"] });
+    expect(p.workloads).toEqual(["scaling"]);
+    expect(p.runs).toBe(2);
+    expect(p.resume).toBe(true);
+  });
+
+  test("bad arguments are usage errors or BAD_CONFIG naming the option", () => {
+    const usage: Array<[string[], string]> = [
+      [["--bogus"], "unknown option --bogus"],
+      [["stray"], "unexpected argument"],
+      [["--workload", "random_mixed,nope"], 'unknown workload "nope"'],
+      [["--workload", "scaling,scaling"], "twice"],
+      [["--runs", "0"], "--runs"],
+      [["--runs", "two"], "--runs"],
+      [["--runs"], "--runs needs a value"],
+      [["--ss-size", "--runs", "2"], "--ss-size needs a value"],
+      [["--objective", "cheapest"], "--objective"],
+      [["--resume", "--force"], "contradict"],
+      [["--quick=1"], "takes no value"],
+      [["--runs", "2", "--runs", "3"], "twice"],
+    ];
+    for (const [args, fragment] of usage) {
+      const e = thrown(() => parseArgs(args));
+      expect(e, args.join(" ")).toBeInstanceOf(UsageError);
+      expect(e.message).toContain(fragment);
+    }
+    expectBadConfig(() => parseArgs(["--lru-max-cached", "0,70000"]), "--lru-max-cached", "0 to 65536");
+    expectBadConfig(() => parseArgs(["--lru-max-mb", "-1"]), "--lru-max-mb", "0 to 1048576");
+    expectBadConfig(() => parseArgs(["--prefault", "always"]), "--prefault");
+  });
+
+  test("the command exits 2 with a clear message before anything runs", async () => {
+    const out = join(tmp, "never");
+    const cases: Array<[string[], string]> = [
+      [["--lru-max-cached", "70000"], "0 to 65536"],
+      [["--ss-size", "3M"], "512K, 1M, 2M, 4M"],
+      [["--workload", "nope"], "unknown workload"],
+      [["--frobnicate"], "unknown option"],
+    ];
+    for (const [args, fragment] of cases) {
+      const r = await run([process.execPath, CLI, ...args, "--out", out]);
+      expect(r.exitCode, report(r)).toBe(2);
+      expect(r.stderr).toContain(fragment);
+      expect(r.stderr).toContain("--help");
+      expect(r.stdout).toBe("");
+    }
+    expect(existsSync(out)).toBe(false);
+  }, SLOW_MS);
+
+  test("--help documents every option, the defaults and how long the default sweep takes", async () => {
+    const r = await run([process.execPath, CLI, "--help"]);
+    expect(r.exitCode, report(r)).toBe(0);
+    for (const option of ["--ss-size", "--lru-max-cached", "--lru-max-mb", "--lru-ttl-sec", "--prefault", "--workload", "--runs", "--out", "--resume", "--objective", "--quick", "--force"])
+      expect(r.stdout).toContain(option);
+    for (const w of ["random_mixed", "mid_large_mt", "scaling", "remote_free", "tiny_hot"]) expect(r.stdout).toContain(w);
+    expect(r.stdout).toContain("0 to 65536"); // ranges from the C table
+    expect(r.stdout).toMatch(/default sweep is \d+ configurations × \d+ workloads × \d+ runs = \d+ runs, about \d+/);
+  }, SLOW_MS);
+});
+
+/** A run record with the given metrics (the rest zero). */
+function rec(configId: string, workload: string, runIndex: number, throughput: number | null, rss: number, ok = true): RunRecord {
+  return {
+    type: "run",
+    configId,
+    label: configId,
+    config: {},
+    workload,
+    argv: [workload],
+    run: runIndex,
+    ok,
+    throughput,
+    peakRssBytes: rss,
+    pageFaults: 0,
+    wallSeconds: 0,
+    osMaps: 0,
+    osUnmaps: 0,
+    osDecommits: 0,
+    lruHits: 0,
+    lruMisses: 0,
+    lruEvicts: 0,
+    stats: null,
+    finishedAt: "",
+  };
+}
+
+describe("scores and the Pareto front on known data", () => {
+  test("paretoFront keeps exactly the non-dominated points, cheapest first", () => {
+    const points = [
+      { cost: 10, gain: 5 }, // 0: front
+      { cost: 12, gain: 4 }, // 1: dominated by 0
+      { cost: 8, gain: 3 }, // 2: front (cheapest)
+      { cost: 15, gain: 9 }, // 3: front (best gain)
+      { cost: 10, gain: 5 }, // 4: equal to 0: front too
+      { cost: 15, gain: 8 }, // 5: dominated by 3 (same cost, less gain)
+      { cost: 9, gain: 3 }, // 6: dominated by 2 (same gain, more cost)
+    ];
+    expect(paretoFront(points)).toEqual([2, 0, 4, 3]);
+    expect(paretoFront([])).toEqual([]);
+    expect(paretoFront([{ cost: 1, gain: 1 }])).toEqual([0]);
+  });
+
+  const shape = {
+    configs: ["A", "B", "C", "D"].map((id) => ({ id, label: id, options: {} })),
+    workloads: [
+      { name: "w1", throughput: true },
+      { name: "mem", throughput: false },
+    ],
+    runs: 3,
+  };
+  // medians: w1 throughput A 100, B 60, C 80, D 100; w1 peak RSS A 40, B 10, C 20, D 50 MiB; mem peak RSS 100 MiB, C 200
+  const data: Record<string, [number[], number, number]> = {
+    A: [[90, 100, 120], 40 * MiB, 100 * MiB],
+    B: [[60, 50, 70], 10 * MiB, 100 * MiB],
+    C: [[80, 80, 80], 20 * MiB, 200 * MiB],
+    D: [[100, 70, 200], 50 * MiB, 100 * MiB],
+  };
+  const records: RunRecord[] = [];
+  for (const [id, [thr, rss, memRss]] of Object.entries(data))
+    thr.forEach((t, i) => {
+      records.push(rec(id, "w1", i + 1, t, rss));
+      records.push(rec(id, "mem", i + 1, null, memRss));
+    });
+
+  test("medians, speed and memory scores, Pareto flags", () => {
+    const s = summarize(shape, records);
+    const by = Object.fromEntries(s.map((x) => [x.configId, x])) as Record<string, ConfigSummary>;
+    expect(by.A?.workloads[0]).toMatchObject({ runs: 3, failed: 0, throughput: 100, throughputMin: 90, throughputMax: 120, peakRssBytes: 40 * MiB });
+    expect(by.D?.workloads[0]?.throughput).toBe(100);
+    expect(by.A?.workloads[1]?.throughput).toBeNull();
+    expect(by.A?.speed).toBeCloseTo(1, 12);
+    expect(by.B?.speed).toBeCloseTo(0.6, 12);
+    expect(by.C?.speed).toBeCloseTo(0.8, 12);
+    // memory: geometric mean of (w1 RSS / 10 MiB, mem RSS / 100 MiB)
+    expect(by.A?.memory).toBeCloseTo(Math.sqrt(4 * 1), 12);
+    expect(by.B?.memory).toBeCloseTo(1, 12);
+    expect(by.C?.memory).toBeCloseTo(Math.sqrt(2 * 2), 12);
+    expect(by.D?.memory).toBeCloseTo(Math.sqrt(5 * 1), 12);
+    expect(by.A?.balanced).toBeCloseTo(Math.sqrt(1 / 2), 12);
+    expect(by.B?.balanced).toBeCloseTo(Math.sqrt(0.6 / 1), 12);
+    // A (fast, 2×) and B (small) are on the front; C (0.8, 2×) is dominated by A; D (1.0, 2.24×) by A
+    expect(s.filter((x) => x.pareto).map((x) => x.configId)).toEqual(["A", "B"]);
+  });
+
+  test("recommendations and ranking per objective", () => {
+    const s = summarize(shape, records);
+    expect(recommend(s, "fastest")?.configId).toBe("A"); // A and D tie on speed; A is smaller
+    expect(recommend(s, "smallest")?.configId).toBe("B");
+    expect(recommend(s, "balanced")?.configId).toBe("B"); // sqrt(0.6 / 1) = 0.775 beats A's sqrt(1 / 2) = 0.707
+    expect(rank(s, "fastest").map((x) => x.configId)).toEqual(["A", "D", "C", "B"]);
+    expect(rank(s, "smallest").map((x) => x.configId)).toEqual(["B", "A", "C", "D"]);
+  });
+
+  test("a configuration with a failed or missing run is not scored; a rerun replaces the failure", () => {
+    const failed = [...records, rec("C", "w1", 2, null, 0, false)];
+    const s = summarize(shape, failed);
+    const c = s.find((x) => x.configId === "C") as ConfigSummary;
+    expect(c.complete).toBe(false);
+    expect(c.speed).toBeNull();
+    expect(c.workloads[0]).toMatchObject({ runs: 2, failed: 1 });
+    expect(rank(s, "fastest").at(-1)?.configId).toBe("C");
+    const rerun = summarize(shape, [...failed, rec("C", "w1", 2, 80, 20 * MiB)]);
+    expect(rerun.find((x) => x.configId === "C")?.complete).toBe(true);
+    const missing = summarize(shape, records.filter((r) => !(r.configId === "D" && r.run === 3)));
+    expect(missing.find((x) => x.configId === "D")?.complete).toBe(false);
+    expect(recommend(summarize(shape, []), "balanced")).toBeNull();
+  });
+
+  test("without throughput workloads only memory counts", () => {
+    const memShape = { ...shape, workloads: [{ name: "mem", throughput: false }] };
+    const s = summarize(memShape, records);
+    expect(s.every((x) => x.speed === null)).toBe(true);
+    expect(recommend(s, "fastest")).toBeNull();
+    expect(["A", "B", "D"]).toContain(recommend(s, "smallest")?.configId as string);
+    expect(s.filter((x) => x.pareto).map((x) => x.configId).sort()).toEqual(["A", "B", "D"]);
+  });
+
+  test("parseThroughput reads the seed benchmarks' line", () => {
+    expect(parseThroughput("x\nThroughput = 12345 ops/s [iter=1] time=0.1s\n")).toBe(12345);
+    expect(() => parseThroughput("Scaling: blocks=1")).toThrow("Throughput");
+  });
+});
+
+describe("sweeps", () => {
+  test("a library sweep runs any command line and reports each run as an event", async () => {
+    const seen: string[] = [];
+    const events = new EventTarget();
+    const started: number[] = [];
+    events.addEventListener("start", (e) => started.push((e as CustomEvent).detail.total));
+    events.addEventListener("run", (e) => seen.push(`event:${(e as CustomEvent<RunEvent>).detail.done}`));
+    const memOnly: Workload = { name: "mem-only", argv: [join(BUILD, "bench_tiny_hot"), "1000", "16"], parse: () => null };
+    const result = await sweep({
+      grid: { superslabSize: ["512K", "2M"] },
+      base: { lruMaxCached: 8 },
+      workloads: [TINY, memOnly],
+      runs: 1,
+      events,
+      onRun: (e) => seen.push(`${e.done}/${e.total} ${e.config.label} ${e.workload.name} ${e.record.ok}`),
+    });
+    expect(started).toEqual([4]);
+    expect(seen.filter((s) => !s.startsWith("event:"))).toEqual([
+      "1/4 ss=512K tiny true",
+      "2/4 ss=2M tiny true",
+      "3/4 ss=512K mem-only true",
+      "4/4 ss=2M mem-only true",
+    ]);
+    expect(seen.filter((s) => s.startsWith("event:"))).toHaveLength(4);
+    expect(result.failures).toEqual([]);
+    expect(result.files).toBeNull();
+    const tiny = result.records.find((r) => r.workload === "tiny") as RunRecord;
+    expect(tiny.throughput).toBeGreaterThan(0);
+    expect(tiny.peakRssBytes).toBeGreaterThan(0);
+    expect(tiny.stats?.allocs).toBeGreaterThanOrEqual(20000); // statistics from the child's HAKMEM_STATS_FILE
+    expect(tiny.stats?.superslab_bytes).toBe(512 * 1024); // the configuration reached the child
+    expect(result.records.find((r) => r.workload === "mem-only")?.throughput).toBeNull();
+    expect(result.summaries.every((s) => s.complete && s.speed !== null)).toBe(true);
+  }, SLOW_MS);
+
+  test("a failing run is recorded with its reason and leaves its configuration unscored", async () => {
+    const flaky: Workload = { name: "flaky", argv: ["sh", "-c", `test "$HAKMEM_SS_SIZE" = 2M && exit 3; exec ${TINY.argv.join(" ")}`] };
+    const result = await sweep({ grid: { superslabSize: ["1M", "2M"] }, workloads: [flaky], runs: 1 });
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]?.error).toContain("exited with status 3");
+    expect(result.summaries.map((s) => s.complete)).toEqual([true, false]);
+    expect(result.recommendations.fastest?.label).toBe("ss=1M");
+    const noLine: Workload = { name: "silent", argv: ["true"] };
+    const r2 = await sweep({ grid: {}, workloads: [noLine], runs: 1 });
+    expect(r2.failures[0]?.error).toContain("Throughput");
+  }, SLOW_MS);
+
+  test("bad options are refused before anything runs", async () => {
+    const rejects = async (options: Parameters<typeof sweep>[0], code: string, fragment: string) => {
+      let caught: unknown;
+      await sweep(options).catch((e: unknown) => {
+        caught = e;
+      });
+      expect((caught as { code?: string }).code).toBe(code);
+      expect((caught as Error).message).toContain(fragment);
+    };
+    await rejects({ grid: {}, workloads: ["nope"] }, "BAD_ARGUMENT", "unknown workload");
+    await rejects({ grid: {}, workloads: [] }, "BAD_ARGUMENT", "non-empty");
+    await rejects({ grid: {}, workloads: [TINY, TINY] }, "BAD_ARGUMENT", "twice");
+    await rejects({ grid: {}, workloads: [TINY], runs: 0 }, "BAD_ARGUMENT", "runs");
+    await rejects({ grid: {}, workloads: [{ name: "x", argv: [] }] }, "BAD_ARGUMENT", "argv");
+    await rejects({ grid: {}, workloads: [TINY], env: { HAKMEM_SS_SIZE: "2M" } }, "BAD_ARGUMENT", "HAKMEM_SS_SIZE");
+    await rejects({ grid: { superslabSize: ["3M"] }, workloads: [TINY] }, "BAD_CONFIG", "512K, 1M, 2M, 4M");
+    await rejects({ grid: {}, workloads: [{ name: "x", argv: [join(tmp, "missing-program")] }] }, "MISSING_BUILD", "missing-program");
+    await rejects({ grid: {}, workloads: [TINY], runstat: join(tmp, "no-runstat") }, "MISSING_BUILD", "make");
+  }, SLOW_MS);
+
+  test("an interrupted sweep resumes where it stopped", async () => {
+    const out = join(tmp, "resume");
+    const controller = new AbortController();
+    const options = { grid: { superslabSize: ["512K", "2M"] as const }, workloads: [TINY], runs: 3, out };
+    let first = 0;
+    let caught: unknown;
+    await sweep({
+      ...options,
+      signal: controller.signal,
+      onRun: () => {
+        if (++first === 2) controller.abort();
+      },
+    }).catch((e: unknown) => {
+      caught = e;
+    });
+    expect((caught as TuneError).code).toBe("ABORTED");
+    const journal = join(out, "runs.jsonl");
+    expect(readJournal(journal).records).toHaveLength(2);
+    // a writer killed in the middle of a line leaves half a record
+    appendFileSync(journal, '{"type":"run","configId":"HAKMEM_SS');
+    expect(readJournal(journal).truncatedTail).toBe(true);
+
+    const resumed: RunEvent[] = [];
+    const result = await sweep({ ...options, resume: true, onRun: (e) => resumed.push(e) });
+    expect(resumed).toHaveLength(4);
+    expect(resumed[0]?.done).toBe(3);
+    expect(resumed.at(-1)?.done).toBe(6);
+    const { records, truncatedTail } = readJournal(journal);
+    expect(truncatedTail).toBe(false);
+    expect(records).toHaveLength(6);
+    const keys = records.map((r) => `${r.configId} ${r.run}`);
+    expect(new Set(keys).size).toBe(6);
+    expect(result.records).toHaveLength(6);
+    expect(result.summaries.every((s) => s.complete)).toBe(true);
+    // resuming a finished sweep runs nothing and rewrites the report
+    const again: RunEvent[] = [];
+    const final = await sweep({ ...options, resume: true, onRun: (e) => again.push(e) });
+    expect(again).toHaveLength(0);
+    expect(final.plan.alreadyDone).toBe(6);
+    expect(existsSync(join(out, "report.md"))).toBe(true);
+    // without resume the journal starts over
+    await sweep({ ...options, runs: 1 });
+    expect(readJournal(journal).records).toHaveLength(2);
+  }, SLOW_MS);
+
+  test("the command stops on SIGINT with status 130 and --resume finishes the sweep", async () => {
+    const out = join(tmp, "cli-resume");
+    const args = [CLI, "--ss-size", "512K,1M,2M,4M", "--lru-max-cached", "0,64", "--lru-max-mb", "512", "--workload", "random_mixed", "--quick", "--runs", "3", "--out", out];
+    const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const decoder = new TextDecoder();
+    let stderr = "";
+    const reader = proc.stderr.getReader();
+    while (!/\[1\/24\]/.test(stderr)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += decoder.decode(value);
+    }
+    proc.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += decoder.decode(value);
+    }
+    expect(await proc.exited, stderr).toBe(130);
+    expect(stderr).toContain("--resume");
+    const saved = readJournal(join(out, "runs.jsonl")).records.length;
+    expect(saved).toBeGreaterThanOrEqual(1);
+    expect(saved).toBeLessThan(24);
+
+    const refused = await run([process.execPath, ...args]);
+    expect(refused.exitCode, report(refused)).toBe(2);
+    expect(refused.stderr).toContain("--resume");
+
+    const r = await run([process.execPath, ...args, "--resume"]);
+    expect(r.exitCode, report(r)).toBe(0);
+    expect(r.stderr).toContain(`${saved} already in the journal`);
+    expect(readJournal(join(out, "runs.jsonl")).records).toHaveLength(24);
+  }, SLOW_MS);
+
+  test("a real two-configuration sweep writes every report file; the preload reads the recommendation", async () => {
+    const out = join(tmp, "real");
+    const r = await run([process.execPath, CLI, "--ss-size", "512K,2M", "--lru-max-cached", "64", "--lru-max-mb", "512", "--workload", "random_mixed", "--quick", "--runs", "2", "--out", out]);
+    expect(r.exitCode, report(r)).toBe(0);
+    expect(r.stdout).toContain("Recommendations");
+    const files = ["runs.jsonl", "report.md", "runs.csv", "results.json", "chart.svg", "hakmem.config.json"].concat(
+      ["fastest", "smallest", "balanced"].map((o) => `hakmem.config.${o}.json`),
+    );
+    for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
+
+    const md = readFileSync(join(out, "report.md"), "utf8");
+    for (const s of ["## Recommendations", "## Configurations, by balanced", "| ss=512K |", "| ss=2M |", "fixed `HAKMEM_SS_LRU_MAX_CACHED`: 64", "random_mixed", "LRU hits", "OS maps"]) expect(md).toContain(s);
+
+    const csv = readFileSync(join(out, "runs.csv"), "utf8").trim().split("\n");
+    expect(csv).toHaveLength(1 + 4);
+    expect(csv[0]).toContain("throughput_ops_s");
+    expect(csv[0]).toContain("HAKMEM_SS_SIZE");
+
+    const json = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(json.records).toHaveLength(4);
+    expect(json.summaries).toHaveLength(2);
+    expect(json.pareto.length).toBeGreaterThanOrEqual(1);
+
+    const svg = readFileSync(join(out, "chart.svg"), "utf8");
+    expect(svg.startsWith("<?xml")).toBe(true);
+    expect(svg).toContain("<svg");
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+    expect(svg).toContain("Pareto front");
+    expect(svg).toContain("SuperSlab size");
+    expect(svg).not.toContain("NaN");
+    expect(svg).not.toContain("<script");
+
+    // the recommendation is a HAKMEM_CONFIG file: loadConfig and the preload library read it
+    const balanced = JSON.parse(readFileSync(join(out, "hakmem.config.json"), "utf8"));
+    expect(Object.keys(balanced).every((k) => k.startsWith("HAKMEM_"))).toBe(true);
+    expect(["512K", "2M"]).toContain(balanced.HAKMEM_SS_SIZE);
+    expect(balanced.HAKMEM_SS_LRU_MAX_CACHED).toBe(64);
+    const loaded = loadConfig(join(out, "hakmem.config.json"));
+    expect(loaded).toEqual({ superslabSize: balanced.HAKMEM_SS_SIZE === "2M" ? 2 * MiB : 512 * 1024, lruMaxCached: 64, lruMaxMB: 512 });
+    const statsFile = join(tmp, "config-stats.json");
+    const env = { HAKMEM_CONFIG: join(out, "hakmem.config.json"), HAKMEM_STATS_FILE: statsFile, LD_PRELOAD: PRELOAD_LIB };
+    const child = await run([join(BUILD, "bench_tiny_hot"), "1000", "16"], { env });
+    expect(child.exitCode, report(child, env)).toBe(0);
+    expect(child.stderr).toBe("");
+    expect(JSON.parse(readFileSync(statsFile, "utf8")).superslab_bytes).toBe(loaded.superslabSize as number);
+  }, SLOW_MS);
+
+  test("hakmem/tune is the package's library entry", async () => {
+    const mod = await import("hakmem/tune");
+    expect(mod.sweep).toBe(sweep);
+  });
+});
