@@ -4,6 +4,7 @@
  *
  *   hakmem run [--json] [--lib PATH] [--] CMD [ARGS...]   run CMD with hakmem as its malloc, then report
  *   hakmem flags [--json]                                 every HAKMEM_* flag with its range and default
+ *   hakmem tune [OPTIONS]                                 the tuning sweep (see `hakmem tune --help`)
  *   hakmem version
  *
  * `run` preloads build/libhakmem_preload.so into CMD (and everything CMD starts), lets the allocator write its
@@ -27,6 +28,9 @@ const USAGE = `usage:
       --lib names another build of libhakmem_preload.so. Exit status: CMD's.
   hakmem flags [--json]
       Lists every HAKMEM_* flag: type, default, allowed values, description.
+  hakmem tune [OPTIONS]
+      Sweeps SuperSlab size and LRU limits over workloads and recommends a
+      configuration (hakmem tune --help for the options).
   hakmem version
 `;
 
@@ -189,6 +193,8 @@ export async function main(args: string[]): Promise<number> {
       case "flags":
         if (rest.some((a) => a !== "--json")) throw new UsageError(`flags: unexpected argument ${rest.find((a) => a !== "--json")}`);
         return await flags(rest.includes("--json"));
+      case "tune":
+        return await (await import("./tune-cli.ts")).main(rest);
       case "version": {
         const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };
         process.stdout.write(`hakmem ${pkg.version}\n`);

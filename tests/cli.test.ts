@@ -62,6 +62,14 @@ describe("hakmem run", () => {
   }, TIMEOUT_MS);
 });
 
+describe("hakmem tune", () => {
+  test("delegates to the tuning command", async () => {
+    const result = await run([...CLI, "tune", "--help"]);
+    expect(result.exitCode, report(result)).toBe(0);
+    expect(result.stdout).toContain("--ss-size");
+  }, TIMEOUT_MS);
+});
+
 describe("hakmem flags", () => {
   test("lists every flag of the C table", async () => {
     const result = await run([...CLI, "flags"]);
