@@ -312,8 +312,10 @@ export const toEnv: (options: HakmemOptions) => Record<string, string> = api.toE
 export const fromEnv: (env?: Readonly<Record<string, string | undefined>>) => Partial<HakmemConfig> = api.fromEnv;
 
 /**
- * Loads a JSON configuration file: one object with camelCase keys, e.g. `{"superslabSize": "2M", "lruTtlSec": 5}`.
- * It is validated, not applied: pass the result to {@link configure} or {@link toEnv}.
+ * Loads a JSON configuration file: one object whose keys are either all camelCase, e.g.
+ * `{"superslabSize": "2M", "lruTtlSec": 5}`, or all `HAKMEM_*` flag names, e.g. `{"HAKMEM_SS_SIZE": "2M"}` (the
+ * `HAKMEM_CONFIG` format that `bun run tune` writes and the preload library reads). It is validated, not applied:
+ * pass the result to {@link configure} or {@link toEnv}.
  *
  * @param path - the file
  * @returns the configuration it holds, normalized
