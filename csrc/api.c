@@ -165,7 +165,9 @@ void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
     void *q = hk_large_realloc(p, size);
     if (q) return q;
   }
-  void *q = hk_alloc(size);
+  /* Growing out of the slab tier: room to grow again in place (see hk_large_realloc). */
+  bool growing_large = size > old_usable && size > HK_SLAB_MAX && size <= PTRDIFF_MAX / 4;
+  void *q = growing_large ? hk_large_alloc(2 * size, 0, NULL) : hk_alloc(size);
   if (!q) return NULL;
   memcpy(q, p, size < old_usable ? size : old_usable);
   if (!hk_free_small_slow(p)) hk_free_nonsmall(p);

@@ -260,14 +260,17 @@ size_t hk_large_usable(const void *p) {
 }
 
 /* Grows a large block in place or by mremap; NULL when neither applies (the
- * caller then allocates, copies and frees). */
+ * caller then allocates, copies and frees). A block that has to move gets
+ * twice the room it asked for (address space only: untouched pages cost
+ * nothing), so a buffer grown step by step is remapped a few times, not at
+ * every step: mremap's page-table work is what such growth costs. */
 void *hk_large_realloc(void *p, size_t size) {
   hk_large_hdr *h = hdr_of(p);
   if (size <= usable_of(p)) return p;
-  if (h->align > HK_PAGE_SIZE || size > PTRDIFF_MAX / 2) return NULL;
+  if (h->align > HK_PAGE_SIZE || size > PTRDIFF_MAX / 4) return NULL;
   size_t offset = (size_t)((uint8_t *)p - h->map_base);
   unsigned bin;
-  size_t map_size = round_map_size(offset + size, &bin);
+  size_t map_size = round_map_size(offset + 2 * size, &bin);
   hk_lock(&tab.lock, HK_LOCK_LARGE);
   bool ours = take_locked(p);
   hk_unlock(&tab.lock);
