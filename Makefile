@@ -1,15 +1,27 @@
 # hakmem build.
-#   make            libraries, seed benchmarks and C tests into build/
+#   make            libraries, seed benchmarks, C tests, the stress test and the
+#                   misuse programs into build/
 #   make check      build, then run every C test
+#   make asan       library + C tests + stress with AddressSanitizer and UBSan
+#                   (build/asan/), then run them; fails on any report
+#   make tsan       the same with ThreadSanitizer (build/tsan/)
+#   make soak       the stress test for a long time (SOAK_THREADS, SOAK_SECONDS)
+#   make fuzz       the libFuzzer target (clang) into build/fuzz/
+#   make fuzz-run   run it for FUZZ_SECONDS on the seed corpus
 #   make clean
 CC      ?= gcc
 OPT     ?= -O2
 BUILD   ?= build
+# Sanitizer flags for the library, the C tests and the stress test (set by
+# `make asan` / `make tsan`, each with its own BUILD folder).
+SANITIZE ?=
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 CFLAGS_LIB := -std=gnu11 $(OPT) -g -fPIC -fvisibility=hidden -pthread \
               -fno-semantic-interposition -fno-stack-protector -ftls-model=initial-exec \
-              $(WARN) -Icsrc/include -Icsrc $(EXTRA_CFLAGS)
-LDFLAGS_LIB := -shared -pthread -Wl,-z,now -Wl,--no-undefined -ldl $(EXTRA_LDFLAGS)
+              $(WARN) -Icsrc/include -Icsrc $(SANITIZE) $(EXTRA_CFLAGS)
+# -z nodelete: a dlopen()ed allocator must never be unmapped while blocks or
+# thread heaps (with their exit destructors) still point into it (Deno, Bun).
+LDFLAGS_LIB := -shared -pthread -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined -ldl $(SANITIZE) $(EXTRA_LDFLAGS)
 
 CORE_SRCS := $(filter-out csrc/preload.c,$(wildcard csrc/*.c))
 HEADERS   := $(wildcard csrc/*.h csrc/include/*.h)
@@ -18,23 +30,27 @@ BENCH_SRCS := $(wildcard bench/native/*.c)
 BENCH_BINS := $(patsubst bench/native/%.c,$(BUILD)/%,$(BENCH_SRCS))
 TEST_SRCS  := $(wildcard csrc/tests/test_*.c)
 TEST_BINS  := $(patsubst csrc/tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+MISUSE_SRCS := $(wildcard tests/misuse/*.c)
+MISUSE_BINS := $(patsubst tests/misuse/%.c,$(BUILD)/misuse/%,$(MISUSE_SRCS))
 
-.PHONY: all libs bench tests check clean
-all: libs bench tests
+.PHONY: all libs bench tests stress misuse check clean
+all: libs bench tests stress misuse
 libs: $(BUILD)/libhakmem.so $(BUILD)/libhakmem_preload.so
 bench: $(BENCH_BINS)
 tests: $(TEST_BINS)
+stress: $(BUILD)/stress
+misuse: $(MISUSE_BINS)
 
 $(BUILD):
 	@mkdir -p $@
 
 # The FFI library: hak_* only; never replaces the host's malloc.
 $(BUILD)/libhakmem.so: $(CORE_SRCS) $(HEADERS) Makefile | $(BUILD)
-	$(CC) $(CFLAGS_LIB) -o $@ $(CORE_SRCS) $(LDFLAGS_LIB)
+	$(CC) $(CFLAGS_LIB) -o $@.tmp $(CORE_SRCS) $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
 # The drop-in malloc for LD_PRELOAD: the same core plus the malloc family.
 $(BUILD)/libhakmem_preload.so: $(CORE_SRCS) csrc/preload.c $(HEADERS) Makefile | $(BUILD)
-	$(CC) $(CFLAGS_LIB) -DHAK_PRELOAD=1 -o $@ $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB)
+	$(CC) $(CFLAGS_LIB) -DHAK_PRELOAD=1 -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
 # Seed benchmarks call plain malloc/free: one binary measures any allocator via LD_PRELOAD.
 $(BUILD)/%: bench/native/%.c | $(BUILD)
@@ -43,11 +59,96 @@ $(BUILD)/%: bench/native/%.c | $(BUILD)
 # C unit tests link the FFI library (their own folder: build/test_scaling is a benchmark).
 $(BUILD)/tests/test_%: csrc/tests/test_%.c csrc/tests/check.h $(BUILD)/libhakmem.so
 	@mkdir -p $(BUILD)/tests
-	$(CC) -std=gnu11 -O1 -g -pthread -Wall -Icsrc/include -Icsrc/tests -o $@ $< \
+	$(CC) -std=gnu11 -O1 -g -pthread -Wall $(SANITIZE) -Icsrc/include -Icsrc/tests -o $@ $< \
 	    -L$(BUILD) -lhakmem -Wl,-rpath,'$$ORIGIN/..'
+
+# Multi-threaded stress test: build/stress THREADS SECONDS [SEED].
+$(BUILD)/stress: csrc/tests/stress.c csrc/tests/check.h $(BUILD)/libhakmem.so
+	$(CC) -std=gnu11 -O2 -g -pthread $(WARN) $(SANITIZE) -Icsrc/include -Icsrc/tests -o $@ $< \
+	    -L$(BUILD) -lhakmem -Wl,-rpath,'$$ORIGIN'
+
+# Misuse programs: plain malloc/free, run under LD_PRELOAD=libhakmem_preload.so
+# by tests/hardening.test.ts. -fno-builtin keeps the compiler from reasoning
+# about (and removing) the invalid frees.
+$(BUILD)/misuse/%: tests/misuse/%.c $(wildcard tests/misuse/*.h)
+	@mkdir -p $(BUILD)/misuse
+	$(CC) -std=gnu11 -O1 -g -fno-builtin -pthread -Wall -Wno-free-nonheap-object \
+	    -Wno-use-after-free -o $@ $<
 
 check: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+# ---- sanitizers ------------------------------------------------------------
+# Each builds libhakmem.so, the C tests and the stress test with the sanitizer
+# into its own folder (gcc links the sanitizer runtime into the shared library
+# too, which -Wl,--no-undefined needs), then runs them; any report aborts the
+# process, so the target fails. The tests call hak_* directly, so the
+# sanitizer's own malloc stays in place for libc; hakmem's blocks come from its
+# own mmap regions, which ASan does not poison and LeakSanitizer does not scan
+# for leaks: a leaked hakmem block is invisible to it (bytes_in_use and the
+# stress test's end check cover that). What LSan does see is libc malloc in the
+# tests themselves.
+SAN_STRESS ?= 4 8
+# gcc: it links the sanitizer runtime into the shared library (clang would not).
+SAN_CC     ?= gcc
+ASAN_DIR   := build/asan
+TSAN_DIR   := build/tsan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+# quarantine_size_mb: ASan holds freed libc memory (the tests' own, and glibc's
+# per-thread allocations) in a quarantine, 256 MiB by default; with 10,000
+# short-lived threads that shows up in the RSS the tests assert about, though
+# none of it is hakmem's (hakmem's blocks never pass through ASan's malloc).
+# CHECK_TIMEOUT_SCALE stretches the C tests' hang guards (csrc/tests/check.h):
+# under TSan the 10,000-thread test alone takes about 3 minutes on 2 cores.
+ASAN_ENV   := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:quarantine_size_mb=16 \
+              UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 CHECK_TIMEOUT_SCALE=3
+# Suppressions: csrc/tests/tsan.supp, each entry with its reason.
+TSAN_ENV   := TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/csrc/tests/tsan.supp \
+              CHECK_TIMEOUT_SCALE=5
+SAN_BUILD   = $(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=$(1) OPT=-O1 SANITIZE="$(2)" \
+              $(1)/libhakmem.so $(patsubst $(BUILD)/%,$(1)/%,$(TEST_BINS)) $(1)/stress
+# Runs every test even after a failure (a later one may hold the report that
+# explains it), then fails if any did.
+SAN_RUN     = failed=""; for t in $(patsubst $(BUILD)/%,$(1)/%,$(TEST_BINS)); do echo "== $$t"; \
+              $(2) $$t || failed="$$failed $$t"; done; \
+              echo "== $(1)/stress $(SAN_STRESS)"; $(2) $(1)/stress $(SAN_STRESS) || failed="$$failed $(1)/stress"; \
+              if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+
+.PHONY: asan tsan asan-build tsan-build soak fuzz fuzz-run
+asan-build:
+	$(call SAN_BUILD,$(ASAN_DIR),$(ASAN_FLAGS))
+tsan-build:
+	$(call SAN_BUILD,$(TSAN_DIR),$(TSAN_FLAGS))
+asan: asan-build
+	@$(call SAN_RUN,$(ASAN_DIR),$(ASAN_ENV))
+	@echo "asan: every test passed, no sanitizer report"
+tsan: tsan-build
+	@$(call SAN_RUN,$(TSAN_DIR),$(TSAN_ENV))
+	@echo "tsan: every test passed, no sanitizer report"
+
+# ---- soak ------------------------------------------------------------------
+SOAK_THREADS ?= 8
+SOAK_SECONDS ?= 600
+soak: $(BUILD)/stress
+	$(BUILD)/stress $(SOAK_THREADS) $(SOAK_SECONDS)
+
+# ---- fuzzing (clang with libFuzzer) ------------------------------------------
+# The library sources are compiled into the fuzzer, so its coverage guides it.
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=gnu11 -O1 -g -pthread $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer -Icsrc/include -Icsrc
+fuzz: $(FUZZ_DIR)/fuzz_alloc
+$(FUZZ_DIR)/fuzz_alloc: csrc/fuzz/fuzz_alloc.c $(CORE_SRCS) $(HEADERS) Makefile
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ csrc/fuzz/fuzz_alloc.c $(CORE_SRCS) -ldl
+# New inputs go to build/fuzz/corpus; csrc/fuzz/corpus (the seeds) is only read.
+fuzz-run: $(FUZZ_DIR)/fuzz_alloc
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(ASAN_ENV) $(FUZZ_DIR)/fuzz_alloc -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
+	    -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus csrc/fuzz/corpus
 
 clean:
 	rm -rf $(BUILD)

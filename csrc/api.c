@@ -129,10 +129,11 @@ int hk_block_state(const void *p) {
     if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
     s = hk_slab_head(s);
     hk_heap *owner = s->owner;
-    bool may_walk_local = owner == hk_tl_heap || (owner && !owner->is_live);
-    return hk_slab_block_state(ss, s, a, may_walk_local);
+    return hk_slab_block_state(ss, s, a, owner == hk_tl_heap);
   }
-  return p && hk_large_usable(p) ? HAK_BLOCK_LIVE : HAK_BLOCK_FOREIGN;
+  if (!p) return HAK_BLOCK_FOREIGN;
+  if (hk_large_usable(p)) return HAK_BLOCK_LIVE;
+  return hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN;
 }
 
 int hk_free_validated(void *p) {
@@ -212,8 +213,8 @@ static HK_NOINLINE void free_slow(void *p) {
       return;
     }
   }
-  if (hk_free_small_slow(p)) return;
-  if (!hk_free_nonsmall(p)) hk_report_invalid_free(p, HAK_BLOCK_FOREIGN);
+  if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
+  hk_report_invalid_free(p, hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN);
 }
 
 void hak_free(void *p) {

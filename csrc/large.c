@@ -49,6 +49,19 @@ static struct {
 
 static _Atomic uint64_t n_allocs, n_frees, live_bytes;
 
+/* The most recently freed large pointers, so that a second free of one is
+ * reported as a double free rather than taken for a foreign pointer (and
+ * handed to the next allocator, which would read a header that may be gone).
+ * A pointer leaves the ring when a new block is placed at the same address. */
+#define RECENT 64
+static uintptr_t recent[RECENT];
+static unsigned recent_next;
+
+static void recent_forget(uintptr_t p) {
+  for (unsigned i = 0; i < RECENT; i++)
+    if (recent[i] == p) recent[i] = 0;
+}
+
 /* ---- the set of live large pointers ----------------------------------------- */
 static size_t slot_of(uintptr_t key, size_t cap) {
   return (size_t)(((key >> 6) * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
@@ -176,11 +189,13 @@ static uint8_t *place(uint8_t *base, size_t map_size, size_t align) {
   *hdr_of(p) = (hk_large_hdr){base, map_size, align};
   insert_raw(tab.slots, tab.cap, (uintptr_t)p);
   tab.count++;
+  recent_forget((uintptr_t)p);
   return p;
 }
 
 void *hk_large_alloc(size_t size, size_t align, bool *fresh) {
   if (align < HK_LARGE_HDR) align = HK_LARGE_HDR;
+  if (size == 0) size = 1; /* a unique block that leaves room after the pointer */
   /* p = align_up(base + header, align) <= base + align */
   if (size > PTRDIFF_MAX / 2 - align) {
     errno = ENOMEM;
@@ -236,6 +251,7 @@ bool hk_large_free(void *p) {
     return false;
   }
   hk_large_hdr h = *hdr_of(p);
+  recent[recent_next++ % RECENT] = (uintptr_t)p;
   hk_ace_node *evicted = NULL;
   bool cached = h.map_size <= g_hk.ace_max_block && g_hk.ace_max_cached > 0 && h.map_size <= g_hk.ace_max_bytes;
   if (cached) {
@@ -250,6 +266,14 @@ bool hk_large_free(void *p) {
   if (!cached) hk_os_unmap(h.map_base, h.map_size);
   unmap_all(evicted);
   return true;
+}
+
+bool hk_large_recently_freed(const void *p) {
+  bool found = false;
+  pthread_mutex_lock(&tab.lock);
+  for (unsigned i = 0; i < RECENT && !found; i++) found = p && recent[i] == (uintptr_t)p;
+  pthread_mutex_unlock(&tab.lock);
+  return found;
 }
 
 size_t hk_large_usable(const void *p) {

@@ -46,6 +46,7 @@ static HK_NOINLINE void free_slow(void *p) {
     if (state != HAK_BLOCK_LIVE) hk_report_invalid_free(p, state); /* aborts */
   }
   if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
+  if (hk_large_recently_freed(p)) hk_report_invalid_free(p, HAK_BLOCK_FREE); /* aborts */
   /* Not ours: made before hakmem was loaded, or by another allocator, or a
    * pointer that was never allocated (which the next allocator rejects). */
   HK_COUNT(foreign_frees, 1);

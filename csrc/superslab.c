@@ -51,7 +51,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   uint32_t bytes = (uint32_t)(span * HK_SLAB_SIZE) - (idx == 0 ? ss->hdr_size : 0);
   s->free = HK_END;
   s->used = 0;
-  s->carved = 0;
+  __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
   s->block_size = hk_class_size[cls];
   s->capacity = bytes / s->block_size;
   s->start = (uintptr_t)ss + ((size_t)idx << HK_SLAB_SHIFT) + (idx == 0 ? ss->hdr_size : 0);
@@ -89,12 +89,13 @@ void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   for (uint32_t i = 1; i < n; i++, p += bs) hk_set_next((hk_block *)p, (hk_block *)(p + bs));
   hk_set_next((hk_block *)p, s->free);
   s->free = (hk_block *)first;
-  s->carved += n;
+  __atomic_store_n(&s->carved, s->carved + n, __ATOMIC_RELAXED); /* hak_owns may read it from another thread */
 }
 
 /* A carved block of s (for validating decoded links). */
 bool hk_block_in_slab(const hk_slab *s, const hk_block *b) {
-  return hk_block_start_ok(s, (uintptr_t)b) && (uintptr_t)b < s->start + (uintptr_t)s->carved * s->block_size;
+  uint32_t carved = __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
+  return hk_block_start_ok(s, (uintptr_t)b) && (uintptr_t)b < s->start + (uintptr_t)carved * s->block_size;
 }
 
 /* Moves the remote-free list onto the local free list; returns the count. */
@@ -134,11 +135,12 @@ int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local)
   if (!hk_block_start_ok(s, a)) return HAK_BLOCK_INTERIOR;
   uintptr_t idx = (a - s->start) / s->block_size;
   if (idx >= s->capacity) return HAK_BLOCK_INTERIOR;
-  if (idx >= s->carved) return HAK_BLOCK_FREE;
+  uint32_t carved = __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
+  if (idx >= carved) return HAK_BLOCK_FREE;
   const hk_block *b = (const hk_block *)a, *next = hk_next(b);
   bool link = next != NULL && next != HK_END && hk_block_in_slab(s, next);
   if (next != NULL && next != HK_END && !link) return HAK_BLOCK_LIVE;
-  uint32_t limit = s->carved;
+  uint32_t limit = carved;
   if (list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), NULL, b, limit)) return HAK_BLOCK_FREE;
   if (next != NULL && may_walk_local && list_contains(s->free, HK_END, b, limit)) return HAK_BLOCK_FREE;
   return HAK_BLOCK_LIVE;
