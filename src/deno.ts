@@ -169,7 +169,7 @@ export const describeFlags: () => FlagDescription[] = api.describeFlags;
 export const toEnv: (options: HakmemOptions) => Record<string, string> = api.toEnv;
 /** The flags an environment sets (default: `Deno.env.toObject()`), validated. Throws `BAD_CONFIG`. */
 export const fromEnv: (env?: Readonly<Record<string, string | undefined>>) => Partial<HakmemConfig> = api.fromEnv;
-/** Loads and validates a JSON configuration file (camelCase keys). Throws `BAD_CONFIG`. */
+/** Loads and validates a JSON configuration file (all camelCase keys, or all `HAKMEM_*` names as `HAKMEM_CONFIG` reads). Throws `BAD_CONFIG`. */
 export const loadConfig: (path: string) => Partial<HakmemConfig> = api.loadConfig;
 /** Returns cached memory to the OS; bytes released. */
 export const trim: () => number = api.trim;
