@@ -129,7 +129,10 @@ int hk_block_state(const void *p) {
     if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
     s = hk_slab_head(s);
     hk_heap *owner = s->owner;
-    return hk_slab_block_state(ss, s, a, owner == hk_tl_heap);
+    if (owner == hk_tl_heap) return hk_slab_block_state(ss, s, a, true);
+    int state = hk_slab_block_state(ss, s, a, false);
+    /* live as far as the remote list tells: an abandoned owner's own lists may know better */
+    return state == HAK_BLOCK_LIVE && owner ? hk_heap_foreign_block_state(owner, ss, s, a) : state;
   }
   if (!p) return HAK_BLOCK_FOREIGN;
   if (hk_large_usable(p)) return HAK_BLOCK_LIVE;

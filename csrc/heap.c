@@ -184,6 +184,28 @@ static void reclaim_abandoned(unsigned limit) {
   }
 }
 
+/* The state of a block in a slab owned by a heap that is not the caller's.
+ * An abandoned heap's local lists can be walked once the heap is claimed:
+ * taken off the abandoned list under the lock, so that neither reclaim nor a
+ * new thread adopting it touches them meanwhile. A live thread's lists, or a
+ * heap being reclaimed or adopted right now, are not walked (hakmem.h). */
+int hk_heap_foreign_block_state(hk_heap *owner, hk_ss *ss, hk_slab *s, uintptr_t a) {
+  hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+  hk_heap **at = &heaps_abandoned;
+  while (*at && *at != owner) at = &(*at)->abandoned_next;
+  bool claimed = *at != NULL;
+  if (claimed) *at = owner->abandoned_next;
+  hk_unlock(&heaps_lock);
+  int state = hk_slab_block_state(ss, s, a, claimed);
+  if (claimed) {
+    hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+    owner->abandoned_next = heaps_abandoned;
+    heaps_abandoned = owner;
+    hk_unlock(&heaps_lock);
+  }
+  return state;
+}
+
 /* ---- slab acquisition --------------------------------------------------------- */
 #define RUN_SEARCH_LIMIT 8 /* SuperSlabs searched for a free run before taking a new one */
 

@@ -232,6 +232,7 @@ HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/se
 HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
+HK_INTERNAL int hk_heap_foreign_block_state(hk_heap *owner, hk_ss *ss, hk_slab *s, uintptr_t a);
 HK_INTERNAL void hk_heaps_lock(void);
 HK_INTERNAL void hk_heaps_unlock(void);
 HK_INTERNAL hk_heap *hk_heaps_first(void);

@@ -116,9 +116,14 @@ uint32_t hk_slab_collect(hk_slab *s) {
   return n;
 }
 
-static bool list_contains(const hk_block *list, const hk_block *end, const hk_block *b, uint32_t limit) {
-  for (uint32_t i = 0; list != end && i <= limit; list = hk_next(list), i++)
+/* Only links to blocks of the same slab are followed: a list the owner is
+ * changing concurrently may hand this walk a word a user has overwritten. */
+static bool list_contains(const hk_slab *s, const hk_block *list, const hk_block *end, const hk_block *b) {
+  uint32_t limit = __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
+  for (uint32_t i = 0; list != end && i <= limit; list = hk_next(list), i++) {
     if (list == b) return true;
+    if (!hk_block_in_slab(s, list)) return false;
+  }
   return false;
 }
 
@@ -140,8 +145,7 @@ int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local)
   const hk_block *b = (const hk_block *)a, *next = hk_next(b);
   bool link = next != NULL && next != HK_END && hk_block_in_slab(s, next);
   if (next != NULL && next != HK_END && !link) return HAK_BLOCK_LIVE;
-  uint32_t limit = carved;
-  if (list_contains(atomic_load_explicit(&s->remote, memory_order_acquire), NULL, b, limit)) return HAK_BLOCK_FREE;
-  if (next != NULL && may_walk_local && list_contains(s->free, HK_END, b, limit)) return HAK_BLOCK_FREE;
+  if (list_contains(s, atomic_load_explicit(&s->remote, memory_order_acquire), NULL, b)) return HAK_BLOCK_FREE;
+  if (next != NULL && may_walk_local && list_contains(s, s->free, HK_END, b)) return HAK_BLOCK_FREE;
   return HAK_BLOCK_LIVE;
 }

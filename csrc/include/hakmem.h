@@ -58,11 +58,11 @@ HAK_API size_t hak_usable_size(const void *ptr);
 /* 1 if ptr is the start of a live hakmem block, else 0. O(1) apart from the
  * walk of one slab's free list when the block's first word looks like a link;
  * no system call; safe on any address (NULL, stack, unmapped, interior) and
- * from any thread. Exact for the calling thread's blocks; for a block of
- * another thread's heap only that slab's remote-free list is searched (its
- * local list is the other thread's to change), so a block that thread freed
- * itself may still read as live. A large block is known freed for the last
- * 64 large frees. */
+ * from any thread. Exact for the calling thread's blocks and for blocks of
+ * threads that have exited; for a block of another live thread only that
+ * slab's remote-free list is searched (its local list is the other thread's
+ * to change), so a block that thread freed itself may still read as live. A
+ * large block is known freed for the last 64 large frees. */
 HAK_API int hak_owns(const void *ptr);
 /* Finer answer than hak_owns: one of enum hak_block_kind. */
 HAK_API int hak_block_state(const void *ptr);
