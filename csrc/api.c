@@ -124,29 +124,36 @@ bool hk_free_nonsmall(void *p) { return p == NULL || hk_large_free(p); }
 int hk_block_state(const void *p) {
   uintptr_t a = (uintptr_t)p;
   if (hk_registry_has(a)) {
-    hk_ss *ss = hk_ss_of(a);
-    hk_slab *s = hk_slab_of(ss, a);
+    hk_slab *s = hk_slab_of(hk_ss_of(a), a);
     if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
     s = hk_slab_head(s);
     hk_heap *owner = s->owner;
-    if (owner == hk_tl_heap) return hk_slab_block_state(ss, s, a, true);
-    int state = hk_slab_block_state(ss, s, a, false);
+    if (owner == hk_tl_heap) return hk_slab_block_state(s, a, true);
+    int state = hk_slab_block_state(s, a, false);
     /* live as far as the remote list tells: an abandoned owner's own lists may know better */
-    return state == HAK_BLOCK_LIVE && owner ? hk_heap_foreign_block_state(owner, ss, s, a) : state;
+    return state == HAK_BLOCK_LIVE && owner ? hk_heap_foreign_block_state(owner, s, a) : state;
   }
   if (!p) return HAK_BLOCK_FOREIGN;
   if (hk_large_usable(p)) return HAK_BLOCK_LIVE;
   return hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN;
 }
 
+/* Frees p, known to be a live block (slab or large). */
+static void free_live(void *p) {
+  if (!hk_free_small_slow(p)) hk_free_nonsmall(p);
+}
+
+/* The error a free of a block in state (not LIVE) returns. */
+static int free_error(int state) { return state == HAK_BLOCK_FREE ? HAK_E_DOUBLE_FREE : HAK_E_FOREIGN; }
+
 int hk_free_validated(void *p) {
   int state = p ? hk_block_state(p) : HAK_BLOCK_FOREIGN;
   if (state == HAK_BLOCK_LIVE) {
-    if (!hk_free_small_slow(p)) hk_free_nonsmall(p);
+    free_live(p);
     return HAK_OK;
   }
   if (p) HK_COUNT(invalid_frees, 1);
-  return state == HAK_BLOCK_FREE ? HAK_E_DOUBLE_FREE : HAK_E_FOREIGN;
+  return free_error(state);
 }
 
 size_t hk_usable_size(const void *p) {
@@ -174,7 +181,7 @@ void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
   void *q = growing_large ? hk_large_alloc(2 * size, 0, NULL) : hk_alloc(size);
   if (!q) return NULL;
   memcpy(q, p, size < old_usable ? size : old_usable);
-  if (!hk_free_small_slow(p)) hk_free_nonsmall(p);
+  free_live(p);
   return q;
 }
 
@@ -318,7 +325,7 @@ int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
     int state = ptrs[i] ? hk_block_state(ptrs[i]) : HAK_BLOCK_LIVE;
     if (state != HAK_BLOCK_LIVE) {
       if (bad) *bad = i;
-      return state == HAK_BLOCK_FREE ? HAK_E_DOUBLE_FREE : HAK_E_FOREIGN;
+      return free_error(state);
     }
   }
   bool nomem = false;
@@ -329,7 +336,7 @@ int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
     return HAK_E_DOUBLE_FREE;
   }
   for (size_t i = 0; i < count; i++)
-    if (ptrs[i] && !hk_free_small_slow(ptrs[i])) hk_free_nonsmall(ptrs[i]);
+    if (ptrs[i]) free_live(ptrs[i]);
   return HAK_OK;
 }
 

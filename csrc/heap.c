@@ -189,14 +189,14 @@ static void reclaim_abandoned(unsigned limit) {
  * taken off the abandoned list under the lock, so that neither reclaim nor a
  * new thread adopting it touches them meanwhile. A live thread's lists, or a
  * heap being reclaimed or adopted right now, are not walked (hakmem.h). */
-int hk_heap_foreign_block_state(hk_heap *owner, hk_ss *ss, hk_slab *s, uintptr_t a) {
+int hk_heap_foreign_block_state(hk_heap *owner, hk_slab *s, uintptr_t a) {
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   hk_heap **at = &heaps_abandoned;
   while (*at && *at != owner) at = &(*at)->abandoned_next;
   bool claimed = *at != NULL;
   if (claimed) *at = owner->abandoned_next;
   hk_unlock(&heaps_lock);
-  int state = hk_slab_block_state(ss, s, a, claimed);
+  int state = hk_slab_block_state(s, a, claimed);
   if (claimed) {
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
     owner->abandoned_next = heaps_abandoned;

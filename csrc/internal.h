@@ -224,7 +224,7 @@ HK_INTERNAL void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *
 HK_INTERNAL void hk_slab_extend(hk_ss *ss, hk_slab *s);
 HK_INTERNAL uint32_t hk_slab_collect(hk_slab *s);
 HK_INTERNAL bool hk_block_in_slab(const hk_slab *s, const hk_block *b);
-HK_INTERNAL int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local);
+HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local); /* s: head slab */
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
@@ -232,7 +232,7 @@ HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/se
 HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
-HK_INTERNAL int hk_heap_foreign_block_state(hk_heap *owner, hk_ss *ss, hk_slab *s, uintptr_t a);
+HK_INTERNAL int hk_heap_foreign_block_state(hk_heap *owner, hk_slab *s, uintptr_t a);
 HK_INTERNAL void hk_heaps_lock(void);
 HK_INTERNAL void hk_heaps_unlock(void);
 HK_INTERNAL hk_heap *hk_heaps_first(void);

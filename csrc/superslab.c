@@ -127,24 +127,20 @@ static bool list_contains(const hk_slab *s, const hk_block *list, const hk_block
   return false;
 }
 
-/* What the address a inside SuperSlab ss is. A free block's first word links
- * to a block of its own slab, or ends a list: HK_END for the local list, NULL
- * for the remote list. Any other first word means live, without a walk. The
- * local list is walked only when the caller owns it (may_walk_local); the
- * remote list only grows at its head, so walking it races with nothing that
- * unlinks. */
-int hk_slab_block_state(hk_ss *ss, hk_slab *s, uintptr_t a, bool may_walk_local) {
-  (void)ss;
-  if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
-  s = hk_slab_head(s);
+/* What the address a inside the formatted (head) slab s is. A free block's
+ * first word links to a block of its own slab, or ends a list: HK_END for the
+ * local list, NULL for the remote list. Any other first word means live,
+ * without a walk. The local list is walked only when the caller owns it
+ * (may_walk_local); the remote list only grows at its head, so walking it
+ * races with nothing that unlinks. */
+int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local) {
   if (!hk_block_start_ok(s, a)) return HAK_BLOCK_INTERIOR;
   uintptr_t idx = (a - s->start) / s->block_size;
   if (idx >= s->capacity) return HAK_BLOCK_INTERIOR;
   uint32_t carved = __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
   if (idx >= carved) return HAK_BLOCK_FREE;
   const hk_block *b = (const hk_block *)a, *next = hk_next(b);
-  bool link = next != NULL && next != HK_END && hk_block_in_slab(s, next);
-  if (next != NULL && next != HK_END && !link) return HAK_BLOCK_LIVE;
+  if (next != NULL && next != HK_END && !hk_block_in_slab(s, next)) return HAK_BLOCK_LIVE;
   if (list_contains(s, atomic_load_explicit(&s->remote, memory_order_acquire), NULL, b)) return HAK_BLOCK_FREE;
   if (next != NULL && may_walk_local && list_contains(s, s->free, HK_END, b)) return HAK_BLOCK_FREE;
   return HAK_BLOCK_LIVE;
