@@ -10,7 +10,8 @@
  * @module
  */
 import { existsSync, statSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { parseArgs as parseCommandLine } from "node:util";
 import type { HakmemConfigKey } from "./config.ts";
 import { HakmemError } from "./errors.ts";
 import {
@@ -19,6 +20,7 @@ import {
   describeBuiltinWorkloads,
   isBuiltinWorkload,
   librarySchema,
+  mergeSweeps,
   type Objective,
   OBJECTIVES,
   OBJECTIVE_TEXT,
@@ -30,6 +32,7 @@ import {
   sweep,
   type SweepGrid,
   type SweepOptions,
+  type SweepPlan,
   type SweepResult,
   TuneError,
 } from "./tune.ts";
@@ -69,6 +72,9 @@ export interface CliOptions {
   objective: Objective;
   resume: boolean;
   force: boolean;
+  /** --shard K/N: run the K-th of N slices of the grid. */
+  shard: { index: number; count: number } | null;
+  allowMixedHardware: boolean;
   help: boolean;
 }
 
@@ -96,10 +102,12 @@ export function usage(): string {
   const defaultRuns = defaultConfigs * DEFAULT_WORKLOADS.length * DEFAULT_RUNS;
   return `usage: npm run tune -- [options]        (or: bun src/tune-cli.ts [options] after make)
 
-Runs every combination of the listed SuperSlab size and LRU limits on each workload, in a child process with
-LD_PRELOAD=build/libhakmem_preload.so and the configuration's HAKMEM_* variables, several times, and writes a
-report: medians of throughput, peak RSS, page faults, OS maps/unmaps/decommits and LRU hits/misses; the Pareto
-front of throughput against peak RSS; and a recommended configuration per objective as a HAKMEM_CONFIG file.
+Runs every combination of the listed SuperSlab size and LRU limits, plus the library's defaults as the baseline,
+on each workload, in a child process with LD_PRELOAD=build/libhakmem_preload.so and the configuration's HAKMEM_*
+variables, several times, and writes a report: medians of throughput, peak RSS, page faults, OS maps/unmaps/
+decommits and LRU hits/misses, each with its spread; the Pareto front of throughput against peak RSS; and per
+objective a HAKMEM_CONFIG file: a configuration that beats the defaults by more than the spread, or "no change
+recommended" (the file then holds the defaults).
 
 Grid (comma-separated lists, checked against the library's flag table; sizes take K/M/G):
 ${gridLines}
@@ -125,6 +133,12 @@ Output:
 ${OBJECTIVES.map((o) => `${"".padEnd(26)}${o.padEnd(10)}${OBJECTIVE_TEXT[o]}`).join("\n")}
   --resume                continue the sweep in DIR: runs already in DIR/runs.jsonl are not run again
   --force                 start over even though DIR already holds a sweep
+
+Several machines (see README "Tuning on several machines"):
+  --shard K/N             run only the K-th of N deterministic slices of the grid (configuration i goes to slice
+                          i mod N + 1); DIR then holds that slice's journal and no report
+  merge DIR... --out DIR  join the shards' journals into the report of the whole sweep (merge --help)
+  --allow-mixed-hardware  with --resume: continue a journal that another kind of machine started
   --help                  this text
 
 Time: the default sweep is ${defaultConfigs} configurations × ${DEFAULT_WORKLOADS.length} workloads × ${DEFAULT_RUNS} runs = ${defaultRuns} runs, ${DEFAULT_SWEEP_MINUTES}
@@ -147,9 +161,11 @@ export function parseArgs(args: readonly string[]): CliOptions {
     objective: "balanced",
     resume: false,
     force: false,
+    shard: null,
+    allowMixedHardware: false,
     help: false,
   };
-  const valued = new Set(["--workload", "--runs", "--out", "--objective", ...GRID_OPTIONS.map((g) => g.option)]);
+  const valued = new Set(["--workload", "--runs", "--out", "--objective", "--shard", ...GRID_OPTIONS.map((g) => g.option)]);
   for (let i = 0; i < args.length; i++) {
     let arg = args[i] as string;
     let value: string | undefined;
@@ -181,6 +197,9 @@ export function parseArgs(args: readonly string[]): CliOptions {
         break;
       case "--force":
         opts.force = true;
+        break;
+      case "--allow-mixed-hardware":
+        opts.allowMixedHardware = true;
         break;
       default:
         throw new UsageError(arg.startsWith("-") ? `unknown option ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
@@ -219,7 +238,23 @@ export function parseArgs(args: readonly string[]): CliOptions {
     if (out === "") throw new UsageError("--out wants a directory");
     opts.out = out;
   }
+  const shard = given.get("--shard");
+  if (shard !== undefined) opts.shard = parseShard(shard);
   return opts;
+}
+
+/** "2/4" → { index: 2, count: 4 }; throws {@link UsageError}. */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (m === null || count < 1 || index < 1 || index > count) throw new UsageError(`--shard wants K/N with 1 <= K <= N (the K-th of N slices); got ${JSON.stringify(text)}`);
+  return { index, count };
+}
+
+/** A path as the user can use it from here: absolute when they gave an absolute --out, else relative to the working directory. */
+function shownPath(out: string, path: string): string {
+  return isAbsolute(out) ? path : relative(process.cwd(), path) || path;
 }
 
 /** "1m05s left", or "estimating the time left" before any run finished. */
@@ -279,17 +314,28 @@ class Progress {
 }
 
 function summaryText(result: SweepResult, out: string): string {
-  const rel = (p: string) => relative(process.cwd(), p) || p;
+  const rel = (p: string) => shownPath(out, p);
+  if (result.plan.shard !== null) {
+    const { index, count } = result.plan.shard;
+    return [
+      "",
+      `Shard ${index}/${count} done: ${result.records.length} runs of ${result.plan.shardConfigs.length} configurations in ${rel(resolve(out, "runs.jsonl"))}.`,
+      `When every shard is done: hakmem tune merge DIR1 DIR2 ... --out DIR (bun src/tune-cli.ts merge ...) writes the report.`,
+    ].join("\n");
+  }
   const lines = ["", "Recommendations (HAKMEM_CONFIG files):"];
   for (const o of OBJECTIVES) {
-    const s = result.recommendations[o];
+    const r = result.recommendations[o];
     const file = result.files?.configs[o];
-    if (s === null || file === undefined) {
+    if (r === null || file === undefined) {
       lines.push(`  ${o.padEnd(9)} none: no configuration completed every run`);
       continue;
     }
-    const speed = s.speed === null ? "" : `speed ${(s.speed * 100).toFixed(1)}%, `;
-    lines.push(`  ${o.padEnd(9)} ${s.label.padEnd(36)} ${speed}memory ${(s.memory as number).toFixed(3)}×  ${rel(file)}`);
+    const s = r.config;
+    const what = r.change ? `★ ${s.label}` : "no change recommended";
+    const score = o === "fastest" ? `speed ${((s.speed as number) * 100).toFixed(1)}%` : o === "smallest" ? `memory ${(s.memory as number).toFixed(3)}×` : `balanced ${(s.balanced as number).toFixed(3)}`;
+    const best = r.change ? "" : r.best === r.config ? " (the defaults rank first)" : ` (best: ${r.best.label}, within the spread of the defaults)`;
+    lines.push(`  ${o.padEnd(9)} ${what.padEnd(24)} ${score}${best}  ${rel(file)}`);
   }
   if (result.files?.config) lines.push(`  default   ${rel(result.files.config)} (= balanced)`);
   const front = result.summaries.filter((s) => s.pareto).map((s) => s.label);
@@ -303,17 +349,80 @@ function summaryText(result: SweepResult, out: string): string {
   return lines.join("\n");
 }
 
+const MERGE_USAGE = `usage: npm run tune -- merge DIR... --out DIR [--objective NAME] [--allow-mixed-hardware]
+       (hakmem tune merge ...)
+
+Joins the journals (DIR/runs.jsonl) of the shards of one sweep (--shard K/N) into DIR of --out: one journal of
+every run and the report the unsplit sweep would have written. The journals must come from the same grid,
+workloads, runs and library build, and hold every shard once. Shards that ran on different hardware (CPU model or
+cores) are refused unless --allow-mixed-hardware is given (the report then says so).
+
+Exit status: 0 merged; 1 the merged sweep has failed runs; 2 bad arguments or journals that do not merge.`;
+
+/** \`merge DIR... --out DIR\`: resolves to the exit status. */
+export function mergeMain(args: readonly string[]): number {
+  let parsed;
+  try {
+    parsed = parseCommandLine({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        objective: { type: "string" },
+        "allow-mixed-hardware": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`tune merge: ${(e as Error).message}\n(see merge --help)`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(MERGE_USAGE);
+    return 0;
+  }
+  const fail = (message: string) => {
+    console.error(`tune merge: ${message}\n(see merge --help)`);
+    return 2;
+  };
+  if (values.out === undefined || values.out === "") return fail("--out DIR is required");
+  if (positionals.length === 0) return fail("name the shards' directories");
+  const objective = values.objective ?? "balanced";
+  if (!OBJECTIVES.includes(objective as Objective)) return fail(`--objective wants one of ${OBJECTIVES.join(", ")}; got ${JSON.stringify(objective)}`);
+  try {
+    const result = mergeSweeps(positionals, { out: values.out, objective: objective as Objective, allowMixedHardware: values["allow-mixed-hardware"] === true });
+    console.log(`merged ${positionals.length} journals: ${result.records.length} runs of ${result.plan.configs.length} configurations`);
+    console.log(summaryText(result, values.out));
+    return result.failures.length > 0 ? 1 : 0;
+  } catch (e) {
+    if (e instanceof TuneError && e.code !== "ABORTED") return fail(e.message);
+    throw e;
+  }
+}
+
 /** Runs the command line; resolves to the exit status. */
 export async function main(args: readonly string[]): Promise<number> {
   let opts: CliOptions;
   let sweepOptions: SweepOptions;
   try {
+    if (args[0] === "merge") return mergeMain(args.slice(1));
     opts = parseArgs(args);
     if (opts.help) {
       console.log(usage());
       return 0;
     }
-    sweepOptions = { grid: opts.grid, workloads: opts.workloads, runs: opts.runs, quick: opts.quick, out: resolve(opts.out), resume: opts.resume, objective: opts.objective };
+    sweepOptions = {
+      grid: opts.grid,
+      workloads: opts.workloads,
+      runs: opts.runs,
+      quick: opts.quick,
+      out: resolve(opts.out),
+      resume: opts.resume,
+      objective: opts.objective,
+      shard: opts.shard ?? undefined,
+      allowMixedHardware: opts.allowMixedHardware,
+    };
     planSweep(sweepOptions); // validates everything the sweep will use, before anything runs
     const journal = resolve(opts.out, "runs.jsonl");
     if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) throw new UsageError(`--out ${opts.out} is not a directory`);
@@ -348,13 +457,13 @@ export async function main(args: readonly string[]): Promise<number> {
       events: (() => {
         const t = new EventTarget();
         t.addEventListener("start", (ev) => {
-          const plan = (ev as CustomEvent).detail as { total: number; alreadyDone: number; configs: unknown[]; workloads: unknown[]; runs: number };
+          const plan = (ev as CustomEvent).detail as SweepPlan;
           total = plan.total;
           finished = plan.alreadyDone;
           const resumed = plan.alreadyDone > 0 ? `; ${plan.alreadyDone} already in the journal` : "";
           const n = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
           process.stderr.write(
-            `tune: ${n(plan.configs.length, "configuration")} × ${n(plan.workloads.length, "workload")} × ${n(plan.runs, "run")} = ${n(plan.total, "run")}${resumed} → ${relative(process.cwd(), sweepOptions.out as string) || "."}/\n`,
+            `tune: ${plan.shard === null ? "" : `shard ${plan.shard.index}/${plan.shard.count}: `}${n(plan.shardConfigs.length, "configuration")} (the library's defaults included) × ${n(plan.workloads.length, "workload")} × ${n(plan.runs, "run")} = ${n(plan.total, "run")}${resumed} → ${shownPath(opts.out, sweepOptions.out as string) || "."}/\n`,
           );
         });
         return t;
@@ -371,7 +480,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (e) {
     progress.clear();
     if (e instanceof TuneError && e.code === "ABORTED" && interrupted) {
-      console.error(`tune: interrupted after ${finished} of ${total} runs; they are saved in ${opts.out}/runs.jsonl. Continue with the same command and --resume.`);
+      console.error(`tune: interrupted after ${finished} of ${total} runs; they are saved in ${join(opts.out, "runs.jsonl")}. Continue with the same command and --resume.`);
       return 130;
     }
     if (e instanceof TuneError && e.code === "MISSING_BUILD") {

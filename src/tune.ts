@@ -25,7 +25,9 @@ export {
   rank,
   recommend,
   summarize,
+  topRanked,
   type ConfigSummary,
+  type Recommendation,
   type Objective,
   type RunRecord,
   type SweepShape,
@@ -34,11 +36,15 @@ export {
 export { renderChart, type ChartInput } from "./tune/chart.ts";
 export { TuneError, type TuneErrorCode } from "./tune/errors.ts";
 export { expandGrid, librarySchema, normalizeGrid, parseFlagList, type FlagValue, type SweepGrid, type TuneConfig } from "./tune/grid.ts";
-export { appendRecord, readJournal, type JournalContents } from "./tune/journal.ts";
+export { appendRecord, readJournal, type JournalContents, type JournalHeader, type PlanDescription, type Shard } from "./tune/journal.ts";
+export { mergeSweeps, type MergeOptions } from "./tune/merge.ts";
+export { bootstrapOfMedians, iqr, type Interval } from "./tune/spread.ts";
 export { configFileName, configFileText, DEFAULT_CONFIG_FILE, OBJECTIVE_TEXT, writeReport, type ReportFiles } from "./tune/report.ts";
 export {
   BUILD_DIR,
+  describePlan,
   finishSweep,
+  planIdOf,
   PACKAGE_ROOT,
   planSweep,
   sweep,

@@ -7,8 +7,8 @@
  * get a "-quick" suffix (bench/results/.gitignore keeps them out of git). Files are written to a .tmp name and
  * renamed, so an interrupted run leaves no half-written result.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { describeMachineInfo, type MachineInfo, machineInfo } from "../../src/machine.ts";
 import { join, relative } from "node:path";
 import { ROOT } from "./allocators.ts";
 
@@ -73,38 +73,16 @@ export function displayPath(path: string): string {
 
 // ---- the machine ------------------------------------------------------------
 
-export interface Machine {
-  cpu: string;
-  /** Logical CPUs the process can see. */
-  cores: number;
-  kernel: string;
-  memoryBytes: number;
+export interface Machine extends MachineInfo {
   bun: string;
 }
 
-function cpuModel(): string {
-  try {
-    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-    if (match) return match[1]!.trim();
-  } catch {
-    // not Linux: fall back on what node:os knows
-  }
-  return os.cpus()[0]?.model.trim() || "unknown CPU";
-}
-
 export function machine(): Machine {
-  return {
-    cpu: cpuModel(),
-    cores: os.cpus().length,
-    kernel: `${os.type()} ${os.release()}`,
-    memoryBytes: os.totalmem(),
-    bun: Bun.version,
-  };
+  return { ...machineInfo(), bun: Bun.version };
 }
 
 export function describeMachine(m: Machine): string {
-  const gib = m.memoryBytes / 1024 ** 3;
-  return `${m.cpu}, ${m.cores} core${m.cores === 1 ? "" : "s"}, ${m.kernel}, ${gib.toFixed(gib < 10 ? 1 : 0)} GiB RAM, Bun ${m.bun}`;
+  return `${describeMachineInfo(m)}, Bun ${m.bun}`;
 }
 
 // ---- results files ----------------------------------------------------------
