@@ -18,6 +18,8 @@ import {
   rank,
   readJournal,
   recommend,
+  renderChart,
+  ticks,
   type RunEvent,
   type RunRecord,
   summarize,
@@ -360,6 +362,33 @@ describe("scores and the Pareto front on known data", () => {
     const first = recommend(summarize(oneWorkload, recs([120, 121, 119, 120, 122], [100, 101, 99, 100, 102])), "fastest");
     expect(first).toMatchObject({ change: false });
     expect(first?.reason).toContain("the defaults rank first");
+  });
+
+  test("chart scales: ticks that differ in value differ in text; legends run low to high with the better end marked", () => {
+    for (const [lo, hi] of [
+      [0.998, 1.012],
+      [99.2, 100.1],
+      [12.2, 12.6],
+      [0, 140],
+      [1, 1.0004],
+    ] as const) {
+      const t = ticks(lo, hi, 6);
+      const labels = t.values.map((v) => v.toFixed(t.decimals));
+      expect(new Set(labels).size, `${lo}..${hi}: ${labels.join(" ")}`).toBe(labels.length);
+      expect(t.values.length).toBeGreaterThan(1);
+    }
+    const s = summarize(shape, records).map((x, i) => ({ ...x, config: { superslabSize: [MiB, 2 * MiB][i % 2] as number, lruMaxCached: i < 2 ? 0 : 64 } }));
+    const recs = Object.fromEntries((["fastest", "smallest", "balanced"] as const).map((o) => [o, recommend(s, o)])) as Parameters<typeof renderChart>[0]["recommendations"];
+    const svg = renderChart({ title: "t", subtitle: "s", summaries: s, workloads: shape.workloads, recommendations: recs });
+    expect(svg).not.toContain("NaN");
+    expect(svg).toContain('fill="url(#viridis-reversed)"'); // peak RSS: lower is better, so the light end is on the left
+    expect(svg).toContain("← better");
+    expect(svg).toContain("better →");
+    expect(svg).toContain("bootstrap intervals");
+    // every colour scale's numbers grow from left to right
+    const scales = [...svg.matchAll(/fill="url\(#viridis(?:-reversed)?\)"\/>\n<text[^>]*>([^<]+)<\/text>\n<text[^>]*>([^<]+)<\/text>/g)];
+    expect(scales.length).toBeGreaterThan(1);
+    for (const [, left, right] of scales) expect(Number.parseFloat(left!), `${left} .. ${right}`).toBeLessThan(Number.parseFloat(right!));
   });
 
   test("parseThroughput reads the seed benchmarks' line", () => {

@@ -59,7 +59,7 @@ export function viridis(t: number): string {
 }
 
 /** "Nice" tick values covering [lo, hi], and the decimals that tell neighbouring ticks apart. */
-function ticks(lo: number, hi: number, count = 5): { values: number[]; decimals: number } {
+export function ticks(lo: number, hi: number, count = 5): { values: number[]; decimals: number } {
   if (!(hi > lo)) return { values: [lo], decimals: 2 };
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
@@ -71,11 +71,13 @@ function ticks(lo: number, hi: number, count = 5): { values: number[]; decimals:
   return { values, decimals };
 }
 
+/** Three significant digits (at least): 123, 12.3, 1.23, 0.0123. */
 function fmtNumber(v: number): string {
   const a = Math.abs(v);
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
-  return v.toFixed(2);
+  if (a >= 1 || a === 0) return v.toFixed(2);
+  return String(Number(v.toPrecision(3)));
 }
 
 export function formatOps(opsPerSecond: number): string {
@@ -252,7 +254,7 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
   lx += 14 + textWidth("dominated", 11) + 18;
   if (tags.size > 0) {
     out.push(`<circle cx="${lx + 8}" cy="${ly - 4}" r="8" fill="none" stroke="${INK}" stroke-width="1.5"/>`);
-    out.push(text(lx + 22, ly, "★ recommended over the defaults, or the defaults", `font-size="11" fill="${INK}"`));
+    out.push(text(lx + 22, ly, "★ recommended over the defaults · \"defaults\": the baseline", `font-size="11" fill="${INK}"`));
   }
   return out.join("\n");
 }
