@@ -13,6 +13,7 @@ import { existsSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { parseArgs as parseCommandLine } from "node:util";
 import type { HakmemConfigKey } from "./config.ts";
+import { formatTimeLeft, ProgressLine } from "./progress.ts";
 import { HakmemError } from "./errors.ts";
 import {
   BUILTIN_WORKLOADS,
@@ -257,39 +258,19 @@ function shownPath(out: string, path: string): string {
   return isAbsolute(out) ? path : relative(process.cwd(), path) || path;
 }
 
-/** "1m05s left", or "estimating the time left" before any run finished. */
-function timeLeft(seconds: number | null): string {
-  return seconds === null ? "estimating the time left" : `${duration(seconds)} left`;
-}
-
-function duration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
-
 /** The progress display on stderr: a redrawn bar on a terminal, one line per finished run otherwise. */
 class Progress {
-  private readonly tty = process.stderr.isTTY === true;
-  private active = false;
+  private readonly line = new ProgressLine();
+  private readonly tty = this.line.interactive;
 
   start(e: RunStartEvent): void {
     if (!this.tty) return;
     const width = Math.max(20, (process.stderr.columns || 100) - 1);
     const frac = e.total === 0 ? 1 : e.done / e.total;
-    const info = `${e.done}/${e.total} ${(frac * 100).toFixed(0)}% · ${timeLeft(e.secondsLeft)} · ${e.config.label} · ${e.workload.name} (run ${e.run}/${e.runs})`;
+    const info = `${e.done}/${e.total} ${(frac * 100).toFixed(0)}% · ${formatTimeLeft(e.secondsLeft)} · ${e.config.label} · ${e.workload.name} (run ${e.run}/${e.runs})`;
     const barW = Math.min(24, width - info.length - 1);
-    let line = info;
-    if (barW >= 8) {
-      const filled = Math.round(frac * barW);
-      line = `${"█".repeat(filled)}${"░".repeat(barW - filled)} ${info}`;
-    } else if (line.length > width) {
-      line = `${line.slice(0, width - 1)}…`;
-    }
-    process.stderr.write(`\r\x1b[K${line}`);
-    this.active = true;
+    const filled = Math.round(frac * barW);
+    this.line.show(barW >= 8 ? `${"█".repeat(filled)}${"░".repeat(barW - filled)} ${info}` : info);
   }
 
   finished(e: RunEvent): void {
@@ -298,18 +279,14 @@ class Progress {
       ? `${r.throughput === null ? "" : `${formatOps(r.throughput)}, `}${formatMiB(r.peakRssBytes)} peak RSS`
       : `FAILED: ${(r.error ?? "").split("\n")[0]}`;
     if (this.tty) {
-      if (!r.ok) {
-        this.clear();
-        process.stderr.write(`${e.config.label} · ${e.workload.name} run ${e.run}: ${result}\n`);
-      }
+      if (!r.ok) this.line.note(`${e.config.label} · ${e.workload.name} run ${e.run}: ${result}`);
       return;
     }
-    process.stderr.write(`[${e.done}/${e.total}] ${e.config.label} · ${e.workload.name} run ${e.run}/${e.runs}: ${result} · ${timeLeft(e.secondsLeft)}\n`);
+    this.line.note(`[${e.done}/${e.total}] ${e.config.label} · ${e.workload.name} run ${e.run}/${e.runs}: ${result} · ${formatTimeLeft(e.secondsLeft)}`);
   }
 
   clear(): void {
-    if (this.tty && this.active) process.stderr.write("\r\x1b[K");
-    this.active = false;
+    this.line.clear();
   }
 }
 

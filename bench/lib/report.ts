@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { describeMachineInfo, type MachineInfo, machineInfo } from "../../src/machine.ts";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { ROOT } from "./allocators.ts";
 
 export const DEFAULT_OUT = join(ROOT, "bench", "results");
@@ -44,6 +44,25 @@ export function formatPercent(pct: number): string {
   return `${pct >= 0 ? "+" : ""}${pct.toFixed(1)}%`;
 }
 
+/**
+ * The one ratio convention of every benchmark table and summary, said once at the top of each report. The ratio is
+ * hakmem's edge: the other allocator's cost divided by hakmem's, so that above 1.00x hakmem is better everywhere.
+ */
+export const RATIO_CONVENTION =
+  "Ratios: the other allocator's cost ÷ hakmem's — time per operation (for throughput: hakmem's throughput ÷ the other's), " +
+  "memory or instructions. Above 1.00x hakmem is better, below 1.00x the other allocator is; hakmem itself is 1.00x. " +
+  "★ and bold mark the best of each row.";
+
+/** The ratio in {@link RATIO_CONVENTION} of `value` against hakmem's `reference`, for a metric where `better` is higher or lower. */
+export function hakmemEdge(value: number, reference: number, better: "higher" | "lower"): number {
+  return better === "higher" ? reference / value : value / reference;
+}
+
+/** The best of a row, marked so that it shows in Markdown (bold) and in a terminal (the star). */
+export function markBest(text: string): string {
+  return `★ **${text}**`;
+}
+
 /** value / reference as "1.23x"; "n/a" without a reference. */
 export function formatRatio(value: number, reference: number | undefined): string {
   if (reference === undefined || reference === 0 || !Number.isFinite(value)) return "n/a";
@@ -63,6 +82,15 @@ export function formatNs(ns: number): string {
 export function markdownTable(header: string[], rows: string[][], textColumns = 1): string {
   const align = header.map((_, i) => (i < textColumns ? "---" : "---:"));
   return [header, align, ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
+}
+
+/**
+ * A file the run wrote, as the user can open it from where they are: under an absolute `--out`, absolute; else
+ * relative to the working directory.
+ */
+export function shownPath(path: string, outGiven: string | null): string {
+  if (outGiven !== null && isAbsolute(outGiven)) return path;
+  return relative(process.cwd(), path) || path;
 }
 
 /** path relative to the repository root when it lies inside it. */
@@ -93,10 +121,11 @@ function pad(n: number): string {
 
 /** The file name stem for a new result in dir: see the module comment. */
 export function resultStem(dir: string, quick: boolean, now = new Date()): string {
+  const exts = [".json", ".md", ".log"];
   const date = `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${pad(now.getUTCDate())}`;
   const hhmm = `${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}`;
   const suffix = quick ? "-quick" : "";
-  const taken = (stem: string) => existsSync(join(dir, `${stem}.json`)) || existsSync(join(dir, `${stem}.md`));
+  const taken = (stem: string) => exts.some((ext) => existsSync(join(dir, `${stem}${ext}`)));
   for (const stem of [`${date}${suffix}`, `${date}-${hhmm}${suffix}`, `${date}-${hhmm}${pad(now.getUTCSeconds())}${suffix}`]) {
     if (!taken(stem)) return stem;
   }
@@ -134,24 +163,16 @@ export function compactJson(value: unknown, indent = ""): string {
   return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${compactJson(v, inner)}`).join(",\n")}\n${indent}}`;
 }
 
-/** Writes <dir>/<stem>.json and .md; returns their paths. */
-export function writeResults(dir: string, quick: boolean, json: unknown, markdown: string): { json: string; md: string } {
+/**
+ * Writes <dir>/<stem>.json and .md, and with `log` <stem>.log (the benchmarks' own output, in full); returns their
+ * paths.
+ */
+export function writeResults(dir: string, quick: boolean, json: unknown, markdown: string, log?: string): { json: string; md: string; log: string | null } {
   mkdirSync(dir, { recursive: true });
   const stem = resultStem(dir, quick);
-  const paths = { json: join(dir, `${stem}.json`), md: join(dir, `${stem}.md`) };
+  const paths = { json: join(dir, `${stem}.json`), md: join(dir, `${stem}.md`), log: log === undefined ? null : join(dir, `${stem}.log`) };
   writeAtomically(paths.json, `${compactJson(json)}\n`);
   writeAtomically(paths.md, markdown.endsWith("\n") ? markdown : `${markdown}\n`);
+  if (paths.log !== null) writeAtomically(paths.log, log as string);
   return paths;
-}
-
-// ---- progress ---------------------------------------------------------------
-
-/** One line on stderr: rewritten in place on a terminal, a new line otherwise. */
-export function progress(text: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
-  else process.stderr.write(`${text}\n`);
-}
-
-export function endProgress(): void {
-  if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
 }
