@@ -538,7 +538,7 @@ function reportTable(quick: boolean, results: WorkloadResult[], callgrind: Callg
 
 function reportLegend(runs: number, results: WorkloadResult[], callgrind: CallgrindResult[], callgrindSkipped: string | null): string {
   const lines = [
-    `Median of ${runs} run${runs === 1 ? "" : "s"} per allocator, allocators alternating; ★ marks the best median of each workload. ` +
+    `Median of ${runs} run${runs === 1 ? "" : "s"} per allocator after one warm-up run each (not counted), allocators alternating; ★ marks the best median of each workload. ` +
       "Peak RSS and page faults (minor + major) are the benchmark process's (medians); OS maps / unmaps are hakmem's own " +
       "counts of mappings made and released (medians).",
     "",
@@ -567,7 +567,7 @@ function reportHeader(r: Pick<NativeResult, "date" | "machine" | "command" | "op
 export function plannedWork(options: NativeOptions): { runs: number; callgrindJobs: number } {
   const selected = (id: string) => options.only.length === 0 || options.only.includes(id);
   const allocators = discoverAllocators().allocators.length;
-  const runs = defineWorkloads(options.quick).filter((w) => selected(w.id)).length * options.runs * allocators;
+  const runs = defineWorkloads(options.quick).filter((w) => selected(w.id)).length * (options.runs + 1) * allocators;
   const callgrindWanted = options.callgrind || options.only.some((id) => id.startsWith("callgrind_"));
   const callgrind = callgrindWanted && Bun.which("valgrind") !== null ? defineCallgrindWorkloads(options.quick, options.only).length : 0;
   return { runs, callgrindJobs: callgrind * allocators * 2 };
@@ -681,20 +681,23 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
   const statsFile = join(tmp, "hakmem-stats.json");
   const results: WorkloadResult[] = [];
   try {
-    const total = workloads.length * options.runs * allocators.length;
+    // round 0 of every workload is a warm-up (the binary, the libraries and the kernel's caches), not measured
+    const total = workloads.length * (options.runs + 1) * allocators.length;
     let done = 0;
     for (const [index, workload] of workloads.entries()) {
       const samples = allocators.map(() => [] as Sample[]);
       const failures = new Map<string, string>();
-      for (let run = 0; run < options.runs; run++) {
+      for (let run = -1; run < options.runs; run++) {
         for (let k = 0; k < allocators.length; k++) {
-          const i = (run + k) % allocators.length; // each round starts with the next allocator
+          const i = (run + 1 + k) % allocators.length; // each round starts with the next allocator
           const allocator = allocators[i]!;
-          onProgress({ phase: "runs", done, total, text: `${workload.id} (${index + 1}/${workloads.length}) · ${allocator.name} · run ${run + 1}/${options.runs}` });
+          const which = run < 0 ? "warm-up" : `run ${run + 1}/${options.runs}`;
+          onProgress({ phase: "runs", done, total, text: `${workload.id} (${index + 1}/${workloads.length}) · ${allocator.name} · ${which}` });
           done++;
           if (failures.has(allocator.name)) continue;
           try {
-            samples[i]!.push(runTimed(workload, allocator, statsFile));
+            const sample = runTimed(workload, allocator, statsFile);
+            if (run >= 0) samples[i]!.push(sample);
           } catch (error) {
             // glibc and hakmem must run; a peer that fails is reported and left out.
             if (!(error instanceof BenchmarkFailure) || allocator.preload === null || allocator.name === "hakmem") throw error;

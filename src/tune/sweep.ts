@@ -368,7 +368,8 @@ function dispatch(target: EventTarget | undefined, type: string, detail: unknown
 
 /**
  * Runs a sweep: every configuration of the grid on every workload, `runs` times, round-robin (run 1 of everything,
- * then run 2, ...) so that slow drifts of a shared machine spread over all configurations. Each program runs under
+ * then run 2, ...) so that slow drifts of a shared machine spread over all configurations, after one discarded
+ * warm-up run of each workload. Each program runs under
  * build/runstat with LD_PRELOAD=build/libhakmem_preload.so, the configuration's `HAKMEM_*` variables (from
  * `toEnv`) and `HAKMEM_STATS_FILE`; the parent's own `HAKMEM_*` variables and LD_PRELOAD are not passed on.
  *
@@ -451,6 +452,12 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     return left;
   };
   try {
+    // Warm-up: one run of each workload still to run, thrown away, so that the first configuration in line does
+    // not pay for cold caches (the program, the library, the kernel's page cache).
+    for (const w of new Set(todo.map((t) => t.w))) {
+      const first = todo.find((t) => t.w === w) as (typeof todo)[number];
+      await runOnce(first.c, w, 0, ctx);
+    }
     for (let i = 0; i < todo.length; i++) {
       if (options.signal?.aborted) throw new TuneError("ABORTED", "the sweep was stopped");
       const { c, w, run } = todo[i] as (typeof todo)[number];
