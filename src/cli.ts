@@ -18,6 +18,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { constants, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
+import { formatBytes, formatCount } from "./format.ts";
+
 const PACKAGE_ROOT = resolve(dirname(import.meta.path), "..");
 const DEFAULT_PRELOAD = join(PACKAGE_ROOT, "build", "libhakmem_preload.so");
 /** Runs the command and measures its own process (bench/native/runstat.c). */
@@ -63,17 +65,6 @@ const REPORT_ROWS: Array<[key: string, label: string, kind: "count" | "bytes"]> 
 
 class UsageError extends Error {}
 
-function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
 /**
  * The report `run` prints: one aligned line per statistic, then what was measured of the process (its peak RSS,
  * from wait4, replaces the statistics' rss_peak, which is the same figure seen from inside).
@@ -82,7 +73,7 @@ export function formatReport(stats: Record<string, number>, command: string, pro
   const processRows: Array<[string, string]> = proc
     ? [
         ["peak RSS (the process)", formatBytes(proc.peakRssBytes)],
-        ["page faults (the process)", proc.pageFaults.toLocaleString("en-US")],
+        ["page faults (the process)", formatCount(proc.pageFaults)],
         ["wall time", `${proc.wallSeconds.toFixed(3)} s`],
       ]
     : [["peak RSS", formatBytes(stats.rss_peak ?? 0)]];
@@ -91,7 +82,7 @@ export function formatReport(stats: Record<string, number>, command: string, pro
   for (const [key, label, kind] of REPORT_ROWS) {
     const value = stats[key];
     if (value === undefined) continue;
-    const text = kind === "bytes" ? formatBytes(value) : value.toLocaleString("en-US");
+    const text = kind === "bytes" ? formatBytes(value) : formatCount(value);
     lines.push(`  ${label.padEnd(width)}  ${text}`);
   }
   for (const [label, text] of processRows) lines.push(`  ${label.padEnd(width)}  ${text}`);

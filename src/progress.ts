@@ -6,14 +6,7 @@
  * @module
  */
 
-/** "45s", "2m05s", "1h03m". */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
+import { formatDuration } from "./format.ts";
 
 /** "about 2m05s left", or "estimating the time left" while there is nothing to estimate from. */
 export function formatTimeLeft(seconds: number | null): string {

@@ -37,7 +37,7 @@ import {
   type SweepResult,
   TuneError,
 } from "./tune.ts";
-import { formatMiB, formatOps } from "./tune/chart.ts";
+import { formatMiB, formatOps } from "./format.ts";
 
 /** A grid option of the command line and the flag it sweeps. */
 interface GridOption {

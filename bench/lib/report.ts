@@ -14,6 +14,9 @@ import { ROOT } from "./allocators.ts";
 
 export const DEFAULT_OUT = join(ROOT, "bench", "results");
 
+// the toolkit's formatters, for the benchmark scripts
+export { formatBytes, formatCount, formatNs, formatPercent, formatRatio } from "../../src/format.ts";
+
 // ---- numbers ----------------------------------------------------------------
 
 export function median(values: number[]): number {
@@ -23,25 +26,11 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${Math.round(bytes)} B`;
-}
-
 /** A power-of-two size as it is written in the benchmark names: 16 B, 4 KiB, 1 MiB. */
 export function formatSize(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
   if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
   return `${bytes} B`;
-}
-
-export function formatCount(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
-}
-
-export function formatPercent(pct: number): string {
-  return `${pct >= 0 ? "+" : ""}${pct.toFixed(1)}%`;
 }
 
 /**
@@ -61,21 +50,6 @@ export function hakmemEdge(value: number, reference: number, better: "higher" | 
 /** The best of a row, marked so that it shows in Markdown (bold) and in a terminal (the star). */
 export function markBest(text: string): string {
   return `★ **${text}**`;
-}
-
-/** value / reference as "1.23x"; "n/a" without a reference. */
-export function formatRatio(value: number, reference: number | undefined): string {
-  if (reference === undefined || reference === 0 || !Number.isFinite(value)) return "n/a";
-  return `${(value / reference).toFixed(2)}x`;
-}
-
-/** Nanoseconds with three significant digits and a unit. */
-export function formatNs(ns: number): string {
-  if (!Number.isFinite(ns)) return "n/a";
-  if (ns >= 1e9) return `${(ns / 1e9).toPrecision(3)} s`;
-  if (ns >= 1e6) return `${(ns / 1e6).toPrecision(3)} ms`;
-  if (ns >= 1e3) return `${(ns / 1e3).toPrecision(3)} µs`;
-  return `${ns.toPrecision(3)} ns`;
 }
 
 /** A Markdown table; the first `textColumns` columns are left-aligned, the others (numbers) right-aligned. */

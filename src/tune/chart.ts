@@ -7,6 +7,7 @@
  */
 import { formatSize, type HakmemConfigKey } from "../config.ts";
 import { type ConfigSummary, INTERVAL_TEXT, type Objective, type Recommendation } from "./analysis.ts";
+import { threeDigits } from "../format.ts";
 import type { Interval } from "./spread.ts";
 
 /** What the chart needs. */
@@ -69,25 +70,6 @@ export function ticks(lo: number, hi: number, count = 5): { values: number[]; de
   // enough decimals for the step (2.5 needs one more than 2)
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (Number((step / mag).toFixed(1)) % 1 === 0 ? 0 : 1));
   return { values, decimals };
-}
-
-/** Three significant digits (at least): 123, 12.3, 1.23, 0.0123. */
-function fmtNumber(v: number): string {
-  const a = Math.abs(v);
-  if (a >= 100) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(1);
-  if (a >= 1 || a === 0) return v.toFixed(2);
-  return String(Number(v.toPrecision(3)));
-}
-
-export function formatOps(opsPerSecond: number): string {
-  if (opsPerSecond >= 1e6) return `${fmtNumber(opsPerSecond / 1e6)} M ops/s`;
-  if (opsPerSecond >= 1e3) return `${fmtNumber(opsPerSecond / 1e3)} K ops/s`;
-  return `${fmtNumber(opsPerSecond)} ops/s`;
-}
-
-export function formatMiB(bytes: number): string {
-  return `${fmtNumber(bytes / (1024 * 1024))} MiB`;
 }
 
 interface Box {
@@ -197,7 +179,7 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
     const x = px(xs[i] as number);
     const y = py(ys[i] as number);
     placed.push({ x: x - 5, y: y - 5, w: 10, h: 10 });
-    const hover = `${s.label}: ${raw ? `${fmtNumber(ys[i] as number)} M ops/s, ${fmtNumber(xs[i] as number)} MiB` : `speed ${fmtNumber(ys[i] as number)}%, memory ${(xs[i] as number).toFixed(3)}×`}`;
+    const hover = `${s.label}: ${raw ? `${threeDigits(ys[i] as number)} M ops/s, ${threeDigits(xs[i] as number)} MiB` : `speed ${threeDigits(ys[i] as number)}%, memory ${(xs[i] as number).toFixed(3)}×`}`;
     if (s.pareto) {
       out.push(`<circle cx="${r1(x)}" cy="${r1(y)}" r="5.5" fill="${FRONT}" stroke="#ffffff" stroke-width="1.2"><title>${esc(hover)}</title></circle>`);
     } else {
@@ -403,7 +385,7 @@ export function renderChart(input: ChartInput): string {
         const q = s.workloads[i]?.throughputIqr;
         return q ? [q[0] / 1e6, q[1] / 1e6] : null;
       },
-      format: (v) => fmtNumber(v),
+      format: (v) => threeDigits(v),
       better: "higher",
     });
   }
@@ -422,7 +404,7 @@ export function renderChart(input: ChartInput): string {
       unit: "MiB, median of the runs ± half the interquartile range",
       value: (s) => (s.workloads[0] && s.workloads[0].runs > 0 ? s.workloads[0].peakRssBytes / 1048576 : null),
       spread: (s) => (s.workloads[0] && s.workloads[0].runs > 0 ? [s.workloads[0].peakRssIqr[0] / 1048576, s.workloads[0].peakRssIqr[1] / 1048576] : null),
-      format: (v) => fmtNumber(v),
+      format: (v) => threeDigits(v),
       better: "lower",
     });
 
