@@ -74,7 +74,13 @@ export interface WorkloadSummary {
   lruHits: number;
   lruMisses: number;
   lruEvicts: number;
+  /** Interquartile ranges of the counters above (page faults, OS maps, ... LRU evictions), by field name. */
+  countIqr: Record<CounterField, Interval>;
 }
+
+/** The counters of a run that the summaries give medians of. */
+export const COUNTER_FIELDS = ["pageFaults", "osMaps", "osUnmaps", "osDecommits", "lruHits", "lruMisses", "lruEvicts"] as const;
+export type CounterField = (typeof COUNTER_FIELDS)[number];
 
 /** The objectives a recommendation is made for. */
 export type Objective = "fastest" | "smallest" | "balanced";
@@ -183,6 +189,7 @@ export function summarize(shape: SweepShape, records: readonly RunRecord[]): Con
         lruHits: med((r) => r.lruHits),
         lruMisses: med((r) => r.lruMisses),
         lruEvicts: med((r) => r.lruEvicts),
+        countIqr: Object.fromEntries(COUNTER_FIELDS.map((f) => [f, iqr(ok.map((r) => r[f]))])) as Record<CounterField, Interval>,
       };
     });
     const complete = workloads.every((w) => w.runs === shape.runs && w.failed === 0);

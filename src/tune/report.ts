@@ -14,7 +14,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { ConfigSchema, FlagSpec, HakmemConfigKey, HakmemOptions } from "../config.ts";
 import { hardwareKey, type MachineInfo } from "../machine.ts";
-import { type ConfigSummary, INTERVAL_TEXT, type Objective, OBJECTIVES, rank, type RunRecord } from "./analysis.ts";
+import { type ConfigSummary, COUNTER_FIELDS, INTERVAL_TEXT, type Objective, OBJECTIVES, rank, type RunRecord } from "./analysis.ts";
 import { formatMiB, formatOps } from "../format.ts";
 import { renderChart } from "./chart.ts";
 import type { Interval } from "./spread.ts";
@@ -78,6 +78,10 @@ const count = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString(
 const withInterval = (v: number | null, i: Interval | null, f: (x: number) => string) =>
   v === null ? "—" : i === null ? f(v) : `${f(v)} [${f(i[0]).replace(/[%×]$/, "")}–${f(i[1])}]`;
 const ratio3 = (v: number) => `${v.toFixed(3)}×`;
+/** A median count, with its IQR when the runs differ: "5,297 [5,290–5,310]". */
+const countWithIqr = (v: number, q: Interval) => (count(q[0]) === count(q[1]) ? count(v) : `${count(v)} [${count(q[0])}–${count(q[1])}]`);
+/** ± half the IQR relative to the median: "±3.2%". */
+const relativeSpread = (v: number, q: Interval | null) => (q === null || v === 0 ? "" : ` ±${(((q[1] - q[0]) / 2 / v) * 100).toFixed(1)}%`);
 const percent1 = (v: number) => `${(v * 100).toFixed(1)}%`;
 const balanced3 = (v: number) => v.toFixed(3);
 
@@ -119,7 +123,8 @@ function markdown(result: SweepResult, objective: Objective, schema: ConfigSchem
     );
   lines.push(
     `How to read the figures: every figure is a median over the runs, with its spread. Per workload the spread is the ` +
-      `interquartile range of the runs (IQR, first–third quartile). The scores carry ${INTERVAL_TEXT} bootstrap intervals in ` +
+      `interquartile range of the runs (IQR, first–third quartile): in its own column, in brackets after a count (none when ` +
+      `every run counted the same), or as ± half of it in the table of configurations. The scores carry ${INTERVAL_TEXT} bootstrap intervals in ` +
       `brackets (runs resampled, medians and score recomputed). A configuration is recommended only when its interval lies ` +
       `wholly on the better side of the defaults' interval; otherwise the report says "no change recommended". ★ marks the ` +
       `configuration each objective recommends; "defaults" marks the baseline (every swept flag at the library's default).`,
@@ -196,9 +201,9 @@ function markdown(result: SweepResult, objective: Objective, schema: ConfigSchem
     s.pareto ? "yes" : "",
     ...plan.workloads.flatMap((w, wi) => {
       const ws = s.workloads[wi];
-      const rss = ws && ws.runs > 0 ? formatMiB(ws.peakRssBytes) : "—";
+      const rss = ws && ws.runs > 0 ? `${formatMiB(ws.peakRssBytes)}${relativeSpread(ws.peakRssBytes, ws.peakRssIqr)}` : "—";
       if (!workloadsWithThroughput.has(w.name)) return [rss];
-      return [ws?.throughput == null ? "—" : formatOps(ws.throughput), rss];
+      return [ws?.throughput == null ? "—" : `${formatOps(ws.throughput)}${relativeSpread(ws.throughput, ws.throughputIqr)}`, rss];
     }),
   ]);
   lines.push(table(header, rows, 2 + vary.length), "");
@@ -249,13 +254,7 @@ function markdown(result: SweepResult, objective: Objective, schema: ConfigSchem
           : []),
         formatMiB(ws.peakRssBytes),
         `${formatMiB(ws.peakRssIqr[0])} – ${formatMiB(ws.peakRssIqr[1])}`,
-        count(ws.pageFaults),
-        count(ws.osMaps),
-        count(ws.osUnmaps),
-        count(ws.osDecommits),
-        count(ws.lruHits),
-        count(ws.lruMisses),
-        count(ws.lruEvicts),
+        ...COUNTER_FIELDS.map((f) => countWithIqr(ws[f], ws.countIqr[f])),
         ws.failed > 0 ? `${ws.runs} ok, ${ws.failed} failed` : String(ws.runs),
       ];
     });
