@@ -28,6 +28,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { formatTimeLeft, ProgressLine, timeLeftAtRate } from "../src/progress.ts";
+import { iqr } from "../src/tune/spread.ts";
 import { BUILD, discoverPeers, HAKMEM_PRELOAD, PEER_INSTALL_HINT, ROOT } from "./lib/allocators.ts";
 import {
   DEFAULT_OUT,
@@ -452,7 +453,8 @@ export interface NativeResult {
   date: string;
   machine: Machine;
   command: string;
-  options: { runs: number; quick: boolean };
+  /** warmup: one uncounted run per allocator and workload came first (absent in files from before warm-ups). */
+  options: { runs: number; quick: boolean; warmup?: boolean };
   allocators: { name: string; library: string }[];
   skipped: SkippedAllocator[];
   workloads: WorkloadResult[];
@@ -494,6 +496,14 @@ function bestOf(results: Record<string, { median?: number; per_op?: number; fail
 
 const ratioText = (r: number | null) => (r === null ? "n/a" : `${r.toFixed(2)}x`);
 
+/** Half the interquartile range of the runs relative to their median, "±2.1%"; a dash for a single run. */
+function spreadText(values: readonly number[]): string {
+  if (values.length < 2) return DASH;
+  const [q1, q3] = iqr(values);
+  const mid = median([...values]);
+  return mid === 0 ? DASH : `±${(((q3 - q1) / 2 / Math.abs(mid)) * 100).toFixed(1)}%`;
+}
+
 function reportTable(quick: boolean, results: WorkloadResult[], callgrind: CallgrindResult[], allocators: readonly { name: string }[]): string {
   const metrics = new Map(defineWorkloads(quick).map((w) => [w.id, w.metric]));
   const rows: string[][] = [];
@@ -504,7 +514,7 @@ function reportTable(quick: boolean, results: WorkloadResult[], callgrind: Callg
       const c = w.results[a.name];
       if (c === undefined) continue;
       if (c.failed !== undefined) {
-        rows.push([w.label, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH]);
+        rows.push([w.label, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH, DASH]);
         continue;
       }
       const maps = c.os_maps === undefined ? DASH : `${formatCount(c.os_maps)} / ${formatCount(c.os_unmaps!)}`;
@@ -513,6 +523,7 @@ function reportTable(quick: boolean, results: WorkloadResult[], callgrind: Callg
         w.label,
         a.name,
         a.name === best ? markBest(value) : value,
+        spreadText(c.values),
         ratioText(c.vs_hakmem),
         formatBytes(c.peak_rss_bytes),
         formatCount(c.faults),
@@ -526,19 +537,20 @@ function reportTable(quick: boolean, results: WorkloadResult[], callgrind: Callg
       const c = w.results[a.name];
       if (c === undefined) continue;
       if (c.failed !== undefined) {
-        rows.push([`${w.label}, instructions`, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH]);
+        rows.push([`${w.label}, instructions`, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH, DASH]);
         continue;
       }
       const value = `${c.per_op.toFixed(1)} per ${w.op}`;
-      rows.push([`${w.label}, instructions`, a.name, a.name === best ? markBest(value) : value, ratioText(c.vs_hakmem), DASH, DASH, DASH]);
+      rows.push([`${w.label}, instructions`, a.name, a.name === best ? markBest(value) : value, "exact", ratioText(c.vs_hakmem), DASH, DASH, DASH]);
     }
   }
-  return markdownTable(["workload", "allocator", "median", NATIVE_RATIO_HEADER, "peak RSS", "page faults", "hakmem OS maps / unmaps"], rows, 2);
+  return markdownTable(["workload", "allocator", "median", "spread", NATIVE_RATIO_HEADER, "peak RSS", "page faults", "hakmem OS maps / unmaps"], rows, 2);
 }
 
-function reportLegend(runs: number, results: WorkloadResult[], callgrind: CallgrindResult[], callgrindSkipped: string | null): string {
+function reportLegend(runs: number, warmup: boolean, results: WorkloadResult[], callgrind: CallgrindResult[], callgrindSkipped: string | null): string {
   const lines = [
-    `Median of ${runs} run${runs === 1 ? "" : "s"} per allocator after one warm-up run each (not counted), allocators alternating; ★ marks the best median of each workload. ` +
+    `Median of ${runs} run${runs === 1 ? "" : "s"} per allocator${warmup ? " after one warm-up run each (not counted)" : ""}, allocators alternating; ★ marks the best median of each workload. ` +
+      "Spread: half the interquartile range of the runs, relative to the median (instruction counts are exact). " +
       "Peak RSS and page faults (minor + major) are the benchmark process's (medians); OS maps / unmaps are hakmem's own " +
       "counts of mappings made and released (medians).",
     "",
@@ -672,7 +684,7 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
     date: new Date().toISOString(),
     machine: machine(),
     command,
-    options: { runs: options.runs, quick: options.quick },
+    options: { runs: options.runs, quick: options.quick, warmup: true },
   };
   const peersMissing = skipped.length > 0 ? `; skipped: ${skipped.map((s) => s.name).join(", ")} (${PEER_INSTALL_HINT})` : "";
   line.note(`native comparison: ${allocators.map((a) => a.name).join(", ")}${peersMissing}`);
@@ -777,7 +789,7 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
     }
   }
 
-  const tableOnly = `${reportTable(options.quick, results, callgrind, allocators)}\n\n${reportLegend(options.runs, results, callgrind, callgrindSkipped)}`;
+  const tableOnly = `${reportTable(options.quick, results, callgrind, allocators)}\n\n${reportLegend(options.runs, true, results, callgrind, callgrindSkipped)}`;
   // the README shows the table alone, so it carries the convention; the report says it once at its top
   const table = `${RATIO_CONVENTION}\n\n${tableOnly}`;
   const markdown = `## Native comparison\n\n${reportHeader(header, allocators, skipped)}\n\n${tableOnly}\n`;
@@ -807,7 +819,7 @@ export function nativeTableOfJson(native: Pick<NativeResult, "options" | "worklo
     for (const c of Object.values(w.results)) if (c.failed === undefined) c.vs_hakmem = hakmemEdge(c.per_op, reference, "lower");
   }
   const table = reportTable(native.options.quick, native.workloads, native.callgrind.workloads, native.allocators);
-  return `${RATIO_CONVENTION}\n\n${table}\n\n${reportLegend(native.options.runs, native.workloads, native.callgrind.workloads, native.callgrind.skipped)}`;
+  return `${RATIO_CONVENTION}\n\n${table}\n\n${reportLegend(native.options.runs, native.options.warmup === true, native.workloads, native.callgrind.workloads, native.callgrind.skipped)}`;
 }
 
 /** The results JSON: everything but the rendered Markdown. */

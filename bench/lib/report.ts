@@ -40,7 +40,7 @@ export function formatSize(bytes: number): string {
 export const RATIO_CONVENTION =
   "Ratios: the other allocator's cost ÷ hakmem's — time per operation (for throughput: hakmem's throughput ÷ the other's), " +
   "memory or instructions. Above 1.00x hakmem is better, below 1.00x the other allocator is; hakmem itself is 1.00x. " +
-  "★ and bold mark the best of each row.";
+  "★ and bold mark the best of each comparison (a row of a microbenchmark table, a workload of the native table).";
 
 /** The ratio in {@link RATIO_CONVENTION} of `value` against hakmem's `reference`, for a metric where `better` is higher or lower. */
 export function hakmemEdge(value: number, reference: number, better: "higher" | "lower"): number {
