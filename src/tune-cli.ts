@@ -296,7 +296,7 @@ function summaryText(result: SweepResult, out: string): string {
     const { index, count } = result.plan.shard;
     return [
       "",
-      `Shard ${index}/${count} done: ${result.records.length} runs of ${result.plan.shardConfigs.length} configurations in ${rel(resolve(out, "runs.jsonl"))}.`,
+      `Shard ${index}/${count} done: ${result.records.length} runs of ${result.plan.shardConfigs.length} configuration${result.plan.shardConfigs.length === 1 ? "" : "s"} in ${rel(resolve(out, "runs.jsonl"))}.`,
       `When every shard is done: hakmem tune merge DIR1 DIR2 ... --out DIR (bun src/tune-cli.ts merge ...) writes the report.`,
     ].join("\n");
   }
