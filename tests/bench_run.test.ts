@@ -247,17 +247,11 @@ describe("a microbenchmark alone", () => {
       const result = await run([process.execPath, "tests/warmup.child.ts", "--quick", "--json", json]);
       expect(result.exitCode, report(result)).toBe(0);
       type Row = { name: string; p50_ns: number; avg_ns: number };
-      const [first, again] = JSON.parse(readFileSync(json, "utf8")).groups.map((g: { rows: Row[] }) => g.rows) as [Row[], Row[]];
-      expect(first.map((r) => r.name)).toEqual(again.map((r) => r.name));
-      // Without the warm-up, the first group's rows read up to 14x the second's mean and 3x its median (JIT tiering,
-      // first slabs, FFI stubs inside the measurement); with it, within ±40% here. Two measurements of one run
-      // compared, with a loose bound: not a timing claim.
-      first.forEach((r, i) => {
-        const a = again[i] as Row;
-        const shown = `${r.name}: first ${r.p50_ns.toFixed(1)} / ${r.avg_ns.toFixed(1)} ns, again ${a.p50_ns.toFixed(1)} / ${a.avg_ns.toFixed(1)} ns (median / mean)`;
-        expect(r.p50_ns, shown).toBeLessThan(2 * a.p50_ns);
-        expect(r.avg_ns, shown).toBeLessThan(2 * a.avg_ns);
-      });
+      const [[first], [again]] = JSON.parse(readFileSync(json, "utf8")).groups.map((g: { rows: Row[] }) => g.rows) as [Row[], Row[]];
+      // The work spins 20 µs in each of its first 600 calls, then takes well under 1 µs: measured cold
+      // (no warm-up, as before) the first group's median is the spinning one, hundreds of times the second's.
+      const shown = `first ${first!.p50_ns.toFixed(1)} ns, again ${again!.p50_ns.toFixed(1)} ns (medians)`;
+      expect(first!.p50_ns, shown).toBeLessThan(2 * again!.p50_ns);
     },
     TIMEOUT_MS,
   );

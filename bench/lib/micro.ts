@@ -18,7 +18,7 @@
  * own `measure()` and returns the same trial shape; the tables and the summaries are printed by mitata as usual.
  * That is where the options go (--quick's short `min_cpu_time`, fewer iterations per sample for slow iterations),
  * and where every benchmark, in every mode, is warmed up first: one discarded measurement of the same function
- * (WARMUP_NS of it) before the measured one. mitata's own warm-up is two calls, which leaves the JIT's tiering,
+ * (WARMUP_NS and WARMUP_SAMPLES of it) before the measured one. mitata's own warm-up is two calls, which leaves the JIT's tiering,
  * the allocator's first slabs and the FFI stubs inside the measurement: the first group of a --quick run read
  * 315 ns for a 16-byte malloc+free that costs 19 ns.
  */
@@ -77,8 +77,13 @@ export function parseMicroArgs(argv: string[] = process.argv.slice(2)): MicroOpt
 
 /** Measuring time per benchmark in --quick mode, in nanoseconds (mitata's default is 642 ms). */
 const QUICK_MIN_CPU_TIME_NS = 10e6;
-/** Warm-up before each benchmark, discarded: long enough for the JIT's optimising tiers (about 10^4 calls). */
+/**
+ * Warm-up before each benchmark, discarded: at least this long and at least WARMUP_SAMPLES samples (a sample is
+ * batch_samples calls of a fast function: 32 with --quick, 4096 otherwise), so that it covers a number of calls
+ * (the JIT tiers up by counting calls) even when a loaded machine makes the time run out early.
+ */
 export const WARMUP_NS = { quick: 20e6, full: 100e6 } as const;
+export const WARMUP_SAMPLES = { quick: 64, full: 16 } as const;
 
 export interface MicroRow {
   name: string;
@@ -175,7 +180,9 @@ export class MicroSuite {
     const index = this.contenders.length + 1;
     const group = this.current.title;
     const announce = this.options.progress ? () => process.stderr.write(`${PROGRESS_PREFIX}${index}/${this.contenders.length} ${group} · ${name}\n`) : null;
-    measureWith(b, name, fn, baseline, this.current.measureOptions, this.options.quick ? WARMUP_NS.quick : WARMUP_NS.full, announce);
+    const mode = this.options.quick ? "quick" : "full";
+    const warmup = { min_cpu_time: WARMUP_NS[mode], min_samples: WARMUP_SAMPLES[mode] };
+    measureWith(b, name, fn, baseline, this.current.measureOptions, warmup, announce);
     this.contenders.push({ group: this.current.title, objects: this.current.objects, name, baseline });
   }
 
@@ -237,7 +244,7 @@ type MeasureOptions = { min_cpu_time?: number; min_samples?: number; batch_sampl
 const heap = () => memoryUsage().current;
 
 /**
- * Replaces a benchmark's run() with one that warms it up for `warmupNs` (a measurement thrown away), then calls
+ * Replaces a benchmark's run() with one that warms it up (`warmup`: a measurement thrown away), then calls
  * mitata's measure() with `options` and returns the trial shape mitata's own run() returns (see the module comment).
  */
 function measureWith(
@@ -246,7 +253,7 @@ function measureWith(
   fn: BenchFn,
   baseline: boolean,
   options: MeasureOptions,
-  warmupNs: number,
+  warmup: { min_cpu_time: number; min_samples: number },
   announce: (() => void) | null,
 ): void {
   (b as unknown as { run: (thrw?: boolean) => Promise<unknown> }).run = async (thrw = false) => {
@@ -254,7 +261,7 @@ function measureWith(
     let stats: unknown;
     let error: unknown;
     try {
-      await measure(fn as () => unknown, { ...options, min_cpu_time: warmupNs, min_samples: 1 });
+      await measure(fn as () => unknown, { ...options, ...warmup });
       stats = await measure(fn as () => unknown, { heap, ...options });
     } catch (err) {
       error = err;
