@@ -258,7 +258,7 @@ function shownPath(out: string, path: string): string {
   return isAbsolute(out) ? path : relative(process.cwd(), path) || path;
 }
 
-/** The progress display on stderr: a redrawn bar on a terminal, one line per finished run otherwise. */
+/** The progress display on stderr: a redrawn bar on a terminal, a line every few seconds otherwise. */
 class Progress {
   private readonly line = new ProgressLine();
   private readonly tty = this.line.interactive;
@@ -282,7 +282,9 @@ class Progress {
       if (!r.ok) this.line.note(`${e.config.label} · ${e.workload.name} run ${e.run}: ${result}`);
       return;
     }
-    this.line.note(`[${e.done}/${e.total}] ${e.config.label} · ${e.workload.name} run ${e.run}/${e.runs}: ${result} · ${formatTimeLeft(e.secondsLeft)}`);
+    // off a terminal: a line now and then (the first, the last and every failure always), not one per run
+    const text = `[${e.done}/${e.total}] ${e.config.label} · ${e.workload.name} run ${e.run}/${e.runs}: ${result} · ${formatTimeLeft(e.secondsLeft)}`;
+    this.line.show(text, !r.ok || e.done === e.total);
   }
 
   clear(): void {
