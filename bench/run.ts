@@ -75,12 +75,16 @@ function usage(): string {
   --quick          short microbenchmarks and a short native comparison: under a minute in all
   --runs N         native runs per allocator and workload (default 5, 3 with --quick)
   --no-callgrind   no instruction counts in the native comparison
-  --out DIR        write the results files to DIR (default bench/results)
+  --out DIR        write the results files to DIR (default bench/results): <date>.md (every table),
+                   .json (every run), .log (the benchmarks' own output)
   --no-save        write no results files
   --micro-only     only the microbenchmarks
   --native-only    only the native comparison
   --filter REGEX   only the microbenchmark groups whose title matches
   --update-readme  put the native table into README.md (not with --quick)
+
+Prints a progress line with the time left on stderr and, at the end, a summary on stdout: hakmem against the best
+other allocator per group and workload. ${RATIO_CONVENTION}
 
 The native comparison alone, with all its options: bun bench/native.ts --help
 
