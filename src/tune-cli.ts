@@ -150,7 +150,10 @@ Exit status: 0 all runs succeeded; 1 some runs failed (reported) or the build is
 130 interrupted.`;
 }
 
-/** Parses the command line; throws {@link UsageError}, or `HakmemError` `BAD_CONFIG` for a flag value. */
+/**
+ * Parses the command line (node:util `parseArgs`); throws {@link UsageError}, or `HakmemError` `BAD_CONFIG` for a
+ * flag value.
+ */
 export function parseArgs(args: readonly string[]): CliOptions {
   const given = new Map<string, string>();
   const opts: CliOptions = {
@@ -166,46 +169,47 @@ export function parseArgs(args: readonly string[]): CliOptions {
     allowMixedHardware: false,
     help: false,
   };
-  const valued = new Set(["--workload", "--runs", "--out", "--objective", "--shard", ...GRID_OPTIONS.map((g) => g.option)]);
+  const valued = ["workload", "runs", "out", "objective", "shard", ...GRID_OPTIONS.map((g) => g.option.slice(2))];
+  const flags = ["quick", "resume", "force", "allow-mixed-hardware"];
+  const options = Object.fromEntries([
+    ...valued.map((name) => [name, { type: "string" as const }]),
+    ...flags.map((name) => [name, { type: "boolean" as const }]),
+    ["help", { type: "boolean" as const, short: "h" }],
+  ]);
+  // node:util reads "--lru-max-mb -1" as an option without its value; the flag table's range check says more
+  const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    let arg = args[i] as string;
-    let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    if (valued.has(arg)) {
-      if (value === undefined) {
-        value = args[++i];
-        if (value === undefined || (value.startsWith("--") && value.length > 2)) throw new UsageError(`${arg} needs a value`);
-      }
-      if (given.has(arg)) throw new UsageError(`${arg} is given twice; give one comma-separated list`);
-      given.set(arg, value);
-      continue;
-    }
-    if (value !== undefined) throw new UsageError(`${arg} takes no value`);
-    switch (arg) {
-      case "--help":
-      case "-h":
-        opts.help = true;
-        break;
-      case "--quick":
-        opts.quick = true;
-        break;
-      case "--resume":
-        opts.resume = true;
-        break;
-      case "--force":
-        opts.force = true;
-        break;
-      case "--allow-mixed-hardware":
-        opts.allowMixedHardware = true;
-        break;
-      default:
-        throw new UsageError(arg.startsWith("-") ? `unknown option ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
-    }
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    if (valued.includes(arg.slice(2)) && arg.startsWith("--") && next !== undefined && /^-[^-]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
   }
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine({ args: joined, options, allowPositionals: true, tokens: true });
+  } catch (e) {
+    const message = (e as Error).message;
+    const name = /'(-[-\w]+)/.exec(message)?.[1] ?? "";
+    const code = (e as { code?: string }).code;
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option ${name}`);
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(message.includes("does not take") ? `${name} takes no value` : `${name} needs a value`);
+    throw e;
+  }
+  const stray = parsed.positionals[0];
+  if (stray !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(stray)}`);
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== "option" || !valued.includes(t.name)) continue;
+    if (given.has(`--${t.name}`)) throw new UsageError(`--${t.name} is given twice; give one comma-separated list`);
+    given.set(`--${t.name}`, t.value as string);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  opts.help = values.help === true;
+  opts.quick = values.quick === true;
+  opts.resume = values.resume === true;
+  opts.force = values.force === true;
+  opts.allowMixedHardware = values["allow-mixed-hardware"] === true;
   if (opts.help) return opts;
   if (opts.resume && opts.force) throw new UsageError("--resume and --force contradict each other");
   const grid: Record<string, unknown> = {};
