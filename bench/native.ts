@@ -4,7 +4,8 @@
  * The seed benchmarks in bench/native/ call plain malloc/free; each allocator is swapped in with LD_PRELOAD
  * (glibc runs with no preload). For every workload the allocators take turns, each run R times (default 5), the
  * first allocator of each round rotating so that none always runs first; the report gives medians and ratios
- * against hakmem. Peak RSS and page faults come from build/runstat, which waits for the benchmark with wait4():
+ * against hakmem in the one convention of every benchmark table (bench/lib/report.ts RATIO_CONVENTION: above 1.00x
+ * hakmem is better), the best allocator of each workload marked. Peak RSS and page faults come from build/runstat, which waits for the benchmark with wait4():
  * Bun's own resourceUsage() of a direct child reports at least Bun's RSS, because Linux carries the peak RSS
  * across exec. For hakmem the OS map/unmap counts come from its own statistics: the hakmem child runs with
  * HAKMEM_STATS_FILE=<temporary file> and the core writes its statistics JSON there at exit.
@@ -26,21 +27,24 @@ import { dlopen, FFIType } from "bun:ffi";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { formatTimeLeft, ProgressLine, timeLeftAtRate } from "../src/progress.ts";
+import { iqr } from "../src/tune/spread.ts";
 import { BUILD, discoverPeers, HAKMEM_PRELOAD, PEER_INSTALL_HINT, ROOT } from "./lib/allocators.ts";
 import {
   DEFAULT_OUT,
   describeMachine,
   displayPath,
-  endProgress,
   formatBytes,
   formatCount,
   formatPercent,
-  formatRatio,
+  hakmemEdge,
+  markBest,
   type Machine,
   machine,
   markdownTable,
   median,
-  progress,
+  RATIO_CONVENTION,
+  shownPath,
   writeResults,
 } from "./lib/report.ts";
 
@@ -411,7 +415,7 @@ export interface CellResult {
   /** The metric of each run, in run order. */
   values: number[];
   median: number;
-  /** median / hakmem's median. */
+  /** hakmem's edge (RATIO_CONVENTION): hakmem's median ÷ this one's for throughput, this ÷ hakmem's for costs. */
   vs_hakmem: number | null;
   peak_rss_bytes: number;
   faults: number;
@@ -439,14 +443,18 @@ export interface CallgrindResult {
   op: string;
   commands: [string, string];
   iters: [number, number];
+  /** vs_hakmem: this allocator's instructions per operation ÷ hakmem's (RATIO_CONVENTION). */
   results: Record<string, { instructions: [number, number]; per_op: number; vs_hakmem: number | null; failed?: string }>;
 }
 
 export interface NativeResult {
+  /** How every ratio reads (the same in every table of the project). */
+  ratio_convention: string;
   date: string;
   machine: Machine;
   command: string;
-  options: { runs: number; quick: boolean };
+  /** warmup: one uncounted run per allocator and workload came first (absent in files from before warm-ups). */
+  options: { runs: number; quick: boolean; warmup?: boolean };
   allocators: { name: string; library: string }[];
   skipped: SkippedAllocator[];
   workloads: WorkloadResult[];
@@ -478,23 +486,45 @@ function cell(samples: Sample[]): Omit<CellResult, "vs_hakmem"> {
 
 const DASH = "–";
 
-function reportTable(workloads: Workload[], results: WorkloadResult[], callgrind: CallgrindResult[], allocators: Allocator[]): string {
+/** The allocator with the best median of a workload (null when fewer than two ran). */
+function bestOf(results: Record<string, { median?: number; per_op?: number; failed?: string }>, better: "higher" | "lower"): string | null {
+  const ran = Object.entries(results).filter(([, c]) => c.failed === undefined);
+  if (ran.length < 2) return null;
+  const value = ([, c]: (typeof ran)[number]) => (c.median ?? c.per_op) as number;
+  return ran.reduce((a, b) => (better === "higher" ? value(b) > value(a) : value(b) < value(a)) ? b : a)[0];
+}
+
+const ratioText = (r: number | null) => (r === null ? "n/a" : `${r.toFixed(2)}x`);
+
+/** Half the interquartile range of the runs relative to their median, "±2.1%"; a dash for a single run. */
+function spreadText(values: readonly number[]): string {
+  if (values.length < 2) return DASH;
+  const [q1, q3] = iqr(values);
+  const mid = median([...values]);
+  return mid === 0 ? DASH : `±${(((q3 - q1) / 2 / Math.abs(mid)) * 100).toFixed(1)}%`;
+}
+
+function reportTable(quick: boolean, results: WorkloadResult[], callgrind: CallgrindResult[], allocators: readonly { name: string }[]): string {
+  const metrics = new Map(defineWorkloads(quick).map((w) => [w.id, w.metric]));
   const rows: string[][] = [];
-  results.forEach((w, i) => {
-    const metric = workloads[i]!.metric;
+  results.forEach((w) => {
+    const metric = metrics.get(w.id) as Metric;
+    const best = bestOf(w.results, w.better);
     for (const a of allocators) {
       const c = w.results[a.name];
       if (c === undefined) continue;
       if (c.failed !== undefined) {
-        rows.push([w.label, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH]);
+        rows.push([w.label, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH, DASH]);
         continue;
       }
       const maps = c.os_maps === undefined ? DASH : `${formatCount(c.os_maps)} / ${formatCount(c.os_unmaps!)}`;
+      const value = metric.format(c.median);
       rows.push([
         w.label,
         a.name,
-        metric.format(c.median),
-        c.vs_hakmem === null ? "n/a" : `${c.vs_hakmem.toFixed(2)}x`,
+        a.name === best ? markBest(value) : value,
+        spreadText(c.values),
+        ratioText(c.vs_hakmem),
         formatBytes(c.peak_rss_bytes),
         formatCount(c.faults),
         maps,
@@ -502,24 +532,25 @@ function reportTable(workloads: Workload[], results: WorkloadResult[], callgrind
     }
   });
   for (const w of callgrind) {
+    const best = bestOf(w.results, "lower");
     for (const a of allocators) {
       const c = w.results[a.name];
       if (c === undefined) continue;
       if (c.failed !== undefined) {
-        rows.push([`${w.label}, instructions`, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH]);
+        rows.push([`${w.label}, instructions`, a.name, `failed: ${c.failed.split("\n")[0]}`, DASH, DASH, DASH, DASH, DASH]);
         continue;
       }
-      const ratio = c.vs_hakmem === null ? "n/a" : `${c.vs_hakmem.toFixed(2)}x`;
-      rows.push([`${w.label}, instructions`, a.name, `${c.per_op.toFixed(1)} per ${w.op}`, ratio, DASH, DASH, DASH]);
+      const value = `${c.per_op.toFixed(1)} per ${w.op}`;
+      rows.push([`${w.label}, instructions`, a.name, a.name === best ? markBest(value) : value, "exact", ratioText(c.vs_hakmem), DASH, DASH, DASH]);
     }
   }
-  return markdownTable(["workload", "allocator", "median", "vs hakmem", "peak RSS", "page faults", "hakmem OS maps / unmaps"], rows, 2);
+  return markdownTable(["workload", "allocator", "median", "spread", NATIVE_RATIO_HEADER, "peak RSS", "page faults", "hakmem OS maps / unmaps"], rows, 2);
 }
 
-function reportLegend(runs: number, results: WorkloadResult[], callgrind: CallgrindResult[], callgrindSkipped: string | null): string {
+function reportLegend(runs: number, warmup: boolean, results: WorkloadResult[], callgrind: CallgrindResult[], callgrindSkipped: string | null): string {
   const lines = [
-    `Median of ${runs} run${runs === 1 ? "" : "s"} per allocator, allocators alternating. vs hakmem = the allocator's median ÷ hakmem's: ` +
-      "for throughput above 1.00x is faster than hakmem; for RSS growth and instructions above 1.00x is more than hakmem. " +
+    `Median of ${runs} run${runs === 1 ? "" : "s"} per allocator${warmup ? " after one warm-up run each (not counted)" : ""}, allocators alternating; ★ marks the best median of each workload. ` +
+      "Spread: half the interquartile range of the runs, relative to the median (instruction counts are exact). " +
       "Peak RSS and page faults (minor + major) are the benchmark process's (medians); OS maps / unmaps are hakmem's own " +
       "counts of mappings made and released (medians).",
     "",
@@ -544,6 +575,42 @@ function reportHeader(r: Pick<NativeResult, "date" | "machine" | "command" | "op
   ].join("\n");
 }
 
+/** Timed runs and callgrind runs that runNative will make with these options (for a time-left estimate). */
+export function plannedWork(options: NativeOptions): { runs: number; callgrindJobs: number } {
+  const selected = (id: string) => options.only.length === 0 || options.only.includes(id);
+  const allocators = discoverAllocators().allocators.length;
+  const runs = defineWorkloads(options.quick).filter((w) => selected(w.id)).length * (options.runs + 1) * allocators;
+  const callgrindWanted = options.callgrind || options.only.some((id) => id.startsWith("callgrind_"));
+  const callgrind = callgrindWanted && Bun.which("valgrind") !== null ? defineCallgrindWorkloads(options.quick, options.only).length : 0;
+  return { runs, callgrindJobs: callgrind * allocators * 2 };
+}
+
+/**
+ * The summary's rows: per workload, hakmem's median against the best other allocator's, with the ratio
+ * (RATIO_CONVENTION) and the better of the two marked.
+ */
+export function nativeSummaryRows(result: NativeResult): string[][] {
+  const formats = new Map(defineWorkloads(result.options.quick).map((w) => [w.id, w.metric.format]));
+  const rows: string[][] = [];
+  const row = (label: string, cells: Record<string, { median?: number; per_op?: number; vs_hakmem: number | null; failed?: string }>, format: (v: number) => string) => {
+    const mine = cells.hakmem;
+    const others = Object.entries(cells).filter(([name, c]) => name !== "hakmem" && c.failed === undefined && c.vs_hakmem !== null);
+    if (mine === undefined || others.length === 0) return;
+    // the best other is the one hakmem's edge is smallest against
+    const [name, best] = others.reduce((a, b) => ((b[1].vs_hakmem as number) < (a[1].vs_hakmem as number) ? b : a));
+    const value = (c: typeof mine) => format((c.median ?? c.per_op) as number);
+    const hakmemWins = (best.vs_hakmem as number) >= 1;
+    const theirs = `${name} ${value(best)}`;
+    rows.push([label, hakmemWins ? markBest(value(mine)) : value(mine), hakmemWins ? theirs : markBest(theirs), ratioText(best.vs_hakmem)]);
+  };
+  for (const w of result.workloads) row(w.label, w.results, formats.get(w.id) ?? String);
+  for (const w of result.callgrind.workloads) row(`${w.label}, instructions`, w.results, (v) => `${v.toFixed(1)} per ${w.op}`);
+  return rows;
+}
+
+/** The ratio column's header: the convention in a few words, so that a table copied alone still says it. */
+export const NATIVE_RATIO_HEADER = "ratio (>1: hakmem better)";
+
 // ---- main -------------------------------------------------------------------
 
 function requireBuilt(paths: string[]): void {
@@ -567,7 +634,39 @@ export function nativeCommand(options: NativeOptions, program = "bun bench/nativ
  * Runs the comparison and prints the table on stdout (progress on stderr). Writes no files: main() and
  * bench/run.ts do, each with what it adds.
  */
-export async function runNative(options: NativeOptions, command = nativeCommand(options)): Promise<NativeResult> {
+/** Where runNative is: `phase` runs (timed runs) or callgrind, `done` of `total` finished, what runs next. */
+export interface NativeProgress {
+  phase: "runs" | "callgrind";
+  done: number;
+  total: number;
+  text: string;
+}
+
+/** What runNative reports to its caller (bench/run.ts); by default it prints the table and its own progress line. */
+export interface NativeHooks {
+  /** Print the report on stdout (default true). */
+  print?: boolean;
+  /** Progress; default: a line on stderr with the time left. */
+  onProgress?: (p: NativeProgress) => void;
+  /** A warning (a peer that failed); default: on stderr. */
+  onWarning?: (text: string) => void;
+}
+
+/** runNative's own progress line: `[done/total] what · about Ns left`, the rate measured per phase. */
+function defaultNativeProgress(line: ProgressLine): (p: NativeProgress) => void {
+  const started = new Map<string, number>();
+  return (p) => {
+    if (!started.has(p.phase)) started.set(p.phase, performance.now());
+    const elapsed = (performance.now() - (started.get(p.phase) as number)) / 1000;
+    const prefix = p.phase === "callgrind" ? "callgrind " : "";
+    line.show(`${prefix}[${p.done}/${p.total}] ${p.text} · ${formatTimeLeft(timeLeftAtRate(elapsed, p.done, p.total))}`, p.done === 0);
+  };
+}
+
+export async function runNative(options: NativeOptions, command = nativeCommand(options), hooks: NativeHooks = {}): Promise<NativeResult> {
+  const line = new ProgressLine();
+  const onProgress = hooks.onProgress ?? defaultNativeProgress(line);
+  const warn = hooks.onWarning ?? ((text: string) => line.note(`warning: ${text}`));
   const selected = (id: string) => options.only.length === 0 || options.only.includes(id);
   const workloads = defineWorkloads(options.quick).filter((w) => selected(w.id));
   const callgrindWanted = options.callgrind || options.only.some((id) => id.startsWith("callgrind_"));
@@ -581,41 +680,41 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
   requireBuilt([RUNSTAT, HAKMEM_PRELOAD, ...new Set([...workloads.map((w) => w.argv[0]!), ...callgrindWorkloads.map((w) => w.argv(1)[0]!)])]);
   const { allocators, skipped } = discoverAllocators();
   const header = {
+    ratio_convention: RATIO_CONVENTION,
     date: new Date().toISOString(),
     machine: machine(),
     command,
-    options: { runs: options.runs, quick: options.quick },
+    options: { runs: options.runs, quick: options.quick, warmup: true },
   };
   const peersMissing = skipped.length > 0 ? `; skipped: ${skipped.map((s) => s.name).join(", ")} (${PEER_INSTALL_HINT})` : "";
-  process.stderr.write(`native comparison: ${allocators.map((a) => a.name).join(", ")}${peersMissing}\n`);
+  line.note(`native comparison: ${allocators.map((a) => a.name).join(", ")}${peersMissing}`);
 
   const tmp = mkdtempSync(join(os.tmpdir(), "hakmem-bench-"));
   const statsFile = join(tmp, "hakmem-stats.json");
   const results: WorkloadResult[] = [];
   try {
-    const total = workloads.length * options.runs * allocators.length;
+    // round 0 of every workload is a warm-up (the binary, the libraries and the kernel's caches), not measured
+    const total = workloads.length * (options.runs + 1) * allocators.length;
     let done = 0;
     for (const [index, workload] of workloads.entries()) {
       const samples = allocators.map(() => [] as Sample[]);
       const failures = new Map<string, string>();
-      if (!process.stderr.isTTY) {
-        progress(`[${index + 1}/${workloads.length}] ${workload.id}: ${options.runs} run${options.runs === 1 ? "" : "s"} × ${allocators.length} allocators`);
-      }
-      for (let run = 0; run < options.runs; run++) {
+      for (let run = -1; run < options.runs; run++) {
         for (let k = 0; k < allocators.length; k++) {
-          const i = (run + k) % allocators.length; // each round starts with the next allocator
+          const i = (run + 1 + k) % allocators.length; // each round starts with the next allocator
           const allocator = allocators[i]!;
+          const which = run < 0 ? "warm-up" : `run ${run + 1}/${options.runs}`;
+          onProgress({ phase: "runs", done, total, text: `${workload.id} (${index + 1}/${workloads.length}) · ${allocator.name} · ${which}` });
           done++;
-          if (process.stderr.isTTY) progress(`[${done}/${total}] ${workload.id} · ${allocator.name} · run ${run + 1}/${options.runs}`);
           if (failures.has(allocator.name)) continue;
           try {
-            samples[i]!.push(runTimed(workload, allocator, statsFile));
+            const sample = runTimed(workload, allocator, statsFile);
+            if (run >= 0) samples[i]!.push(sample);
           } catch (error) {
             // glibc and hakmem must run; a peer that fails is reported and left out.
             if (!(error instanceof BenchmarkFailure) || allocator.preload === null || allocator.name === "hakmem") throw error;
             failures.set(allocator.name, error.message);
-            endProgress();
-            process.stderr.write(`warning: ${error.message}\n`);
+            warn(error.message);
           }
         }
       }
@@ -628,7 +727,7 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
             : { values: [], median: Number.NaN, vs_hakmem: null, peak_rss_bytes: Number.NaN, faults: Number.NaN, failed };
       });
       const reference = cells.hakmem!.median;
-      for (const c of Object.values(cells)) if (c.failed === undefined) c.vs_hakmem = c.median / reference;
+      for (const c of Object.values(cells)) if (c.failed === undefined) c.vs_hakmem = hakmemEdge(c.median, reference, workload.metric.better);
       results.push({
         id: workload.id,
         label: workload.label,
@@ -639,7 +738,7 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
         results: cells,
       });
     }
-    endProgress();
+    line.clear();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -648,8 +747,8 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
   if (callgrindWorkloads.length > 0) {
     const jobs = callgrindWorkloads.flatMap((w) => allocators.flatMap((a) => w.iters.map((n) => ({ w, a, n }))));
     const parallel = Math.max(1, os.cpus().length);
-    if (!process.stderr.isTTY) progress(`callgrind: ${jobs.length} runs, ${parallel} at a time`);
     let finished = 0;
+    onProgress({ phase: "callgrind", done: 0, total: jobs.length, text: `${jobs.length} valgrind runs, ${parallel} at a time` });
     const counts = await pool(
       jobs.map(({ w, a, n }) => async (): Promise<number | string> => {
         try {
@@ -659,12 +758,12 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
           return error.message;
         } finally {
           finished++;
-          if (process.stderr.isTTY) progress(`callgrind [${finished}/${jobs.length}] ${w.id} · ${a.name} · ${formatCount(n)} iterations`);
+          onProgress({ phase: "callgrind", done: finished, total: jobs.length, text: `${w.id} · ${a.name} · ${formatCount(n)} iterations` });
         }
       }),
       parallel,
     );
-    endProgress();
+    line.clear();
     let j = 0;
     for (const w of callgrindWorkloads) {
       const entry: CallgrindResult = {
@@ -685,14 +784,16 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
         }
       }
       const reference = entry.results.hakmem!.per_op;
-      for (const c of Object.values(entry.results)) if (c.failed === undefined) c.vs_hakmem = c.per_op / reference;
+      for (const c of Object.values(entry.results)) if (c.failed === undefined) c.vs_hakmem = hakmemEdge(c.per_op, reference, "lower");
       callgrind.push(entry);
     }
   }
 
-  const table = `${reportTable(workloads, results, callgrind, allocators)}\n\n${reportLegend(options.runs, results, callgrind, callgrindSkipped)}`;
-  const markdown = `## Native comparison\n\n${reportHeader(header, allocators, skipped)}\n\n${table}\n`;
-  console.log(markdown);
+  const tableOnly = `${reportTable(options.quick, results, callgrind, allocators)}\n\n${reportLegend(options.runs, true, results, callgrind, callgrindSkipped)}`;
+  // the README shows the table alone, so it carries the convention; the report says it once at its top
+  const table = `${RATIO_CONVENTION}\n\n${tableOnly}`;
+  const markdown = `## Native comparison\n\n${reportHeader(header, allocators, skipped)}\n\n${tableOnly}\n`;
+  if (hooks.print !== false) console.log(`${RATIO_CONVENTION}\n\n${markdown}`);
   return {
     ...header,
     allocators: allocators.map((a) => ({ name: a.name, library: a.preload ?? "(none: system malloc)" })),
@@ -702,6 +803,23 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
     markdown,
     table,
   };
+}
+
+/**
+ * The README's table (the convention, the table, its legend) of a results file's native part, with the ratios
+ * recomputed in RATIO_CONVENTION from the medians (files written before it held value ÷ hakmem's for throughput).
+ */
+export function nativeTableOfJson(native: Pick<NativeResult, "options" | "workloads" | "callgrind" | "allocators">): string {
+  for (const w of native.workloads) {
+    const reference = w.results.hakmem?.median as number;
+    for (const c of Object.values(w.results)) if (c.failed === undefined) c.vs_hakmem = hakmemEdge(c.median, reference, w.better);
+  }
+  for (const w of native.callgrind.workloads) {
+    const reference = w.results.hakmem?.per_op as number;
+    for (const c of Object.values(w.results)) if (c.failed === undefined) c.vs_hakmem = hakmemEdge(c.per_op, reference, "lower");
+  }
+  const table = reportTable(native.options.quick, native.workloads, native.callgrind.workloads, native.allocators);
+  return `${RATIO_CONVENTION}\n\n${table}\n\n${reportLegend(native.options.runs, native.options.warmup === true, native.workloads, native.callgrind.workloads, native.callgrind.skipped)}`;
 }
 
 /** The results JSON: everything but the rendered Markdown. */
@@ -722,11 +840,11 @@ async function main(): Promise<void> {
   try {
     const result = await runNative(options);
     if (options.out !== null) {
-      const paths = writeResults(options.out, options.quick, { kind: "hakmem-bench", native: nativeJson(result) }, `# hakmem native comparison\n\n${result.markdown}`);
-      console.log(`results: ${displayPath(paths.json)}, ${displayPath(paths.md)}`);
+      const paths = writeResults(options.out, options.quick, { kind: "hakmem-bench", native: nativeJson(result) }, `# hakmem native comparison\n\n${RATIO_CONVENTION}\n\n${result.markdown}`);
+      const shown = (p: string) => shownPath(p, options.out === DEFAULT_OUT ? null : options.out);
+      console.log(`results: ${shown(paths.json)}, ${shown(paths.md)}`);
     }
   } catch (error) {
-    endProgress();
     if (!(error instanceof BenchmarkFailure)) throw error;
     console.error(`benchmark failed: ${error.message}`);
     process.exit(1);

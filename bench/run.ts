@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: the microbenchmarks (bench/*.bench.ts, mitata), then the native comparison (bench/native.ts),
- * then one results file pair with both.
+ * then one results file set with both.
  *
- * Each bench/*.bench.ts runs in its own Bun process (a clean heap and JIT for every suite), its mitata tables
- * going straight to the terminal, and hands its summary back as JSON. The native comparison runs in this
- * process (it only starts children) and prints its table last. The results go to <out>/<stem>.json and .md
- * (bench/lib/report.ts names them); --update-readme also puts the native table into README.md, between the
+ * Each bench/*.bench.ts runs in its own Bun process (a clean heap and JIT for every suite) and hands its summary
+ * back as JSON; its mitata tables are kept for <out>/<stem>.log, and it tells its progress (--progress). The native
+ * comparison runs in this process (it only starts children). While they run, stderr shows one progress line with
+ * the time left; at the end stdout gets a summary that fits a screen (hakmem against the best other allocator, per
+ * group and per workload) and the results go to <out>/<stem>.json, .md (every table) and .log (the benchmarks' own
+ * output); bench/lib/report.ts names them. --update-readme also puts the native table into README.md, between the
  * `<!-- bench:results:start -->` and `<!-- bench:results:end -->` markers.
  *
  *   bun bench/run.ts [--quick] [--runs N] [--no-callgrind] [--out DIR] [--no-save] [--micro-only | --native-only]
@@ -16,19 +18,34 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { basename, join } from "node:path";
+import { formatTimeLeft, ProgressLine } from "../src/progress.ts";
 import { ROOT, withStaticTls } from "./lib/allocators.ts";
-import { type MicroSuiteResult, microMarkdown } from "./lib/micro.ts";
+import { type MicroSuiteResult, microMarkdown, PROGRESS_PREFIX } from "./lib/micro.ts";
 import {
   BenchmarkFailure,
   type NativeOptions,
+  type NativeProgress,
   type NativeResult,
   nativeJson,
+  nativeSummaryRows,
   nativeUsage,
   parseNativeOptions,
+  plannedWork,
   runNative,
   UsageError,
 } from "./native.ts";
-import { DEFAULT_OUT, describeMachine, displayPath, machine, writeResults } from "./lib/report.ts";
+import {
+  DEFAULT_OUT,
+  describeMachine,
+  displayPath,
+  formatNs,
+  machine,
+  markBest,
+  markdownTable,
+  RATIO_CONVENTION,
+  shownPath,
+  writeResults,
+} from "./lib/report.ts";
 
 /** Suites run in this order; any other bench/*.bench.ts after them, by name. */
 const SUITE_ORDER = ["ffi", "batch", "buffer", "workload"];
@@ -44,6 +61,8 @@ interface RunOptions {
   micro: boolean;
   nativeRun: boolean;
   out: string | null;
+  /** --out as the user gave it (null: the default), to print the files' paths as they can use them. */
+  outGiven: string | null;
   updateReadme: boolean;
   /** The command line, for the results. */
   command: string;
@@ -56,12 +75,16 @@ function usage(): string {
   --quick          short microbenchmarks and a short native comparison: under a minute in all
   --runs N         native runs per allocator and workload (default 5, 3 with --quick)
   --no-callgrind   no instruction counts in the native comparison
-  --out DIR        write the results files to DIR (default bench/results)
+  --out DIR        write the results files to DIR (default bench/results): <date>.md (every table),
+                   .json (every run), .log (the benchmarks' own output)
   --no-save        write no results files
   --micro-only     only the microbenchmarks
   --native-only    only the native comparison
   --filter REGEX   only the microbenchmark groups whose title matches
   --update-readme  put the native table into README.md (not with --quick)
+
+Prints a progress line with the time left on stderr and, at the end, a summary on stdout: hakmem against the best
+other allocator per group and workload. ${RATIO_CONVENTION}
 
 The native comparison alone, with all its options: bun bench/native.ts --help
 
@@ -75,6 +98,7 @@ function parseArgs(args: string[]): RunOptions {
   let nativeRun = true;
   let updateReadme = false;
   let out: string | null = DEFAULT_OUT;
+  let outGiven: string | null = null;
   const shown: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -101,6 +125,7 @@ function parseArgs(args: string[]): RunOptions {
         break;
       case "--out":
         out = value();
+        outGiven = out;
         break;
       case "--no-save":
         out = null;
@@ -135,7 +160,7 @@ function parseArgs(args: string[]): RunOptions {
   if (updateReadme && (native.quick || !nativeRun)) throw new UsageError("--update-readme needs a full native comparison (no --quick, no --micro-only)");
   native.out = out;
   const command = shown.length === 0 ? "npm run bench" : `npm run bench -- ${shown.join(" ")}`;
-  return { native, microArgs, micro, nativeRun, out, updateReadme, command };
+  return { native, microArgs, micro, nativeRun, out, outGiven, updateReadme, command };
 }
 
 function suiteFiles(): string[] {
@@ -149,39 +174,151 @@ function suiteFiles(): string[] {
   return names.map((name) => join(ROOT, "bench", name));
 }
 
-/** Runs every microbenchmark suite in its own process; their output goes straight to the terminal. */
-function runMicro(options: RunOptions): MicroSuiteResult[] {
+/**
+ * The time left of the whole run: the microbenchmarks at the rate measured so far (suites not started yet counted
+ * as the mean of those that did), the native runs at theirs once they started, and before that at a rough
+ * per-run cost (NATIVE_SECONDS_PER_RUN).
+ */
+class Estimate {
+  private microStart = 0;
+  private microDone = 0;
+  private readonly suiteTotals: number[] = [];
+  private nativeStart = new Map<string, number>();
+  private native: NativeProgress | null = null;
+  private callgrindTotal = 0;
+
+  constructor(
+    private readonly suites: number,
+    private readonly nativeRuns: number,
+    private readonly quick: boolean,
+    private readonly callgrindJobs: number,
+  ) {}
+
+  microStep(suiteIndex: number, done: number, total: number): void {
+    if (this.microStart === 0) this.microStart = performance.now();
+    this.suiteTotals[suiteIndex] = total;
+    this.microDone = this.suiteTotals.slice(0, suiteIndex).reduce((a, b) => a + b, 0) + done;
+  }
+
+  nativeStep(p: NativeProgress): void {
+    if (!this.nativeStart.has(p.phase)) this.nativeStart.set(p.phase, performance.now());
+    if (p.phase === "callgrind") this.callgrindTotal = p.total;
+    this.native = p;
+  }
+
+  secondsLeft(): number | null {
+    const now = performance.now();
+    const started = this.suiteTotals.filter((t) => t !== undefined);
+    const meanTotal = started.length === 0 ? 0 : started.reduce((a, b) => a + b, 0) / started.length;
+    const microTotal = started.reduce((a, b) => a + b, 0) + (this.suites - started.length) * meanTotal;
+    let left = 0;
+    if (this.microDone > 0 && this.native === null) {
+      const perBench = (now - this.microStart) / 1000 / this.microDone;
+      left += perBench * Math.max(0, microTotal - this.microDone);
+    } else if (this.native === null && this.suites > 0) return null;
+    const perRun = NATIVE_SECONDS_PER_RUN[this.quick ? "quick" : "full"];
+    const p = this.native;
+    if (p === null || p.phase === "runs") {
+      const done = p?.done ?? 0;
+      const rate = p !== null && done > 0 ? (now - (this.nativeStart.get("runs") as number)) / 1000 / done : perRun;
+      left += rate * (this.nativeRuns - done) + this.callgrindJobs * CALLGRIND_SECONDS_PER_JOB[this.quick ? "quick" : "full"];
+    } else if (p.done > 0) {
+      left += ((now - (this.nativeStart.get("callgrind") as number)) / 1000 / p.done) * (this.callgrindTotal - p.done);
+    } else return null;
+    return left;
+  }
+}
+
+/** Rough seconds per native run and per callgrind job (2-core machine, measured), until the run measures its own. */
+const NATIVE_SECONDS_PER_RUN = { quick: 0.05, full: 0.5 } as const;
+const CALLGRIND_SECONDS_PER_JOB = { quick: 1.5, full: 1.5 } as const;
+
+/** Runs every microbenchmark suite in its own process; returns their summaries and their output (for the log). */
+async function runMicro(options: RunOptions, line: ProgressLine, estimate: Estimate): Promise<{ results: MicroSuiteResult[]; log: string }> {
   const files = suiteFiles();
   const tmp = mkdtempSync(join(os.tmpdir(), "hakmem-micro-"));
   const env = withStaticTls({ ...process.env });
   delete env.LD_PRELOAD;
   const results: MicroSuiteResult[] = [];
+  const log: string[] = [];
   try {
-    files.forEach((file, i) => {
+    for (const [i, file] of files.entries()) {
       const json = join(tmp, `${basename(file, ".ts")}.json`);
-      console.error(`[${i + 1}/${files.length}] ${displayPath(file)}${options.microArgs.length > 0 ? ` ${options.microArgs.join(" ")}` : ""}`);
-      const proc = Bun.spawnSync([process.execPath, file, ...options.microArgs, "--json", json], {
-        cwd: ROOT,
-        env,
-        stdio: ["ignore", "inherit", "inherit"],
-      });
-      if (proc.exitCode !== 0) {
-        const why = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with status ${proc.exitCode}`;
+      const shown = `${displayPath(file)}${options.microArgs.length > 0 ? ` ${options.microArgs.join(" ")}` : ""}`;
+      line.show(`micro [suite ${i + 1}/${files.length}] ${shown} · ${formatTimeLeft(estimate.secondsLeft())}`, true);
+      const proc = Bun.spawn([process.execPath, file, ...options.microArgs, "--progress", "--json", json], { cwd: ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const stderrLines: string[] = [];
+      const readStderr = async () => {
+        let rest = "";
+        const decoder = new TextDecoder();
+        for await (const chunk of proc.stderr) {
+          rest += decoder.decode(chunk, { stream: true });
+          let nl = rest.indexOf("\n");
+          for (; nl !== -1; nl = rest.indexOf("\n")) {
+            const text = rest.slice(0, nl);
+            rest = rest.slice(nl + 1);
+            const m = text.startsWith(PROGRESS_PREFIX) ? /^(\d+)\/(\d+) (.*)$/.exec(text.slice(PROGRESS_PREFIX.length)) : null;
+            if (m === null) {
+              stderrLines.push(text);
+              continue;
+            }
+            const [done, total] = [Number(m[1]) - 1, Number(m[2])];
+            estimate.microStep(i, done, total);
+            line.show(`micro [suite ${i + 1}/${files.length}, ${done}/${total}] ${m[3]} · ${formatTimeLeft(estimate.secondsLeft())}`);
+          }
+        }
+        if (rest !== "") stderrLines.push(rest);
+      };
+      const [stdout] = await Promise.all([new Response(proc.stdout).text(), readStderr()]);
+      const code = await proc.exited;
+      log.push(`$ bun ${shown}\n${stdout}${stderrLines.length > 0 ? `--- stderr ---\n${stderrLines.join("\n")}\n` : ""}`);
+      if (code !== 0) {
+        line.clear();
+        process.stderr.write(`${stdout.slice(-4000)}${stderrLines.join("\n")}\n`);
+        const why = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with status ${code}`;
         throw new BenchmarkFailure(`bun ${displayPath(file)} ${why}`);
       }
+      for (const text of stderrLines) if (text.trim() !== "") line.note(text);
       results.push(JSON.parse(readFileSync(json, "utf8")) as MicroSuiteResult);
-    });
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  return results;
+  return { results, log: log.join("\n") };
+}
+
+/** Rows of the summary for the microbenchmarks: per group, hakmem's baseline against the fastest other contender. */
+function microSummaryRows(suites: MicroSuiteResult[]): string[][] {
+  const rows: string[][] = [];
+  for (const suite of suites)
+    for (const g of suite.groups) {
+      const base = g.rows.find((r) => r.baseline);
+      // other allocators or other ways to get memory, not hakmem's own variants (raw calls, the TS API)
+      const others = g.rows.filter((r) => !r.baseline && !/hak/i.test(r.name));
+      if (base === undefined || others.length === 0) continue;
+      const best = others.reduce((a, b) => (b.avg_ns < a.avg_ns ? b : a));
+      const hakmemWins = base.avg_ns <= best.avg_ns;
+      const mine = formatNs(base.avg_ns);
+      const theirs = `${best.name} ${formatNs(best.avg_ns)}`;
+      rows.push([`${suite.suite}: ${g.title}`, hakmemWins ? markBest(mine) : mine, hakmemWins ? theirs : markBest(theirs), `${(best.avg_ns / base.avg_ns).toFixed(2)}x`]);
+    }
+  return rows;
+}
+
+/** The summary on stdout: hakmem against the best other allocator, one line per group and workload. */
+function summary(micro: MicroSuiteResult[], native: NativeResult | null, command: string): string {
+  const parts = [`hakmem benchmarks: \`${command}\` on ${describeMachine(machine())}`, "", RATIO_CONVENTION];
+  const header = (what: string) => [what, "hakmem", "best other", "ratio (>1: hakmem better)"];
+  if (micro.length > 0) parts.push("", markdownTable(header("microbenchmark (mean time per iteration)"), microSummaryRows(micro)));
+  if (native !== null) parts.push("", markdownTable(header(`native (median of ${native.options.runs} run${native.options.runs === 1 ? "" : "s"})`), nativeSummaryRows(native)));
+  return parts.join("\n");
 }
 
 function microReport(suites: MicroSuiteResult[]): string {
   const parts = [
     "## Microbenchmarks (mitata, through bun:ffi)",
     "",
-    "Mean time per iteration; in parentheses the contender's time ÷ hakmem's baseline (the first column): above 1.00x hakmem is faster.",
+    "Mean time per iteration; in parentheses the ratio to hakmem's baseline (the first column).",
   ];
   for (const suite of suites) {
     parts.push("", `### ${suite.title}${suite.quick ? " (--quick)" : ""}`, "");
@@ -219,13 +356,30 @@ async function main(): Promise<void> {
   }
 
   const date = new Date().toISOString();
+  const line = new ProgressLine();
+  const suites = options.micro ? suiteFiles().length : 0;
+  const { runs: nativeRuns, callgrindJobs } = options.nativeRun ? plannedWork(options.native) : { runs: 0, callgrindJobs: 0 };
+  const estimate = new Estimate(suites, nativeRuns, options.native.quick, callgrindJobs);
   try {
-    const micro = options.micro ? runMicro(options) : [];
-    const native = options.nativeRun ? await runNative(options.native, options.command) : null;
+    const { results: micro, log } = options.micro ? await runMicro(options, line, estimate) : { results: [], log: "" };
+    const native = options.nativeRun
+      ? await runNative(options.native, options.command, {
+          print: false,
+          onProgress: (p) => {
+            estimate.nativeStep(p);
+            const prefix = p.phase === "callgrind" ? "callgrind" : "native";
+            line.show(`${prefix} [${p.done}/${p.total}] ${p.text} · ${formatTimeLeft(estimate.secondsLeft())}`, p.done === 0);
+          },
+          onWarning: (text) => line.note(`warning: ${text}`),
+        })
+      : null;
+    line.clear();
+    console.log(summary(micro, native, options.command));
 
     if (options.out !== null) {
       const json = {
         kind: "hakmem-bench",
+        ratio_convention: RATIO_CONVENTION,
         date,
         machine: machine(),
         command: options.command,
@@ -235,19 +389,23 @@ async function main(): Promise<void> {
       // The native part carries the machine and the command; without it, say them here.
       const markdown = [
         `# hakmem benchmarks, ${date.slice(0, 10)}`,
+        RATIO_CONVENTION,
         native === null ? `${describeMachine(json.machine)}. Reproduce: \`${options.command}\`` : native.markdown.trimEnd(),
         micro.length === 0 ? "" : microReport(micro).trimEnd(),
       ]
         .filter((part) => part !== "")
         .join("\n\n");
-      const paths = writeResults(options.out, options.native.quick, json, markdown);
-      console.log(`results: ${displayPath(paths.json)}, ${displayPath(paths.md)}`);
+      const nativeLog = native === null ? "" : `\n$ ${options.command} (native comparison)\n${native.markdown}`;
+      const paths = writeResults(options.out, options.native.quick, json, markdown, `${log}${nativeLog}`);
+      const shown = (p: string) => shownPath(p, options.outGiven);
+      console.log(`\nresults: ${shown(paths.json)}, ${shown(paths.md)} (every table); the benchmarks' own output: ${shown(paths.log as string)}`);
     }
     if (options.updateReadme && native !== null) {
       updateReadme(native);
       console.log("README.md: benchmark table updated");
     }
   } catch (error) {
+    line.clear();
     if (!(error instanceof BenchmarkFailure)) throw error;
     console.error(`benchmark failed: ${error.message}`);
     process.exit(1);

@@ -7,18 +7,23 @@
  *   hakmem tune [OPTIONS]                                 the tuning sweep (see `hakmem tune --help`)
  *   hakmem version
  *
- * `run` preloads build/libhakmem_preload.so into CMD (and everything CMD starts), lets the allocator write its
- * statistics to a temporary file when CMD exits (HAKMEM_STATS_FILE), and prints them on stderr, so CMD's own
- * stdout is untouched. The exit status is CMD's (128 + signal number if a signal ended it).
+ * `run` preloads build/libhakmem_preload.so into CMD (and everything CMD starts) under build/runstat, which measures
+ * CMD's own process; lets the allocator write its statistics when CMD exits (HAKMEM_STATS_FILE: the user's own
+ * when set, else a temporary file), and prints them on stderr, so CMD's own stdout is untouched. The exit status is
+ * CMD's (128 + signal number if a signal ended it, and the signal is named).
  *
  * @module
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
+import { formatBytes, formatCount } from "./format.ts";
+
 const PACKAGE_ROOT = resolve(dirname(import.meta.path), "..");
 const DEFAULT_PRELOAD = join(PACKAGE_ROOT, "build", "libhakmem_preload.so");
+/** Runs the command and measures its own process (bench/native/runstat.c). */
+const RUNSTAT = join(PACKAGE_ROOT, "build", "runstat");
 
 const USAGE = `usage:
   hakmem run [--json] [--lib PATH] [--] CMD [ARGS...]
@@ -52,7 +57,6 @@ const REPORT_ROWS: Array<[key: string, label: string, kind: "count" | "bytes"]> 
   ["os_unmaps", "OS unmaps", "count"],
   ["os_decommits", "OS decommits", "count"],
   ["page_faults", "page faults", "count"],
-  ["rss_peak", "peak RSS", "bytes"],
   ["lock_acquisitions", "lock acquisitions", "count"],
   ["threads_started", "threads with a heap", "count"],
   ["foreign_frees", "frees of foreign pointers", "count"],
@@ -61,27 +65,27 @@ const REPORT_ROWS: Array<[key: string, label: string, kind: "count" | "bytes"]> 
 
 class UsageError extends Error {}
 
-function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** The report `run` prints: one aligned line per statistic. */
-export function formatReport(stats: Record<string, number>, command: string): string {
-  const width = Math.max(...REPORT_ROWS.map(([, label]) => label.length));
+/**
+ * The report `run` prints: one aligned line per statistic, then what was measured of the process (its peak RSS,
+ * from wait4, replaces the statistics' rss_peak, which is the same figure seen from inside).
+ */
+export function formatReport(stats: Record<string, number>, command: string, proc?: ProcessReport): string {
+  const processRows: Array<[string, string]> = proc
+    ? [
+        ["peak RSS (the process)", formatBytes(proc.peakRssBytes)],
+        ["page faults (the process)", formatCount(proc.pageFaults)],
+        ["wall time", `${proc.wallSeconds.toFixed(3)} s`],
+      ]
+    : [["peak RSS", formatBytes(stats.rss_peak ?? 0)]];
+  const width = Math.max(...REPORT_ROWS.map(([, label]) => label.length), ...processRows.map(([label]) => label.length));
   const lines = [`== hakmem: ${command} ==`];
   for (const [key, label, kind] of REPORT_ROWS) {
     const value = stats[key];
     if (value === undefined) continue;
-    const text = kind === "bytes" ? formatBytes(value) : value.toLocaleString("en-US");
+    const text = kind === "bytes" ? formatBytes(value) : formatCount(value);
     lines.push(`  ${label.padEnd(width)}  ${text}`);
   }
+  for (const [label, text] of processRows) lines.push(`  ${label.padEnd(width)}  ${text}`);
   return lines.join("\n");
 }
 
@@ -113,49 +117,102 @@ function parseRunArgs(args: string[]): RunOptions {
   return options;
 }
 
-/** Runs the command with hakmem preloaded; returns the exit status to leave with. */
+/** What build/runstat measured of the command: its own process, not Bun's (see {@link run}). */
+export interface ProcessReport {
+  exit: number;
+  /** The signal that ended the command, by name ("SIGSEGV"), or null. */
+  signal: string | null;
+  peakRssBytes: number;
+  pageFaults: number;
+  wallSeconds: number;
+}
+
+const RUNSTAT_LINE = /^runstat: exit=(\d+) signal=(\d+) maxrss_kb=(\d+) minflt=(\d+) majflt=(\d+) user_us=\d+ sys_us=\d+ wall_us=(\d+)/;
+
+/** "SIGSEGV" for 11; "signal 99" for a number with no name. */
+export function signalName(signal: number): string {
+  const entry = Object.entries(constants.signals).find(([, n]) => n === signal);
+  return entry === undefined ? `signal ${signal}` : entry[0];
+}
+
+function readRunstat(path: string): ProcessReport | null {
+  const m = existsSync(path) ? RUNSTAT_LINE.exec(readFileSync(path, "utf8")) : null;
+  if (m === null) return null;
+  const [, exit, sig, maxRssKb, minflt, majflt, wallUs] = m.map(Number) as number[];
+  return {
+    exit: exit!,
+    signal: sig === 0 ? null : signalName(sig!),
+    peakRssBytes: maxRssKb! * 1024,
+    pageFaults: minflt! + majflt!,
+    wallSeconds: wallUs! / 1e6,
+  };
+}
+
+/** The modification time of a file, or null when there is none. */
+function mtime(path: string): number | null {
+  return existsSync(path) ? statSync(path).mtimeMs : null;
+}
+
+/**
+ * Runs the command with hakmem preloaded; returns the exit status to leave with.
+ *
+ * The command runs under build/runstat, which forks and waits for it with wait4(): its peak RSS is then the
+ * command's own. A direct child of Bun would report at least Bun's (Linux carries the peak RSS across exec).
+ * The statistics go to the user's own HAKMEM_STATS_FILE when it is set (and stay there), else to a temporary file.
+ */
 async function run(options: RunOptions): Promise<number> {
-  if (!existsSync(options.lib)) {
-    process.stderr.write(
-      `hakmem: ${options.lib} does not exist; build it with \`make\` (or \`npm run build\`) in ${PACKAGE_ROOT}\n`,
-    );
-    return 1;
+  for (const [path, what] of [
+    [options.lib, "the preload library"],
+    [RUNSTAT, "build/runstat (it measures the command)"],
+  ] as const) {
+    if (!existsSync(path)) {
+      process.stderr.write(`hakmem: ${what} ${path} does not exist; build it with \`make\` (or \`npm run build\`) in ${PACKAGE_ROOT}\n`);
+      return 1;
+    }
   }
   const dir = mkdtempSync(join(tmpdir(), "hakmem-run-"));
-  const statsFile = join(dir, "stats.json");
+  const userStatsFile = process.env.HAKMEM_STATS_FILE || null;
+  const statsFile = userStatsFile ?? join(dir, "stats.json");
+  const statsBefore = mtime(statsFile);
+  const runstatFile = join(dir, "runstat.txt");
   const preload = [options.lib, process.env.LD_PRELOAD].filter(Boolean).join(":");
   try {
-    let child: ReturnType<typeof Bun.spawn>;
-    try {
-      child = Bun.spawn(options.argv, {
-        env: { ...process.env, LD_PRELOAD: preload, HAKMEM_STATS_FILE: statsFile },
-        stdin: "inherit",
-        stdout: "inherit",
-        stderr: "inherit",
-      });
-    } catch (error) {
-      process.stderr.write(`hakmem: cannot run ${options.argv[0]}: ${(error as Error).message}\n`);
-      return 127;
-    }
+    const { LD_PRELOAD: _inherited, ...env } = process.env;
+    const child = Bun.spawn([RUNSTAT, "--preload", preload, "--report", runstatFile, ...options.argv], {
+      env: { ...env, HAKMEM_STATS_FILE: statsFile },
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    // runstat passes SIGINT, SIGTERM and SIGHUP on to the command; the handlers keep this process alive meanwhile
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
     const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);
     const code = await child.exited;
     for (const [signal, handler] of handlers) process.off(signal, handler);
 
-    if (!existsSync(statsFile)) {
-      process.stderr.write(
-        "hakmem: no statistics: the program left without running exit handlers (for example through _exit), " +
-          "or it does not use the C allocator\n",
-      );
-    } else {
-      const stats = JSON.parse(readFileSync(statsFile, "utf8")) as Record<string, number>;
-      const command = options.argv.join(" ");
-      process.stderr.write(`${options.json ? JSON.stringify({ command, stats }) : formatReport(stats, command)}\n`);
+    const proc = readRunstat(runstatFile);
+    const command = options.argv.join(" ");
+    if (proc === null) {
+      process.stderr.write(`hakmem: build/runstat ended with status ${code} and no report\n`);
+      return code === 0 ? 1 : code;
     }
-    const signal = child.signalCode;
-    if (signal === null) return code;
-    return 128 + (typeof signal === "number" ? signal : (constants.signals[signal] ?? 0));
+    if (proc.signal === null && proc.exit === 127 && mtime(statsFile) === statsBefore) return 127; // runstat said why
+    const written = mtime(statsFile);
+    const stats = written !== null && written !== statsBefore ? (JSON.parse(readFileSync(statsFile, "utf8")) as Record<string, number>) : null;
+    if (stats === null) {
+      const why =
+        proc.signal !== null
+          ? `${options.argv[0]} was killed by ${proc.signal}, so no exit handler ran`
+          : "the program left without running exit handlers (for example through _exit), or it does not use the C allocator";
+      process.stderr.write(`hakmem: no statistics: ${why}\n`);
+    } else if (options.json) {
+      process.stderr.write(`${JSON.stringify({ command, stats, process: proc })}\n`);
+    } else {
+      process.stderr.write(`${formatReport(stats, command, proc)}\n`);
+    }
+    if (stats !== null && proc.signal !== null && !options.json) process.stderr.write(`hakmem: ${options.argv[0]} was killed by ${proc.signal}\n`);
+    return code;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

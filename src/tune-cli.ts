@@ -10,8 +10,10 @@
  * @module
  */
 import { existsSync, statSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { parseArgs as parseCommandLine } from "node:util";
 import type { HakmemConfigKey } from "./config.ts";
+import { formatTimeLeft, ProgressLine } from "./progress.ts";
 import { HakmemError } from "./errors.ts";
 import {
   BUILTIN_WORKLOADS,
@@ -19,6 +21,7 @@ import {
   describeBuiltinWorkloads,
   isBuiltinWorkload,
   librarySchema,
+  mergeSweeps,
   type Objective,
   OBJECTIVES,
   OBJECTIVE_TEXT,
@@ -30,10 +33,11 @@ import {
   sweep,
   type SweepGrid,
   type SweepOptions,
+  type SweepPlan,
   type SweepResult,
   TuneError,
 } from "./tune.ts";
-import { formatMiB, formatOps } from "./tune/chart.ts";
+import { formatMiB, formatOps } from "./format.ts";
 
 /** A grid option of the command line and the flag it sweeps. */
 interface GridOption {
@@ -69,6 +73,9 @@ export interface CliOptions {
   objective: Objective;
   resume: boolean;
   force: boolean;
+  /** --shard K/N: run the K-th of N slices of the grid. */
+  shard: { index: number; count: number } | null;
+  allowMixedHardware: boolean;
   help: boolean;
 }
 
@@ -96,10 +103,12 @@ export function usage(): string {
   const defaultRuns = defaultConfigs * DEFAULT_WORKLOADS.length * DEFAULT_RUNS;
   return `usage: npm run tune -- [options]        (or: bun src/tune-cli.ts [options] after make)
 
-Runs every combination of the listed SuperSlab size and LRU limits on each workload, in a child process with
-LD_PRELOAD=build/libhakmem_preload.so and the configuration's HAKMEM_* variables, several times, and writes a
-report: medians of throughput, peak RSS, page faults, OS maps/unmaps/decommits and LRU hits/misses; the Pareto
-front of throughput against peak RSS; and a recommended configuration per objective as a HAKMEM_CONFIG file.
+Runs every combination of the listed SuperSlab size and LRU limits, plus the library's defaults as the baseline,
+on each workload, in a child process with LD_PRELOAD=build/libhakmem_preload.so and the configuration's HAKMEM_*
+variables, several times, and writes a report: medians of throughput, peak RSS, page faults, OS maps/unmaps/
+decommits and LRU hits/misses, each with its spread; the Pareto front of throughput against peak RSS; and per
+objective a HAKMEM_CONFIG file: a configuration that beats the defaults by more than the spread, or "no change
+recommended" (the file then holds the defaults).
 
 Grid (comma-separated lists, checked against the library's flag table; sizes take K/M/G):
 ${gridLines}
@@ -125,6 +134,12 @@ Output:
 ${OBJECTIVES.map((o) => `${"".padEnd(26)}${o.padEnd(10)}${OBJECTIVE_TEXT[o]}`).join("\n")}
   --resume                continue the sweep in DIR: runs already in DIR/runs.jsonl are not run again
   --force                 start over even though DIR already holds a sweep
+
+Several machines (see README "Tuning on several machines"):
+  --shard K/N             run only the K-th of N deterministic slices of the grid (configuration i goes to slice
+                          i mod N + 1); DIR then holds that slice's journal and no report
+  merge DIR... --out DIR  join the shards' journals into the report of the whole sweep (merge --help)
+  --allow-mixed-hardware  with --resume: continue a journal that another kind of machine started
   --help                  this text
 
 Time: the default sweep is ${defaultConfigs} configurations × ${DEFAULT_WORKLOADS.length} workloads × ${DEFAULT_RUNS} runs = ${defaultRuns} runs, ${DEFAULT_SWEEP_MINUTES}
@@ -135,7 +150,10 @@ Exit status: 0 all runs succeeded; 1 some runs failed (reported) or the build is
 130 interrupted.`;
 }
 
-/** Parses the command line; throws {@link UsageError}, or `HakmemError` `BAD_CONFIG` for a flag value. */
+/**
+ * Parses the command line (node:util `parseArgs`); throws {@link UsageError}, or `HakmemError` `BAD_CONFIG` for a
+ * flag value.
+ */
 export function parseArgs(args: readonly string[]): CliOptions {
   const given = new Map<string, string>();
   const opts: CliOptions = {
@@ -147,45 +165,51 @@ export function parseArgs(args: readonly string[]): CliOptions {
     objective: "balanced",
     resume: false,
     force: false,
+    shard: null,
+    allowMixedHardware: false,
     help: false,
   };
-  const valued = new Set(["--workload", "--runs", "--out", "--objective", ...GRID_OPTIONS.map((g) => g.option)]);
+  const valued = ["workload", "runs", "out", "objective", "shard", ...GRID_OPTIONS.map((g) => g.option.slice(2))];
+  const flags = ["quick", "resume", "force", "allow-mixed-hardware"];
+  const options = Object.fromEntries([
+    ...valued.map((name) => [name, { type: "string" as const }]),
+    ...flags.map((name) => [name, { type: "boolean" as const }]),
+    ["help", { type: "boolean" as const, short: "h" }],
+  ]);
+  // node:util reads "--lru-max-mb -1" as an option without its value; the flag table's range check says more
+  const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    let arg = args[i] as string;
-    let value: string | undefined;
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    if (valued.has(arg)) {
-      if (value === undefined) {
-        value = args[++i];
-        if (value === undefined || (value.startsWith("--") && value.length > 2)) throw new UsageError(`${arg} needs a value`);
-      }
-      if (given.has(arg)) throw new UsageError(`${arg} is given twice; give one comma-separated list`);
-      given.set(arg, value);
-      continue;
-    }
-    if (value !== undefined) throw new UsageError(`${arg} takes no value`);
-    switch (arg) {
-      case "--help":
-      case "-h":
-        opts.help = true;
-        break;
-      case "--quick":
-        opts.quick = true;
-        break;
-      case "--resume":
-        opts.resume = true;
-        break;
-      case "--force":
-        opts.force = true;
-        break;
-      default:
-        throw new UsageError(arg.startsWith("-") ? `unknown option ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
-    }
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    if (valued.includes(arg.slice(2)) && arg.startsWith("--") && next !== undefined && /^-[^-]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
   }
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine({ args: joined, options, allowPositionals: true, tokens: true });
+  } catch (e) {
+    const message = (e as Error).message;
+    const name = /'(-[-\w]+)/.exec(message)?.[1] ?? "";
+    const code = (e as { code?: string }).code;
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option ${name}`);
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(message.includes("does not take") ? `${name} takes no value` : `${name} needs a value`);
+    throw e;
+  }
+  const stray = parsed.positionals[0];
+  if (stray !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(stray)}`);
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== "option" || !valued.includes(t.name)) continue;
+    if (given.has(`--${t.name}`)) throw new UsageError(`--${t.name} is given twice; give one comma-separated list`);
+    given.set(`--${t.name}`, t.value as string);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  opts.help = values.help === true;
+  opts.quick = values.quick === true;
+  opts.resume = values.resume === true;
+  opts.force = values.force === true;
+  opts.allowMixedHardware = values["allow-mixed-hardware"] === true;
   if (opts.help) return opts;
   if (opts.resume && opts.force) throw new UsageError("--resume and --force contradict each other");
   const grid: Record<string, unknown> = {};
@@ -219,42 +243,38 @@ export function parseArgs(args: readonly string[]): CliOptions {
     if (out === "") throw new UsageError("--out wants a directory");
     opts.out = out;
   }
+  const shard = given.get("--shard");
+  if (shard !== undefined) opts.shard = parseShard(shard);
   return opts;
 }
 
-/** "1m05s left", or "estimating the time left" before any run finished. */
-function timeLeft(seconds: number | null): string {
-  return seconds === null ? "estimating the time left" : `${duration(seconds)} left`;
+/** "2/4" → { index: 2, count: 4 }; throws {@link UsageError}. */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (m === null || count < 1 || index < 1 || index > count) throw new UsageError(`--shard wants K/N with 1 <= K <= N (the K-th of N slices); got ${JSON.stringify(text)}`);
+  return { index, count };
 }
 
-function duration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+/** A path as the user can use it from here: absolute when they gave an absolute --out, else relative to the working directory. */
+function shownPath(out: string, path: string): string {
+  return isAbsolute(out) ? path : relative(process.cwd(), path) || path;
 }
 
-/** The progress display on stderr: a redrawn bar on a terminal, one line per finished run otherwise. */
+/** The progress display on stderr: a redrawn bar on a terminal, a line every few seconds otherwise. */
 class Progress {
-  private readonly tty = process.stderr.isTTY === true;
-  private active = false;
+  private readonly line = new ProgressLine();
+  private readonly tty = this.line.interactive;
 
   start(e: RunStartEvent): void {
     if (!this.tty) return;
     const width = Math.max(20, (process.stderr.columns || 100) - 1);
     const frac = e.total === 0 ? 1 : e.done / e.total;
-    const info = `${e.done}/${e.total} ${(frac * 100).toFixed(0)}% · ${timeLeft(e.secondsLeft)} · ${e.config.label} · ${e.workload.name} (run ${e.run}/${e.runs})`;
+    const info = `${e.done}/${e.total} ${(frac * 100).toFixed(0)}% · ${formatTimeLeft(e.secondsLeft)} · ${e.config.label} · ${e.workload.name} (run ${e.run}/${e.runs})`;
     const barW = Math.min(24, width - info.length - 1);
-    let line = info;
-    if (barW >= 8) {
-      const filled = Math.round(frac * barW);
-      line = `${"█".repeat(filled)}${"░".repeat(barW - filled)} ${info}`;
-    } else if (line.length > width) {
-      line = `${line.slice(0, width - 1)}…`;
-    }
-    process.stderr.write(`\r\x1b[K${line}`);
-    this.active = true;
+    const filled = Math.round(frac * barW);
+    this.line.show(barW >= 8 ? `${"█".repeat(filled)}${"░".repeat(barW - filled)} ${info}` : info);
   }
 
   finished(e: RunEvent): void {
@@ -263,33 +283,42 @@ class Progress {
       ? `${r.throughput === null ? "" : `${formatOps(r.throughput)}, `}${formatMiB(r.peakRssBytes)} peak RSS`
       : `FAILED: ${(r.error ?? "").split("\n")[0]}`;
     if (this.tty) {
-      if (!r.ok) {
-        this.clear();
-        process.stderr.write(`${e.config.label} · ${e.workload.name} run ${e.run}: ${result}\n`);
-      }
+      if (!r.ok) this.line.note(`${e.config.label} · ${e.workload.name} run ${e.run}: ${result}`);
       return;
     }
-    process.stderr.write(`[${e.done}/${e.total}] ${e.config.label} · ${e.workload.name} run ${e.run}/${e.runs}: ${result} · ${timeLeft(e.secondsLeft)}\n`);
+    // off a terminal: a line now and then (the first, the last and every failure always), not one per run
+    const text = `[${e.done}/${e.total}] ${e.config.label} · ${e.workload.name} run ${e.run}/${e.runs}: ${result} · ${formatTimeLeft(e.secondsLeft)}`;
+    this.line.show(text, !r.ok || e.done === e.total);
   }
 
   clear(): void {
-    if (this.tty && this.active) process.stderr.write("\r\x1b[K");
-    this.active = false;
+    this.line.clear();
   }
 }
 
 function summaryText(result: SweepResult, out: string): string {
-  const rel = (p: string) => relative(process.cwd(), p) || p;
+  const rel = (p: string) => shownPath(out, p);
+  if (result.plan.shard !== null) {
+    const { index, count } = result.plan.shard;
+    return [
+      "",
+      `Shard ${index}/${count} done: ${result.records.length} runs of ${result.plan.shardConfigs.length} configuration${result.plan.shardConfigs.length === 1 ? "" : "s"} in ${rel(resolve(out, "runs.jsonl"))}.`,
+      `When every shard is done: hakmem tune merge DIR1 DIR2 ... --out DIR (bun src/tune-cli.ts merge ...) writes the report.`,
+    ].join("\n");
+  }
   const lines = ["", "Recommendations (HAKMEM_CONFIG files):"];
   for (const o of OBJECTIVES) {
-    const s = result.recommendations[o];
+    const r = result.recommendations[o];
     const file = result.files?.configs[o];
-    if (s === null || file === undefined) {
+    if (r === null || file === undefined) {
       lines.push(`  ${o.padEnd(9)} none: no configuration completed every run`);
       continue;
     }
-    const speed = s.speed === null ? "" : `speed ${(s.speed * 100).toFixed(1)}%, `;
-    lines.push(`  ${o.padEnd(9)} ${s.label.padEnd(36)} ${speed}memory ${(s.memory as number).toFixed(3)}×  ${rel(file)}`);
+    const s = r.config;
+    const what = r.change ? `★ ${s.label}` : "no change recommended";
+    const score = o === "fastest" ? `speed ${((s.speed as number) * 100).toFixed(1)}%` : o === "smallest" ? `memory ${(s.memory as number).toFixed(3)}×` : `balanced ${(s.balanced as number).toFixed(3)}`;
+    const best = r.change ? "" : r.best === r.config ? " (the defaults rank first)" : ` (best: ${r.best.label}, within the spread of the defaults)`;
+    lines.push(`  ${o.padEnd(9)} ${what.padEnd(24)} ${score}${best}  ${rel(file)}`);
   }
   if (result.files?.config) lines.push(`  default   ${rel(result.files.config)} (= balanced)`);
   const front = result.summaries.filter((s) => s.pareto).map((s) => s.label);
@@ -303,17 +332,80 @@ function summaryText(result: SweepResult, out: string): string {
   return lines.join("\n");
 }
 
+const MERGE_USAGE = `usage: npm run tune -- merge DIR... --out DIR [--objective NAME] [--allow-mixed-hardware]
+       (hakmem tune merge ...)
+
+Joins the journals (DIR/runs.jsonl) of the shards of one sweep (--shard K/N) into DIR of --out: one journal of
+every run and the report the unsplit sweep would have written. The journals must come from the same grid,
+workloads, runs and library build, and hold every shard once. Shards that ran on different hardware (CPU model or
+cores) are refused unless --allow-mixed-hardware is given (the report then says so).
+
+Exit status: 0 merged; 1 the merged sweep has failed runs; 2 bad arguments or journals that do not merge.`;
+
+/** \`merge DIR... --out DIR\`: resolves to the exit status. */
+export function mergeMain(args: readonly string[]): number {
+  let parsed;
+  try {
+    parsed = parseCommandLine({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        objective: { type: "string" },
+        "allow-mixed-hardware": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`tune merge: ${(e as Error).message}\n(see merge --help)`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(MERGE_USAGE);
+    return 0;
+  }
+  const fail = (message: string) => {
+    console.error(`tune merge: ${message}\n(see merge --help)`);
+    return 2;
+  };
+  if (values.out === undefined || values.out === "") return fail("--out DIR is required");
+  if (positionals.length === 0) return fail("name the shards' directories");
+  const objective = values.objective ?? "balanced";
+  if (!OBJECTIVES.includes(objective as Objective)) return fail(`--objective wants one of ${OBJECTIVES.join(", ")}; got ${JSON.stringify(objective)}`);
+  try {
+    const result = mergeSweeps(positionals, { out: values.out, objective: objective as Objective, allowMixedHardware: values["allow-mixed-hardware"] === true });
+    console.log(`merged ${positionals.length} journals: ${result.records.length} runs of ${result.plan.configs.length} configurations`);
+    console.log(summaryText(result, values.out));
+    return result.failures.length > 0 ? 1 : 0;
+  } catch (e) {
+    if (e instanceof TuneError && e.code !== "ABORTED") return fail(e.message);
+    throw e;
+  }
+}
+
 /** Runs the command line; resolves to the exit status. */
 export async function main(args: readonly string[]): Promise<number> {
   let opts: CliOptions;
   let sweepOptions: SweepOptions;
   try {
+    if (args[0] === "merge") return mergeMain(args.slice(1));
     opts = parseArgs(args);
     if (opts.help) {
       console.log(usage());
       return 0;
     }
-    sweepOptions = { grid: opts.grid, workloads: opts.workloads, runs: opts.runs, quick: opts.quick, out: resolve(opts.out), resume: opts.resume, objective: opts.objective };
+    sweepOptions = {
+      grid: opts.grid,
+      workloads: opts.workloads,
+      runs: opts.runs,
+      quick: opts.quick,
+      out: resolve(opts.out),
+      resume: opts.resume,
+      objective: opts.objective,
+      shard: opts.shard ?? undefined,
+      allowMixedHardware: opts.allowMixedHardware,
+    };
     planSweep(sweepOptions); // validates everything the sweep will use, before anything runs
     const journal = resolve(opts.out, "runs.jsonl");
     if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) throw new UsageError(`--out ${opts.out} is not a directory`);
@@ -348,13 +440,13 @@ export async function main(args: readonly string[]): Promise<number> {
       events: (() => {
         const t = new EventTarget();
         t.addEventListener("start", (ev) => {
-          const plan = (ev as CustomEvent).detail as { total: number; alreadyDone: number; configs: unknown[]; workloads: unknown[]; runs: number };
+          const plan = (ev as CustomEvent).detail as SweepPlan;
           total = plan.total;
           finished = plan.alreadyDone;
           const resumed = plan.alreadyDone > 0 ? `; ${plan.alreadyDone} already in the journal` : "";
           const n = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
           process.stderr.write(
-            `tune: ${n(plan.configs.length, "configuration")} × ${n(plan.workloads.length, "workload")} × ${n(plan.runs, "run")} = ${n(plan.total, "run")}${resumed} → ${relative(process.cwd(), sweepOptions.out as string) || "."}/\n`,
+            `tune: ${plan.shard === null ? "" : `shard ${plan.shard.index}/${plan.shard.count}: `}${n(plan.shardConfigs.length, "configuration")} (the library's defaults included) × ${n(plan.workloads.length, "workload")} × ${n(plan.runs, "run")} = ${n(plan.total, "run")}${resumed} → ${shownPath(opts.out, sweepOptions.out as string) || "."}/\n`,
           );
         });
         return t;
@@ -371,7 +463,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (e) {
     progress.clear();
     if (e instanceof TuneError && e.code === "ABORTED" && interrupted) {
-      console.error(`tune: interrupted after ${finished} of ${total} runs; they are saved in ${opts.out}/runs.jsonl. Continue with the same command and --resume.`);
+      console.error(`tune: interrupted after ${finished} of ${total} runs; they are saved in ${join(opts.out, "runs.jsonl")}. Continue with the same command and --resume.`);
       return 130;
     }
     if (e instanceof TuneError && e.code === "MISSING_BUILD") {

@@ -1,7 +1,9 @@
 /**
  * The tuning loop as a library: sweep SuperSlab size, LRU limits (or any flags) over workloads, each run in a child
  * process with hakmem preloaded, and get medians, the Pareto front of throughput against peak RSS, and a
- * recommended configuration per objective. `bun run tune` (src/tune-cli.ts) is this plus a progress bar.
+ * recommended configuration per objective (measured against the library's defaults, always in the sweep). A sweep
+ * splits into shards (`shard`) whose journals `mergeSweeps` joins. `bun run tune` (src/tune-cli.ts) is this plus a
+ * progress bar.
  *
  * @example
  * ```ts
@@ -13,7 +15,8 @@
  *   out: "tune-results",                      // runs.jsonl, report.md, runs.csv, results.json, chart.svg, hakmem.config*.json
  *   onRun: (e) => console.log(`${e.done}/${e.total}`, e.config.label, e.workload.name, e.record.throughput),
  * });
- * console.log(result.recommendations.balanced?.label);
+ * const r = result.recommendations.balanced;     // the defaults unless something beats them by more than the spread
+ * console.log(r?.change ? r.config.label : "no change recommended");
  * ```
  *
  * @module
@@ -25,20 +28,26 @@ export {
   rank,
   recommend,
   summarize,
+  topRanked,
   type ConfigSummary,
+  type Recommendation,
   type Objective,
   type RunRecord,
   type SweepShape,
   type WorkloadSummary,
 } from "./tune/analysis.ts";
-export { renderChart, type ChartInput } from "./tune/chart.ts";
+export { renderChart, ticks, type ChartInput } from "./tune/chart.ts";
 export { TuneError, type TuneErrorCode } from "./tune/errors.ts";
 export { expandGrid, librarySchema, normalizeGrid, parseFlagList, type FlagValue, type SweepGrid, type TuneConfig } from "./tune/grid.ts";
-export { appendRecord, readJournal, type JournalContents } from "./tune/journal.ts";
+export { appendRecord, readJournal, type JournalContents, type JournalHeader, type PlanDescription, type Shard } from "./tune/journal.ts";
+export { mergeSweeps, type MergeOptions } from "./tune/merge.ts";
+export { bootstrapOfMedians, iqr, type Interval } from "./tune/spread.ts";
 export { configFileName, configFileText, DEFAULT_CONFIG_FILE, OBJECTIVE_TEXT, writeReport, type ReportFiles } from "./tune/report.ts";
 export {
   BUILD_DIR,
+  describePlan,
   finishSweep,
+  planIdOf,
   PACKAGE_ROOT,
   planSweep,
   sweep,

@@ -15,7 +15,22 @@ import { report, run } from "./support.ts";
 const TIMEOUT_MS = 240_000;
 const INSTALL_LINE = "apt-get install libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4";
 const PEERS = ["mimalloc", "jemalloc", "tcmalloc"];
-const TABLE_HEADER = "| workload | allocator | median | vs hakmem | peak RSS | page faults | hakmem OS maps / unmaps |";
+const TABLE_HEADER = "| workload | allocator | median | spread | ratio (>1: hakmem better) | peak RSS | page faults | hakmem OS maps / unmaps |";
+/** The one ratio convention, said once at the top of every report. */
+const CONVENTION = "Ratios: the other allocator's cost ÷ hakmem's";
+/** A table cell that may carry the winner's mark. */
+const cell = (value: string) => `(?:★ \\*\\*)?${value}(?:\\*\\*)?`;
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Every workload of a native table has exactly one row marked best, and hakmem's ratio is 1.00x. */
+function expectWinnersMarked(md: string, workloads: string[]): void {
+  for (const workload of workloads) {
+    const rows = md.split("\n").filter((l) => l.startsWith(`| ${workload} | `));
+    expect(rows.length, workload).toBeGreaterThan(1);
+    expect(rows.filter((l) => l.includes("★ **")).length, rows.join("\n")).toBe(1);
+    expect(md).toMatch(new RegExp(`^\\| ${escape(workload)} \\| hakmem \\| .+ \\| 1\\.00x \\|`, "m"));
+  }
+}
 const NATIVE_WORKLOADS = [
   "random_mixed WS 256",
   "random_mixed WS 8192",
@@ -55,32 +70,26 @@ describe("bun bench/run.ts --quick --runs 1", () => {
   let result: Awaited<ReturnType<typeof run>>;
 
   test(
-    "exits 0 with the mitata tables, the native table and the results files",
+    "exits 0 with a summary that fits a screen; progress on stderr; every table in the results files",
     async () => {
       result = await run([process.execPath, "bench/run.ts", "--quick", "--runs", "1", "--out", out], { timeoutMs: TIMEOUT_MS - 10_000 });
       expect(result.exitCode, report(result)).toBe(0);
       const stdout = result.stdout;
 
-      // mitata: a table per group, each ending with hakmem's summary against the others
-      for (const title of ["malloc+free 16 B", "malloc+free 1 MiB", "4096 objects", "64 B buffers", "1 MiB buffer", "random mixed, WS 256", "realloc growth ×2"]) {
-        expect(stdout, report(result)).toContain(`• ${title}`);
-      }
-      expect(stdout).toMatch(/^summary\n {2}hakmem\n {3}[\d.]+x (faster|slower) than glibc$/m);
-      expect(stdout).toMatch(/^summary\n {2}hakmem buffer\(n\)\n {3}[\d.]+x (faster|slower) than /m);
-      expect(stdout).toMatch(/^summary\n {2}hakmem allocBatch\+freeBatch\n {3}[\d.]+x (faster|slower) than /m);
-      expect(stdout).toContain("time per object");
-
-      // the native comparison: one table, every workload, hakmem at 1.00x with its map counts
-      expect(stdout).toContain("## Native comparison");
-      expect(stdout.split(TABLE_HEADER).length - 1).toBe(1);
-      for (const workload of NATIVE_WORKLOADS) {
-        expect(stdout).toMatch(new RegExp(`^\\| ${workload.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\| hakmem \\| .+ \\| 1\\.00x \\| .+ \\| \\d[\\d,]* / \\d[\\d,]* \\|$`, "m"));
-        expect(stdout).toMatch(new RegExp(`^\\| ${workload.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\| glibc \\| `, "m"));
-      }
-      if (Bun.which("valgrind") !== null) expect(stdout).toMatch(/^\| tiny_hot 16 B, instructions \| hakmem \| [\d.]+ per malloc\+free pair \| 1\.00x \|/m);
-      else expect(stdout).toContain("apt-get install valgrind");
-      expectPeersAccountedFor(stdout);
-      expect(stdout).toMatch(/^results: .+-quick\.json, .+-quick\.md$/m);
+      // the summary: the convention once, then hakmem against the best other, per group and per workload
+      expect(stdout.split("\n").length, stdout).toBeLessThan(60);
+      expect(stdout.split(CONVENTION).length - 1).toBe(1);
+      expect(stdout).toContain("| microbenchmark (mean time per iteration) | hakmem | best other | ratio (>1: hakmem better) |");
+      expect(stdout).toMatch(new RegExp(`^\\| ffi: malloc\\+free 16 B \\| ${cell("[\\d.]+ ns")} \\| ${cell("\\w+ [\\d.]+ ns")} \\| [\\d.]+x \\|$`, "m"));
+      expect(stdout).toContain("| native (median of 1 run) | hakmem | best other | ratio (>1: hakmem better) |");
+      for (const workload of NATIVE_WORKLOADS) expect(stdout).toMatch(new RegExp(`^\\| ${escape(workload)} \\| .+ \\| [\\d.]+x \\|$`, "m"));
+      // each summary row marks exactly one of hakmem and the best other as the better
+      const summaryRows = stdout.split("\n").filter((l) => /^\| (ffi|buffer|workload|random_mixed|tiny_hot|mid_large|remote|scaling)/.test(l));
+      for (const row of summaryRows) expect(row.split("★ **").length - 1, row).toBe(1);
+      expect(stdout).not.toContain("• malloc+free 16 B"); // mitata's own tables went to the log
+      expect(stdout).toMatch(/^results: .+-quick\.json, .+-quick\.md \(every table\); the benchmarks' own output: .+-quick\.log$/m);
+      expect(stdout).toContain(`${out}/`); // an absolute --out is printed as given
+      expect(result.stderr).toMatch(/(micro|native|callgrind) \[.*\] .* · (about \d+(s|m\d+s) left|estimating the time left)/);
     },
     TIMEOUT_MS,
   );
@@ -89,6 +98,24 @@ describe("bun bench/run.ts --quick --runs 1", () => {
     expect(result?.exitCode, "the run above failed").toBe(0);
     const { json, md, names } = resultFiles(out);
     expect(names[0]).toMatch(/^\d{4}-\d{2}-\d{2}-quick\.json$/);
+    expect(json.ratio_convention).toContain(CONVENTION);
+    expect(md.split(CONVENTION).length - 1, "the convention is said once").toBe(1);
+    expect(md.indexOf(CONVENTION)).toBeLessThan(md.indexOf("|"));
+    expectWinnersMarked(md, NATIVE_WORKLOADS);
+    expectPeersAccountedFor(md);
+    if (Bun.which("valgrind") !== null) expect(md).toMatch(new RegExp(`^\\| tiny_hot 16 B, instructions \\| hakmem \\| ${cell("[\\d.]+ per malloc\\+free pair")} \\| exact \\| 1\\.00x \\|`, "m"));
+    else expect(md).toContain("apt-get install valgrind");
+    // the microbenchmark tables mark the fastest of every row
+    const microRows = md.split("## Microbenchmarks")[1]!.split("\n").filter((l) => /^\| malloc\+free /.test(l));
+    expect(microRows.length).toBe(5);
+    for (const row of microRows) expect(row.split("★ **").length - 1, row).toBe(1);
+    // mitata's own output, in full, is in the log
+    const log = readFileSync(join(out, names.find((n) => n.endsWith(".log"))!), "utf8");
+    for (const title of ["malloc+free 16 B", "malloc+free 1 MiB", "4096 objects", "64 B buffers", "1 MiB buffer", "random mixed, WS 256", "realloc growth ×2"]) {
+      expect(log).toContain(`• ${title}`);
+    }
+    expect(log).toMatch(/^summary\n {2}hakmem\n {3}[\d.]+x (faster|slower) than glibc$/m);
+    expect(log).toContain("time per object");
     expect(json.kind).toBe("hakmem-bench");
     expect(json.command).toBe("npm run bench -- --quick --runs 1");
     expect(json.machine.cores).toBeGreaterThan(0);
@@ -102,6 +129,12 @@ describe("bun bench/run.ts --quick --runs 1", () => {
     expect(json.native.workloads.map((w: { label: string }) => w.label)).toEqual(NATIVE_WORKLOADS);
     for (const w of json.native.workloads) {
       expect(w.results.hakmem.vs_hakmem).toBe(1);
+      // the convention: hakmem's edge, above 1 when hakmem is better, for throughput as for memory
+      for (const c of Object.values(w.results) as { median: number; vs_hakmem: number; failed?: string }[]) {
+        if (c.failed !== undefined) continue;
+        const hakmemBetter = w.better === "higher" ? w.results.hakmem.median > c.median : w.results.hakmem.median < c.median;
+        if (c.median !== w.results.hakmem.median) expect(c.vs_hakmem > 1, JSON.stringify(w)).toBe(hakmemBetter);
+      }
       expect(w.results.hakmem.os_maps).toBeGreaterThan(0);
       expect(w.results.glibc.values.length).toBe(1);
     }
@@ -120,14 +153,18 @@ describe("bun bench/native.ts", () => {
       const result = await run([process.execPath, ...argv]);
       expect(result.exitCode, report(result)).toBe(0);
       expect(result.stdout).toContain(TABLE_HEADER);
-      expect(result.stdout).toMatch(/^\| tiny_hot 16 B \| hakmem \| [\d.]+ M ops\/s \| 1\.00x \| /m);
-      expect(result.stdout).toMatch(/^\| scaling 100,000 × 16 B \| hakmem \| [\d.]+ (KiB|MiB) \(\+?-?[\d.]+%\) \| 1\.00x \| /m);
+      expect(result.stdout).toMatch(new RegExp(`^\\| tiny_hot 16 B \\| hakmem \\| ${cell("[\\d.]+ M ops/s")} \\| – \\| 1\\.00x \\| `, "m"));
+      expect(result.stdout).toMatch(new RegExp(`^\\| scaling 100,000 × 16 B \\| hakmem \\| ${cell("[\\d.]+ (KiB|MiB) \\(\\+?-?[\\d.]+%\\)")} \\| – \\| 1\\.00x \\| `, "m"));
+      expect(result.stdout.split(CONVENTION).length - 1).toBe(1);
+      expect(result.stdout).toMatch(/^results: /m);
       expect(result.stdout).toContain("instructions per operation: skipped (--no-callgrind)");
       expectPeersAccountedFor(result.stdout);
       const { json, md } = resultFiles(out);
       expect(json.native.workloads.map((w: { id: string }) => w.id)).toEqual(["tiny_hot_16", "scaling_16b"]);
       expect(json.native.command).toBe("bun bench/native.ts --quick --runs 1 --no-callgrind --workload tiny_hot_16 --workload scaling_16b");
       expect(md).toContain(TABLE_HEADER);
+      expect(md.split(CONVENTION).length - 1).toBe(1);
+      expectWinnersMarked(md, ["tiny_hot 16 B", "scaling 100,000 × 16 B"]);
     },
     TIMEOUT_MS,
   );
@@ -199,6 +236,22 @@ describe("a microbenchmark alone", () => {
       const summary = JSON.parse(readFileSync(json, "utf8"));
       expect(summary.groups.length).toBe(1);
       expect(summary.groups[0].rows.map((r: { name: string }) => r.name)).toEqual(["hakmem", "hakmem TS API alloc/free", "glibc"]);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "--quick warms up before measuring: the first group measured agrees with the same group measured again",
+    async () => {
+      const json = join(tmp, "warmup.json");
+      const result = await run([process.execPath, "tests/warmup.child.ts", "--quick", "--json", json]);
+      expect(result.exitCode, report(result)).toBe(0);
+      type Row = { name: string; p50_ns: number; avg_ns: number };
+      const [[first], [again]] = JSON.parse(readFileSync(json, "utf8")).groups.map((g: { rows: Row[] }) => g.rows) as [Row[], Row[]];
+      // The work spins 20 µs in each of its first 600 calls, then takes well under 1 µs: measured cold
+      // (no warm-up, as before) the first group's median is the spinning one, hundreds of times the second's.
+      const shown = `first ${first!.p50_ns.toFixed(1)} ns, again ${again!.p50_ns.toFixed(1)} ns (medians)`;
+      expect(first!.p50_ns, shown).toBeLessThan(2 * again!.p50_ns);
     },
     TIMEOUT_MS,
   );

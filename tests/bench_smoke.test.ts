@@ -5,6 +5,8 @@
  * are tested in tests/bench_run.test.ts.
  */
 import { describe, expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUILD, PRELOAD_LIB, report, run } from "./support.ts";
 
@@ -91,6 +93,18 @@ describe("runstat", () => {
     const result = await run([join(BUILD, "runstat"), "--preload", PRELOAD_LIB, "sh", "-c", 'echo "$LD_PRELOAD"']);
     expect(result.exitCode, report(result)).toBe(0);
     expect(result.stdout).toBe(`${PRELOAD_LIB}\n`);
+  });
+
+  test("--report writes the line to a file, leaving the command's stderr alone", async () => {
+    const file = join(tmpdir(), `runstat-report-${process.pid}.txt`);
+    try {
+      const result = await run([join(BUILD, "runstat"), "--report", file, "sh", "-c", "echo oops >&2; exit 4"]);
+      expect(result.exitCode, report(result)).toBe(4);
+      expect(result.stderr).toBe("oops\n");
+      expect(readFileSync(file, "utf8")).toMatch(/^runstat: exit=4 signal=0 maxrss_kb=\d+ /);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   test("no command exits with status 2", async () => {

@@ -1,5 +1,7 @@
 /** The hakmem command line (src/cli.ts): `run` preloads hakmem into any program and reports its statistics. */
 import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeFlags } from "../src/index.ts";
 import { ROOT, report, run } from "./support.ts";
@@ -36,9 +38,43 @@ describe("hakmem run", () => {
     expect(parsed.stats.superslab_bytes).toBe(2 * 1024 * 1024);
   }, TIMEOUT_MS);
 
-  test("a program killed by a signal exits with 128 + the signal number", async () => {
+  test("a program killed by a signal exits with 128 + the signal number, and the signal is named", async () => {
     const result = await run([...CLI, "run", "--", "sh", "-c", "kill -TERM $$"]);
     expect(result.exitCode, report(result)).toBe(128 + 15);
+    expect(result.stderr).toContain("killed by SIGTERM");
+    const segv = await run([...CLI, "run", "--", "sh", "-c", "kill -SEGV $$"]);
+    expect(segv.exitCode, report(segv)).toBe(128 + 11);
+    expect(segv.stderr).toContain("sh was killed by SIGSEGV");
+    expect(segv.stderr).not.toContain("without running exit handlers");
+  }, TIMEOUT_MS);
+
+  test("the peak RSS is the program's own, not Bun's", async () => {
+    const result = await run([...CLI, "run", "--json", "--", "/bin/true"]);
+    expect(result.exitCode, report(result)).toBe(0);
+    const parsed = JSON.parse(result.stderr.trim().split("\n").at(-1)!) as { process: { peakRssBytes: number; signal: string | null } };
+    expect(parsed.process.signal).toBeNull();
+    expect(parsed.process.peakRssBytes).toBeGreaterThan(0);
+    expect(parsed.process.peakRssBytes).toBeLessThan(8 * 1024 * 1024); // Bun alone is ~30 MiB
+    const text = await run([...CLI, "run", "--", "/bin/true"]);
+    const rss = /^\s*peak RSS \(the process\)\s+([\d.]+) (B|KiB|MiB)$/m.exec(text.stderr);
+    expect(rss, report(text)).not.toBeNull();
+    expect(rss![2] === "MiB" ? Number(rss![1]) : 0).toBeLessThan(8);
+  }, TIMEOUT_MS);
+
+  test("a user's own HAKMEM_STATS_FILE is written, kept, and the report still shown", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hakmem-cli-"));
+    try {
+      const file = join(dir, "mine.json");
+      const result = await run([...CLI, "run", "--", "sort", "/etc/passwd"], { env: { HAKMEM_STATS_FILE: file } });
+      expect(result.exitCode, report(result)).toBe(0);
+      expect(result.stderr).toContain("== hakmem: sort /etc/passwd ==");
+      expect(existsSync(file)).toBe(true);
+      const stats = JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+      expect(stats.allocs).toBeGreaterThan(0);
+      expect(result.stderr).toMatch(new RegExp(`^\\s*allocations\\s+${stats.allocs!.toLocaleString("en-US")}$`, "m"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, TIMEOUT_MS);
 
   test("no command, an unknown option or an unknown subcommand: usage and exit 2", async () => {

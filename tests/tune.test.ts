@@ -4,7 +4,7 @@
  * write every report file, whose recommendation the preload library reads through HAKMEM_CONFIG.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HakmemError, loadConfig } from "../src/index.ts";
@@ -18,10 +18,14 @@ import {
   rank,
   readJournal,
   recommend,
+  renderChart,
+  ticks,
   type RunEvent,
   type RunRecord,
   summarize,
   sweep,
+  mergeSweeps,
+  topRanked,
   TuneError,
   type Workload,
 } from "../src/tune.ts";
@@ -67,22 +71,33 @@ function expectTuneError(fn: () => unknown, code: TuneError["code"], ...fragment
 }
 
 describe("the grid", () => {
-  test("expands to the cartesian product in flag-table order, the last key fastest", () => {
+  test("expands to the cartesian product in flag-table order, the last key fastest, then the library's defaults", () => {
     const configs = expandGrid({ lruMaxCached: [0, 64], superslabSize: ["512K", "2M"] });
-    expect(configs.map((c) => c.label)).toEqual(["ss=512K lru=0", "ss=512K lru=64", "ss=2M lru=0", "ss=2M lru=64"]);
+    expect(configs.map((c) => c.label)).toEqual(["ss=512K lru=0", "ss=512K lru=64", "ss=2M lru=0", "ss=2M lru=64", "ss=1M lru=256"]);
     expect(configs[0]?.options).toEqual({ superslabSize: 512 * 1024, lruMaxCached: 0 });
     expect(configs[3]?.env).toEqual({ HAKMEM_SS_SIZE: "2M", HAKMEM_SS_LRU_MAX_CACHED: "64" });
     expect(configs[3]?.id).toBe("HAKMEM_SS_SIZE=2M HAKMEM_SS_LRU_MAX_CACHED=64");
-    expect(new Set(configs.map((c) => c.id)).size).toBe(4);
+    expect(new Set(configs.map((c) => c.id)).size).toBe(5);
+    // the baseline: every swept flag at the C table's default
+    expect(configs.map((c) => c.baseline)).toEqual([false, false, false, false, true]);
+    expect(configs[4]?.env).toEqual({ HAKMEM_SS_SIZE: "1M", HAKMEM_SS_LRU_MAX_CACHED: "256" });
+    // a grid that holds the defaults gets no extra point; the one that matches is the baseline
+    const holding = expandGrid({ superslabSize: ["1M", "2M"], lruMaxCached: [256] });
+    expect(holding.map((c) => [c.label, c.baseline])).toEqual([
+      ["ss=1M", true],
+      ["ss=2M", false],
+    ]);
   });
 
   test("fixed flags join every point; labels name only what varies", () => {
     const configs = expandGrid({ superslabSize: [1024 * 1024, "4M"], prefault: ["populate"] }, { lruTtlSec: 5 });
-    expect(configs.map((c) => c.label)).toEqual(["ss=1M", "ss=4M"]);
+    expect(configs.map((c) => c.label)).toEqual(["ss=1M prefault=populate", "ss=4M prefault=populate", "ss=1M prefault=off"]);
     expect(configs[1]?.env).toEqual({ HAKMEM_SS_SIZE: "4M", HAKMEM_SS_LRU_TTL_SEC: "5", HAKMEM_SS_PREFAULT: "populate" });
-    expect(expandGrid({ lruMaxMB: [64] }).map((c) => c.label)).toEqual(["lru-mb=64"]);
+    expect(configs[2]?.env).toEqual({ HAKMEM_SS_SIZE: "1M", HAKMEM_SS_LRU_TTL_SEC: "5", HAKMEM_SS_PREFAULT: "off" });
+    expect(expandGrid({ lruMaxMB: [64] }).map((c) => c.label)).toEqual(["lru-mb=64", "lru-mb=512"]);
     expect(expandGrid({}).map((c) => c.id)).toEqual(["defaults"]);
-    expect(expandGrid({ superslabSize: ["512K", "1M", "2M"], lruMaxCached: [0, 1], lruMaxMB: [1, 2], prefault: ["off", "populate", "madvise"] })).toHaveLength(36);
+    expect(expandGrid({}).map((c) => c.baseline)).toEqual([true]);
+    expect(expandGrid({ superslabSize: ["512K", "1M", "2M"], lruMaxCached: [0, 1], lruMaxMB: [1, 2], prefault: ["off", "populate", "madvise"] })).toHaveLength(37);
   });
 
   test("values are checked against the C flag table", () => {
@@ -265,9 +280,12 @@ describe("scores and the Pareto front on known data", () => {
 
   test("recommendations and ranking per objective", () => {
     const s = summarize(shape, records);
-    expect(recommend(s, "fastest")?.configId).toBe("A"); // A and D tie on speed; A is smaller
-    expect(recommend(s, "smallest")?.configId).toBe("B");
-    expect(recommend(s, "balanced")?.configId).toBe("B"); // sqrt(0.6 / 1) = 0.775 beats A's sqrt(1 / 2) = 0.707
+    expect(topRanked(s, "fastest")?.configId).toBe("A"); // A and D tie on speed; A is smaller
+    expect(topRanked(s, "smallest")?.configId).toBe("B");
+    expect(topRanked(s, "balanced")?.configId).toBe("B"); // sqrt(0.6 / 1) = 0.775 beats A's sqrt(1 / 2) = 0.707
+    // no baseline among them: the best is recommended, and the reason says it was not compared
+    expect(recommend(s, "fastest")).toMatchObject({ change: true, baseline: null });
+    expect(recommend(s, "fastest")?.config.configId).toBe("A");
     expect(rank(s, "fastest").map((x) => x.configId)).toEqual(["A", "D", "C", "B"]);
     expect(rank(s, "smallest").map((x) => x.configId)).toEqual(["B", "A", "C", "D"]);
   });
@@ -292,8 +310,85 @@ describe("scores and the Pareto front on known data", () => {
     const s = summarize(memShape, records);
     expect(s.every((x) => x.speed === null)).toBe(true);
     expect(recommend(s, "fastest")).toBeNull();
-    expect(["A", "B", "D"]).toContain(recommend(s, "smallest")?.configId as string);
+    expect(["A", "B", "D"]).toContain(recommend(s, "smallest")?.config.configId as string);
     expect(s.filter((x) => x.pareto).map((x) => x.configId).sort()).toEqual(["A", "B", "D"]);
+  });
+
+  test("every figure has its spread: IQR per workload, bootstrap intervals around the scores", () => {
+    const s = summarize(shape, records);
+    const a = s.find((x) => x.configId === "A") as ConfigSummary;
+    expect(a.workloads[0]?.throughputIqr).toEqual([95, 110]);
+    expect(a.workloads[0]?.peakRssIqr).toEqual([40 * MiB, 40 * MiB]);
+    for (const x of s) {
+      for (const [v, i] of [
+        [x.speed, x.speedInterval],
+        [x.memory, x.memoryInterval],
+        [x.balanced, x.balancedInterval],
+      ] as const) {
+        expect(i).not.toBeNull();
+        expect(i![0]).toBeLessThanOrEqual(v as number);
+        expect(i![1]).toBeGreaterThanOrEqual(v as number);
+      }
+    }
+    // C's runs are all equal: no spread; D's spread wide (70..200)
+    const c = s.find((x) => x.configId === "C") as ConfigSummary;
+    expect(c.speedInterval![0]).toBeCloseTo(0.8, 12);
+    expect(c.speedInterval![1]).toBeCloseTo(0.8, 12);
+    const d = s.find((x) => x.configId === "D") as ConfigSummary;
+    expect(d.speedInterval![1] - d.speedInterval![0]).toBeGreaterThan(0.2);
+    // seeded: the same records give the same intervals
+    expect(summarize(shape, records).map((x) => x.speedInterval)).toEqual(s.map((x) => x.speedInterval));
+  });
+
+  test("a recommendation must beat the defaults by more than the spread, else no change", () => {
+    const base = { id: "DEF", label: "defaults", options: {}, baseline: true };
+    const oneWorkload = { configs: [base, { id: "X", label: "x", options: {} }], workloads: [{ name: "w", throughput: true }], runs: 5 };
+    const recs = (def: number[], x: number[]) => [
+      ...def.map((t, i) => rec("DEF", "w", i + 1, t, 10 * MiB)),
+      ...x.map((t, i) => rec("X", "w", i + 1, t, 10 * MiB)),
+    ];
+    // X 20% faster, runs tight: a change
+    const clear = recommend(summarize(oneWorkload, recs([100, 101, 99, 100, 102], [120, 121, 119, 120, 122])), "fastest");
+    expect(clear).toMatchObject({ change: true });
+    expect(clear?.config.configId).toBe("X");
+    expect(clear?.baseline?.configId).toBe("DEF");
+    // X ranks first by 1%, but the runs spread over ±20%: no change, the defaults stay
+    const noisy = recommend(summarize(oneWorkload, recs([80, 120, 100, 90, 110], [81, 121, 101, 91, 111])), "fastest");
+    expect(noisy).toMatchObject({ change: false });
+    expect(noisy?.best.configId).toBe("X");
+    expect(noisy?.config.configId).toBe("DEF");
+    expect(noisy?.reason).toContain("no change recommended");
+    // the defaults rank first: no change
+    const first = recommend(summarize(oneWorkload, recs([120, 121, 119, 120, 122], [100, 101, 99, 100, 102])), "fastest");
+    expect(first).toMatchObject({ change: false });
+    expect(first?.reason).toContain("the defaults rank first");
+  });
+
+  test("chart scales: ticks that differ in value differ in text; legends run low to high with the better end marked", () => {
+    for (const [lo, hi] of [
+      [0.998, 1.012],
+      [99.2, 100.1],
+      [12.2, 12.6],
+      [0, 140],
+      [1, 1.0004],
+    ] as const) {
+      const t = ticks(lo, hi, 6);
+      const labels = t.values.map((v) => v.toFixed(t.decimals));
+      expect(new Set(labels).size, `${lo}..${hi}: ${labels.join(" ")}`).toBe(labels.length);
+      expect(t.values.length).toBeGreaterThan(1);
+    }
+    const s = summarize(shape, records).map((x, i) => ({ ...x, config: { superslabSize: [MiB, 2 * MiB][i % 2] as number, lruMaxCached: i < 2 ? 0 : 64 } }));
+    const recs = Object.fromEntries((["fastest", "smallest", "balanced"] as const).map((o) => [o, recommend(s, o)])) as Parameters<typeof renderChart>[0]["recommendations"];
+    const svg = renderChart({ title: "t", subtitle: "s", summaries: s, workloads: shape.workloads, recommendations: recs });
+    expect(svg).not.toContain("NaN");
+    expect(svg).toContain('fill="url(#viridis-reversed)"'); // peak RSS: lower is better, so the light end is on the left
+    expect(svg).toContain("← better");
+    expect(svg).toContain("better →");
+    expect(svg).toContain("bootstrap intervals");
+    // every colour scale's numbers grow from left to right
+    const scales = [...svg.matchAll(/fill="url\(#viridis(?:-reversed)?\)"\/>\n<text[^>]*>([^<]+)<\/text>\n<text[^>]*>([^<]+)<\/text>/g)];
+    expect(scales.length).toBeGreaterThan(1);
+    for (const [, left, right] of scales) expect(Number.parseFloat(left!), `${left} .. ${right}`).toBeLessThan(Number.parseFloat(right!));
   });
 
   test("parseThroughput reads the seed benchmarks' line", () => {
@@ -318,14 +413,16 @@ describe("sweeps", () => {
       events,
       onRun: (e) => seen.push(`${e.done}/${e.total} ${e.config.label} ${e.workload.name} ${e.record.ok}`),
     });
-    expect(started).toEqual([4]);
+    expect(started).toEqual([6]);
     expect(seen.filter((s) => !s.startsWith("event:"))).toEqual([
-      "1/4 ss=512K tiny true",
-      "2/4 ss=2M tiny true",
-      "3/4 ss=512K mem-only true",
-      "4/4 ss=2M mem-only true",
+      "1/6 ss=512K tiny true",
+      "2/6 ss=2M tiny true",
+      "3/6 ss=1M tiny true", // the library's default: the baseline
+      "4/6 ss=512K mem-only true",
+      "5/6 ss=2M mem-only true",
+      "6/6 ss=1M mem-only true",
     ]);
-    expect(seen.filter((s) => s.startsWith("event:"))).toHaveLength(4);
+    expect(seen.filter((s) => s.startsWith("event:"))).toHaveLength(6);
     expect(result.failures).toEqual([]);
     expect(result.files).toBeNull();
     const tiny = result.records.find((r) => r.workload === "tiny") as RunRecord;
@@ -343,7 +440,7 @@ describe("sweeps", () => {
     expect(result.failures).toHaveLength(1);
     expect(result.failures[0]?.error).toContain("exited with status 3");
     expect(result.summaries.map((s) => s.complete)).toEqual([true, false]);
-    expect(result.recommendations.fastest?.label).toBe("ss=1M");
+    expect(result.recommendations.fastest?.config.label).toBe("ss=1M");
     const noLine: Workload = { name: "silent", argv: ["true"] };
     const r2 = await sweep({ grid: {}, workloads: [noLine], runs: 1 });
     expect(r2.failures[0]?.error).toContain("Throughput");
@@ -393,25 +490,36 @@ describe("sweeps", () => {
 
     const resumed: RunEvent[] = [];
     const result = await sweep({ ...options, resume: true, onRun: (e) => resumed.push(e) });
-    expect(resumed).toHaveLength(4);
+    expect(resumed).toHaveLength(7);
     expect(resumed[0]?.done).toBe(3);
-    expect(resumed.at(-1)?.done).toBe(6);
-    const { records, truncatedTail } = readJournal(journal);
+    expect(resumed.at(-1)?.done).toBe(9);
+    const { header, records, truncatedTail } = readJournal(journal);
     expect(truncatedTail).toBe(false);
-    expect(records).toHaveLength(6);
+    expect(header?.plan.configs.map((c) => c.label)).toEqual(["ss=512K", "ss=2M", "ss=1M"]);
+    expect(header?.machine.cores).toBeGreaterThan(0);
+    expect(header?.machine.cpu).not.toBe("");
+    expect(header?.machine.kernel).toContain("Linux");
+    expect(records).toHaveLength(9);
     const keys = records.map((r) => `${r.configId} ${r.run}`);
-    expect(new Set(keys).size).toBe(6);
-    expect(result.records).toHaveLength(6);
+    expect(new Set(keys).size).toBe(9);
+    expect(result.records).toHaveLength(9);
     expect(result.summaries.every((s) => s.complete)).toBe(true);
     // resuming a finished sweep runs nothing and rewrites the report
     const again: RunEvent[] = [];
     const final = await sweep({ ...options, resume: true, onRun: (e) => again.push(e) });
     expect(again).toHaveLength(0);
-    expect(final.plan.alreadyDone).toBe(6);
+    expect(final.plan.alreadyDone).toBe(9);
     expect(existsSync(join(out, "report.md"))).toBe(true);
     // without resume the journal starts over
     await sweep({ ...options, runs: 1 });
-    expect(readJournal(journal).records).toHaveLength(2);
+    expect(readJournal(journal).records).toHaveLength(3);
+    // resuming with another grid is refused, naming the way out
+    let refused: unknown;
+    await sweep({ ...options, grid: { superslabSize: ["4M"] }, runs: 1, resume: true }).catch((e: unknown) => {
+      refused = e;
+    });
+    expect((refused as TuneError).code).toBe("BAD_ARGUMENT");
+    expect((refused as Error).message).toContain("another grid");
   }, SLOW_MS);
 
   test("the command stops on SIGINT with status 130 and --resume finishes the sweep", async () => {
@@ -421,7 +529,7 @@ describe("sweeps", () => {
     const decoder = new TextDecoder();
     let stderr = "";
     const reader = proc.stderr.getReader();
-    while (!/\[1\/24\]/.test(stderr)) {
+    while (!/\[1\/27\]/.test(stderr)) {
       const { value, done } = await reader.read();
       if (done) break;
       stderr += decoder.decode(value);
@@ -436,7 +544,7 @@ describe("sweeps", () => {
     expect(stderr).toContain("--resume");
     const saved = readJournal(join(out, "runs.jsonl")).records.length;
     expect(saved).toBeGreaterThanOrEqual(1);
-    expect(saved).toBeLessThan(24);
+    expect(saved).toBeLessThan(27);
 
     const refused = await run([process.execPath, ...args]);
     expect(refused.exitCode, report(refused)).toBe(2);
@@ -445,7 +553,7 @@ describe("sweeps", () => {
     const r = await run([process.execPath, ...args, "--resume"]);
     expect(r.exitCode, report(r)).toBe(0);
     expect(r.stderr).toContain(`${saved} already in the journal`);
-    expect(readJournal(join(out, "runs.jsonl")).records).toHaveLength(24);
+    expect(readJournal(join(out, "runs.jsonl")).records).toHaveLength(27);
   }, SLOW_MS);
 
   test("a real two-configuration sweep writes every report file; the preload reads the recommendation", async () => {
@@ -459,16 +567,21 @@ describe("sweeps", () => {
     for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
 
     const md = readFileSync(join(out, "report.md"), "utf8");
-    for (const s of ["## Recommendations", "## Configurations, by balanced", "| ss=512K |", "| ss=2M |", "fixed `HAKMEM_SS_LRU_MAX_CACHED`: 64", "random_mixed", "LRU hits", "OS maps"]) expect(md).toContain(s);
+    for (const s of ["## Recommendations", "## Configurations, by balanced", "| 512K | 64 |", "| 2M | 64 |", "| 1M | 256 | defaults |", "fixed `HAKMEM_SS_LRU_MAX_MB`: 512", "random_mixed", "LRU hits", "OS maps"]) expect(md).toContain(s);
+    // one line says how to read every figure; each recommendation is a ★ or "no change recommended"
+    expect(md).toContain("How to read the figures: every figure is a median over the runs, with its spread");
+    for (const o of ["fastest", "smallest", "balanced"]) expect(md).toMatch(new RegExp(`^\\| ${o} \\| (\\*\\*[^|]+\\*\\* ★|no change recommended \\(defaults: ss=1M lru=256\\)) \\| [\\d.]+% \\[[\\d.]+–[\\d.]+%\\] \\|`, "m"));
+    // the quick run's workloads say the counts they ran
+    expect(md).toContain("1,000,000 random malloc/free");
 
     const csv = readFileSync(join(out, "runs.csv"), "utf8").trim().split("\n");
-    expect(csv).toHaveLength(1 + 4);
+    expect(csv).toHaveLength(1 + 6);
     expect(csv[0]).toContain("throughput_ops_s");
     expect(csv[0]).toContain("HAKMEM_SS_SIZE");
 
     const json = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
-    expect(json.records).toHaveLength(4);
-    expect(json.summaries).toHaveLength(2);
+    expect(json.records).toHaveLength(6);
+    expect(json.summaries).toHaveLength(3);
     expect(json.pareto.length).toBeGreaterThanOrEqual(1);
 
     const svg = readFileSync(join(out, "chart.svg"), "utf8");
@@ -483,16 +596,86 @@ describe("sweeps", () => {
     // the recommendation is a HAKMEM_CONFIG file: loadConfig and the preload library read it
     const balanced = JSON.parse(readFileSync(join(out, "hakmem.config.json"), "utf8"));
     expect(Object.keys(balanced).every((k) => k.startsWith("HAKMEM_"))).toBe(true);
-    expect(["512K", "2M"]).toContain(balanced.HAKMEM_SS_SIZE);
-    expect(balanced.HAKMEM_SS_LRU_MAX_CACHED).toBe(64);
+    expect(["512K", "2M", "1M"]).toContain(balanced.HAKMEM_SS_SIZE);
+    expect(balanced.HAKMEM_SS_LRU_MAX_CACHED).toBe(balanced.HAKMEM_SS_SIZE === "1M" ? 256 : 64);
+    expect(json.recommendations.balanced.change).toBe(balanced.HAKMEM_SS_SIZE !== "1M");
     const loaded = loadConfig(join(out, "hakmem.config.json"));
-    expect(loaded).toEqual({ superslabSize: balanced.HAKMEM_SS_SIZE === "2M" ? 2 * MiB : 512 * 1024, lruMaxCached: 64, lruMaxMB: 512 });
+    const sizes: Record<string, number> = { "512K": 512 * 1024, "1M": MiB, "2M": 2 * MiB };
+    expect(loaded).toEqual({ superslabSize: sizes[balanced.HAKMEM_SS_SIZE], lruMaxCached: balanced.HAKMEM_SS_LRU_MAX_CACHED, lruMaxMB: 512 });
     const statsFile = join(tmp, "config-stats.json");
     const env = { HAKMEM_CONFIG: join(out, "hakmem.config.json"), HAKMEM_STATS_FILE: statsFile, LD_PRELOAD: PRELOAD_LIB };
     const child = await run([join(BUILD, "bench_tiny_hot"), "1000", "16"], { env });
     expect(child.exitCode, report(child, env)).toBe(0);
     expect(child.stderr).toBe("");
     expect(JSON.parse(readFileSync(statsFile, "utf8")).superslab_bytes).toBe(loaded.superslabSize as number);
+  }, SLOW_MS);
+
+  test("a tiny grid run whole and as two shards merged gives the same configurations and recommendations", async () => {
+    const grid = { superslabSize: ["512K", "2M"] as const };
+    const options = { grid, workloads: [TINY], runs: 2 };
+    const whole = await sweep({ ...options, out: join(tmp, "whole") });
+    const shards = [1, 2].map((index) => join(tmp, `shard-${index}`));
+    const parts = await Promise.all(shards.map((out, i) => sweep({ ...options, out, shard: { index: i + 1, count: 2 } })));
+    // deterministic slices: configuration i goes to shard i % 2 + 1; a shard writes its journal and no report
+    expect(parts.map((p) => p.plan.shardConfigs.map((c) => c.label))).toEqual([["ss=512K", "ss=1M"], ["ss=2M"]]);
+    expect(parts.every((p) => p.files === null)).toBe(true);
+    expect(existsSync(join(shards[0]!, "report.md"))).toBe(false);
+    expect(readJournal(join(shards[1]!, "runs.jsonl")).header?.shard).toEqual({ index: 2, count: 2 });
+
+    const merged = mergeSweeps(shards, { out: join(tmp, "merged") });
+    expect(merged.summaries.map((s) => [s.configId, s.baseline, s.complete])).toEqual(whole.summaries.map((s) => [s.configId, s.baseline, s.complete]));
+    expect(merged.records).toHaveLength(whole.records.length);
+    const shapeOf = (r: typeof whole) =>
+      Object.fromEntries(Object.entries(r.recommendations).map(([o, x]) => [o, x === null ? null : { change: typeof x.change, baseline: x.baseline?.configId }]));
+    expect(shapeOf(merged)).toEqual(shapeOf(whole));
+    const files = (dir: string) => readdirSync(dir).sort();
+    expect(files(join(tmp, "merged"))).toEqual(files(join(tmp, "whole")));
+    const headings = (dir: string) => readFileSync(join(dir, "report.md"), "utf8").split("\n").filter((l) => l.startsWith("#"));
+    expect(headings(join(tmp, "merged"))).toEqual(headings(join(tmp, "whole")));
+    expect(readFileSync(join(tmp, "merged", "report.md"), "utf8")).toContain("Merged from 2 journals");
+    expect(readJournal(join(tmp, "merged", "runs.jsonl")).records).toHaveLength(whole.records.length);
+
+    // what does not merge: a shard missing, a shard twice, another grid, the output over an input
+    const refuses = (fn: () => unknown, code: string, fragment: string) => expectTuneError(fn, code as TuneError["code"], fragment);
+    refuses(() => mergeSweeps([shards[0]!], { out: join(tmp, "m1") }), "BAD_ARGUMENT", "shard 2/2 missing");
+    refuses(() => mergeSweeps([shards[0]!, shards[0]!], { out: join(tmp, "m1") }), "BAD_ARGUMENT", "both hold shard 1/2");
+    refuses(() => mergeSweeps([shards[0]!, join(tmp, "whole")], { out: join(tmp, "m1") }), "BAD_ARGUMENT", "share N");
+    refuses(() => mergeSweeps(shards, { out: shards[0]! }), "BAD_ARGUMENT", "one of the journals");
+    refuses(() => mergeSweeps([join(tmp, "nothing-here")], { out: join(tmp, "m1") }), "BAD_JOURNAL", "no sweep header");
+    const other = join(tmp, "other-grid");
+    await sweep({ ...options, grid: { superslabSize: ["4M"] }, runs: 1, out: other, shard: { index: 2, count: 2 } });
+    refuses(() => mergeSweeps([shards[0]!, other], { out: join(tmp, "m1") }), "BAD_ARGUMENT", "another grid");
+
+    // a shard from other hardware is refused unless asked for, and the report then says so
+    const foreign = join(tmp, "foreign");
+    mkdirSync(foreign);
+    const lines = readFileSync(join(shards[1]!, "runs.jsonl"), "utf8").split("\n");
+    const header = JSON.parse(lines[0]!);
+    header.machine = { ...header.machine, cpu: "Some Other CPU", cores: 64 };
+    writeFileSync(join(foreign, "runs.jsonl"), [JSON.stringify(header), ...lines.slice(1)].join("\n"));
+    refuses(() => mergeSweeps([shards[0]!, foreign], { out: join(tmp, "m2") }), "MIXED_HARDWARE", "Some Other CPU × 64");
+    const mixed = mergeSweeps([shards[0]!, foreign], { out: join(tmp, "m2"), allowMixedHardware: true });
+    expect(mixed.machines).toHaveLength(2);
+    expect(readFileSync(join(tmp, "m2", "report.md"), "utf8")).toContain("the shards ran on different hardware");
+  }, SLOW_MS);
+
+  test("the command line: --shard K/N and merge", async () => {
+    const args = ["--ss-size", "512K,2M", "--lru-max-cached", "256", "--lru-max-mb", "512", "--workload", "tiny_hot", "--quick", "--runs", "1"];
+    const outs = [1, 2].map((k) => join(tmp, `cli-shard-${k}`));
+    for (const [i, out] of outs.entries()) {
+      const r = await run([process.execPath, CLI, ...args, "--shard", `${i + 1}/2`, "--out", out]);
+      expect(r.exitCode, report(r)).toBe(0);
+      expect(r.stdout).toContain(`Shard ${i + 1}/2 done`);
+    }
+    const merged = join(tmp, "cli-merged");
+    const m = await run([process.execPath, CLI, "merge", ...outs, "--out", merged]);
+    expect(m.exitCode, report(m)).toBe(0);
+    expect(m.stdout).toContain("merged 2 journals: 3 runs of 3 configurations");
+    expect(m.stdout).toContain(join(merged, "report.md")); // an absolute --out is printed as given
+    const bad = await run([process.execPath, CLI, "merge", outs[0]!, "--out", join(tmp, "cli-m2")]);
+    expect(bad.exitCode, report(bad)).toBe(2);
+    expect(bad.stderr).toContain("shard 2/2 missing");
+    for (const shard of ["0/2", "3/2", "x"]) expect(thrown(() => parseArgs(["--shard", shard])).message).toContain("--shard wants K/N");
   }, SLOW_MS);
 
   test("hakmem/tune is the package's library entry", async () => {

@@ -11,15 +11,20 @@
  *                    tests; the numbers are rough
  *   --json FILE      write the summary as JSON to FILE
  *   --filter REGEX   only the groups whose title matches
+ *   --progress       before each benchmark, a line `PROGRESS_PREFIX K/N group · name` on stderr (bench/run.ts
+ *                    reads them to show one progress line with the time left)
  *
- * mitata's `run()` takes no measuring options, so where a group needs some (--quick's short `min_cpu_time`, or
- * fewer iterations per sample for slow iterations) each benchmark's `run` is replaced with one that calls
- * mitata's own `measure()` with them and returns the same trial shape; the tables and the summaries are
- * printed by mitata as usual. Every other benchmark runs exactly as mitata runs it.
+ * mitata's `run()` takes no measuring options, so each benchmark's `run` is replaced with one that calls mitata's
+ * own `measure()` and returns the same trial shape; the tables and the summaries are printed by mitata as usual.
+ * That is where the options go (--quick's short `min_cpu_time`, fewer iterations per sample for slow iterations),
+ * and where every benchmark, in every mode, is warmed up first: one discarded measurement of the same function
+ * (WARMUP_NS and WARMUP_SAMPLES of it) before the measured one. mitata's own warm-up is two calls, which leaves the JIT's tiering,
+ * the allocator's first slabs and the FFI stubs inside the measurement: the first group of a --quick run read
+ * 315 ns for a 16-byte malloc+free that costs 19 ns.
  */
 import { memoryUsage } from "bun:jsc";
 import { bench, do_not_optimize, group, measure, run, summary, type B } from "mitata";
-import { formatNs, formatRatio, markdownTable } from "./report.ts";
+import { formatNs, formatRatio, markBest, markdownTable } from "./report.ts";
 
 export { do_not_optimize };
 
@@ -27,12 +32,16 @@ export interface MicroOptions {
   quick: boolean;
   json: string | null;
   filter: RegExp | null;
+  progress: boolean;
 }
+
+/** Starts the progress lines of --progress on stderr. */
+export const PROGRESS_PREFIX = "@@bench-progress ";
 
 export class MicroUsageError extends Error {}
 
 export function parseMicroArgs(argv: string[] = process.argv.slice(2)): MicroOptions {
-  const options: MicroOptions = { quick: false, json: null, filter: null };
+  const options: MicroOptions = { quick: false, json: null, filter: null, progress: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -47,6 +56,9 @@ export function parseMicroArgs(argv: string[] = process.argv.slice(2)): MicroOpt
       case "--json":
         options.json = value();
         break;
+      case "--progress":
+        options.progress = true;
+        break;
       case "--filter": {
         const text = value();
         try {
@@ -57,7 +69,7 @@ export function parseMicroArgs(argv: string[] = process.argv.slice(2)): MicroOpt
         break;
       }
       default:
-        throw new MicroUsageError(`unknown argument ${arg} (options: --quick, --json FILE, --filter REGEX)`);
+        throw new MicroUsageError(`unknown argument ${arg} (options: --quick, --json FILE, --filter REGEX, --progress)`);
     }
   }
   return options;
@@ -65,6 +77,13 @@ export function parseMicroArgs(argv: string[] = process.argv.slice(2)): MicroOpt
 
 /** Measuring time per benchmark in --quick mode, in nanoseconds (mitata's default is 642 ms). */
 const QUICK_MIN_CPU_TIME_NS = 10e6;
+/**
+ * Warm-up before each benchmark, discarded: at least this long and at least WARMUP_SAMPLES samples (a sample is
+ * batch_samples calls of a fast function: 32 with --quick, 4096 otherwise), so that it covers a number of calls
+ * (the JIT tiers up by counting calls) even when a loaded machine makes the time run out early.
+ */
+export const WARMUP_NS = { quick: 20e6, full: 100e6 } as const;
+export const WARMUP_SAMPLES = { quick: 64, full: 16 } as const;
 
 export interface MicroRow {
   name: string;
@@ -75,7 +94,7 @@ export interface MicroRow {
   p99_ns: number;
   /** avg_ns / objects */
   per_object_ns: number;
-  /** avg_ns / the baseline's avg_ns: above 1, hakmem's baseline is faster. */
+  /** avg_ns / the baseline's avg_ns: above 1, hakmem's baseline is faster (report.ts RATIO_CONVENTION). */
   vs_hakmem: number;
 }
 
@@ -158,7 +177,12 @@ export class MicroSuite {
     if (this.current === null) throw new Error(`bench(${name}) outside a group`);
     const b = bench(name, fn as () => unknown);
     if (baseline) b.baseline(true);
-    if (Object.keys(this.current.measureOptions).length > 0) measureWith(b, name, fn, baseline, this.current.measureOptions);
+    const index = this.contenders.length + 1;
+    const group = this.current.title;
+    const announce = this.options.progress ? () => process.stderr.write(`${PROGRESS_PREFIX}${index}/${this.contenders.length} ${group} · ${name}\n`) : null;
+    const mode = this.options.quick ? "quick" : "full";
+    const warmup = { min_cpu_time: WARMUP_NS[mode], min_samples: WARMUP_SAMPLES[mode] };
+    measureWith(b, name, fn, baseline, this.current.measureOptions, warmup, announce);
     this.contenders.push({ group: this.current.title, objects: this.current.objects, name, baseline });
   }
 
@@ -220,14 +244,24 @@ type MeasureOptions = { min_cpu_time?: number; min_samples?: number; batch_sampl
 const heap = () => memoryUsage().current;
 
 /**
- * Replaces a benchmark's run() with one that calls mitata's measure() with `options` and returns the trial
- * shape mitata's own run() returns (see the module comment).
+ * Replaces a benchmark's run() with one that warms it up (`warmup`: a measurement thrown away), then calls
+ * mitata's measure() with `options` and returns the trial shape mitata's own run() returns (see the module comment).
  */
-function measureWith(b: B, name: string, fn: BenchFn, baseline: boolean, options: MeasureOptions): void {
+function measureWith(
+  b: B,
+  name: string,
+  fn: BenchFn,
+  baseline: boolean,
+  options: MeasureOptions,
+  warmup: { min_cpu_time: number; min_samples: number },
+  announce: (() => void) | null,
+): void {
   (b as unknown as { run: (thrw?: boolean) => Promise<unknown> }).run = async (thrw = false) => {
+    announce?.();
     let stats: unknown;
     let error: unknown;
     try {
+      await measure(fn as () => unknown, { ...options, ...warmup });
       stats = await measure(fn as () => unknown, { heap, ...options });
     } catch (err) {
       error = err;
@@ -247,20 +281,23 @@ function measureWith(b: B, name: string, fn: BenchFn, baseline: boolean, options
 
 /**
  * One table per suite: a row per group, a column per contender, each cell the mean time (per object when
- * `perObject`) and the ratio to hakmem's baseline (contender's time / hakmem's: above 1, hakmem is faster).
+ * `perObject`) and the ratio to hakmem's baseline (contender's time / hakmem's: above 1, hakmem is faster), the
+ * fastest of the row marked.
  */
 export function microMarkdown(result: MicroSuiteResult, perObject = false): string {
   const names: string[] = [];
   for (const g of result.groups) for (const r of g.rows) if (!names.includes(r.name)) names.push(r.name);
   const rows = result.groups.map((g) => {
     const base = g.rows.find((r) => r.baseline);
+    const fastest = Math.min(...g.rows.map((r) => r.avg_ns));
     return [
       perObject && g.objects > 1 ? `${g.title} (per object)` : g.title,
       ...names.map((name) => {
         const row = g.rows.find((r) => r.name === name);
         if (row === undefined) return "–";
-        const t = perObject ? row.per_object_ns : row.avg_ns;
-        return row.baseline ? formatNs(t) : `${formatNs(t)} (${formatRatio(row.avg_ns, base?.avg_ns)})`;
+        const t = formatNs(perObject ? row.per_object_ns : row.avg_ns);
+        const shown = row.avg_ns === fastest && g.rows.length > 1 ? markBest(t) : t;
+        return row.baseline ? shown : `${shown} (${formatRatio(row.avg_ns, base?.avg_ns)})`;
       }),
     ];
   });

@@ -7,12 +7,15 @@
  * get a "-quick" suffix (bench/results/.gitignore keeps them out of git). Files are written to a .tmp name and
  * renamed, so an interrupted run leaves no half-written result.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import { join, relative } from "node:path";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { describeMachineInfo, type MachineInfo, machineInfo } from "../../src/machine.ts";
+import { isAbsolute, join, relative } from "node:path";
 import { ROOT } from "./allocators.ts";
 
 export const DEFAULT_OUT = join(ROOT, "bench", "results");
+
+// the toolkit's formatters, for the benchmark scripts
+export { formatBytes, formatCount, formatNs, formatPercent, formatRatio } from "../../src/format.ts";
 
 // ---- numbers ----------------------------------------------------------------
 
@@ -23,12 +26,6 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${Math.round(bytes)} B`;
-}
-
 /** A power-of-two size as it is written in the benchmark names: 16 B, 4 KiB, 1 MiB. */
 export function formatSize(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
@@ -36,33 +33,38 @@ export function formatSize(bytes: number): string {
   return `${bytes} B`;
 }
 
-export function formatCount(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
+/**
+ * The one ratio convention of every benchmark table and summary, said once at the top of each report. The ratio is
+ * hakmem's edge: the other allocator's cost divided by hakmem's, so that above 1.00x hakmem is better everywhere.
+ */
+export const RATIO_CONVENTION =
+  "Ratios: the other allocator's cost ÷ hakmem's — time per operation (for throughput: hakmem's throughput ÷ the other's), " +
+  "memory or instructions. Above 1.00x hakmem is better, below 1.00x the other allocator is; hakmem itself is 1.00x. " +
+  "★ and bold mark the best of each comparison (a row of a microbenchmark table, a workload of the native table).";
+
+/** The ratio in {@link RATIO_CONVENTION} of `value` against hakmem's `reference`, for a metric where `better` is higher or lower. */
+export function hakmemEdge(value: number, reference: number, better: "higher" | "lower"): number {
+  return better === "higher" ? reference / value : value / reference;
 }
 
-export function formatPercent(pct: number): string {
-  return `${pct >= 0 ? "+" : ""}${pct.toFixed(1)}%`;
-}
-
-/** value / reference as "1.23x"; "n/a" without a reference. */
-export function formatRatio(value: number, reference: number | undefined): string {
-  if (reference === undefined || reference === 0 || !Number.isFinite(value)) return "n/a";
-  return `${(value / reference).toFixed(2)}x`;
-}
-
-/** Nanoseconds with three significant digits and a unit. */
-export function formatNs(ns: number): string {
-  if (!Number.isFinite(ns)) return "n/a";
-  if (ns >= 1e9) return `${(ns / 1e9).toPrecision(3)} s`;
-  if (ns >= 1e6) return `${(ns / 1e6).toPrecision(3)} ms`;
-  if (ns >= 1e3) return `${(ns / 1e3).toPrecision(3)} µs`;
-  return `${ns.toPrecision(3)} ns`;
+/** The best of a row, marked so that it shows in Markdown (bold) and in a terminal (the star). */
+export function markBest(text: string): string {
+  return `★ **${text}**`;
 }
 
 /** A Markdown table; the first `textColumns` columns are left-aligned, the others (numbers) right-aligned. */
 export function markdownTable(header: string[], rows: string[][], textColumns = 1): string {
   const align = header.map((_, i) => (i < textColumns ? "---" : "---:"));
   return [header, align, ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
+}
+
+/**
+ * A file the run wrote, as the user can open it from where they are: under an absolute `--out`, absolute; else
+ * relative to the working directory.
+ */
+export function shownPath(path: string, outGiven: string | null): string {
+  if (outGiven !== null && isAbsolute(outGiven)) return path;
+  return relative(process.cwd(), path) || path;
 }
 
 /** path relative to the repository root when it lies inside it. */
@@ -73,38 +75,16 @@ export function displayPath(path: string): string {
 
 // ---- the machine ------------------------------------------------------------
 
-export interface Machine {
-  cpu: string;
-  /** Logical CPUs the process can see. */
-  cores: number;
-  kernel: string;
-  memoryBytes: number;
+export interface Machine extends MachineInfo {
   bun: string;
 }
 
-function cpuModel(): string {
-  try {
-    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-    if (match) return match[1]!.trim();
-  } catch {
-    // not Linux: fall back on what node:os knows
-  }
-  return os.cpus()[0]?.model.trim() || "unknown CPU";
-}
-
 export function machine(): Machine {
-  return {
-    cpu: cpuModel(),
-    cores: os.cpus().length,
-    kernel: `${os.type()} ${os.release()}`,
-    memoryBytes: os.totalmem(),
-    bun: Bun.version,
-  };
+  return { ...machineInfo(), bun: Bun.version };
 }
 
 export function describeMachine(m: Machine): string {
-  const gib = m.memoryBytes / 1024 ** 3;
-  return `${m.cpu}, ${m.cores} core${m.cores === 1 ? "" : "s"}, ${m.kernel}, ${gib.toFixed(gib < 10 ? 1 : 0)} GiB RAM, Bun ${m.bun}`;
+  return `${describeMachineInfo(m)}, Bun ${m.bun}`;
 }
 
 // ---- results files ----------------------------------------------------------
@@ -115,10 +95,11 @@ function pad(n: number): string {
 
 /** The file name stem for a new result in dir: see the module comment. */
 export function resultStem(dir: string, quick: boolean, now = new Date()): string {
+  const exts = [".json", ".md", ".log"];
   const date = `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${pad(now.getUTCDate())}`;
   const hhmm = `${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}`;
   const suffix = quick ? "-quick" : "";
-  const taken = (stem: string) => existsSync(join(dir, `${stem}.json`)) || existsSync(join(dir, `${stem}.md`));
+  const taken = (stem: string) => exts.some((ext) => existsSync(join(dir, `${stem}${ext}`)));
   for (const stem of [`${date}${suffix}`, `${date}-${hhmm}${suffix}`, `${date}-${hhmm}${pad(now.getUTCSeconds())}${suffix}`]) {
     if (!taken(stem)) return stem;
   }
@@ -156,24 +137,16 @@ export function compactJson(value: unknown, indent = ""): string {
   return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${compactJson(v, inner)}`).join(",\n")}\n${indent}}`;
 }
 
-/** Writes <dir>/<stem>.json and .md; returns their paths. */
-export function writeResults(dir: string, quick: boolean, json: unknown, markdown: string): { json: string; md: string } {
+/**
+ * Writes <dir>/<stem>.json and .md, and with `log` <stem>.log (the benchmarks' own output, in full); returns their
+ * paths.
+ */
+export function writeResults(dir: string, quick: boolean, json: unknown, markdown: string, log?: string): { json: string; md: string; log: string | null } {
   mkdirSync(dir, { recursive: true });
   const stem = resultStem(dir, quick);
-  const paths = { json: join(dir, `${stem}.json`), md: join(dir, `${stem}.md`) };
+  const paths = { json: join(dir, `${stem}.json`), md: join(dir, `${stem}.md`), log: log === undefined ? null : join(dir, `${stem}.log`) };
   writeAtomically(paths.json, `${compactJson(json)}\n`);
   writeAtomically(paths.md, markdown.endsWith("\n") ? markdown : `${markdown}\n`);
+  if (paths.log !== null) writeAtomically(paths.log, log as string);
   return paths;
-}
-
-// ---- progress ---------------------------------------------------------------
-
-/** One line on stderr: rewritten in place on a terminal, a new line otherwise. */
-export function progress(text: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
-  else process.stderr.write(`${text}\n`);
-}
-
-export function endProgress(): void {
-  if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
 }

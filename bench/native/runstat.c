@@ -1,4 +1,4 @@
-/* runstat [--preload LIB] CMD [ARGS...]
+/* runstat [--preload LIB] [--report FILE] CMD [ARGS...]
  *
  * Runs CMD and reports its resource usage; the native benchmark runner uses it
  * because a direct child of Bun inherits Bun's own peak RSS through exec (Linux
@@ -9,6 +9,7 @@
  * CMD inherits stdin, stdout and stderr. When it ends, runstat appends one line
  * to stderr:
  *   runstat: exit=E signal=S maxrss_kb=K minflt=F majflt=J user_us=U sys_us=Y wall_us=W
+ * (with --report, that line goes to FILE instead, so CMD's stderr stays CMD's alone)
  * and exits with CMD's exit status, or 128 + the signal that ended it.
  * SIGTERM, SIGINT and SIGHUP sent to runstat are passed on to CMD.
  * Usage errors exit 2; a CMD that cannot be run exits 127.
@@ -26,7 +27,7 @@
 #include <unistd.h>
 
 static void usage(void) {
-  fprintf(stderr, "usage: runstat [--preload LIB] CMD [ARGS...]\n");
+  fprintf(stderr, "usage: runstat [--preload LIB] [--report FILE] CMD [ARGS...]\n");
   exit(2);
 }
 
@@ -42,12 +43,20 @@ static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP};
 int main(int argc, char **argv) {
   int first = 1;
   const char *preload = NULL;
-  if (first < argc && strcmp(argv[first], "--preload") == 0) {
+  const char *report = NULL;
+  while (first < argc && (strcmp(argv[first], "--preload") == 0 || strcmp(argv[first], "--report") == 0)) {
     if (first + 1 >= argc || argv[first + 1][0] == '\0') usage();
-    preload = argv[first + 1];
+    if (argv[first][2] == 'p') preload = argv[first + 1];
+    else report = argv[first + 1];
     first += 2;
   }
   if (first >= argc) usage();
+  /* Opened before the child starts (close-on-exec: CMD does not inherit it), so a bad path fails first. */
+  FILE *out = stderr;
+  if (report != NULL && (out = fopen(report, "we")) == NULL) {
+    fprintf(stderr, "runstat: cannot write %s: %s\n", report, strerror(errno));
+    return 2;
+  }
 
   /* Blocked until the handlers know the child, so no signal can end runstat alone. */
   sigset_t forwarded, saved_mask;
@@ -93,8 +102,9 @@ int main(int argc, char **argv) {
 
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  fprintf(stderr, "runstat: exit=%d signal=%d maxrss_kb=%ld minflt=%ld majflt=%ld user_us=%lld sys_us=%lld wall_us=%lld\n",
+  fprintf(out, "runstat: exit=%d signal=%d maxrss_kb=%ld minflt=%ld majflt=%ld user_us=%lld sys_us=%lld wall_us=%lld\n",
           code, sig, ru.ru_maxrss, ru.ru_minflt, ru.ru_majflt, timeval_us(ru.ru_utime), timeval_us(ru.ru_stime),
           wall_us);
+  if (out != stderr) fclose(out);
   return sig != 0 ? 128 + sig : code;
 }

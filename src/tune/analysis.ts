@@ -6,6 +6,9 @@
  * @module
  */
 import type { HakmemConfig } from "../config.ts";
+import { BOOTSTRAP_COVERAGE, bootstrapOfMedians, hashSeed, type Interval, iqr, median } from "./spread.ts";
+
+export { median };
 
 /** One finished run, as the journal (runs.jsonl) stores it, one JSON object per line. */
 export interface RunRecord {
@@ -56,10 +59,14 @@ export interface WorkloadSummary {
   failed: number;
   /** Median operations per second; null for a memory-only workload or when no run succeeded. */
   throughput: number | null;
-  /** Lowest and highest throughput of the runs (the spread of the median). */
+  /** Lowest and highest throughput of the runs. */
   throughputMin: number | null;
   throughputMax: number | null;
+  /** Interquartile range of the runs' throughput (the spread of the median); null without throughput. */
+  throughputIqr: Interval | null;
   peakRssBytes: number;
+  /** Interquartile range of the runs' peak RSS. */
+  peakRssIqr: Interval;
   pageFaults: number;
   osMaps: number;
   osUnmaps: number;
@@ -67,7 +74,13 @@ export interface WorkloadSummary {
   lruHits: number;
   lruMisses: number;
   lruEvicts: number;
+  /** Interquartile ranges of the counters above (page faults, OS maps, ... LRU evictions), by field name. */
+  countIqr: Record<CounterField, Interval>;
 }
+
+/** The counters of a run that the summaries give medians of. */
+export const COUNTER_FIELDS = ["pageFaults", "osMaps", "osUnmaps", "osDecommits", "lruHits", "lruMisses", "lruEvicts"] as const;
+export type CounterField = (typeof COUNTER_FIELDS)[number];
 
 /** The objectives a recommendation is made for. */
 export type Objective = "fastest" | "smallest" | "balanced";
@@ -84,6 +97,8 @@ export interface ConfigSummary {
   workloads: WorkloadSummary[];
   /** Every planned run of every workload succeeded: only complete configurations are scored. */
   complete: boolean;
+  /** The library's defaults for every swept flag: what a recommendation has to beat. */
+  baseline: boolean;
   /**
    * Geometric mean over the throughput workloads of this configuration's median divided by the best median of any
    * complete configuration: 1 is the fastest on every workload. Null when incomplete or no workload measures
@@ -97,16 +112,15 @@ export interface ConfigSummary {
   memory: number | null;
   /** `sqrt(speed / memory)` (or `1 / memory` without throughput workloads): higher is better. Null when incomplete. */
   balanced: number | null;
+  /**
+   * 90% bootstrap intervals of the three scores: the runs of every workload resampled, the medians and the score
+   * recomputed (the best and smallest medians they are relative to held fixed). Null when the score is.
+   */
+  speedInterval: Interval | null;
+  memoryInterval: Interval | null;
+  balancedInterval: Interval | null;
   /** On the Pareto front of speed against memory: no other configuration is at least as fast and as small, and better in one. */
   pareto: boolean;
-}
-
-/** Median of a non-empty list. */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) throw new Error("median of nothing");
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 function geomean(values: readonly number[]): number {
@@ -134,7 +148,7 @@ export function paretoFront(points: readonly { cost: number; gain: number }[]): 
 /** What {@link summarize} needs to know about the sweep. */
 export interface SweepShape {
   /** Configurations in sweep order. */
-  configs: readonly { id: string; label: string; options: Partial<HakmemConfig> }[];
+  configs: readonly { id: string; label: string; options: Partial<HakmemConfig>; baseline?: boolean }[];
   /** Workload names in sweep order, and whether each measures throughput (false: memory only). */
   workloads: readonly { name: string; throughput: boolean }[];
   /** Planned runs per configuration and workload. */
@@ -165,7 +179,9 @@ export function summarize(shape: SweepShape, records: readonly RunRecord[]): Con
         throughput: thr.length > 0 ? median(thr) : null,
         throughputMin: thr.length > 0 ? Math.min(...thr) : null,
         throughputMax: thr.length > 0 ? Math.max(...thr) : null,
+        throughputIqr: thr.length > 0 ? iqr(thr) : null,
         peakRssBytes: med((r) => r.peakRssBytes),
+        peakRssIqr: iqr(ok.map((r) => r.peakRssBytes)),
         pageFaults: med((r) => r.pageFaults),
         osMaps: med((r) => r.osMaps),
         osUnmaps: med((r) => r.osUnmaps),
@@ -173,10 +189,12 @@ export function summarize(shape: SweepShape, records: readonly RunRecord[]): Con
         lruHits: med((r) => r.lruHits),
         lruMisses: med((r) => r.lruMisses),
         lruEvicts: med((r) => r.lruEvicts),
+        countIqr: Object.fromEntries(COUNTER_FIELDS.map((f) => [f, iqr(ok.map((r) => r[f]))])) as Record<CounterField, Interval>,
       };
     });
     const complete = workloads.every((w) => w.runs === shape.runs && w.failed === 0);
-    return { configId: c.id, label: c.label, config: c.options, workloads, complete, speed: null, memory: null, balanced: null, pareto: false };
+    const none = { speed: null, memory: null, balanced: null, speedInterval: null, memoryInterval: null, balancedInterval: null };
+    return { configId: c.id, label: c.label, config: c.options, workloads, complete, baseline: c.baseline === true, ...none, pareto: false };
   });
 
   const scored = summaries.filter((s) => s.complete);
@@ -184,13 +202,37 @@ export function summarize(shape: SweepShape, records: readonly RunRecord[]): Con
   const throughputIdx = shape.workloads.flatMap((w, i) => (w.throughput ? [i] : []));
   const best = throughputIdx.map((i) => Math.max(...scored.map((s) => s.workloads[i]?.throughput ?? 0)));
   const least = shape.workloads.map((_, i) => Math.min(...scored.map((s) => s.workloads[i]?.peakRssBytes ?? Number.POSITIVE_INFINITY)));
+  // the scores as functions of the medians: [throughput medians of throughputIdx..., peak RSS medians of every workload...]
+  const nt = throughputIdx.length;
+  const speedOf = (m: readonly number[]) =>
+    nt === 0 ? null : geomean(throughputIdx.map((_, k) => Math.max((m[k] as number) / (best[k] as number), 1e-12)));
+  const memoryOf = (m: readonly number[]) => geomean(shape.workloads.map((_, i) => (m[nt + i] as number) / (least[i] as number)));
+  const balancedOf = (m: readonly number[]) => {
+    const speed = speedOf(m);
+    return speed === null ? 1 / memoryOf(m) : Math.sqrt(speed / memoryOf(m));
+  };
   for (const s of scored) {
-    s.memory = geomean(s.workloads.map((w, i) => w.peakRssBytes / (least[i] as number)));
-    s.speed =
-      throughputIdx.length === 0
-        ? null
-        : geomean(throughputIdx.map((i, k) => Math.max((s.workloads[i]?.throughput ?? 0) / (best[k] as number), 1e-12)));
-    s.balanced = s.speed === null ? 1 / s.memory : Math.sqrt(s.speed / s.memory);
+    const medians = [...throughputIdx.map((i) => s.workloads[i]?.throughput ?? 0), ...s.workloads.map((w) => w.peakRssBytes)];
+    s.speed = speedOf(medians);
+    s.memory = memoryOf(medians);
+    s.balanced = balancedOf(medians);
+    // the samples behind the medians, in the same order
+    const okRuns = (wi: number) => {
+      const rs: RunRecord[] = [];
+      for (let run = 1; run <= shape.runs; run++) {
+        const r = latest.get(`${s.configId}\n${shape.workloads[wi]?.name}\n${run}`);
+        if (r?.ok) rs.push(r);
+      }
+      return rs;
+    };
+    const samples = [
+      ...throughputIdx.map((i) => okRuns(i).map((r) => r.throughput ?? 0)),
+      ...shape.workloads.map((_, i) => okRuns(i).map((r) => r.peakRssBytes)),
+    ];
+    const seed = hashSeed(s.configId);
+    if (s.speed !== null) s.speedInterval = bootstrapOfMedians(samples, (m) => speedOf(m) as number, seed);
+    s.memoryInterval = bootstrapOfMedians(samples, memoryOf, seed + 1);
+    s.balancedInterval = bootstrapOfMedians(samples, balancedOf, seed + 2);
   }
   const front = paretoFront(scored.map((s) => ({ cost: s.memory as number, gain: s.speed ?? 0 })));
   for (const i of front) (scored[i] as ConfigSummary).pareto = true;
@@ -214,9 +256,62 @@ export function rank(summaries: readonly ConfigSummary[], objective: Objective):
 }
 
 /** The best complete configuration for an objective, or null when none is complete (or none measures throughput, for fastest). */
-export function recommend(summaries: readonly ConfigSummary[], objective: Objective): ConfigSummary | null {
+export function topRanked(summaries: readonly ConfigSummary[], objective: Objective): ConfigSummary | null {
   const first = rank(summaries, objective)[0];
   if (first === undefined || !first.complete) return null;
   if (objective === "fastest" && first.speed === null) return null;
   return first;
+}
+
+/** What a sweep recommends for one objective. */
+export interface Recommendation {
+  objective: Objective;
+  /** The configuration to use: the best one when it beats the defaults by more than the spread, else the defaults. */
+  config: ConfigSummary;
+  /** True when `config` is not the defaults: the best configuration beat them by more than the spread. */
+  change: boolean;
+  /** The best-ranked configuration (the same as `config` when `change`). */
+  best: ConfigSummary;
+  /** The defaults (null when the sweep has no complete baseline to compare with). */
+  baseline: ConfigSummary | null;
+  /** One sentence: why. */
+  reason: string;
+}
+
+/** Coverage of the score intervals, as a percentage for reports ("90%"). */
+export const INTERVAL_TEXT = `${Math.round(BOOTSTRAP_COVERAGE * 100)}%`;
+
+function scoreOf(s: ConfigSummary, objective: Objective): { value: number; interval: Interval } | null {
+  const [value, interval] =
+    objective === "fastest" ? [s.speed, s.speedInterval] : objective === "smallest" ? [s.memory, s.memoryInterval] : [s.balanced, s.balancedInterval];
+  return value === null || interval === null ? null : { value, interval };
+}
+
+/**
+ * The recommendation for an objective: the best complete configuration when its score's interval lies wholly on
+ * the better side of the defaults' interval (it beats them by more than the spread of either), else "no change"
+ * (the defaults). Null when no configuration is complete (or, for fastest, none measures throughput). When the
+ * defaults did not complete, the best configuration is recommended and the reason says it was not compared.
+ */
+export function recommend(summaries: readonly ConfigSummary[], objective: Objective): Recommendation | null {
+  const top = topRanked(summaries, objective);
+  if (top === null) return null;
+  const baseline = summaries.find((s) => s.baseline && s.complete) ?? null;
+  if (baseline === null)
+    return { objective, config: top, change: true, best: top, baseline: null, reason: "the defaults are not in the sweep or did not complete: not compared" };
+  if (top === baseline)
+    return { objective, config: baseline, change: false, best: top, baseline, reason: "no change recommended: the defaults rank first" };
+  const a = scoreOf(top, objective);
+  const b = scoreOf(baseline, objective);
+  const lowerIsBetter = objective === "smallest";
+  const clear = a !== null && b !== null && (lowerIsBetter ? a.interval[1] < b.interval[0] : a.interval[0] > b.interval[1]);
+  if (clear) return { objective, config: top, change: true, best: top, baseline, reason: `${top.label} beats the defaults by more than the spread` };
+  return {
+    objective,
+    config: baseline,
+    change: false,
+    best: top,
+    baseline,
+    reason: `no change recommended: the best, ${top.label}, is within the spread (${INTERVAL_TEXT} intervals overlap) of the defaults`,
+  };
 }

@@ -6,7 +6,9 @@
  * @module
  */
 import { formatSize, type HakmemConfigKey } from "../config.ts";
-import type { ConfigSummary, Objective } from "./analysis.ts";
+import { type ConfigSummary, INTERVAL_TEXT, type Objective, type Recommendation } from "./analysis.ts";
+import { threeDigits } from "../format.ts";
+import type { Interval } from "./spread.ts";
 
 /** What the chart needs. */
 export interface ChartInput {
@@ -15,7 +17,7 @@ export interface ChartInput {
   summaries: readonly ConfigSummary[];
   /** Workload names in order, and whether each measures throughput. */
   workloads: readonly { name: string; throughput: boolean }[];
-  recommendations: Readonly<Record<Objective, ConfigSummary | null>>;
+  recommendations: Readonly<Record<Objective, Recommendation | null>>;
 }
 
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
@@ -57,32 +59,17 @@ export function viridis(t: number): string {
   return `#${c.map((v) => v.toString(16).padStart(2, "0")).join("")}`;
 }
 
-/** "Nice" tick values covering [lo, hi]. */
-function ticks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) return [lo];
+/** "Nice" tick values covering [lo, hi], and the decimals that tell neighbouring ticks apart. */
+export function ticks(lo: number, hi: number, count = 5): { values: number[]; decimals: number } {
+  if (!(hi > lo)) return { values: [lo], decimals: 2 };
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = ([1, 2, 2.5, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  return out;
-}
-
-function fmtNumber(v: number): string {
-  const a = Math.abs(v);
-  if (a >= 100) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(1);
-  return v.toFixed(2);
-}
-
-export function formatOps(opsPerSecond: number): string {
-  if (opsPerSecond >= 1e6) return `${fmtNumber(opsPerSecond / 1e6)} M ops/s`;
-  if (opsPerSecond >= 1e3) return `${fmtNumber(opsPerSecond / 1e3)} K ops/s`;
-  return `${fmtNumber(opsPerSecond)} ops/s`;
-}
-
-export function formatMiB(bytes: number): string {
-  return `${fmtNumber(bytes / (1024 * 1024))} MiB`;
+  const values: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) values.push(Number(v.toPrecision(12)));
+  // enough decimals for the step (2.5 needs one more than 2)
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (Number((step / mag).toFixed(1)) % 1 === 0 ? 0 : 1));
+  return { values, decimals };
 }
 
 interface Box {
@@ -103,8 +90,8 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
   const hasSpeed = input.workloads.some((wl) => wl.throughput);
   out.push(text(x0, y0 + 16, "Throughput against peak RSS", `font-size="16" font-weight="bold" fill="${INK}"`));
   const sub = raw
-    ? `${single.name}: median of the runs; up and to the left is better`
-    : "geometric means over the workloads, relative to the best configuration; up and to the left is better";
+    ? `${single.name}: median of the runs, bars: interquartile range; up and to the left is better`
+    : `geometric means over the workloads, relative to the best configuration, bars: ${INTERVAL_TEXT} bootstrap intervals; up and to the left is better`;
   out.push(text(x0, y0 + 34, sub, `font-size="11.5" fill="${MUTED}"`));
   const left = x0 + 64;
   const top = y0 + 52;
@@ -117,26 +104,44 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
   }
   const xs = scored.map((s) => (raw ? (s.workloads[0]?.peakRssBytes ?? 0) / 1048576 : (s.memory as number)));
   const ys = scored.map((s) => (raw ? (s.workloads[0]?.throughput ?? 0) / 1e6 : (s.speed as number) * 100));
+  // the spread of each point: the runs' IQR for one workload, the scores' bootstrap intervals otherwise
+  const xBars = scored.map((s, i): Interval => {
+    const iv = raw ? s.workloads[0]?.peakRssIqr.map((v) => v / 1048576) : s.memoryInterval;
+    return iv ? [iv[0] as number, iv[1] as number] : [xs[i] as number, xs[i] as number];
+  });
+  const yBars = scored.map((s, i): Interval => {
+    const iv = raw ? s.workloads[0]?.throughputIqr?.map((v) => v / 1e6) : s.speedInterval?.map((v) => v * 100);
+    return iv ? [iv[0] as number, iv[1] as number] : [ys[i] as number, ys[i] as number];
+  });
   const pad = (lo: number, hi: number) => {
     const span = hi - lo || Math.abs(hi) * 0.1 || 1;
     return [lo - span * 0.08, hi + span * 0.08] as const;
   };
-  const [xLo, xHi] = pad(Math.min(...xs), Math.max(...xs));
-  const [yLo, yHi] = pad(Math.min(...ys), Math.max(...ys));
+  const [xLo, xHi] = pad(Math.min(...xs, ...xBars.map((b) => b[0])), Math.max(...xs, ...xBars.map((b) => b[1])));
+  const [yLo, yHi] = pad(Math.min(...ys, ...yBars.map((b) => b[0])), Math.max(...ys, ...yBars.map((b) => b[1])));
   const px = (v: number) => left + ((v - xLo) / (xHi - xLo)) * (right - left);
   const py = (v: number) => bottom - ((v - yLo) / (yHi - yLo)) * (bottom - top);
 
   out.push(`<rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}" fill="#ffffff" stroke="${GRID}"/>`);
-  for (const t of ticks(xLo, xHi, 6)) {
+  const xt = ticks(xLo, xHi, 6);
+  for (const t of xt.values) {
     if (t < xLo || t > xHi) continue;
     out.push(`<line x1="${r1(px(t))}" y1="${top}" x2="${r1(px(t))}" y2="${bottom}" stroke="${GRID}" stroke-width="0.6"/>`);
-    out.push(text(px(t), bottom + 15, raw ? fmtNumber(t) : `${t.toFixed(2)}×`, `font-size="11" text-anchor="middle" fill="${MUTED}"`));
+    out.push(text(px(t), bottom + 15, `${t.toFixed(xt.decimals)}${raw ? "" : "×"}`, `font-size="11" text-anchor="middle" fill="${MUTED}"`));
   }
-  for (const t of ticks(yLo, yHi, 6)) {
+  const yt = ticks(yLo, yHi, 6);
+  for (const t of yt.values) {
     if (t < yLo || t > yHi) continue;
     out.push(`<line x1="${left}" y1="${r1(py(t))}" x2="${right}" y2="${r1(py(t))}" stroke="${GRID}" stroke-width="0.6"/>`);
-    out.push(text(left - 6, py(t) + 4, raw ? fmtNumber(t) : `${fmtNumber(t)}%`, `font-size="11" text-anchor="end" fill="${MUTED}"`));
+    out.push(text(left - 6, py(t) + 4, `${t.toFixed(yt.decimals)}${raw ? "" : "%"}`, `font-size="11" text-anchor="end" fill="${MUTED}"`));
   }
+  // spread bars under the points
+  scored.forEach((_, i) => {
+    const [x, y] = [px(xs[i] as number), py(ys[i] as number)];
+    const [xb, yb] = [xBars[i] as Interval, yBars[i] as Interval];
+    out.push(`<line x1="${r1(px(xb[0]))}" y1="${r1(y)}" x2="${r1(px(xb[1]))}" y2="${r1(y)}" stroke="#8c959f" stroke-width="1"/>`);
+    out.push(`<line x1="${r1(x)}" y1="${r1(py(yb[0]))}" x2="${r1(x)}" y2="${r1(py(yb[1]))}" stroke="#8c959f" stroke-width="1"/>`);
+  });
   const xTitle = raw ? "peak RSS (MiB)" : "peak RSS relative to the smallest configuration";
   const yTitle = raw ? "throughput (M ops/s)" : "throughput relative to the fastest";
   out.push(text((left + right) / 2, bottom + 34, xTitle, `font-size="12" text-anchor="middle" fill="${INK}"`));
@@ -160,10 +165,12 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
     out.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${FRONT}" stroke-width="1.6" stroke-dasharray="5 3"/>`);
   }
 
-  const tags = new Map<string, Objective[]>();
-  for (const [o, s] of Object.entries(input.recommendations) as [Objective, ConfigSummary | null][]) {
-    if (s) tags.set(s.configId, [...(tags.get(s.configId) ?? []), o]);
+  // ★ marks a configuration recommended over the defaults; the defaults are labelled as such
+  const tags = new Map<string, string[]>();
+  for (const [o, r] of Object.entries(input.recommendations) as [Objective, Recommendation | null][]) {
+    if (r?.change) tags.set(r.config.configId, [...(tags.get(r.config.configId) ?? []), `★ ${o}`]);
   }
+  for (const s of scored) if (s.baseline) tags.set(s.configId, ["defaults", ...(tags.get(s.configId) ?? [])]);
   // dominated points first, so that the front is drawn on top
   const order = scored.map((_, i) => i).sort((a, b) => Number((scored[a] as ConfigSummary).pareto) - Number((scored[b] as ConfigSummary).pareto));
   const placed: Box[] = [];
@@ -172,7 +179,7 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
     const x = px(xs[i] as number);
     const y = py(ys[i] as number);
     placed.push({ x: x - 5, y: y - 5, w: 10, h: 10 });
-    const hover = `${s.label}: ${raw ? `${fmtNumber(ys[i] as number)} M ops/s, ${fmtNumber(xs[i] as number)} MiB` : `speed ${fmtNumber(ys[i] as number)}%, memory ${(xs[i] as number).toFixed(3)}×`}`;
+    const hover = `${s.label}: ${raw ? `${threeDigits(ys[i] as number)} M ops/s, ${threeDigits(xs[i] as number)} MiB` : `speed ${threeDigits(ys[i] as number)}%, memory ${(xs[i] as number).toFixed(3)}×`}`;
     if (s.pareto) {
       out.push(`<circle cx="${r1(x)}" cy="${r1(y)}" r="5.5" fill="${FRONT}" stroke="#ffffff" stroke-width="1.2"><title>${esc(hover)}</title></circle>`);
     } else {
@@ -189,7 +196,7 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
     const minor = !important(i);
     const s = scored[i] as ConfigSummary;
     const t = tags.get(s.configId);
-    const lines = t ? [s.label, `★ ${t.join(", ")}`] : [s.label];
+    const lines = t ? [s.label, t.join(", ")] : [s.label];
     const size = 11;
     const bw = Math.max(...lines.map((l) => textWidth(l, size))) + 4;
     const bh = lines.length * 13 + 2;
@@ -229,7 +236,7 @@ function scatter(input: ChartInput, x0: number, y0: number, w: number, h: number
   lx += 14 + textWidth("dominated", 11) + 18;
   if (tags.size > 0) {
     out.push(`<circle cx="${lx + 8}" cy="${ly - 4}" r="8" fill="none" stroke="${INK}" stroke-width="1.5"/>`);
-    out.push(text(lx + 22, ly, "★ recommended (config file)", `font-size="11" fill="${INK}"`));
+    out.push(text(lx + 22, ly, "★ recommended over the defaults · \"defaults\": the baseline", `font-size="11" fill="${INK}"`));
   }
   return out.join("\n");
 }
@@ -245,6 +252,8 @@ interface HeatPanel {
   title: string;
   unit: string;
   value: (s: ConfigSummary) => number | null;
+  /** The spread of the value (IQR of the runs or the score's bootstrap interval), in the value's unit. */
+  spread: (s: ConfigSummary) => Interval | null;
   format: (v: number) => string;
   /** Which end of the scale is good: it gets the light colour and the outlined cell. */
   better: "higher" | "lower";
@@ -269,40 +278,53 @@ function heatmap(input: ChartInput, panel: HeatPanel, x0: number, y0: number, w:
   const left = x0 + 58;
   const top = y0 + 52;
   const cellW = Math.min(90, (w - 64) / cols.length);
-  // values per cell: the best configuration in it
-  const cells = rows.map((rv) =>
-    cols.map((cv) => {
-      let best: number | null = null;
-      for (const s of input.summaries) {
-        if (s.config.superslabSize !== cv || s.config.lruMaxCached !== rv || !s.complete) continue;
-        const v = panel.value(s);
-        if (v !== null && (best === null || (panel.better === "higher" ? v > best : v < best))) best = v;
-      }
-      return best;
-    }),
-  );
-  const all = cells.flat().filter((v): v is number => v !== null);
-  const lo = all.length > 0 ? Math.min(...all) : 0;
-  const hi = all.length > 0 ? Math.max(...all) : 1;
+  // values per cell: the best configuration in it, with its spread
+  const cellOf = (rv: number | undefined, cv: number | undefined) => {
+    let best: { v: number; spread: Interval | null; baseline: boolean } | null = null;
+    for (const s of input.summaries) {
+      if (s.config.superslabSize !== cv || s.config.lruMaxCached !== rv || !s.complete) continue;
+      const v = panel.value(s);
+      if (v !== null && (best === null || (panel.better === "higher" ? v > best.v : v < best.v))) best = { v, spread: panel.spread(s), baseline: s.baseline };
+    }
+    return best;
+  };
+  const cells = rows.map((rv) => cols.map((cv) => cellOf(rv, cv)));
+  const filled = cells.flat().filter((c) => c !== null);
+  const all = filled.map((c) => c.v);
+  let lo = all.length > 0 ? Math.min(...all) : 0;
+  let hi = all.length > 0 ? Math.max(...all) : 1;
+  // The colour range spans at least the typical spread of one cell (the median width of the cells' spreads), so
+  // that differences the runs cannot tell apart do not get the whole range of colours.
+  const widths = filled.map((c) => (c.spread === null ? 0 : c.spread[1] - c.spread[0])).sort((a, b) => a - b);
+  const typical = widths.length > 0 ? (widths[widths.length >> 1] as number) : 0;
+  const widened = hi - lo < typical;
+  if (widened) {
+    const mid = (lo + hi) / 2;
+    lo = mid - typical / 2;
+    hi = mid + typical / 2;
+  }
   const up = panel.better === "higher";
   const t = (v: number) => (hi > lo ? (up ? v - lo : hi - v) / (hi - lo) : 1);
   rows.forEach((rv, r) => {
     out.push(text(left - 6, top + r * cellH + cellH / 2 + 4, rv === undefined ? "default" : String(rv), `font-size="11" text-anchor="end" fill="${INK}"`));
     cols.forEach((_, c) => {
-      const v = cells[r]?.[c] ?? null;
+      const cell = cells[r]?.[c] ?? null;
       const x = left + c * cellW;
       const y = top + r * cellH;
-      if (v === null) {
+      if (cell === null) {
         out.push(`<rect x="${r1(x)}" y="${y}" width="${r1(cellW - 2)}" height="${cellH - 2}" fill="#eaeef2"/>`);
         out.push(text(x + cellW / 2 - 1, y + cellH / 2 + 4, "—", `font-size="11" text-anchor="middle" fill="${MUTED}"`));
         return;
       }
+      const v = cell.v;
       const tv = t(v);
-      const isBest = v === (up ? hi : lo) && all.length > 1;
+      const isBest = v === (up ? Math.max(...all) : Math.min(...all)) && all.length > 1;
+      const spread = cell.spread === null ? "" : ` ±${panel.format((cell.spread[1] - cell.spread[0]) / 2).replace(/[%×]$/, "")}`;
+      const hover = `${panel.format(v)}${cell.spread === null ? "" : ` (spread ${panel.format(cell.spread[0])} – ${panel.format(cell.spread[1])})`}${cell.baseline ? ", the defaults" : ""}`;
       out.push(
-        `<rect x="${r1(x)}" y="${y}" width="${r1(cellW - 2)}" height="${cellH - 2}" fill="${viridis(tv)}"${isBest ? ` stroke="${INK}" stroke-width="2.5"` : ""}><title>${esc(panel.format(v))}</title></rect>`,
+        `<rect x="${r1(x)}" y="${y}" width="${r1(cellW - 2)}" height="${cellH - 2}" fill="${viridis(tv)}"${isBest ? ` stroke="${INK}" stroke-width="2.5"` : cell.baseline ? ` stroke="${INK}" stroke-width="1.5" stroke-dasharray="4 2"` : ""}><title>${esc(hover)}</title></rect>`,
       );
-      out.push(text(x + cellW / 2 - 1, y + cellH / 2 + 4, panel.format(v), `font-size="11.5" text-anchor="middle" fill="${tv > 0.62 ? INK : "#ffffff"}"${isBest ? ` font-weight="bold"` : ""}`));
+      out.push(text(x + cellW / 2 - 1, y + cellH / 2 + 4, `${panel.format(v)}${spread}`, `font-size="10.5" text-anchor="middle" fill="${tv > 0.62 ? INK : "#ffffff"}"${isBest ? ` font-weight="bold"` : ""}`));
     });
   });
   cols.forEach((cv, c) => {
@@ -313,13 +335,15 @@ function heatmap(input: ChartInput, panel: HeatPanel, x0: number, y0: number, w:
   out.push(
     `<text transform="translate(${x0 + 12} ${top + (rows.length * cellH) / 2}) rotate(-90)" font-size="11" text-anchor="middle" fill="${MUTED}">LRU max cached</text>`,
   );
-  // colour scale
+  // colour scale: values grow to the right; the light end is the better one
   if (all.length > 0) {
     const by = top + rows.length * cellH + 40;
     const bw = Math.min(160, gridRight - left);
-    out.push(`<rect x="${left}" y="${by}" width="${r1(bw)}" height="8" fill="url(#viridis)"/>`);
-    out.push(text(left, by + 20, panel.format(up ? lo : hi), `font-size="10" fill="${MUTED}"`));
-    out.push(text(left + bw, by + 20, panel.format(up ? hi : lo), `font-size="10" text-anchor="end" fill="${MUTED}"`));
+    out.push(`<rect x="${left}" y="${by}" width="${r1(bw)}" height="8" fill="url(#${up ? "viridis" : "viridis-reversed"})"/>`);
+    out.push(text(left, by + 20, panel.format(lo), `font-size="10" fill="${MUTED}"`));
+    out.push(text(left + bw, by + 20, panel.format(hi), `font-size="10" text-anchor="end" fill="${MUTED}"`));
+    const note = `${up ? "better →" : "← better"}${widened ? " · range widened to the spread of one cell" : ""}`;
+    out.push(text(left + bw + 8, by + 8, note, `font-size="10" fill="${MUTED}"`));
   }
   return out.join("\n");
 }
@@ -342,8 +366,9 @@ export function renderChart(input: ChartInput): string {
   if (throughputWorkloads.length > 1)
     panels.push({
       title: "All workloads: throughput",
-      unit: "% of the fastest configuration, geometric mean over the workloads",
+      unit: `% of the fastest configuration, geometric mean over the workloads ± half the ${INTERVAL_TEXT} interval`,
       value: (s) => (s.speed === null ? null : s.speed * 100),
+      spread: (s) => (s.speedInterval === null ? null : [s.speedInterval[0] * 100, s.speedInterval[1] * 100]),
       format: (v) => `${v.toFixed(1)}%`,
       better: "higher",
     });
@@ -351,29 +376,35 @@ export function renderChart(input: ChartInput): string {
     const i = input.workloads.indexOf(w);
     panels.push({
       title: `${w.name}: throughput`,
-      unit: "M ops/s, median of the runs",
+      unit: "M ops/s, median of the runs ± half the interquartile range",
       value: (s) => {
         const t = s.workloads[i]?.throughput;
         return t === null || t === undefined ? null : t / 1e6;
       },
-      format: (v) => fmtNumber(v),
+      spread: (s) => {
+        const q = s.workloads[i]?.throughputIqr;
+        return q ? [q[0] / 1e6, q[1] / 1e6] : null;
+      },
+      format: (v) => threeDigits(v),
       better: "higher",
     });
   }
   if (input.workloads.length > 1)
     panels.push({
       title: "All workloads: peak RSS",
-      unit: "× the smallest, geometric mean of the workloads",
+      unit: `× the smallest, geometric mean of the workloads ± half the ${INTERVAL_TEXT} interval`,
       value: (s) => s.memory,
+      spread: (s) => s.memoryInterval,
       format: (v) => `${v.toFixed(2)}×`,
       better: "lower",
     });
   else
     panels.push({
       title: `${input.workloads[0]?.name ?? ""}: peak RSS`,
-      unit: "MiB, median of the runs",
+      unit: "MiB, median of the runs ± half the interquartile range",
       value: (s) => (s.workloads[0] && s.workloads[0].runs > 0 ? s.workloads[0].peakRssBytes / 1048576 : null),
-      format: (v) => fmtNumber(v),
+      spread: (s) => (s.workloads[0] && s.workloads[0].runs > 0 ? [s.workloads[0].peakRssIqr[0] / 1048576, s.workloads[0].peakRssIqr[1] / 1048576] : null),
+      format: (v) => threeDigits(v),
       better: "lower",
     });
 
@@ -406,7 +437,7 @@ export function renderChart(input: ChartInput): string {
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${Math.ceil(height)}" viewBox="0 0 ${WIDTH} ${Math.ceil(height)}" font-family="${FONT}">`,
     `<title>${esc(input.title)}</title>`,
-    `<defs><linearGradient id="viridis" x1="0" x2="1" y1="0" y2="0">${stops}</linearGradient></defs>`,
+    `<defs><linearGradient id="viridis" x1="0" x2="1" y1="0" y2="0">${stops}</linearGradient><linearGradient id="viridis-reversed" x1="1" x2="0" y1="0" y2="0">${stops}</linearGradient></defs>`,
     `<rect width="100%" height="100%" fill="#f6f8fa"/>`,
     body.join("\n"),
     `</svg>`,

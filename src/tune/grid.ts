@@ -37,6 +37,8 @@ export interface TuneConfig {
   options: Partial<HakmemConfig>;
   /** The environment that gives a child process this configuration (`toEnv(options)`). */
   env: Record<string, string>;
+  /** Every swept flag at the library's default: the configuration a recommendation has to beat. */
+  baseline: boolean;
 }
 
 let cSchema: ConfigSchema | undefined;
@@ -101,9 +103,17 @@ export function normalizeGrid(grid: SweepGrid, schema: ConfigSchema = librarySch
   return new Map([...byKey].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)));
 }
 
+/** The library's default of a flag, normalized; undefined when the schema does not know it. */
+function defaultValue(schema: ConfigSchema, key: HakmemConfigKey): FlagValue | undefined {
+  const spec = schema.spec(key) as FlagSpec;
+  return spec.default === undefined ? undefined : schema.parseText(spec, spec.default, `the default of ${spec.env}`);
+}
+
 /**
  * The cartesian product of a grid, each point merged over the fixed `base` flags, in a stable order (flag-table
- * order of keys, the last key varying fastest; values in the order given). Validates everything first.
+ * order of keys, the last key varying fastest; values in the order given), plus the baseline: every swept flag at
+ * the library's default, appended when the grid does not hold it already (and flagged `baseline` either way), so a
+ * recommendation can always be measured against the defaults. Validates everything first.
  */
 export function expandGrid(grid: SweepGrid, base: HakmemOptions = {}, schema: ConfigSchema = librarySchema()): TuneConfig[] {
   const axes = normalizeGrid(grid, schema);
@@ -113,8 +123,6 @@ export function expandGrid(grid: SweepGrid, base: HakmemOptions = {}, schema: Co
     if (axes.has(key)) throw new TuneError("BAD_ARGUMENT", `${key} is both swept (grid) and fixed (base)`);
   }
   const keys = [...axes.keys()];
-  const varying = keys.filter((k) => (axes.get(k) as FlagValue[]).length > 1);
-  const labelKeys = varying.length > 0 ? varying : keys;
   const order = schema.specs.map((s) => s.key);
 
   let points: Record<string, FlagValue>[] = [{}];
@@ -123,7 +131,17 @@ export function expandGrid(grid: SweepGrid, base: HakmemOptions = {}, schema: Co
     for (const p of points) for (const v of axes.get(key) as FlagValue[]) next.push({ ...p, [key]: v });
     points = next;
   }
-  return points.map((point) => {
+  const defaults = keys.map((k) => [k, defaultValue(schema, k)] as const);
+  const same = (p: Record<string, FlagValue>, q: Record<string, FlagValue>) => keys.every((k) => p[k] === q[k]);
+  let baselineIndex = -1;
+  if (defaults.every(([, v]) => v !== undefined)) {
+    const baseline = Object.fromEntries(defaults) as Record<string, FlagValue>;
+    baselineIndex = points.findIndex((p) => same(p, baseline));
+    if (baselineIndex === -1) baselineIndex = points.push(baseline) - 1;
+  }
+  const varying = keys.filter((k) => new Set(points.map((p) => p[k])).size > 1);
+  const labelKeys = varying.length > 0 ? varying : keys;
+  return points.map((point, index) => {
     const merged = { ...fixed, ...point } as Record<string, FlagValue>;
     const options = Object.fromEntries(
       Object.entries(merged).sort(([a], [b]) => order.indexOf(a as HakmemConfigKey) - order.indexOf(b as HakmemConfigKey)),
@@ -136,7 +154,7 @@ export function expandGrid(grid: SweepGrid, base: HakmemOptions = {}, schema: Co
       labelKeys.length === 0
         ? "defaults"
         : labelKeys.map((k) => `${SHORT[k] ?? k}=${valueText(schema, k, point[k] as FlagValue)}`).join(" ");
-    return { id: id === "" ? "defaults" : id, label, options, env };
+    return { id: id === "" ? "defaults" : id, label, options, env, baseline: index === baselineIndex };
   });
 }
 

@@ -11,11 +11,13 @@
  * @module
  */
 import { writeFileSync } from "node:fs";
-import os from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { ConfigSchema, FlagSpec, HakmemConfigKey, HakmemOptions } from "../config.ts";
-import { type ConfigSummary, type Objective, OBJECTIVES, rank, type RunRecord } from "./analysis.ts";
-import { formatMiB, formatOps, renderChart } from "./chart.ts";
+import { hardwareKey, type MachineInfo } from "../machine.ts";
+import { type ConfigSummary, COUNTER_FIELDS, INTERVAL_TEXT, type Objective, OBJECTIVES, rank, type RunRecord } from "./analysis.ts";
+import { formatMiB, formatOps } from "../format.ts";
+import { renderChart } from "./chart.ts";
+import type { Interval } from "./spread.ts";
 import type { SweepPlan, SweepResult } from "./sweep.ts";
 import { valueText } from "./grid.ts";
 
@@ -71,13 +73,28 @@ function table(header: string[], rows: string[][], alignRightFrom = 1): string {
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
-const times = (v: number | null) => (v === null ? "—" : `${v.toFixed(3)}×`);
 const count = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "—");
+/** A figure with its interval: "99.2% [97.0–100.4]". */
+const withInterval = (v: number | null, i: Interval | null, f: (x: number) => string) =>
+  v === null ? "—" : i === null ? f(v) : `${f(v)} [${f(i[0]).replace(/[%×]$/, "")}–${f(i[1])}]`;
+const ratio3 = (v: number) => `${v.toFixed(3)}×`;
+/** A median count, with its IQR when the runs differ: "5,297 [5,290–5,310]". */
+const countWithIqr = (v: number, q: Interval) => (count(q[0]) === count(q[1]) ? count(v) : `${count(v)} [${count(q[0])}–${count(q[1])}]`);
+/** ± half the IQR relative to the median: "±3.2%". */
+const relativeSpread = (v: number, q: Interval | null) => (q === null || v === 0 ? "" : ` ±${(((q[1] - q[0]) / 2 / v) * 100).toFixed(1)}%`);
+const percent1 = (v: number) => `${(v * 100).toFixed(1)}%`;
+const balanced3 = (v: number) => v.toFixed(3);
 
-function machineLine(): string {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model.trim() ?? "unknown CPU"} × ${cpus.length} · Linux ${os.release()}`;
+/** The machines, one line: "AMD EPYC 7B13 × 2 · Linux 6.1.0" (several joined with " + "). */
+function machineLine(machines: readonly MachineInfo[]): string {
+  return machines.map((m) => `${hardwareKey(m)} · ${m.kernel}`).join(" + ");
+}
+
+/** A summary's score for an objective with its interval. */
+function scoreText(s: ConfigSummary, o: Objective): string {
+  if (o === "fastest") return `speed ${withInterval(s.speed, s.speedInterval, percent1)}`;
+  if (o === "smallest") return `memory ${withInterval(s.memory, s.memoryInterval, ratio3)}`;
+  return `balanced ${withInterval(s.balanced, s.balancedInterval, balanced3)}`;
 }
 
 function envName(schema: ConfigSchema, key: HakmemConfigKey): string {
@@ -93,8 +110,24 @@ function markdown(result: SweepResult, objective: Objective, schema: ConfigSchem
   const lines: string[] = [];
   lines.push("# hakmem tuning report", "");
   lines.push(
-    `${new Date().toISOString()} · ${machineLine()} · ${plural(plan.configs.length, "configuration")} × ` +
-      `${plural(plan.workloads.length, "workload")} × ${plural(plan.runs, "run")} = ${plural(plan.total, "run")}, round-robin; medians`,
+    `${new Date().toISOString()} · ${machineLine(result.machines)} · ${plural(plan.configs.length, "configuration")} × ` +
+      `${plural(plan.workloads.length, "workload")} × ${plural(plan.runs, "run")} = ${plural(plan.configs.length * plan.workloads.length * plan.runs, "run")}, round-robin; medians`,
+    "",
+  );
+  if (result.mergedFrom !== null) lines.push(`Merged from ${result.mergedFrom.length} journals: ${result.mergedFrom.join("; ")}.`, "");
+  if (result.machines.length > 1)
+    lines.push(
+      `**Warning: the shards ran on different hardware** (${result.machines.map(hardwareKey).join("; ")}); they were ranked together because ` +
+        "`--allow-mixed-hardware` was given. Throughput of configurations from different machines does not compare.",
+      "",
+    );
+  lines.push(
+    `How to read the figures: every figure is a median over the runs, with its spread. Per workload the spread is the ` +
+      `interquartile range of the runs (IQR, first–third quartile): in its own column, in brackets after a count (none when ` +
+      `every run counted the same), or as ± half of it in the table of configurations. The scores carry ${INTERVAL_TEXT} bootstrap intervals in ` +
+      `brackets (runs resampled, medians and score recomputed). A configuration is recommended only when its interval lies ` +
+      `wholly on the better side of the defaults' interval; otherwise the report says "no change recommended". ★ marks the ` +
+      `configuration each objective recommends; "defaults" marks the baseline (every swept flag at the library's default).`,
     "",
   );
   for (const k of vary) {
@@ -108,57 +141,72 @@ function markdown(result: SweepResult, objective: Objective, schema: ConfigSchem
   const rel = (p: string) => relative(outDir, p) || p;
   lines.push(
     table(
-      ["objective", "configuration", "speed", "memory", "file"],
+      ["objective", "recommendation", "speed", "memory", "balanced", "file"],
       OBJECTIVES.map((o) => {
-        const s = recommendations[o];
-        return s === null
-          ? [o, "none (no configuration completed every run)", "—", "—", "—"]
-          : [o, s.label, pct(s.speed), times(s.memory), `\`${rel(files.configs[o] as string)}\``];
+        const r = recommendations[o];
+        if (r === null) return [o, "none (no configuration completed every run)", "—", "—", "—", "—"];
+        const s = r.config;
+        const what = r.change ? `**${s.label}** ★` : `no change recommended (defaults: ${s.label})`;
+        const file = files.configs[o] === undefined ? "—" : `\`${rel(files.configs[o] as string)}\``;
+        return [o, what, withInterval(s.speed, s.speedInterval, percent1), withInterval(s.memory, s.memoryInterval, ratio3), withInterval(s.balanced, s.balancedInterval, balanced3), file];
       }),
       2,
     ),
   );
   lines.push("");
-  for (const o of OBJECTIVES) lines.push(`- **${o}**: ${OBJECTIVE_TEXT[o]}`);
+  for (const o of OBJECTIVES) {
+    const r = recommendations[o];
+    const why = r === null ? "" : ` — ${r.reason}${r.change || r.best === r.config ? "" : ` (${r.best.label}: ${scoreText(r.best, o)}; defaults: ${scoreText(r.config, o)})`}`;
+    lines.push(`- **${o}**: ${OBJECTIVE_TEXT[o]}${why}`);
+  }
   lines.push(
     "",
-    `\`${DEFAULT_CONFIG_FILE}\` is the balanced recommendation. Use a file with the preload library, ` +
+    `\`${DEFAULT_CONFIG_FILE}\` is the balanced recommendation (the defaults, spelled out, when no change is recommended). Use a file with the preload library, ` +
       `\`HAKMEM_CONFIG=${DEFAULT_CONFIG_FILE} LD_PRELOAD=build/libhakmem_preload.so cmd\` (the environment overrides it), ` +
       `or from Bun: \`configure(loadConfig("${DEFAULT_CONFIG_FILE}"))\`.`,
     "",
     "**speed**: geometric mean over the workloads that measure throughput of the median throughput divided by the best median " +
-      "of any configuration (100% = fastest everywhere). **memory**: geometric mean over all workloads of the median peak RSS " +
-      "divided by the smallest (1.000× = smallest everywhere). Only configurations whose every run succeeded are scored. " +
-      "The machine is shared and noisy: differences within the min–max spread of the runs (per-workload tables) are not significant.",
+      "of any configuration (100% = fastest everywhere; higher is better). **memory**: geometric mean over all workloads of the median peak RSS " +
+      "divided by the smallest (1.000× = smallest everywhere; lower is better). **balanced**: sqrt(speed / memory), higher is better. " +
+      "Only configurations whose every run succeeded are scored. The machine may be shared and noisy: that is what the intervals show.",
     "",
   );
 
   lines.push(`## Configurations, by ${objective}`, "");
   const ranked = rank(summaries, objective);
+  const marks = new Map<string, string[]>();
+  for (const o of OBJECTIVES) {
+    const r = recommendations[o];
+    if (r?.change) marks.set(r.config.configId, [...(marks.get(r.config.configId) ?? []), o]);
+  }
+  const note = (s: ConfigSummary) =>
+    [s.baseline ? "defaults" : "", ...(marks.get(s.configId) ?? []).map((o) => `★ ${o}`)].filter((x) => x !== "").join(", ");
   const header = [
     "#",
     ...vary.map((k) => `\`${envName(schema, k)}\``),
-    "speed",
-    "memory",
-    "balanced",
+    "",
+    `speed [${INTERVAL_TEXT}]`,
+    `memory [${INTERVAL_TEXT}]`,
+    `balanced [${INTERVAL_TEXT}]`,
     "Pareto",
     ...plan.workloads.flatMap((w) => (workloadsWithThroughput.has(w.name) ? [`${w.name} throughput`, `${w.name} peak RSS`] : [`${w.name} peak RSS`])),
   ];
   const rows = ranked.map((s, i) => [
     s.complete ? String(i + 1) : "failed",
     ...vary.map((k) => valueText(schema, k, s.config[k] as never)),
-    pct(s.speed),
-    times(s.memory),
-    s.balanced === null ? "—" : s.balanced.toFixed(3),
+    note(s),
+    withInterval(s.speed, s.speedInterval, percent1),
+    withInterval(s.memory, s.memoryInterval, ratio3),
+    withInterval(s.balanced, s.balancedInterval, balanced3),
     s.pareto ? "yes" : "",
     ...plan.workloads.flatMap((w, wi) => {
       const ws = s.workloads[wi];
-      const rss = ws && ws.runs > 0 ? formatMiB(ws.peakRssBytes) : "—";
+      const rss = ws && ws.runs > 0 ? `${formatMiB(ws.peakRssBytes)}${relativeSpread(ws.peakRssBytes, ws.peakRssIqr)}` : "—";
       if (!workloadsWithThroughput.has(w.name)) return [rss];
-      return [ws?.throughput == null ? "—" : formatOps(ws.throughput), rss];
+      return [ws?.throughput == null ? "—" : `${formatOps(ws.throughput)}${relativeSpread(ws.throughput, ws.throughputIqr)}`, rss];
     }),
   ]);
-  lines.push(table(header, rows, 1 + vary.length), "");
+  lines.push(table(header, rows, 2 + vary.length), "");
 
   lines.push("## Workloads", "");
   for (const w of plan.workloads) {
@@ -179,8 +227,9 @@ function markdown(result: SweepResult, objective: Objective, schema: ConfigSchem
     const hasThr = workloadsWithThroughput.has(w.name);
     const h = [
       "configuration",
-      ...(hasThr ? ["throughput", "min–max"] : []),
+      ...(hasThr ? ["throughput", "IQR", "min–max"] : []),
       "peak RSS",
+      "IQR",
       "page faults",
       "OS maps",
       "OS unmaps",
@@ -192,20 +241,20 @@ function markdown(result: SweepResult, objective: Objective, schema: ConfigSchem
     ];
     const rs = ranked.map((s) => {
       const ws = s.workloads[wi];
-      if (!ws || ws.runs === 0) return [s.label, ...(hasThr ? ["—", "—"] : []), "—", "—", "—", "—", "—", "—", "—", "—", `0 ok, ${ws?.failed ?? 0} failed`];
+      const label = s.baseline ? `${s.label} (defaults)` : s.label;
+      if (!ws || ws.runs === 0) return [label, ...(hasThr ? ["—", "—", "—"] : []), "—", "—", "—", "—", "—", "—", "—", "—", "—", `0 ok, ${ws?.failed ?? 0} failed`];
       return [
-        s.label,
+        label,
         ...(hasThr
-          ? [ws.throughput === null ? "—" : formatOps(ws.throughput), ws.throughputMin === null ? "—" : `${formatOps(ws.throughputMin)} – ${formatOps(ws.throughputMax as number)}`]
+          ? [
+              ws.throughput === null ? "—" : formatOps(ws.throughput),
+              ws.throughputIqr === null ? "—" : `${formatOps(ws.throughputIqr[0])} – ${formatOps(ws.throughputIqr[1])}`,
+              ws.throughputMin === null ? "—" : `${formatOps(ws.throughputMin)} – ${formatOps(ws.throughputMax as number)}`,
+            ]
           : []),
         formatMiB(ws.peakRssBytes),
-        count(ws.pageFaults),
-        count(ws.osMaps),
-        count(ws.osUnmaps),
-        count(ws.osDecommits),
-        count(ws.lruHits),
-        count(ws.lruMisses),
-        count(ws.lruEvicts),
+        `${formatMiB(ws.peakRssIqr[0])} – ${formatMiB(ws.peakRssIqr[1])}`,
+        ...COUNTER_FIELDS.map((f) => countWithIqr(ws[f], ws.countIqr[f])),
         ws.failed > 0 ? `${ws.runs} ok, ${ws.failed} failed` : String(ws.runs),
       ];
     });
@@ -292,16 +341,16 @@ export function writeReport(outDir: string, result: SweepResult, objective: Obje
     config: null,
   };
   for (const o of OBJECTIVES) {
-    const s = result.recommendations[o];
-    if (s === null) continue;
+    const r = result.recommendations[o];
+    if (r === null) continue;
     const path = join(outDir, configFileName(o));
-    writeFileSync(path, configFileText(schema, s.config));
+    writeFileSync(path, configFileText(schema, r.config.config));
     files.configs[o] = path;
   }
   const balanced = result.recommendations.balanced;
   if (balanced !== null) {
     files.config = join(outDir, DEFAULT_CONFIG_FILE);
-    writeFileSync(files.config, configFileText(schema, balanced.config));
+    writeFileSync(files.config, configFileText(schema, balanced.config.config));
   }
   const workloads = result.plan.workloads.map((w) => ({
     name: w.name,
@@ -312,7 +361,7 @@ export function writeReport(outDir: string, result: SweepResult, objective: Obje
     files.chart,
     renderChart({
       title: "hakmem tuning: SuperSlab size and LRU limits",
-      subtitle: `${plural(plan.configs.length, "configuration")} × ${plural(plan.workloads.length, "workload")} (${plan.workloads.map((w) => w.name).join(", ")}) × ${plural(plan.runs, "run")}, medians · ${machineLine()} · ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
+      subtitle: `${plural(plan.configs.length, "configuration")} × ${plural(plan.workloads.length, "workload")} (${plan.workloads.map((w) => w.name).join(", ")}) × ${plural(plan.runs, "run")}, medians · ${machineLine(result.machines)} · ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
       summaries: result.summaries,
       workloads,
       recommendations: result.recommendations,
@@ -321,7 +370,8 @@ export function writeReport(outDir: string, result: SweepResult, objective: Obje
   writeFileSync(files.csv, csv(result, schema));
   const json = {
     generatedAt: new Date().toISOString(),
-    machine: machineLine(),
+    machines: result.machines,
+    mergedFrom: result.mergedFrom,
     objective,
     runs: plan.runs,
     workloads: plan.workloads.map((w) => ({ name: w.name, argv: w.argv, description: w.description ?? null })),
@@ -330,8 +380,10 @@ export function writeReport(outDir: string, result: SweepResult, objective: Obje
     pareto: result.summaries.filter((s) => s.pareto).map((s) => s.configId),
     recommendations: Object.fromEntries(
       OBJECTIVES.map((o) => {
-        const s = result.recommendations[o];
-        return [o, s === null ? null : { configId: s.configId, label: s.label, file: configFileName(o), flags: schema.toFlagFile(s.config as HakmemOptions) }];
+        const r = result.recommendations[o];
+        if (r === null) return [o, null];
+        const s = r.config;
+        return [o, { change: r.change, reason: r.reason, configId: s.configId, label: s.label, best: r.best.configId, file: configFileName(o), flags: schema.toFlagFile(s.config as HakmemOptions) }];
       }),
     ),
     failures: result.failures.length,

@@ -4,15 +4,25 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { HakmemOptions } from "../config.ts";
-import { toEnv } from "../index.ts";
-import { type ConfigSummary, type Objective, recommend, type RunRecord, summarize, OBJECTIVES } from "./analysis.ts";
+import { hardwareKey, type MachineInfo, machineInfo } from "../machine.ts";
+import { type ConfigSummary, type Objective, OBJECTIVES, type Recommendation, recommend, type RunRecord, summarize } from "./analysis.ts";
 import { TuneError } from "./errors.ts";
 import { expandGrid, librarySchema, type SweepGrid, type TuneConfig } from "./grid.ts";
-import { appendRecord, readJournal, resetJournal, runKey } from "./journal.ts";
+import {
+  appendRecord,
+  type JournalHeader,
+  type LibraryBuild,
+  type PlanDescription,
+  readJournal,
+  resetJournal,
+  runKey,
+  type Shard,
+} from "./journal.ts";
 import { type ReportFiles, writeReport } from "./report.ts";
 import { builtinWorkload, checkWorkload, parseThroughput, type Workload } from "./workloads.ts";
 
@@ -45,6 +55,14 @@ export interface SweepOptions {
   resume?: boolean;
   /** The objective the Markdown table is sorted by (default balanced). */
   objective?: Objective;
+  /**
+   * Run only the `index`-th (1-based) of `count` deterministic slices of the grid: configuration i (in grid order,
+   * the baseline included) belongs to slice `i % count + 1`. The journal in `out` then holds that slice alone, and
+   * no report is written: `hakmem tune merge` joins the slices' journals into the report of the whole sweep.
+   */
+  shard?: Shard;
+  /** Resume a journal that another machine (CPU model or cores) started; without it that is refused. */
+  allowMixedHardware?: boolean;
   /** Stops the sweep: the run in flight is killed and not recorded; the promise rejects with `ABORTED`. */
   signal?: AbortSignal;
   /** Called before each run. */
@@ -67,10 +85,15 @@ export interface SweepOptions {
 
 /** What a sweep is about to do. */
 export interface SweepPlan {
+  /** Every configuration of the grid, the baseline (library defaults) included. */
   configs: TuneConfig[];
   workloads: Workload[];
   runs: number;
-  /** configurations × workloads × runs */
+  /** The slice of the grid this sweep runs; null for all of it. */
+  shard: Shard | null;
+  /** The configurations this sweep runs: all of them, or the shard's. */
+  shardConfigs: TuneConfig[];
+  /** shardConfigs × workloads × runs */
   total: number;
   /** Runs already in the journal (resume), not run again. */
   alreadyDone: number;
@@ -102,8 +125,15 @@ export interface SweepResult {
   records: RunRecord[];
   /** One per configuration, in sweep order, with scores and the Pareto flag. */
   summaries: ConfigSummary[];
-  /** Best configuration per objective (null when no configuration completed every run). */
-  recommendations: Record<Objective, ConfigSummary | null>;
+  /**
+   * Per objective: the configuration to use and whether it is a change from the defaults (null when no
+   * configuration completed every run).
+   */
+  recommendations: Record<Objective, Recommendation | null>;
+  /** The machines the runs ran on (one, unless merged shards ran on different hardware). */
+  machines: MachineInfo[];
+  /** For a merged sweep: the journals it joined, one line each. */
+  mergedFrom: string[] | null;
   /** Runs that failed (their records have `ok: false`). */
   failures: RunRecord[];
   /** The files written (with `out`). */
@@ -155,7 +185,7 @@ let statsSeq = 0;
 /** Runs one program once under one configuration; never throws for the program's failures (they are recorded). */
 async function runOnce(config: TuneConfig, workload: Workload, run: number, ctx: RunContext): Promise<RunRecord> {
   const statsFile = join(ctx.statsDir, `stats-${process.pid}-${++statsSeq}.json`);
-  const env = { ...ctx.env, ...toEnv({ ...(config.options as HakmemOptions), statsFile }) };
+  const env = { ...ctx.env, ...librarySchema().toEnv({ ...(config.options as HakmemOptions), statsFile }) };
   const argv = [...workload.argv];
   const base = {
     type: "run" as const,
@@ -280,7 +310,56 @@ export function planSweep(options: SweepOptions): { plan: Omit<SweepPlan, "alrea
     if (k === "LD_PRELOAD" || k.startsWith("HAKMEM_"))
       throw new TuneError("BAD_ARGUMENT", `env must not set ${k}: the sweep sets LD_PRELOAD and the HAKMEM_* flags (use grid or base)`);
   const configs = expandGrid(options.grid, options.base ?? {});
-  return { plan: { configs, workloads, runs, total: configs.length * workloads.length * runs }, runs };
+  const shard = options.shard ?? null;
+  if (shard !== null) {
+    const { index, count } = shard;
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 1 || index > count)
+      throw new TuneError("BAD_ARGUMENT", `shard must be K/N with 1 <= K <= N; got ${index}/${count}`);
+    if (count > configs.length)
+      throw new TuneError("BAD_ARGUMENT", `shard ${index}/${count}: the grid has only ${configs.length} configurations, so some shards would be empty`);
+  }
+  const shardConfigs = shard === null ? configs : configs.filter((_, i) => i % shard.count === shard.index - 1);
+  return { plan: { configs, workloads, runs, shard, shardConfigs, total: shardConfigs.length * workloads.length * runs }, runs };
+}
+
+/** The plan as a journal keeps it. */
+export function describePlan(plan: Pick<SweepPlan, "configs" | "workloads" | "runs">): PlanDescription {
+  return {
+    configs: plan.configs.map((c) => ({ id: c.id, label: c.label, options: c.options, baseline: c.baseline })),
+    workloads: plan.workloads.map((w) => ({ name: w.name, argv: [...w.argv], description: w.description ?? null })),
+    runs: plan.runs,
+  };
+}
+
+/**
+ * The identity of a plan: what must match for journals to merge. Programs count by file name, so the same sweep
+ * from a checkout in another directory (another machine) matches.
+ */
+export function planIdOf(plan: PlanDescription): string {
+  const key = {
+    configs: plan.configs.map((c) => c.id),
+    workloads: plan.workloads.map((w) => [w.name, basename(w.argv[0] as string), ...w.argv.slice(1)]),
+    runs: plan.runs,
+  };
+  return createHash("sha256").update(JSON.stringify(key)).digest("hex").slice(0, 16);
+}
+
+/** The library file and a hash of its contents. */
+export function libraryBuild(path: string): LibraryBuild {
+  return { path, sha256: createHash("sha256").update(readFileSync(path)).digest("hex") };
+}
+
+/** Checks that a journal being resumed belongs to this sweep, machine and build; throws `BAD_ARGUMENT`. */
+function checkResumable(path: string, header: JournalHeader, mine: JournalHeader, allowMixedHardware: boolean): void {
+  const shardText = (s: Shard | null) => (s === null ? "the whole grid" : `shard ${s.index}/${s.count}`);
+  const refuse = (why: string) => {
+    throw new TuneError("BAD_ARGUMENT", `cannot resume ${path}: ${why}; start over with --force or choose another --out`);
+  };
+  if (header.planId !== mine.planId) refuse("it is a sweep of another grid, workloads or number of runs");
+  if (shardText(header.shard) !== shardText(mine.shard)) refuse(`it runs ${shardText(header.shard)}, not ${shardText(mine.shard)}`);
+  if (header.library.sha256 !== mine.library.sha256) refuse(`the library ${mine.library.path} was rebuilt since it started`);
+  if (!allowMixedHardware && hardwareKey(header.machine) !== hardwareKey(mine.machine))
+    refuse(`it started on ${hardwareKey(header.machine)}, this is ${hardwareKey(mine.machine)} (--allow-mixed-hardware to mix them)`);
 }
 
 function dispatch(target: EventTarget | undefined, type: string, detail: unknown): void {
@@ -289,7 +368,8 @@ function dispatch(target: EventTarget | undefined, type: string, detail: unknown
 
 /**
  * Runs a sweep: every configuration of the grid on every workload, `runs` times, round-robin (run 1 of everything,
- * then run 2, ...) so that slow drifts of a shared machine spread over all configurations. Each program runs under
+ * then run 2, ...) so that slow drifts of a shared machine spread over all configurations, after one discarded
+ * warm-up run of each workload. Each program runs under
  * build/runstat with LD_PRELOAD=build/libhakmem_preload.so, the configuration's `HAKMEM_*` variables (from
  * `toEnv`) and `HAKMEM_STATS_FILE`; the parent's own `HAKMEM_*` variables and LD_PRELOAD are not passed on.
  *
@@ -309,11 +389,32 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   if (!(timeoutMs > 0)) throw new TuneError("BAD_ARGUMENT", `timeoutMs must be positive; got ${timeoutMs}`);
 
   const journal = options.out === undefined ? null : join(options.out, "runs.jsonl");
+  const machine = machineInfo();
+  const description = describePlan(base);
+  const header: JournalHeader = {
+    type: "sweep",
+    planId: planIdOf(description),
+    plan: description,
+    shard: base.shard,
+    machine,
+    library: libraryBuild(preload),
+    startedAt: new Date().toISOString(),
+  };
   let previous: RunRecord[] = [];
+  let machines = [machine];
   if (journal !== null) {
     mkdirSync(options.out as string, { recursive: true });
-    if (options.resume) previous = readJournal(journal, true).records;
-    else resetJournal(journal);
+    if (options.resume) {
+      const found = readJournal(journal, true);
+      previous = found.records;
+      if (found.header === null) {
+        // a journal from before headers: give it this one
+        writeFileSync(journal, [header, ...previous].map((r) => `${JSON.stringify(r)}\n`).join(""));
+      } else {
+        checkResumable(journal, found.header, header, options.allowMixedHardware === true);
+        if (hardwareKey(found.header.machine) !== hardwareKey(machine)) machines = [found.header.machine, machine];
+      }
+    } else resetJournal(journal, header);
   }
   const done = new Set(previous.filter((r) => r.ok).map((r) => runKey(r.configId, r.workload, r.argv, r.run)));
   const keyOf = (c: TuneConfig, w: Workload, run: number) => runKey(c.id, w.name, w.argv, run);
@@ -321,7 +422,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   let alreadyDone = 0;
   for (let run = 1; run <= runs; run++)
     for (const w of base.workloads)
-      for (const c of base.configs) {
+      for (const c of base.shardConfigs) {
         if (done.has(keyOf(c, w, run))) alreadyDone++;
         else todo.push({ c, w, run });
       }
@@ -351,6 +452,12 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     return left;
   };
   try {
+    // Warm-up: one run of each workload still to run, thrown away, so that the first configuration in line does
+    // not pay for cold caches (the program, the library, the kernel's page cache).
+    for (const w of new Set(todo.map((t) => t.w))) {
+      const first = todo.find((t) => t.w === w) as (typeof todo)[number];
+      await runOnce(first.c, w, 0, ctx);
+    }
     for (let i = 0; i < todo.length; i++) {
       if (options.signal?.aborted) throw new TuneError("ABORTED", "the sweep was stopped");
       const { c, w, run } = todo[i] as (typeof todo)[number];
@@ -373,28 +480,36 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   } finally {
     rmSync(statsDir, { recursive: true, force: true });
   }
-  return finishSweep(plan, [...previous, ...records], options);
+  return finishSweep(plan, [...previous, ...records], { ...options, machines });
 }
 
-/** Summaries, recommendations and (with `out`) the report files for a finished plan. */
-export function finishSweep(plan: SweepPlan, allRecords: readonly RunRecord[], options: Pick<SweepOptions, "out" | "objective">): SweepResult {
-  const ids = new Set(plan.configs.map((c) => c.id));
+/**
+ * Summaries, recommendations and (with `out`, for a whole grid) the report files for a finished plan. `machines`:
+ * where the runs ran (default: this machine).
+ */
+export function finishSweep(
+  plan: SweepPlan,
+  allRecords: readonly RunRecord[],
+  options: Pick<SweepOptions, "out" | "objective"> & { machines?: MachineInfo[]; mergedFrom?: string[] },
+): SweepResult {
+  const ids = new Set(plan.shardConfigs.map((c) => c.id));
   const wanted = new Map(plan.workloads.map((w) => [w.name, JSON.stringify(w.argv)]));
   const records = allRecords.filter(
     (r) => ids.has(r.configId) && wanted.get(r.workload) === JSON.stringify(r.argv) && r.run >= 1 && r.run <= plan.runs,
   );
   const shape = {
-    configs: plan.configs,
+    configs: plan.shardConfigs,
     workloads: plan.workloads.map((w) => ({ name: w.name, throughput: records.some((r) => r.workload === w.name && r.ok && r.throughput !== null) })),
     runs: plan.runs,
   };
   const summaries = summarize(shape, records);
-  const recommendations = Object.fromEntries(OBJECTIVES.map((o) => [o, recommend(summaries, o)])) as Record<Objective, ConfigSummary | null>;
+  const recommendations = Object.fromEntries(OBJECTIVES.map((o) => [o, recommend(summaries, o)])) as Record<Objective, Recommendation | null>;
   // a run that failed and later succeeded is not a failure of the sweep
   const latest = new Map<string, RunRecord>();
   for (const r of records) latest.set(runKey(r.configId, r.workload, r.argv, r.run), r);
   const failures = [...latest.values()].filter((r) => !r.ok);
-  const result: SweepResult = { plan, records, summaries, recommendations, failures, files: null };
-  if (options.out !== undefined) result.files = writeReport(options.out, result, options.objective ?? "balanced", librarySchema());
+  const machines = options.machines ?? [machineInfo()];
+  const result: SweepResult = { plan, records, summaries, recommendations, machines, mergedFrom: options.mergedFrom ?? null, failures, files: null };
+  if (options.out !== undefined && plan.shard === null) result.files = writeReport(options.out, result, options.objective ?? "balanced", librarySchema());
   return result;
 }

@@ -40,7 +40,8 @@ export function parseScaling(stdout: string): null {
 }
 
 interface Builtin {
-  description: string;
+  /** One line for reports, for full and quick runs (counts in it are the ones the run uses). */
+  description: (quick: boolean) => string;
   /** argv after the binary, for full and quick runs. */
   args: (quick: boolean) => string[];
   binary: string;
@@ -48,35 +49,36 @@ interface Builtin {
 }
 
 const scale = (n: number, quick: boolean) => String(quick ? n / 10 : n);
+const count = (n: number, quick: boolean) => (quick ? n / 10 : n).toLocaleString("en-US");
 
 const BUILTINS = {
   random_mixed: {
     binary: "bench_random_mixed",
-    description: "random malloc/free of 16..1039 bytes over 65,536 slots, one thread",
+    description: (quick) => `${count(10_000_000, quick)} random malloc/free of 16..1039 bytes over 65,536 slots, one thread`,
     args: (quick) => [scale(10_000_000, quick), "65536", "42"],
     parse: parseThroughput,
   },
   tiny_hot: {
     binary: "bench_tiny_hot",
-    description: "malloc+free pairs of 16 bytes, one thread (the fast path)",
+    description: (quick) => `${count(50_000_000, quick)} malloc+free pairs of 16 bytes, one thread (the fast path)`,
     args: (quick) => [scale(50_000_000, quick), "16"],
     parse: parseThroughput,
   },
   mid_large_mt: {
     binary: "bench_mid_large_mt",
-    description: "2 threads, random malloc/free of 8..34 KiB over 1,024 slots each",
+    description: (quick) => `2 threads, ${count(2_000_000, quick)} random malloc/free of 8..34 KiB each over 1,024 slots each`,
     args: (quick) => ["2", scale(2_000_000, quick), "1024", "42"],
     parse: parseThroughput,
   },
   scaling: {
     binary: "test_scaling",
-    description: "1,000,000 blocks of 16 bytes kept live (memory only: peak RSS, no throughput)",
+    description: (quick) => `${count(1_000_000, quick)} blocks of 16 bytes kept live (memory only: peak RSS, no throughput)`,
     args: (quick) => [scale(1_000_000, quick)],
     parse: parseScaling,
   },
   remote_free: {
     binary: "bench_remote_free",
-    description: "producer/consumer threads, 16 B..64 KiB blocks all freed remotely (SuperSlab churn through the LRU)",
+    description: (quick) => `producer/consumer threads, ${count(150_000, quick)} blocks of 16 B..64 KiB all freed remotely (SuperSlab churn through the LRU)`,
     args: (quick) => [scale(150_000, quick), "65536"],
     parse: parseThroughput,
   },
@@ -97,8 +99,8 @@ export function isBuiltinWorkload(name: string): name is BuiltinWorkloadName {
 }
 
 /** One line per built-in workload: name and description. */
-export function describeBuiltinWorkloads(): { name: BuiltinWorkloadName; description: string }[] {
-  return BUILTIN_WORKLOADS.map((name) => ({ name, description: BUILTINS[name].description }));
+export function describeBuiltinWorkloads(quick = false): { name: BuiltinWorkloadName; description: string }[] {
+  return BUILTIN_WORKLOADS.map((name) => ({ name, description: BUILTINS[name].description(quick) }));
 }
 
 /**
@@ -109,7 +111,7 @@ export function builtinWorkload(name: string, buildDir: string, quick = false): 
   if (!isBuiltinWorkload(name))
     throw new TuneError("BAD_ARGUMENT", `unknown workload ${JSON.stringify(name)}; the workloads are: ${BUILTIN_WORKLOADS.join(", ")}`);
   const b: Builtin = BUILTINS[name];
-  return { name, argv: [join(buildDir, b.binary), ...b.args(quick)], parse: b.parse, description: b.description };
+  return { name, argv: [join(buildDir, b.binary), ...b.args(quick)], parse: b.parse, description: b.description(quick) };
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
