@@ -5,9 +5,11 @@
  *   hakmem run [--json] [--lib PATH] [--] CMD [ARGS...]   run CMD with hakmem as its malloc, then report
  *   hakmem flags [--json]                                 every HAKMEM_* flag with its range and default
  *   hakmem tune [OPTIONS]                                 the tuning sweep (see `hakmem tune --help`)
+ *   hakmem build                                          build the native files inside this package (gcc, make)
  *   hakmem version
  *
- * `run` preloads build/libhakmem_preload.so into CMD (and everything CMD starts), lets the allocator write its
+ * The package's bin (bin/hakmem) finds Bun and runs this file. `run` preloads libhakmem_preload.so (the package's
+ * prebuilt one for this platform, else build/'s) into CMD (and everything CMD starts), lets the allocator write its
  * statistics to a temporary file when CMD exits (HAKMEM_STATS_FILE), and prints them on stderr, so CMD's own
  * stdout is untouched. The exit status is CMD's (128 + signal number if a signal ended it).
  *
@@ -15,10 +17,11 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { nativeFile } from "./bun-library.ts";
+import { buildAdvice, PACKAGE_ROOT } from "./library.ts";
 
-const PACKAGE_ROOT = resolve(dirname(import.meta.path), "..");
-const DEFAULT_PRELOAD = join(PACKAGE_ROOT, "build", "libhakmem_preload.so");
+const DEFAULT_PRELOAD = nativeFile("libhakmem_preload.so");
 
 const USAGE = `usage:
   hakmem run [--json] [--lib PATH] [--] CMD [ARGS...]
@@ -31,6 +34,10 @@ const USAGE = `usage:
   hakmem tune [OPTIONS]
       Sweeps SuperSlab size and LRU limits over workloads and recommends a
       configuration (hakmem tune --help for the options).
+  hakmem build
+      Builds the libraries, runstat and the tuning programs into build/ inside
+      the package, for a platform it carries no prebuilt files for (needs gcc
+      and make).
   hakmem version
 `;
 
@@ -117,7 +124,7 @@ function parseRunArgs(args: string[]): RunOptions {
 async function run(options: RunOptions): Promise<number> {
   if (!existsSync(options.lib)) {
     process.stderr.write(
-      `hakmem: ${options.lib} does not exist; build it with \`make\` (or \`npm run build\`) in ${PACKAGE_ROOT}\n`,
+      `hakmem: ${options.lib} does not exist; ${buildAdvice()}\n`,
     );
     return 1;
   }
@@ -161,6 +168,14 @@ async function run(options: RunOptions): Promise<number> {
   }
 }
 
+/** `hakmem build`: `make libs bench` in the package (libraries, runstat, tuning programs into build/). */
+function build(): number {
+  const make = Bun.spawnSync(["make", "-j2", "libs", "bench"], { cwd: PACKAGE_ROOT, stdio: ["inherit", "inherit", "inherit"] });
+  if (make.success) return 0;
+  process.stderr.write(`hakmem: make libs bench failed in ${PACKAGE_ROOT} (it needs gcc and make)\n`);
+  return 1;
+}
+
 /** `hakmem flags`: the C flag table, as hak_config_describe reports it. */
 async function flags(json: boolean): Promise<number> {
   const { describeFlags } = await import("./index.ts");
@@ -195,6 +210,9 @@ export async function main(args: string[]): Promise<number> {
         return await flags(rest.includes("--json"));
       case "tune":
         return await (await import("./tune-cli.ts")).main(rest);
+      case "build":
+        if (rest.length > 0) throw new UsageError(`build: unexpected argument ${rest[0]}`);
+        return build();
       case "version": {
         const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };
         process.stdout.write(`hakmem ${pkg.version}\n`);
