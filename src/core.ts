@@ -173,7 +173,7 @@ function hex(address: number): string {
 /**
  * Builds the bindings on top of one runtime's FFI layer. Calls nothing in `native` until a function that needs the
  * library runs, so that the library loads lazily: `toEnv`, `fromEnv` and `loadConfig` validate against the
- * TypeScript flag table ({@link TABLE_SCHEMA}; tests/package.test.ts checks that it matches the C table) and never
+ * TypeScript flag table ({@link TABLE_SCHEMA}; tests/config.test.ts checks that it matches the C table) and never
  * touch it.
  */
 export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
