@@ -196,4 +196,21 @@ describe("hakmem installed from its tarball", () => {
     expect(result.stderr).toContain("hakmem runs on Bun");
     expect(result.stderr).toContain("Deno");
   }, STEP_MS);
+
+  // Last: it takes this platform's prebuilt files out of the installed package.
+  test("with no prebuilt library for the platform, the first call says what to run, and that command works", async () => {
+    const installedPackage = join(app, "node_modules", "hakmem");
+    rmSync(join(installedPackage, "build", "prebuilt", PLATFORM), { recursive: true });
+    const missing = await run([BUN, join(app, "app.ts")], { cwd: "/", env: userEnv() });
+    expect(missing.exitCode, report(missing)).not.toBe(0);
+    expect(missing.stderr).toContain("LIBRARY_NOT_FOUND");
+    expect(missing.stderr).toContain("bunx hakmem build");
+
+    await step([BUN, "x", "hakmem", "build"], { cwd: app, env: userEnv() });
+    const out = lastJson(await step([BUN, join(app, "app.ts")], { cwd: "/", env: userEnv() }));
+    expect(out).toMatchObject({ usable: 112, live: 3, buffer: 4096 });
+    expect(out.library).toBe(join(installedPackage, "build", "libhakmem.so"));
+    const result = await step([BUN, "x", "hakmem", "run", "--", "/bin/echo", "hi"], { cwd: app, env: userEnv() });
+    expect(result.stderr).toContain("== hakmem: /bin/echo hi ==");
+  }, STEP_MS);
 });
