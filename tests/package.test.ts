@@ -3,8 +3,9 @@
  * dist/) from a copy of the repository, installs the tarball into a temporary app outside the repository with this
  * project's own Bun, then checks what a user does, each from another working directory than the app's:
  * import + alloc + free + buffer, and the README's example; tsc under Bun's recommended settings and under NodeNext; `bun build --compile`
- * run with an empty environment from `/`; `bun build --target bun`; Deno through node_modules; `bunx hakmem flags`
- * and `bunx hakmem run -- /bin/echo hi`; the bin where Bun is not to be found; Node's error; what the tarball holds.
+ * run with an empty environment from `/`; `bun build --target bun`; Deno through node_modules; `bunx hakmem flags`,
+ * `bunx hakmem run -- /bin/echo hi` and a one-point `bunx hakmem tune`; the bin where Bun is not to be found; Node's
+ * error; what the tarball holds; and, with the platform's prebuilt files taken out, `bunx hakmem build`.
  * Every step that fails shows the output of that step.
  *
  * The arm64 library needs Debian's cross compiler (gcc-aarch64-linux-gnu; .ci/run installs it). Without it the
@@ -53,9 +54,19 @@ function lastJson(result: RunResult): Record<string, unknown> {
 /** A PATH with no Bun on it, so that the app's `bunx` steps rely on nothing but the Bun that runs them. */
 const PLAIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** What a user of the app runs with: no Bun on PATH, no BUN_INSTALL, a home of its own. */
+/**
+ * What a user of the app runs with: no Bun on PATH, no BUN_INSTALL, a home of its own, and npm's variables as
+ * `npm test` leaves them (Bun keeps them for what bunx starts), so that the bin has to find Bun on its own.
+ */
 function userEnv(): Record<string, string> {
-  return { PATH: PLAIN_PATH, HOME: join(tmp, "home"), BUN_INSTALL: "", NO_COLOR: "1" };
+  return {
+    PATH: PLAIN_PATH,
+    HOME: join(tmp, "home"),
+    BUN_INSTALL: "",
+    NO_COLOR: "1",
+    npm_config_user_agent: "npm/10.0.0 node/v20.0.0 linux x64",
+    npm_execpath: "/nonexistent/npm-cli.js",
+  };
 }
 
 beforeAll(async () => {
@@ -110,6 +121,12 @@ describe("hakmem installed from its tarball", () => {
     }
     const unwanted = names.filter((n) => /^(tests|csrc\/tests|csrc\/fuzz|bench\/results|node_modules|\.ci)\/|^build\/(?!prebuilt\/)|\.test\.ts$/.test(n));
     expect(unwanted).toEqual([]);
+    // Each platform's library is built for that machine (ELF e_machine: 62 x86-64, 183 AArch64).
+    const machines: Record<string, number> = { "linux-x64": 62, "linux-arm64": 183 };
+    for (const platform of packed) {
+      const elf = readFileSync(join(app, "node_modules", "hakmem", "build", "prebuilt", platform, "libhakmem.so"));
+      expect([platform, elf.readUInt16LE(18)]).toEqual([platform, machines[platform] ?? -1]);
+    }
     const bin = list.find((l) => l.endsWith("package/bin/hakmem")) ?? "";
     expect(bin.startsWith("-rwx")).toBe(true);
     const pkg = JSON.parse(readFileSync(join(app, "node_modules", "hakmem", "package.json"), "utf8"));
@@ -182,9 +199,19 @@ describe("hakmem installed from its tarball", () => {
     expect(result.stderr).toContain("== hakmem: /bin/echo hi ==");
   }, STEP_MS);
 
+  test("bunx hakmem tune: a one-point sweep on the package's own programs", async () => {
+    const out = join(tmp, "tune-results");
+    const argv = [BUN, "x", "hakmem", "tune", "--ss-size", "1M", "--lru-max-cached", "0", "--lru-max-mb", "64", "--runs", "1", "--quick", "--workload", "tiny_hot", "--out", out];
+    await step(argv, { cwd: app, env: userEnv() });
+    expect(existsSync(join(out, "hakmem.config.json"))).toBe(true);
+    expect(readFileSync(join(out, "runs.jsonl"), "utf8").trim().split("\n")).toHaveLength(1);
+  }, STEP_MS);
+
   test("the bin with no Bun to be found says so in one line", async () => {
-    const env = { PATH: PLAIN_PATH, HOME: join(tmp, "home") };
-    const result = await run([join(app, "node_modules", ".bin", "hakmem"), "flags"], { cwd: app, env });
+    const env = { PATH: PLAIN_PATH, HOME: join(tmp, "home"), npm_config_user_agent: "npm/10.0.0", npm_execpath: "/nonexistent/npm-cli.js" };
+    // Started by a shell, as npx does, not by this Bun (which the bin would find as its parent).
+    const bin = join(app, "node_modules", ".bin", "hakmem");
+    const result = await run(["sh", "-c", `"${bin}" flags; status=$?; exit $status`], { cwd: app, env });
     expect(result.exitCode, report(result, env)).toBe(127);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toContain("needs Bun");
