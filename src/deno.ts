@@ -107,6 +107,8 @@ function open(): Deno.DynamicLibrary<typeof SYMBOLS> {
       loadedPath = candidate.path;
       return lib;
     } catch (cause) {
+      // A missing permission is Deno's own error ("run again with the --allow-ffi flag"), as for HAKMEM_LIB.
+      if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) throw cause;
       if (!isMissingFile(cause)) throw libraryLoadFailed(candidate, cause);
     }
   }

@@ -186,6 +186,10 @@ describe("hakmem installed from its tarball", () => {
     expect(out).toMatchObject({ flags: expect.any(Number), size: 1024 * 1024, usable: 112, buffer: 64 });
     expect(out.library).toBe(join(app, "node_modules", "hakmem", "build", "prebuilt", PLATFORM, "libhakmem.so"));
     await step([DENO, "check", join(app, "deno-app.ts")], { cwd: app, env });
+    // Without --allow-ffi, Deno's own error says which flag is missing.
+    const denied = await run(argv.filter((a) => a !== "--allow-ffi"), { cwd: "/", env });
+    expect(denied.exitCode, report(denied, env)).not.toBe(0);
+    expect(denied.stderr).toContain("--allow-ffi");
   }, STEP_MS);
 
   test("bunx hakmem flags", async () => {
