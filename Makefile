@@ -157,21 +157,29 @@ fuzz-run: $(FUZZ_DIR)/fuzz_alloc
 # One folder per platform (Node's names), each built by a sub-make with that
 # platform's compiler: gcc for the host, Debian's cross compiler for the other
 # (apt-get install gcc-aarch64-linux-gnu, or gcc-x86-64-linux-gnu on arm64).
-# No debug information: it would triple the package. library.js lets the Bun
-# bindings reach the library through an import that `bun build` follows, so
-# `bun build --compile` embeds it (src/bun-library.ts).
+# Without a cross compiler, `npm pack` (and npm's install from a git
+# repository, which runs prepack) carries the host's platform only and says
+# so; `npm publish` (npm_command=publish) stops instead: a published package
+# carries every platform. No debug information: it would triple the package.
+# library.js lets the Bun bindings reach the library through an import that
+# `bun build` follows, so `bun build --compile` embeds it (src/bun-library.ts).
 PREBUILT_DIR       := $(BUILD)/prebuilt
 PREBUILT_PLATFORMS ?= linux-x64 linux-arm64
 HOST_ARCH          := $(shell uname -m)
+HOST_PLATFORM      := linux-$(if $(filter aarch64,$(HOST_ARCH)),arm64,$(if $(filter x86_64,$(HOST_ARCH)),x64,$(HOST_ARCH)))
 CC_linux-x64       ?= $(if $(filter x86_64,$(HOST_ARCH)),gcc,x86_64-linux-gnu-gcc)
 CC_linux-arm64     ?= $(if $(filter aarch64,$(HOST_ARCH)),gcc,aarch64-linux-gnu-gcc)
 
 .PHONY: prebuilt
 prebuilt: $(addprefix prebuilt-,$(PREBUILT_PLATFORMS))
 prebuilt-%:
-	@command -v $(CC_$*) >/dev/null 2>&1 || { echo "make prebuilt: $(CC_$*), the C compiler for $*, is not installed (Debian: apt-get install gcc-aarch64-linux-gnu, or gcc-x86-64-linux-gnu on arm64); PREBUILT_PLATFORMS=... limits the platforms" >&2; exit 1; }
-	$(MAKE) --no-print-directory BUILD=$(PREBUILT_DIR)/$* CC=$(CC_$*) EXTRA_CFLAGS=-g0 libs bench
-	@printf '%s\n' '// Written by make prebuilt: the path of the library next to this file, as bun build sees it.' \
+	@if ! command -v $(CC_$*) >/dev/null 2>&1; then \
+	  echo "make prebuilt: $(CC_$*), the C compiler for $*, is not installed (Debian: apt-get install gcc-aarch64-linux-gnu, or gcc-x86-64-linux-gnu on arm64)" >&2; \
+	  if [ "$${npm_command:-}" = publish ] || [ "$*" = "$(HOST_PLATFORM)" ]; then exit 1; fi; \
+	  echo "make prebuilt: WARNING: the package will carry no $* files (npm publish stops here)" >&2; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory BUILD=$(PREBUILT_DIR)/$* CC=$(CC_$*) EXTRA_CFLAGS=-g0 libs bench && \
+	printf '%s\n' '// Written by make prebuilt: the path of the library next to this file, as bun build sees it.' \
 	    'import path from "./libhakmem.so" with { type: "file" };' 'export default path;' > $(PREBUILT_DIR)/$*/library.js
 
 clean:
