@@ -8,6 +8,9 @@
 #   make soak       the stress test for a long time (SOAK_THREADS, SOAK_SECONDS)
 #   make fuzz       the libFuzzer target (clang) into build/fuzz/
 #   make fuzz-run   run it for FUZZ_SECONDS on the seed corpus
+#   make prebuilt   what the npm package carries: the libraries, runstat and the
+#                   benchmark programs for each of PREBUILT_PLATFORMS, under
+#                   build/prebuilt/<platform>/ (npm pack runs it)
 #   make clean
 CC      ?= gcc
 OPT     ?= -O2
@@ -149,6 +152,35 @@ fuzz-run: $(FUZZ_DIR)/fuzz_alloc
 	@mkdir -p $(FUZZ_DIR)/corpus
 	$(ASAN_ENV) $(FUZZ_DIR)/fuzz_alloc -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
 	    -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus csrc/fuzz/corpus
+
+# ---- the package's prebuilt files ---------------------------------------------
+# One folder per platform (Node's names), each built by a sub-make with that
+# platform's compiler: gcc for the host, Debian's cross compiler for the other
+# (apt-get install gcc-aarch64-linux-gnu, or gcc-x86-64-linux-gnu on arm64).
+# Without a cross compiler, `npm pack` (and npm's install from a git
+# repository, which runs prepack) carries the host's platform only and says
+# so; `npm publish` (npm_command=publish) stops instead: a published package
+# carries every platform. No debug information: it would triple the package.
+# library.js lets the Bun bindings reach the library through an import that
+# `bun build` follows, so `bun build --compile` embeds it (src/bun-library.ts).
+PREBUILT_DIR       := $(BUILD)/prebuilt
+PREBUILT_PLATFORMS ?= linux-x64 linux-arm64
+HOST_ARCH          := $(shell uname -m)
+HOST_PLATFORM      := linux-$(if $(filter aarch64,$(HOST_ARCH)),arm64,$(if $(filter x86_64,$(HOST_ARCH)),x64,$(HOST_ARCH)))
+CC_linux-x64       ?= $(if $(filter x86_64,$(HOST_ARCH)),gcc,x86_64-linux-gnu-gcc)
+CC_linux-arm64     ?= $(if $(filter aarch64,$(HOST_ARCH)),gcc,aarch64-linux-gnu-gcc)
+
+.PHONY: prebuilt
+prebuilt: $(addprefix prebuilt-,$(PREBUILT_PLATFORMS))
+prebuilt-%:
+	@if ! command -v $(CC_$*) >/dev/null 2>&1; then \
+	  echo "make prebuilt: $(CC_$*), the C compiler for $*, is not installed (Debian: apt-get install gcc-aarch64-linux-gnu, or gcc-x86-64-linux-gnu on arm64)" >&2; \
+	  if [ "$${npm_command:-}" = publish ] || [ "$*" = "$(HOST_PLATFORM)" ]; then exit 1; fi; \
+	  echo "make prebuilt: WARNING: the package will carry no $* files (npm publish stops here)" >&2; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory BUILD=$(PREBUILT_DIR)/$* CC=$(CC_$*) EXTRA_CFLAGS=-g0 libs bench && \
+	printf '%s\n' '// Written by make prebuilt: the path of the library next to this file, as bun build sees it.' \
+	    'import path from "./libhakmem.so" with { type: "file" };' 'export default path;' > $(PREBUILT_DIR)/$*/library.js
 
 clean:
 	rm -rf $(BUILD)

@@ -5,9 +5,11 @@
  *   hakmem run [--json] [--lib PATH] [--] CMD [ARGS...]   run CMD with hakmem as its malloc, then report
  *   hakmem flags [--json]                                 every HAKMEM_* flag with its range and default
  *   hakmem tune [OPTIONS]                                 the tuning sweep (see `hakmem tune --help`)
+ *   hakmem build                                          build the native files inside this package (gcc, make)
  *   hakmem version
  *
- * `run` preloads build/libhakmem_preload.so into CMD (and everything CMD starts) under build/runstat, which measures
+ * The package's bin (bin/hakmem) finds Bun and runs this file. `run` preloads libhakmem_preload.so (the package's
+ * prebuilt one for this platform, else build/'s) into CMD (and everything CMD starts) under runstat, which measures
  * CMD's own process; lets the allocator write its statistics when CMD exits (HAKMEM_STATS_FILE: the user's own
  * when set, else a temporary file), and prints them on stderr, so CMD's own stdout is untouched. The exit status is
  * CMD's (128 + signal number if a signal ended it, and the signal is named).
@@ -16,14 +18,15 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { nativeFile } from "./bun-library.ts";
+import { buildAdvice, PACKAGE_ROOT } from "./library.ts";
 
 import { formatBytes, formatCount } from "./format.ts";
 
-const PACKAGE_ROOT = resolve(dirname(import.meta.path), "..");
-const DEFAULT_PRELOAD = join(PACKAGE_ROOT, "build", "libhakmem_preload.so");
+const DEFAULT_PRELOAD = nativeFile("libhakmem_preload.so");
 /** Runs the command and measures its own process (bench/native/runstat.c). */
-const RUNSTAT = join(PACKAGE_ROOT, "build", "runstat");
+const RUNSTAT = nativeFile("runstat");
 
 const USAGE = `usage:
   hakmem run [--json] [--lib PATH] [--] CMD [ARGS...]
@@ -36,6 +39,10 @@ const USAGE = `usage:
   hakmem tune [OPTIONS]
       Sweeps SuperSlab size and LRU limits over workloads and recommends a
       configuration (hakmem tune --help for the options).
+  hakmem build
+      Builds the libraries, runstat and the tuning programs into build/ inside
+      the package, for a platform it carries no prebuilt files for (needs gcc
+      and make).
   hakmem version
 `;
 
@@ -163,10 +170,10 @@ function mtime(path: string): number | null {
 async function run(options: RunOptions): Promise<number> {
   for (const [path, what] of [
     [options.lib, "the preload library"],
-    [RUNSTAT, "build/runstat (it measures the command)"],
+    [RUNSTAT, "runstat (it measures the command)"],
   ] as const) {
     if (!existsSync(path)) {
-      process.stderr.write(`hakmem: ${what} ${path} does not exist; build it with \`make\` (or \`npm run build\`) in ${PACKAGE_ROOT}\n`);
+      process.stderr.write(`hakmem: ${what} ${path} does not exist; ${buildAdvice()}\n`);
       return 1;
     }
   }
@@ -218,6 +225,14 @@ async function run(options: RunOptions): Promise<number> {
   }
 }
 
+/** `hakmem build`: `make libs bench` in the package (libraries, runstat, tuning programs into build/). */
+function build(): number {
+  const make = Bun.spawnSync(["make", "-j2", "libs", "bench"], { cwd: PACKAGE_ROOT, stdio: ["inherit", "inherit", "inherit"] });
+  if (make.success) return 0;
+  process.stderr.write(`hakmem: make libs bench failed in ${PACKAGE_ROOT} (it needs gcc and make)\n`);
+  return 1;
+}
+
 /** `hakmem flags`: the C flag table, as hak_config_describe reports it. */
 async function flags(json: boolean): Promise<number> {
   const { describeFlags } = await import("./index.ts");
@@ -252,6 +267,9 @@ export async function main(args: string[]): Promise<number> {
         return await flags(rest.includes("--json"));
       case "tune":
         return await (await import("./tune-cli.ts")).main(rest);
+      case "build":
+        if (rest.length > 0) throw new UsageError(`build: unexpected argument ${rest[0]}`);
+        return build();
       case "version": {
         const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };
         process.stdout.write(`hakmem ${pkg.version}\n`);

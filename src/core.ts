@@ -13,6 +13,7 @@ import {
   type HakmemOptions,
   matchDescribe,
   parseDescribe,
+  TABLE_SCHEMA,
 } from "./config.ts";
 import { HakmemError, MAX_BATCH, MAX_SIZE } from "./errors.ts";
 import { decodeStats, type HakmemStats, STATS_BUFFER_WORDS, statsLayout } from "./stats.ts";
@@ -169,12 +170,19 @@ function hex(address: number): string {
   return `0x${address.toString(16)}`;
 }
 
-/** Builds the bindings on top of one runtime's FFI layer. */
+/**
+ * Builds the bindings on top of one runtime's FFI layer. Calls nothing in `native` until a function that needs the
+ * library runs, so that the library loads lazily: `toEnv`, `fromEnv` and `loadConfig` validate against the
+ * TypeScript flag table ({@link TABLE_SCHEMA}; tests/config.test.ts checks that it matches the C table) and never
+ * touch it.
+ */
 export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
-  const schema = new ConfigSchema(matchDescribe(parseDescribe(native.configDescribe())).specs);
+  // The loaded library's flag table and stats layout, read once, on first need.
+  let librarySchema: ConfigSchema | undefined;
+  const schemaOf = () => (librarySchema ??= new ConfigSchema(matchDescribe(parseDescribe(native.configDescribe())).specs));
+  let statsLayoutOf: ReturnType<typeof statsLayout> | undefined;
   const statsWords = new BigUint64Array(STATS_BUFFER_WORDS);
   const badIndex = new BigUint64Array(1);
-  const layout = statsLayout(native.statsJson());
 
   /** A valid non-null address, or FOREIGN_POINTER. */
   function requireAddress(ptr: unknown, fn: string): number {
@@ -306,10 +314,12 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   function stats(): HakmemStats {
     statsWords.fill(0n);
     native.stats(statsWords);
-    return decodeStats(statsWords, layout);
+    statsLayoutOf ??= statsLayout(native.statsJson());
+    return decodeStats(statsWords, statsLayoutOf);
   }
 
   function configure(options: HakmemOptions): void {
+    const schema = schemaOf();
     const normalized = schema.normalize(options, "configure()");
     const entries = Object.entries(normalized);
     if (entries.length === 0) return;
@@ -328,6 +338,7 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   }
 
   function config(): HakmemConfig {
+    const schema = schemaOf();
     const out: Record<string, unknown> = {};
     for (const spec of schema.specs) {
       const text = native.configGet(spec.env);
@@ -337,7 +348,7 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   }
 
   function describeFlags(): FlagDescription[] {
-    const keys = new Map(schema.specs.map((s) => [s.env, s.key]));
+    const keys = new Map(schemaOf().specs.map((s) => [s.env, s.key]));
     return parseDescribe(native.configDescribe()).map((f) => {
       const key = keys.get(f.name);
       return key === undefined ? f : { ...f, key };
@@ -359,9 +370,9 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
     config,
     configLocked: () => native.configLocked(),
     describeFlags,
-    toEnv: (options) => schema.toEnv(options),
-    fromEnv: (env = host.env()) => schema.fromEnv(env),
-    loadConfig: (path) => schema.parseJson(host.readTextFile(path), path),
+    toEnv: (options) => TABLE_SCHEMA.toEnv(options),
+    fromEnv: (env = host.env()) => TABLE_SCHEMA.fromEnv(env),
+    loadConfig: (path) => TABLE_SCHEMA.parseJson(host.readTextFile(path), path),
     trim: () => native.trim(),
     version: () => native.version(),
   };

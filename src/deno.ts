@@ -1,6 +1,10 @@
 /**
  * hakmem for Deno: the same API as the Bun entry point (src/index.ts, which documents every function in full),
- * through `Deno.dlopen`. Run with `--allow-ffi --allow-read --allow-env`.
+ * through `Deno.dlopen`. Importing never throws and loads nothing; the first call that needs the library opens it
+ * (src/library.ts says where it is looked for). Permissions: `--allow-ffi` (to open the library) and
+ * `--allow-env=HAKMEM_LIB` (to read the override, on that first call); `fromEnv()` with no argument also reads
+ * every `HAKMEM_*` variable (`--allow-env`), and `loadConfig(path)` reads the file (`--allow-read`). Published as
+ * compiled JavaScript (dist/deno.js), since Deno does not load TypeScript from `node_modules`.
  *
  * Differences from Bun:
  * - Pointers are plain address numbers (the same branded {@link Pointer} type as in Bun), not `Deno.PointerObject`s.
@@ -15,7 +19,16 @@
  */
 import { createHakmem, type FlagDescription, type Hakmem, type NativeHakmem, type Pointer, type PointerList } from "./core.ts";
 import type { HakmemConfig, HakmemOptions } from "./config.ts";
-import { libraryLoadFailed, libraryNotFound, libraryPath } from "./native-path.ts";
+import {
+  lazySymbols,
+  type LibraryCandidate,
+  libraryCandidates,
+  libraryLoadFailed,
+  libraryNotFound,
+  platformKey,
+  prebuiltFile,
+  PREBUILT_PLATFORMS,
+} from "./library.ts";
 import type { HakmemStats } from "./stats.ts";
 
 export type { Pointer } from "./core.ts";
@@ -43,6 +56,7 @@ export {
 } from "./config.ts";
 export { STATS_FIELDS, type HakmemStats, type StatsField } from "./stats.ts";
 export type { FlagDescription, PointerList } from "./core.ts";
+export { pointerAt, pointers } from "./batch.ts";
 
 // Addresses cross as usize (bigint both ways) so that no Deno.PointerObject is made per call.
 const SYMBOLS = {
@@ -67,25 +81,53 @@ const SYMBOLS = {
   hak_version: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The path of the native library these bindings loaded (`HAKMEM_LIB`, or `build/libhakmem.so`). */
-export const LIBRARY_PATH: string = libraryPath(Deno.env.get("HAKMEM_LIB"));
+const PLATFORM = platformKey(Deno.build.os, Deno.build.arch);
 
-function open(): Deno.DynamicLibrary<typeof SYMBOLS> {
-  try {
-    Deno.statSync(LIBRARY_PATH);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw libraryNotFound(LIBRARY_PATH, !!Deno.env.get("HAKMEM_LIB"));
-    throw e;
-  }
-  try {
-    return Deno.dlopen(LIBRARY_PATH, SYMBOLS);
-  } catch (cause) {
-    throw libraryLoadFailed(LIBRARY_PATH, cause);
-  }
+function candidates(): LibraryCandidate[] {
+  const prebuilt = PREBUILT_PLATFORMS.includes(PLATFORM) ? prebuiltFile(PLATFORM, "libhakmem.so") : undefined;
+  return libraryCandidates(Deno.env.get("HAKMEM_LIB"), prebuilt);
 }
 
-const lib = open();
-const sym = lib.symbols;
+/** dlopen's message for a file that is not there (glibc: "cannot open shared object file: No such file ..."). */
+function isMissingFile(error: unknown): boolean {
+  return error instanceof Error && /No such file or directory/.test(error.message);
+}
+
+let loadedPath: string | undefined;
+
+/**
+ * Opens the first candidate that exists. Existence is learned from `dlopen` itself, so that no `--allow-read` is
+ * needed.
+ */
+function open(): Deno.DynamicLibrary<typeof SYMBOLS> {
+  const list = candidates();
+  for (const candidate of list) {
+    try {
+      const lib = Deno.dlopen(candidate.path, SYMBOLS);
+      loadedPath = candidate.path;
+      return lib;
+    } catch (cause) {
+      // A missing permission is Deno's own error ("run again with the --allow-ffi flag"), as for HAKMEM_LIB.
+      if (cause instanceof Deno.errors.NotCapable || cause instanceof Deno.errors.PermissionDenied) throw cause;
+      if (!isMissingFile(cause)) throw libraryLoadFailed(candidate, cause);
+    }
+  }
+  throw libraryNotFound(list, PLATFORM);
+}
+
+/**
+ * The path of the native library these bindings loaded: `HAKMEM_LIB`, else the package's prebuilt library for this
+ * platform, else `build/libhakmem.so`. Loads it when no call has yet.
+ *
+ * @throws {@link HakmemError} `LIBRARY_NOT_FOUND` when there is none
+ */
+export function libraryPath(): string {
+  if (loadedPath === undefined) sym.hak_version();
+  return loadedPath as string;
+}
+
+// Opened by the first call that needs it; from then on `sym.hak_x` is the library's own function (see lazySymbols).
+const sym = lazySymbols(Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[], () => open().symbols);
 const encoder = new TextEncoder();
 
 function cstr(text: string): Uint8Array<ArrayBuffer> {

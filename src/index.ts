@@ -1,9 +1,11 @@
 /**
  * hakmem for Bun: typed `bun:ffi` bindings to `build/libhakmem.so` (or the library `HAKMEM_LIB` names).
  *
- * Importing this module loads the library; a missing library throws a {@link HakmemError} with code
- * `LIBRARY_NOT_FOUND` that says how to build it. Every function validates its input and throws a
- * {@link HakmemError} with a stable `code` instead of touching the heap with something bad.
+ * Importing this module never throws and loads nothing: {@link FLAGS}, {@link parseSize}, {@link toEnv},
+ * {@link fromEnv}, {@link loadConfig} and {@link ConfigSchema} work with no library. The first call that needs the
+ * library opens it (src/library.ts says where it is looked for); a missing one throws a {@link HakmemError} with code
+ * `LIBRARY_NOT_FOUND` that says what to run, a broken one `LIBRARY_LOAD_FAILED`. Every function validates its input
+ * and throws a {@link HakmemError} with a stable `code` instead of touching the heap with something bad.
  *
  * @example
  * ```ts
@@ -17,14 +19,17 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dlopen, FFIType, type Pointer, toArrayBuffer } from "bun:ffi";
-import { createHakmem, type FlagDescription, type Hakmem, type NativeHakmem, type PointerList } from "./core.ts";
+import { readFileSync } from "node:fs";
+import { FFIType, toArrayBuffer } from "bun:ffi";
+import { openLibrary } from "./bun-library.ts";
+import { createHakmem, type FlagDescription, type Hakmem, type NativeHakmem, type Pointer, type PointerList } from "./core.ts";
 import type { HakmemConfig, HakmemOptions } from "./config.ts";
-import { libraryLoadFailed, libraryNotFound, libraryPath } from "./native-path.ts";
+import { lazySymbols } from "./library.ts";
 import type { HakmemStats } from "./stats.ts";
 
-export type { Pointer } from "bun:ffi";
+// The same structural type as bun:ffi's Pointer (so either passes for the other); declared in src/core.ts so that
+// the published declarations need no Bun types.
+export type { Pointer } from "./core.ts";
 export { HakmemError, HAKMEM_ERROR_CODES, MAX_BATCH, MAX_SIZE, type HakmemErrorCode } from "./errors.ts";
 export {
   ConfigSchema,
@@ -49,6 +54,7 @@ export {
 } from "./config.ts";
 export { STATS_FIELDS, type HakmemStats, type StatsField } from "./stats.ts";
 export type { FlagDescription, PointerList } from "./core.ts";
+export { pointerAt, pointers } from "./batch.ts";
 
 const SYMBOLS = {
   hak_malloc: { args: [FFIType.u64], returns: FFIType.ptr },
@@ -73,28 +79,33 @@ const SYMBOLS = {
   hak_version: { args: [], returns: FFIType.cstring },
 } as const;
 
-/** The path of the native library these bindings loaded (`HAKMEM_LIB`, or `build/libhakmem.so`). */
-export const LIBRARY_PATH: string = libraryPath(process.env.HAKMEM_LIB);
+/** The C deallocator an ArrayBuffer from `buffer()` calls when collected: `hak_free_deallocator(bytes, ctx)`. */
+let deallocator: Pointer;
+let loadedPath: string | undefined;
 
-function open() {
-  if (!existsSync(LIBRARY_PATH)) throw libraryNotFound(LIBRARY_PATH, !!process.env.HAKMEM_LIB);
-  try {
-    return dlopen(LIBRARY_PATH, SYMBOLS);
-  } catch (cause) {
-    throw libraryLoadFailed(LIBRARY_PATH, cause);
-  }
+// Opened by the first call that needs it; from then on `sym.hak_x` is the library's own function (see lazySymbols).
+const sym = lazySymbols(Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[], () => {
+  const { library, path } = openLibrary(SYMBOLS);
+  deallocator = library.symbols.hak_buffer_deallocator() as Pointer;
+  loadedPath = path;
+  return library.symbols;
+});
+
+/**
+ * The path of the native library these bindings loaded: `HAKMEM_LIB`, else the package's prebuilt library for this
+ * platform, else `build/libhakmem.so`. Loads it when no call has yet.
+ *
+ * @throws {@link HakmemError} `LIBRARY_NOT_FOUND` when there is none, `LIBRARY_LOAD_FAILED` when it cannot be opened
+ */
+export function libraryPath(): string {
+  if (loadedPath === undefined) sym.hak_version();
+  return loadedPath as string;
 }
-
-const lib = open();
-const sym = lib.symbols;
 
 /** A NUL-terminated C string for a `char *` argument. */
 function cstr(text: string): Buffer {
   return Buffer.from(`${text}\0`, "utf8");
 }
-
-/** The C deallocator an ArrayBuffer from `buffer()` calls when collected: `hak_free_deallocator(bytes, ctx)`. */
-const DEALLOCATOR = sym.hak_buffer_deallocator() as Pointer;
 
 /** `toArrayBuffer` with the deallocator arguments bun:ffi accepts but its type declarations leave out. */
 const toOwnedArrayBuffer = toArrayBuffer as unknown as (
@@ -133,7 +144,7 @@ const native: NativeHakmem = {
   configLocked: () => sym.hak_config_locked() !== 0,
   strerror: (code) => String(sym.hak_strerror(code)),
   version: () => String(sym.hak_version()),
-  adoptBuffer: (ptr, size) => toOwnedArrayBuffer(asPtr(ptr), 0, size, null, DEALLOCATOR),
+  adoptBuffer: (ptr, size) => toOwnedArrayBuffer(asPtr(ptr), 0, size, null, deallocator),
 };
 
 const api: Hakmem = createHakmem(native, {

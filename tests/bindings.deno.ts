@@ -21,7 +21,7 @@ import {
   HakmemError,
   type HakmemErrorCode,
   type HakmemConfigKey,
-  LIBRARY_PATH,
+  libraryPath,
   loadConfig,
   owns,
   type Pointer,
@@ -77,7 +77,7 @@ function collect(): Promise<void> {
 }
 
 Deno.test("configure before the first allocation applies, then CONFIG_LOCKED", () => {
-  assert.equal(LIBRARY_PATH.endsWith("build/libhakmem.so"), true);
+  assert.equal(libraryPath().endsWith("build/libhakmem.so"), true);
   assert.equal(configLocked(), false);
   configure({ lruMaxCached: 9, superslabSize: "2M", prefault: "madvise" });
   const c = config();

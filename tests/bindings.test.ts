@@ -16,7 +16,7 @@ import {
   freeBatch,
   HakmemError,
   type HakmemErrorCode,
-  LIBRARY_PATH,
+  libraryPath,
   MAX_BATCH,
   MAX_SIZE,
   owns,
@@ -98,7 +98,7 @@ function expectHeapUsable(): void {
 
 describe("loading", () => {
   test("the library loaded from build/ and reports its version", () => {
-    expect(LIBRARY_PATH).toBe(FFI_LIB);
+    expect(libraryPath()).toBe(FFI_LIB);
     expect(version()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });

@@ -6,7 +6,9 @@
  * - `config`: `{ config, locked }`, the effective configuration of this process (set by its environment).
  * - `configure JSON`: calls `configure(JSON)` before any allocation, then allocates and tries to configure again:
  *   `{ lockedBefore, error, config, lockedAfter, superslabBytes, second }` (`error`/`second`: HakmemError codes).
- * - `import`: only imports ENTRY (to see how loading fails).
+ * - `import`: imports ENTRY, uses what needs no library (FLAGS, parseSize, toEnv, fromEnv, ConfigSchema), then
+ *   allocates: `{ noLibrary, error: { code, message } | null }` (to see that importing never throws and how
+ *   loading fails).
  */
 const [entry, mode, json] = process.argv.slice(2);
 if (entry === undefined || mode === undefined) {
@@ -39,7 +41,23 @@ if (mode === "config") {
   const second = codeOf(() => h.configure({ lruTtlSec: 1 }));
   h.free(p);
   console.log(JSON.stringify({ lockedBefore, error, config, lockedAfter, superslabBytes, second }));
-} else if (mode !== "import") {
+} else if (mode === "import") {
+  const noLibrary = {
+    flags: Object.keys(h.FLAGS).length,
+    size: h.parseSize("2M"),
+    env: h.toEnv({ superslabSize: "2M" }),
+    fromEnv: h.fromEnv({ HAKMEM_SS_LRU_MAX_CACHED: "3" }),
+    schema: new h.ConfigSchema([]).specs.length,
+  };
+  let error: { code: string; message: string } | null = null;
+  try {
+    h.free(h.alloc(16));
+  } catch (e) {
+    if (!(e instanceof h.HakmemError)) throw e;
+    error = { code: e.code, message: e.message };
+  }
+  console.log(JSON.stringify({ noLibrary, error }));
+} else {
   console.error(`unknown mode ${mode}`);
   process.exit(2);
 }

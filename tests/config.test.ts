@@ -392,23 +392,50 @@ describe("configure() in a fresh process", () => {
 });
 
 describe("loading the library", () => {
-  test("HAKMEM_LIB pointing at nothing gives LIBRARY_NOT_FOUND naming the path", async () => {
-    const env = { HAKMEM_LIB: join(tmp, "missing", "libhakmem.so") };
-    const result = await run([process.execPath, CHILD, ENTRY, "import"], { env });
-    expect(result.exitCode, report(result, env)).not.toBe(0);
-    expect(result.stderr).toContain("LIBRARY_NOT_FOUND");
-    expect(result.stderr).toContain(env.HAKMEM_LIB);
+  interface ImportOutcome {
+    noLibrary: { flags: number; size: number; env: Record<string, string>; fromEnv: object; schema: number };
+    error: { code: string; message: string } | null;
+  }
+
+  /** Imports `entry` in a child process with no usable library; what works, and the first allocation's error. */
+  async function importWithout(entry: string, env: Record<string, string> = {}): Promise<ImportOutcome> {
+    const result = await run([process.execPath, CHILD, entry, "import"], { env });
+    expect(result.exitCode, report(result, env)).toBe(0);
+    const out = JSON.parse(result.stdout) as ImportOutcome;
+    expect(out.noLibrary).toEqual({
+      flags: Object.keys(FLAGS).length,
+      size: 2 * 1024 * 1024,
+      env: { HAKMEM_SS_SIZE: "2M" },
+      fromEnv: { lruMaxCached: 3 },
+      schema: 0,
+    });
+    return out;
+  }
+
+  test("HAKMEM_LIB pointing at nothing: importing works, the first allocation gives LIBRARY_NOT_FOUND naming the path", async () => {
+    const path = join(tmp, "missing", "libhakmem.so");
+    const { error } = await importWithout(ENTRY, { HAKMEM_LIB: path });
+    expect(error?.code).toBe("LIBRARY_NOT_FOUND");
+    expect(error?.message).toContain(path);
+    expect(error?.message).toContain("HAKMEM_LIB");
   });
 
-  test("a missing build/libhakmem.so gives LIBRARY_NOT_FOUND that says how to build it", async () => {
+  test("no library in the package: importing works, the first allocation says what to run", async () => {
     const copy = join(tmp, "package");
     cpSync(join(ROOT, "src"), join(copy, "src"), { recursive: true });
-    const result = await run([process.execPath, CHILD, join(copy, "src", "index.ts"), "import"]);
-    expect(result.exitCode, report(result)).not.toBe(0);
-    expect(result.stderr).toContain("LIBRARY_NOT_FOUND");
-    expect(result.stderr).toContain(join(copy, "build", "libhakmem.so"));
-    expect(result.stderr).toContain("make");
-    expect(result.stderr).toContain("npm run build");
+    const { error } = await importWithout(join(copy, "src", "index.ts"));
+    expect(error?.code).toBe("LIBRARY_NOT_FOUND");
+    expect(error?.message).toContain(join(copy, "build", "libhakmem.so"));
+    expect(error?.message).toContain("bunx hakmem build");
+    expect(error?.message).toContain(`make libs\` in ${copy}`);
+  });
+
+  test("a library that is not one gives LIBRARY_LOAD_FAILED on first use", async () => {
+    const bad = join(tmp, "bad", "libhakmem.so");
+    cpSync(join(ROOT, "package.json"), bad, { recursive: true });
+    const { error } = await importWithout(ENTRY, { HAKMEM_LIB: bad });
+    expect(error?.code).toBe("LIBRARY_LOAD_FAILED");
+    expect(error?.message).toContain(bad);
   });
 
   test("HAKMEM_LIB may point at a library elsewhere", async () => {

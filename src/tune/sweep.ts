@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { HakmemOptions } from "../config.ts";
+import { nativeFile } from "../bun-library.ts";
+import { buildAdvice } from "../library.ts";
 import { hardwareKey, type MachineInfo, machineInfo } from "../machine.ts";
 import { type ConfigSummary, type Objective, OBJECTIVES, type Recommendation, recommend, type RunRecord, summarize } from "./analysis.ts";
 import { TuneError } from "./errors.ts";
@@ -28,8 +30,11 @@ import { builtinWorkload, checkWorkload, parseThroughput, type Workload } from "
 
 /** The package root (next to src/ and build/). */
 export const PACKAGE_ROOT: string = resolve(dirname(import.meta.path), "..", "..");
-/** Where `make` puts its output. */
-export const BUILD_DIR: string = join(PACKAGE_ROOT, "build");
+/**
+ * Where runstat, the benchmark programs and the preload library are: the package's prebuilt folder for this
+ * platform when it carries one, else build/ (what `make` and `hakmem build` write).
+ */
+export const BUILD_DIR: string = dirname(nativeFile("runstat"));
 
 /** Options of {@link sweep}. */
 export interface SweepOptions {
@@ -154,7 +159,7 @@ function cleanEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 function requireFile(path: string, what: string): void {
-  if (!existsSync(path)) throw new TuneError("MISSING_BUILD", `${what} ${path} does not exist: run \`make\` first (\`npm run tune\` does)`);
+  if (!existsSync(path)) throw new TuneError("MISSING_BUILD", `${what} ${path} does not exist: ${buildAdvice("libs bench")}`);
 }
 
 function resolveProgram(program: string, cwd: string, workload: string): void {
