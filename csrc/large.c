@@ -270,16 +270,16 @@ bool hk_large_free(void *p) {
 
 bool hk_large_recently_freed(const void *p) {
   bool found = false;
-  pthread_mutex_lock(&tab.lock);
+  hk_mutex_lock(&tab.lock);
   for (unsigned i = 0; i < RECENT && !found; i++) found = p && recent[i] == (uintptr_t)p;
-  pthread_mutex_unlock(&tab.lock);
+  hk_mutex_unlock(&tab.lock);
   return found;
 }
 
 size_t hk_large_usable(const void *p) {
-  pthread_mutex_lock(&tab.lock);
+  hk_mutex_lock(&tab.lock);
   size_t n = find_locked((uintptr_t)p) != SIZE_MAX ? usable_of(p) : 0;
-  pthread_mutex_unlock(&tab.lock);
+  hk_mutex_unlock(&tab.lock);
   return n;
 }
 
@@ -332,10 +332,10 @@ void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes) {
 }
 
 void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes) {
-  pthread_mutex_lock(&tab.lock);
+  hk_mutex_lock(&tab.lock);
   *entries = tab.cached;
   *bytes = tab.cached_bytes;
-  pthread_mutex_unlock(&tab.lock);
+  hk_mutex_unlock(&tab.lock);
 }
 
 void hk_large_fork_prepare(void) { pthread_mutex_lock(&tab.lock); }
