@@ -89,7 +89,7 @@ void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   for (uint32_t i = 1; i < n; i++, p += bs) hk_set_next((hk_block *)p, (hk_block *)(p + bs));
   hk_set_next((hk_block *)p, s->free);
   if (g_hk.check)
-    for (uint8_t *q = first; q <= p; q += bs) ((uintptr_t *)q)[1] = hk_free_mark(q);
+    for (uint8_t *q = first; q <= p; q += bs) __atomic_store_n((uintptr_t *)q + 1, hk_free_mark(q), __ATOMIC_RELAXED);
   s->free = (hk_block *)first;
   __atomic_store_n(&s->carved, s->carved + n, __ATOMIC_RELAXED); /* hak_owns may read it from another thread */
 }
