@@ -240,7 +240,9 @@ static HK_NOINLINE void free_slow(void *p) {
     }
   }
   if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
-  hk_report_invalid_free(p, hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN);
+  hk_report_invalid_free(p, hk_large_recently_freed(p) ? HAK_BLOCK_FREE
+                            : hk_large_interior(p)     ? HAK_BLOCK_INTERIOR
+                                                       : HAK_BLOCK_FOREIGN);
 }
 
 void hak_free(void *p) {

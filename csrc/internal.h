@@ -259,6 +259,7 @@ HK_INTERNAL void *hk_large_alloc(size_t size, size_t align, bool *fresh);
 HK_INTERNAL bool hk_large_free(void *p);           /* false: not a large block */
 HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
 HK_INTERNAL bool hk_large_recently_freed(const void *p); /* one of the last 64 large frees */
+HK_INTERNAL bool hk_large_interior(const void *p); /* inside a live large block, not its start (a scan) */
 HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
 HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
 HK_INTERNAL size_t hk_large_flush(void);          /* unmaps every cached mapping; bytes */

@@ -276,6 +276,23 @@ bool hk_large_recently_freed(const void *p) {
   return found;
 }
 
+/* Is p inside a live large block (or its header) without being its start?
+ * A scan of the whole set: only for frees of pointers hakmem would otherwise
+ * hand to the next allocator, which are rare. */
+bool hk_large_interior(const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  bool found = false;
+  hk_mutex_lock(&tab.lock);
+  for (size_t i = 0; i < tab.cap && !found; i++) {
+    uintptr_t key = tab.slots[i];
+    if (key <= TOMB || key == a) continue;
+    const hk_large_hdr *h = hdr_of((const void *)key);
+    found = a >= (uintptr_t)h->map_base && a < (uintptr_t)h->map_base + h->map_size;
+  }
+  hk_mutex_unlock(&tab.lock);
+  return found;
+}
+
 size_t hk_large_usable(const void *p) {
   hk_mutex_lock(&tab.lock);
   size_t n = find_locked((uintptr_t)p) != SIZE_MAX ? usable_of(p) : 0;

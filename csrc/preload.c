@@ -48,6 +48,7 @@ static HK_NOINLINE void free_slow(void *p) {
   }
   if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
   if (hk_large_recently_freed(p)) hk_report_invalid_free(p, HAK_BLOCK_FREE); /* aborts */
+  if (hk_large_interior(p)) hk_report_invalid_free(p, HAK_BLOCK_INTERIOR); /* aborts */
   /* Not ours: made before hakmem was loaded, or by another allocator, or a
    * pointer that was never allocated (which the next allocator rejects). */
   HK_COUNT(foreign_frees, 1);
@@ -75,8 +76,9 @@ EXPORT void *realloc(void *p, size_t size) {
   }
   size_t old = hk_usable_size(p);
   if (old) return hk_realloc_owned(p, size, old);
-  /* A large block freed already: the next allocator must not see it. */
+  /* A large block freed already, or a pointer into one: the next allocator must not see it. */
   if (hk_large_recently_freed(p)) hk_report_invalid_call("realloc", p, HAK_BLOCK_FREE); /* aborts */
+  if (hk_large_interior(p)) hk_report_invalid_call("realloc", p, HAK_BLOCK_INTERIOR); /* aborts */
   /* Foreign block: move it into hakmem. */
   old = next_usable_size(p);
   void *q = hk_alloc(size);

@@ -55,6 +55,8 @@ const CASES: MisuseCase[] = [
   { name: "interior pointer into a small block", program: "interior", args: ["small"], kinds: [INTERIOR] },
   { name: "interior pointer into a small block, 8 bytes in", program: "interior", args: ["small", "8"], kinds: [INTERIOR] },
   { name: "interior pointer into a mid block", program: "interior", args: ["mid"], kinds: [INTERIOR] },
+  { name: "interior pointer into a large block", program: "interior", args: ["large"], kinds: [INTERIOR] },
+  { name: "interior pointer into a large block, 8 bytes in", program: "interior", args: ["large", "8"], kinds: [INTERIOR] },
   { name: "interior pointer into a small block (HAKMEM_CHECK=1)", program: "interior", args: ["small"], check: "1", kinds: [INTERIOR] },
   { name: "interior pointer into a mid block (HAKMEM_CHECK=1)", program: "interior", args: ["mid"], check: "1", kinds: [INTERIOR] },
   { name: "stack address", program: "not_allocated", args: ["stack"], kinds: [NOT_ALLOCATED] },
