@@ -35,14 +35,17 @@ TEST_SRCS  := $(wildcard csrc/tests/test_*.c)
 TEST_BINS  := $(patsubst csrc/tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 MISUSE_SRCS := $(wildcard tests/misuse/*.c)
 MISUSE_BINS := $(patsubst tests/misuse/%.c,$(BUILD)/misuse/%,$(MISUSE_SRCS))
+ADV_SRCS    := $(filter-out tests/adversarial/lib%.c,$(wildcard tests/adversarial/*.c))
+ADV_BINS    := $(patsubst tests/adversarial/%.c,$(BUILD)/adversarial/%,$(ADV_SRCS))
 
-.PHONY: all libs bench tests stress misuse check clean
-all: libs bench tests stress misuse
+.PHONY: all libs bench tests stress misuse adversarial check clean
+all: libs bench tests stress misuse adversarial
 libs: $(BUILD)/libhakmem.so $(BUILD)/libhakmem_preload.so
 bench: $(BENCH_BINS)
 tests: $(TEST_BINS)
 stress: $(BUILD)/stress
 misuse: $(MISUSE_BINS)
+adversarial: $(ADV_BINS)
 
 $(BUILD):
 	@mkdir -p $@
@@ -77,6 +80,20 @@ $(BUILD)/misuse/%: tests/misuse/%.c $(wildcard tests/misuse/*.h)
 	@mkdir -p $(BUILD)/misuse
 	$(CC) -std=gnu11 -O1 -g -fno-builtin -pthread -Wall -Wno-free-nonheap-object \
 	    -Wno-use-after-free -o $@ $<
+
+# Adversarial programs: plain C (threads, fork, atfork handlers, key
+# destructors) run under LD_PRELOAD by tests/adversarial.test.ts. atfork_alloc
+# links a library whose constructor registers allocating atfork handlers.
+ADV_CFLAGS := -std=gnu11 -O1 -g -fno-builtin -pthread -Wall
+$(BUILD)/adversarial/libatfork_alloc.so: tests/adversarial/libatfork_alloc.c
+	@mkdir -p $(BUILD)/adversarial
+	$(CC) $(ADV_CFLAGS) -fPIC -shared -o $@ $<
+$(BUILD)/adversarial/atfork_alloc: tests/adversarial/atfork_alloc.c tests/adversarial/adversarial.h \
+    $(BUILD)/adversarial/libatfork_alloc.so
+	$(CC) $(ADV_CFLAGS) -o $@ $< -L$(BUILD)/adversarial -latfork_alloc -Wl,-rpath,'$$ORIGIN'
+$(BUILD)/adversarial/%: tests/adversarial/%.c tests/adversarial/adversarial.h
+	@mkdir -p $(BUILD)/adversarial
+	$(CC) $(ADV_CFLAGS) -o $@ $<
 
 check: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done

@@ -34,7 +34,7 @@ bool hk_is_initialised(void) { return atomic_load_explicit(&init_done, memory_or
 
 void hk_init(void) {
   if (HK_LIKELY(hk_is_initialised())) return;
-  pthread_mutex_lock(&init_lock);
+  hk_mutex_lock(&init_lock);
   if (!hk_is_initialised()) {
     if (!hk_size_classes_verify()) {
       hk_log("hakmem: internal error: size class table inconsistent");
@@ -42,33 +42,43 @@ void hk_init(void) {
     }
     hk_config_freeze();
     if (g_hk.secure) g_hk.secure_key = random_key();
+    if (g_hk.check) g_hk.check_key = random_key();
     hk_size_classes_init(g_hk.nslabs);
     hk_stats_init();
     hk_lru_init();
     hk_heap_init_globals();
     atomic_store_explicit(&init_done, 1, memory_order_release);
   }
-  pthread_mutex_unlock(&init_lock);
+  hk_mutex_unlock(&init_lock);
 }
 
 __attribute__((destructor)) static void hk_at_exit(void) { hk_stats_report_at_exit(); }
 
-/* fork: no lock may be held across it, and it must not cut an initialisation
- * in half, so the handlers are registered when the library is loaded, before
- * any thread of the program can allocate. */
+/* fork: no lock may be held across it by another thread, and it must not cut
+ * an initialisation in half. The prepare handler takes every lock (in the
+ * order the code nests them), then opens the fork window (internal.h), so
+ * atfork handlers of other libraries that run after it in this thread can
+ * still allocate; the parent and child handlers close it and release. The
+ * handlers are registered when the library is loaded. */
+__thread uint8_t hk_tl_fork_window;
+
 static void fork_prepare(void) {
   pthread_mutex_lock(&init_lock);
   hk_config_fork_prepare();
+  hk_stats_fork_prepare();
   hk_heap_fork_prepare();
   hk_lru_fork_prepare();
   hk_large_fork_prepare();
   hk_os_fork_prepare();
+  hk_tl_fork_window = 1;
 }
 static void fork_parent(void) {
+  hk_tl_fork_window = 0;
   hk_os_fork_parent();
   hk_large_fork_parent();
   hk_lru_fork_parent();
   hk_heap_fork_parent();
+  hk_stats_fork_parent();
   hk_config_fork_parent();
   pthread_mutex_unlock(&init_lock);
 }
@@ -83,22 +93,24 @@ __attribute__((constructor)) static void hk_register_fork_handlers(void) {
 }
 
 /* ---- misuse ---------------------------------------------------------------- */
-void hk_report_invalid_free(const void *p, int state) {
+void hk_report_invalid_call(const char *call, const void *p, int state) {
   const char *what = state == HAK_BLOCK_FREE       ? "double free (the block is already free)"
                      : state == HAK_BLOCK_INTERIOR ? "pointer into the middle of a block"
                                                    : "pointer not allocated by hakmem";
   if (state == HAK_BLOCK_FOREIGN) HK_COUNT(foreign_frees, 1);
   else HK_COUNT(invalid_frees, 1);
 #ifdef HAK_PRELOAD
-  hk_log("hakmem: free(%p): %s; aborting", p, what);
+  hk_log("hakmem: %s(%p): %s; aborting", call, p, what);
   abort();
 #else
   static _Atomic unsigned reported;
   unsigned n = atomic_fetch_add(&reported, 1);
-  if (n < 64) hk_log("hakmem: hak_free(%p): %s; ignored", p, what);
+  if (n < 64) hk_log("hakmem: hak_%s(%p): %s; ignored", call, p, what);
   else if (n == 64) hk_log("hakmem: further invalid frees are counted (invalid_frees, foreign_frees) but not printed");
 #endif
 }
+
+void hk_report_invalid_free(const void *p, int state) { hk_report_invalid_call("free", p, state); }
 
 /* ---- slow paths -------------------------------------------------------------- */
 void *hk_alloc_slow(size_t size) {
@@ -108,6 +120,10 @@ void *hk_alloc_slow(size_t size) {
 
 void *hk_alloc_aligned(size_t align, size_t size) {
   if (align <= 16) return hk_alloc(size);
+  if (HK_UNLIKELY(align > HK_ALIGN_MAX)) { /* would reserve align bytes of address space */
+    errno = ENOMEM;
+    return NULL;
+  }
   size_t need = size < align ? align : size;
   if (need <= HK_SLAB_MAX && align <= HK_PAGE_SIZE) {
     /* Slab starts are page aligned, so a class whose size is a multiple of
@@ -131,7 +147,7 @@ int hk_block_state(const void *p) {
     if (owner == hk_tl_heap) return hk_slab_block_state(s, a, true);
     int state = hk_slab_block_state(s, a, false);
     /* live as far as the remote list tells: an abandoned owner's own lists may know better */
-    return state == HAK_BLOCK_LIVE && owner ? hk_heap_foreign_block_state(owner, s, a) : state;
+    return state == HAK_BLOCK_LIVE && owner && !g_hk.check ? hk_heap_foreign_block_state(owner, s, a) : state;
   }
   if (!p) return HAK_BLOCK_FOREIGN;
   if (hk_large_usable(p)) return HAK_BLOCK_LIVE;
@@ -224,7 +240,9 @@ static HK_NOINLINE void free_slow(void *p) {
     }
   }
   if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
-  hk_report_invalid_free(p, hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN);
+  hk_report_invalid_free(p, hk_large_recently_freed(p) ? HAK_BLOCK_FREE
+                            : hk_large_interior(p)     ? HAK_BLOCK_INTERIOR
+                                                       : HAK_BLOCK_FOREIGN);
 }
 
 void hak_free(void *p) {
@@ -243,7 +261,8 @@ void *hak_realloc(void *p, size_t size) {
   int state = g_hk.check ? hk_block_state(p) : HAK_BLOCK_LIVE;
   size_t old = state == HAK_BLOCK_LIVE ? hk_usable_size(p) : 0;
   if (old == 0) {
-    hk_report_invalid_free(p, state == HAK_BLOCK_LIVE ? HAK_BLOCK_FOREIGN : state);
+    if (state == HAK_BLOCK_LIVE) state = hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN;
+    hk_report_invalid_call("realloc", p, state);
     errno = EINVAL;
     return NULL;
   }
@@ -273,7 +292,7 @@ size_t hak_malloc_batch(size_t size, size_t count, void **out) {
     unsigned c = hk_class_of(size);
     for (; i < count && (out[i] = clear_first_word(hk_alloc_class(c))) != NULL; i++) {}
   } else {
-    for (; i < count && (out[i] = hk_alloc_slow(size)) != NULL; i++) {}
+    for (; i < count && (out[i] = clear_first_word(hk_alloc_slow(size))) != NULL; i++) {}
   }
   return i;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -289,9 +290,23 @@ static bool json_value(json_cursor *c, char *out, size_t cap) {
 static void load_config_file(const char *path) {
   static char text[CONFIG_FILE_MAX];
   static char keys[CONFIG_PAIRS_MAX][64], vals[CONFIG_PAIRS_MAX][256];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* Non-blocking: opening a FIFO with no writer must not hang the program
+   * (every preloaded program reads this file at start); only a regular file
+   * is read. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     hk_log("hakmem: HAKMEM_CONFIG=%s: cannot open it (%s); no file settings applied", path, strerror(errno));
+    return;
+  }
+  struct stat st;
+  const char *wrong = fstat(fd, &st) != 0 ? strerror(errno)
+                      : S_ISDIR(st.st_mode) ? "it is a directory, not a file"
+                      : !S_ISREG(st.st_mode) ? "it is not a regular file (a FIFO, socket or device)"
+                      : st.st_size > (off_t)sizeof text - 1 ? "the file is larger than 64 KiB - 1 byte"
+                      : NULL;
+  if (wrong) {
+    close(fd);
+    hk_log("hakmem: HAKMEM_CONFIG=%s: %s; no file settings applied", path, wrong);
     return;
   }
   size_t len = 0;
@@ -351,13 +366,13 @@ static void load_locked(void) {
 }
 
 void hk_config_load(void) {
-  pthread_mutex_lock(&config_lock);
+  hk_mutex_lock(&config_lock);
   load_locked();
-  pthread_mutex_unlock(&config_lock);
+  hk_mutex_unlock(&config_lock);
 }
 
 void hk_config_freeze(void) {
-  pthread_mutex_lock(&config_lock);
+  hk_mutex_lock(&config_lock);
   load_locked();
   frozen = true;
   atomic_store(&frozen_flag, 1);
@@ -383,7 +398,7 @@ void hk_config_freeze(void) {
   g_hk.ace_max_block = (size_t)values[F_ACE_MAX_BLOCK];
   g_hk.ace_trace = (uint8_t)values[F_ACE_TRACE];
   g_hk.lock_stats = (uint8_t)values[F_LOCK_STATS];
-  pthread_mutex_unlock(&config_lock);
+  hk_mutex_unlock(&config_lock);
 }
 
 void hk_config_fork_prepare(void) { pthread_mutex_lock(&config_lock); }
@@ -396,14 +411,14 @@ int hak_config_set(const char *name, const char *value) {
   if (i < 0) return HAK_E_UNKNOWN_FLAG;
   if (!value) return HAK_E_BAD_VALUE;
   int rc = HAK_OK;
-  pthread_mutex_lock(&config_lock);
+  hk_mutex_lock(&config_lock);
   load_locked();
   int64_t v;
   if (frozen) rc = HAK_E_LOCKED;
   else if (!parse_value(&flags[i], value, &v)) rc = HAK_E_BAD_VALUE;
   else set_value(i, v, value);
   if (rc == HAK_OK && i == F_CONFIG && *value) load_config_file(value); /* the file's settings, now */
-  pthread_mutex_unlock(&config_lock);
+  hk_mutex_unlock(&config_lock);
   return rc;
 }
 
@@ -432,7 +447,7 @@ static size_t json_str(char *out, size_t cap, const char *s) {
 const char *hak_config_describe(void) {
   static const char *const type_names[] = {"bool", "int", "size", "enum", "path"};
   char tmp[64];
-  pthread_mutex_lock(&config_lock);
+  hk_mutex_lock(&config_lock);
   load_locked();
   char *o = describe_buf;
   size_t cap = sizeof describe_buf, n = 0;
@@ -466,7 +481,7 @@ const char *hak_config_describe(void) {
   PUT("]");
 #undef PUT
 #undef PUTS
-  pthread_mutex_unlock(&config_lock);
+  hk_mutex_unlock(&config_lock);
   return describe_buf;
 }
 

@@ -15,7 +15,10 @@
  *    needs a slab, or by hak_trim.
  *  - A SuperSlab whose slabs are all free leaves the heap for the LRU cache.
  *  - Heaps are never unmapped: a thread that exits abandons its heap, and the
- *    next new thread adopts it with everything in it. */
+ *    next new thread adopts it with everything in it.
+ *  - A thread past its heap's exit destructor (other pthread_key destructors
+ *    may still allocate) allocates from the one shared exit heap, under a
+ *    lock, so no heap is made that no destructor would ever abandon. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -29,6 +32,12 @@ __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_heap *heaps_all, *heaps_abandoned;
 static pthread_key_t heap_key;
+
+/* The exit heap: allocations of threads whose heap was already abandoned.
+ * Taken before heaps_lock where both are held. */
+static pthread_mutex_t exit_heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static hk_heap *exit_heap;
+static __thread uint8_t tl_heap_exited;
 
 #define FULL_SCAN_LIMIT 4 /* full slabs examined for remote frees per refill */
 
@@ -53,10 +62,11 @@ static void list_push_tail(hk_slab_list *l, hk_slab *s) {
   l->tail = s;
 }
 
-/* In secure mode current[] stays the empty sentinel, so every allocation
- * takes the slow path, which decodes and checks links. */
+/* In secure and check modes current[] stays the empty sentinel, so every
+ * allocation takes the slow path, which decodes and checks links (secure) and
+ * clears the block's free mark (check). */
 static void sync_current(hk_heap *h, unsigned c) {
-  h->current[c] = h->avail[c].head && !g_hk.secure ? h->avail[c].head : &hk_empty_slab;
+  h->current[c] = h->avail[c].head && !g_hk.free_checks ? h->avail[c].head : &hk_empty_slab;
 }
 
 static hk_ss *ss_of_slab(hk_slab *s) { return hk_ss_of((uintptr_t)s); }
@@ -286,8 +296,18 @@ found:
   return s;
 }
 
+static void *alloc_from(hk_heap *h, unsigned c);
+static void *alloc_after_exit(unsigned c);
+
 void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
-  if (h == &hk_empty_heap && !(h = hk_heap_get())) return NULL;
+  if (h == &hk_empty_heap) {
+    if (HK_UNLIKELY(tl_heap_exited)) return alloc_after_exit(c);
+    if (!(h = hk_heap_get())) return NULL;
+  }
+  return alloc_from(h, c);
+}
+
+static void *alloc_from(hk_heap *h, unsigned c) {
   hk_slab *s = h->avail[c].head;
   if ((!s || s->free == HK_END) && !(s = refill(h, c))) {
     errno = ENOMEM;
@@ -298,6 +318,7 @@ void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
   s->free = next;
   s->used++;
   h->nalloc[c]++;
+  if (g_hk.check) __atomic_store_n((uintptr_t *)b + 1, 0, __ATOMIC_RELAXED); /* live: no free mark */
   return b;
 }
 
@@ -311,15 +332,36 @@ void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
 /* hk_free_local for the slow paths: secure links, retention by list head. */
 static void free_local_slow_path(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
+  if (HK_UNLIKELY(b == s->free)) { /* the block just freed, again (as in hk_free_local) */
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return;
+  }
   hk_set_next(b, s->free);
   s->free = b;
   h->nfree[c]++;
   if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);
 }
 
+/* Sets p's free mark (HAKMEM_CHECK); false if it was set already: of two
+ * frees of one block racing in different threads, exactly one wins. */
+static bool set_free_mark(void *p) {
+  uintptr_t *word = (uintptr_t *)p + 1, mark = hk_free_mark(p);
+  uintptr_t old = __atomic_load_n(word, __ATOMIC_RELAXED);
+  do {
+    if (old == mark) return false;
+  } while (!__atomic_compare_exchange_n(word, &old, mark, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+  return true;
+}
+
+/* The free of a slab block in check and secure modes, and of a block already
+ * validated (p is the start of a block, which check mode marks free here). */
 bool hk_free_small_slow(void *p) {
   uintptr_t a = (uintptr_t)p;
   if (!hk_registry_has(a)) return false;
+  if (g_hk.check && !set_free_mark(p)) {
+    hk_report_invalid_free(p, HAK_BLOCK_FREE);
+    return true;
+  }
   hk_free_other(hk_slab_of(hk_ss_of(a), a), (hk_block *)p);
   return true;
 }
@@ -344,12 +386,17 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
   }
-  if (s->owner == h) {
+  hk_heap *owner = s->owner; /* heaps are never unmapped: safe to read after the push */
+  if (owner == h) {
     free_local_slow_path(h, s, b);
     return;
   }
   hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
+    if (HK_UNLIKELY(old == b)) { /* the block just freed into this slab from elsewhere, again */
+      hk_report_invalid_free(b, HAK_BLOCK_FREE);
+      return;
+    }
     hk_set_next(b, old);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
   if (h != &hk_empty_heap) {
@@ -359,12 +406,25 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     HK_COUNT(remote_frees_unowned, 1);
     HK_COUNT(nfree_unowned[c], 1);
   }
+  if (HK_UNLIKELY(owner && !__atomic_load_n(&owner->is_live, __ATOMIC_RELAXED))) hk_freed_into_abandoned();
 }
 
-/* Releases every empty slab of h (if any) and of all abandoned heaps; whole
- * empty SuperSlabs go to the LRU cache. */
+/* Counted per thread: every so many remote frees into abandoned heaps, the
+ * freeing thread collects them, so memory that exited threads left behind
+ * and others free goes back without waiting for a malloc_trim. */
+#define RECLAIM_EVERY_FREES 4096
+void hk_freed_into_abandoned(void) {
+  static __thread uint32_t frees;
+  if (++frees % RECLAIM_EVERY_FREES == 0) hk_heap_trim(NULL);
+}
+
+/* Releases every empty slab of h (if any), of the exit heap and of all
+ * abandoned heaps; whole empty SuperSlabs go to the LRU cache. */
 void hk_heap_trim(hk_heap *h) {
   if (h) collect_all(h, false);
+  hk_mutex_lock(&exit_heap_lock);
+  if (exit_heap) collect_all(exit_heap, false);
+  hk_mutex_unlock(&exit_heap_lock);
   unsigned abandoned = 0;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   for (hk_heap *a = heaps_abandoned; a; a = a->abandoned_next) abandoned++;
@@ -376,13 +436,42 @@ void hk_heap_trim(hk_heap *h) {
 static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
   collect_all(h, false);
-  h->is_live = 0;
+  __atomic_store_n(&h->is_live, 0, __ATOMIC_RELAXED);
   hk_tl_heap = &hk_empty_heap;
+  tl_heap_exited = 1;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->abandoned_next = heaps_abandoned;
   heaps_abandoned = h;
   hk_unlock(&heaps_lock);
   HK_COUNT(heaps_abandoned, 1);
+}
+
+/* A new heap, on the list of all heaps (for statistics). */
+static hk_heap *heap_new(void) {
+  hk_heap *h = hk_meta_alloc(sizeof *h);
+  if (!h) return NULL;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
+  hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+  h->all_next = heaps_all;
+  heaps_all = h;
+  hk_unlock(&heaps_lock);
+  return h;
+}
+
+/* The allocation of a thread whose heap is abandoned already: from the exit
+ * heap, which no thread owns (frees into it are remote frees, collected when
+ * it refills or is trimmed). */
+static void *alloc_after_exit(unsigned c) {
+  void *p = NULL;
+  hk_mutex_lock(&exit_heap_lock);
+  if (!exit_heap && (exit_heap = heap_new()) != NULL) {
+    exit_heap->is_shared = 1;
+    __atomic_store_n(&exit_heap->is_live, 1, __ATOMIC_RELAXED);
+  }
+  if (exit_heap) p = alloc_from(exit_heap, c);
+  hk_mutex_unlock(&exit_heap_lock);
+  if (!p) errno = ENOMEM;
+  return p;
 }
 
 hk_heap *hk_heap_get(void) {
@@ -395,17 +484,12 @@ hk_heap *hk_heap_get(void) {
   hk_unlock(&heaps_lock);
   if (h) {
     HK_COUNT(heaps_adopted, 1);
-  } else {
-    h = hk_meta_alloc(sizeof *h);
-    if (!h) return NULL;
-    for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
-    hk_lock(&heaps_lock, HK_LOCK_HEAPS);
-    h->all_next = heaps_all;
-    heaps_all = h;
-    hk_unlock(&heaps_lock);
+    collect_all(h, true); /* what other threads freed into it meanwhile */
+  } else if (!(h = heap_new())) {
+    return NULL;
   }
   h->abandoned_next = NULL;
-  h->is_live = 1;
+  __atomic_store_n(&h->is_live, 1, __ATOMIC_RELAXED);
   HK_COUNT(threads_started, 1);
   /* Set before pthread_setspecific, which may itself allocate. */
   hk_tl_heap = h;
@@ -413,19 +497,25 @@ hk_heap *hk_heap_get(void) {
   return h;
 }
 
-void hk_heaps_lock(void) { pthread_mutex_lock(&heaps_lock); }
-void hk_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
+void hk_heaps_lock(void) { hk_mutex_lock(&heaps_lock); }
+void hk_heaps_unlock(void) { hk_mutex_unlock(&heaps_lock); }
 hk_heap *hk_heaps_first(void) { return heaps_all; }
 
 /* fork: the child keeps only the forking thread; the other threads' heaps are
  * abandoned so that new threads in the child adopt their memory. */
-void hk_heap_fork_prepare(void) { pthread_mutex_lock(&heaps_lock); }
-void hk_heap_fork_parent(void) { pthread_mutex_unlock(&heaps_lock); }
+void hk_heap_fork_prepare(void) {
+  pthread_mutex_lock(&exit_heap_lock);
+  pthread_mutex_lock(&heaps_lock);
+}
+void hk_heap_fork_parent(void) {
+  pthread_mutex_unlock(&heaps_lock);
+  pthread_mutex_unlock(&exit_heap_lock);
+}
 /* In the child, before the locks are released: the heaps of threads that do
  * not exist here are abandoned, so new threads in the child adopt them. */
 void hk_heap_fork_child(void) {
   for (hk_heap *h = heaps_all; h; h = h->all_next) {
-    if (h->is_live && h != hk_tl_heap) {
+    if (h->is_live && !h->is_shared && h != hk_tl_heap) {
       h->is_live = 0;
       h->abandoned_next = heaps_abandoned;
       heaps_abandoned = h;

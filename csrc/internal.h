@@ -34,6 +34,10 @@
 #define HK_SLAB_SIZE ((size_t)1 << HK_SLAB_SHIFT)
 #define HK_GRANULE_SHIFT 19             /* smallest SuperSlab: 512 KiB */
 #define HK_PAGE_SIZE 4096u
+/* Largest alignment served: a block aligned to A costs a mapping of A more
+ * bytes; beyond 1 GiB requests fail with ENOMEM (glibc's, of a 1 TiB
+ * alignment, fails the same way: the mapping is refused). */
+#define HK_ALIGN_MAX ((size_t)1 << 30)
 
 /* ---- size classes ---------------------------------------------------------
  * 16-byte steps up to 128 bytes (16 is the alignment quantum), then four
@@ -72,7 +76,7 @@ typedef struct hk_slab {
   uint32_t block_size;
   uintptr_t start;           /* address of the first block */
   uint32_t inv;              /* inverse of block_size's odd part mod 2^32 (hk_block_start_ok) */
-  uint32_t lim;              /* (2^32 - 1) / block_size */
+  uint32_t lim;              /* capacity - 1: the last block index (hk_block_start_ok) */
   uint8_t cls;               /* size class, HK_CLASS_NONE when unformatted */
   uint8_t full;              /* on the heap's full list rather than its available list */
   uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
@@ -125,7 +129,8 @@ typedef struct hk_heap {
   struct hk_heap *abandoned_next;
   char *json_buf;                  /* hak_stats_json result of this thread */
   size_t json_cap;
-  uint8_t is_live;
+  uint8_t is_live;                 /* its thread runs (atomic: read by remote frees) */
+  uint8_t is_shared;               /* the heap of exited threads (heap.c), never abandoned */
 } hk_heap;
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
@@ -150,6 +155,7 @@ typedef struct hk_globals {
   uint64_t lru_ttl_ns;
   size_t ace_max_cached, ace_max_bytes, ace_max_block;
   uintptr_t secure_key;    /* random, per process */
+  uintptr_t check_key;     /* HAKMEM_CHECK: random, per process (hk_free_mark) */
 } hk_globals;
 extern HK_INTERNAL hk_globals g_hk;
 
@@ -170,6 +176,16 @@ static inline hk_block *hk_next(const hk_block *b) {
 }
 static inline void hk_set_next(hk_block *b, hk_block *next) {
   b->next = (hk_block *)(g_hk.secure && next ? (uintptr_t)next ^ hk_link_mask(b) : (uintptr_t)next);
+}
+
+/* HAKMEM_CHECK: every free slab block carries a mark in its second word (the
+ * first is its free-list link): its address xor a per-process key. Blocks get
+ * it when carved and when freed; in check mode allocation always takes the
+ * slow path (sync_current), which clears it. So a block is free exactly when
+ * it carries the mark, whichever thread owns it and whatever list it is on. */
+static inline uintptr_t hk_free_mark(const void *p) { return (uintptr_t)p ^ g_hk.check_key; }
+static inline bool hk_has_free_mark(const void *p) {
+  return __atomic_load_n((const uintptr_t *)p + 1, __ATOMIC_RELAXED) == hk_free_mark(p);
 }
 
 /* ---- registry -------------------------------------------------------------
@@ -231,6 +247,7 @@ HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
 HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/secure modes */
 HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
+HK_INTERNAL void hk_freed_into_abandoned(void);  /* a remote free landed in an exited thread's heap */
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
 HK_INTERNAL int hk_heap_foreign_block_state(hk_heap *owner, hk_slab *s, uintptr_t a);
 HK_INTERNAL void hk_heaps_lock(void);
@@ -242,6 +259,7 @@ HK_INTERNAL void *hk_large_alloc(size_t size, size_t align, bool *fresh);
 HK_INTERNAL bool hk_large_free(void *p);           /* false: not a large block */
 HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
 HK_INTERNAL bool hk_large_recently_freed(const void *p); /* one of the last 64 large frees */
+HK_INTERNAL bool hk_large_interior(const void *p); /* inside a live large block, not its start (a scan) */
 HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
 HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
 HK_INTERNAL size_t hk_large_flush(void);          /* unmaps every cached mapping; bytes */
@@ -267,14 +285,30 @@ HK_INTERNAL void hk_stats_report_at_exit(void);
 /* Locks on rare paths, counted per path (HAKMEM_SHARED_POOL_LOCK_STATS) so a
  * report shows how rarely the common path takes one. */
 enum hk_lock_path { HK_LOCK_OS, HK_LOCK_META, HK_LOCK_LRU, HK_LOCK_HEAPS, HK_LOCK_LARGE, HK_LOCK_NPATHS };
+/* fork window: from hakmem's prepare handler to its parent or child handler
+ * the forking thread holds every hakmem lock. Handlers that run inside that
+ * window in the same thread (pthread_atfork handlers registered before
+ * hakmem's: their prepare runs after hakmem's, their parent and child before)
+ * may still allocate: for that thread every lock and unlock is a no-op then.
+ * That is safe because it holds them all, and no other thread runs hakmem code
+ * under any of them. Every hakmem mutex goes through these two functions. */
+extern HK_INTERNAL __thread uint8_t hk_tl_fork_window;
+static inline void hk_mutex_lock(pthread_mutex_t *m) {
+  if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_lock(m);
+}
+static inline void hk_mutex_unlock(pthread_mutex_t *m) {
+  if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_unlock(m);
+}
 static inline void hk_lock(pthread_mutex_t *m, enum hk_lock_path path) {
-  pthread_mutex_lock(m);
+  hk_mutex_lock(m);
   HK_COUNT(lock_acquisitions, 1);
   HK_COUNT(lock_path[path], 1);
 }
-static inline void hk_unlock(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 
-/* Misuse report (api.c): kind is "double free", "interior pointer", ... */
+/* Misuse reports (api.c): a bad pointer p given to call ("free", "realloc")
+ * in state (HAK_BLOCK_FREE: double free, ...). The preload library aborts. */
+HK_INTERNAL void hk_report_invalid_call(const char *call, const void *p, int state);
 HK_INTERNAL void hk_report_invalid_free(const void *p, int state);
 
 /* ---- fast paths, shared by api.c and preload.c ---------------------------- */
@@ -300,9 +334,12 @@ static inline void *hk_alloc(size_t size) {
 }
 
 /* Is a the start of a block of (head) slab s? (a - start) must be a multiple
- * of block_size below 2^32: with block_size = odd << shift, multiplying by the
- * odd part's inverse and rotating right by shift gives the quotient, which is
- * at most lim exactly for multiples (Granlund-Montgomery). No division. */
+ * of block_size, with a quotient below capacity (so an address in the slack
+ * after the last block is not a block). With block_size = odd << shift,
+ * multiplying by the odd part's inverse and rotating right by shift gives the
+ * quotient for multiples, and for any other offset a value above
+ * (2^32 - 1) / block_size, which is >= capacity > lim (Granlund-Montgomery).
+ * No division. */
 static inline bool hk_block_start_ok(const hk_slab *s, uintptr_t a) {
   uint64_t off = a - s->start;
   uint32_t q = (uint32_t)off * s->inv;
@@ -310,10 +347,18 @@ static inline bool hk_block_start_ok(const hk_slab *s, uintptr_t a) {
   return (off >> 32) == 0 && q <= s->lim;
 }
 
-/* Free by the owning thread: the block goes straight onto its slab's list. */
+/* Free by the owning thread: the block goes straight onto its slab's list.
+ * The block just freed into this slab is at the head of its list: freeing it
+ * again is the commonest double free, caught here for a compare (glibc's
+ * tcache catches the same). */
 static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
-  b->next = s->free;
+  hk_block *head = s->free;
+  if (HK_UNLIKELY(b == head)) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return;
+  }
+  b->next = head;
   s->free = b;
   h->nfree[c]++;
   /* An empty current slab stays put (see heap.c); a full one is never current. */
@@ -354,5 +399,7 @@ HK_INTERNAL void hk_lru_fork_prepare(void);
 HK_INTERNAL void hk_lru_fork_parent(void);
 HK_INTERNAL void hk_large_fork_prepare(void);
 HK_INTERNAL void hk_large_fork_parent(void);
+HK_INTERNAL void hk_stats_fork_prepare(void);
+HK_INTERNAL void hk_stats_fork_parent(void);
 
 #endif /* HAKMEM_INTERNAL_H */

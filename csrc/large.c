@@ -270,16 +270,33 @@ bool hk_large_free(void *p) {
 
 bool hk_large_recently_freed(const void *p) {
   bool found = false;
-  pthread_mutex_lock(&tab.lock);
+  hk_mutex_lock(&tab.lock);
   for (unsigned i = 0; i < RECENT && !found; i++) found = p && recent[i] == (uintptr_t)p;
-  pthread_mutex_unlock(&tab.lock);
+  hk_mutex_unlock(&tab.lock);
+  return found;
+}
+
+/* Is p inside a live large block (or its header) without being its start?
+ * A scan of the whole set: only for frees of pointers hakmem would otherwise
+ * hand to the next allocator, which are rare. */
+bool hk_large_interior(const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  bool found = false;
+  hk_mutex_lock(&tab.lock);
+  for (size_t i = 0; i < tab.cap && !found; i++) {
+    uintptr_t key = tab.slots[i];
+    if (key <= TOMB || key == a) continue;
+    const hk_large_hdr *h = hdr_of((const void *)key);
+    found = a >= (uintptr_t)h->map_base && a < (uintptr_t)h->map_base + h->map_size;
+  }
+  hk_mutex_unlock(&tab.lock);
   return found;
 }
 
 size_t hk_large_usable(const void *p) {
-  pthread_mutex_lock(&tab.lock);
+  hk_mutex_lock(&tab.lock);
   size_t n = find_locked((uintptr_t)p) != SIZE_MAX ? usable_of(p) : 0;
-  pthread_mutex_unlock(&tab.lock);
+  hk_mutex_unlock(&tab.lock);
   return n;
 }
 
@@ -332,10 +349,10 @@ void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes) {
 }
 
 void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes) {
-  pthread_mutex_lock(&tab.lock);
+  hk_mutex_lock(&tab.lock);
   *entries = tab.cached;
   *bytes = tab.cached_bytes;
-  pthread_mutex_unlock(&tab.lock);
+  hk_mutex_unlock(&tab.lock);
 }
 
 void hk_large_fork_prepare(void) { pthread_mutex_lock(&tab.lock); }

@@ -106,10 +106,10 @@ size_t hk_lru_flush(void) {
 
 /* For reports: not counted as a lock acquisition of the allocator. */
 void hk_lru_counts(uint64_t *count, uint64_t *bytes) {
-  pthread_mutex_lock(&lru.lock);
+  hk_mutex_lock(&lru.lock);
   *count = lru.count;
   *bytes = lru.count * g_hk.ss_size;
-  pthread_mutex_unlock(&lru.lock);
+  hk_mutex_unlock(&lru.lock);
 }
 
 void hk_lru_fork_prepare(void) { pthread_mutex_lock(&lru.lock); }

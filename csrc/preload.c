@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ static HK_NOINLINE void free_slow(void *p) {
   }
   if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
   if (hk_large_recently_freed(p)) hk_report_invalid_free(p, HAK_BLOCK_FREE); /* aborts */
+  if (hk_large_interior(p)) hk_report_invalid_free(p, HAK_BLOCK_INTERIOR); /* aborts */
   /* Not ours: made before hakmem was loaded, or by another allocator, or a
    * pointer that was never allocated (which the next allocator rejects). */
   HK_COUNT(foreign_frees, 1);
@@ -68,8 +70,15 @@ EXPORT void *realloc(void *p, size_t size) {
     free(p);
     return NULL;
   }
+  if (HK_UNLIKELY(g_hk.check) && hk_registry_has((uintptr_t)p)) {
+    int state = hk_block_state(p);
+    if (state != HAK_BLOCK_LIVE) hk_report_invalid_call("realloc", p, state); /* aborts */
+  }
   size_t old = hk_usable_size(p);
   if (old) return hk_realloc_owned(p, size, old);
+  /* A large block freed already, or a pointer into one: the next allocator must not see it. */
+  if (hk_large_recently_freed(p)) hk_report_invalid_call("realloc", p, HAK_BLOCK_FREE); /* aborts */
+  if (hk_large_interior(p)) hk_report_invalid_call("realloc", p, HAK_BLOCK_INTERIOR); /* aborts */
   /* Foreign block: move it into hakmem. */
   old = next_usable_size(p);
   void *q = hk_alloc(size);
@@ -104,7 +113,17 @@ EXPORT void *aligned_alloc(size_t alignment, size_t size) {
   return hk_alloc_aligned(alignment, size);
 }
 
-EXPORT void *memalign(size_t alignment, size_t size) { return aligned_alloc(alignment, size); }
+/* glibc's meaning: an alignment that is not a power of two is rounded up to
+ * one (0 and anything up to 16 give malloc's alignment); beyond 2^63 EINVAL. */
+EXPORT void *memalign(size_t alignment, size_t size) {
+  if (alignment > (SIZE_MAX >> 1) + 1) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t a = 16;
+  while (a < alignment) a <<= 1;
+  return hk_alloc_aligned(a, size);
+}
 
 EXPORT void *valloc(size_t size) { return hk_alloc_aligned(HK_PAGE_SIZE, size); }
 
@@ -121,4 +140,59 @@ EXPORT size_t malloc_usable_size(void *p) {
   if (!p) return 0;
   size_t n = hk_usable_size(p);
   return n ? n : next_usable_size(p);
+}
+
+/* ---- glibc's malloc introspection, with its meaning ------------------------- */
+/* Gives free memory back to the OS: memory other threads freed into the heaps
+ * of exited threads, empty slabs, the caches of SuperSlabs and large blocks.
+ * pad (memory to keep at the top of the heap) has no equivalent here. 1 if
+ * any memory was released, as glibc. */
+EXPORT int malloc_trim(size_t pad) {
+  (void)pad;
+  return hak_trim() > 0;
+}
+
+/* glibc's fields, filled from hakmem's counters: "arena" is the SuperSlabs
+ * in use, "hblks"/"hblkhd" the large blocks (each its own mapping, like
+ * glibc's mmapped chunks), "ordblks" the free SuperSlabs and large mappings
+ * cached, "uordblks"/"fordblks" the bytes of slab blocks in use / not. */
+EXPORT struct mallinfo2 mallinfo2(void) {
+  hak_stats_t st;
+  struct mallinfo2 mi = {0};
+  hak_stats(&st);
+  uint64_t large_live = st.large_allocs - st.large_frees;
+  uint64_t large_bytes = 0, small_bytes;
+  uint64_t a, f;
+  hk_large_counts(&a, &f, &large_bytes);
+  small_bytes = st.bytes_in_use > large_bytes ? st.bytes_in_use - large_bytes : 0;
+  uint64_t cached = st.superslabs_cached * st.superslab_bytes + st.large_cached_bytes;
+  mi.arena = st.superslabs_live * st.superslab_bytes;
+  mi.ordblks = st.superslabs_cached + st.large_cached;
+  mi.hblks = large_live;
+  mi.hblkhd = large_bytes;
+  mi.uordblks = small_bytes;
+  mi.fordblks = (mi.arena > small_bytes ? mi.arena - small_bytes : 0) + cached;
+  return mi;
+}
+
+static int clamp_int(size_t v) { return v > INT_MAX ? INT_MAX : (int)v; }
+
+/* The old int-sized form: each field saturates at INT_MAX (glibc wraps). */
+EXPORT struct mallinfo mallinfo(void) {
+  struct mallinfo2 m = mallinfo2();
+  return (struct mallinfo){
+    .arena = clamp_int(m.arena), .ordblks = clamp_int(m.ordblks), .smblks = clamp_int(m.smblks),
+    .hblks = clamp_int(m.hblks), .hblkhd = clamp_int(m.hblkhd), .usmblks = clamp_int(m.usmblks),
+    .fsmblks = clamp_int(m.fsmblks), .uordblks = clamp_int(m.uordblks), .fordblks = clamp_int(m.fordblks),
+    .keepcost = clamp_int(m.keepcost),
+  };
+}
+
+/* glibc's layout on stderr: the slab tier as arena 0, then the totals with the
+ * large blocks (hakmem keeps no maximum of them: the current figures). */
+EXPORT void malloc_stats(void) {
+  struct mallinfo2 m = mallinfo2();
+  hk_log("Arena 0:\nsystem bytes     = %10zu\nin use bytes     = %10zu\nTotal (incl. mmap):\n"
+         "system bytes     = %10zu\nin use bytes     = %10zu\nmax mmap regions = %10zu\nmax mmap bytes   = %10zu",
+         m.arena, m.uordblks, m.arena + m.hblkhd, m.uordblks + m.hblkhd, m.hblks, m.hblkhd);
 }

@@ -129,14 +129,17 @@ static size_t render(char *buf, size_t cap, bool json) {
 
 /* Each thread with a heap renders into its own buffer; threads that never
  * allocated share one (creating a heap here would freeze the configuration). */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+void hk_stats_fork_prepare(void) { pthread_mutex_lock(&shared_lock); }
+void hk_stats_fork_parent(void) { pthread_mutex_unlock(&shared_lock); }
+
 const char *hak_stats_json(void) {
   static char shared[4096];
-  static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
   hk_heap *h = hk_tl_heap;
   if (h == &hk_empty_heap) {
-    pthread_mutex_lock(&shared_lock);
+    hk_mutex_lock(&shared_lock);
     render(shared, sizeof shared, true);
-    pthread_mutex_unlock(&shared_lock);
+    hk_mutex_unlock(&shared_lock);
     return shared;
   }
   if (!h->json_buf) {

@@ -59,7 +59,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   uint32_t odd = s->block_size >> s->shift, inv = odd; /* Newton: each step doubles the correct bits */
   for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
   s->inv = inv;
-  s->lim = UINT32_MAX / s->block_size;
+  s->lim = s->capacity - 1; /* capacity >= 1: a slab holds at least one block of its class */
   s->cls = (uint8_t)cls;
   s->span = (uint8_t)span;
   s->full = 0;
@@ -88,6 +88,8 @@ void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   uint8_t *p = first;
   for (uint32_t i = 1; i < n; i++, p += bs) hk_set_next((hk_block *)p, (hk_block *)(p + bs));
   hk_set_next((hk_block *)p, s->free);
+  if (g_hk.check)
+    for (uint8_t *q = first; q <= p; q += bs) __atomic_store_n((uintptr_t *)q + 1, hk_free_mark(q), __ATOMIC_RELAXED);
   s->free = (hk_block *)first;
   __atomic_store_n(&s->carved, s->carved + n, __ATOMIC_RELAXED); /* hak_owns may read it from another thread */
 }
@@ -139,6 +141,7 @@ int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local) {
   if (idx >= s->capacity) return HAK_BLOCK_INTERIOR;
   uint32_t carved = __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
   if (idx >= carved) return HAK_BLOCK_FREE;
+  if (g_hk.check) return hk_has_free_mark((const void *)a) ? HAK_BLOCK_FREE : HAK_BLOCK_LIVE;
   const hk_block *b = (const hk_block *)a, *next = hk_next(b);
   if (next != NULL && next != HK_END && !hk_block_in_slab(s, next)) return HAK_BLOCK_LIVE;
   if (list_contains(s, atomic_load_explicit(&s->remote, memory_order_acquire), NULL, b)) return HAK_BLOCK_FREE;

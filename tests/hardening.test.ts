@@ -8,7 +8,7 @@
  * "free 0x..." with the exact pointer before the bad free(), so the report
  * line can be matched address and all:
  *
- *   hakmem: free(0x...): <kind>
+ *   hakmem: free(0x...): <kind>        (or realloc(0x...))
  *
  * followed by death by SIGABRT: hakmem's own abort(), or, for a pointer that
  * no allocator handed out, glibc's, after hakmem handed the pointer on.
@@ -32,6 +32,8 @@ interface MisuseCase {
   check?: "0" | "1";
   /** Kinds of report accepted (normally exactly one). */
   kinds: string[];
+  /** The call named in the report: free (default) or realloc. */
+  call?: "free" | "realloc";
 }
 
 const CASES: MisuseCase[] = [
@@ -41,9 +43,20 @@ const CASES: MisuseCase[] = [
   // by their start address in the set of live mappings), so it may be
   // reported as not allocated and handed to glibc, which aborts on it.
   { name: "double free of a large block (HAKMEM_CHECK=1)", program: "double_free", args: ["large"], check: "1", kinds: [DOUBLE_FREE, NOT_ALLOCATED] },
+  // Default mode: the block just freed, freed again (the head of its slab's list).
+  { name: "double free of a small block (default mode)", program: "double_free", args: ["small"], kinds: [DOUBLE_FREE] },
+  { name: "double free of a mid block (default mode)", program: "double_free", args: ["mid"], kinds: [DOUBLE_FREE] },
+  { name: "realloc of a freed small block (HAKMEM_CHECK=1)", program: "realloc_freed", args: ["small"], check: "1", kinds: [DOUBLE_FREE], call: "realloc" },
+  { name: "realloc of a freed mid block (HAKMEM_CHECK=1)", program: "realloc_freed", args: ["mid"], check: "1", kinds: [DOUBLE_FREE], call: "realloc" },
+  { name: "realloc of a freed large block (default mode)", program: "realloc_freed", args: ["large"], kinds: [DOUBLE_FREE], call: "realloc" },
+  { name: "second free of a small block from a thread that does not own it (HAKMEM_CHECK=1)", program: "cross_thread_double_free", args: ["small"], check: "1", kinds: [DOUBLE_FREE] },
+  { name: "second free of a mid block from a thread that does not own it (HAKMEM_CHECK=1)", program: "cross_thread_double_free", args: ["mid"], check: "1", kinds: [DOUBLE_FREE] },
+  { name: "address in a slab's tail slack, past the last block", program: "tail_slack", args: [], kinds: [INTERIOR] },
   { name: "interior pointer into a small block", program: "interior", args: ["small"], kinds: [INTERIOR] },
   { name: "interior pointer into a small block, 8 bytes in", program: "interior", args: ["small", "8"], kinds: [INTERIOR] },
   { name: "interior pointer into a mid block", program: "interior", args: ["mid"], kinds: [INTERIOR] },
+  { name: "interior pointer into a large block", program: "interior", args: ["large"], kinds: [INTERIOR] },
+  { name: "interior pointer into a large block, 8 bytes in", program: "interior", args: ["large", "8"], kinds: [INTERIOR] },
   { name: "interior pointer into a small block (HAKMEM_CHECK=1)", program: "interior", args: ["small"], check: "1", kinds: [INTERIOR] },
   { name: "interior pointer into a mid block (HAKMEM_CHECK=1)", program: "interior", args: ["mid"], check: "1", kinds: [INTERIOR] },
   { name: "stack address", program: "not_allocated", args: ["stack"], kinds: [NOT_ALLOCATED] },
@@ -87,9 +100,10 @@ describe("invalid frees under the preload library", () => {
         expect(pointer, `no "free 0x..." line on stdout\n${why}`).not.toBeNull();
         // One report line, naming the exact pointer and the kind of misuse.
         const kinds = c.kinds.map(escapeRegExp).join("|");
-        const line = new RegExp(`^hakmem: free\\(${escapeRegExp(pointer ?? "")}\\): (${kinds})`, "m");
+        const call = c.call ?? "free";
+        const line = new RegExp(`^hakmem: ${call}\\(${escapeRegExp(pointer ?? "")}\\): (${kinds})`, "m");
         expect(result.stderr, `expected a line matching ${line}\n${why}`).toMatch(line);
-        const reports = result.stderr.split("\n").filter((l) => l.startsWith("hakmem: free("));
+        const reports = result.stderr.split("\n").filter((l) => /^hakmem: (free|realloc)\(/.test(l));
         expect(reports.length, why).toBe(1);
         expect(result.signal, why).toBe("SIGABRT");
       },

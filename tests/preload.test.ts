@@ -267,6 +267,10 @@ const MALLOC_FAMILY = [
   "valloc",
   "pvalloc",
   "malloc_usable_size",
+  "malloc_trim",
+  "malloc_stats",
+  "mallinfo2",
+  "mallinfo",
 ];
 
 /** Symbols the static linker defines in every shared object. */

@@ -61,8 +61,10 @@ HAK_API size_t hak_usable_size(const void *ptr);
  * from any thread. Exact for the calling thread's blocks and for blocks of
  * threads that have exited; for a block of another live thread only that
  * slab's remote-free list is searched (its local list is the other thread's
- * to change), so a block that thread freed itself may still read as live. A
- * large block is known freed for the last 64 large frees. */
+ * to change), so a block that thread freed itself may still read as live;
+ * with HAKMEM_CHECK=1 every free slab block carries a free mark and the
+ * answer is exact from any thread, with no walk. A large block is known freed
+ * for the last 64 large frees. */
 HAK_API int hak_owns(const void *ptr);
 /* Finer answer than hak_owns: one of enum hak_block_kind. */
 HAK_API int hak_block_state(const void *ptr);
@@ -70,8 +72,9 @@ HAK_API int hak_block_state(const void *ptr);
  * pointers) or HAK_E_DOUBLE_FREE; nothing is changed when it fails. */
 HAK_API int hak_free_checked(void *ptr);
 
-/* Allocates count blocks of size bytes into out[]. Returns how many were
- * allocated (count on success; fewer only when memory ran out). */
+/* Allocates count blocks of size bytes into out[], each starting with a zero
+ * word like hak_malloc's. Returns how many were allocated (count on success;
+ * fewer only when memory ran out). */
 HAK_API size_t hak_malloc_batch(size_t size, size_t count, void **out);
 /* Frees count pointers (NULL entries are skipped). */
 HAK_API void hak_free_batch(void **ptrs, size_t count);

@@ -112,6 +112,25 @@ static void corner_cases(void)
   CHECK(got == 0, "hak_malloc_batch(SIZE_MAX/2, 4) = %zu", got);
 }
 
+/* Every block from hak_malloc_batch starts with a zero word, as the header
+ * promises, also large blocks that come back from the large tier's cache with
+ * what the previous owner wrote. */
+static void large_first_word(void)
+{
+  enum { N = 8 };
+  void *ptrs[N];
+  for (int round = 0; round < 3; round++) {
+    size_t n = hak_malloc_batch(200000, N, ptrs);
+    CHECK(n == N, "hak_malloc_batch(200000, %d) = %zu", N, n);
+    for (size_t i = 0; i < n; i++) {
+      CHECK(*(uintptr_t *)ptrs[i] == 0, "round %d: large block %zu starts with %#lx, not 0", round, i,
+            (unsigned long)*(uintptr_t *)ptrs[i]);
+      *(uintptr_t *)ptrs[i] = 0xdeadbeef; /* what the next round must not see */
+    }
+    hak_free_batch(ptrs, n);
+  }
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -123,5 +142,6 @@ int main(void)
   batch_case(32, 100000); /* more than many slabs' worth in one call */
   mixing();
   corner_cases();
+  large_first_word();
   return check_finish();
 }

@@ -2,6 +2,7 @@
  * Each scenario re-executes this binary with a file and an environment, and
  * the child prints the effective values it sees. */
 #include <stdbool.h>
+#include <sys/stat.h>
 #include "check.h"
 
 static int child_report(void) {
@@ -94,6 +95,37 @@ int main(int argc, char **argv) {
   CHECK(strstr(p.err, "cannot open") != NULL, "missing file not reported: %s", p.err);
   check_proc_free(&p);
 
+  /* Not a regular file: each is refused with the reason, at once (a FIFO
+   * without a writer used to block every program at start). */
+  char fifo[300], big_path[300];
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  CHECK(mkfifo(fifo, 0600) == 0, "mkfifo %s: %s", fifo, strerror(errno));
+  run_with("FIFO", fifo, NULL, &p);
+  CHECK(has_line(p.out, "HAKMEM_SS_SIZE=1M"), "defaults expected with a FIFO:\n%s", p.out);
+  CHECK(strstr(p.err, "not a regular file") != NULL, "FIFO not reported: %s", p.err);
+  check_proc_free(&p);
+
+  run_with("directory", dir, NULL, &p);
+  CHECK(has_line(p.out, "HAKMEM_SS_SIZE=1M"), "defaults expected with a directory:\n%s", p.out);
+  CHECK(strstr(p.err, "is a directory") != NULL, "directory not reported as one: %s", p.err);
+  check_proc_free(&p);
+
+  snprintf(big_path, sizeof big_path, "%s/big.json", dir);
+  FILE *big = fopen(big_path, "w");
+  CHECK(big != NULL, "cannot write %s", big_path);
+  if (big) {
+    fputs("{\"HAKMEM_SS_SIZE\": \"2M\"", big);
+    for (int i = 0; i < 70000; i++) fputc(' ', big);
+    fputs("}\n", big);
+    fclose(big);
+  }
+  run_with("oversized file", big_path, NULL, &p);
+  CHECK(has_line(p.out, "HAKMEM_SS_SIZE=1M"), "an oversized file must change nothing:\n%s", p.out);
+  CHECK(strstr(p.err, "larger than") != NULL, "oversized file not reported as such: %s", p.err);
+  check_proc_free(&p);
+
+  unlink(fifo);
+  unlink(big_path);
   unlink(good);
   unlink(mixed);
   unlink(broken);

@@ -1,5 +1,6 @@
-/* A block freed twice. Detected when HAKMEM_CHECK=1 (every free is
- * validated); without it a double free may go unnoticed.
+/* A block freed twice in a row. Detected when HAKMEM_CHECK=1 (every free is
+ * validated), and in default mode too for slab blocks: the block just freed
+ * is at the head of its slab's free list.
  *   double_free [small|mid|large]   block size: 64 B, 20000 B or 1 MiB */
 #include "misuse.h"
 
