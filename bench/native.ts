@@ -231,6 +231,12 @@ function defineWorkloads(quick: boolean): Workload[] {
     throughput("mid_large_mt_1t", "mid_large_mt 1 thread", "bench_mid_large_mt", [1, scale(1_000_000), 2048, 42]),
     throughput("mid_large_mt_2t", "mid_large_mt 2 threads", "bench_mid_large_mt", [2, scale(1_000_000), 2048, 42]),
     throughput("remote_free", "remote_free", "bench_remote_free", [scale(1_000_000)]),
+    throughput("server_handoff_2t", "server_handoff 2 threads", "bench_server_handoff", [2, scale(500), 10_000, 5000, 42]),
+    throughput("producer_consumer", "producer_consumer 1 pair", "bench_producer_consumer", [1, scale(5_000_000), 42]),
+    throughput("pool_replace_1t", "pool_replace 1 thread", "bench_pool_replace", [1, scale(10_000_000), 10_000, 42]),
+    throughput("pool_replace_2t", "pool_replace 2 threads", "bench_pool_replace", [2, scale(5_000_000), 10_000, 42]),
+    throughput("pass_random_2t", "pass_random 2 threads", "bench_pass_random", [2, scale(1_000_000), 42]),
+    throughput("false_sharing_2t", "false_sharing 2 threads", "bench_false_sharing", [2, scale(2_000_000), 100]),
     {
       id: "scaling_16b",
       label: `scaling ${formatCount(blocks)} × 16 B`,
