@@ -29,6 +29,9 @@ __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_heap *heaps_all, *heaps_abandoned;
 static pthread_key_t heap_key;
+/* Set when this thread's heap was abandoned at exit: frees from later exit
+ * destructors push at once rather than make a heap again. */
+static __thread uint8_t tl_heap_exited;
 
 #define FULL_SCAN_LIMIT 4 /* full slabs examined for remote frees per refill */
 
@@ -140,9 +143,22 @@ static void move_full_to_avail(hk_heap *h, hk_slab *s, bool at_head) {
   sync_current(h, c);
 }
 
+static void return_block(hk_heap *h, hk_slab *s, hk_block *b);
+
+/* Blocks other threads sent to h in batches (remote.c), each back on its
+ * slab's local list; they were counted as freed when they were freed. */
+static void take_inbox(hk_heap *h) {
+  for (hk_block *b = hk_inbox_take(h), *next; b; b = next) {
+    next = hk_next(b);
+    uintptr_t a = (uintptr_t)b;
+    return_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
+  }
+}
+
 /* Collects remote frees everywhere in the heap and releases what empties.
  * keep_current: leave a class's only slab in place even if empty. */
 static void collect_all(hk_heap *h, bool keep_current) {
+  take_inbox(h);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     for (hk_slab *s = h->full[c].head, *next; s; s = next) {
       next = s->next;
@@ -228,6 +244,8 @@ static hk_ss *ss_with_run(hk_heap *h, unsigned span, int *idx) {
 static hk_slab *new_slab(hk_heap *h, unsigned c) {
   unsigned span = hk_class_span[c];
   int idx;
+  /* Growing: first hand the other heaps what this thread freed into them. */
+  hk_remote_flush(h);
   hk_ss *ss = ss_with_run(h, span, &idx);
   if (!ss && release_retained(h, c)) ss = ss_with_run(h, span, &idx);
   if (!ss) {
@@ -258,6 +276,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
 /* Makes current[c] a slab with a free block, or returns NULL (out of memory). */
 static hk_slab *refill(hk_heap *h, unsigned c) {
   hk_slab *s;
+  take_inbox(h);
   while ((s = h->avail[c].head) != NULL) {
     if (s->free != HK_END) goto found;
     if (s->carved < s->capacity) {
@@ -308,13 +327,17 @@ void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
   abort();
 }
 
-/* hk_free_local for the slow paths: secure links, retention by list head. */
-static void free_local_slow_path(hk_heap *h, hk_slab *s, hk_block *b) {
-  unsigned c = s->cls;
+/* b back on the local list of h's slab s: secure links, retention by list head. */
+static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
   hk_set_next(b, s->free);
   s->free = b;
-  h->nfree[c]++;
   if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);
+}
+
+/* hk_free_local for the slow paths. */
+static void free_local_slow_path(hk_heap *h, hk_slab *s, hk_block *b) {
+  h->nfree[s->cls]++;
+  return_block(h, s, b);
 }
 
 bool hk_free_small_slow(void *p) {
@@ -344,14 +367,16 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
   }
+  if (HK_UNLIKELY(h == &hk_empty_heap) && g_hk.remote_batch && !tl_heap_exited) {
+    /* A thread that only frees needs a heap for its batches (remote.c). */
+    hk_heap *made = hk_heap_get();
+    if (made) h = made;
+  }
   if (s->owner == h) {
     free_local_slow_path(h, s, b);
     return;
   }
-  hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-  do {
-    hk_set_next(b, old);
-  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
+  hk_remote_free(h, s, b);
   if (h != &hk_empty_heap) {
     h->remote_frees++;
     h->nfree[c]++;
@@ -364,7 +389,10 @@ void hk_free_other(hk_slab *s, hk_block *b) {
 /* Releases every empty slab of h (if any) and of all abandoned heaps; whole
  * empty SuperSlabs go to the LRU cache. */
 void hk_heap_trim(hk_heap *h) {
-  if (h) collect_all(h, false);
+  if (h) {
+    hk_remote_flush(h);
+    collect_all(h, false);
+  }
   unsigned abandoned = 0;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   for (hk_heap *a = heaps_abandoned; a; a = a->abandoned_next) abandoned++;
@@ -375,8 +403,10 @@ void hk_heap_trim(hk_heap *h) {
 /* ---- heap lifecycle -------------------------------------------------------------- */
 static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
+  hk_remote_flush(h);
   collect_all(h, false);
   h->is_live = 0;
+  tl_heap_exited = 1;
   hk_tl_heap = &hk_empty_heap;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->abandoned_next = heaps_abandoned;
