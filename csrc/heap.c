@@ -4,7 +4,9 @@
  * touches no shared state until a SuperSlab is needed (once per ss_size bytes).
  *
  * Invariants:
- *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty.
+ *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty,
+ *    or &foreign[c] while this thread reuses blocks of other heaps it freed
+ *    (remote.c); the allocation slow path puts it back to the first two.
  *  - slab->used is exact: blocks handed out minus blocks back on the local
  *    free list. Remote frees count as used until collected, so a slab with
  *    used == 0 has no block anywhere in flight and may be released.
@@ -155,9 +157,11 @@ static void take_inbox(hk_heap *h) {
   }
 }
 
-/* Collects remote frees everywhere in the heap and releases what empties.
+/* Collects remote frees everywhere in the heap and releases what empties;
+ * first sends what h holds of other heaps' blocks (remote.c).
  * keep_current: leave a class's only slab in place even if empty. */
 static void collect_all(hk_heap *h, bool keep_current) {
+  hk_remote_flush(h); /* what h gathered for other heaps, and its kept foreign blocks, go to their owners */
   take_inbox(h);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     for (hk_slab *s = h->full[c].head, *next; s; s = next) {
@@ -307,6 +311,7 @@ found:
 
 void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
   if (h == &hk_empty_heap && !(h = hk_heap_get())) return NULL;
+  if (h->current[c] == &h->foreign[c]) sync_current(h, c); /* reused blocks ran out: back to the slabs */
   hk_slab *s = h->avail[c].head;
   if ((!s || s->free == HK_END) && !(s = refill(h, c))) {
     errno = ENOMEM;
@@ -389,10 +394,7 @@ void hk_free_other(hk_slab *s, hk_block *b) {
 /* Releases every empty slab of h (if any) and of all abandoned heaps; whole
  * empty SuperSlabs go to the LRU cache. */
 void hk_heap_trim(hk_heap *h) {
-  if (h) {
-    hk_remote_flush(h);
-    collect_all(h, false);
-  }
+  if (h) collect_all(h, false);
   unsigned abandoned = 0;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   for (hk_heap *a = heaps_abandoned; a; a = a->abandoned_next) abandoned++;
@@ -403,7 +405,6 @@ void hk_heap_trim(hk_heap *h) {
 /* ---- heap lifecycle -------------------------------------------------------------- */
 static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
-  hk_remote_flush(h);
   collect_all(h, false);
   h->is_live = 0;
   tl_heap_exited = 1;
@@ -428,7 +429,10 @@ hk_heap *hk_heap_get(void) {
   } else {
     h = hk_meta_alloc(sizeof *h);
     if (!h) return NULL;
-    for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
+    for (unsigned c = 0; c < HK_NCLASSES; c++) {
+      h->current[c] = &hk_empty_slab;
+      h->foreign[c] = (hk_slab){.free = HK_END, .cls = (uint8_t)c};
+    }
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
     h->all_next = heaps_all;
     heaps_all = h;

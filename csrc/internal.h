@@ -130,7 +130,7 @@ typedef struct hk_remote_batch {
 #define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
 
 typedef struct hk_heap {
-  hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab) */
+  hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab, foreign[c]) */
   uint64_t nalloc[HK_NCLASSES];    /* counters written by the owner only */
   uint64_t nfree[HK_NCLASSES];
   hk_slab_list avail[HK_NCLASSES]; /* slabs that may have free blocks; head == current */
@@ -146,6 +146,11 @@ typedef struct hk_heap {
   size_t json_cap;
   uint8_t is_live;
   hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
+  /* Blocks of other heaps this thread freed and reuses itself (remote.c),
+   * per class, in the form the allocation fast path pops from: current[c]
+   * points here while it holds blocks. free: the list; used counts down
+   * from 0 as blocks come in and back up as they are handed out. */
+  hk_slab foreign[HK_NCLASSES];
   /* Batches other threads sent (remote.c): blocks of this heap's slabs, any
    * class, linked through the blocks, NULL-terminated. Its own line: other
    * threads write it, the owner takes it whole on its slow paths. */

@@ -38,6 +38,9 @@
 
 #define HK_BATCH_BLOCKS 64
 #define HK_BATCH_BYTES (256u << 10)
+/* Foreign blocks a thread keeps per class for its own allocations. */
+#define HK_FOREIGN_BLOCKS 64
+#define HK_FOREIGN_BYTES (32u << 10)
 
 /* Pushes the chain head..tail onto an atomic list ending in NULL. */
 static void push_chain(_Atomic(hk_block *) *list, hk_block *head, hk_block *tail) {
@@ -60,11 +63,8 @@ static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to) {
 }
 _Static_assert(HK_REMOTE_SLOTS == 1 << 3, "batch_for takes the top 3 bits");
 
-void hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b) {
-  if (!g_hk.remote_batch || h == &hk_empty_heap) {
-    push_chain(&s->remote, b, b);
-    return;
-  }
+/* Sends b to the owner of its (head) slab s, gathered with others for it. */
+static void send_block(hk_heap *h, hk_slab *s, hk_block *b) {
   hk_heap *to = s->owner;
   hk_remote_batch *rb = batch_for(h, to);
   if (rb->to != to) {
@@ -82,8 +82,48 @@ void hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b) {
   if (++rb->count >= HK_BATCH_BLOCKS || rb->bytes >= HK_BATCH_BYTES) send_batch(rb);
 }
 
+/* Keeps b, of class c, for this thread's next allocations of that class when
+ * there is room; false otherwise. */
+static bool keep_foreign(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
+  hk_slab *f = &h->foreign[c];
+  uint32_t held = 0u - f->used;
+  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return false;
+  if (HK_UNLIKELY(b == f->free)) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE); /* the same block freed twice in a row */
+    return true;
+  }
+  b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
+  f->free = b;
+  f->used--;
+  h->current[c] = f;
+  return true;
+}
+
+void hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (!g_hk.remote_batch || h == &hk_empty_heap) {
+    push_chain(&s->remote, b, b);
+    return;
+  }
+  if (!keep_foreign(h, s->cls, s->block_size, b)) send_block(h, s, b);
+}
+
+/* Sends every kept foreign block to its owner. */
+static void send_foreign(hk_heap *h) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_slab *f = &h->foreign[c];
+    for (hk_block *b = f->free, *next; b != HK_END; b = next) {
+      next = b->next;
+      uintptr_t a = (uintptr_t)b;
+      send_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
+    }
+    f->free = HK_END; /* current[c] may still point here: the next allocation's slow path moves it */
+    f->used = 0;
+  }
+}
+
 void hk_remote_flush(hk_heap *h) {
   if (h == &hk_empty_heap) return;
+  send_foreign(h);
   for (unsigned i = 0; i < HK_REMOTE_SLOTS; i++) send_batch(&h->remote_batch[i]);
 }
 

@@ -62,7 +62,9 @@ HAK_API size_t hak_usable_size(const void *ptr);
  * threads that have exited; for a block of another live thread only that
  * slab's remote-free list is searched (its local list is the other thread's
  * to change), so a block that thread freed itself may still read as live. A
- * large block is known freed for the last 64 large frees. */
+ * large block is known freed for the last 64 large frees. With
+ * HAKMEM_REMOTE_BATCH=on (off by default in this library) a block freed by a
+ * thread other than its owner reads as live until the owner takes it in. */
 HAK_API int hak_owns(const void *ptr);
 /* Finer answer than hak_owns: one of enum hak_block_kind. */
 HAK_API int hak_block_state(const void *ptr);
