@@ -276,6 +276,13 @@ function defineCallgrindWorkloads(quick: boolean, only: string[]): CallgrindWork
       op: "malloc+free pair",
     },
     {
+      id: "callgrind_tiny_hot_16x16",
+      label: "tiny_hot 16 B, 16 mallocs then 16 frees",
+      argv: (n) => [bin("bench_tiny_hot"), String(n), "16", "16"],
+      iters: [160_000, 320_000],
+      op: "malloc+free pair",
+    },
+    {
       id: "callgrind_random_mixed_ws256",
       label: "random_mixed WS 256",
       argv: (n) => [bin("bench_random_mixed"), String(n), "256", "42"],
