@@ -381,7 +381,7 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     free_local_slow_path(h, s, b);
     return;
   }
-  hk_remote_free(h, s, b);
+  if (!hk_remote_free(h, s, b)) return;
   if (h != &hk_empty_heap) {
     h->remote_frees++;
     h->nfree[c]++;

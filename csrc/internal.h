@@ -257,7 +257,8 @@ HK_INTERNAL uint32_t hk_slab_collect(hk_slab *s);
 HK_INTERNAL bool hk_block_in_slab(const hk_slab *s, const hk_block *b);
 HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local); /* s: head slab */
 /* remote.c */
-HK_INTERNAL void hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b); /* s: head slab of another heap */
+/* s: head slab of another heap; false: b was refused (freed twice in a row, reported) */
+HK_INTERNAL bool hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* sends every gathered batch of h */
 HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
 /* heap.c */

@@ -63,8 +63,9 @@ static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to) {
 }
 _Static_assert(HK_REMOTE_SLOTS == 1 << 3, "batch_for takes the top 3 bits");
 
-/* Sends b to the owner of its (head) slab s, gathered with others for it. */
-static void send_block(hk_heap *h, hk_slab *s, hk_block *b) {
+/* Sends b to the owner of its (head) slab s, gathered with others for it;
+ * false when b was the last block gathered (freed twice in a row). */
+static bool send_block(hk_heap *h, hk_slab *s, hk_block *b) {
   hk_heap *to = s->owner;
   hk_remote_batch *rb = batch_for(h, to);
   if (rb->to != to) {
@@ -73,38 +74,41 @@ static void send_block(hk_heap *h, hk_slab *s, hk_block *b) {
   } else if (HK_UNLIKELY(b == rb->head)) {
     /* the same block freed twice in a row: linking it to itself would loop the owner's walk */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
-    return;
+    return false;
   }
   hk_set_next(b, rb->head);
   if (!rb->head) rb->tail = b;
   rb->head = b;
   rb->bytes += s->block_size;
   if (++rb->count >= HK_BATCH_BLOCKS || rb->bytes >= HK_BATCH_BYTES) send_batch(rb);
+  return true;
 }
 
 /* Keeps b, of class c, for this thread's next allocations of that class when
- * there is room; false otherwise. */
-static bool keep_foreign(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
+ * there is room (1); 0 when there is none; -1 when b is the block kept last
+ * (freed twice in a row). */
+static int keep_foreign(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
   hk_slab *f = &h->foreign[c];
-  uint32_t held = 0u - f->used;
-  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return false;
   if (HK_UNLIKELY(b == f->free)) {
-    hk_report_invalid_free(b, HAK_BLOCK_FREE); /* the same block freed twice in a row */
-    return true;
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return -1;
   }
+  uint32_t held = 0u - f->used;
+  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return 0;
   b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
   f->free = b;
   f->used--;
   h->current[c] = f;
-  return true;
+  return 1;
 }
 
-void hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b) {
+bool hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b) {
   if (!g_hk.remote_batch || h == &hk_empty_heap) {
     push_chain(&s->remote, b, b);
-    return;
+    return true;
   }
-  if (!keep_foreign(h, s->cls, s->block_size, b)) send_block(h, s, b);
+  int kept = keep_foreign(h, s->cls, s->block_size, b);
+  return kept ? kept > 0 : send_block(h, s, b);
 }
 
 /* Sends every kept foreign block to its owner. */
@@ -114,7 +118,7 @@ static void send_foreign(hk_heap *h) {
     for (hk_block *b = f->free, *next; b != HK_END; b = next) {
       next = b->next;
       uintptr_t a = (uintptr_t)b;
-      send_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
+      (void)send_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
     }
     f->free = HK_END; /* current[c] may still point here: the next allocation's slow path moves it */
     f->used = 0;

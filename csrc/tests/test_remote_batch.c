@@ -218,6 +218,48 @@ static void cross_threads(void *arg)
         U(s2.superslabs_live));
 }
 
+/* ---- the same block freed twice in a row by another thread ---------------- */
+
+static void *free_twice(void *arg)
+{
+  void **ptrs = arg;
+  for (int i = 0; i < 3; i++) {
+    hak_free(ptrs[i]);
+    if (i == 1) hak_free(ptrs[i]); /* kept for reuse, then freed again */
+  }
+  for (int i = 3; i < 200; i++) hak_free(ptrs[i]);
+  hak_free(ptrs[199]); /* the head of a batch, freed again */
+  return NULL;
+}
+
+static void double_free_in_a_row(void *arg)
+{
+  (void)arg;
+  batching_on();
+  void *ptrs[200];
+  for (int i = 0; i < 200; i++) ptrs[i] = hak_malloc(32);
+  hak_stats_t s0 = stats_now();
+  pthread_t t;
+  pthread_create(&t, NULL, free_twice, ptrs);
+  pthread_join(t, NULL);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.invalid_frees - s0.invalid_frees == 2, "invalid_frees moved by %llu for two repeated frees, want 2",
+        U(s1.invalid_frees - s0.invalid_frees));
+  CHECK(s1.frees - s0.frees == 200, "frees moved by %llu, want 200 (the repeats are not frees)", U(s1.frees - s0.frees));
+  /* Nothing was linked to itself: the blocks come back once each. */
+  void *again[400];
+  for (int i = 0; i < 400; i++) {
+    again[i] = hak_malloc(32);
+    fill(again[i], 32);
+  }
+  int bad = 0;
+  for (int i = 0; i < 400; i++) bad += !verify(again[i], 32);
+  CHECK(bad == 0, "%d blocks handed out twice after the repeated frees", bad);
+  for (int i = 0; i < 400; i++) hak_free(again[i]);
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed");
+}
+
 /* ---- the default: libhakmem.so pushes at once ----------------------------- */
 
 static void default_is_immediate(void *arg)
@@ -240,6 +282,7 @@ int main(void)
   check_in_child("partial batch", partial_batch, NULL);
   check_in_child("many classes", many_classes, NULL);
   check_in_child("cross threads", cross_threads, NULL);
+  check_in_child("double free in a row", double_free_in_a_row, NULL);
   check_in_child("default is immediate", default_is_immediate, NULL);
   return check_finish();
 }
