@@ -29,6 +29,8 @@
  *    meanwhile, and its owner (a heap, never unmapped) does not change.
  *  - At most HK_REMOTE_SLOTS chains of at most HK_BATCH_BLOCKS blocks and
  *    HK_BATCH_BYTES bytes (plus one block) wait per thread.
+ *  - Only blocks of classes that are multiples of 64 bytes are kept for
+ *    reuse: a kept block never shares a cache line with its owner's blocks.
  *  - The statistics count a remote free when it happens (heap.c), so
  *    bytes_in_use does not depend on when a chain is sent or taken.
  *  - Gathered and sent blocks are on no list a walk of their slab sees:
@@ -38,7 +40,10 @@
 
 #define HK_BATCH_BLOCKS 64
 #define HK_BATCH_BYTES (256u << 10)
-/* Foreign blocks a thread keeps per class for its own allocations. */
+/* Foreign blocks a thread keeps per class for its own allocations; slab
+ * starts are page aligned, so blocks of a multiple of the line size never
+ * share a line with another block. */
+#define HK_CACHE_LINE 64u
 #define HK_FOREIGN_BLOCKS 64
 #define HK_FOREIGN_BYTES (32u << 10)
 
@@ -93,6 +98,10 @@ static int keep_foreign(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return -1;
   }
+  /* Only blocks that fill whole cache lines: a smaller one shares its line
+   * with blocks its owner hands out, and this thread writing it would fight
+   * the owner's thread over that line (false sharing). */
+  if (block_size % HK_CACHE_LINE) return 0;
   uint32_t held = 0u - f->used;
   if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return 0;
   b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */

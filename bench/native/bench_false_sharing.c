@@ -29,7 +29,8 @@
 typedef struct {
   char *handed;
   long iters, writes;
-  uintptr_t lines[MAX_LINES]; /* distinct cache lines written, the handed object's first */
+  uintptr_t handed_line;      /* the handed object's line */
+  uintptr_t lines[MAX_LINES]; /* distinct cache lines of the objects malloc gave this thread */
   int nlines;
 } worker;
 
@@ -47,7 +48,7 @@ static void note_line(worker *w, const void *p) {
 static void *run(void *arg) {
   worker *w = arg;
   pthread_barrier_wait(&start);
-  note_line(w, w->handed);
+  w->handed_line = (uintptr_t)w->handed / LINE;
   free(w->handed);
   for (long i = 0; i < w->iters; i++) {
     volatile char *p = malloc(OBJ_SIZE);
@@ -63,21 +64,22 @@ static void *run(void *arg) {
   return NULL;
 }
 
-static bool has_line(const worker *w, uintptr_t line, int from) {
-  for (int i = from; i < w->nlines; i++)
+static bool has_line(const worker *w, uintptr_t line) {
+  for (int i = 0; i < w->nlines; i++)
     if (w->lines[i] == line) return true;
   return false;
 }
 
-/* Lines a thread was given by malloc (lines[1..]) that another thread also
- * wrote: its own new objects or its handed object (lines[0]). The handed
- * objects sharing lines among themselves is the main thread's business. */
+/* Lines a thread was given by malloc that another thread also wrote: one of
+ * its own new objects, or its handed object (which it may be given back when
+ * its free went to this thread's cache). The handed objects sharing lines
+ * among themselves is the main thread's business. */
 static long shared_lines(const worker *w, int threads) {
   long shared = 0;
   for (int t = 0; t < threads; t++)
-    for (int i = 1; i < w[t].nlines; i++)
+    for (int i = 0; i < w[t].nlines; i++)
       for (int u = 0; u < threads; u++)
-        if (u != t && has_line(&w[u], w[t].lines[i], 0)) {
+        if (u != t && (w[u].handed_line == w[t].lines[i] || has_line(&w[u], w[t].lines[i]))) {
           shared++; /* a line two threads were given is counted by each of them */
           break;
         }

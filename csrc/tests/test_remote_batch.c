@@ -61,18 +61,19 @@ static void let_exit(struct handoff *h, pthread_t t)
   pthread_join(t, NULL);
 }
 
-/* n blocks of 16 bytes freed by a consumer that stays alive. It keeps the
- * first 64 for its own allocations of that class; the rest go to the owner
- * in batches of 64, a full batch at once, a partial one when the consumer
- * exits. After its trim (which takes its inbox) the owner sees exactly the
- * blocks that arrived as free. */
-static void live_consumer(size_t n, size_t arrived_before_exit)
+/* n blocks of size bytes freed by a consumer that stays alive. Of a class
+ * that fills whole cache lines it keeps the first 64 for its own allocations
+ * (smaller blocks share lines with their owner's and are never kept); the
+ * rest go to the owner in batches of 64, a full batch at once, a partial one
+ * when the consumer exits. After its trim (which takes its inbox) the owner
+ * sees exactly the blocks that arrived as free. */
+static void live_consumer(size_t size, size_t n, size_t arrived_before_exit)
 {
   batching_on();
   void **ptrs = malloc(n * sizeof *ptrs);
   for (size_t i = 0; i < n; i++) {
-    ptrs[i] = hak_malloc(16);
-    fill(ptrs[i], 16);
+    ptrs[i] = hak_malloc(size);
+    fill(ptrs[i], size);
   }
   hak_stats_t s0 = stats_now();
   struct handoff h = HANDOFF(ptrs, n);
@@ -83,13 +84,13 @@ static void live_consumer(size_t n, size_t arrived_before_exit)
   CHECK(s1.frees - s0.frees == n, "frees moved by %llu while the consumer lives, want %zu", U(s1.frees - s0.frees), n);
   CHECK(s1.remote_frees - s0.remote_frees == n, "remote_frees moved by %llu, want %zu",
         U(s1.remote_frees - s0.remote_frees), n);
-  CHECK(s1.bytes_in_use == s0.bytes_in_use - n * 16, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
-        U(s0.bytes_in_use - n * 16));
+  CHECK(s1.bytes_in_use == s0.bytes_in_use - n * size, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
+        U(s0.bytes_in_use - n * size));
   hak_trim();
   size_t arrived = 0;
   for (size_t i = 0; i < n; i++) arrived += hak_block_state(ptrs[i]) == HAK_BLOCK_FREE;
-  CHECK(arrived == arrived_before_exit, "%zu blocks freed by a live thread: %zu back at the owner, want %zu", n,
-        arrived, arrived_before_exit);
+  CHECK(arrived == arrived_before_exit, "%zu blocks of %zu B freed by a live thread: %zu back at the owner, want %zu",
+        n, size, arrived, arrived_before_exit);
   let_exit(&h, t);
   hak_trim();
   /* now the slab empties and the trim gives it back: no block reads as live */
@@ -104,13 +105,19 @@ static void live_consumer(size_t n, size_t arrived_before_exit)
 static void full_batches(void *arg)
 {
   (void)arg;
-  live_consumer(64 + 2 * 64 + 10, 2 * 64); /* 64 kept, two full batches, 10 waiting */
+  live_consumer(64, 64 + 2 * 64 + 10, 2 * 64); /* 64 kept, two full batches, 10 waiting */
+}
+
+static void small_blocks_not_kept(void *arg)
+{
+  (void)arg;
+  live_consumer(16, 64 + 10, 64); /* one full batch, 10 waiting, none kept */
 }
 
 static void partial_batch(void *arg)
 {
   (void)arg;
-  live_consumer(10, 0);
+  live_consumer(64, 10, 0);
 }
 
 /* ---- fewer blocks than a batch, spread over many slabs -------------------- */
@@ -225,19 +232,20 @@ static void *free_twice(void *arg)
   void **ptrs = arg;
   for (int i = 0; i < 3; i++) {
     hak_free(ptrs[i]);
-    if (i == 1) hak_free(ptrs[i]); /* kept for reuse, then freed again */
+    if (i == 1) hak_free(ptrs[i]); /* kept for reuse (64 B) or gathered (32 B), then freed again */
   }
   for (int i = 3; i < 200; i++) hak_free(ptrs[i]);
   hak_free(ptrs[199]); /* the head of a batch, freed again */
   return NULL;
 }
 
+/* arg: the block size, 32 (blocks gathered for the owner) or 64 (the first 64 kept for reuse) */
 static void double_free_in_a_row(void *arg)
 {
-  (void)arg;
+  size_t size = (size_t)(uintptr_t)arg;
   batching_on();
   void *ptrs[200];
-  for (int i = 0; i < 200; i++) ptrs[i] = hak_malloc(32);
+  for (int i = 0; i < 200; i++) ptrs[i] = hak_malloc(size);
   hak_stats_t s0 = stats_now();
   pthread_t t;
   pthread_create(&t, NULL, free_twice, ptrs);
@@ -249,11 +257,11 @@ static void double_free_in_a_row(void *arg)
   /* Nothing was linked to itself: the blocks come back once each. */
   void *again[400];
   for (int i = 0; i < 400; i++) {
-    again[i] = hak_malloc(32);
-    fill(again[i], 32);
+    again[i] = hak_malloc(size);
+    fill(again[i], size);
   }
   int bad = 0;
-  for (int i = 0; i < 400; i++) bad += !verify(again[i], 32);
+  for (int i = 0; i < 400; i++) bad += !verify(again[i], size);
   CHECK(bad == 0, "%d blocks handed out twice after the repeated frees", bad);
   for (int i = 0; i < 400; i++) hak_free(again[i]);
   hak_trim();
@@ -280,9 +288,11 @@ int main(void)
 {
   check_in_child("full batches", full_batches, NULL);
   check_in_child("partial batch", partial_batch, NULL);
+  check_in_child("small blocks not kept", small_blocks_not_kept, NULL);
   check_in_child("many classes", many_classes, NULL);
   check_in_child("cross threads", cross_threads, NULL);
-  check_in_child("double free in a row", double_free_in_a_row, NULL);
+  check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
+  check_in_child("double free in a row, kept", double_free_in_a_row, (void *)(uintptr_t)64);
   check_in_child("default is immediate", default_is_immediate, NULL);
   return check_finish();
 }
