@@ -59,7 +59,7 @@ $(BUILD)/libhakmem_preload.so: $(CORE_SRCS) csrc/preload.c $(HEADERS) Makefile |
 	$(CC) $(CFLAGS_LIB) -DHAK_PRELOAD=1 -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
 # Seed benchmarks call plain malloc/free: one binary measures any allocator via LD_PRELOAD.
-$(BUILD)/%: bench/native/%.c | $(BUILD)
+$(BUILD)/%: bench/native/%.c $(wildcard bench/native/*.h) | $(BUILD)
 	$(CC) -std=gnu11 -O2 -g -pthread -Wall -o $@ $< -lm
 
 # C unit tests link the FFI library (their own folder: build/test_scaling is a benchmark).
@@ -129,10 +129,14 @@ TSAN_ENV   := TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stac
 SAN_BUILD   = $(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=$(1) OPT=-O1 SANITIZE="$(2)" \
               $(1)/libhakmem.so $(patsubst $(BUILD)/%,$(1)/%,$(TEST_BINS)) $(1)/stress
 # Runs every test even after a failure (a later one may hold the report that
-# explains it), then fails if any did.
+# explains it), then fails if any did. The stress test runs twice: remote frees
+# pushed one by one (libhakmem.so's default) and sent in batches (the preload
+# library's default).
 SAN_RUN     = failed=""; for t in $(patsubst $(BUILD)/%,$(1)/%,$(TEST_BINS)); do echo "== $$t"; \
               $(2) $$t || failed="$$failed $$t"; done; \
               echo "== $(1)/stress $(SAN_STRESS)"; $(2) $(1)/stress $(SAN_STRESS) || failed="$$failed $(1)/stress"; \
+              echo "== HAKMEM_REMOTE_BATCH=on $(1)/stress $(SAN_STRESS)"; \
+              $(2) HAKMEM_REMOTE_BATCH=on $(1)/stress $(SAN_STRESS) || failed="$$failed $(1)/stress(batched)"; \
               if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 .PHONY: asan tsan asan-build tsan-build soak fuzz fuzz-run

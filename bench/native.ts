@@ -235,6 +235,12 @@ function defineWorkloads(quick: boolean): Workload[] {
     throughput("mid_large_mt_1t", "mid_large_mt 1 thread", "bench_mid_large_mt", [1, scale(1_000_000), 2048, 42]),
     throughput("mid_large_mt_2t", "mid_large_mt 2 threads", "bench_mid_large_mt", [2, scale(1_000_000), 2048, 42]),
     throughput("remote_free", "remote_free", "bench_remote_free", [scale(1_000_000)]),
+    throughput("server_handoff_2t", "server_handoff 2 threads", "bench_server_handoff", [2, scale(500), 10_000, 5000, 42]),
+    throughput("producer_consumer", "producer_consumer 1 pair", "bench_producer_consumer", [1, scale(5_000_000), 42]),
+    throughput("pool_replace_1t", "pool_replace 1 thread", "bench_pool_replace", [1, scale(10_000_000), 10_000, 42]),
+    throughput("pool_replace_2t", "pool_replace 2 threads", "bench_pool_replace", [2, scale(5_000_000), 10_000, 42]),
+    throughput("pass_random_2t", "pass_random 2 threads", "bench_pass_random", [2, scale(1_000_000), 42]),
+    throughput("false_sharing_2t", "false_sharing 2 threads", "bench_false_sharing", [2, scale(2_000_000), 100]),
     {
       id: "scaling_16b",
       label: `scaling ${formatCount(blocks)} × 16 B`,
@@ -271,6 +277,13 @@ function defineCallgrindWorkloads(quick: boolean, only: string[]): CallgrindWork
       label: "tiny_hot 16 B",
       argv: (n) => [bin("bench_tiny_hot"), String(n), "16"],
       iters: [100_000, 200_000],
+      op: "malloc+free pair",
+    },
+    {
+      id: "callgrind_tiny_hot_16x16",
+      label: "tiny_hot 16 B, 16 mallocs then 16 frees",
+      argv: (n) => [bin("bench_tiny_hot"), String(n), "16", "16"],
+      iters: [160_000, 320_000],
       op: "malloc+free pair",
     },
     {

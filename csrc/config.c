@@ -28,13 +28,15 @@ typedef struct hk_flag {
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
   F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
-  F_LOCK_STATS, F_CHECK, F_SECURE, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
+  F_LOCK_STATS, F_CHECK, F_SECURE, F_REMOTE_BATCH, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
 };
 
 #define KiB ((int64_t)1 << 10)
 #define MiB ((int64_t)1 << 20)
 static const int64_t ss_sizes[] = {512 * KiB, 1 * MiB, 2 * MiB, 4 * MiB, 0};
 static const char *const prefault_names[] = {"off", "populate", "madvise", NULL};
+enum { REMOTE_BATCH_AUTO, REMOTE_BATCH_ON, REMOTE_BATCH_OFF };
+static const char *const remote_batch_names[] = {"auto", "on", "off", NULL};
 
 static const hk_flag flags[HK_NFLAGS] = {
   [F_SS_SIZE] = {"HAKMEM_SS_SIZE", HK_FT_SIZE, 1 * MiB, 512 * KiB, 4 * MiB, NULL, ss_sizes,
@@ -72,6 +74,10 @@ static const hk_flag flags[HK_NFLAGS] = {
                "Validate every free: double frees are reported too (interior and foreign always are)"},
   [F_SECURE] = {"HAKMEM_SECURE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                 "Encode free-list links with a per-process key and check them on every pop"},
+  [F_REMOTE_BATCH] = {"HAKMEM_REMOTE_BATCH", HK_FT_ENUM, REMOTE_BATCH_AUTO, 0, 2, remote_batch_names, NULL,
+                      "Gather frees into other threads' slabs and push them in batches; until pushed, other threads' "
+                      "hak_owns and hak_free_checked take them for live. auto: on for the LD_PRELOAD library, off for "
+                      "libhakmem.so; always off with HAKMEM_CHECK or HAKMEM_SECURE"},
   [F_CONFIG] = {"HAKMEM_CONFIG", HK_FT_PATH, 0, 0, 4095, NULL, NULL,
                 "JSON file of flags, a flat object keyed by HAKMEM_* names (as bun run tune writes); "
                 "the environment overrides it"},
@@ -391,6 +397,13 @@ void hk_config_freeze(void) {
   g_hk.check = (uint8_t)values[F_CHECK];
   g_hk.secure = (uint8_t)values[F_SECURE];
   g_hk.free_checks = g_hk.check | g_hk.secure;
+#ifdef HAK_PRELOAD
+  bool batch_by_default = true;  /* free() promises no cross-thread validation */
+#else
+  bool batch_by_default = false; /* hak_owns and hak_free_checked must see other threads' frees */
+#endif
+  g_hk.remote_batch = !g_hk.free_checks && (values[F_REMOTE_BATCH] == REMOTE_BATCH_ON ||
+                                            (values[F_REMOTE_BATCH] == REMOTE_BATCH_AUTO && batch_by_default));
   if (values[F_FAULT_MMAP]) /* else keep what hak_fault_set_mmap_fail_every set before initialisation */
     hk_os_set_map_fail_every((uint64_t)values[F_FAULT_MMAP]);
   g_hk.ace_max_cached = (size_t)values[F_ACE_MAX_CACHED];

@@ -4,7 +4,9 @@
  * touches no shared state until a SuperSlab is needed (once per ss_size bytes).
  *
  * Invariants:
- *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty.
+ *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty,
+ *    or &foreign[c] while this thread reuses blocks of other heaps it freed
+ *    (remote.c); the allocation slow path puts it back to the first two.
  *  - slab->used is exact: blocks handed out minus blocks back on the local
  *    free list. Remote frees count as used until collected, so a slab with
  *    used == 0 has no block anywhere in flight and may be released.
@@ -32,12 +34,14 @@ __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_heap *heaps_all, *heaps_abandoned;
 static pthread_key_t heap_key;
+/* Set when this thread's heap was abandoned at exit: frees from later exit
+ * destructors push at once rather than make a heap again. */
+static __thread uint8_t tl_heap_exited;
 
 /* The exit heap: allocations of threads whose heap was already abandoned.
  * Taken before heaps_lock where both are held. */
 static pthread_mutex_t exit_heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_heap *exit_heap;
-static __thread uint8_t tl_heap_exited;
 
 #define FULL_SCAN_LIMIT 4 /* full slabs examined for remote frees per refill */
 
@@ -150,9 +154,24 @@ static void move_full_to_avail(hk_heap *h, hk_slab *s, bool at_head) {
   sync_current(h, c);
 }
 
-/* Collects remote frees everywhere in the heap and releases what empties.
+static void return_block(hk_heap *h, hk_slab *s, hk_block *b);
+
+/* Blocks other threads sent to h in batches (remote.c), each back on its
+ * slab's local list; they were counted as freed when they were freed. */
+static void take_inbox(hk_heap *h) {
+  for (hk_block *b = hk_inbox_take(h), *next; b; b = next) {
+    next = hk_next(b);
+    uintptr_t a = (uintptr_t)b;
+    return_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
+  }
+}
+
+/* Collects remote frees everywhere in the heap and releases what empties;
+ * first sends what h holds of other heaps' blocks (remote.c).
  * keep_current: leave a class's only slab in place even if empty. */
 static void collect_all(hk_heap *h, bool keep_current) {
+  hk_remote_flush(h); /* what h gathered for other heaps, and its kept foreign blocks, go to their owners */
+  take_inbox(h);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     for (hk_slab *s = h->full[c].head, *next; s; s = next) {
       next = s->next;
@@ -238,6 +257,8 @@ static hk_ss *ss_with_run(hk_heap *h, unsigned span, int *idx) {
 static hk_slab *new_slab(hk_heap *h, unsigned c) {
   unsigned span = hk_class_span[c];
   int idx;
+  /* Growing: first hand the other heaps what this thread freed into them. */
+  hk_remote_flush(h);
   hk_ss *ss = ss_with_run(h, span, &idx);
   if (!ss && release_retained(h, c)) ss = ss_with_run(h, span, &idx);
   if (!ss) {
@@ -268,6 +289,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
 /* Makes current[c] a slab with a free block, or returns NULL (out of memory). */
 static hk_slab *refill(hk_heap *h, unsigned c) {
   hk_slab *s;
+  take_inbox(h);
   while ((s = h->avail[c].head) != NULL) {
     if (s->free != HK_END) goto found;
     if (s->carved < s->capacity) {
@@ -308,6 +330,7 @@ void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
 }
 
 static void *alloc_from(hk_heap *h, unsigned c) {
+  if (h->current[c] == &h->foreign[c]) sync_current(h, c); /* reused blocks ran out: back to the slabs */
   hk_slab *s = h->avail[c].head;
   if ((!s || s->free == HK_END) && !(s = refill(h, c))) {
     errno = ENOMEM;
@@ -329,17 +352,21 @@ void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
   abort();
 }
 
-/* hk_free_local for the slow paths: secure links, retention by list head. */
+/* b back on the local list of h's slab s: secure links, retention by list head. */
+static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
+  hk_set_next(b, s->free);
+  s->free = b;
+  if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);
+}
+
+/* hk_free_local for the slow paths. */
 static void free_local_slow_path(hk_heap *h, hk_slab *s, hk_block *b) {
-  unsigned c = s->cls;
   if (HK_UNLIKELY(b == s->free)) { /* the block just freed, again (as in hk_free_local) */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
   }
-  hk_set_next(b, s->free);
-  s->free = b;
-  h->nfree[c]++;
-  if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);
+  h->nfree[s->cls]++;
+  return_block(h, s, b);
 }
 
 /* Sets p's free mark (HAKMEM_CHECK); false if it was set already: of two
@@ -386,19 +413,17 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
   }
+  if (HK_UNLIKELY(h == &hk_empty_heap) && g_hk.remote_batch && !tl_heap_exited) {
+    /* A thread that only frees needs a heap for its batches (remote.c). */
+    hk_heap *made = hk_heap_get();
+    if (made) h = made;
+  }
   hk_heap *owner = s->owner; /* heaps are never unmapped: safe to read after the push */
   if (owner == h) {
     free_local_slow_path(h, s, b);
     return;
   }
-  hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-  do {
-    if (HK_UNLIKELY(old == b)) { /* the block just freed into this slab from elsewhere, again */
-      hk_report_invalid_free(b, HAK_BLOCK_FREE);
-      return;
-    }
-    hk_set_next(b, old);
-  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
+  if (!hk_remote_free(h, s, b)) return;
   if (h != &hk_empty_heap) {
     h->remote_frees++;
     h->nfree[c]++;
@@ -415,7 +440,9 @@ void hk_free_other(hk_slab *s, hk_block *b) {
 #define RECLAIM_EVERY_FREES 4096
 void hk_freed_into_abandoned(void) {
   static __thread uint32_t frees;
-  if (++frees % RECLAIM_EVERY_FREES == 0) hk_heap_trim(NULL);
+  if (++frees % RECLAIM_EVERY_FREES) return;
+  hk_remote_flush(hk_tl_heap); /* what this thread gathered for those heaps reaches their inboxes first */
+  hk_heap_trim(NULL);
 }
 
 /* Releases every empty slab of h (if any), of the exit heap and of all
@@ -450,7 +477,10 @@ static void heap_thread_exit(void *arg) {
 static hk_heap *heap_new(void) {
   hk_heap *h = hk_meta_alloc(sizeof *h);
   if (!h) return NULL;
-  for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    h->current[c] = &hk_empty_slab;
+    h->foreign[c] = (hk_slab){.free = HK_END, .cls = (uint8_t)c};
+  }
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->all_next = heaps_all;
   heaps_all = h;

@@ -5,6 +5,7 @@
  *   registry.c  bitmap of the 512 KiB granules covered by live SuperSlabs ("is it ours?")
  *   lru.c       bounded LRU cache of empty SuperSlabs
  *   superslab.c SuperSlab and slab formatting, slab carving, remote-list collection
+ *   remote.c    frees into other threads' slabs: per-slab lists, or batches sent to the owner heap
  *   heap.c      thread heaps: per-class slab lists, slow paths, abandon/adopt at thread exit
  *   large.c     allocations above the slab tier: one mapping each, found through a hash set
  *   config.c    the flag table (single source of truth), parsing, describe
@@ -67,32 +68,41 @@ typedef struct hk_block { struct hk_block *next; } hk_block;
 
 struct hk_heap;
 
-/* Per-slab metadata: 128 bytes. The first cache line is touched only by the
- * owning thread; the second holds the remote-free list other threads push to. */
+/* Per-slab metadata: 128 bytes, two cache lines split by who writes them.
+ * The first is set when the slab is formatted and read by every free, from
+ * any thread; it also holds the remote-free list other threads push to (in
+ * batches, see remote.c, so that line changes rarely). The second is written
+ * by the owner on every allocation and local free: a thread freeing into
+ * another thread's slab never touches it, so the owner's allocations from
+ * that slab do not lose the line to the freeing thread. */
 typedef struct hk_slab {
-  hk_block *free;            /* local free list (owner only), ends in HK_END */
+  /* first line: fixed while formatted (any thread reads), and the remote list */
   struct hk_heap *owner;     /* owning heap; NULL while the slab is unformatted */
-  uint32_t used;             /* blocks handed out and not yet back on a local list: exact */
-  uint32_t block_size;
   uintptr_t start;           /* address of the first block */
+  uint32_t block_size;
   uint32_t inv;              /* inverse of block_size's odd part mod 2^32 (hk_block_start_ok) */
   uint32_t lim;              /* capacity - 1: the last block index (hk_block_start_ok) */
+  uint32_t capacity;         /* blocks that fit */
   uint8_t cls;               /* size class, HK_CLASS_NONE when unformatted */
-  uint8_t full;              /* on the heap's full list rather than its available list */
-  uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
-  uint8_t index;             /* slab index within its SuperSlab */
+  uint8_t shift;             /* trailing zero bits of block_size */
   uint8_t span;              /* units in this slab (head only) */
   uint8_t back;              /* follower: units back to the head */
-  uint8_t shift;             /* trailing zero bits of block_size */
-  uint8_t pad0;
-  struct hk_slab *next, *prev; /* heap's per-class available or full list */
-  /* second line: written by other threads, or read only on slow paths */
+  uint8_t index;             /* slab index within its SuperSlab */
+  uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
+  uint8_t pad0[2];
   _Atomic(hk_block *) remote; /* frees from other threads, collected by the owner */
-  uint32_t capacity;         /* blocks that fit */
+  uint8_t pad1[16];
+  /* second line: the owner's */
+  hk_block *free;            /* local free list (owner only), ends in HK_END */
+  uint32_t used;             /* blocks handed out and not yet back on a local list: exact */
   uint32_t carved;           /* blocks linked into the free list so far (lazy carving) */
-  uint8_t pad2[48];
+  uint8_t full;              /* on the heap's full list rather than its available list */
+  uint8_t pad2[7];
+  struct hk_slab *next, *prev; /* heap's per-class available or full list */
+  uint8_t pad3[24];
 } hk_slab;
 _Static_assert(sizeof(hk_slab) == 128, "slab metadata is two cache lines");
+_Static_assert(offsetof(hk_slab, free) == 64, "the owner's fields start the second line");
 
 typedef struct hk_ss {
   struct hk_heap *owner;       /* NULL while cached in the LRU */
@@ -114,8 +124,17 @@ typedef struct hk_ss {
 /* ---- thread heaps --------------------------------------------------------- */
 typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
 
+/* Remote frees gathered for one other heap (remote.c): a chain linked
+ * through the blocks, handed to that heap's inbox in one step. */
+typedef struct hk_remote_batch {
+  struct hk_heap *to;        /* destination heap; stale once the chain is sent */
+  hk_block *head, *tail;     /* NULL when empty */
+  uint32_t count, bytes;
+} hk_remote_batch;
+#define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
+
 typedef struct hk_heap {
-  hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab) */
+  hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab, foreign[c]) */
   uint64_t nalloc[HK_NCLASSES];    /* counters written by the owner only */
   uint64_t nfree[HK_NCLASSES];
   hk_slab_list avail[HK_NCLASSES]; /* slabs that may have free blocks; head == current */
@@ -131,6 +150,17 @@ typedef struct hk_heap {
   size_t json_cap;
   uint8_t is_live;                 /* its thread runs (atomic: read by remote frees) */
   uint8_t is_shared;               /* the heap of exited threads (heap.c), never abandoned */
+  hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
+  /* Blocks of other heaps this thread freed and reuses itself (remote.c),
+   * per class, in the form the allocation fast path pops from: current[c]
+   * points here while it holds blocks. free: the list; used counts down
+   * from 0 as blocks come in and back up as they are handed out. */
+  hk_slab foreign[HK_NCLASSES];
+  /* Batches other threads sent (remote.c): blocks of this heap's slabs, any
+   * class, linked through the blocks, NULL-terminated. Its own line: other
+   * threads write it, the owner takes it whole on its slow paths. */
+  _Alignas(64) _Atomic(hk_block *) inbox;
+  uint8_t inbox_pad[56];
 } hk_heap;
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
@@ -151,6 +181,7 @@ typedef struct hk_globals {
   uint8_t hugepages;
   uint8_t stats_at_exit;
   uint8_t ace_trace, lock_stats;
+  uint8_t remote_batch;    /* HAKMEM_REMOTE_BATCH resolved: gather remote frees per slab (remote.c) */
   size_t lru_max_cached, lru_max_bytes;
   uint64_t lru_ttl_ns;
   size_t ace_max_cached, ace_max_bytes, ace_max_block;
@@ -241,6 +272,11 @@ HK_INTERNAL void hk_slab_extend(hk_ss *ss, hk_slab *s);
 HK_INTERNAL uint32_t hk_slab_collect(hk_slab *s);
 HK_INTERNAL bool hk_block_in_slab(const hk_slab *s, const hk_block *b);
 HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local); /* s: head slab */
+/* remote.c */
+/* s: head slab of another heap; false: b was refused (freed twice in a row, reported) */
+HK_INTERNAL bool hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b);
+HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* sends every gathered batch of h */
+HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);

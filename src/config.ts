@@ -110,6 +110,12 @@ export const FLAGS = {
   /** Encode free-list links with a per-process key and check them on every pop (`HAKMEM_SECURE`). */
   secure: bool("HAKMEM_SECURE"),
   /**
+   * Gather frees into other threads' slabs and push them in batches: auto (on for the LD_PRELOAD library, off for
+   * libhakmem.so, whose hak_owns and hak_free_checked must see other threads' frees), on or off; always off with
+   * HAKMEM_CHECK or HAKMEM_SECURE (`HAKMEM_REMOTE_BATCH`).
+   */
+  remoteBatch: oneOf("HAKMEM_REMOTE_BATCH", ["auto", "on", "off"]),
+  /**
    * A JSON file of flags read at initialisation, before the environment (which overrides it): one flat object keyed
    * by `HAKMEM_*` names, as `bun run tune` writes it (`HAKMEM_CONFIG`, at most 4095 bytes; empty: none).
    */

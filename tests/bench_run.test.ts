@@ -38,6 +38,12 @@ const NATIVE_WORKLOADS = [
   "mid_large_mt 1 thread",
   "mid_large_mt 2 threads",
   "remote_free",
+  "server_handoff 2 threads",
+  "producer_consumer 1 pair",
+  "pool_replace 1 thread",
+  "pool_replace 2 threads",
+  "pass_random 2 threads",
+  "false_sharing 2 threads",
   "scaling 100,000 × 16 B",
 ];
 const SUITES = ["ffi", "batch", "buffer", "workload"];

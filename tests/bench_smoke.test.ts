@@ -38,6 +38,36 @@ const BENCHMARKS = [
     badArgs: [[], ["0"], ["x"], ["100", "15"], ["100", "2000000"], ["100", "64", "1"]],
   },
   {
+    name: "bench_server_handoff",
+    args: ["2", "4", "2000", "500", "42"],
+    line: /^Throughput = \d+ ops\/s \[threads=2 rounds=4 ops=2000 slots=500\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["2", "4", "2000", "500"], ["0", "4", "2000", "500", "42"], ["2", "0", "2000", "500", "42"], ["2", "4", "0", "500", "42"], ["2", "4", "2000", "0", "42"], ["2", "4", "2000", "500", "0"], ["65", "4", "2000", "500", "42"]],
+  },
+  {
+    name: "bench_producer_consumer",
+    args: ["1", "20000", "42"],
+    line: /^Throughput = \d+ ops\/s \[pairs=1 iter=20000\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["1", "20000"], ["0", "20000", "42"], ["33", "20000", "42"], ["1", "0", "42"], ["1", "20000", "0"], ["1", "x", "42"]],
+  },
+  {
+    name: "bench_pool_replace",
+    args: ["2", "20000", "1000", "42"],
+    line: /^Throughput = \d+ ops\/s \[threads=2 iter=20000 pool=1000\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["1", "20000", "1000"], ["0", "20000", "1000", "42"], ["1", "0", "1000", "42"], ["1", "20000", "0", "42"], ["1", "20000", "1000", "0"]],
+  },
+  {
+    name: "bench_pass_random",
+    args: ["2", "20000", "42"],
+    line: /^Throughput = \d+ ops\/s \[threads=2 iter=20000\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["2", "20000"], ["0", "20000", "42"], ["65", "20000", "42"], ["2", "0", "42"], ["2", "20000", "0"]],
+  },
+  {
+    name: "bench_false_sharing",
+    args: ["2", "20000", "10"],
+    line: /^Throughput = \d+ ops\/s \[threads=2 iter=20000 writes=10 shared_lines=\d+\] time=\d+\.\d{3}s\n$/,
+    badArgs: [[], ["2", "20000"], ["0", "20000", "10"], ["2", "0", "10"], ["2", "20000", "0"], ["2", "20000", "1000001"]],
+  },
+  {
     name: "test_scaling",
     args: ["10000"],
     line: /^Scaling: blocks=10000 data_bytes=160000 rss_bytes=\d+ overhead_pct=-?\d+\.\d\n$/,
@@ -73,6 +103,17 @@ for (const bench of BENCHMARKS) {
     });
   });
 }
+
+describe("bench_false_sharing under hakmem", () => {
+  test("no thread is given a cache line another thread writes", async () => {
+    // Objects the main thread allocated and handed out go back to the main thread's slab when the workers free
+    // them; each worker's own objects come from its own slabs.
+    const env = { LD_PRELOAD: PRELOAD_LIB };
+    const result = await run([join(BUILD, "bench_false_sharing"), "4", "20000", "1"], { env });
+    expect(result.exitCode, report(result, env)).toBe(0);
+    expect(result.stdout, report(result, env)).toContain("shared_lines=0]");
+  }, TIMEOUT_MS);
+});
 
 describe("runstat", () => {
   test("reports the child's resource usage and passes its exit status on", async () => {

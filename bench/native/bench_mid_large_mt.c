@@ -7,42 +7,15 @@
  *
  * Output: Throughput = N ops/s [threads=T iter=ITERS ws=WS] time=T.TTTs
  */
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+#define BENCH_NAME "bench_mid_large_mt"
+#define BENCH_USAGE "THREADS ITERS WS SEED\n  THREADS 1..256, ITERS 1..2147483647 per thread, WS 1..1048576 slots per thread, SEED nonzero"
+#include "bench_common.h"
 
 typedef struct {
   long iters, ws;
   uint32_t seed;
 } worker_args;
-
-static void usage(void) {
-  fprintf(stderr,
-          "usage: bench_mid_large_mt THREADS ITERS WS SEED\n"
-          "  THREADS 1..256, ITERS 1..%d per thread, WS 1..1048576 slots per thread, SEED nonzero\n",
-          INT_MAX);
-  exit(2);
-}
-
-static long parse_long(const char *s, long min, long max) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max) usage();
-  return v;
-}
-
-static uint32_t xorshift32(uint32_t *s) {
-  uint32_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  return *s = x;
-}
 
 static void *worker(void *arg) {
   worker_args *a = arg;

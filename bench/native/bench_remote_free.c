@@ -7,15 +7,12 @@
  *
  * Output: Throughput = N ops/s [iter=ITERS] time=T.TTTs
  */
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+#define BENCH_NAME "bench_remote_free"
+#define BENCH_USAGE "ITERS [SIZE_MAX]\n  ITERS 1..2147483647, SIZE_MAX 16..1048576 (default 1039)"
+#include "bench_common.h"
 
 #define RING 4096 /* power of two */
 
@@ -24,20 +21,6 @@ static _Atomic long head, tail; /* head: next to write (producer); tail: next to
 static long iters;
 static volatile char sink; /* the consumer reads each block before freeing it */
 static size_t size_span;
-
-static void usage(void) {
-  fprintf(stderr, "usage: bench_remote_free ITERS [SIZE_MAX]\n  ITERS 1..%d, SIZE_MAX 16..1048576 (default 1039)\n",
-          INT_MAX);
-  exit(2);
-}
-
-static long parse_long(const char *s, long min, long max) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max) usage();
-  return v;
-}
 
 static void *producer(void *arg) {
   (void)arg;

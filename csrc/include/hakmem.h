@@ -64,7 +64,9 @@ HAK_API size_t hak_usable_size(const void *ptr);
  * to change), so a block that thread freed itself may still read as live;
  * with HAKMEM_CHECK=1 every free slab block carries a free mark and the
  * answer is exact from any thread, with no walk. A large block is known freed
- * for the last 64 large frees. */
+ * for the last 64 large frees. With HAKMEM_REMOTE_BATCH=on (off by default in
+ * this library) a block freed by a thread other than its owner reads as live
+ * until the owner takes it in. */
 HAK_API int hak_owns(const void *ptr);
 /* Finer answer than hak_owns: one of enum hak_block_kind. */
 HAK_API int hak_block_state(const void *ptr);

@@ -1,0 +1,157 @@
+/* Frees into slabs of other threads' heaps (remote frees): two ways.
+ *
+ * Per slab (HAKMEM_REMOTE_BATCH off, libhakmem.so's default): each slab has
+ * an atomic list other threads push single blocks to and its owner takes
+ * whole (hk_slab_collect). Every free is visible to any thread at once, which
+ * hak_owns and hak_free_checked in other threads rely on. But each free is an
+ * atomic read-modify-write of a line shared with the owner and every other
+ * freeing thread: at a high rate of remote frees (a producer/consumer, a
+ * server handing work between threads) that is most of the cost, and the
+ * owner walks every list it collects to count it.
+ *
+ * In batches to the owner heap (HAKMEM_REMOTE_BATCH on, the LD_PRELOAD
+ * library's default): as snmalloc sends remote frees to their owner as
+ * messages, the freeing thread gathers them per destination heap, in a small
+ * table of its own heap chosen by heap address, as a chain linked through the
+ * freed blocks (any slab, any class of that heap). A chain is sent in one
+ * atomic step onto the destination heap's inbox when it holds
+ * HK_BATCH_BLOCKS blocks or HK_BATCH_BYTES bytes, when its table entry is
+ * needed for another heap, and when the thread needs a new slab, trims or
+ * exits. A thread freeing blocks scattered over many slabs of one owner (a
+ * server's working set) still sends one message per batch, where per-slab
+ * lists would need one atomic per slab touched. The owner takes its inbox
+ * whole on its slow paths (heap.c) and puts each block on its slab's local
+ * list: slab metadata is only ever written by its owner.
+ *
+ * Invariants (batches):
+ *  - A block gathered or in an inbox still counts as used in its slab until
+ *    the owner takes it, so the slab cannot be released or reformatted
+ *    meanwhile, and its owner (a heap, never unmapped) does not change.
+ *  - At most HK_REMOTE_SLOTS chains of at most HK_BATCH_BLOCKS blocks and
+ *    HK_BATCH_BYTES bytes (plus one block) wait per thread.
+ *  - Only blocks of classes that are multiples of 64 bytes are kept for
+ *    reuse: a kept block never shares a cache line with its owner's blocks.
+ *  - The statistics count a remote free when it happens (heap.c), so
+ *    bytes_in_use does not depend on when a chain is sent or taken.
+ *  - Gathered and sent blocks are on no list a walk of their slab sees:
+ *    hak_owns and hak_free_checked take them for live until the owner takes
+ *    its inbox. Hence off for libhakmem.so and in check and secure modes. */
+#include "internal.h"
+
+#define HK_BATCH_BLOCKS 64
+#define HK_BATCH_BYTES (256u << 10)
+/* Foreign blocks a thread keeps per class for its own allocations; slab
+ * starts are page aligned, so blocks of a multiple of the line size never
+ * share a line with another block. */
+#define HK_CACHE_LINE 64u
+#define HK_FOREIGN_BLOCKS 64
+#define HK_FOREIGN_BYTES (32u << 10)
+
+/* Pushes the chain head..tail onto an atomic list ending in NULL. */
+static void push_chain(_Atomic(hk_block *) *list, hk_block *head, hk_block *tail) {
+  hk_block *old = atomic_load_explicit(list, memory_order_relaxed);
+  do {
+    hk_set_next(tail, old);
+  } while (!atomic_compare_exchange_weak_explicit(list, &old, head, memory_order_release, memory_order_relaxed));
+}
+
+static void send_batch(hk_remote_batch *rb) {
+  if (!rb->head) return;
+  push_chain(&rb->to->inbox, rb->head, rb->tail);
+  rb->head = rb->tail = NULL;
+  rb->count = rb->bytes = 0;
+}
+
+static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to) {
+  uint64_t key = (uintptr_t)to * 0x9E3779B97F4A7C15ull;
+  return &h->remote_batch[key >> (64 - 3)];
+}
+_Static_assert(HK_REMOTE_SLOTS == 1 << 3, "batch_for takes the top 3 bits");
+
+/* Sends b to the owner of its (head) slab s, gathered with others for it;
+ * false when b was the last block gathered (freed twice in a row). */
+static bool send_block(hk_heap *h, hk_slab *s, hk_block *b) {
+  hk_heap *to = s->owner;
+  hk_remote_batch *rb = batch_for(h, to);
+  if (rb->to != to) {
+    send_batch(rb);
+    rb->to = to;
+  } else if (HK_UNLIKELY(b == rb->head)) {
+    /* the same block freed twice in a row: linking it to itself would loop the owner's walk */
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return false;
+  }
+  hk_set_next(b, rb->head);
+  if (!rb->head) rb->tail = b;
+  rb->head = b;
+  rb->bytes += s->block_size;
+  if (++rb->count >= HK_BATCH_BLOCKS || rb->bytes >= HK_BATCH_BYTES) send_batch(rb);
+  return true;
+}
+
+/* Keeps b, of class c, for this thread's next allocations of that class when
+ * there is room (1); 0 when there is none; -1 when b is the block kept last
+ * (freed twice in a row). */
+static int keep_foreign(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
+  hk_slab *f = &h->foreign[c];
+  if (HK_UNLIKELY(b == f->free)) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return -1;
+  }
+  /* Only blocks that fill whole cache lines: a smaller one shares its line
+   * with blocks its owner hands out, and this thread writing it would fight
+   * the owner's thread over that line (false sharing). */
+  if (block_size % HK_CACHE_LINE) return 0;
+  uint32_t held = 0u - f->used;
+  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return 0;
+  b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
+  f->free = b;
+  f->used--;
+  h->current[c] = f;
+  return 1;
+}
+
+/* Pushes b alone onto its slab's remote list; false when b is the block
+ * pushed last (freed twice in a row from other threads). */
+static bool push_to_slab(hk_slab *s, hk_block *b) {
+  hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  do {
+    if (HK_UNLIKELY(old == b)) {
+      hk_report_invalid_free(b, HAK_BLOCK_FREE);
+      return false;
+    }
+    hk_set_next(b, old);
+  } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
+  return true;
+}
+
+bool hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (!g_hk.remote_batch || h == &hk_empty_heap) return push_to_slab(s, b);
+  int kept = keep_foreign(h, s->cls, s->block_size, b);
+  return kept ? kept > 0 : send_block(h, s, b);
+}
+
+/* Sends every kept foreign block to its owner. */
+static void send_foreign(hk_heap *h) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_slab *f = &h->foreign[c];
+    for (hk_block *b = f->free, *next; b != HK_END; b = next) {
+      next = b->next;
+      uintptr_t a = (uintptr_t)b;
+      (void)send_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
+    }
+    f->free = HK_END; /* current[c] may still point here: the next allocation's slow path moves it */
+    f->used = 0;
+  }
+}
+
+void hk_remote_flush(hk_heap *h) {
+  if (h == &hk_empty_heap) return;
+  send_foreign(h);
+  for (unsigned i = 0; i < HK_REMOTE_SLOTS; i++) send_batch(&h->remote_batch[i]);
+}
+
+hk_block *hk_inbox_take(hk_heap *h) {
+  if (!atomic_load_explicit(&h->inbox, memory_order_relaxed)) return NULL;
+  return atomic_exchange_explicit(&h->inbox, NULL, memory_order_acquire);
+}

@@ -1,0 +1,298 @@
+/* test_remote_batch: frees into another thread's slabs sent to the owner in
+ * batches (HAKMEM_REMOTE_BATCH=on, the LD_PRELOAD library's default) lose
+ * nothing. Every scenario runs in a fresh child with the flag set before the
+ * first allocation: counts are exact when the frees happen, a full batch
+ * reaches its owner while the freeing thread lives, a partial one (and the
+ * blocks the thread kept for its own reuse) when it exits, and after every
+ * thread has exited and a trim no SuperSlab is left live (a lost block would
+ * pin its slab). */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "check.h"
+
+#define U(x) ((unsigned long long)(x))
+
+static void batching_on(void)
+{
+  CHECK(hak_config_set("HAKMEM_REMOTE_BATCH", "on") == HAK_OK, "set HAKMEM_REMOTE_BATCH=on");
+  CHECK(strcmp(hak_config_get("HAKMEM_REMOTE_BATCH"), "on") == 0, "HAKMEM_REMOTE_BATCH reads back as on");
+}
+
+/* ---- a consumer that stays alive ------------------------------------------ */
+
+struct handoff {
+  void **ptrs;
+  size_t count;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int freed, may_exit, bad;
+};
+
+#define HANDOFF(ptrs, count) {ptrs, count, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0}
+
+/* Frees every block (all remote: the main thread owns them), then waits
+ * until the main thread has looked before it exits (and so flushes). */
+static void *consume_and_wait(void *arg)
+{
+  struct handoff *h = arg;
+  for (size_t i = 0; i < h->count; i++) hak_free(h->ptrs[i]);
+  pthread_mutex_lock(&h->lock);
+  h->freed = 1;
+  pthread_cond_broadcast(&h->cond);
+  while (!h->may_exit) pthread_cond_wait(&h->cond, &h->lock);
+  pthread_mutex_unlock(&h->lock);
+  return NULL;
+}
+
+static void wait_freed(struct handoff *h)
+{
+  pthread_mutex_lock(&h->lock);
+  while (!h->freed) pthread_cond_wait(&h->cond, &h->lock);
+  pthread_mutex_unlock(&h->lock);
+}
+
+static void let_exit(struct handoff *h, pthread_t t)
+{
+  pthread_mutex_lock(&h->lock);
+  h->may_exit = 1;
+  pthread_cond_broadcast(&h->cond);
+  pthread_mutex_unlock(&h->lock);
+  pthread_join(t, NULL);
+}
+
+/* n blocks of size bytes freed by a consumer that stays alive. Of a class
+ * that fills whole cache lines it keeps the first 64 for its own allocations
+ * (smaller blocks share lines with their owner's and are never kept); the
+ * rest go to the owner in batches of 64, a full batch at once, a partial one
+ * when the consumer exits. After its trim (which takes its inbox) the owner
+ * sees exactly the blocks that arrived as free. */
+static void live_consumer(size_t size, size_t n, size_t arrived_before_exit)
+{
+  batching_on();
+  void **ptrs = malloc(n * sizeof *ptrs);
+  for (size_t i = 0; i < n; i++) {
+    ptrs[i] = hak_malloc(size);
+    fill(ptrs[i], size);
+  }
+  hak_stats_t s0 = stats_now();
+  struct handoff h = HANDOFF(ptrs, n);
+  pthread_t t;
+  pthread_create(&t, NULL, consume_and_wait, &h);
+  wait_freed(&h);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == n, "frees moved by %llu while the consumer lives, want %zu", U(s1.frees - s0.frees), n);
+  CHECK(s1.remote_frees - s0.remote_frees == n, "remote_frees moved by %llu, want %zu",
+        U(s1.remote_frees - s0.remote_frees), n);
+  CHECK(s1.bytes_in_use == s0.bytes_in_use - n * size, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
+        U(s0.bytes_in_use - n * size));
+  hak_trim();
+  size_t arrived = 0;
+  for (size_t i = 0; i < n; i++) arrived += hak_block_state(ptrs[i]) == HAK_BLOCK_FREE;
+  CHECK(arrived == arrived_before_exit, "%zu blocks of %zu B freed by a live thread: %zu back at the owner, want %zu",
+        n, size, arrived, arrived_before_exit);
+  let_exit(&h, t);
+  hak_trim();
+  /* now the slab empties and the trim gives it back: no block reads as live */
+  arrived = 0;
+  for (size_t i = 0; i < n; i++) arrived += hak_block_state(ptrs[i]) != HAK_BLOCK_LIVE;
+  CHECK(arrived == n, "%zu of %zu blocks back at the owner after the consumer exited", arrived, n);
+  hak_stats_t s3 = stats_now();
+  CHECK(s3.superslabs_live == 0, "%llu SuperSlabs live after the consumer exited and a trim", U(s3.superslabs_live));
+  free(ptrs);
+}
+
+static void full_batches(void *arg)
+{
+  (void)arg;
+  live_consumer(64, 64 + 2 * 64 + 10, 2 * 64); /* 64 kept, two full batches, 10 waiting */
+}
+
+static void small_blocks_not_kept(void *arg)
+{
+  (void)arg;
+  live_consumer(16, 64 + 10, 64); /* one full batch, 10 waiting, none kept */
+}
+
+static void partial_batch(void *arg)
+{
+  (void)arg;
+  live_consumer(64, 10, 0);
+}
+
+/* ---- fewer blocks than a batch, spread over many slabs -------------------- */
+
+static void *free_all(void *arg)
+{
+  struct handoff *h = arg;
+  for (size_t i = 0; i < h->count; i++) {
+    if (!verify(h->ptrs[i], 16 + (i * 37) % 3000)) h->bad++;
+    hak_free(h->ptrs[i]);
+  }
+  return NULL;
+}
+
+/* A few blocks in each of many classes, sent when the freeing thread exits;
+ * each round's blocks are reused by the next. */
+static void many_classes(void *arg)
+{
+  (void)arg;
+  batching_on();
+  enum { N = 3000 };
+  void **ptrs = malloc(N * sizeof *ptrs);
+  for (size_t i = 0; i < N; i++) {
+    ptrs[i] = hak_malloc(16 + (i * 37) % 3000);
+    fill(ptrs[i], 16 + (i * 37) % 3000);
+  }
+  hak_stats_t s0 = stats_now();
+  uint64_t live_first = 0;
+  for (int round = 0; round < 4; round++) {
+    struct handoff h = HANDOFF(ptrs, N);
+    pthread_t t;
+    pthread_create(&t, NULL, free_all, &h);
+    pthread_join(t, NULL);
+    CHECK(h.bad == 0, "round %d: %d blocks damaged before their remote free", round, h.bad);
+    for (size_t i = 0; i < N; i++) {
+      ptrs[i] = hak_malloc(16 + (i * 37) % 3000);
+      fill(ptrs[i], 16 + (i * 37) % 3000);
+    }
+    uint64_t live = stats_now().superslabs_live;
+    if (round == 0) live_first = live;
+    CHECK(live <= live_first + live_first / 2 + 1, "round %d: %llu SuperSlabs live, %llu after the first: freed blocks not reused",
+          round, U(live), U(live_first));
+  }
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == 4 * N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), 4 * N);
+  CHECK(s1.remote_frees - s0.remote_frees == 4 * N, "remote_frees moved by %llu, want %d",
+        U(s1.remote_frees - s0.remote_frees), 4 * N);
+  for (size_t i = 0; i < N; i++) hak_free(ptrs[i]);
+  free(ptrs);
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
+}
+
+/* ---- every thread frees into every other ---------------------------------- */
+
+enum { THREADS = 4, SLOTS = 2048, OPS = 100000 };
+static _Atomic(unsigned char *) slot[SLOTS];
+static atomic_size_t damaged;
+
+static void *cross_worker(void *arg)
+{
+  uint64_t rng = 0x9E3779B97F4A7C15ull * (uint64_t)(uintptr_t)arg + 7;
+  for (int op = 0; op < OPS; op++) {
+    uint64_t r = rng_next(&rng);
+    unsigned char *p = atomic_exchange(&slot[r % SLOTS], NULL);
+    if (p) {
+      size_t size;
+      memcpy(&size, p, sizeof size);
+      if (!verify(p + 8, size - 8)) atomic_fetch_add(&damaged, 1);
+      hak_free(p);
+      continue;
+    }
+    size_t size = 16 + (size_t)(r >> 32) % (r % 16 == 0 ? 20000 : 1000);
+    p = hak_malloc(size);
+    memcpy(p, &size, sizeof size);
+    fill(p + 8, size - 8);
+    unsigned char *expected = NULL;
+    if (!atomic_compare_exchange_strong(&slot[r % SLOTS], &expected, p)) hak_free(p);
+  }
+  return NULL;
+}
+
+static void cross_threads(void *arg)
+{
+  (void)arg;
+  batching_on();
+  hak_stats_t s0 = stats_now();
+  pthread_t t[THREADS];
+  for (intptr_t k = 0; k < THREADS; k++) pthread_create(&t[k], NULL, cross_worker, (void *)(k + 1));
+  for (int k = 0; k < THREADS; k++) pthread_join(t[k], NULL);
+  for (int i = 0; i < SLOTS; i++) {
+    unsigned char *p = atomic_exchange(&slot[i], NULL);
+    if (p) hak_free(p);
+  }
+  hak_stats_t s1 = stats_now();
+  CHECK(atomic_load(&damaged) == 0, "%zu blocks damaged", atomic_load(&damaged));
+  CHECK(s1.allocs - s0.allocs == s1.frees - s0.frees, "allocs moved by %llu, frees by %llu (all freed)",
+        U(s1.allocs - s0.allocs), U(s1.frees - s0.frees));
+  CHECK(s1.bytes_in_use == 0, "bytes_in_use %llu after every block was freed", U(s1.bytes_in_use));
+  CHECK(s1.remote_frees > s0.remote_frees, "no remote frees counted");
+  /* Exited threads flushed their batches; the trim collects the abandoned heaps. */
+  hak_trim();
+  hak_stats_t s2 = stats_now();
+  CHECK(s2.superslabs_live == 0, "%llu SuperSlabs live after all threads exited and a trim: a batch was lost",
+        U(s2.superslabs_live));
+}
+
+/* ---- the same block freed twice in a row by another thread ---------------- */
+
+static void *free_twice(void *arg)
+{
+  void **ptrs = arg;
+  for (int i = 0; i < 3; i++) {
+    hak_free(ptrs[i]);
+    if (i == 1) hak_free(ptrs[i]); /* kept for reuse (64 B) or gathered (32 B), then freed again */
+  }
+  for (int i = 3; i < 200; i++) hak_free(ptrs[i]);
+  hak_free(ptrs[199]); /* the head of a batch, freed again */
+  return NULL;
+}
+
+/* arg: the block size, 32 (blocks gathered for the owner) or 64 (the first 64 kept for reuse) */
+static void double_free_in_a_row(void *arg)
+{
+  size_t size = (size_t)(uintptr_t)arg;
+  batching_on();
+  void *ptrs[200];
+  for (int i = 0; i < 200; i++) ptrs[i] = hak_malloc(size);
+  hak_stats_t s0 = stats_now();
+  pthread_t t;
+  pthread_create(&t, NULL, free_twice, ptrs);
+  pthread_join(t, NULL);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.invalid_frees - s0.invalid_frees == 2, "invalid_frees moved by %llu for two repeated frees, want 2",
+        U(s1.invalid_frees - s0.invalid_frees));
+  CHECK(s1.frees - s0.frees == 200, "frees moved by %llu, want 200 (the repeats are not frees)", U(s1.frees - s0.frees));
+  /* Nothing was linked to itself: the blocks come back once each. */
+  void *again[400];
+  for (int i = 0; i < 400; i++) {
+    again[i] = hak_malloc(size);
+    fill(again[i], size);
+  }
+  int bad = 0;
+  for (int i = 0; i < 400; i++) bad += !verify(again[i], size);
+  CHECK(bad == 0, "%d blocks handed out twice after the repeated frees", bad);
+  for (int i = 0; i < 400; i++) hak_free(again[i]);
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed");
+}
+
+/* ---- the default: libhakmem.so pushes at once ----------------------------- */
+
+static void default_is_immediate(void *arg)
+{
+  (void)arg;
+  CHECK(strcmp(hak_config_get("HAKMEM_REMOTE_BATCH"), "auto") == 0, "default is auto");
+  void *p = hak_malloc(32);
+  struct handoff h = HANDOFF(&p, 1);
+  pthread_t t;
+  pthread_create(&t, NULL, consume_and_wait, &h);
+  wait_freed(&h);
+  /* the freeing thread is still alive: nothing waits in a batch */
+  CHECK(hak_block_state(p) == HAK_BLOCK_FREE, "a remote free by libhakmem.so is visible to the owner at once");
+  let_exit(&h, t);
+}
+
+int main(void)
+{
+  check_in_child("full batches", full_batches, NULL);
+  check_in_child("partial batch", partial_batch, NULL);
+  check_in_child("small blocks not kept", small_blocks_not_kept, NULL);
+  check_in_child("many classes", many_classes, NULL);
+  check_in_child("cross threads", cross_threads, NULL);
+  check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
+  check_in_child("double free in a row, kept", double_free_in_a_row, (void *)(uintptr_t)64);
+  check_in_child("default is immediate", default_is_immediate, NULL);
+  return check_finish();
+}
