@@ -53,7 +53,7 @@ $(BUILD)/libhakmem_preload.so: $(CORE_SRCS) csrc/preload.c $(HEADERS) Makefile |
 	$(CC) $(CFLAGS_LIB) -DHAK_PRELOAD=1 -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
 # Seed benchmarks call plain malloc/free: one binary measures any allocator via LD_PRELOAD.
-$(BUILD)/%: bench/native/%.c | $(BUILD)
+$(BUILD)/%: bench/native/%.c $(wildcard bench/native/*.h) | $(BUILD)
 	$(CC) -std=gnu11 -O2 -g -pthread -Wall -o $@ $< -lm
 
 # C unit tests link the FFI library (their own folder: build/test_scaling is a benchmark).
