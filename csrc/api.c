@@ -170,6 +170,7 @@ void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
   bool slab_now = old_usable <= HK_SLAB_MAX;
   if (slab_now && size <= old_usable && size >= old_usable / 2) return p; /* wastes at most half */
   if (!slab_now && size > HK_SLAB_MAX) {
+    if (size <= old_usable && old_usable - size < HK_PAGE_SIZE) return p; /* the same pages */
     void *q = hk_large_realloc(p, size); /* grown or shrunk in place (or remapped) */
     if (q) return q;
   }

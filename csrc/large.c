@@ -44,7 +44,7 @@
 #define HK_MAX_ARENAS 64          /* 64 GiB of large blocks in arenas; beyond, huge mappings */
 #define ARENA_INDEX_SLOTS ((size_t)1 << (47 - ARENA_SHIFT))
 
-enum { RUN_NONE = 0, RUN_FREE = 1, RUN_USED = 2 };
+enum { RUN_NONE = 0, RUN_FREE = 1, RUN_USED = 2, RUN_CACHED = 3 /* used, parked in a thread's cache */ };
 
 /* One per page. Meaningful at a run's first page (state != RUN_NONE exactly
  * there) and, for `first`, at its last page. */
@@ -52,7 +52,7 @@ typedef struct hk_run {
   uint32_t npages;             /* first page: length of the run */
   uint32_t first;              /* last page: the run's first page (boundary tag) */
   uint32_t ndirty;             /* free run: pages that may be committed */
-  uint8_t state;
+  uint8_t state;               /* atomic: a thread cache changes it without the lock */
   uint8_t bin;
   uint16_t pad;
   uint64_t idle_since;         /* free run with dirty pages: when they were last freed */
@@ -96,22 +96,20 @@ static struct {
   uintptr_t *slots;
   size_t cap, count, tombs;
   hk_pending_unmap *pending;
+  struct hk_large_tl *threads;  /* thread caches in use */
+  _Atomic uint64_t epoch;       /* decay passes so far: the age of a thread-cached block */
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* arena index + 1 by 1 GiB granule; written under the lock, never cleared */
 static uint8_t arena_at[ARENA_INDEX_SLOTS];
 
 /* The most recently freed large pointers, so that a second free of one is
- * reported as a double free rather than taken for a foreign pointer. A pointer
- * leaves the ring when a new block is placed at the same address. */
+ * reported as a double free rather than taken for a foreign pointer. Only
+ * asked about pointers that are not live blocks: a pointer that was freed,
+ * handed out again and is live is found live first. */
 #define RECENT 64
 static uintptr_t recent[RECENT];
 static unsigned recent_next;
-
-static void recent_forget(uintptr_t p) {
-  for (unsigned i = 0; i < RECENT; i++)
-    if (recent[i] == p) recent[i] = 0;
-}
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -132,9 +130,20 @@ static uint32_t pages_for(size_t bytes) { return (uint32_t)((bytes + HK_PAGE_SIZ
     at_ = stop_;                                                                     \
   }
 
+static uint32_t popcount64(uint64_t x) {
+#ifdef __POPCNT__
+  return (uint32_t)__builtin_popcountll(x);
+#else /* no popcnt instruction assumed: the compiler would call a library routine */
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 static uint32_t bits_count(const hk_arena *a, uint32_t i, uint32_t n) {
   uint32_t c = 0;
-  FOR_EACH_WORD(i, i + n, w, m, c += (uint32_t)__builtin_popcountll(a->dirty[w] & m))
+  FOR_EACH_WORD(i, i + n, w, m, c += popcount64(a->dirty[w] & m))
   return c;
 }
 
@@ -173,6 +182,9 @@ static uint32_t bits_last(const hk_arena *a, uint32_t i, uint32_t end) {
 }
 
 /* ---- runs, bins, the age list ---------------------------------------------------------- */
+static uint8_t state_get(const hk_run *r) { return __atomic_load_n(&r->state, __ATOMIC_RELAXED); }
+static void state_set(hk_run *r, uint8_t st) { __atomic_store_n(&r->state, st, __ATOMIC_RELAXED); }
+
 static uint32_t page_of(const hk_arena *a, const hk_run *r) { return (uint32_t)(r - a->runs); }
 static uint8_t *addr_of(const hk_arena *a, uint32_t page) { return a->base + ((size_t)page << PAGE_SHIFT); }
 
@@ -185,7 +197,7 @@ static unsigned bin_of(uint32_t n) {
 static hk_run *run_set(hk_arena *a, uint32_t first, uint32_t n, uint8_t state) {
   hk_run *r = &a->runs[first];
   r->npages = n;
-  r->state = state;
+  state_set(r, state);
   a->runs[first + n - 1].first = first;
   return r;
 }
@@ -245,13 +257,15 @@ static uint32_t carve(hk_arena *a, hk_run *r, uint32_t at, uint32_t n) {
   uint64_t idle = r->idle_since;
   hk_run *older = dirty ? r->older : NULL;
   free_run_remove(a, r);
-  uint32_t taken = dirty ? bits_count(a, at, n) : 0;
-  uint32_t front = dirty && at > s ? bits_count(a, s, at - s) : 0;
+  /* all clean or all dirty (the common cases) need no count */
+  bool mixed = dirty && dirty < len;
+  uint32_t taken = mixed ? bits_count(a, at, n) : dirty ? n : 0;
+  uint32_t front = at == s ? 0 : mixed ? bits_count(a, s, at - s) : dirty ? at - s : 0;
   if (at > s) {
     hk_run *f = free_run_add(a, s, at - s, front, idle, older);
     if (front) older = f;
   }
-  a->runs[at].state = RUN_NONE; /* the caller makes it a used run */
+  state_set(&a->runs[at], RUN_NONE); /* the caller makes it a used run */
   if (at + n < s + len) free_run_add(a, at + n, s + len - at - n, dirty - taken - front, idle, older);
   L.cached_pages += dirty - taken;
   return taken;
@@ -300,6 +314,8 @@ static hk_arena *arena_of_run(hk_run *r) {
 
 /* Decommits free runs, oldest first, while one is older than the TTL or a
  * bound is broken (everything: all of them). Returns bytes released. */
+static void tl_reclaim_old_locked(bool everything);
+
 static size_t decay_locked(uint64_t now, bool everything) {
   size_t bytes = 0;
   while (L.oldest) {
@@ -360,20 +376,20 @@ static hk_run *used_run_at(const void *p, hk_arena **out) {
   hk_arena *ar = arena_of(a);
   if (!ar || (a & (HK_PAGE_SIZE - 1))) return NULL;
   hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
-  if (r->state != RUN_USED) return NULL;
+  if (state_get(r) != RUN_USED) return NULL;
   *out = ar;
   return r;
 }
 
 /* Makes [first, first + n) of a free (its dirty bits set when `dirty`) and
  * merges it with its free neighbours. */
-static void release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty) {
+static hk_run *release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty) {
   uint32_t ndirty = dirty ? n : 0;
   if (dirty) bits_fill(a, first, n, true);
-  a->runs[first].state = RUN_NONE;
+  state_set(&a->runs[first], RUN_NONE);
   if (first > 0) {
     hk_run *left = &a->runs[a->runs[first - 1].first];
-    if (left->state == RUN_FREE) {
+    if (state_get(left) == RUN_FREE) {
       free_run_remove(a, left);
       ndirty += left->ndirty;
       n += left->npages;
@@ -382,18 +398,124 @@ static void release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty) {
   }
   if (first + n < ARENA_PAGES) {
     hk_run *right = &a->runs[first + n];
-    if (right->state == RUN_FREE) {
+    if (state_get(right) == RUN_FREE) {
       free_run_remove(a, right);
       ndirty += right->ndirty;
       n += right->npages;
-      right->state = RUN_NONE;
+      state_set(right, RUN_NONE);
     }
   }
   L.cached_pages += ndirty;
   /* The merged run is the newest on the age list: a dirty neighbour's clock
    * restarts (its pages go back at most one TTL later than they would have),
    * and the list stays in order, so the decay pass looks at its oldest end only. */
-  free_run_add(a, first, n, ndirty, now_ns(), L.newest);
+  return free_run_add(a, first, n, ndirty, now_ns(), L.newest);
+}
+
+/* ---- the thread cache -----------------------------------------------------------
+ * Each thread parks the last arena block it freed (up to TL_MAX_PAGES) in its
+ * own slot, with no lock: the run is marked RUN_CACHED, so it reads as free to
+ * every check (hak_owns, double free) and as used to the page heap. A request
+ * for the same number of pages takes it back with one atomic exchange. So a
+ * program that frees a buffer and asks for one of the same size again (a
+ * request loop, the FFI pair) never takes the lock. The slot is an atomic
+ * pointer that the owner and the lock holder both may empty by exchange, so
+ * the block goes to exactly one of them: the decay pass takes back blocks
+ * parked for a TTL, hak_trim takes back all of them, and a thread that exits
+ * gives its block back (a pthread key destructor). Counters are per thread,
+ * written only by the owner, summed under the lock. */
+#define TL_MAX_PAGES ((uint32_t)((4u << 20) >> PAGE_SHIFT)) /* 4 MiB */
+#define TL_DECAY_PASSES 4                                   /* decay passes come every TTL / 4 */
+
+typedef struct hk_large_tl {
+  _Atomic(uint8_t *) block;        /* parked block, RUN_CACHED; NULL: none */
+  uint32_t npages;                 /* its length (owner only) */
+  _Atomic uint64_t parked_epoch;   /* L.epoch when it was parked */
+  _Atomic uint64_t allocs, frees;  /* served from / freed into the slot (owner writes) */
+  _Atomic int64_t bytes;           /* their net bytes in use */
+  struct hk_large_tl *next, *prev; /* L.threads, under the lock */
+  bool registered;
+} hk_large_tl;
+
+static __thread hk_large_tl tl;
+static pthread_key_t tl_key;
+static pthread_once_t tl_key_once = PTHREAD_ONCE_INIT;
+
+/* Owner-only counter update: a plain load and store, readers load atomically. */
+#define TL_ADD(field, n) atomic_store_explicit(&tl.field, atomic_load_explicit(&tl.field, memory_order_relaxed) + (n), \
+                                               memory_order_relaxed)
+
+static hk_run *run_of(uint8_t *p, hk_arena **out) {
+  hk_arena *a = arena_of((uintptr_t)p);
+  *out = a;
+  return &a->runs[(size_t)(p - a->base) >> PAGE_SHIFT];
+}
+
+/* Under the lock: the parked block of t, if still there, back to the page heap. */
+static void tl_reclaim_locked(hk_large_tl *t) {
+  uint8_t *p = atomic_exchange_explicit(&t->block, NULL, memory_order_acquire);
+  if (!p) return;
+  hk_arena *a;
+  hk_run *r = run_of(p, &a);
+  release_pages(a, page_of(a, r), r->npages, true);
+}
+
+static void tl_thread_exit(void *arg) {
+  hk_large_tl *t = arg;
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  tl_reclaim_locked(t);
+  L.allocs += atomic_load(&t->allocs);
+  L.frees += atomic_load(&t->frees);
+  L.live_bytes += (uint64_t)atomic_load(&t->bytes);
+  if (t->prev) t->prev->next = t->next; else L.threads = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->registered = false;
+  hk_unlock(&L.lock);
+}
+
+static void tl_make_key(void) { pthread_key_create(&tl_key, tl_thread_exit); }
+
+/* First use of this thread's slot: known to the lock holder and to thread exit. */
+static bool tl_register(void) {
+  pthread_once(&tl_key_once, tl_make_key);
+  if (pthread_setspecific(tl_key, &tl) != 0) return false;
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  tl.next = L.threads;
+  tl.prev = NULL;
+  if (L.threads) L.threads->prev = &tl;
+  L.threads = &tl;
+  tl.registered = true;
+  hk_unlock(&L.lock);
+  return true;
+}
+
+/* Parks p, an arena block being freed, in the slot; false when it cannot be. */
+static bool tl_park(void *p) {
+  uintptr_t a = (uintptr_t)p;
+  hk_arena *ar = arena_of(a);
+  if (!ar || (a & (HK_PAGE_SIZE - 1)) || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
+  hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
+  if (state_get(r) != RUN_USED || r->npages > TL_MAX_PAGES) return false;
+  if (HK_UNLIKELY(!tl.registered) && !tl_register()) return false;
+  state_set(r, RUN_CACHED);
+  tl.npages = r->npages;
+  TL_ADD(frees, 1);
+  TL_ADD(bytes, -((int64_t)r->npages << PAGE_SHIFT));
+  atomic_store_explicit(&tl.parked_epoch, atomic_load_explicit(&L.epoch, memory_order_relaxed), memory_order_relaxed);
+  atomic_store_explicit(&tl.block, (uint8_t *)p, memory_order_release);
+  return true;
+}
+
+/* The parked block if it has n pages, taken back; NULL otherwise. */
+static uint8_t *tl_take(uint32_t n) {
+  if (tl.npages != n || !atomic_load_explicit(&tl.block, memory_order_relaxed)) return NULL;
+  uint8_t *p = atomic_exchange_explicit(&tl.block, NULL, memory_order_acquire);
+  if (!p) return NULL; /* taken back by the lock holder meanwhile */
+  hk_arena *a;
+  state_set(run_of(p, &a), RUN_USED);
+  TL_ADD(allocs, 1);
+  TL_ADD(bytes, (int64_t)n << PAGE_SHIFT);
+  return p;
 }
 
 static void unmap_or_keep(void *p, size_t len);
@@ -510,7 +632,6 @@ static void *huge_alloc(size_t size, size_t align) {
   L.count++;
   L.allocs++;
   L.live_bytes += map_size;
-  recent_forget((uintptr_t)p);
   hk_unlock(&L.lock);
   return p;
 }
@@ -540,9 +661,7 @@ static void *arena_alloc_locked(uint32_t n, size_t align, uint32_t *dirty_first,
   }
   L.allocs++;
   L.live_bytes += (size_t)n << PAGE_SHIFT;
-  uint8_t *p = addr_of(a, at);
-  recent_forget((uintptr_t)p);
-  return p;
+  return addr_of(a, at);
 }
 
 static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero) {
@@ -554,6 +673,11 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   uint8_t *p = NULL;
   uint32_t d0 = 0, d1 = 0;
   bool in_arena = size <= g_hk.ace_max_block && align <= ARENA_BYTES / 2;
+  if (align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size))) != NULL) {
+    if (zero) memset(p, 0, size);
+    if (known_zero) *known_zero = zero;
+    return p;
+  }
   if (in_arena) {
     hk_lock(&L.lock, HK_LOCK_LARGE);
     p = arena_alloc_locked(pages_for(size), align, &d0, &d1);
@@ -583,6 +707,10 @@ void *hk_large_alloc(size_t size, size_t align, bool *known_zero) { return large
 void *hk_large_calloc(size_t size) { return large_alloc(size, 0, true, NULL); }
 
 bool hk_large_free(void *p) {
+  if (tl_park(p)) {
+    hk_decay_start();
+    return true;
+  }
   hk_lock(&L.lock, HK_LOCK_LARGE);
   hk_arena *a;
   hk_run *r = used_run_at(p, &a);
@@ -614,6 +742,9 @@ bool hk_large_recently_freed(const void *p) {
   bool found = false;
   pthread_mutex_lock(&L.lock);
   for (unsigned i = 0; i < RECENT && !found; i++) found = p && recent[i] == (uintptr_t)p;
+  hk_arena *a = arena_of((uintptr_t)p);
+  if (!found && a && ((uintptr_t)p & (HK_PAGE_SIZE - 1)) == 0)
+    found = state_get(&a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT]) == RUN_CACHED;
   pthread_mutex_unlock(&L.lock);
   return found;
 }
@@ -638,13 +769,13 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
     bits_fill(a, s + want, cut, false);
     run_set(a, s, want, RUN_USED);
     L.live_bytes -= (size_t)cut << PAGE_SHIFT;
-    a->runs[s + want].state = RUN_NONE;
+    state_set(&a->runs[s + want], RUN_NONE);
     release_pages(a, s + want, cut, false);
     return true;
   }
   if (s + n >= ARENA_PAGES) return false;
   hk_run *next = &a->runs[s + n];
-  if (next->state != RUN_FREE || n + next->npages < want) return false;
+  if (state_get(next) != RUN_FREE || n + next->npages < want) return false;
   carve(a, next, s + n, want - n);
   run_set(a, s, want, RUN_USED);
   L.live_bytes += (size_t)(want - n) << PAGE_SHIFT;
@@ -675,7 +806,6 @@ static void *huge_resize(void *p, size_t size) {
   /* the slot freed by take_locked is still there: no growth needed */
   insert_raw(L.slots, L.cap, (uintptr_t)np, &L.tombs);
   L.count++;
-  if (np != p) recent_forget((uintptr_t)np);
   hk_unlock(&L.lock);
   return base ? np : NULL;
 }
@@ -698,8 +828,27 @@ void *hk_large_realloc(void *p, size_t size) {
   return huge_resize(p, size);
 }
 
+/* Under the lock: blocks parked for TL_DECAY_PASSES passes back to the page
+ * heap, decommitted at once (they have been idle a TTL); everything: all of
+ * them, left for the caller to decommit. */
+static void tl_reclaim_old_locked(bool everything) {
+  uint64_t epoch = atomic_load_explicit(&L.epoch, memory_order_relaxed);
+  for (hk_large_tl *t = L.threads; t; t = t->next) {
+    uint8_t *p = atomic_load_explicit(&t->block, memory_order_relaxed);
+    if (!p || (!everything && epoch - atomic_load_explicit(&t->parked_epoch, memory_order_relaxed) < TL_DECAY_PASSES))
+      continue;
+    p = atomic_exchange_explicit(&t->block, NULL, memory_order_acquire);
+    if (!p) continue;
+    hk_arena *a;
+    hk_run *r = run_of(p, &a);
+    hk_run *merged = release_pages(a, page_of(a, r), r->npages, true);
+    if (!everything) decommit_run(a, merged);
+  }
+}
+
 size_t hk_large_flush(void) {
   hk_lock(&L.lock, HK_LOCK_LARGE);
+  tl_reclaim_old_locked(true);
   size_t bytes = decay_locked(now_ns(), true);
   if (L.pending) retry_pending_locked();
   hk_unlock(&L.lock);
@@ -708,9 +857,11 @@ size_t hk_large_flush(void) {
 
 bool hk_large_decay(void) {
   hk_lock(&L.lock, HK_LOCK_LARGE);
+  atomic_fetch_add_explicit(&L.epoch, 1, memory_order_relaxed);
+  tl_reclaim_old_locked(false);
   decay_locked(now_ns(), false);
   if (L.pending) retry_pending_locked();
-  bool left = L.cached_runs > 0 || L.pending;
+  bool left = L.cached_runs > 0 || L.pending || L.threads;
   hk_unlock(&L.lock);
   return left;
 }
@@ -720,6 +871,11 @@ void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes) {
   *allocs = L.allocs;
   *frees = L.frees;
   *bytes = L.live_bytes;
+  for (hk_large_tl *t = L.threads; t; t = t->next) {
+    *allocs += atomic_load_explicit(&t->allocs, memory_order_relaxed);
+    *frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
+    *bytes += (uint64_t)atomic_load_explicit(&t->bytes, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&L.lock);
 }
 
@@ -727,6 +883,13 @@ void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes) {
   pthread_mutex_lock(&L.lock);
   *entries = L.cached_runs;
   *bytes = (uint64_t)L.cached_pages << PAGE_SHIFT;
+  for (hk_large_tl *t = L.threads; t; t = t->next) {
+    uint8_t *p = atomic_load_explicit(&t->block, memory_order_relaxed);
+    if (!p) continue;
+    hk_arena *a;
+    *entries += 1;
+    *bytes += (uint64_t)run_of(p, &a)->npages << PAGE_SHIFT;
+  }
   pthread_mutex_unlock(&L.lock);
 }
 
