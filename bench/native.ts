@@ -231,6 +231,14 @@ function defineWorkloads(quick: boolean): Workload[] {
     throughput("mid_large_mt_1t", "mid_large_mt 1 thread", "bench_mid_large_mt", [1, scale(1_000_000), 2048, 42]),
     throughput("mid_large_mt_2t", "mid_large_mt 2 threads", "bench_mid_large_mt", [2, scale(1_000_000), 2048, 42]),
     throughput("remote_free", "remote_free", "bench_remote_free", [scale(1_000_000)]),
+    // realloc growth, writing each new part; one op is one realloc
+    throughput("realloc_double_1m", "realloc ×2 to 1 MiB", "bench_realloc_growth", ["double", 1 << 20, scale(2000)]),
+    throughput("realloc_double_64m", "realloc ×2 to 64 MiB", "bench_realloc_growth", ["double", 64 << 20, quick ? 1 : 5]),
+    throughput("realloc_step64_1m", "realloc +64 B to 1 MiB", "bench_realloc_growth", ["step64", 1 << 20, scale(20)]),
+    throughput("realloc_step64_64m", "realloc +64 B to 64 MiB", "bench_realloc_growth", ["step64", 64 << 20, 1]),
+    // 20 live large blocks replaced at random; one op is one free + one allocation
+    throughput("large_random_written", "large blocks 256K–8M, written", "bench_large_random", ["written", scale(2000), 256 << 10, 8 << 20, 42]),
+    throughput("large_random_calloc", "large blocks 5–25M, calloc", "bench_large_random", ["calloc", scale(2000), 5 << 20, 25 << 20, 42]),
     {
       id: "scaling_16b",
       label: `scaling ${formatCount(blocks)} × 16 B`,

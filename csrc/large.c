@@ -196,7 +196,7 @@ static unsigned bin_of(uint32_t n) {
 
 static hk_run *run_set(hk_arena *a, uint32_t first, uint32_t n, uint8_t state) {
   hk_run *r = &a->runs[first];
-  r->npages = n;
+  __atomic_store_n(&r->npages, n, __ATOMIC_RELAXED); /* read without the lock by hk_large_usable */
   state_set(r, state);
   a->runs[first + n - 1].first = first;
   return r;
@@ -351,7 +351,6 @@ static bool arena_new(void) {
   /* the unaligned head and tail go back; if the kernel refuses, they stay reserved, never touched */
   if (base > raw) hk_os_unmap(raw, (size_t)(base - raw));
   if (base + ARENA_BYTES < raw + 2 * ARENA_BYTES) hk_os_unmap(base + ARENA_BYTES, (size_t)(raw + 2 * ARENA_BYTES - base - ARENA_BYTES));
-  if (g_hk.hugepages && madvise(base, ARENA_BYTES, MADV_HUGEPAGE) == 0) HK_COUNT(hugepage_advised_bytes, ARENA_BYTES);
   hk_arena *a = &L.arenas[L.narenas];
   a->base = base;
   a->runs = (hk_run *)m;
@@ -494,6 +493,7 @@ static bool tl_park(void *p) {
   uintptr_t a = (uintptr_t)p;
   hk_arena *ar = arena_of(a);
   if (!ar || (a & (HK_PAGE_SIZE - 1)) || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
+  if (g_hk.lru_ttl_ns == 0 || g_hk.ace_max_cached == 0) return false; /* nothing may stay committed */
   hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
   if (state_get(r) != RUN_USED || r->npages > TL_MAX_PAGES) return false;
   if (HK_UNLIKELY(!tl.registered) && !tl_register()) return false;
@@ -749,11 +749,18 @@ bool hk_large_recently_freed(const void *p) {
   return found;
 }
 
+/* Arena blocks without the lock: a live block's descriptor changes only
+ * through its owner (realloc, free), so what the owner reads is exact; for
+ * any other address the answer is as of some moment (like hak_owns). */
 size_t hk_large_usable(const void *p) {
+  hk_arena *a = arena_of((uintptr_t)p);
+  if (a) {
+    if ((uintptr_t)p & (HK_PAGE_SIZE - 1)) return 0;
+    hk_run *r = &a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT];
+    return state_get(r) == RUN_USED ? (size_t)__atomic_load_n(&r->npages, __ATOMIC_RELAXED) << PAGE_SHIFT : 0;
+  }
   pthread_mutex_lock(&L.lock);
-  hk_arena *a;
-  hk_run *r = used_run_at(p, &a);
-  size_t n = r ? (size_t)r->npages << PAGE_SHIFT : find_locked((uintptr_t)p) != SIZE_MAX ? huge_usable(p) : 0;
+  size_t n = find_locked((uintptr_t)p) != SIZE_MAX ? huge_usable(p) : 0;
   pthread_mutex_unlock(&L.lock);
   return n;
 }

@@ -23,6 +23,12 @@ const NATIVE_WORKLOADS = [
   "mid_large_mt 1 thread",
   "mid_large_mt 2 threads",
   "remote_free",
+  "realloc ×2 to 1 MiB",
+  "realloc ×2 to 64 MiB",
+  "realloc +64 B to 1 MiB",
+  "realloc +64 B to 64 MiB",
+  "large blocks 256K–8M, written",
+  "large blocks 5–25M, calloc",
   "scaling 100,000 × 16 B",
 ];
 const SUITES = ["ffi", "batch", "buffer", "workload"];
