@@ -673,7 +673,7 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   uint8_t *p = NULL;
   uint32_t d0 = 0, d1 = 0;
   bool in_arena = size <= g_hk.ace_max_block && align <= ARENA_BYTES / 2;
-  if (align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size))) != NULL) {
+  if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size))) != NULL) {
     if (zero) memset(p, 0, size);
     if (known_zero) *known_zero = zero;
     return p;
