@@ -56,8 +56,14 @@ void hk_decay_start(void) {
   }
 }
 
-/* The child of a fork has no releaser thread. */
+/* The child of a fork has no releaser thread; it starts its own when it
+ * needs one. Under ThreadSanitizer, which cannot start threads in the child of
+ * a multi-threaded process, it does without (later calls and hak_trim release). */
+#if defined(__SANITIZE_THREAD__)
+static void decay_fork_child(void) { atomic_store(&state, FAILED); }
+#else
 static void decay_fork_child(void) { atomic_store(&state, IDLE); }
+#endif
 __attribute__((constructor)) static void decay_register_fork_handler(void) {
   pthread_atfork(NULL, NULL, decay_fork_child);
 }
