@@ -21,6 +21,10 @@
  * pages it cuts off at once. The number of mappings is the number of arenas
  * (at most HK_MAX_ARENAS) plus the huge blocks.
  *
+ * Each thread parks the last block it freed (up to 4 MiB) in a slot of its
+ * own, without the lock, for its next request of the same size (see "the
+ * thread cache" below).
+ *
  * Huge blocks (above HAKMEM_ACE_MAX_BLOCK, or when no arena can be had) get a
  * mapping of their own with a 64-byte header before the pointer, found through
  * an open-addressing hash set; realloc resizes them with mremap; free unmaps
