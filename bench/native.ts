@@ -241,6 +241,14 @@ function defineWorkloads(quick: boolean): Workload[] {
     throughput("pool_replace_2t", "pool_replace 2 threads", "bench_pool_replace", [2, scale(5_000_000), 10_000, 42]),
     throughput("pass_random_2t", "pass_random 2 threads", "bench_pass_random", [2, scale(1_000_000), 42]),
     throughput("false_sharing_2t", "false_sharing 2 threads", "bench_false_sharing", [2, scale(2_000_000), 100]),
+    // realloc growth, writing each new part; one op is one realloc
+    throughput("realloc_double_1m", "realloc ×2 to 1 MiB", "bench_realloc_growth", ["double", 1 << 20, scale(2000)]),
+    throughput("realloc_double_64m", "realloc ×2 to 64 MiB", "bench_realloc_growth", ["double", 64 << 20, quick ? 1 : 5]),
+    throughput("realloc_step64_1m", "realloc +64 B to 1 MiB", "bench_realloc_growth", ["step64", 1 << 20, scale(20)]),
+    throughput("realloc_step64_64m", "realloc +64 B to 64 MiB", "bench_realloc_growth", ["step64", 64 << 20, 1]),
+    // 20 live large blocks replaced at random; one op is one free + one allocation
+    throughput("large_random_written", "large blocks 256K–8M, written", "bench_large_random", ["written", scale(2000), 256 << 10, 8 << 20, 42]),
+    throughput("large_random_calloc", "large blocks 5–25M, calloc", "bench_large_random", ["calloc", scale(2000), 5 << 20, 25 << 20, 42]),
     {
       id: "scaling_16b",
       label: `scaling ${formatCount(blocks)} × 16 B`,

@@ -182,19 +182,20 @@ size_t hk_usable_size(const void *p) {
 }
 
 /* p is a live hakmem block with old_usable bytes. */
+/* A buffer that grows past this leaves the slab tier for the large tier,
+ * where it grows in place, instead of being copied into each size class. */
+#define HK_REALLOC_LARGE_FROM (16u * 1024)
+
 void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
-  bool slab_now = old_usable <= HK_SLAB_MAX;
-  if (size <= old_usable) {
-    /* Keep the block unless it would waste more than half of it, or a large
-     * block shrinks into the slab tier. */
-    if (slab_now ? size >= old_usable / 2 : size > HK_SLAB_MAX) return p;
-  } else if (!slab_now && size > HK_SLAB_MAX) {
-    void *q = hk_large_realloc(p, size);
+  if (hk_registry_has((uintptr_t)p)) {
+    if (size <= old_usable && size >= old_usable / 2) return p; /* wastes at most half */
+  } else if (size > HK_REALLOC_LARGE_FROM) {
+    if (size <= old_usable && old_usable - size < HK_PAGE_SIZE) return p; /* the same pages */
+    void *q = hk_large_realloc(p, size); /* grown or shrunk in place (or remapped) */
     if (q) return q;
   }
-  /* Growing out of the slab tier: room to grow again in place (see hk_large_realloc). */
-  bool growing_large = size > old_usable && size > HK_SLAB_MAX && size <= PTRDIFF_MAX / 4;
-  void *q = growing_large ? hk_large_alloc(2 * size, 0, NULL) : hk_alloc(size);
+  bool to_large = size > old_usable && size > HK_REALLOC_LARGE_FROM;
+  void *q = to_large ? hk_large_alloc(size, 0, NULL) : hk_alloc(size);
   if (!q) return NULL;
   memcpy(q, p, size < old_usable ? size : old_usable);
   free_live(p);
@@ -208,11 +209,8 @@ void *hk_calloc(size_t count, size_t size) {
     return NULL;
   }
   if (total > HK_SLAB_MAX) {
-    bool fresh; /* a fresh mapping is zero already; a cached one is not */
     hk_init();
-    void *p = hk_large_alloc(total, 0, &fresh);
-    if (p && !fresh) memset(p, 0, total);
-    return p;
+    return hk_large_calloc(total); /* clears only the pages that may hold data */
   }
   void *p = hk_alloc(total);
   if (p) memset(p, 0, total);

@@ -7,7 +7,8 @@
  *   superslab.c SuperSlab and slab formatting, slab carving, remote-list collection
  *   remote.c    frees into other threads' slabs: per-slab lists, or batches sent to the owner heap
  *   heap.c      thread heaps: per-class slab lists, slow paths, abandon/adopt at thread exit
- *   large.c     allocations above the slab tier: one mapping each, found through a hash set
+ *   large.c     allocations above the slab tier: page runs in 1 GiB arenas; huge blocks map their own
+ *   decay.c     background thread releasing cached memory older than its TTL (started on first need)
  *   config.c    the flag table (single source of truth), parsing, describe
  *   stats.c     counters summed on demand, JSON and text reports
  *   api.c       the hak_* functions; preload.c adds the malloc family
@@ -256,7 +257,9 @@ HK_INTERNAL void hk_os_ss_free(hk_ss *ss);         /* decommit, slot back to its
 HK_INTERNAL void hk_os_prefault_range(void *p, size_t len);
 HK_INTERNAL void *hk_os_map(size_t len);           /* plain anonymous mapping, counted; NULL + ENOMEM */
 HK_INTERNAL void hk_os_set_map_fail_every(uint64_t n);
-HK_INTERNAL void hk_os_unmap(void *p, size_t len);
+HK_INTERNAL bool hk_os_unmap(void *p, size_t len);        /* false: refused, counted (os_release_failures) */
+HK_INTERNAL bool hk_os_decommit(void *p, size_t len);     /* MADV_DONTNEED; false: refused, counted */
+HK_INTERNAL void *hk_os_remap(void *p, size_t old_len, size_t new_len); /* mremap, may move; NULL: refused */
 HK_INTERNAL void *hk_meta_alloc(size_t len);       /* internal metadata, never freed */
 /* lru.c */
 HK_INTERNAL void hk_lru_init(void);
@@ -264,6 +267,10 @@ HK_INTERNAL void hk_lru_push(hk_ss *ss);
 HK_INTERNAL hk_ss *hk_lru_pop(void);
 HK_INTERNAL size_t hk_lru_flush(void);
 HK_INTERNAL void hk_lru_counts(uint64_t *count, uint64_t *bytes);
+HK_INTERNAL bool hk_lru_decay(void);              /* releases what outlived the TTL; true: some still cached */
+/* decay.c: the background releaser. lru.c and large.c call hk_decay_start
+ * (the one call upward: a wake-up) once they hold memory for a time. */
+HK_INTERNAL void hk_decay_start(void);
 /* superslab.c */
 HK_INTERNAL hk_ss *hk_ss_acquire(hk_heap *owner);
 HK_INTERNAL void hk_ss_release(hk_ss *ss);
@@ -291,20 +298,22 @@ HK_INTERNAL void hk_heaps_unlock(void);
 HK_INTERNAL hk_heap *hk_heaps_first(void);
 HK_INTERNAL void hk_heap_init_globals(void);
 /* large.c */
-HK_INTERNAL void *hk_large_alloc(size_t size, size_t align, bool *fresh);
+HK_INTERNAL void *hk_large_alloc(size_t size, size_t align, bool *known_zero); /* known_zero may be NULL */
+HK_INTERNAL void *hk_large_calloc(size_t size);   /* zeroes only pages that may hold data */
 HK_INTERNAL bool hk_large_free(void *p);           /* false: not a large block */
 HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
 HK_INTERNAL bool hk_large_recently_freed(const void *p); /* one of the last 64 large frees */
 HK_INTERNAL bool hk_large_interior(const void *p); /* inside a live large block, not its start (a scan) */
 HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
 HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
-HK_INTERNAL size_t hk_large_flush(void);          /* unmaps every cached mapping; bytes */
+HK_INTERNAL size_t hk_large_flush(void);          /* decommits every cached free page; bytes */
+HK_INTERNAL bool hk_large_decay(void);            /* releases what outlived the TTL; true: some still cached */
 HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);
 /* stats.c */
 typedef struct hk_counters {   /* rare-path counters, updated atomically */
   _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
   _Atomic uint64_t os_maps, os_unmaps, os_map_bytes, os_unmap_bytes, os_map_failures;
-  _Atomic uint64_t os_decommits, os_decommit_bytes;
+  _Atomic uint64_t os_decommits, os_decommit_bytes, os_release_failures;
   _Atomic uint64_t prefault_calls, prefault_bytes, prefault_faults, hugepage_advised_bytes;
   _Atomic uint64_t lock_acquisitions, superslabs_live;
   _Atomic uint64_t lock_path[5];  /* by enum hk_lock_path */

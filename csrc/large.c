@@ -1,359 +1,934 @@
-/* The large tier: above 64 KiB each block is its own mapping.
+/* The large tier: blocks above 64 KiB, as runs of 4 KiB pages inside arenas.
  *
- * A 64-byte header just below the returned pointer records the mapping; the
- * pointer itself is recorded in an open-addressing hash set, so ownership is
- * decided by a lookup, never by reading memory that may not be ours.
+ * An arena is 1 GiB of address space reserved once (MAP_NORESERVE, aligned to
+ * 1 GiB, so one table load finds it from a pointer). A block is a run of whole
+ * pages and the pointer handed out is its first page; larger alignments cut
+ * the run at an aligned page. A descriptor array beside the arena (one entry
+ * per page, touched only where runs begin and end) holds the boundary tags:
+ * a run's length at its first page, its first page at its last, so a freed run
+ * merges with free neighbours at once. Free runs sit in bins by length (four
+ * per power of two) and the first that fits in the smallest bin is cut from
+ * its front, lowest arena first: what follows a block usually stays free, and
+ * realloc grows it in place by taking those pages.
  *
- * Freed mappings go to the ACE cache (the seeds' name) with their pages still
- * committed, so repeated large malloc/free does not reach the kernel: binned
- * by mapping size (four size steps per power of two), evicted oldest first
- * beyond HAKMEM_ACE_MAX_CACHED entries or HAKMEM_ACE_MAX_MB. A request the
- * cache cannot serve is a failure of one kind, traced by HAKMEM_ACE_TRACE:
- * Threshold (bigger than HAKMEM_ACE_MAX_BLOCK, or over-aligned), Exhaustion
- * (no cached mapping of its size) or MapFail (the OS refused).
- * One lock covers the set and the cache; each operation takes it once. */
+ * Freed pages stay committed ("dirty"), so a block that comes back soon costs
+ * no page fault. A bit per page says which pages may hold data: calloc clears
+ * only those, a decommit advises only those. Free runs holding dirty pages are
+ * aged on a list; they are decommitted (MADV_DONTNEED, address space kept) once
+ * idle for HAKMEM_SS_LRU_TTL_SEC (by the next large call or by the background
+ * releaser in decay.c, whichever comes first), at once beyond HAKMEM_ACE_MAX_MB
+ * or HAKMEM_ACE_MAX_CACHED runs, and by hak_trim. realloc shrinking returns the
+ * pages it cuts off at once. The number of mappings is the number of arenas
+ * (at most HK_MAX_ARENAS) plus the huge blocks.
+ *
+ * Each thread parks the last block it freed (up to 4 MiB) in a slot of its
+ * own, without the lock, for its next request of the same size (see "the
+ * thread cache" below).
+ *
+ * Huge blocks (above HAKMEM_ACE_MAX_BLOCK, or when no arena can be had) get a
+ * mapping of their own with a 64-byte header before the pointer, found through
+ * an open-addressing hash set; realloc resizes them with mremap; free unmaps
+ * them. A munmap the kernel refuses is kept on a list and retried, and counted
+ * (os_release_failures), never dropped.
+ *
+ * One lock covers the tier; each operation takes it once. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include "internal.h"
 
-#define HK_LARGE_HDR 64u
-#define HK_ACE_BINS 160                        /* size classes from 64 KiB up to 2^56 */
+/* ---- arenas ------------------------------------------------------------------ */
+#define ARENA_SHIFT 30
+#define ARENA_BYTES ((size_t)1 << ARENA_SHIFT)
+#define PAGE_SHIFT 12
+#define ARENA_PAGES ((uint32_t)(ARENA_BYTES >> PAGE_SHIFT))
+#define NBINS 72
+#define HK_MAX_ARENAS 64          /* 64 GiB of large blocks in arenas; beyond, huge mappings */
+#define ARENA_INDEX_SLOTS ((size_t)1 << (47 - ARENA_SHIFT))
 
-typedef struct hk_large_hdr {
+enum { RUN_NONE = 0, RUN_FREE = 1, RUN_USED = 2, RUN_CACHED = 3 /* used, parked in a thread's cache */ };
+
+/* One per page. Meaningful at a run's first page (state != RUN_NONE exactly
+ * there) and, for `first`, at its last page. */
+typedef struct hk_run {
+  uint32_t npages;             /* first page: length of the run */
+  uint32_t first;              /* last page: the run's first page (boundary tag) */
+  uint32_t ndirty;             /* free run: pages that may be committed */
+  uint8_t state;               /* atomic: a thread cache changes it without the lock */
+  uint8_t bin;
+  uint16_t pad;
+  uint64_t idle_since;         /* free run with dirty pages: when they were last freed */
+  struct hk_run *next, *prev;  /* free run: its bin */
+  struct hk_run *older, *newer; /* free run with dirty pages: the age list */
+} hk_run;
+
+typedef struct hk_arena {
+  uint8_t *base;
+  hk_run *runs;                /* ARENA_PAGES entries */
+  uint64_t *dirty;             /* ARENA_PAGES bits */
+  hk_run *bins[NBINS];
+  uint64_t nonempty[2];        /* bit b: bins[b] has a run */
+} hk_arena;
+
+/* ---- huge blocks --------------------------------------------------------------- */
+#define HUGE_HDR 64u
+typedef struct hk_huge_hdr {
   uint8_t *map_base;
   size_t map_size;
   size_t align;
-} hk_large_hdr;
-
-/* Written at the base of a mapping while it waits in the cache. */
-typedef struct hk_ace_node {
-  size_t map_size;
-  unsigned bin;
-  struct hk_ace_node *bin_next, *bin_prev; /* newest first */
-  struct hk_ace_node *age_next, *age_prev; /* age list: head newest, tail oldest */
-} hk_ace_node;
+} hk_huge_hdr;
 
 #define EMPTY ((uintptr_t)0)
 #define TOMB ((uintptr_t)1)
 
+/* Mappings munmap refused, retried on later calls (linked through their first word). */
+typedef struct hk_pending_unmap {
+  struct hk_pending_unmap *next;
+  size_t len;
+} hk_pending_unmap;
+
 static struct {
   pthread_mutex_t lock;
+  hk_arena arenas[HK_MAX_ARENAS];
+  unsigned narenas;
+  hk_run *oldest, *newest;     /* age list of free runs with dirty pages */
+  size_t cached_runs, cached_pages;
+  uint64_t allocs, frees, live_bytes;
+  /* huge blocks */
   uintptr_t *slots;
   size_t cap, count, tombs;
-  hk_ace_node *bins[HK_ACE_BINS];
-  hk_ace_node *newest, *oldest;
-  size_t cached, cached_bytes;
-} tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  hk_pending_unmap *pending;
+  struct hk_large_tl *threads;  /* thread caches in use */
+  _Atomic uint64_t epoch;       /* decay passes so far: the age of a thread-cached block */
+} L = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static _Atomic uint64_t n_allocs, n_frees, live_bytes;
+/* arena index + 1 by 1 GiB granule; written under the lock, never cleared */
+static uint8_t arena_at[ARENA_INDEX_SLOTS];
 
 /* The most recently freed large pointers, so that a second free of one is
- * reported as a double free rather than taken for a foreign pointer (and
- * handed to the next allocator, which would read a header that may be gone).
- * A pointer leaves the ring when a new block is placed at the same address. */
+ * reported as a double free rather than taken for a foreign pointer. Only
+ * asked about pointers that are not live blocks: a pointer that was freed,
+ * handed out again and is live is found live first. */
 #define RECENT 64
 static uintptr_t recent[RECENT];
 static unsigned recent_next;
 
-static void recent_forget(uintptr_t p) {
-  for (unsigned i = 0; i < RECENT; i++)
-    if (recent[i] == p) recent[i] = 0;
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- the set of live large pointers ----------------------------------------- */
+static uint32_t pages_for(size_t bytes) { return (uint32_t)((bytes + HK_PAGE_SIZE - 1) >> PAGE_SHIFT); }
+
+/* ---- the dirty bitmap -------------------------------------------------------------- */
+/* Calls f(word, mask) for the words covering pages [i, end). */
+#define FOR_EACH_WORD(i, end, w, m, body)                                            \
+  for (uint32_t at_ = (i); at_ < (end);) {                                           \
+    uint32_t w = at_ >> 6, stop_ = ((w + 1) << 6) < (end) ? ((w + 1) << 6) : (end);  \
+    uint32_t hi_ = stop_ - (w << 6);                                                 \
+    uint64_t m = (hi_ == 64 ? ~0ull : (1ull << hi_) - 1) & (~0ull << (at_ & 63));    \
+    body;                                                                            \
+    at_ = stop_;                                                                     \
+  }
+
+static uint32_t popcount64(uint64_t x) {
+#ifdef __POPCNT__
+  return (uint32_t)__builtin_popcountll(x);
+#else /* no popcnt instruction assumed: the compiler would call a library routine */
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
+static uint32_t bits_count(const hk_arena *a, uint32_t i, uint32_t n) {
+  uint32_t c = 0;
+  FOR_EACH_WORD(i, i + n, w, m, c += popcount64(a->dirty[w] & m))
+  return c;
+}
+
+static void bits_fill(hk_arena *a, uint32_t i, uint32_t n, bool on) {
+  FOR_EACH_WORD(i, i + n, w, m, if (on) a->dirty[w] |= m; else a->dirty[w] &= ~m)
+}
+
+/* First page in [i, end) whose bit is `on`, or end. */
+static uint32_t bits_next(const hk_arena *a, uint32_t i, uint32_t end, bool on) {
+  while (i < end) {
+    uint64_t w = a->dirty[i >> 6];
+    if (!on) w = ~w;
+    w &= ~0ull << (i & 63);
+    if (w) {
+      uint32_t j = (i & ~63u) + (uint32_t)__builtin_ctzll(w);
+      return j < end ? j : end;
+    }
+    i = (i & ~63u) + 64;
+  }
+  return end;
+}
+
+/* Last dirty page in [i, end), or end when none. */
+static uint32_t bits_last(const hk_arena *a, uint32_t i, uint32_t end) {
+  if (i >= end) return end;
+  for (uint32_t j = end - 1;;) {
+    uint32_t w = j >> 6;
+    uint64_t m = a->dirty[w] & ((j & 63) == 63 ? ~0ull : (1ull << ((j & 63) + 1)) - 1);
+    if (m) {
+      uint32_t k = (w << 6) + 63 - (uint32_t)__builtin_clzll(m);
+      return k >= i ? k : end;
+    }
+    if ((w << 6) <= i) return end;
+    j = (w << 6) - 1;
+  }
+}
+
+/* ---- runs, bins, the age list ---------------------------------------------------------- */
+static uint8_t state_get(const hk_run *r) { return __atomic_load_n(&r->state, __ATOMIC_RELAXED); }
+static void state_set(hk_run *r, uint8_t st) { __atomic_store_n(&r->state, st, __ATOMIC_RELAXED); }
+
+static uint32_t page_of(const hk_arena *a, const hk_run *r) { return (uint32_t)(r - a->runs); }
+static uint8_t *addr_of(const hk_arena *a, uint32_t page) { return a->base + ((size_t)page << PAGE_SHIFT); }
+
+static unsigned bin_of(uint32_t n) {
+  if (n < 8) return n;
+  unsigned e = 31 - (unsigned)__builtin_clz(n);
+  return 8 + (e - 3) * 4 + ((n >> (e - 2)) & 3);
+}
+
+static hk_run *run_set(hk_arena *a, uint32_t first, uint32_t n, uint8_t state) {
+  hk_run *r = &a->runs[first];
+  __atomic_store_n(&r->npages, n, __ATOMIC_RELAXED); /* read without the lock by hk_large_usable */
+  state_set(r, state);
+  a->runs[first + n - 1].first = first;
+  return r;
+}
+
+static void bin_push(hk_arena *a, hk_run *r) {
+  unsigned b = bin_of(r->npages);
+  r->bin = (uint8_t)b;
+  r->prev = NULL;
+  r->next = a->bins[b];
+  if (r->next) r->next->prev = r;
+  a->bins[b] = r;
+  a->nonempty[b >> 6] |= 1ull << (b & 63);
+}
+
+static void bin_remove(hk_arena *a, hk_run *r) {
+  if (r->prev) r->prev->next = r->next; else a->bins[r->bin] = r->next;
+  if (r->next) r->next->prev = r->prev;
+  if (!a->bins[r->bin]) a->nonempty[r->bin >> 6] &= ~(1ull << (r->bin & 63));
+}
+
+static void age_remove(hk_run *r) {
+  if (r->older) r->older->newer = r->newer; else L.oldest = r->newer;
+  if (r->newer) r->newer->older = r->older; else L.newest = r->older;
+  L.cached_runs--;
+}
+
+/* Inserts r just newer than `older` (NULL: as the oldest). */
+static void age_insert_after(hk_run *r, hk_run *older) {
+  r->older = older;
+  r->newer = older ? older->newer : L.oldest;
+  if (r->newer) r->newer->older = r; else L.newest = r;
+  if (older) older->newer = r; else L.oldest = r;
+  L.cached_runs++;
+}
+
+/* A free run of the arena: in its bin, and on the age list at `older`'s side
+ * when it has dirty pages. */
+static hk_run *free_run_add(hk_arena *a, uint32_t first, uint32_t n, uint32_t ndirty, uint64_t idle, hk_run *older) {
+  hk_run *r = run_set(a, first, n, RUN_FREE);
+  r->ndirty = ndirty;
+  r->idle_since = idle;
+  bin_push(a, r);
+  if (ndirty) age_insert_after(r, older);
+  return r;
+}
+
+static void free_run_remove(hk_arena *a, hk_run *r) {
+  bin_remove(a, r);
+  if (r->ndirty) age_remove(r);
+  L.cached_pages -= r->ndirty;
+}
+
+/* Takes [at, at + n) out of free run r; what is left before and after stays
+ * free where r was on the age list. Returns the pages taken that may be dirty. */
+static uint32_t carve(hk_arena *a, hk_run *r, uint32_t at, uint32_t n) {
+  uint32_t s = page_of(a, r), len = r->npages, dirty = r->ndirty;
+  uint64_t idle = r->idle_since;
+  hk_run *older = dirty ? r->older : NULL;
+  free_run_remove(a, r);
+  /* all clean or all dirty (the common cases) need no count */
+  bool mixed = dirty && dirty < len;
+  uint32_t taken = mixed ? bits_count(a, at, n) : dirty ? n : 0;
+  uint32_t front = at == s ? 0 : mixed ? bits_count(a, s, at - s) : dirty ? at - s : 0;
+  if (at > s) {
+    hk_run *f = free_run_add(a, s, at - s, front, idle, older);
+    if (front) older = f;
+  }
+  state_set(&a->runs[at], RUN_NONE); /* the caller makes it a used run */
+  if (at + n < s + len) free_run_add(a, at + n, s + len - at - n, dirty - taken - front, idle, older);
+  L.cached_pages += dirty - taken;
+  return taken;
+}
+
+/* First free run of at least n pages in the smallest bin that has one. */
+static hk_run *find_fit(hk_arena *a, uint32_t n) {
+  unsigned b = bin_of(n);
+  for (hk_run *r = a->bins[b]; r; r = r->next)
+    if (r->npages >= n) return r;
+  for (unsigned w = (b + 1) >> 6; w < 2; w++) {
+    uint64_t m = a->nonempty[w];
+    if (w == (b + 1) >> 6) m &= ~0ull << ((b + 1) & 63);
+    if (m) return a->bins[w * 64 + (unsigned)__builtin_ctzll(m)];
+  }
+  return NULL;
+}
+
+/* Gives the OS the dirty pages of free run r; false when madvise failed (the
+ * pages stay dirty, counted, and the next pass tries again). */
+static bool decommit_run(hk_arena *a, hk_run *r) {
+  uint32_t s = page_of(a, r), end = s + r->npages;
+  bool ok = true;
+  for (uint32_t i = bits_next(a, s, end, true); i < end; i = bits_next(a, i, end, true)) {
+    uint32_t j = bits_next(a, i, end, false);
+    if (hk_os_decommit(addr_of(a, i), (size_t)(j - i) << PAGE_SHIFT)) {
+      bits_fill(a, i, j - i, false);
+      r->ndirty -= j - i;
+      L.cached_pages -= j - i;
+    } else {
+      ok = false;
+    }
+    i = j;
+  }
+  if (r->ndirty == 0) age_remove(r);
+  return ok;
+}
+
+static hk_arena *arena_of_run(hk_run *r) {
+  for (unsigned i = 0; i < L.narenas; i++) {
+    hk_arena *a = &L.arenas[i];
+    if (r >= a->runs && r < a->runs + ARENA_PAGES) return a;
+  }
+  return NULL;
+}
+
+/* Decommits free runs, oldest first, while one is older than the TTL or a
+ * bound is broken (everything: all of them). Returns bytes released. */
+static void tl_reclaim_old_locked(bool everything);
+
+static size_t decay_locked(uint64_t now, bool everything) {
+  size_t bytes = 0;
+  while (L.oldest) {
+    hk_run *r = L.oldest;
+    bool due = everything || L.cached_pages > g_hk.ace_max_bytes >> PAGE_SHIFT || L.cached_runs > g_hk.ace_max_cached ||
+               now - r->idle_since >= g_hk.lru_ttl_ns;
+    if (!due) break;
+    uint32_t before = r->ndirty;
+    bool ok = decommit_run(arena_of_run(r), r);
+    bytes += (size_t)(before - r->ndirty) << PAGE_SHIFT;
+    if (!ok) {
+      /* keep it, newest, so the pass ends; the next one retries */
+      age_remove(r);
+      r->idle_since = now;
+      age_insert_after(r, L.newest);
+      break;
+    }
+  }
+  return bytes;
+}
+
+static bool arena_new(void) {
+  if (L.narenas == HK_MAX_ARENAS) return false;
+  size_t meta = (size_t)ARENA_PAGES * sizeof(hk_run) + ARENA_PAGES / 8;
+  uint8_t *raw = hk_os_map(2 * ARENA_BYTES);
+  if (!raw) return false;
+  uint8_t *m = hk_os_map(meta);
+  if (!m) {
+    hk_os_unmap(raw, 2 * ARENA_BYTES);
+    return false;
+  }
+  uint8_t *base = (uint8_t *)(((uintptr_t)raw + ARENA_BYTES - 1) & ~(uintptr_t)(ARENA_BYTES - 1));
+  /* the unaligned head and tail go back; if the kernel refuses, they stay reserved, never touched */
+  if (base > raw) hk_os_unmap(raw, (size_t)(base - raw));
+  if (base + ARENA_BYTES < raw + 2 * ARENA_BYTES) hk_os_unmap(base + ARENA_BYTES, (size_t)(raw + 2 * ARENA_BYTES - base - ARENA_BYTES));
+  hk_arena *a = &L.arenas[L.narenas];
+  a->base = base;
+  a->runs = (hk_run *)m;
+  a->dirty = (uint64_t *)(m + (size_t)ARENA_PAGES * sizeof(hk_run));
+  free_run_add(a, 0, ARENA_PAGES, 0, 0, NULL);
+  __atomic_store_n(&arena_at[(uintptr_t)base >> ARENA_SHIFT], (uint8_t)(L.narenas + 1), __ATOMIC_RELEASE);
+  L.narenas++;
+  return true;
+}
+
+/* The arena holding address p, or NULL. */
+static hk_arena *arena_of(uintptr_t p) {
+  uintptr_t g = p >> ARENA_SHIFT;
+  if (g >= ARENA_INDEX_SLOTS) return NULL;
+  unsigned i = __atomic_load_n(&arena_at[g], __ATOMIC_ACQUIRE);
+  return i ? &L.arenas[i - 1] : NULL;
+}
+
+/* The used run that starts at p, or NULL. */
+static hk_run *used_run_at(const void *p, hk_arena **out) {
+  uintptr_t a = (uintptr_t)p;
+  hk_arena *ar = arena_of(a);
+  if (!ar || (a & (HK_PAGE_SIZE - 1))) return NULL;
+  hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
+  if (state_get(r) != RUN_USED) return NULL;
+  *out = ar;
+  return r;
+}
+
+/* Makes [first, first + n) of a free (its dirty bits set when `dirty`) and
+ * merges it with its free neighbours. */
+static hk_run *release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty) {
+  uint32_t ndirty = dirty ? n : 0;
+  if (dirty) bits_fill(a, first, n, true);
+  state_set(&a->runs[first], RUN_NONE);
+  if (first > 0) {
+    hk_run *left = &a->runs[a->runs[first - 1].first];
+    if (state_get(left) == RUN_FREE) {
+      free_run_remove(a, left);
+      ndirty += left->ndirty;
+      n += left->npages;
+      first = page_of(a, left);
+    }
+  }
+  if (first + n < ARENA_PAGES) {
+    hk_run *right = &a->runs[first + n];
+    if (state_get(right) == RUN_FREE) {
+      free_run_remove(a, right);
+      ndirty += right->ndirty;
+      n += right->npages;
+      state_set(right, RUN_NONE);
+    }
+  }
+  L.cached_pages += ndirty;
+  /* The merged run is the newest on the age list: a dirty neighbour's clock
+   * restarts (its pages go back at most one TTL later than they would have),
+   * and the list stays in order, so the decay pass looks at its oldest end only. */
+  return free_run_add(a, first, n, ndirty, now_ns(), L.newest);
+}
+
+/* ---- the thread cache -----------------------------------------------------------
+ * Each thread parks the last arena block it freed (up to TL_MAX_PAGES) in its
+ * own slot, with no lock: the run is marked RUN_CACHED, so it reads as free to
+ * every check (hak_owns, double free) and as used to the page heap. A request
+ * for the same number of pages takes it back with one atomic exchange. So a
+ * program that frees a buffer and asks for one of the same size again (a
+ * request loop, the FFI pair) never takes the lock. The slot is an atomic
+ * pointer that the owner and the lock holder both may empty by exchange, so
+ * the block goes to exactly one of them: the decay pass takes back blocks
+ * parked for a TTL, hak_trim takes back all of them, and a thread that exits
+ * gives its block back (a pthread key destructor). Counters are per thread,
+ * written only by the owner, summed under the lock. */
+#define TL_MAX_PAGES ((uint32_t)((4u << 20) >> PAGE_SHIFT)) /* 4 MiB */
+#define TL_DECAY_PASSES 4                                   /* decay passes come every TTL / 4 */
+
+typedef struct hk_large_tl {
+  _Atomic(uint8_t *) block;        /* parked block, RUN_CACHED; NULL: none */
+  uint32_t npages;                 /* its length (owner only) */
+  _Atomic uint64_t parked_epoch;   /* L.epoch when it was parked */
+  _Atomic uint64_t allocs, frees;  /* served from / freed into the slot (owner writes) */
+  _Atomic int64_t bytes;           /* their net bytes in use */
+  struct hk_large_tl *next, *prev; /* L.threads, under the lock */
+  bool registered;
+} hk_large_tl;
+
+static __thread hk_large_tl tl;
+static pthread_key_t tl_key;
+static pthread_once_t tl_key_once = PTHREAD_ONCE_INIT;
+
+/* Owner-only counter update: a plain load and store, readers load atomically. */
+#define TL_ADD(field, n) atomic_store_explicit(&tl.field, atomic_load_explicit(&tl.field, memory_order_relaxed) + (n), \
+                                               memory_order_relaxed)
+
+static hk_run *run_of(uint8_t *p, hk_arena **out) {
+  hk_arena *a = arena_of((uintptr_t)p);
+  *out = a;
+  return &a->runs[(size_t)(p - a->base) >> PAGE_SHIFT];
+}
+
+/* Under the lock: the parked block of t, if still there, back to the page heap. */
+static void tl_reclaim_locked(hk_large_tl *t) {
+  uint8_t *p = atomic_exchange_explicit(&t->block, NULL, memory_order_acquire);
+  if (!p) return;
+  hk_arena *a;
+  hk_run *r = run_of(p, &a);
+  release_pages(a, page_of(a, r), r->npages, true);
+}
+
+static void tl_thread_exit(void *arg) {
+  hk_large_tl *t = arg;
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  tl_reclaim_locked(t);
+  L.allocs += atomic_load(&t->allocs);
+  L.frees += atomic_load(&t->frees);
+  L.live_bytes += (uint64_t)atomic_load(&t->bytes);
+  if (t->prev) t->prev->next = t->next; else L.threads = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->registered = false;
+  hk_unlock(&L.lock);
+}
+
+static void tl_make_key(void) { pthread_key_create(&tl_key, tl_thread_exit); }
+
+/* First use of this thread's slot: known to the lock holder and to thread exit. */
+static bool tl_register(void) {
+  pthread_once(&tl_key_once, tl_make_key);
+  if (pthread_setspecific(tl_key, &tl) != 0) return false;
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  tl.next = L.threads;
+  tl.prev = NULL;
+  if (L.threads) L.threads->prev = &tl;
+  L.threads = &tl;
+  tl.registered = true;
+  hk_unlock(&L.lock);
+  return true;
+}
+
+/* Parks p, an arena block being freed, in the slot; false when it cannot be. */
+static bool tl_park(void *p) {
+  uintptr_t a = (uintptr_t)p;
+  hk_arena *ar = arena_of(a);
+  if (!ar || (a & (HK_PAGE_SIZE - 1)) || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
+  if (g_hk.lru_ttl_ns == 0 || g_hk.ace_max_cached == 0) return false; /* nothing may stay committed */
+  hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
+  if (state_get(r) != RUN_USED || r->npages > TL_MAX_PAGES) return false;
+  if (HK_UNLIKELY(!tl.registered) && !tl_register()) return false;
+  state_set(r, RUN_CACHED);
+  tl.npages = r->npages;
+  TL_ADD(frees, 1);
+  TL_ADD(bytes, -((int64_t)r->npages << PAGE_SHIFT));
+  atomic_store_explicit(&tl.parked_epoch, atomic_load_explicit(&L.epoch, memory_order_relaxed), memory_order_relaxed);
+  atomic_store_explicit(&tl.block, (uint8_t *)p, memory_order_release);
+  return true;
+}
+
+/* The parked block if it has n pages, taken back; NULL otherwise. */
+static uint8_t *tl_take(uint32_t n) {
+  if (tl.npages != n || !atomic_load_explicit(&tl.block, memory_order_relaxed)) return NULL;
+  uint8_t *p = atomic_exchange_explicit(&tl.block, NULL, memory_order_acquire);
+  if (!p) return NULL; /* taken back by the lock holder meanwhile */
+  hk_arena *a;
+  state_set(run_of(p, &a), RUN_USED);
+  TL_ADD(allocs, 1);
+  TL_ADD(bytes, (int64_t)n << PAGE_SHIFT);
+  return p;
+}
+
+static void unmap_or_keep(void *p, size_t len);
+
+/* ---- huge blocks: the set of live huge pointers ------------------------------------ */
 static size_t slot_of(uintptr_t key, size_t cap) {
   return (size_t)(((key >> 6) * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
 }
 
-static void insert_raw(uintptr_t *slots, size_t cap, uintptr_t key) {
+/* Inserts into a table with room (reserve_locked said so): stops at the
+ * first empty or deleted slot. */
+static void insert_raw(uintptr_t *slots, size_t cap, uintptr_t key, size_t *tombs) {
   size_t i = slot_of(key, cap);
   while (slots[i] > TOMB) i = (i + 1) & (cap - 1);
+  if (slots[i] == TOMB) (*tombs)--;
   slots[i] = key;
 }
 
-/* Grows (or cleans) the table so that one more key fits under half load. */
+/* Grows (or cleans) the table so that one more key fits under half load. On
+ * failure the table is unchanged (and still has an empty slot: it never goes
+ * above half load). */
 static bool reserve_locked(void) {
-  if ((tab.count + tab.tombs + 1) * 2 <= tab.cap) return true;
-  size_t cap = tab.cap ? tab.cap : 512;
-  while ((tab.count + 1) * 4 > cap) cap *= 2;
+  if ((L.count + L.tombs + 1) * 2 <= L.cap) return true;
+  size_t cap = L.cap ? L.cap : 512;
+  while ((L.count + 1) * 4 > cap) cap *= 2;
   uintptr_t *slots = hk_os_map(cap * sizeof *slots);
   if (!slots) return false;
-  for (size_t i = 0; i < tab.cap; i++)
-    if (tab.slots[i] > TOMB) insert_raw(slots, cap, tab.slots[i]);
-  if (tab.slots) hk_os_unmap(tab.slots, tab.cap * sizeof *tab.slots);
-  tab.slots = slots;
-  tab.cap = cap;
-  tab.tombs = 0;
+  size_t tombs = 0;
+  for (size_t i = 0; i < L.cap; i++)
+    if (L.slots[i] > TOMB) insert_raw(slots, cap, L.slots[i], &tombs);
+  if (L.slots) unmap_or_keep(L.slots, L.cap * sizeof *L.slots);
+  L.slots = slots;
+  L.cap = cap;
+  L.tombs = 0;
   return true;
 }
 
+/* Slot of key, or SIZE_MAX; looks at each slot at most once. */
 static size_t find_locked(uintptr_t key) {
-  if (!tab.cap || key <= TOMB) return SIZE_MAX;
-  for (size_t i = slot_of(key, tab.cap);; i = (i + 1) & (tab.cap - 1)) {
-    if (tab.slots[i] == key) return i;
-    if (tab.slots[i] == EMPTY) return SIZE_MAX;
+  if (!L.cap || key <= TOMB) return SIZE_MAX;
+  size_t i = slot_of(key, L.cap);
+  for (size_t probes = 0; probes < L.cap; probes++, i = (i + 1) & (L.cap - 1)) {
+    if (L.slots[i] == key) return i;
+    if (L.slots[i] == EMPTY) return SIZE_MAX;
   }
+  return SIZE_MAX;
 }
 
 static bool take_locked(const void *p) {
   size_t i = find_locked((uintptr_t)p);
   if (i == SIZE_MAX) return false;
-  tab.slots[i] = TOMB;
-  tab.count--;
-  tab.tombs++;
+  L.slots[i] = TOMB;
+  L.count--;
+  L.tombs++;
   return true;
 }
 
-/* ---- the ACE cache ------------------------------------------------------------ */
-/* Mapping sizes are rounded to four steps per power of two, so that freed
- * mappings fit later requests of a similar size (untouched pages cost nothing). */
-static size_t round_map_size(size_t n, unsigned *bin) {
-  if (n <= HK_SLAB_MAX * 2) {
-    *bin = 0;
-    return HK_SLAB_MAX * 2;
-  }
-  unsigned e = 63 - (unsigned)__builtin_clzll(n - 1); /* 2^e < n <= 2^(e+1) */
-  size_t step = (size_t)1 << (e - 2);
-  size_t rounded = (n + step - 1) & ~(step - 1);
-  *bin = (e - 17) * 4 + (unsigned)((rounded - ((size_t)1 << e)) / step);
-  return rounded;
-}
+static hk_huge_hdr *hdr_of(const void *p) { return (hk_huge_hdr *)((uint8_t *)p - HUGE_HDR); }
 
-static void age_unlink(hk_ace_node *n) {
-  if (n->age_prev) n->age_prev->age_next = n->age_next; else tab.newest = n->age_next;
-  if (n->age_next) n->age_next->age_prev = n->age_prev; else tab.oldest = n->age_prev;
-}
-
-static void cache_unlink(hk_ace_node *n) {
-  if (n->bin_prev) n->bin_prev->bin_next = n->bin_next; else tab.bins[n->bin] = n->bin_next;
-  if (n->bin_next) n->bin_next->bin_prev = n->bin_prev;
-  age_unlink(n);
-  tab.cached--;
-  tab.cached_bytes -= n->map_size;
-}
-
-static void cache_push(uint8_t *base, size_t map_size, unsigned bin) {
-  hk_ace_node *n = (hk_ace_node *)base;
-  *n = (hk_ace_node){.map_size = map_size, .bin = bin, .bin_next = tab.bins[bin], .age_next = tab.newest};
-  if (n->bin_next) n->bin_next->bin_prev = n;
-  tab.bins[bin] = n;
-  if (tab.newest) tab.newest->age_prev = n; else tab.oldest = n;
-  tab.newest = n;
-  tab.cached++;
-  tab.cached_bytes += map_size;
-}
-
-/* Unlinks the oldest entries while a bound is broken; the caller unmaps them
- * once the lock is dropped (linked through bin_next). */
-static hk_ace_node *evict_locked(bool everything) {
-  hk_ace_node *out = NULL;
-  while (tab.oldest && (everything || tab.cached > g_hk.ace_max_cached || tab.cached_bytes > g_hk.ace_max_bytes)) {
-    hk_ace_node *n = tab.oldest;
-    cache_unlink(n);
-    n->bin_next = out;
-    out = n;
-  }
-  return out;
-}
-
-static size_t unmap_all(hk_ace_node *n) {
-  size_t bytes = 0;
-  while (n) {
-    hk_ace_node *next = n->bin_next;
-    bytes += n->map_size;
-    hk_os_unmap(n, n->map_size);
-    n = next;
-  }
-  return bytes;
-}
-
-static void trace(const char *kind, size_t size, size_t map_size) {
-  if (g_hk.ace_trace)
-    hk_log("[ACE] %s size=%zu map=%zu (cache %zu/%zu entries, %zu/%zu MiB)", kind, size, map_size, tab.cached,
-           g_hk.ace_max_cached, tab.cached_bytes >> 20, g_hk.ace_max_bytes >> 20);
-}
-
-/* ---- allocation ------------------------------------------------------------------ */
-static hk_large_hdr *hdr_of(const void *p) { return (hk_large_hdr *)((uint8_t *)p - HK_LARGE_HDR); }
-
-static size_t usable_of(const void *p) {
-  hk_large_hdr *h = hdr_of(p);
+static size_t huge_usable(const void *p) {
+  hk_huge_hdr *h = hdr_of(p);
   return (size_t)(h->map_base + h->map_size - (const uint8_t *)p);
 }
 
-/* Writes the header for the block in [base, base + map_size) and records it. */
-static uint8_t *place(uint8_t *base, size_t map_size, size_t align) {
-  uint8_t *p = (uint8_t *)(((uintptr_t)base + HK_LARGE_HDR + align - 1) & ~(uintptr_t)(align - 1));
-  *hdr_of(p) = (hk_large_hdr){base, map_size, align};
-  insert_raw(tab.slots, tab.cap, (uintptr_t)p);
-  tab.count++;
-  recent_forget((uintptr_t)p);
+/* munmap, or keep the range for a later try (the list node lives in it). */
+static void unmap_or_keep(void *p, size_t len) {
+  if (hk_os_unmap(p, len)) return;
+  hk_pending_unmap *n = p;
+  n->len = len;
+  n->next = L.pending;
+  L.pending = n;
+}
+
+static void retry_pending_locked(void) {
+  hk_pending_unmap **at = &L.pending;
+  while (*at) {
+    hk_pending_unmap *n = *at;
+    size_t len = n->len;
+    hk_pending_unmap *next = n->next;
+    if (hk_os_unmap(n, len)) *at = next;
+    else at = &n->next;
+  }
+}
+
+static void trace(const char *kind, size_t size) {
+  if (g_hk.ace_trace)
+    hk_log("[ACE] %s size=%zu (arenas %u, cached %zu runs, %zu MiB)", kind, size, L.narenas, L.cached_runs,
+           L.cached_pages >> (20 - PAGE_SHIFT));
+}
+
+static void *huge_alloc(size_t size, size_t align) {
+  if (align < HUGE_HDR) align = HUGE_HDR;
+  size_t map_size = (size + align + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
+  /* room in the table first, so that a refused table does not cost a mapping */
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  bool room = reserve_locked();
+  hk_unlock(&L.lock);
+  if (!room) return NULL;
+  uint8_t *base = hk_os_map(map_size);
+  if (!base) {
+    HK_COUNT(ace_mapfail, 1);
+    return NULL;
+  }
+  uint8_t *p = (uint8_t *)(((uintptr_t)base + HUGE_HDR + align - 1) & ~(uintptr_t)(align - 1));
+  *hdr_of(p) = (hk_huge_hdr){base, map_size, align};
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  /* other threads may have filled it since: insert only where a slot is left */
+  if (!reserve_locked() && L.count + 1 >= L.cap) {
+    unmap_or_keep(base, map_size);
+    hk_unlock(&L.lock);
+    return NULL;
+  }
+  insert_raw(L.slots, L.cap, (uintptr_t)p, &L.tombs);
+  L.count++;
+  L.allocs++;
+  L.live_bytes += map_size;
+  hk_unlock(&L.lock);
   return p;
 }
 
-void *hk_large_alloc(size_t size, size_t align, bool *fresh) {
-  if (align < HK_LARGE_HDR) align = HK_LARGE_HDR;
-  if (size == 0) size = 1; /* a unique block that leaves room after the pointer */
-  /* p = align_up(base + header, align) <= base + align */
-  if (size > PTRDIFF_MAX / 2 - align) {
-    errno = ENOMEM;
-    return NULL;
+/* ---- allocation -------------------------------------------------------------------- */
+/* A run of n pages at an `align`-aligned page (align a power of two), or NULL.
+ * *dirty_first..*dirty_end: the stretch of pages that may hold data. */
+static void *arena_alloc_locked(uint32_t n, size_t align, uint32_t *dirty_first, uint32_t *dirty_end) {
+  uint32_t extra = align > HK_PAGE_SIZE ? (uint32_t)(align >> PAGE_SHIFT) - 1 : 0;
+  if ((uint64_t)n + extra > ARENA_PAGES) return NULL;
+  hk_arena *a = NULL;
+  hk_run *r = NULL;
+  for (unsigned i = 0; i < L.narenas && !r; i++) r = find_fit(a = &L.arenas[i], n + extra);
+  if (!r) {
+    if (!arena_new()) return NULL;
+    a = &L.arenas[L.narenas - 1];
+    r = find_fit(a, n + extra);
   }
-  unsigned bin;
-  size_t map_size = round_map_size(size + align, &bin);
-  bool cacheable = map_size <= g_hk.ace_max_block && align == HK_LARGE_HDR;
-  uint8_t *base = NULL, *p = NULL;
-  bool hit = false;
+  uint32_t s = page_of(a, r);
+  uint32_t at = extra ? (uint32_t)((((uintptr_t)addr_of(a, s) + align - 1) & ~(uintptr_t)(align - 1)) - (uintptr_t)a->base) >> PAGE_SHIFT : s;
+  uint32_t taken = carve(a, r, at, n);
+  run_set(a, at, n, RUN_USED);
+  *dirty_first = *dirty_end = 0;
+  if (taken) {
+    *dirty_first = bits_next(a, at, at + n, true) - at;
+    *dirty_end = bits_last(a, at, at + n) - at + 1;
+  }
+  L.allocs++;
+  L.live_bytes += (size_t)n << PAGE_SHIFT;
+  return addr_of(a, at);
+}
 
-  hk_lock(&tab.lock, HK_LOCK_LARGE);
-  bool ok = reserve_locked();
-  if (ok && cacheable && tab.bins[bin]) {
-    hk_ace_node *n = tab.bins[bin];
-    cache_unlink(n);
-    base = (uint8_t *)n;
-    HK_COUNT(ace_hits, 1);
-    p = place(base, map_size, align);
-    hit = true;
-  } else if (ok) {
-    if (cacheable) HK_COUNT(ace_exhaustion, 1); else HK_COUNT(ace_threshold, 1);
-    trace(cacheable ? "Exhaustion" : "Threshold", size, map_size);
-  }
-  hk_unlock(&tab.lock);
-  if (!ok) {
+static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero) {
+  if (size == 0) size = 1;
+  if (size > PTRDIFF_MAX / 2 || align > PTRDIFF_MAX / 2) {
     errno = ENOMEM;
     return NULL;
+  }
+  uint8_t *p = NULL;
+  uint32_t d0 = 0, d1 = 0;
+  bool in_arena = size <= g_hk.ace_max_block && align <= ARENA_BYTES / 2;
+  if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size))) != NULL) {
+    if (zero) memset(p, 0, size);
+    if (known_zero) *known_zero = zero;
+    return p;
+  }
+  if (in_arena) {
+    hk_lock(&L.lock, HK_LOCK_LARGE);
+    p = arena_alloc_locked(pages_for(size), align, &d0, &d1);
+    hk_unlock(&L.lock);
+    if (p && d1 > d0) HK_COUNT(ace_hits, 1); else if (p) HK_COUNT(ace_exhaustion, 1);
   }
   if (!p) {
-    if (!(base = hk_os_map(map_size))) {
-      HK_COUNT(ace_mapfail, 1);
-      trace("MapFail", size, map_size);
+    HK_COUNT(ace_threshold, 1);
+    trace(in_arena ? "MapFail (no arena)" : "Threshold", size);
+    p = huge_alloc(size, align);
+    if (!p) {
+      trace("MapFail", size);
       errno = ENOMEM;
       return NULL;
     }
-    hk_lock(&tab.lock, HK_LOCK_LARGE);
-    /* reserve_locked above left room: the table stays under half load plus
-     * one slot per thread between reserve and insert */
-    p = place(base, map_size, align);
-    hk_unlock(&tab.lock);
   }
-  atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&live_bytes, map_size, memory_order_relaxed);
-  if (fresh) *fresh = !hit;
+  if (zero && d1 > d0) {
+    size_t end = (size_t)d1 << PAGE_SHIFT;
+    memset(p + ((size_t)d0 << PAGE_SHIFT), 0, (end < size ? end : size) - ((size_t)d0 << PAGE_SHIFT));
+  }
+  if (known_zero) *known_zero = zero || d1 == d0;
   return p;
 }
 
+void *hk_large_alloc(size_t size, size_t align, bool *known_zero) { return large_alloc(size, align, false, known_zero); }
+
+void *hk_large_calloc(size_t size) { return large_alloc(size, 0, true, NULL); }
+
 bool hk_large_free(void *p) {
-  hk_lock(&tab.lock, HK_LOCK_LARGE);
-  if (!take_locked(p)) {
-    hk_unlock(&tab.lock);
+  if (tl_park(p)) {
+    hk_decay_start();
+    return true;
+  }
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  hk_arena *a;
+  hk_run *r = used_run_at(p, &a);
+  bool released_now = false;
+  if (r) {
+    uint32_t n = r->npages;
+    L.live_bytes -= (size_t)n << PAGE_SHIFT;
+    release_pages(a, page_of(a, r), n, true);
+    decay_locked(now_ns(), false);
+  } else if (take_locked(p)) {
+    hk_huge_hdr h = *hdr_of(p);
+    L.live_bytes -= h.map_size;
+    unmap_or_keep(h.map_base, h.map_size);
+    released_now = true;
+  } else {
+    hk_unlock(&L.lock);
     return false;
   }
-  hk_large_hdr h = *hdr_of(p);
+  if (L.pending) retry_pending_locked();
+  L.frees++;
   recent[recent_next++ % RECENT] = (uintptr_t)p;
-  hk_ace_node *evicted = NULL;
-  bool cached = h.map_size <= g_hk.ace_max_block && g_hk.ace_max_cached > 0 && h.map_size <= g_hk.ace_max_bytes;
-  if (cached) {
-    unsigned bin;
-    round_map_size(h.map_size, &bin);
-    cache_push(h.map_base, h.map_size, bin);
-    evicted = evict_locked(false);
-  }
-  hk_unlock(&tab.lock);
-  atomic_fetch_add_explicit(&n_frees, 1, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&live_bytes, h.map_size, memory_order_relaxed);
-  if (!cached) hk_os_unmap(h.map_base, h.map_size);
-  unmap_all(evicted);
+  bool cached = L.cached_runs > 0;
+  hk_unlock(&L.lock);
+  if (cached && !released_now) hk_decay_start();
   return true;
 }
 
 bool hk_large_recently_freed(const void *p) {
   bool found = false;
-  hk_mutex_lock(&tab.lock);
+  hk_mutex_lock(&L.lock);
   for (unsigned i = 0; i < RECENT && !found; i++) found = p && recent[i] == (uintptr_t)p;
-  hk_mutex_unlock(&tab.lock);
+  hk_arena *a = arena_of((uintptr_t)p);
+  if (!found && a && ((uintptr_t)p & (HK_PAGE_SIZE - 1)) == 0)
+    found = state_get(&a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT]) == RUN_CACHED;
+  hk_mutex_unlock(&L.lock);
   return found;
 }
 
-/* Is p inside a live large block (or its header) without being its start?
- * A scan of the whole set: only for frees of pointers hakmem would otherwise
- * hand to the next allocator, which are rare. */
+/* Is p inside a live large block (or a huge block's header) without being its
+ * start? For an arena, a walk back to the descriptor of the run holding p; for
+ * huge blocks, a scan of the whole set. Only asked about pointers hakmem would
+ * otherwise hand to the next allocator, which are rare. */
 bool hk_large_interior(const void *p) {
   uintptr_t a = (uintptr_t)p;
   bool found = false;
-  hk_mutex_lock(&tab.lock);
-  for (size_t i = 0; i < tab.cap && !found; i++) {
-    uintptr_t key = tab.slots[i];
-    if (key <= TOMB || key == a) continue;
-    const hk_large_hdr *h = hdr_of((const void *)key);
-    found = a >= (uintptr_t)h->map_base && a < (uintptr_t)h->map_base + h->map_size;
+  hk_mutex_lock(&L.lock);
+  hk_arena *ar = arena_of(a);
+  if (ar) {
+    uint32_t page = (uint32_t)((a - (uintptr_t)ar->base) >> PAGE_SHIFT), first = page;
+    while (first > 0 && state_get(&ar->runs[first]) == RUN_NONE) first--; /* descriptors start runs only */
+    const hk_run *r = &ar->runs[first];
+    found = state_get(r) == RUN_USED && page < first + r->npages && a != (uintptr_t)addr_of(ar, first);
+  } else {
+    for (size_t i = 0; i < L.cap && !found; i++) {
+      uintptr_t key = L.slots[i];
+      if (key <= TOMB || key == a) continue;
+      const hk_huge_hdr *h = hdr_of((const void *)key);
+      found = a >= (uintptr_t)h->map_base && a < (uintptr_t)h->map_base + h->map_size;
+    }
   }
-  hk_mutex_unlock(&tab.lock);
+  hk_mutex_unlock(&L.lock);
   return found;
 }
 
+/* Arena blocks without the lock: a live block's descriptor changes only
+ * through its owner (realloc, free), so what the owner reads is exact; for
+ * any other address the answer is as of some moment (like hak_owns). */
 size_t hk_large_usable(const void *p) {
-  hk_mutex_lock(&tab.lock);
-  size_t n = find_locked((uintptr_t)p) != SIZE_MAX ? usable_of(p) : 0;
-  hk_mutex_unlock(&tab.lock);
+  hk_arena *a = arena_of((uintptr_t)p);
+  if (a) {
+    if ((uintptr_t)p & (HK_PAGE_SIZE - 1)) return 0;
+    hk_run *r = &a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT];
+    return state_get(r) == RUN_USED ? (size_t)__atomic_load_n(&r->npages, __ATOMIC_RELAXED) << PAGE_SHIFT : 0;
+  }
+  hk_mutex_lock(&L.lock);
+  size_t n = find_locked((uintptr_t)p) != SIZE_MAX ? huge_usable(p) : 0;
+  hk_mutex_unlock(&L.lock);
   return n;
 }
 
-/* Grows a large block in place or by mremap; NULL when neither applies (the
- * caller then allocates, copies and frees). A block that has to move gets
- * twice the room it asked for (address space only: untouched pages cost
- * nothing), so a buffer grown step by step is remapped a few times, not at
- * every step: mremap's page-table work is what such growth costs. */
-void *hk_large_realloc(void *p, size_t size) {
-  hk_large_hdr *h = hdr_of(p);
-  if (size <= usable_of(p)) return p;
-  if (h->align > HK_PAGE_SIZE || size > PTRDIFF_MAX / 4) return NULL;
+/* In place in an arena: shrinks (the pages cut off go back to the OS at once)
+ * or grows into the free run that follows. */
+static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
+  uint32_t s = page_of(a, r), n = r->npages, want = pages_for(size);
+  if (want == n) return true;
+  if (want < n) {
+    uint32_t cut = n - want;
+    if (!hk_os_decommit(addr_of(a, s + want), (size_t)cut << PAGE_SHIFT)) return false;
+    bits_fill(a, s + want, cut, false);
+    run_set(a, s, want, RUN_USED);
+    L.live_bytes -= (size_t)cut << PAGE_SHIFT;
+    state_set(&a->runs[s + want], RUN_NONE);
+    release_pages(a, s + want, cut, false);
+    return true;
+  }
+  if (s + n >= ARENA_PAGES) return false;
+  hk_run *next = &a->runs[s + n];
+  if (state_get(next) != RUN_FREE || n + next->npages < want) return false;
+  carve(a, next, s + n, want - n);
+  run_set(a, s, want, RUN_USED);
+  L.live_bytes += (size_t)(want - n) << PAGE_SHIFT;
+  return true;
+}
+
+/* A huge block resized by mremap; NULL when it cannot be (the caller moves it). */
+static void *huge_resize(void *p, size_t size) {
+  hk_huge_hdr *h = hdr_of(p);
+  if (h->align > HK_PAGE_SIZE) return NULL;
   size_t offset = (size_t)((uint8_t *)p - h->map_base);
-  unsigned bin;
-  size_t map_size = round_map_size(offset + 2 * size, &bin);
-  hk_lock(&tab.lock, HK_LOCK_LARGE);
+  size_t map_size = (offset + size + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1);
+  if (map_size == h->map_size) return p;
+  hk_lock(&L.lock, HK_LOCK_LARGE);
   bool ours = take_locked(p);
-  hk_unlock(&tab.lock);
+  hk_unlock(&L.lock);
   if (!ours) return NULL;
   size_t old_size = h->map_size;
-  uint8_t *base = mremap(h->map_base, old_size, map_size, MREMAP_MAYMOVE);
-  uint8_t *np = base == MAP_FAILED ? (uint8_t *)p : base + offset;
-  if (base != MAP_FAILED) {
-    hk_large_hdr *nh = hdr_of(np);
+  uint8_t *base = hk_os_remap(h->map_base, old_size, map_size);
+  uint8_t *np = base ? base + offset : (uint8_t *)p;
+  if (base) {
+    hk_huge_hdr *nh = hdr_of(np);
     nh->map_base = base;
     nh->map_size = map_size;
-    HK_COUNT(os_maps, 1);
-    HK_COUNT(os_map_bytes, map_size - old_size);
-    atomic_fetch_add_explicit(&live_bytes, map_size - old_size, memory_order_relaxed);
   }
-  hk_lock(&tab.lock, HK_LOCK_LARGE);
-  reserve_locked(); /* a slot was just freed, so the insert below always fits */
-  insert_raw(tab.slots, tab.cap, (uintptr_t)np);
-  tab.count++;
-  hk_unlock(&tab.lock);
-  return base == MAP_FAILED ? NULL : np;
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  if (base) L.live_bytes += map_size - old_size;
+  /* the slot freed by take_locked is still there: no growth needed */
+  insert_raw(L.slots, L.cap, (uintptr_t)np, &L.tombs);
+  L.count++;
+  hk_unlock(&L.lock);
+  return base ? np : NULL;
+}
+
+/* Resizes a large block where it is: in its arena, or by mremap for a huge
+ * block that stays huge. NULL when it has to move (the caller allocates,
+ * copies and frees). */
+void *hk_large_realloc(void *p, size_t size) {
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  hk_arena *a;
+  hk_run *r = used_run_at(p, &a);
+  if (r) {
+    bool ok = size <= g_hk.ace_max_block && arena_resize_locked(a, r, size);
+    hk_unlock(&L.lock);
+    return ok ? p : NULL;
+  }
+  hk_unlock(&L.lock);
+  if (size <= g_hk.ace_max_block && size < huge_usable(p)) return NULL; /* back into an arena */
+  if (size > PTRDIFF_MAX / 2) return NULL;
+  return huge_resize(p, size);
+}
+
+/* Under the lock: blocks parked for TL_DECAY_PASSES passes back to the page
+ * heap, decommitted at once (they have been idle a TTL); everything: all of
+ * them, left for the caller to decommit. */
+static void tl_reclaim_old_locked(bool everything) {
+  uint64_t epoch = atomic_load_explicit(&L.epoch, memory_order_relaxed);
+  for (hk_large_tl *t = L.threads; t; t = t->next) {
+    uint8_t *p = atomic_load_explicit(&t->block, memory_order_relaxed);
+    if (!p || (!everything && epoch - atomic_load_explicit(&t->parked_epoch, memory_order_relaxed) < TL_DECAY_PASSES))
+      continue;
+    p = atomic_exchange_explicit(&t->block, NULL, memory_order_acquire);
+    if (!p) continue;
+    hk_arena *a;
+    hk_run *r = run_of(p, &a);
+    hk_run *merged = release_pages(a, page_of(a, r), r->npages, true);
+    if (!everything) decommit_run(a, merged);
+  }
 }
 
 size_t hk_large_flush(void) {
-  hk_lock(&tab.lock, HK_LOCK_LARGE);
-  hk_ace_node *evicted = evict_locked(true);
-  hk_unlock(&tab.lock);
-  return unmap_all(evicted);
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  tl_reclaim_old_locked(true);
+  size_t bytes = decay_locked(now_ns(), true);
+  if (L.pending) retry_pending_locked();
+  hk_unlock(&L.lock);
+  return bytes;
+}
+
+bool hk_large_decay(void) {
+  hk_lock(&L.lock, HK_LOCK_LARGE);
+  atomic_fetch_add_explicit(&L.epoch, 1, memory_order_relaxed);
+  tl_reclaim_old_locked(false);
+  decay_locked(now_ns(), false);
+  if (L.pending) retry_pending_locked();
+  bool left = L.cached_runs > 0 || L.pending || L.threads;
+  hk_unlock(&L.lock);
+  return left;
 }
 
 void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes) {
-  *allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
-  *frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
-  *bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+  hk_mutex_lock(&L.lock);
+  *allocs = L.allocs;
+  *frees = L.frees;
+  *bytes = L.live_bytes;
+  for (hk_large_tl *t = L.threads; t; t = t->next) {
+    *allocs += atomic_load_explicit(&t->allocs, memory_order_relaxed);
+    *frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
+    *bytes += (uint64_t)atomic_load_explicit(&t->bytes, memory_order_relaxed);
+  }
+  hk_mutex_unlock(&L.lock);
 }
 
 void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes) {
-  hk_mutex_lock(&tab.lock);
-  *entries = tab.cached;
-  *bytes = tab.cached_bytes;
-  hk_mutex_unlock(&tab.lock);
+  hk_mutex_lock(&L.lock);
+  *entries = L.cached_runs;
+  *bytes = (uint64_t)L.cached_pages << PAGE_SHIFT;
+  for (hk_large_tl *t = L.threads; t; t = t->next) {
+    uint8_t *p = atomic_load_explicit(&t->block, memory_order_relaxed);
+    if (!p) continue;
+    hk_arena *a;
+    *entries += 1;
+    *bytes += (uint64_t)run_of(p, &a)->npages << PAGE_SHIFT;
+  }
+  hk_mutex_unlock(&L.lock);
 }
 
-void hk_large_fork_prepare(void) { pthread_mutex_lock(&tab.lock); }
-void hk_large_fork_parent(void) { pthread_mutex_unlock(&tab.lock); }
+void hk_large_fork_prepare(void) { pthread_mutex_lock(&L.lock); }
+void hk_large_fork_parent(void) { pthread_mutex_unlock(&L.lock); }

@@ -2,7 +2,7 @@
  * comes here with its pages still committed; a new SuperSlab is taken from
  * here before the OS. Bounded by count, bytes and age; what falls out is
  * decommitted and its address slot reused. Age is checked on every push and
- * pop and by hak_trim (no background thread). */
+ * pop, by hak_trim and by the background releaser (decay.c). */
 #include <stdio.h>
 #include <time.h>
 #include "internal.h"
@@ -77,8 +77,10 @@ void hk_lru_push(hk_ss *ss) {
   HK_COUNT(lru_push, 1);
   if (g_hk.trace_lru) hk_log("[LRU_PUSH] ss=%p (cache_size=%zu/%zu)", (void *)ss, lru.count, g_hk.lru_max_cached);
   evict_locked(&evicted, now, false);
+  bool cached = lru.count > 0;
   hk_unlock(&lru.lock);
   release_all(evicted);
+  if (cached) hk_decay_start();
 }
 
 hk_ss *hk_lru_pop(void) {
@@ -102,6 +104,16 @@ size_t hk_lru_flush(void) {
   evict_locked(&evicted, now_ns(), true);
   hk_unlock(&lru.lock);
   return release_all(evicted);
+}
+
+bool hk_lru_decay(void) {
+  hk_ss *evicted = NULL;
+  hk_lock(&lru.lock, HK_LOCK_LRU);
+  evict_locked(&evicted, now_ns(), false);
+  bool left = lru.count > 0;
+  hk_unlock(&lru.lock);
+  release_all(evicted);
+  return left;
 }
 
 /* For reports: not counted as a lock acquisition of the allocator. */

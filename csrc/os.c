@@ -54,18 +54,53 @@ void *hk_os_map(size_t len) {
   return p;
 }
 
-void hk_os_unmap(void *p, size_t len) {
-  if (munmap(p, len) == 0) {
-    HK_COUNT(os_unmaps, 1);
-    HK_COUNT(os_unmap_bytes, len);
-  }
+/* A release the kernel refuses (munmap or madvise failing with ENOMEM past
+ * vm.max_map_count, or any other error) is counted in os_release_failures and
+ * reported once on stderr; the caller keeps the range and tries again later. */
+static void release_failed(const char *what, void *p, size_t len) {
+  static _Atomic int reported;
+  HK_COUNT(os_release_failures, 1);
+  if (!atomic_exchange(&reported, 1))
+    hk_log("hakmem: %s(%p, %zu) failed (%s); the memory is kept and released later (os_release_failures)", what, p,
+           len, strerror(errno));
 }
 
-static void decommit(void *p, size_t len) {
-  if (madvise(p, len, MADV_DONTNEED) == 0) {
-    HK_COUNT(os_decommits, 1);
-    HK_COUNT(os_decommit_bytes, len);
+bool hk_os_unmap(void *p, size_t len) {
+  if (munmap(p, len) != 0) {
+    release_failed("munmap", p, len);
+    return false;
   }
+  HK_COUNT(os_unmaps, 1);
+  HK_COUNT(os_unmap_bytes, len);
+  return true;
+}
+
+bool hk_os_decommit(void *p, size_t len) {
+  if (madvise(p, len, MADV_DONTNEED) != 0) {
+    release_failed("madvise", p, len);
+    return false;
+  }
+  HK_COUNT(os_decommits, 1);
+  HK_COUNT(os_decommit_bytes, len);
+  return true;
+}
+
+/* mremap that may move; NULL (and the old mapping intact) when refused. */
+void *hk_os_remap(void *p, size_t old_len, size_t new_len) {
+  void *q = new_len > old_len && injected_failure() ? MAP_FAILED : mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED) {
+    if (new_len > old_len) HK_COUNT(os_map_failures, 1);
+    else release_failed("mremap", p, old_len);
+    return NULL;
+  }
+  if (new_len > old_len) {
+    HK_COUNT(os_maps, 1);
+    HK_COUNT(os_map_bytes, new_len - old_len);
+  } else {
+    HK_COUNT(os_unmaps, 1);
+    HK_COUNT(os_unmap_bytes, old_len - new_len);
+  }
+  return q;
 }
 
 /* ---- internal metadata (heaps, chunk descriptors): bump-allocated, never freed */
@@ -136,7 +171,7 @@ void hk_os_ss_free(hk_ss *ss) {
   hk_chunk *c = ss->chunk;
   uint32_t slot = ss->slot;
   hk_registry_set((uintptr_t)ss, g_hk.ss_size, false);
-  decommit(ss, g_hk.ss_size);
+  hk_os_decommit(ss, g_hk.ss_size); /* a failure is counted; the slot is reused committed */
   hk_lock(&os_lock, HK_LOCK_OS);
   c->free_bits[slot / 64] |= 1ull << (slot % 64);
   c->nfree++;

@@ -19,7 +19,7 @@ hk_counters hk_ctr;
   X(hugepage_advised_bytes) X(page_faults) X(rss_current) X(rss_peak) X(lock_acquisitions)          \
   X(threads_started) X(heaps_abandoned) X(heaps_adopted) X(large_cached) X(large_cached_bytes) X(ace_hits)     \
   X(ace_threshold) X(ace_exhaustion) X(ace_mapfail) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps)        \
-  X(locks_large) X(os_map_failures)
+  X(locks_large) X(os_map_failures) X(os_release_failures)
 
 #define LOAD(field) atomic_load_explicit(&hk_ctr.field, memory_order_relaxed)
 
@@ -82,6 +82,7 @@ int hak_stats(hak_stats_t *o) {
   o->os_map_bytes = LOAD(os_map_bytes);
   o->os_unmap_bytes = LOAD(os_unmap_bytes);
   o->os_map_failures = LOAD(os_map_failures);
+  o->os_release_failures = LOAD(os_release_failures);
   o->os_decommits = LOAD(os_decommits);
   o->os_decommit_bytes = LOAD(os_decommit_bytes);
   o->prefault_calls = LOAD(prefault_calls);

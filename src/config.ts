@@ -87,13 +87,13 @@ export const FLAGS = {
   prefault: oneOf("HAKMEM_SS_PREFAULT", ["off", "populate", "madvise"]),
   /** Ask for transparent huge pages on SuperSlab memory (`HAKMEM_USE_HUGEPAGES`). */
   hugePages: bool("HAKMEM_USE_HUGEPAGES"),
-  /** Most freed large mappings kept for reuse by the large tier, 0 to 4096 (`HAKMEM_ACE_MAX_CACHED`). */
+  /** Most free large page runs kept committed for reuse, 0 to 4096 (`HAKMEM_ACE_MAX_CACHED`). */
   aceMaxCached: int("HAKMEM_ACE_MAX_CACHED", 0, 4096),
-  /** Most memory in MiB held by the cache of freed large mappings, 0 to 65536 (`HAKMEM_ACE_MAX_MB`). */
+  /** Most memory in MiB of free large pages kept committed for reuse, 0 to 65536 (`HAKMEM_ACE_MAX_MB`). */
   aceMaxMB: int("HAKMEM_ACE_MAX_MB", 0, 65536),
-  /** Largest mapping in bytes the large-tier cache keeps, 64K to 1G (`HAKMEM_ACE_MAX_BLOCK`). */
+  /** Largest block in bytes placed in the large tier's arenas (bigger ones get their own mapping), 64K to 1G (`HAKMEM_ACE_MAX_BLOCK`). */
   aceMaxBlock: size("HAKMEM_ACE_MAX_BLOCK", "64K", "1G"),
-  /** Trace large-tier cache failures (Threshold, Exhaustion, MapFail) on stderr (`HAKMEM_ACE_TRACE`). */
+  /** Trace large blocks that get their own mapping (Threshold, MapFail) on stderr (`HAKMEM_ACE_TRACE`). */
   aceTrace: bool("HAKMEM_ACE_TRACE"),
   /** Print the statistics report on stderr at exit (`HAKMEM_STATS`). */
   stats: bool("HAKMEM_STATS"),

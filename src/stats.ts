@@ -61,6 +61,7 @@ export const STATS_FIELDS = [
   "locks_heaps",
   "locks_large",
   "os_map_failures",
+  "os_release_failures",
 ] as const;
 
 /** A field name of `struct hak_stats` (snake_case, as in C and in `hak_stats_json()`). */

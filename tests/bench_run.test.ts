@@ -44,6 +44,12 @@ const NATIVE_WORKLOADS = [
   "pool_replace 2 threads",
   "pass_random 2 threads",
   "false_sharing 2 threads",
+  "realloc ×2 to 1 MiB",
+  "realloc ×2 to 64 MiB",
+  "realloc +64 B to 1 MiB",
+  "realloc +64 B to 64 MiB",
+  "large blocks 256K–8M, written",
+  "large blocks 5–25M, calloc",
   "scaling 100,000 × 16 B",
 ];
 const SUITES = ["ffi", "batch", "buffer", "workload"];

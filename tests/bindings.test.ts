@@ -340,8 +340,8 @@ describe("errors: bad input throws a HakmemError and the heap lives on", () => {
   });
 
   test("OUT_OF_MEMORY from allocBatch gives back the blocks it did get (fault injection)", () => {
-    // Blocks over HAKMEM_ACE_MAX_BLOCK (32M) are fresh mappings and go straight back to the OS when freed.
-    const size = 40 * 1024 * 1024;
+    // Blocks over HAKMEM_ACE_MAX_BLOCK (256M) are huge blocks: each has its own mapping, unmapped when freed.
+    const size = 300 * 1024 * 1024;
     const s0 = stats();
     raw.hak_fault_set_mmap_fail_every(3); // the third mapping from now on fails
     try {

@@ -132,14 +132,15 @@ typedef struct hak_stats {
   uint64_t rss_peak;            /* bytes, getrusage ru_maxrss */
   uint64_t lock_acquisitions;   /* shared pool / LRU / OS lock acquisitions */
   uint64_t threads_started, heaps_abandoned, heaps_adopted;
-  uint64_t large_cached;        /* freed large mappings kept by the ACE cache */
-  uint64_t large_cached_bytes;
-  uint64_t ace_hits;            /* large allocations served from the cache */
-  uint64_t ace_threshold;       /* misses: too big (HAKMEM_ACE_MAX_BLOCK) or over-aligned */
-  uint64_t ace_exhaustion;      /* misses: no cached mapping of that size */
-  uint64_t ace_mapfail;         /* the OS refused a mapping */
+  uint64_t large_cached;        /* free large page runs still committed (reused without a fault) */
+  uint64_t large_cached_bytes;  /* their committed bytes, released after HAKMEM_SS_LRU_TTL_SEC or by hak_trim */
+  uint64_t ace_hits;            /* large allocations that reused committed pages */
+  uint64_t ace_threshold;       /* huge blocks given their own mapping (above HAKMEM_ACE_MAX_BLOCK, or no arena) */
+  uint64_t ace_exhaustion;      /* large allocations from pages not committed (first use or released) */
+  uint64_t ace_mapfail;         /* the OS refused a mapping for a huge block */
   uint64_t locks_os, locks_meta, locks_lru, locks_heaps, locks_large; /* lock_acquisitions by path */
   uint64_t os_map_failures;     /* mappings the OS refused (or fault injection failed) */
+  uint64_t os_release_failures; /* munmap/madvise/mremap the OS refused: the memory is kept and retried */
 } hak_stats_t;
 
 /* Fills *out (out->size is set). Returns HAK_OK. */

@@ -1,0 +1,69 @@
+/* The background releaser: memory the allocator keeps for reuse (empty
+ * SuperSlabs in the LRU cache, freed large pages still committed) goes back to
+ * the OS once it has been idle for HAKMEM_SS_LRU_TTL_SEC, even if the program
+ * never calls the allocator again. Without it the TTL would be looked at only
+ * on the next cache event.
+ *
+ * One thread, started the first time a cache holds memory (never in a process
+ * that caches nothing, never with a TTL of 0, where nothing is kept). It holds
+ * no lock while it sleeps, so a fork never copies a held lock; the child has
+ * no such thread and starts its own when it needs one. It blocks every
+ * signal, so signals go to the program's threads as before, and it does not
+ * keep the process alive: exit() ends it wherever it is. */
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+
+enum { IDLE = 0, RUNNING = 1, FAILED = 2 };
+static _Atomic int state;
+
+/* Wakes every quarter TTL (at least every 10 ms, at most every 10 s): what
+ * became idle at t is released by t + 1.25 TTL. */
+static void *releaser(void *arg) {
+  (void)arg;
+  uint64_t period = g_hk.lru_ttl_ns / 4;
+  if (period < 10000000ull) period = 10000000ull;
+  if (period > 10000000000ull) period = 10000000000ull;
+  struct timespec ts = {.tv_sec = (time_t)(period / 1000000000ull), .tv_nsec = (long)(period % 1000000000ull)};
+  for (;;) {
+    nanosleep(&ts, NULL);
+    hk_large_decay();
+    hk_lru_decay();
+  }
+  return NULL;
+}
+
+void hk_decay_start(void) {
+  if (HK_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) != IDLE) || g_hk.lru_ttl_ns == 0) return;
+  int expected = IDLE;
+  if (!atomic_compare_exchange_strong(&state, &expected, RUNNING)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the mask */
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t tid;
+  int rc = pthread_create(&tid, &attr, releaser, NULL);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) {
+    atomic_store(&state, FAILED);
+    hk_log("hakmem: cannot start the background releaser (%s); cached memory is released on later calls and by "
+           "hak_trim", strerror(rc));
+  }
+}
+
+/* The child of a fork has no releaser thread; it starts its own when it
+ * needs one. Under ThreadSanitizer, which cannot start threads in the child of
+ * a multi-threaded process, it does without (later calls and hak_trim release). */
+#if defined(__SANITIZE_THREAD__)
+static void decay_fork_child(void) { atomic_store(&state, FAILED); }
+#else
+static void decay_fork_child(void) { atomic_store(&state, IDLE); }
+#endif
+__attribute__((constructor)) static void decay_register_fork_handler(void) {
+  pthread_atfork(NULL, NULL, decay_fork_child);
+}

@@ -1,0 +1,350 @@
+/* test_large: the large tier (blocks above 64 KiB).
+ *
+ *   - realloc grows a block in place when the pages after it are free, and a
+ *     grown block keeps its contents; shrinking gives the cut pages back
+ *     (RSS and usable size), for arena blocks and for huge blocks;
+ *   - freed pages are reused without page faults, and calloc of reused pages
+ *     reads zero;
+ *   - the number of mappings stays bounded whatever the program does (the
+ *     kernel's vm.max_map_count was reached by one mapping per block);
+ *   - with every OS mapping refused, realloc and ownership lookups keep
+ *     working (they used to spin forever with the lock held): a hang is a
+ *     failure, by SIGALRM;
+ *   - a block parked in its thread's slot reads as free, comes back to that
+ *     thread, and is given back when the thread exits;
+ *   - hak_trim and the TTL (with no call into hakmem at all) release cached
+ *     large pages and empty SuperSlabs, seen in the statistics and in RSS.
+ *
+ * Each scenario runs in a fresh fork()ed child. */
+#include <pthread.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "check.h"
+
+/* ThreadSanitizer keeps shadow memory for every byte the test writes, so RSS
+ * says nothing about hakmem there; and it cannot start threads in the child of
+ * a process that has threads, so under it a forked child (every scenario here)
+ * has no background releaser (decay.c). Those checks are skipped under it. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#else
+#define UNDER_TSAN 0
+#endif
+#define RSS_CHECK(cond, ...) CHECK(UNDER_TSAN || (cond), __VA_ARGS__)
+
+#define KiB ((size_t)1024)
+#define MiB ((size_t)1024 * 1024)
+#define U(x) ((unsigned long long)(x))
+
+static void set_flag(const char *name, const char *value) {
+  int rc = hak_config_set(name, value);
+  CHECK(rc == HAK_OK, "hak_config_set(%s, %s) = %d", name, value, rc);
+}
+
+static hak_stats_t stats(void) {
+  hak_stats_t s;
+  hak_stats(&s);
+  return s;
+}
+
+static size_t rss(void) { return (size_t)stats().rss_current; }
+
+static long minor_faults(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+static void write_pages(char *p, size_t from, size_t to, char v) {
+  for (size_t off = from; off < to; off += 4096) p[off] = v;
+  if (to > from) p[to - 1] = v;
+}
+
+/* Contents that survive a move: the pattern is keyed by a fixed address. */
+static char key;
+static void fill_k(void *p, size_t n) { fill_key(p, n, &key); }
+static int verify_k(const void *p, size_t n) { return verify_key(p, n, n, &key) == (size_t)-1; }
+
+static size_t count_mappings(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return 0;
+  size_t n = 0;
+  int c;
+  while ((c = fgetc(f)) != EOF) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+static void grow_in_place(void *arg) {
+  (void)arg;
+  char *p = hak_malloc(100 * KiB);
+  fill_k(p, 100 * KiB);
+  char *q = hak_realloc(p, 200 * KiB);
+  CHECK(q == p, "realloc 100K -> 200K moved the block (%p -> %p) with free pages after it", (void *)p, (void *)q);
+  CHECK(verify_k(q, 100 * KiB), "grown block lost its contents");
+  CHECK(hak_usable_size(q) >= 200 * KiB && hak_usable_size(q) < 200 * KiB + 4096, "usable %zu after growth to 200K",
+        hak_usable_size(q));
+  /* +64 B steps: every step keeps the block where it is */
+  size_t moved = 0;
+  for (size_t size = 200 * KiB; size < 1 * MiB; size += 64) {
+    char *r = hak_realloc(q, size + 64);
+    moved += r != q;
+    q = r;
+  }
+  CHECK(moved == 0, "%zu of the +64 B steps moved the block", moved);
+  CHECK(verify_k(q, 100 * KiB), "block grown by steps lost its contents");
+  /* a block in the way: growth moves, contents kept */
+  char *blocker = hak_malloc(100 * KiB);
+  char *a = hak_malloc(100 * KiB);
+  char *b = hak_malloc(100 * KiB);
+  fill_k(a, 100 * KiB);
+  char *a2 = hak_realloc(a, 300 * KiB);
+  CHECK(a2 != NULL && verify_k(a2, 100 * KiB), "moved block lost its contents");
+  hak_free(a2);
+  hak_free(b);
+  hak_free(blocker);
+  hak_free(q);
+}
+
+static void shrink_gives_back(void *arg) {
+  size_t big = (size_t)arg;
+  size_t base = rss();
+  char *p = hak_malloc(big);
+  CHECK(p != NULL, "hak_malloc(%zu)", big);
+  if (!p) return;
+  memset(p, 1, big);
+  size_t full = rss();
+  RSS_CHECK(full >= base + big - 4 * MiB, "rss %zu after writing %zu bytes (base %zu)", full, big, base);
+  char *q = hak_realloc(p, 100000);
+  CHECK(q != NULL && q[0] == 1 && q[99999] == 1, "realloc to 100000 lost the contents");
+  size_t after = rss();
+  RSS_CHECK(after <= base + 2 * MiB, "rss %zu MiB after shrinking %zu MiB to 100000 bytes (base %zu MiB)", after / MiB,
+        big / MiB, base / MiB);
+  size_t usable = hak_usable_size(q);
+  CHECK(usable >= 100000 && usable < 100000 + 4096, "usable size %zu after shrinking to 100000", usable);
+  hak_free(q);
+}
+
+static void reuse_without_faults(void *arg) {
+  (void)arg;
+  /* a doubling buffer, twice: the second time every page is already committed */
+  for (int round = 0; round < 2; round++) {
+    long f0 = minor_faults();
+    char *p = hak_malloc(16);
+    size_t size = 16;
+    while (size < 8 * MiB) {
+      p = hak_realloc(p, size * 2);
+      write_pages(p, size, size * 2, (char)round);
+      size *= 2;
+    }
+    hak_free(p);
+    long faults = minor_faults() - f0;
+    if (round == 0) CHECK(faults >= 1000, "first 8 MiB growth took only %ld faults (2048 pages written)", faults);
+    else CHECK(faults < 200, "second 8 MiB growth took %ld page faults: freed pages were not reused", faults);
+  }
+  hak_stats_t s = stats();
+  CHECK(s.ace_hits >= 1, "ace_hits = %llu after reusing freed pages", U(s.ace_hits));
+}
+
+static void calloc_zero(void *arg) {
+  (void)arg;
+  enum { N = 8 };
+  size_t sizes[N] = {70 * KiB, 100 * KiB, 256 * KiB, 1 * MiB, 3 * MiB + 5, 200 * KiB, 5 * MiB, 80 * KiB};
+  for (int round = 0; round < 20; round++) {
+    char *v[N];
+    for (int i = 0; i < N; i++) {
+      size_t n = sizes[(i + round) % N];
+      v[i] = hak_calloc(1, n);
+      CHECK(v[i] != NULL, "hak_calloc(%zu)", n);
+      size_t nonzero = 0;
+      for (size_t off = 0; off < n; off += 512) nonzero += v[i][off] != 0;
+      nonzero += v[i][n - 1] != 0;
+      CHECK(nonzero == 0, "calloc(%zu) round %d: %zu sampled bytes not zero", n, round, nonzero);
+      memset(v[i], 0xA5, n);
+    }
+    for (int i = 0; i < N; i += 2) hak_free(v[i]);
+    for (int i = 1; i < N; i += 2) hak_free(v[i]);
+  }
+}
+
+/* 20,000 blocks of 100 KB, every other one freed: with one mapping per block
+ * (and a split per hole) this was 10,000+ mappings. */
+static void bounded_mappings(void *arg) {
+  (void)arg;
+  enum { N = 20000 };
+  static char *v[N];
+  hak_free(hak_malloc(100000));
+  size_t before = count_mappings();
+  for (int i = 0; i < N; i++) {
+    v[i] = hak_malloc(100000);
+    CHECK(v[i] != NULL, "block %d", i);
+  }
+  for (int i = 0; i < N; i += 2) hak_free(v[i]);
+  size_t after = count_mappings();
+  CHECK(after <= before + 8, "%zu mappings before, %zu after 20,000 large blocks with holes", before, after);
+  hak_stats_t s = stats();
+  CHECK(s.os_release_failures == 0, "os_release_failures = %llu", U(s.os_release_failures));
+  for (int i = 1; i < N; i += 2) hak_free(v[i]);
+  s = stats();
+  CHECK(s.large_allocs == s.large_frees, "large_allocs %llu != large_frees %llu", U(s.large_allocs), U(s.large_frees));
+}
+
+/* The old hang: 255 blocks, every mapping refused, rounds of growth by one
+ * byte and lookups of an address that is not ours. SIGALRM fails the test
+ * instead of waiting for ever. arg: HAKMEM_ACE_MAX_BLOCK ("64K": every block
+ * is a huge block in the pointer table). */
+static void no_hang_when_os_refuses(void *arg) {
+  enum { N = 255 };
+  static char *v[N];
+  set_flag("ACE_MAX_BLOCK", arg);
+  check_timeout(20);
+  for (int i = 0; i < N; i++) {
+    v[i] = hak_malloc(100000);
+    CHECK(v[i] != NULL, "block %d", i);
+    fill_k(v[i], 100000);
+  }
+  hak_fault_set_mmap_fail_every(1);
+  size_t grown = 0, refused = 0;
+  for (int round = 0; round < 40; round++) {
+    for (int i = 0; i < N; i++) {
+      char *q = hak_realloc(v[i], hak_usable_size(v[i]) + 1);
+      if (q) v[i] = q, grown++; else refused++;
+      CHECK(hak_owns((void *)0x1000) == 0, "hak_owns(0x1000) != 0");
+    }
+  }
+  hak_fault_set_mmap_fail_every(0);
+  CHECK(grown + refused == 40 * N, "rounds incomplete");
+  for (int i = 0; i < N; i++) {
+    CHECK(hak_owns(v[i]) == 1, "block %d lost", i);
+    CHECK(verify_k(v[i], 100000), "block %d corrupted", i);
+    hak_free(v[i]);
+  }
+  void *p = hak_malloc(1 * MiB);
+  CHECK(p != NULL, "large allocation after the faults stopped");
+  hak_free(p);
+}
+
+/* The per-thread slot for the last freed block: a parked block reads as free,
+ * comes back to the same thread, and is not lost when its thread exits. */
+static void *park_and_exit(void *arg) {
+  void *p = hak_malloc(1 * MiB);
+  memset(p, 3, 1 * MiB);
+  hak_free(p);
+  *(void **)arg = p;
+  return NULL;
+}
+
+static void thread_cache(void *arg) {
+  (void)arg;
+  hak_stats_t s0 = stats();
+  char *p = hak_malloc(1 * MiB);
+  hak_free(p);
+  CHECK(hak_owns(p) == 0, "a freed (parked) block is owned");
+  CHECK(hak_block_state(p) == HAK_BLOCK_FREE, "state of a parked block = %d", hak_block_state(p));
+  CHECK(hak_free_checked(p) == HAK_E_DOUBLE_FREE, "second free of a parked block not refused");
+  char *q = hak_malloc(1 * MiB);
+  CHECK(q == p, "the same thread asking for the same size got %p, not its parked block %p", (void *)q, (void *)p);
+  CHECK(hak_owns(q) == 1, "block taken back from the slot not owned");
+  hak_free(q);
+  /* a request whose page count only looks like the parked block's in 32 bits */
+  size_t huge = ((size_t)1 << 44) + 1 * MiB;
+  char *h = hak_malloc(huge);
+  CHECK(h != p, "hak_malloc(2^44 + 1 MiB) returned the parked 1 MiB block");
+  CHECK(h == NULL || hak_usable_size(h) >= huge, "hak_malloc(2^44 + 1 MiB): usable %zu", h ? hak_usable_size(h) : 0);
+  hak_free(h);
+  q = hak_malloc(1 * MiB);
+  hak_free(q);
+  void *theirs = NULL;
+  pthread_t t;
+  pthread_create(&t, NULL, park_and_exit, &theirs);
+  pthread_join(t, NULL);
+  CHECK(hak_owns(theirs) == 0, "block parked by an exited thread reads as owned");
+  hak_stats_t s1 = stats();
+  uint64_t want = h ? 5 : 4;
+  CHECK(s1.large_allocs - s0.large_allocs == want && s1.large_frees - s0.large_frees == want,
+        "large allocs/frees moved by %llu/%llu, want %llu each", U(s1.large_allocs - s0.large_allocs),
+        U(s1.large_frees - s0.large_frees), U(want));
+  CHECK(s1.bytes_in_use == s0.bytes_in_use, "bytes_in_use %llu -> %llu", U(s0.bytes_in_use), U(s1.bytes_in_use));
+  hak_trim();
+  hak_stats_t s2 = stats();
+  CHECK(s2.large_cached == 0 && s2.large_cached_bytes == 0, "after hak_trim: %llu runs, %llu bytes cached",
+        U(s2.large_cached), U(s2.large_cached_bytes));
+}
+
+/* Written large blocks and small ones, all freed: what stays cached. */
+static void fill_caches(size_t large_bytes) {
+  enum { SMALL = 20000 };
+  static void *small[SMALL];
+  size_t n = large_bytes / (4 * MiB);
+  char **v = malloc(n * sizeof *v);
+  for (size_t i = 0; i < n; i++) {
+    v[i] = hak_malloc(4 * MiB);
+    memset(v[i], 7, 4 * MiB);
+  }
+  for (int i = 0; i < SMALL; i++) memset(small[i] = hak_malloc(1000), 1, 1000);
+  for (size_t i = 0; i < n; i++) hak_free(v[i]);
+  for (int i = 0; i < SMALL; i++) hak_free(small[i]);
+  free(v);
+}
+
+static void trim_releases_large(void *arg) {
+  (void)arg;
+  set_flag("SS_LRU_TTL_SEC", "60");
+  size_t base = rss();
+  fill_caches(64 * MiB);
+  hak_stats_t s1 = stats();
+  CHECK(s1.large_cached_bytes >= 32 * MiB, "large_cached_bytes = %llu after freeing 64 MiB of written blocks",
+        U(s1.large_cached_bytes));
+  RSS_CHECK(s1.rss_current >= base + 48 * MiB, "rss %llu MiB with 64 MiB cached (base %zu MiB)", U(s1.rss_current / MiB),
+        base / MiB);
+  size_t released = hak_trim();
+  hak_stats_t s2 = stats();
+  CHECK(released >= s1.large_cached_bytes, "hak_trim() = %zu with %llu bytes cached", released,
+        U(s1.large_cached_bytes));
+  CHECK(s2.large_cached == 0 && s2.large_cached_bytes == 0, "after hak_trim: %llu runs, %llu bytes cached",
+        U(s2.large_cached), U(s2.large_cached_bytes));
+  RSS_CHECK(s2.rss_current <= base + 8 * MiB, "rss %llu MiB after hak_trim (base %zu MiB)", U(s2.rss_current / MiB),
+        base / MiB);
+}
+
+/* TTL of 1 s, then no call into hakmem for 2.5 s: the releaser thread gives
+ * back large pages and empty SuperSlabs. */
+static void ttl_releases_idle_memory(void *arg) {
+  if (!arg) set_flag("SS_LRU_TTL_SEC", "1"); /* arg: inherited already */
+  size_t base = rss();
+  fill_caches(64 * MiB);
+  hak_stats_t s1 = stats();
+  CHECK(s1.large_cached_bytes >= 32 * MiB, "large_cached_bytes = %llu", U(s1.large_cached_bytes));
+  struct timespec ts = {2, 500000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  hak_stats_t s2 = stats();
+  CHECK(s2.large_cached_bytes == 0, "large_cached_bytes = %llu 2.5 s after a TTL of 1 s", U(s2.large_cached_bytes));
+  CHECK(s2.superslabs_cached == 0, "superslabs_cached = %llu 2.5 s after a TTL of 1 s", U(s2.superslabs_cached));
+  RSS_CHECK(s2.rss_current <= base + 8 * MiB, "rss %llu MiB 2.5 s after freeing (base %zu MiB, %llu MiB when freed)",
+        U(s2.rss_current / MiB), base / MiB, U(s1.rss_current / MiB));
+}
+
+/* The releaser thread must not outlive fork in a broken state: a child caches,
+ * waits, and gets its memory back too. */
+static void ttl_after_fork(void *arg) {
+  (void)arg;
+  set_flag("SS_LRU_TTL_SEC", "1");
+  fill_caches(8 * MiB); /* starts the releaser in this process */
+  check_in_child("forked again", ttl_releases_idle_memory, "inherited");
+}
+
+int main(void) {
+  check_in_child("grow in place", grow_in_place, NULL);
+  check_in_child("shrink an arena block", shrink_gives_back, (void *)(16 * MiB));
+  check_in_child("shrink a huge block", shrink_gives_back, (void *)(256 * MiB));
+  check_in_child("reuse without faults", reuse_without_faults, NULL);
+  check_in_child("calloc zero", calloc_zero, NULL);
+  check_in_child("bounded mappings", bounded_mappings, NULL);
+  check_in_child("no hang, arenas", no_hang_when_os_refuses, "32M");
+  check_in_child("no hang, huge blocks", no_hang_when_os_refuses, "64K");
+  check_in_child("thread cache", thread_cache, NULL);
+  check_in_child("hak_trim", trim_releases_large, NULL);
+  if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
+  if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
+  return check_finish();
+}
