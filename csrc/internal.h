@@ -269,7 +269,8 @@ HK_INTERNAL size_t hk_lru_flush(void);
 HK_INTERNAL void hk_lru_counts(uint64_t *count, uint64_t *bytes);
 HK_INTERNAL bool hk_lru_decay(void);              /* releases what outlived the TTL; true: some still cached */
 /* decay.c: the background releaser. lru.c and large.c call hk_decay_start
- * (the one call upward: a wake-up) once they hold memory for a time. */
+ * (the one call upward: a wake-up) once they hold memory for a time; a thread
+ * that holds a hakmem lock then starts it when it lets go of its last one. */
 HK_INTERNAL void hk_decay_start(void);
 /* superslab.c */
 HK_INTERNAL hk_ss *hk_ss_acquire(hk_heap *owner);
@@ -338,11 +339,18 @@ enum hk_lock_path { HK_LOCK_OS, HK_LOCK_META, HK_LOCK_LRU, HK_LOCK_HEAPS, HK_LOC
  * That is safe because it holds them all, and no other thread runs hakmem code
  * under any of them. Every hakmem mutex goes through these two functions. */
 extern HK_INTERNAL __thread uint8_t hk_tl_fork_window;
+/* hakmem mutexes this thread holds, and a releaser start it put off until it
+ * holds none (decay.c): pthread_create allocates, and that allocation may need
+ * a lock the thread holds already. */
+extern HK_INTERNAL __thread uint32_t hk_tl_locks_held;
+extern HK_INTERNAL __thread uint8_t hk_tl_decay_pending;
 static inline void hk_mutex_lock(pthread_mutex_t *m) {
+  hk_tl_locks_held++;
   if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_lock(m);
 }
 static inline void hk_mutex_unlock(pthread_mutex_t *m) {
   if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_unlock(m);
+  if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_decay_pending)) hk_decay_start();
 }
 static inline void hk_lock(pthread_mutex_t *m, enum hk_lock_path path) {
   hk_mutex_lock(m);

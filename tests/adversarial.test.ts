@@ -73,15 +73,23 @@ describe("the OS says no", () => {
     expectOk(result, PRELOAD, false);
   }, TIMEOUT_MS);
 
+  // Large blocks live in arenas reserved once, so with the defaults few calls reach mmap at all: at
+  // HAKMEM_ACE_MAX_BLOCK=64K every large block is a mapping of its own and the injected failures must show.
   for (const every of ["3", "17"]) {
-    test(`HAKMEM_FAULT_MMAP_FAIL_EVERY=${every}: every refused call is NULL with ENOMEM, the rest intact`, async () => {
-      const env = { ...PRELOAD, HAKMEM_FAULT_MMAP_FAIL_EVERY: every };
+    test(`HAKMEM_FAULT_MMAP_FAIL_EVERY=${every}, a mapping per large block: every refused call is NULL with ENOMEM, the rest intact`, async () => {
+      const env = { ...PRELOAD, HAKMEM_FAULT_MMAP_FAIL_EVERY: every, HAKMEM_ACE_MAX_BLOCK: "64K" };
       const result = await runProgram("fault_mmap", [], env);
       expectOk(result, env, false);
       const refused = Number(/refused with ENOMEM (\d+)/.exec(result.stdout)?.[1] ?? "0");
       expect(refused, `the injected failures must reach the program\n${report(result, env)}`).toBeGreaterThan(0);
     }, TIMEOUT_MS);
   }
+
+  test("HAKMEM_FAULT_MMAP_FAIL_EVERY=3 with the default arenas: every refused call is NULL with ENOMEM, the rest intact", async () => {
+    const env = { ...PRELOAD, HAKMEM_FAULT_MMAP_FAIL_EVERY: "3" };
+    const result = await runProgram("fault_mmap", [], env);
+    expectOk(result, env, false);
+  }, TIMEOUT_MS);
 });
 
 interface RssFigures {

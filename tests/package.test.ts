@@ -113,7 +113,7 @@ describe("hakmem installed from its tarball", () => {
         expect(names).toContain(`build/prebuilt/${platform}/${file}`);
       }
     }
-    for (const file of ["bin/hakmem", "src/index.ts", "src/cli.ts", "dist/deno.js", "dist/index.d.ts", "dist/tune.d.ts", "dist/unsupported.js", "csrc/include/hakmem.h", "Makefile", "bench/native/runstat.c"]) {
+    for (const file of ["bin/hakmem", "src/index.ts", "src/cli.ts", "dist/deno.js", "dist/index.d.ts", "dist/tune.d.ts", "dist/unsupported.js", "csrc/include/hakmem.h", "Makefile", "bench/native/runstat.c", "bench/native/bench_common.h"]) {
       expect(names).toContain(file);
     }
     const unwanted = names.filter((n) => /^(tests|csrc\/tests|csrc\/fuzz|bench\/results|node_modules|\.ci)\/|^build\/(?!prebuilt\/)|\.test\.ts$/.test(n));
@@ -205,7 +205,10 @@ describe("hakmem installed from its tarball", () => {
     const argv = [BUN, "x", "hakmem", "tune", "--ss-size", "1M", "--lru-max-cached", "0", "--lru-max-mb", "64", "--runs", "1", "--quick", "--workload", "tiny_hot", "--out", out];
     await step(argv, { cwd: app, env: userEnv() });
     expect(existsSync(join(out, "hakmem.config.json"))).toBe(true);
-    expect(readFileSync(join(out, "runs.jsonl"), "utf8").trim().split("\n")).toHaveLength(1);
+    // the journal: its header, then one run of the point asked for and one of the library's defaults (the baseline)
+    const lines = readFileSync(join(out, "runs.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type: string; configId?: string });
+    expect(lines.map((l) => l.type)).toEqual(["sweep", "run", "run"]);
+    expect(new Set(lines.slice(1).map((l) => l.configId)).size).toBe(2);
   }, STEP_MS);
 
   test("the bin with no Bun to be found says so in one line", async () => {
