@@ -264,7 +264,14 @@ size_t hak_usable_size(const void *p) {
 
 int hak_owns(const void *p) { return hk_block_state(p) == HAK_BLOCK_LIVE; }
 int hak_block_state(const void *p) { return hk_block_state(p); }
-int hak_free_checked(void *p) { return hk_free_validated(p); }
+int hak_free_checked(void *p) {
+  hk_slab *s = HK_LIKELY(!g_hk.free_checks) ? hk_own_live_slab((uintptr_t)p) : NULL;
+  if (HK_LIKELY(s != NULL)) {
+    hk_free_local(hk_tl_heap, s, (hk_block *)p);
+    return HAK_OK;
+  }
+  return hk_free_validated(p);
+}
 
 size_t hak_malloc_batch(size_t size, size_t count, void **out) {
   if (!out) return 0;
@@ -291,53 +298,58 @@ void hak_free_deallocator(void *bytes, void *ctx) {
 
 void *hak_buffer_deallocator(void) { return (void *)&hak_free_deallocator; }
 
-/* Index of the second occurrence of a pointer that appears twice, or count.
- * An open-addressing set at most half full, on the stack or in a private
- * mapping: never in the user's heap, whose statistics must show only the
- * user's blocks. */
-static size_t first_repeat(void **ptrs, size_t count, bool *nomem) {
-  uintptr_t on_stack[2048];
-  size_t cap = 16;
-  while (cap < 2 * count) cap *= 2;
-  size_t map_len = cap > 2048 ? cap * sizeof(uintptr_t) : 0;
-  uintptr_t *set = map_len ? hk_os_map(map_len) : on_stack;
-  if (!set) {
-    *nomem = true;
-    return count;
+/* All or nothing in one pass over the batch and one pass of frees: each
+ * entry is checked live, then its first word is saved in a scratch array and
+ * replaced by a mark, the address of its scratch slot. An entry whose block
+ * already carries the mark of an earlier slot holding the same pointer is a
+ * repeat (exact: the slot names it). On a bad entry the saved words go back
+ * and nothing was freed; otherwise every block is freed (a free overwrites the
+ * mark). The scratch is on the stack or in a private mapping: never in the
+ * user's heap, whose statistics must show only the user's blocks. */
+#define BATCH_ON_STACK 4096
+
+static int check_and_mark(void **ptrs, size_t count, uintptr_t *saved, size_t *bad) {
+  bool fast = !g_hk.free_checks;
+  for (size_t i = 0; i < count; i++) {
+    void *p = ptrs[i];
+    if (!p) continue;
+    if (!(fast && hk_own_live_slab((uintptr_t)p))) {
+      int state = hk_block_state(p); /* a marked block reads live: its mark is no link */
+      if (state != HAK_BLOCK_LIVE) {
+        *bad = i;
+        return free_error(state);
+      }
+    }
+    uintptr_t word = *(uintptr_t *)p, slot = (word - (uintptr_t)saved) / sizeof *saved;
+    if (word >= (uintptr_t)saved && slot < i && word % sizeof *saved == 0 && ptrs[slot] == p) {
+      *bad = i;
+      return HAK_E_DOUBLE_FREE;
+    }
+    saved[i] = word;
+    *(uintptr_t *)p = (uintptr_t)&saved[i];
   }
-  if (!map_len) memset(set, 0, cap * sizeof *set);
-  size_t i = 0;
-  for (; i < count; i++) {
-    uintptr_t key = (uintptr_t)ptrs[i];
-    if (!key) continue;
-    size_t h = (size_t)((key >> 4) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
-    while (set[h] && set[h] != key) h = (h + 1) & (cap - 1);
-    if (set[h] == key) break;
-    set[h] = key;
-  }
-  if (map_len) hk_os_unmap(set, map_len);
-  return i;
+  return HAK_OK;
 }
 
 int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
   if (!ptrs && count) return HAK_E_FOREIGN;
-  for (size_t i = 0; i < count; i++) {
-    int state = ptrs[i] ? hk_block_state(ptrs[i]) : HAK_BLOCK_LIVE;
-    if (state != HAK_BLOCK_LIVE) {
-      if (bad) *bad = i;
-      return free_error(state);
-    }
+  uintptr_t on_stack[BATCH_ON_STACK];
+  size_t map_len = count > BATCH_ON_STACK ? count * sizeof(uintptr_t) : 0;
+  uintptr_t *saved = map_len ? hk_os_map(map_len) : on_stack;
+  if (!saved) return HAK_E_NOMEM;
+  size_t first_bad = count;
+  int rc = check_and_mark(ptrs, count, saved, &first_bad);
+  if (rc != HAK_OK) {
+    for (size_t i = 0; i < first_bad; i++)
+      if (ptrs[i]) *(uintptr_t *)ptrs[i] = saved[i];
+    if (bad) *bad = first_bad;
+  } else {
+    bool fast = !g_hk.free_checks;
+    for (size_t i = 0; i < count; i++)
+      if (ptrs[i] && !(fast && hk_free_small(ptrs[i]))) free_live(ptrs[i]);
   }
-  bool nomem = false;
-  size_t repeat = first_repeat(ptrs, count, &nomem);
-  if (nomem) return HAK_E_NOMEM;
-  if (repeat < count) {
-    if (bad) *bad = repeat;
-    return HAK_E_DOUBLE_FREE;
-  }
-  for (size_t i = 0; i < count; i++)
-    if (ptrs[i]) free_live(ptrs[i]);
-  return HAK_OK;
+  if (map_len) hk_os_unmap(saved, map_len);
+  return rc;
 }
 
 size_t hak_trim(void) {

@@ -1,0 +1,51 @@
+/* Blocks lent to JavaScript as ArrayBuffers (the bindings' buffer(), its
+ * unzeroed variant and arena chunks).
+ *
+ * A lent block starts with a 16-byte guard and the ArrayBuffer begins after
+ * it, so no address JavaScript can see (ptr(buffer), any view of it) is the
+ * start of a hakmem block: hak_free_checked refuses it as an interior or
+ * foreign pointer, and only the buffer's own deallocator gives the block
+ * back. The guard's first word ties it to its block (address ^ magic), so
+ * hak_buffer_size can tell a lent block from any other memory; the second
+ * word holds the size asked for. Keeping the guard at 16 bytes keeps the
+ * buffer 16-byte aligned. */
+#include <string.h>
+#include "internal.h"
+
+#define GUARD 16u
+#define MAGIC ((uintptr_t)0x68616b6d656d6266ull) /* "hakmembf" */
+
+typedef struct guard {
+  uintptr_t tag;   /* block address ^ MAGIC while lent; 0 once given back */
+  uint64_t size;   /* bytes of the buffer (after the guard) */
+} guard;
+_Static_assert(sizeof(guard) == GUARD, "the guard keeps buffers 16-byte aligned");
+
+void *hak_buffer_alloc(size_t size, int zeroed) {
+  if (size > SIZE_MAX - GUARD) return NULL;
+  /* hk_calloc zeroes only memory that is not known zero already (a fresh
+   * large mapping is not touched, so its pages are not faulted in here). */
+  guard *g = zeroed ? hk_calloc(1, size + GUARD) : hk_alloc(size + GUARD);
+  if (!g) return NULL;
+  g->tag = (uintptr_t)g ^ MAGIC;
+  g->size = size;
+  return (uint8_t *)g + GUARD;
+}
+
+size_t hak_buffer_size(const void *bytes) {
+  uintptr_t a = (uintptr_t)bytes;
+  if (a < GUARD || (a & 15) != 0) return 0;
+  const guard *g = (const guard *)(a - GUARD);
+  if (hk_block_state(g) != HAK_BLOCK_LIVE) return 0; /* only then is the guard ours to read */
+  return g->tag == ((uintptr_t)g ^ MAGIC) ? (size_t)g->size : 0;
+}
+
+void hak_buffer_free(void *bytes, void *ctx) {
+  (void)ctx;
+  if (!bytes) return;
+  guard *g = (guard *)((uint8_t *)bytes - GUARD);
+  g->tag = 0;
+  hak_free(g);
+}
+
+void *hak_buffer_free_fn(void) { return (void *)&hak_buffer_free; }
