@@ -10,31 +10,29 @@ import {
   buffer,
   bufferUnsafe,
   free,
-  HakmemError,
-  type HakmemErrorCode,
   type Pointer,
   release,
   stats,
   usableSize,
   view,
 } from "../src/index.ts";
-
-function expectCode(fn: () => unknown, code: HakmemErrorCode): HakmemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(HakmemError);
-  expect((caught as HakmemError).code).toBe(code);
-  return caught as HakmemError;
-}
+import { expectCode } from "./support.ts";
 
 /** allocs, frees and bytes in use since `before`. */
 function delta(before: ReturnType<typeof stats>) {
   const now = stats();
   return { allocs: now.allocs - before.allocs, frees: now.frees - before.frees, bytes: now.bytes_in_use - before.bytes_in_use };
+}
+
+/** Collects until at least `atLeast` frees happened since `before` (50 rounds at most); the frees seen. */
+async function collectUntilFreed(before: ReturnType<typeof stats>, atLeast: number): Promise<number> {
+  let freed = delta(before).frees;
+  for (let round = 0; round < 50 && freed < atLeast; round++) {
+    Bun.gc(true);
+    await Bun.sleep(10);
+    freed = delta(before).frees;
+  }
+  return freed;
 }
 
 describe("free() of a buffer's memory", () => {
@@ -191,12 +189,7 @@ describe("collection", () => {
       for (let i = 0; i < COUNT; i++) buffer(16 * 1024).fill(i);
     })();
     expect(delta(before).allocs).toBe(COUNT);
-    let freed = 0;
-    for (let round = 0; round < 50 && freed < COUNT - 8; round++) {
-      Bun.gc(true);
-      await Bun.sleep(10);
-      freed = delta(before).frees;
-    }
+    const freed = await collectUntilFreed(before, COUNT - 8);
     // The collector scans the stack conservatively, so a stray buffer may survive; the rest must not.
     expect(freed).toBeGreaterThanOrEqual(COUNT - 8);
   });
@@ -329,12 +322,7 @@ describe("arena()", () => {
     })();
     const made = delta(before).allocs;
     expect(made).toBeGreaterThan(5);
-    let freed = 0;
-    for (let round = 0; round < 50 && freed < made - 4; round++) {
-      Bun.gc(true);
-      await Bun.sleep(10);
-      freed = delta(before).frees;
-    }
+    const freed = await collectUntilFreed(before, made - 4);
     expect(freed).toBeGreaterThanOrEqual(made - 4);
   });
 });
