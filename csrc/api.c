@@ -304,51 +304,65 @@ void *hak_buffer_deallocator(void) { return (void *)&hak_free_deallocator; }
  * already carries the mark of an earlier slot holding the same pointer is a
  * repeat (exact: the slot names it). On a bad entry the saved words go back
  * and nothing was freed; otherwise every block is freed (a free overwrites the
- * mark). The scratch is on the stack or in a private mapping: never in the
- * user's heap, whose statistics must show only the user's blocks. */
-#define BATCH_ON_STACK 4096
+ * mark), those of the calling thread's own slabs straight onto their lists
+ * (the slab was found by the check), in reverse order. The scratch is on the stack or in a
+ * private mapping: never in the user's heap, whose statistics must show only
+ * the user's blocks. */
+#define BATCH_ON_STACK 4096 /* 64 KiB of stack */
 
-static int check_and_mark(void **ptrs, size_t count, uintptr_t *saved, size_t *bad) {
+typedef struct batch_scratch {
+  uintptr_t saved;  /* the block's first word before the mark */
+  hk_slab *own;     /* its slab when it is the calling thread's own (hk_own_live_slab), else NULL */
+} batch_scratch;
+
+static int check_and_mark(void **ptrs, size_t count, batch_scratch *scratch, size_t *bad) {
   bool fast = !g_hk.free_checks;
   for (size_t i = 0; i < count; i++) {
     void *p = ptrs[i];
     if (!p) continue;
-    if (!(fast && hk_own_live_slab((uintptr_t)p))) {
+    hk_slab *own = fast ? hk_own_live_slab((uintptr_t)p) : NULL;
+    if (!own) {
       int state = hk_block_state(p); /* a marked block reads live: its mark is no link */
       if (state != HAK_BLOCK_LIVE) {
         *bad = i;
         return free_error(state);
       }
     }
-    uintptr_t word = *(uintptr_t *)p, slot = (word - (uintptr_t)saved) / sizeof *saved;
-    if (word >= (uintptr_t)saved && slot < i && word % sizeof *saved == 0 && ptrs[slot] == p) {
+    uintptr_t word = *(uintptr_t *)p, slot = (word - (uintptr_t)scratch) / sizeof *scratch;
+    if (word >= (uintptr_t)scratch && slot < i && word % sizeof *scratch == 0 && ptrs[slot] == p) {
       *bad = i;
       return HAK_E_DOUBLE_FREE;
     }
-    saved[i] = word;
-    *(uintptr_t *)p = (uintptr_t)&saved[i];
+    scratch[i].saved = word;
+    scratch[i].own = own;
+    *(uintptr_t *)p = (uintptr_t)&scratch[i];
   }
   return HAK_OK;
 }
 
 int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
   if (!ptrs && count) return HAK_E_FOREIGN;
-  uintptr_t on_stack[BATCH_ON_STACK];
-  size_t map_len = count > BATCH_ON_STACK ? count * sizeof(uintptr_t) : 0;
-  uintptr_t *saved = map_len ? hk_os_map(map_len) : on_stack;
-  if (!saved) return HAK_E_NOMEM;
+  batch_scratch on_stack[BATCH_ON_STACK];
+  size_t map_len = count > BATCH_ON_STACK ? count * sizeof(batch_scratch) : 0;
+  batch_scratch *scratch = map_len ? hk_os_map(map_len) : on_stack;
+  if (!scratch) return HAK_E_NOMEM;
   size_t first_bad = count;
-  int rc = check_and_mark(ptrs, count, saved, &first_bad);
+  int rc = check_and_mark(ptrs, count, scratch, &first_bad);
   if (rc != HAK_OK) {
     for (size_t i = 0; i < first_bad; i++)
-      if (ptrs[i]) *(uintptr_t *)ptrs[i] = saved[i];
+      if (ptrs[i]) *(uintptr_t *)ptrs[i] = scratch[i].saved;
     if (bad) *bad = first_bad;
   } else {
-    bool fast = !g_hk.free_checks;
-    for (size_t i = 0; i < count; i++)
-      if (ptrs[i] && !(fast && hk_free_small(ptrs[i]))) free_live(ptrs[i]);
+    hk_heap *h = hk_tl_heap;
+    /* Last checked, first freed: the blocks the check touched last are still in the cache. */
+    for (size_t i = count; i-- > 0;) {
+      if (!ptrs[i]) continue;
+      /* A slab emptied by an earlier free of this batch held none of the later (live) entries. */
+      if (scratch[i].own) hk_free_local(h, scratch[i].own, (hk_block *)ptrs[i]);
+      else free_live(ptrs[i]);
+    }
   }
-  if (map_len) hk_os_unmap(saved, map_len);
+  if (map_len) hk_os_unmap(scratch, map_len);
   return rc;
 }
 

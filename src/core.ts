@@ -59,7 +59,8 @@ export {
  * runtime's FFI layer implements it; nothing here validates anything.
  */
 export interface NativeHakmem {
-  malloc(size: number): number;
+  /** `hak_malloc`: the address, 0 or null for NULL (so that a runtime can pass its FFI function itself). */
+  malloc(size: number): number | null;
   calloc(count: number, size: number): number;
   realloc(ptr: number, size: number): number;
   /** `hak_free_checked`: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE. */
@@ -133,8 +134,8 @@ export interface Hakmem {
   usableSize(ptr: Pointer): number;
   /** True when `ptr` is the start of a live hakmem block; never throws. */
   owns(ptr: unknown): boolean;
-  /** `count` blocks of `size` bytes in one FFI call, or none (OUT_OF_MEMORY). */
-  allocBatch(size: number, count: number): BigUint64Array;
+  /** `count` blocks of `size` bytes in one FFI call, or none (OUT_OF_MEMORY); into `out` when given. */
+  allocBatch(size: number, count: number, out?: BigUint64Array): BigUint64Array;
   /** Frees every pointer in `ptrs` (zeros skipped), or none when any is bad. */
   freeBatch(ptrs: PointerList): void;
   /** A zeroed Uint8Array over hakmem memory that the garbage collector gives back to hakmem; `using` releases it. */
@@ -169,6 +170,14 @@ export interface Hakmem {
   version(): string;
 }
 
+/** The fast paths' test of a size or count (checkSize says why one fails). */
+function isSize(value: unknown, max: number): value is number {
+  return typeof value === "number" && value >= 0 && value <= max && Math.floor(value) === value;
+}
+
+/** The largest address a number holds exactly, as a bigint. */
+const MAX_ADDRESS = BigInt(MAX_SIZE);
+
 /** Builds the bindings on top of one runtime's FFI layer. */
 export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   const schema = new ConfigSchema(matchDescribe(parseDescribe(native.configDescribe())).specs);
@@ -182,9 +191,9 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   const nativeFreeChecked = native.freeChecked;
 
   function alloc(size: number): Pointer {
-    if (typeof size === "number" && size >= 0 && size <= MAX_SIZE && Math.floor(size) === size) {
+    if (isSize(size, MAX_SIZE)) {
       const p = nativeMalloc(size);
-      if (p !== 0) return p as Pointer;
+      if (p) return p as Pointer;
     }
     return allocSlow(size);
   }
@@ -192,7 +201,7 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   function allocSlow(size: number): Pointer {
     const s = checkSize(size, "alloc: size");
     const p = native.malloc(s);
-    if (p === 0) fail("OUT_OF_MEMORY", `alloc(${s}): hakmem could not get ${s} bytes from the OS`);
+    if (!p) fail("OUT_OF_MEMORY", `alloc(${s}): hakmem could not get ${s} bytes from the OS`);
     return p as Pointer;
   }
 
@@ -203,6 +212,11 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
       if (rc === HAK_OK) return;
       throw freeError("free", ptr, rc);
     }
+    freeOther(ptr);
+  }
+
+  /** free() of anything but a plain address: null, a bigint, a bad value (kept out of free() so that it inlines). */
+  function freeOther(ptr: unknown): void {
     const a = requireAddress(ptr, "free");
     const rc = native.freeChecked(a);
     if (rc !== HAK_OK) throw freeError("free", a, rc);
@@ -257,17 +271,21 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
     return a > 0 && native.owns(a);
   }
 
-  function allocBatch(size: number, count: number): BigUint64Array {
-    const s = checkSize(size, "allocBatch: size");
-    const n = checkSize(count, "allocBatch: count", MAX_BATCH);
-    const out = new BigUint64Array(n);
-    if (n === 0) return out;
-    const got = native.mallocBatch(s, n, out);
+  function allocBatch(size: number, count: number, out?: BigUint64Array): BigUint64Array {
+    const s = isSize(size, MAX_SIZE) ? size : checkSize(size, "allocBatch: size");
+    const n = isSize(count, MAX_BATCH) ? count : checkSize(count, "allocBatch: count", MAX_BATCH);
+    let words: BigUint64Array;
+    if (out === undefined) words = new BigUint64Array(n);
+    else if (out instanceof BigUint64Array && out.length === n) words = out;
+    else return fail("BAD_SIZE", `allocBatch(${s}, ${n}, out): out must be a BigUint64Array of ${n} entries`);
+    if (n === 0) return words;
+    const got = native.mallocBatch(s, n, words);
     if (got < n) {
-      if (got > 0) native.freeBatch(out, got);
+      if (got > 0) native.freeBatch(words, got);
+      words.fill(0n);
       fail("OUT_OF_MEMORY", `allocBatch(${s}, ${n}): only ${got} blocks could be allocated (all were given back)`);
     }
-    return out;
+    return words;
   }
 
   function freeBatch(ptrs: PointerList): void {
@@ -289,14 +307,18 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
     const rc = native.freeBatchChecked(words, words.length, badIndex);
     if (rc === HAK_OK) return;
     if (rc === HAK_E_NOMEM) fail("OUT_OF_MEMORY", `freeBatch: no memory to check ${words.length} entries; nothing was freed`);
-    const i = Number(badIndex[0]);
+    throw batchError(words, Number(badIndex[0]));
+  }
+
+  /** Why entry i of a batch that freeBatch refused is bad (nothing was freed). */
+  function batchError(words: BigUint64Array, i: number): HakmemError {
     const w = words[i] as bigint;
     const suffix = ` (entry ${i}; nothing was freed)`;
-    if (w > BigInt(Number.MAX_SAFE_INTEGER)) fail("FOREIGN_POINTER", `freeBatch: 0x${w.toString(16)} was not allocated by hakmem${suffix}`);
+    if (w > MAX_ADDRESS) return new HakmemError("FOREIGN_POINTER", `freeBatch: 0x${w.toString(16)} was not allocated by hakmem${suffix}`);
     const a = Number(w);
     const state = native.blockState(a);
-    if (state === HAK_BLOCK_LIVE) fail("DOUBLE_FREE", `freeBatch: entry ${i} (${hex(a)}) appears twice in the batch; nothing was freed`);
-    throw notLive("freeBatch", a, state, true, suffix);
+    if (state === HAK_BLOCK_LIVE) return new HakmemError("DOUBLE_FREE", `freeBatch: entry ${i} (${hex(a)}) appears twice in the batch; nothing was freed`);
+    return notLive("freeBatch", a, state, true, suffix);
   }
 
   const buffers = createBuffers(native);

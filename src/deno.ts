@@ -173,8 +173,8 @@ export const realloc: (ptr: Pointer | null, size: number) => Pointer = api.reall
 export const usableSize: (ptr: Pointer) => number = api.usableSize;
 /** Whether `ptr` is the start of a live hakmem block; never throws. */
 export const owns: (ptr: unknown) => boolean = api.owns;
-/** `count` blocks of `size` bytes in one FFI call, as a BigUint64Array; all or nothing (`OUT_OF_MEMORY`). */
-export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
+/** `count` blocks of `size` bytes in one FFI call, as a BigUint64Array (`out`, of `count` entries, when given); all or nothing (`OUT_OF_MEMORY`). */
+export const allocBatch: (size: number, count: number, out?: BigUint64Array) => BigUint64Array = api.allocBatch;
 /** Frees every entry (zeros skipped) in one `hak_free_batch_checked` call; all or nothing. */
 export const freeBatch: (ptrs: PointerList) => void = api.freeBatch;
 /** A zeroed Uint8Array over hakmem memory, freed by a FinalizationRegistry after collection (see the module notes), or at once by {@link release} / `using`. */

@@ -123,7 +123,7 @@ const hakMalloc = sym.hak_malloc as unknown as (size: number) => number | null;
 const hakFreeChecked = sym.hak_free_checked as unknown as (ptr: number) => number;
 
 const native: NativeHakmem = {
-  malloc: (size) => hakMalloc(size) ?? 0,
+  malloc: hakMalloc,
   calloc: (count, size) => addressOf(sym.hak_calloc(count, size)),
   realloc: (ptr, size) => addressOf(sym.hak_realloc(asPtr(ptr), size)),
   freeChecked: hakFreeChecked,
@@ -236,11 +236,13 @@ export const owns: (ptr: unknown) => boolean = api.owns;
  *
  * @param size - bytes per block, an integer from 0 to {@link MAX_SIZE}
  * @param count - number of blocks, an integer from 0 to {@link MAX_BATCH}
+ * @param out - a BigUint64Array of exactly `count` entries to fill and return, so that a loop reuses one array
+ *   instead of making a new one per call (default: a new array)
  * @returns the `count` addresses
- * @throws {@link HakmemError} `BAD_SIZE`; `OUT_OF_MEMORY` when not all could be allocated (those that were are
- *   given back first, so nothing leaks)
+ * @throws {@link HakmemError} `BAD_SIZE` (also for an `out` of another length); `OUT_OF_MEMORY` when not all could
+ *   be allocated (those that were are given back first, so nothing leaks)
  */
-export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
+export const allocBatch: (size: number, count: number, out?: BigUint64Array) => BigUint64Array = api.allocBatch;
 
 /**
  * Frees many blocks in one FFI crossing (`hak_free_batch_checked`). Zero entries are skipped, as in C.
