@@ -25,7 +25,7 @@ const NATIVE_WORKLOADS = [
   "remote_free",
   "scaling 100,000 × 16 B",
 ];
-const SUITES = ["ffi", "batch", "buffer", "workload"];
+const SUITES = ["ffi", "batch", "buffer", "workload", "api"];
 
 const tmp = mkdtempSync(join(os.tmpdir(), "hakmem-bench-test-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
