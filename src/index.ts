@@ -7,11 +7,12 @@
  *
  * @example
  * ```ts
- * import { alloc, free, usableSize, buffer, stats } from "hakmem";
+ * import { alloc, free, usableSize, buffer, release, stats } from "hakmem";
  * const p = alloc(100);              // a bun:ffi Pointer
  * console.log(usableSize(p));        // 112
  * free(p);
- * const bytes = buffer(4096);        // zeroed, freed by the garbage collector
+ * const bytes = buffer(4096);        // zeroed, freed by the garbage collector...
+ * release(bytes);                    // ...or now (`using bytes = buffer(4096)` at the end of the scope)
  * console.log(stats().bytes_in_use);
  * ```
  *
