@@ -62,10 +62,12 @@ static void fork_prepare(void) {
   hk_heap_fork_prepare();
   hk_lru_fork_prepare();
   hk_large_fork_prepare();
+  hk_lent_fork_prepare();
   hk_os_fork_prepare();
 }
 static void fork_parent(void) {
   hk_os_fork_parent();
+  hk_lent_fork_parent();
   hk_large_fork_parent();
   hk_lru_fork_parent();
   hk_heap_fork_parent();
@@ -121,7 +123,7 @@ void *hk_alloc_aligned(size_t align, size_t size) {
 
 bool hk_free_nonsmall(void *p) { return p == NULL || hk_large_free(p); }
 
-int hk_block_state(const void *p) {
+static int block_state(const void *p) {
   uintptr_t a = (uintptr_t)p;
   if (hk_registry_has(a)) {
     hk_slab *s = hk_slab_of(hk_ss_of(a), a);
@@ -136,6 +138,12 @@ int hk_block_state(const void *p) {
   if (!p) return HAK_BLOCK_FOREIGN;
   if (hk_large_usable(p)) return HAK_BLOCK_LIVE;
   return hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN;
+}
+
+int hk_block_state(const void *p) {
+  int state = block_state(p);
+  /* A block lent to JavaScript with no guard (buffer.c) is not the caller's to free, resize or own. */
+  return state == HAK_BLOCK_LIVE && HK_UNLIKELY(hk_lent_unguarded(p)) ? HAK_BLOCK_FOREIGN : state;
 }
 
 /* Frees p, known to be a live block (slab or large). */

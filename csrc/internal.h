@@ -9,6 +9,7 @@
  *   large.c     allocations above the slab tier: one mapping each, found through a hash set
  *   config.c    the flag table (single source of truth), parsing, describe
  *   stats.c     counters summed on demand, JSON and text reports
+ *   buffer.c    blocks lent to JavaScript as ArrayBuffers (guarded, or recorded)
  *   api.c       the hak_* functions; preload.c adds the malloc family
  */
 #ifndef HAKMEM_INTERNAL_H
@@ -246,6 +247,10 @@ HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
 HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
 HK_INTERNAL size_t hk_large_flush(void);          /* unmaps every cached mapping; bytes */
 HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);
+/* buffer.c */
+HK_INTERNAL bool hk_lent_unguarded(const void *p); /* a live 64 KiB block lent with no guard */
+HK_INTERNAL void hk_lent_fork_prepare(void);
+HK_INTERNAL void hk_lent_fork_parent(void);
 /* stats.c */
 typedef struct hk_counters {   /* rare-path counters, updated atomically */
   _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
@@ -330,6 +335,7 @@ static inline hk_slab *hk_own_live_slab(uintptr_t a) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return NULL;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   if (HK_UNLIKELY(s->owner != hk_tl_heap || !hk_block_start_ok(s, a))) return NULL;
+  if (HK_UNLIKELY(s->block_size == HK_SLAB_MAX)) return NULL; /* may be lent unguarded (buffer.c) */
   uintptr_t span = (uintptr_t)s->carved * s->block_size;
   if (HK_UNLIKELY(a - s->start >= span)) return NULL; /* never handed out */
   uintptr_t next = (uintptr_t)((hk_block *)a)->next;

@@ -10,7 +10,10 @@ import {
   buffer,
   bufferUnsafe,
   free,
+  freeBatch,
+  owns,
   type Pointer,
+  realloc,
   release,
   stats,
   usableSize,
@@ -53,6 +56,26 @@ describe("free() of a buffer's memory", () => {
     free(q);
     release(b);
     expect(delta(before).frees).toBe(3);
+  });
+
+  test("also for 64 KiB buffers (a 64 KiB block with no guard, recorded), and realloc/usableSize/freeBatch refuse it", () => {
+    for (const size of [65521, 65536]) {
+      const b = buffer(size);
+      b.fill(9);
+      const a = ptr(b) as Pointer;
+      const before = stats();
+      expect(expectCode(() => free(a), "FOREIGN_POINTER").message).toContain("buffer");
+      expectCode(() => realloc(a, 10), "FOREIGN_POINTER");
+      expectCode(() => usableSize(a), "FOREIGN_POINTER");
+      expectCode(() => freeBatch([a]), "FOREIGN_POINTER");
+      expect(owns(a)).toBe(false);
+      expect(delta(before)).toEqual({ allocs: 0, frees: 0, bytes: 0 });
+      expect(b.every((x) => x === 9)).toBe(true);
+      release(b);
+      expect(delta(before).frees).toBe(1);
+      const p = alloc(size); // the same block, perhaps, now the caller's
+      free(p);
+    }
   });
 
   test("a subarray's address is refused too", () => {

@@ -85,10 +85,40 @@ static void batch_marks(void) {
   }
 }
 
+/* 65521..65536 bytes: a 64 KiB slab block with no guard, refused all the same. */
+static void unguarded(void) {
+  uint8_t *b[40];
+  for (int i = 0; i < 40; i++) { /* enough to grow the set */
+    size_t n = 65536 - (size_t)(i % 16);
+    b[i] = hak_buffer_alloc(n, i & 1);
+    CHECK(b[i] != NULL && hak_buffer_size(b[i]) == n, "unguarded buffer %d of %zu", i, n);
+    if (i & 1) CHECK(b[i][0] == 0 && b[i][n - 1] == 0, "zeroed");
+    memset(b[i], 0x3c, n);
+  }
+  hak_stats_t before, after;
+  hak_stats(&before);
+  void *batch[2] = {hak_malloc(64), b[3]};
+  size_t bad = 9;
+  CHECK(!hak_owns(b[0]) && hak_usable_size(b[0]) == 0 && hak_block_state(b[0]) == HAK_BLOCK_FOREIGN, "not the caller's block");
+  CHECK(hak_free_checked(b[0]) == HAK_E_FOREIGN, "hak_free_checked refuses it");
+  CHECK(hak_free_batch_checked(batch, 2, &bad) == HAK_E_FOREIGN && bad == 1, "a batch with it is refused");
+  hak_free(batch[0]);
+  hak_stats(&after);
+  CHECK(after.frees - before.frees == 1, "only the plain block was freed");
+  CHECK(b[0][65535 - 0] == 0x3c && hak_buffer_size(b[0]) == 65536, "refusals changed nothing");
+  for (int i = 0; i < 40; i++) {
+    hak_buffer_free(b[i], NULL);
+    CHECK(hak_buffer_size(b[i]) == 0, "freed");
+  }
+  void *p = hak_malloc(65536); /* a plain 64 KiB block is the caller's again */
+  CHECK(hak_owns(p) && hak_free_checked(p) == HAK_OK, "plain 64 KiB block");
+}
+
 int main(void) {
   check_timeout(120);
   buffers();
   checked_free();
   batch_marks();
+  unguarded();
   return check_finish();
 }
