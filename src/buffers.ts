@@ -56,6 +56,9 @@ export interface Buffers {
 }
 
 const DEFAULT_CHUNK = 65536 - 16;
+/** Sizes every runtime makes an ArrayBuffer of (larger ones may be refused: see lend()). */
+const LEND_SURELY = 2 ** 31;
+const DISPOSE: typeof Symbol.dispose = Symbol.dispose;
 const MIN_CHUNK = 256;
 
 export function createBuffers(native: NativeHakmem): Buffers {
@@ -72,7 +75,7 @@ export function createBuffers(native: NativeHakmem): Buffers {
   /** Lent bytes as a Uint8Array, or OUT_OF_MEMORY / BAD_SIZE with nothing kept. */
   function lend(size: number, zeroed: boolean, fn: string): Uint8Array<ArrayBuffer> {
     const a = native.bufferAlloc(size, zeroed);
-    if (a === 0) fail("OUT_OF_MEMORY", `${fn}(${size}): hakmem could not get ${size} bytes from the OS`);
+    if (!a) fail("OUT_OF_MEMORY", `${fn}(${size}): hakmem could not get ${size} bytes from the OS`);
     try {
       return native.lendBuffer(a, size);
     } catch (cause) {
@@ -81,12 +84,22 @@ export function createBuffers(native: NativeHakmem): Buffers {
     }
   }
 
+  // The fast path: a plain size the runtime surely takes, one call into C, the runtime's own wrapping; no
+  // try/catch (what the runtime may refuse, a size past LEND_SURELY, takes lend() and its clean-up).
+  const nativeBufferAlloc = native.bufferAlloc;
+  const nativeLendBuffer = native.lendBuffer;
+
   function make(size: number, zeroed: boolean, fn: string): HakmemBuffer {
-    let bytes: Uint8Array<ArrayBuffer>;
-    if (typeof size === "number" && size > 0 && size <= MAX_SIZE && Math.floor(size) === size) bytes = lend(size, zeroed, fn);
-    else bytes = checkSize(size, `${fn}: size`) === 0 ? new Uint8Array(0) : lend(size, zeroed, fn);
-    const b = bytes as HakmemBuffer;
-    b[Symbol.dispose] = disposeBuffer;
+    if (typeof size === "number" && size > 0 && size <= LEND_SURELY && Math.floor(size) === size) {
+      const a = nativeBufferAlloc(size, zeroed);
+      if (a) {
+        const b = nativeLendBuffer(a, size) as HakmemBuffer;
+        b[DISPOSE] = disposeBuffer;
+        return b;
+      }
+    }
+    const b = (checkSize(size, `${fn}: size`) === 0 ? new Uint8Array(0) : lend(size, zeroed, fn)) as HakmemBuffer;
+    b[DISPOSE] = disposeBuffer;
     return b;
   }
 

@@ -87,8 +87,8 @@ export interface NativeHakmem {
   configLocked(): boolean;
   strerror(code: number): string;
   version(): string;
-  /** `hak_buffer_alloc(size, zeroed)`: the address of `size` lent bytes (csrc/buffer.c), 0 when out of memory. */
-  bufferAlloc(size: number, zeroed: boolean): number;
+  /** `hak_buffer_alloc(size, zeroed)`: the address of `size` lent bytes (csrc/buffer.c), 0 or null when out of memory. */
+  bufferAlloc(size: number, zeroed: boolean): number | null;
   /** `hak_buffer_size`: the size of the lent bytes at `address`, 0 when they are not (or no longer) lent. */
   bufferSize(address: number): number;
   /** `hak_buffer_free`: gives lent bytes back now. */

@@ -122,6 +122,7 @@ const addressOf = (value: Pointer | bigint | null) => (value === null ? 0 : Numb
 // bench/api.bench.ts for the signatures measured).
 const hakMalloc = sym.hak_malloc as unknown as (size: number) => number | null;
 const hakFreeChecked = sym.hak_free_checked as unknown as (ptr: number) => number;
+const hakBufferAlloc = sym.hak_buffer_alloc as unknown as (size: number, zeroed: number) => number | null;
 
 const native: NativeHakmem = {
   malloc: hakMalloc,
@@ -146,12 +147,12 @@ const native: NativeHakmem = {
   configLocked: () => sym.hak_config_locked() !== 0,
   strerror: (code) => String(sym.hak_strerror(code)),
   version: () => String(sym.hak_version()),
-  bufferAlloc: (size, zeroed) => addressOf(sym.hak_buffer_alloc(size, zeroed ? 1 : 0)),
+  bufferAlloc: (size, zeroed) => hakBufferAlloc(size, zeroed ? 1 : 0),
   bufferSize: (address) => asNumber(sym.hak_buffer_size(asPtr(address))),
   bufferFree: (address) => sym.hak_buffer_free(asPtr(address), null),
   // toBuffer makes the Uint8Array directly (no separate ArrayBuffer object until .buffer is read): the cheapest
   // way bun:ffi has to lend memory with a native deallocator.
-  lendBuffer: (address, size) => toOwnedBuffer(asPtr(address), 0, size, null, BUFFER_FREE),
+  lendBuffer: (address, size) => toOwnedBuffer(address as Pointer, 0, size, null, BUFFER_FREE),
   // Bun 1.4: transfer(0) of an ArrayBuffer with a native deallocator detaches it and runs the deallocator now.
   unlendBuffer: (buffer) => void buffer.transfer(0),
   borrowView: (address, length) => new Uint8Array(toView(asPtr(address), 0, length)),
