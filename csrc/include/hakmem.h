@@ -78,7 +78,9 @@ HAK_API void hak_free_batch(void **ptrs, size_t count);
 /* All or nothing: frees every non-NULL entry if each is a live hakmem block
  * and none appears twice; otherwise frees nothing and returns HAK_E_FOREIGN or
  * HAK_E_DOUBLE_FREE for the first bad entry, whose index goes to *bad (when
- * bad is not NULL). HAK_E_NOMEM if the duplicate check could not get memory. */
+ * bad is not NULL). HAK_E_NOMEM if the duplicate check could not get memory
+ * (more than 4096 entries need a mapping). While it runs, the first word of
+ * each block checked holds a mark; a refused batch gets its words back. */
 HAK_API int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad);
 
 /* A deallocator with the signature JavaScriptCore (bun:ffi toArrayBuffer)
