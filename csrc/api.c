@@ -325,10 +325,22 @@ typedef struct batch_scratch {
 
 static int check_and_mark(void **ptrs, size_t count, batch_scratch *scratch, size_t *bad) {
   bool fast = !g_hk.free_checks;
+  hk_slab *last = NULL; /* the own slab of the previous entry: batches come in runs from one slab */
+  uintptr_t last_start = 0, last_len = 0;
   for (size_t i = 0; i < count; i++) {
     void *p = ptrs[i];
     if (!p) continue;
-    hk_slab *own = fast ? hk_own_live_slab((uintptr_t)p) : NULL;
+    uintptr_t a = (uintptr_t)p;
+    hk_slab *own = NULL;
+    if (fast) {
+      hk_slab *s = a - last_start < last_len ? last : hk_own_slab_of(a);
+      if (s && s != last) {
+        last = s;
+        last_start = s->start;
+        last_len = (uintptr_t)s->capacity * s->block_size;
+      }
+      if (s && hk_own_block_live(s, a)) own = s;
+    }
     if (!own) {
       int state = hk_block_state(p); /* a marked block reads live: its mark is no link */
       if (state != HAK_BLOCK_LIVE) {
