@@ -112,6 +112,11 @@ export interface Host {
   readTextFile(path: string): string;
   /** The process environment. */
   env(): Readonly<Record<string, string | undefined>>;
+  /**
+   * A BigUint64Array of `count` words whose contents need not be zero (allocBatch overwrites them all), where the
+   * runtime has a cheaper way than `new BigUint64Array` (which zeroes); absent: `new BigUint64Array`.
+   */
+  unzeroedWords?(count: number): BigUint64Array;
 }
 
 /** A flag as `hak_config_describe()` reports it, with its TypeScript key (absent when TypeScript has none). */
@@ -174,6 +179,9 @@ export interface Hakmem {
 function isSize(value: unknown, max: number): value is number {
   return typeof value === "number" && value >= 0 && value <= max && Math.floor(value) === value;
 }
+
+/** From this many words up, allocBatch's array comes from Host.unzeroedWords (measured: 4096 words 4.1 -> 0.7 us, 256 slower). */
+const UNZEROED_WORDS = 1024;
 
 /** The largest address a number holds exactly, as a bigint. */
 const MAX_ADDRESS = BigInt(MAX_SIZE);
@@ -275,7 +283,7 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
     const s = isSize(size, MAX_SIZE) ? size : checkSize(size, "allocBatch: size");
     const n = isSize(count, MAX_BATCH) ? count : checkSize(count, "allocBatch: count", MAX_BATCH);
     let words: BigUint64Array;
-    if (out === undefined) words = new BigUint64Array(n);
+    if (out === undefined) words = n >= UNZEROED_WORDS && host.unzeroedWords ? host.unzeroedWords(n) : new BigUint64Array(n);
     else if (out instanceof BigUint64Array && out.length === n) words = out;
     else return fail("BAD_SIZE", `allocBatch(${s}, ${n}, out): out must be a BigUint64Array of ${n} entries`);
     if (n === 0) return words;

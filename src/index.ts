@@ -162,6 +162,11 @@ const native: NativeHakmem = {
 const api: Hakmem = createHakmem(native, {
   readTextFile: (path) => readFileSync(path, "utf8"),
   env: () => process.env,
+  // Bun's Buffer.allocUnsafe does not zero; from 1024 words it is its own allocation at offset 0.
+  unzeroedWords: (count) => {
+    const bytes = Buffer.allocUnsafe(count * 8);
+    return bytes.byteOffset % 8 === 0 ? new BigUint64Array(bytes.buffer, bytes.byteOffset, count) : new BigUint64Array(count);
+  },
 });
 
 /**
