@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { checkSize, fail, hex, notLive, requireAddress } from "./checks.ts";
+import { checkSize, fail, hex, isSize, notLive, requireAddress } from "./checks.ts";
 import type { NativeHakmem, Pointer } from "./core.ts";
 import { HakmemError, MAX_SIZE } from "./errors.ts";
 
@@ -90,7 +90,7 @@ export function createBuffers(native: NativeHakmem): Buffers {
   const nativeLendBuffer = native.lendBuffer;
 
   function make(size: number, zeroed: boolean, fn: string): HakmemBuffer {
-    if (typeof size === "number" && size > 0 && size <= LEND_SURELY && Math.floor(size) === size) {
+    if (isSize(size, LEND_SURELY) && size > 0) {
       const a = nativeBufferAlloc(size, zeroed);
       if (a) {
         const b = nativeLendBuffer(a, size) as HakmemBuffer;

@@ -28,6 +28,11 @@ export function describeValue(value: unknown): string {
   return value === null ? "null" : typeof value;
 }
 
+/** The fast paths' test of a size or count (checkSize says why one fails). */
+export function isSize(value: unknown, max: number): value is number {
+  return typeof value === "number" && value >= 0 && value <= max && Math.floor(value) === value;
+}
+
 /** Validates a size or count; returns it as an integer number. */
 export function checkSize(value: unknown, what: string, max = MAX_SIZE): number {
   if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= max) return value;

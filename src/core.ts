@@ -28,6 +28,7 @@ import {
   HAK_E_NOMEM,
   HAK_OK,
   hex,
+  isSize,
   notLive,
   requireAddress,
 } from "./checks.ts";
@@ -173,11 +174,6 @@ export interface Hakmem {
   trim(): number;
   /** The library's version, "MAJOR.MINOR.PATCH". */
   version(): string;
-}
-
-/** The fast paths' test of a size or count (checkSize says why one fails). */
-function isSize(value: unknown, max: number): value is number {
-  return typeof value === "number" && value >= 0 && value <= max && Math.floor(value) === value;
 }
 
 /** From this many words up, allocBatch's array comes from Host.unzeroedWords (measured: 4096 words 4.1 -> 0.7 us, 256 slower). */
