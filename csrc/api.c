@@ -69,12 +69,14 @@ static void fork_prepare(void) {
   hk_heap_fork_prepare();
   hk_lru_fork_prepare();
   hk_large_fork_prepare();
+  hk_lent_fork_prepare();
   hk_os_fork_prepare();
   hk_tl_fork_window = 1;
 }
 static void fork_parent(void) {
   hk_tl_fork_window = 0;
   hk_os_fork_parent();
+  hk_lent_fork_parent();
   hk_large_fork_parent();
   hk_lru_fork_parent();
   hk_heap_fork_parent();
@@ -137,7 +139,7 @@ void *hk_alloc_aligned(size_t align, size_t size) {
 
 bool hk_free_nonsmall(void *p) { return p == NULL || hk_large_free(p); }
 
-int hk_block_state(const void *p) {
+static int block_state(const void *p) {
   uintptr_t a = (uintptr_t)p;
   if (hk_registry_has(a)) {
     hk_slab *s = hk_slab_of(hk_ss_of(a), a);
@@ -152,6 +154,12 @@ int hk_block_state(const void *p) {
   if (!p) return HAK_BLOCK_FOREIGN;
   if (hk_large_usable(p)) return HAK_BLOCK_LIVE;
   return hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN;
+}
+
+int hk_block_state(const void *p) {
+  int state = block_state(p);
+  /* A block lent to JavaScript with no guard (buffer.c) is not the caller's to free, resize or own. */
+  return state == HAK_BLOCK_LIVE && HK_UNLIKELY(hk_lent_unguarded(p)) ? HAK_BLOCK_FOREIGN : state;
 }
 
 /* Frees p, known to be a live block (slab or large). */
@@ -281,7 +289,14 @@ size_t hak_usable_size(const void *p) {
 
 int hak_owns(const void *p) { return hk_block_state(p) == HAK_BLOCK_LIVE; }
 int hak_block_state(const void *p) { return hk_block_state(p); }
-int hak_free_checked(void *p) { return hk_free_validated(p); }
+int hak_free_checked(void *p) {
+  hk_slab *s = HK_LIKELY(!g_hk.free_checks) ? hk_own_live_slab((uintptr_t)p) : NULL;
+  if (HK_LIKELY(s != NULL)) {
+    hk_free_local(hk_tl_heap, s, (hk_block *)p);
+    return HAK_OK;
+  }
+  return hk_free_validated(p);
+}
 
 size_t hak_malloc_batch(size_t size, size_t count, void **out) {
   if (!out) return 0;
@@ -308,53 +323,84 @@ void hak_free_deallocator(void *bytes, void *ctx) {
 
 void *hak_buffer_deallocator(void) { return (void *)&hak_free_deallocator; }
 
-/* Index of the second occurrence of a pointer that appears twice, or count.
- * An open-addressing set at most half full, on the stack or in a private
- * mapping: never in the user's heap, whose statistics must show only the
- * user's blocks. */
-static size_t first_repeat(void **ptrs, size_t count, bool *nomem) {
-  uintptr_t on_stack[2048];
-  size_t cap = 16;
-  while (cap < 2 * count) cap *= 2;
-  size_t map_len = cap > 2048 ? cap * sizeof(uintptr_t) : 0;
-  uintptr_t *set = map_len ? hk_os_map(map_len) : on_stack;
-  if (!set) {
-    *nomem = true;
-    return count;
+/* All or nothing in one pass over the batch and one pass of frees: each
+ * entry is checked live, then its first word is saved in a scratch array and
+ * replaced by a mark, the address of its scratch slot. An entry whose block
+ * already carries the mark of an earlier slot holding the same pointer is a
+ * repeat (exact: the slot names it). On a bad entry the saved words go back
+ * and nothing was freed; otherwise every block is freed (a free overwrites the
+ * mark), those of the calling thread's own slabs straight onto their lists
+ * (the slab was found by the check), in reverse order. The scratch is on the stack or in a
+ * private mapping: never in the user's heap, whose statistics must show only
+ * the user's blocks. */
+#define BATCH_ON_STACK 4096 /* 64 KiB of stack */
+
+typedef struct batch_scratch {
+  uintptr_t saved;  /* the block's first word before the mark */
+  hk_slab *own;     /* its slab when it is the calling thread's own (hk_own_live_slab), else NULL */
+} batch_scratch;
+
+static int check_and_mark(void **ptrs, size_t count, batch_scratch *scratch, size_t *bad) {
+  bool fast = !g_hk.free_checks;
+  hk_slab *last = NULL; /* the own slab of the previous entry: batches come in runs from one slab */
+  uintptr_t last_start = 0, last_len = 0;
+  for (size_t i = 0; i < count; i++) {
+    void *p = ptrs[i];
+    if (!p) continue;
+    uintptr_t a = (uintptr_t)p;
+    hk_slab *own = NULL;
+    if (fast) {
+      hk_slab *s = a - last_start < last_len ? last : hk_own_slab_of(a);
+      if (s && s != last) {
+        last = s;
+        last_start = s->start;
+        last_len = (uintptr_t)s->capacity * s->block_size;
+      }
+      if (s && hk_own_block_live(s, a)) own = s;
+    }
+    if (!own) {
+      int state = hk_block_state(p); /* a marked block reads live: its mark is no link */
+      if (state != HAK_BLOCK_LIVE) {
+        *bad = i;
+        return free_error(state);
+      }
+    }
+    uintptr_t word = *(uintptr_t *)p, slot = (word - (uintptr_t)scratch) / sizeof *scratch;
+    if (word >= (uintptr_t)scratch && slot < i && word % sizeof *scratch == 0 && ptrs[slot] == p) {
+      *bad = i;
+      return HAK_E_DOUBLE_FREE;
+    }
+    scratch[i].saved = word;
+    scratch[i].own = own;
+    *(uintptr_t *)p = (uintptr_t)&scratch[i];
   }
-  if (!map_len) memset(set, 0, cap * sizeof *set);
-  size_t i = 0;
-  for (; i < count; i++) {
-    uintptr_t key = (uintptr_t)ptrs[i];
-    if (!key) continue;
-    size_t h = (size_t)((key >> 4) * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
-    while (set[h] && set[h] != key) h = (h + 1) & (cap - 1);
-    if (set[h] == key) break;
-    set[h] = key;
-  }
-  if (map_len) hk_os_unmap(set, map_len);
-  return i;
+  return HAK_OK;
 }
 
 int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
   if (!ptrs && count) return HAK_E_FOREIGN;
-  for (size_t i = 0; i < count; i++) {
-    int state = ptrs[i] ? hk_block_state(ptrs[i]) : HAK_BLOCK_LIVE;
-    if (state != HAK_BLOCK_LIVE) {
-      if (bad) *bad = i;
-      return free_error(state);
+  batch_scratch on_stack[BATCH_ON_STACK];
+  size_t map_len = count > BATCH_ON_STACK ? count * sizeof(batch_scratch) : 0;
+  batch_scratch *scratch = map_len ? hk_os_map(map_len) : on_stack;
+  if (!scratch) return HAK_E_NOMEM;
+  size_t first_bad = count;
+  int rc = check_and_mark(ptrs, count, scratch, &first_bad);
+  if (rc != HAK_OK) {
+    for (size_t i = 0; i < first_bad; i++)
+      if (ptrs[i]) *(uintptr_t *)ptrs[i] = scratch[i].saved;
+    if (bad) *bad = first_bad;
+  } else {
+    hk_heap *h = hk_tl_heap;
+    /* Last checked, first freed: the blocks the check touched last are still in the cache. */
+    for (size_t i = count; i-- > 0;) {
+      if (!ptrs[i]) continue;
+      /* A slab emptied by an earlier free of this batch held none of the later (live) entries. */
+      if (scratch[i].own) hk_free_local(h, scratch[i].own, (hk_block *)ptrs[i]);
+      else free_live(ptrs[i]);
     }
   }
-  bool nomem = false;
-  size_t repeat = first_repeat(ptrs, count, &nomem);
-  if (nomem) return HAK_E_NOMEM;
-  if (repeat < count) {
-    if (bad) *bad = repeat;
-    return HAK_E_DOUBLE_FREE;
-  }
-  for (size_t i = 0; i < count; i++)
-    if (ptrs[i]) free_live(ptrs[i]);
-  return HAK_OK;
+  if (map_len) hk_os_unmap(scratch, map_len);
+  return rc;
 }
 
 size_t hak_trim(void) {

@@ -11,6 +11,7 @@
  *   decay.c     background thread releasing cached memory older than its TTL (started on first need)
  *   config.c    the flag table (single source of truth), parsing, describe
  *   stats.c     counters summed on demand, JSON and text reports
+ *   buffer.c    blocks lent to JavaScript as ArrayBuffers (guarded, or recorded)
  *   api.c       the hak_* functions; preload.c adds the malloc family
  */
 #ifndef HAKMEM_INTERNAL_H
@@ -310,6 +311,10 @@ HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *by
 HK_INTERNAL size_t hk_large_flush(void);          /* decommits every cached free page; bytes */
 HK_INTERNAL bool hk_large_decay(void);            /* releases what outlived the TTL; true: some still cached */
 HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);
+/* buffer.c */
+HK_INTERNAL bool hk_lent_unguarded(const void *p); /* a live 64 KiB block lent with no guard */
+HK_INTERNAL void hk_lent_fork_prepare(void);
+HK_INTERNAL void hk_lent_fork_parent(void);
 /* stats.c */
 typedef struct hk_counters {   /* rare-path counters, updated atomically */
   _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
@@ -416,6 +421,38 @@ static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   h->nfree[c]++;
   /* An empty current slab stays put (see heap.c); a full one is never current. */
   if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_free_local_slow(h, s);
+}
+
+/* The calling thread's slab holding a, or NULL (not a slab block, another
+ * thread's slab, a follower unit, or the 64 KiB class, whose blocks may be
+ * lent unguarded: buffer.c). */
+static inline hk_slab *hk_own_slab_of(uintptr_t a) {
+  if (HK_UNLIKELY(!hk_registry_has(a))) return NULL;
+  hk_slab *s = hk_slab_of(hk_ss_of(a), a);
+  if (HK_UNLIKELY(s->owner != hk_tl_heap || s->block_size == HK_SLAB_MAX)) return NULL;
+  return s;
+}
+
+/* Whether a, inside the calling thread's slab s, is a live block, when that
+ * can be told without walking a list (false: the exact check must decide).
+ * Not for check or secure modes (raw links). A block's first word is a link
+ * into its own slab, HK_END (end of the local list) or NULL (end of the
+ * remote list) only while it is free; anything else means live. NULL is
+ * taken as live only while the remote list is empty. Changes nothing. */
+static inline bool hk_own_block_live(const hk_slab *s, uintptr_t a) {
+  if (HK_UNLIKELY(!hk_block_start_ok(s, a))) return false;
+  uintptr_t span = (uintptr_t)s->carved * s->block_size;
+  if (HK_UNLIKELY(a - s->start >= span)) return false; /* never handed out */
+  uintptr_t next = (uintptr_t)((hk_block *)a)->next;
+  if (next == (uintptr_t)HK_END || next - s->start < span) return false;
+  return next != 0 || atomic_load_explicit(&s->remote, memory_order_relaxed) == NULL;
+}
+
+/* The calling thread's slab that a is a live block of, or NULL when the exact
+ * check (hk_block_state) must decide. */
+static inline hk_slab *hk_own_live_slab(uintptr_t a) {
+  hk_slab *s = hk_own_slab_of(a);
+  return s && hk_own_block_live(s, a) ? s : NULL;
 }
 
 /* Frees p if it lies in a SuperSlab; returns false otherwise (large, NULL or foreign). */

@@ -10,10 +10,10 @@
  * - Pointers are plain address numbers (the same branded {@link Pointer} type as in Bun), not `Deno.PointerObject`s.
  *   Turn one into a Deno pointer with `Deno.UnsafePointer.create(BigInt(p))` when another FFI library needs it.
  * - {@link buffer}: Deno's FFI cannot attach a native deallocator to an ArrayBuffer. The buffer is made with
- *   `Deno.UnsafePointerView.getArrayBuffer` and a `FinalizationRegistry` on the ArrayBuffer calls `hak_free_checked`
+ *   `Deno.UnsafePointerView.getArrayBuffer` and a `FinalizationRegistry` on the ArrayBuffer calls `hak_buffer_free`
  *   once it is collected. That callback is JavaScript and runs on this thread some time after collection (never, if
- *   the process exits first), so memory comes back later than in Bun; a buffer handed to another thread with
- *   `postMessage` transfer is not supported.
+ *   the process exits first), so memory comes back later than in Bun; {@link release} (or `using`) detaches the
+ *   buffer and frees it at once. A buffer handed to another thread with `postMessage` transfer is not supported.
  *
  * @module
  */
@@ -30,6 +30,7 @@ import {
   PREBUILT_PLATFORMS,
 } from "./library.ts";
 import type { HakmemStats } from "./stats.ts";
+import type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
 
 export type { Pointer } from "./core.ts";
 export { HakmemError, HAKMEM_ERROR_CODES, MAX_BATCH, MAX_SIZE, type HakmemErrorCode } from "./errors.ts";
@@ -57,6 +58,7 @@ export {
 export { STATS_FIELDS, type HakmemStats, type StatsField } from "./stats.ts";
 export type { FlagDescription, PointerList } from "./core.ts";
 export { pointerAt, pointers } from "./batch.ts";
+export type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
 
 // Addresses cross as usize (bigint both ways) so that no Deno.PointerObject is made per call.
 const SYMBOLS = {
@@ -70,6 +72,9 @@ const SYMBOLS = {
   hak_malloc_batch: { parameters: ["usize", "usize", "buffer"], result: "usize" },
   hak_free_batch: { parameters: ["buffer", "usize"], result: "void" },
   hak_free_batch_checked: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
+  hak_buffer_alloc: { parameters: ["usize", "i32"], result: "usize" },
+  hak_buffer_size: { parameters: ["usize"], result: "usize" },
+  hak_buffer_free: { parameters: ["usize", "usize"], result: "void" },
   hak_trim: { parameters: [], result: "usize" },
   hak_stats: { parameters: ["buffer"], result: "i32" },
   hak_stats_json: { parameters: [], result: "pointer" },
@@ -138,10 +143,20 @@ function string(ptr: Deno.PointerValue): string | null {
   return ptr === null ? null : Deno.UnsafePointerView.getCString(ptr);
 }
 
-/** Frees buffer() blocks once their ArrayBuffer is collected (checked: a block freed by hand is left alone). */
+/**
+ * Gives buffer() blocks back once their ArrayBuffer is collected. release() unregisters first (the ArrayBuffer is
+ * its own unregister token), so a block is never given back twice.
+ */
 const bufferRegistry = new FinalizationRegistry<number>((address) => {
-  sym.hak_free_checked(BigInt(address));
+  sym.hak_buffer_free(BigInt(address), 0n);
 });
+
+/** A Deno pointer for a non-zero address. */
+function pointerTo(address: number): Deno.PointerObject {
+  const pointer = Deno.UnsafePointer.create(BigInt(address));
+  if (pointer === null) throw new Error("null pointer");
+  return pointer;
+}
 
 const big = BigInt;
 
@@ -165,13 +180,22 @@ const native: NativeHakmem = {
   configLocked: () => sym.hak_config_locked() !== 0,
   strerror: (code) => string(sym.hak_strerror(code)) ?? `error ${code}`,
   version: () => string(sym.hak_version()) ?? "",
-  adoptBuffer: (ptr, size) => {
-    const pointer = Deno.UnsafePointer.create(BigInt(ptr));
-    if (pointer === null) throw new Error("null pointer");
-    const ab = Deno.UnsafePointerView.getArrayBuffer(pointer, size);
-    bufferRegistry.register(ab, ptr);
-    return ab;
+  bufferAlloc: (size, zeroed) => Number(sym.hak_buffer_alloc(big(size), zeroed ? 1 : 0)),
+  bufferSize: (address) => Number(sym.hak_buffer_size(big(address))),
+  bufferFree: (address) => sym.hak_buffer_free(big(address), 0n),
+  lendBuffer: (address, size) => {
+    const ab = Deno.UnsafePointerView.getArrayBuffer(pointerTo(address), size);
+    bufferRegistry.register(ab, address, ab);
+    return new Uint8Array(ab);
   },
+  // Detach first (every view reads length 0), then free: no JavaScript can reach the block once it is back.
+  unlendBuffer: (buffer, address) => {
+    bufferRegistry.unregister(buffer);
+    buffer.transfer(0);
+    sym.hak_buffer_free(big(address), 0n);
+  },
+  borrowView: (address, length) => new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(pointerTo(address), length)),
+  dataAddress: (buffer) => Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer))),
 };
 
 const api: Hakmem = createHakmem(native, {
@@ -191,12 +215,20 @@ export const realloc: (ptr: Pointer | null, size: number) => Pointer = api.reall
 export const usableSize: (ptr: Pointer) => number = api.usableSize;
 /** Whether `ptr` is the start of a live hakmem block; never throws. */
 export const owns: (ptr: unknown) => boolean = api.owns;
-/** `count` blocks of `size` bytes in one FFI call, as a BigUint64Array; all or nothing (`OUT_OF_MEMORY`). */
-export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
+/** `count` blocks of `size` bytes in one FFI call, as a BigUint64Array (`out`, of `count` entries, when given); all or nothing (`OUT_OF_MEMORY`). */
+export const allocBatch: (size: number, count: number, out?: BigUint64Array) => BigUint64Array = api.allocBatch;
 /** Frees every entry (zeros skipped) in one `hak_free_batch_checked` call; all or nothing. */
 export const freeBatch: (ptrs: PointerList) => void = api.freeBatch;
-/** A zeroed Uint8Array over hakmem memory, freed by a FinalizationRegistry after collection (see the module notes). */
-export const buffer: (size: number) => Uint8Array = api.buffer;
+/** A zeroed Uint8Array over hakmem memory, freed by a FinalizationRegistry after collection (see the module notes), or at once by {@link release} / `using`. */
+export const buffer: (size: number) => HakmemBuffer = api.buffer;
+/** {@link buffer} without the zeroing. */
+export const bufferUnsafe: (size: number) => HakmemBuffer = api.bufferUnsafe;
+/** Detaches a buffer and gives its block back now. Throws `DOUBLE_FREE` when already released, `FOREIGN_POINTER` for a subarray, an arena's buffer or memory not from buffer(). */
+export const release: (buffer: ArrayBuffer | ArrayBufferView) => void = api.release;
+/** A non-owning Uint8Array over `length` bytes of a live block. Throws `FOREIGN_POINTER`, or `BAD_SIZE` past the block's end. */
+export const view: (ptr: Pointer, length: number) => Uint8Array<ArrayBuffer> = api.view;
+/** Blocks and buffers all freed by one `dispose()` (or `using`); see src/index.ts. */
+export const arena: (options?: ArenaOptions) => Arena = api.arena;
 /** The counters of `struct hak_stats`. Throws `ABI_MISMATCH` when the library's struct differs. */
 export const stats: () => HakmemStats = api.stats;
 /** Applies configuration before the first allocation. Throws `BAD_CONFIG` or `CONFIG_LOCKED`. */

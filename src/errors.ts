@@ -11,15 +11,17 @@
  *   ({@link MAX_SIZE} bytes; {@link MAX_BATCH} pointers for a batch).
  * - `OUT_OF_MEMORY`: hakmem returned NULL (the OS refused memory). Nothing was allocated.
  * - `FOREIGN_POINTER`: an address that is not the start of a live hakmem block where one is required: NULL (for
- *   `free` and `usableSize`), a value that is not an address, an address hakmem does not own, or a pointer into
- *   the middle of a block.
- * - `DOUBLE_FREE`: `free`, `realloc` or `freeBatch` of a block hakmem can tell is already free, or the same
- *   pointer twice in one `freeBatch`.
+ *   `free` and `usableSize`), a value that is not an address, an address hakmem does not own, a pointer into
+ *   the middle of a block, or a buffer's memory given to `free` (buffers are given back by `release` or the
+ *   collector); `release` of something that is not a whole buffer from `buffer()` still held by this thread.
+ * - `DOUBLE_FREE`: `free`, `realloc` or `freeBatch` of a block hakmem can tell is already free, the same
+ *   pointer twice in one `freeBatch`, or `release` of a buffer already released.
  * - `CONFIG_LOCKED`: `configure` after the first allocation froze the configuration.
  * - `BAD_CONFIG`: an unknown configuration key, a value of the wrong type or out of its range (the message names
  *   the key and what is allowed), an unknown `HAKMEM_*` variable in `fromEnv`, or a malformed JSON file.
  * - `LIBRARY_NOT_FOUND`: `build/libhakmem.so` (or `HAKMEM_LIB`) does not exist; the message says how to build it.
  * - `LIBRARY_LOAD_FAILED`: the library exists but could not be loaded (wrong architecture, missing symbols).
+ * - `DISPOSED`: an arena used after `dispose()`.
  * - `ABI_MISMATCH`: the loaded library's `struct hak_stats` does not have the size its `hak_stats_json()` fields
  *   imply (a library built from mismatched sources); no statistic can be trusted then.
  */
@@ -32,7 +34,8 @@ export type HakmemErrorCode =
   | "BAD_CONFIG"
   | "LIBRARY_NOT_FOUND"
   | "LIBRARY_LOAD_FAILED"
-  | "ABI_MISMATCH";
+  | "ABI_MISMATCH"
+  | "DISPOSED";
 
 /** Every {@link HakmemErrorCode}, for exhaustive checks. */
 export const HAKMEM_ERROR_CODES: readonly HakmemErrorCode[] = [
@@ -45,6 +48,7 @@ export const HAKMEM_ERROR_CODES: readonly HakmemErrorCode[] = [
   "LIBRARY_NOT_FOUND",
   "LIBRARY_LOAD_FAILED",
   "ABI_MISMATCH",
+  "DISPOSED",
 ];
 
 /**

@@ -9,23 +9,25 @@
  *
  * @example
  * ```ts
- * import { alloc, free, usableSize, buffer, stats } from "hakmem";
+ * import { alloc, free, usableSize, buffer, release, stats } from "hakmem";
  * const p = alloc(100);              // a bun:ffi Pointer
  * console.log(usableSize(p));        // 112
  * free(p);
- * const bytes = buffer(4096);        // zeroed, freed by the garbage collector
+ * const bytes = buffer(4096);        // zeroed, freed by the garbage collector...
+ * release(bytes);                    // ...or now (`using bytes = buffer(4096)` at the end of the scope)
  * console.log(stats().bytes_in_use);
  * ```
  *
  * @module
  */
 import { readFileSync } from "node:fs";
-import { FFIType, toArrayBuffer } from "bun:ffi";
+import { FFIType, ptr, toArrayBuffer, toBuffer } from "bun:ffi";
 import { openLibrary } from "./bun-library.ts";
 import { createHakmem, type FlagDescription, type Hakmem, type NativeHakmem, type Pointer, type PointerList } from "./core.ts";
 import type { HakmemConfig, HakmemOptions } from "./config.ts";
 import { lazySymbols } from "./library.ts";
 import type { HakmemStats } from "./stats.ts";
+import type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
 
 // The same structural type as bun:ffi's Pointer (so either passes for the other); declared in src/core.ts so that
 // the published declarations need no Bun types.
@@ -55,6 +57,7 @@ export {
 export { STATS_FIELDS, type HakmemStats, type StatsField } from "./stats.ts";
 export type { FlagDescription, PointerList } from "./core.ts";
 export { pointerAt, pointers } from "./batch.ts";
+export type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
 
 const SYMBOLS = {
   hak_malloc: { args: [FFIType.u64], returns: FFIType.ptr },
@@ -67,7 +70,10 @@ const SYMBOLS = {
   hak_malloc_batch: { args: [FFIType.u64, FFIType.u64, FFIType.ptr], returns: FFIType.u64_fast },
   hak_free_batch: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.void },
   hak_free_batch_checked: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
-  hak_buffer_deallocator: { args: [], returns: FFIType.ptr },
+  hak_buffer_alloc: { args: [FFIType.u64, FFIType.i32], returns: FFIType.ptr },
+  hak_buffer_size: { args: [FFIType.ptr], returns: FFIType.u64_fast },
+  hak_buffer_free: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.void },
+  hak_buffer_free_fn: { args: [], returns: FFIType.ptr },
   hak_trim: { args: [], returns: FFIType.u64_fast },
   hak_stats: { args: [FFIType.ptr], returns: FFIType.i32 },
   hak_stats_json: { args: [], returns: FFIType.cstring },
@@ -79,14 +85,14 @@ const SYMBOLS = {
   hak_version: { args: [], returns: FFIType.cstring },
 } as const;
 
-/** The C deallocator an ArrayBuffer from `buffer()` calls when collected: `hak_free_deallocator(bytes, ctx)`. */
-let deallocator: Pointer;
+/** The C deallocator of a buffer()'s memory, run when it is collected or detached: `hak_buffer_free(bytes, ctx)`. */
+let bufferFreeFn: Pointer;
 let loadedPath: string | undefined;
 
 // Opened by the first call that needs it; from then on `sym.hak_x` is the library's own function (see lazySymbols).
 const sym = lazySymbols(Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[], () => {
   const { library, path } = openLibrary(SYMBOLS);
-  deallocator = library.symbols.hak_buffer_deallocator() as Pointer;
+  bufferFreeFn = library.symbols.hak_buffer_free_fn() as Pointer;
   loadedPath = path;
   return library.symbols;
 });
@@ -107,25 +113,36 @@ function cstr(text: string): Buffer {
   return Buffer.from(`${text}\0`, "utf8");
 }
 
-/** `toArrayBuffer` with the deallocator arguments bun:ffi accepts but its type declarations leave out. */
-const toOwnedArrayBuffer = toArrayBuffer as unknown as (
+/** `toBuffer` / `toArrayBuffer` with the deallocator arguments bun:ffi accepts but its type declarations leave out. */
+const toOwnedBuffer = toBuffer as unknown as (
   ptr: Pointer,
   byteOffset: number,
   byteLength: number,
   deallocatorContext: null,
   deallocator: Pointer,
-) => ArrayBuffer;
+) => Uint8Array<ArrayBuffer>;
+const toView = toArrayBuffer as unknown as (ptr: Pointer, byteOffset: number, byteLength: number) => ArrayBuffer;
 
 const asPtr = (address: number) => address as Pointer;
 const asNumber = (value: number | bigint) => Number(value);
 /** A returned pointer as an address number, 0 for NULL (bun:ffi types `ptr` results as possibly bigint). */
 const addressOf = (value: Pointer | bigint | null) => (value === null ? 0 : Number(value));
 
+// `ptr` arguments take plain numbers and a `ptr` result is a number or null (bun:ffi's fastest conversions; see
+// bench/api.bench.ts for the signatures measured). The hot functions read `sym.hak_x` at each call: until the first
+// call it is lazySymbols' loading stub, then the bound FFI function itself.
+type Symbols = typeof sym;
+const hot = sym as unknown as Omit<Symbols, "hak_malloc" | "hak_free_checked" | "hak_buffer_alloc"> & {
+  hak_malloc: (size: number) => number | null;
+  hak_free_checked: (ptr: number) => number;
+  hak_buffer_alloc: (size: number, zeroed: number) => number | null;
+};
+
 const native: NativeHakmem = {
-  malloc: (size) => addressOf(sym.hak_malloc(size)),
+  malloc: (size) => hot.hak_malloc(size),
   calloc: (count, size) => addressOf(sym.hak_calloc(count, size)),
   realloc: (ptr, size) => addressOf(sym.hak_realloc(asPtr(ptr), size)),
-  freeChecked: (ptr) => sym.hak_free_checked(asPtr(ptr)),
+  freeChecked: (ptr) => hot.hak_free_checked(ptr),
   usableSize: (ptr) => asNumber(sym.hak_usable_size(asPtr(ptr))),
   owns: (ptr) => sym.hak_owns(asPtr(ptr)) === 1,
   blockState: (ptr) => sym.hak_block_state(asPtr(ptr)),
@@ -144,12 +161,26 @@ const native: NativeHakmem = {
   configLocked: () => sym.hak_config_locked() !== 0,
   strerror: (code) => String(sym.hak_strerror(code)),
   version: () => String(sym.hak_version()),
-  adoptBuffer: (ptr, size) => toOwnedArrayBuffer(asPtr(ptr), 0, size, null, deallocator),
+  bufferAlloc: (size, zeroed) => hot.hak_buffer_alloc(size, zeroed ? 1 : 0),
+  bufferSize: (address) => asNumber(sym.hak_buffer_size(asPtr(address))),
+  bufferFree: (address) => sym.hak_buffer_free(asPtr(address), null),
+  // toBuffer makes the Uint8Array directly (no separate ArrayBuffer object until .buffer is read): the cheapest
+  // way bun:ffi has to lend memory with a native deallocator.
+  lendBuffer: (address, size) => toOwnedBuffer(address as Pointer, 0, size, null, bufferFreeFn),
+  // Bun 1.4: transfer(0) of an ArrayBuffer with a native deallocator detaches it and runs the deallocator now.
+  unlendBuffer: (buffer) => void buffer.transfer(0),
+  borrowView: (address, length) => new Uint8Array(toView(asPtr(address), 0, length)),
+  dataAddress: (data) => ptr(data),
 };
 
 const api: Hakmem = createHakmem(native, {
   readTextFile: (path) => readFileSync(path, "utf8"),
   env: () => process.env,
+  // Bun's Buffer.allocUnsafe does not zero; from 1024 words it is its own allocation at offset 0.
+  unzeroedWords: (count) => {
+    const bytes = Buffer.allocUnsafe(count * 8);
+    return bytes.byteOffset % 8 === 0 ? new BigUint64Array(bytes.buffer, bytes.byteOffset, count) : new BigUint64Array(count);
+  },
 });
 
 /**
@@ -226,11 +257,13 @@ export const owns: (ptr: unknown) => boolean = api.owns;
  *
  * @param size - bytes per block, an integer from 0 to {@link MAX_SIZE}
  * @param count - number of blocks, an integer from 0 to {@link MAX_BATCH}
+ * @param out - a BigUint64Array of exactly `count` entries to fill and return, so that a loop reuses one array
+ *   instead of making a new one per call (default: a new array)
  * @returns the `count` addresses
- * @throws {@link HakmemError} `BAD_SIZE`; `OUT_OF_MEMORY` when not all could be allocated (those that were are
- *   given back first, so nothing leaks)
+ * @throws {@link HakmemError} `BAD_SIZE` (also for an `out` of another length); `OUT_OF_MEMORY` when not all could
+ *   be allocated (those that were are given back first, so nothing leaks)
  */
-export const allocBatch: (size: number, count: number) => BigUint64Array = api.allocBatch;
+export const allocBatch: (size: number, count: number, out?: BigUint64Array) => BigUint64Array = api.allocBatch;
 
 /**
  * Frees many blocks in one FFI crossing (`hak_free_batch_checked`). Zero entries are skipped, as in C.
@@ -245,16 +278,76 @@ export const allocBatch: (size: number, count: number) => BigUint64Array = api.a
 export const freeBatch: (ptrs: PointerList) => void = api.freeBatch;
 
 /**
- * A zeroed Uint8Array of `size` bytes over hakmem memory, owned by the garbage collector: when its ArrayBuffer is
- * collected, JavaScriptCore calls the C function `hak_free_deallocator` (given to `bun:ffi` `toArrayBuffer` as a
- * native deallocator), which frees the block; no JavaScript runs. Do not free it yourself.
+ * A zeroed Uint8Array of `size` bytes over hakmem memory (in Bun a `Buffer`, the Uint8Array subclass bun:ffi makes).
+ * The garbage collector owns it: when its ArrayBuffer is collected, JavaScriptCore calls the C function
+ * `hak_buffer_free` (a native deallocator; no JavaScript runs), which frees the block. {@link release} (or `using`,
+ * through its `[Symbol.dispose]`) gives it back at once and detaches it (length 0), so that nothing can read the freed
+ * memory. `free(ptr(buffer))` is refused (`FOREIGN_POINTER`): the block starts 16 bytes before the buffer.
+ *
+ * A 1 MiB buffer (a large block) made again after one was released reuses the cached mapping with its pages still
+ * present: it is zeroed with no page faults. A fresh mapping is not written at all (the OS gave it zeroed).
  *
  * @param size - bytes, an integer from 0 to {@link MAX_SIZE}; 0 gives an empty Uint8Array that holds no hakmem memory
- * @returns the view over the whole block (`byteOffset` 0, `length` = `size`)
+ * @returns the view over the whole buffer (`byteOffset` 0, `length` = `size`), disposable
  * @throws {@link HakmemError} `BAD_SIZE` (also when the runtime cannot make an ArrayBuffer that large);
  *   `OUT_OF_MEMORY`
+ * @example
+ * ```ts
+ * {
+ *   using scratch = buffer(1 << 20);
+ *   fill(scratch);
+ * } // the block is back in hakmem here, and scratch.length is 0
+ * ```
  */
-export const buffer: (size: number) => Uint8Array = api.buffer;
+export const buffer: (size: number) => HakmemBuffer = api.buffer;
+
+/**
+ * {@link buffer} without the zeroing: the bytes are whatever the memory held before (as `Buffer.allocUnsafe`).
+ *
+ * @param size - bytes, an integer from 0 to {@link MAX_SIZE}
+ * @returns the view over the whole buffer, disposable
+ * @throws {@link HakmemError} `BAD_SIZE`; `OUT_OF_MEMORY`
+ */
+export const bufferUnsafe: (size: number) => HakmemBuffer = api.bufferUnsafe;
+
+/**
+ * Gives a buffer from {@link buffer} or {@link bufferUnsafe} back to hakmem now and detaches its ArrayBuffer: every
+ * view of it reads length 0 afterwards. `buffer[Symbol.dispose]` (what `using` calls) does the same, and does
+ * nothing for a buffer already released or transferred.
+ *
+ * @param buffer - the buffer (any view covering all of it) or its ArrayBuffer
+ * @throws {@link HakmemError} `DOUBLE_FREE` for a buffer already released; `FOREIGN_POINTER` for a view of part
+ *   of a buffer (a subarray), an arena's buffer, a buffer transferred away (`postMessage`: the receiver owns it
+ *   and may release it there), or memory not from `buffer()`. Nothing is freed or detached when it throws.
+ */
+export const release: (buffer: ArrayBuffer | ArrayBufferView) => void = api.release;
+
+/**
+ * A Uint8Array over the first `length` bytes of a live block from {@link alloc} (or calloc, realloc, allocBatch),
+ * owning nothing: the block stays the caller's to free, and the view must not be used after that.
+ *
+ * @param ptr - the start of a live hakmem block
+ * @param length - bytes, at most the block's usable size
+ * @throws {@link HakmemError} `FOREIGN_POINTER` for an address that is not a live block's start; `BAD_SIZE` for a
+ *   length past the block's end
+ */
+export const view: (ptr: Pointer, length: number) => Uint8Array<ArrayBuffer> = api.view;
+
+/**
+ * An arena: blocks ({@link Arena.alloc}) and buffers ({@link Arena.buffer}) carved from hakmem chunks in
+ * JavaScript, with no call into C per block, all freed by one `dispose()` or at the end of a `using` scope. Its
+ * buffers are detached then. A dropped arena's chunks are freed by the collector.
+ *
+ * @param options - `chunkSize`: bytes per chunk (default 65520, a 64 KiB block)
+ * @throws {@link HakmemError} `BAD_SIZE` for a bad chunk size
+ * @example
+ * ```ts
+ * using scratch = arena();
+ * for (const line of lines) parse(line, scratch.buffer(line.length));
+ * // every buffer is freed here
+ * ```
+ */
+export const arena: (options?: ArenaOptions) => Arena = api.arena;
 
 /**
  * A snapshot of the allocator's counters, read from `struct hak_stats` through `hak_stats()` in one call (no

@@ -52,7 +52,7 @@ const NATIVE_WORKLOADS = [
   "large blocks 5–25M, calloc",
   "scaling 100,000 × 16 B",
 ];
-const SUITES = ["ffi", "batch", "buffer", "workload"];
+const SUITES = ["ffi", "batch", "buffer", "workload", "api"];
 
 const tmp = mkdtempSync(join(os.tmpdir(), "hakmem-bench-test-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -13,10 +13,8 @@ import {
   FLAGS,
   formatSize,
   fromEnv,
-  HakmemError,
   type HakmemConfig,
   type HakmemConfigKey,
-  type HakmemErrorCode,
   type HakmemOptions,
   loadConfig,
   parseSize,
@@ -24,7 +22,7 @@ import {
   toEnv,
   describeFlags,
 } from "../src/index.ts";
-import { report, ROOT, run } from "./support.ts";
+import { expectCode, report, ROOT, run } from "./support.ts";
 
 const ENTRY = join(ROOT, "src", "index.ts");
 const CHILD = join(ROOT, "tests", "config.child.ts");
@@ -45,18 +43,6 @@ async function child<T>(mode: string, options?: unknown, env: Record<string, str
   const result = await run(argv, { env });
   expect(result.exitCode, report(result, env)).toBe(0);
   return JSON.parse(result.stdout) as T;
-}
-
-function expectCode(fn: () => unknown, code: HakmemErrorCode): HakmemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected HakmemError ${code}`).toBeInstanceOf(HakmemError);
-  expect((caught as HakmemError).code, (caught as Error).message).toBe(code);
-  return caught as HakmemError;
 }
 
 /** What a C flag's description says about one TypeScript table row, as a list of disagreements. */

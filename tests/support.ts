@@ -1,5 +1,7 @@
 /** Paths and a process runner shared by the test suites. */
 import { join, resolve } from "node:path";
+import { expect } from "bun:test";
+import { HakmemError, type HakmemErrorCode } from "../src/errors.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const BUILD = join(ROOT, "build");
@@ -75,4 +77,17 @@ export function report(result: RunResult, env: Record<string, string> = {}, show
 function truncate(text: string, max = 8000): string {
   if (text.length <= max) return text.trimEnd();
   return `${text.slice(0, max / 2)}\n[... ${text.length - max} characters left out ...]\n${text.slice(-max / 2).trimEnd()}`;
+}
+
+/** Asserts that fn throws a HakmemError with this code; returns it. */
+export function expectCode(fn: () => unknown, code: HakmemErrorCode): HakmemError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected HakmemError ${code}`).toBeInstanceOf(HakmemError);
+  expect((caught as HakmemError).code, (caught as Error).message).toBe(code);
+  return caught as HakmemError;
 }

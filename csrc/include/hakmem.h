@@ -83,7 +83,9 @@ HAK_API void hak_free_batch(void **ptrs, size_t count);
 /* All or nothing: frees every non-NULL entry if each is a live hakmem block
  * and none appears twice; otherwise frees nothing and returns HAK_E_FOREIGN or
  * HAK_E_DOUBLE_FREE for the first bad entry, whose index goes to *bad (when
- * bad is not NULL). HAK_E_NOMEM if the duplicate check could not get memory. */
+ * bad is not NULL). HAK_E_NOMEM if the duplicate check could not get memory
+ * (more than 4096 entries need a mapping). While it runs, the first word of
+ * each block checked holds a mark; a refused batch gets its words back. */
 HAK_API int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad);
 
 /* A deallocator with the signature JavaScriptCore (bun:ffi toArrayBuffer)
@@ -92,6 +94,21 @@ HAK_API int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad);
  * address for FFI callers that need it as a number. */
 HAK_API void hak_free_deallocator(void *bytes, void *ctx);
 HAK_API void *hak_buffer_deallocator(void);
+
+/* Blocks lent to a garbage-collected runtime (csrc/buffer.c). The memory
+ * returned is preceded by a 16-byte guard inside the block, so the address
+ * is never the start of a hakmem block: hak_free and hak_free_checked refuse
+ * it, and only hak_buffer_free gives it back (as the ArrayBuffer's native
+ * deallocator, void (*)(void *bytes, void *ctx), ctx unused; it may run on a
+ * collector thread). zeroed: 0 leaves the bytes as they are. Memory known to
+ * be zero already (a fresh large mapping) is not written, so its pages are
+ * not faulted in. hak_buffer_size: the size asked for when bytes came from
+ * hak_buffer_alloc and is not yet freed, else 0; safe on any address.
+ * hak_buffer_free_fn: hak_buffer_free's address, for FFI callers. */
+HAK_API void *hak_buffer_alloc(size_t size, int zeroed);
+HAK_API size_t hak_buffer_size(const void *bytes);
+HAK_API void hak_buffer_free(void *bytes, void *ctx);
+HAK_API void *hak_buffer_free_fn(void);
 
 /* Fault injection for tests: from now on every nth OS mapping fails with
  * ENOMEM (0 turns it off). The same as HAKMEM_FAULT_MMAP_FAIL_EVERY, but

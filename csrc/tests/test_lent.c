@@ -1,0 +1,124 @@
+/* The C side of the JavaScript bindings' buffers and checked frees:
+ * hak_buffer_* (csrc/buffer.c), hak_free_checked's fast path and the marks
+ * hak_free_batch_checked writes into blocks while it checks a batch. */
+#include "check.h"
+
+/* hak_buffer_alloc: zeroed, its address no block start, refused by free and
+ * hak_free_checked, known to hak_buffer_size, given back by hak_buffer_free. */
+static void buffers(void) {
+  static const size_t sizes[] = {1, 16, 100, 4096, 65536 - 16, 65536, 1 << 20};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t n = sizes[i];
+    hak_stats_t before, after;
+    hak_stats(&before);
+    uint8_t *b = hak_buffer_alloc(n, 1);
+    CHECK(b != NULL && ((uintptr_t)b & 15) == 0, "hak_buffer_alloc(%zu): %p", n, (void *)b);
+    size_t nonzero = 0;
+    for (size_t k = 0; k < n; k++) nonzero += b[k] != 0;
+    CHECK(nonzero == 0, "hak_buffer_alloc(%zu, zeroed): %zu bytes not zero", n, nonzero);
+    memset(b, 0xa5, n);
+    CHECK(hak_buffer_size(b) == n, "hak_buffer_size = %zu, not %zu", hak_buffer_size(b), n);
+    CHECK(hak_buffer_size(b + 16) == 0 && hak_buffer_size(b - 16) == 0, "only the buffer's own address is a buffer");
+    CHECK(!hak_owns(b), "a buffer's address is not a block start");
+    CHECK(hak_free_checked(b) == HAK_E_FOREIGN, "hak_free_checked of a buffer is refused");
+    CHECK(hak_buffer_size(b) == n && b[n - 1] == 0xa5, "a refused free changes nothing");
+    hak_buffer_free(b, NULL);
+    CHECK(hak_buffer_size(b) == 0, "a freed buffer is no buffer");
+    hak_stats(&after);
+    CHECK(after.allocs - before.allocs == 1 && after.frees - before.frees == 1, "one block made and given back");
+  }
+  uint8_t *u = hak_buffer_alloc(300, 0);
+  CHECK(u && hak_buffer_size(u) == 300, "unzeroed buffer");
+  hak_buffer_free(u, NULL);
+  void *p = hak_malloc(64);
+  CHECK(hak_buffer_size(p) == 0 && hak_buffer_size((uint8_t *)p + 16) == 0, "a plain block is no buffer");
+  hak_free(p);
+  int on_stack = 0;
+  CHECK(hak_buffer_size(NULL) == 0 && hak_buffer_size(&on_stack) == 0 && hak_buffer_size((void *)8) == 0,
+        "foreign addresses are no buffers");
+  CHECK(hak_buffer_free_fn() == (void *)&hak_buffer_free, "hak_buffer_free_fn");
+}
+
+/* hak_free_checked decides live blocks whatever their first word holds. */
+static void checked_free(void) {
+  void *p[64];
+  for (int i = 0; i < 64; i++) p[i] = hak_malloc(48);
+  /* first words that look like links of the same slab, HK_END, NULL and data */
+  *(void **)p[0] = p[1];
+  *(uintptr_t *)p[2] = 1;
+  *(uintptr_t *)p[3] = 0;
+  *(uintptr_t *)p[4] = 0x1234567;
+  for (int i = 0; i < 64; i++) CHECK(hak_free_checked(p[i]) == HAK_OK, "free of live block %d", i);
+  for (int i = 0; i < 64; i++) CHECK(hak_free_checked(p[i]) == HAK_E_DOUBLE_FREE, "second free of block %d", i);
+  void *q = hak_malloc(48);
+  CHECK(hak_free_checked((uint8_t *)q + 16) == HAK_E_FOREIGN, "interior pointer refused");
+  CHECK(hak_free_checked(q) == HAK_OK, "the block itself is freed");
+}
+
+/* A refused batch leaves every block as it was, first words included. */
+static void batch_marks(void) {
+  enum { N = 6000 }; /* more than the scratch kept on the stack */
+  static void *ptrs[N];
+  size_t counts[] = {3, 100, N};
+  for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+    size_t n = counts[c];
+    for (size_t i = 0; i < n; i++) {
+      ptrs[i] = hak_malloc(32 + (i % 5) * 300);
+      *(uintptr_t *)ptrs[i] = 0x5eed0000 + i;
+    }
+    size_t bad = 0;
+    void *keep = ptrs[n - 1];
+    ptrs[n - 1] = ptrs[n / 2]; /* a repeat, last */
+    CHECK(hak_free_batch_checked(ptrs, n, &bad) == HAK_E_DOUBLE_FREE && bad == n - 1, "repeat found at %zu", bad);
+    size_t changed = 0;
+    for (size_t i = 0; i + 1 < n; i++) changed += *(uintptr_t *)ptrs[i] != 0x5eed0000 + i;
+    CHECK(changed == 0, "%zu first words not restored after a refused batch of %zu", changed, n);
+    ptrs[n - 1] = keep;
+    int on_stack;
+    void *foreign = ptrs[1];
+    ptrs[1] = &on_stack;
+    CHECK(hak_free_batch_checked(ptrs, n, &bad) == HAK_E_FOREIGN && bad == 1, "foreign entry found");
+    ptrs[1] = foreign;
+    CHECK(*(uintptr_t *)ptrs[0] == 0x5eed0000, "first word restored after a foreign entry");
+    CHECK(hak_free_batch_checked(ptrs, n, &bad) == HAK_OK, "the good batch of %zu is freed", n);
+    CHECK(hak_free_checked(ptrs[0]) == HAK_E_DOUBLE_FREE, "and its blocks are free");
+  }
+}
+
+/* 65521..65536 bytes: a 64 KiB slab block with no guard, refused all the same. */
+static void unguarded(void) {
+  uint8_t *b[40];
+  for (int i = 0; i < 40; i++) { /* enough to grow the set */
+    size_t n = 65536 - (size_t)(i % 16);
+    b[i] = hak_buffer_alloc(n, i & 1);
+    CHECK(b[i] != NULL && hak_buffer_size(b[i]) == n, "unguarded buffer %d of %zu", i, n);
+    if (i & 1) CHECK(b[i][0] == 0 && b[i][n - 1] == 0, "zeroed");
+    memset(b[i], 0x3c, n);
+  }
+  hak_stats_t before, after;
+  hak_stats(&before);
+  void *batch[2] = {hak_malloc(64), b[3]};
+  size_t bad = 9;
+  CHECK(!hak_owns(b[0]) && hak_usable_size(b[0]) == 0 && hak_block_state(b[0]) == HAK_BLOCK_FOREIGN, "not the caller's block");
+  CHECK(hak_free_checked(b[0]) == HAK_E_FOREIGN, "hak_free_checked refuses it");
+  CHECK(hak_free_batch_checked(batch, 2, &bad) == HAK_E_FOREIGN && bad == 1, "a batch with it is refused");
+  hak_free(batch[0]);
+  hak_stats(&after);
+  CHECK(after.frees - before.frees == 1, "only the plain block was freed");
+  CHECK(b[0][65535 - 0] == 0x3c && hak_buffer_size(b[0]) == 65536, "refusals changed nothing");
+  for (int i = 0; i < 40; i++) {
+    hak_buffer_free(b[i], NULL);
+    CHECK(hak_buffer_size(b[i]) == 0, "freed");
+  }
+  void *p = hak_malloc(65536); /* a plain 64 KiB block is the caller's again */
+  CHECK(hak_owns(p) && hak_free_checked(p) == HAK_OK, "plain 64 KiB block");
+}
+
+int main(void) {
+  check_timeout(120);
+  buffers();
+  checked_free();
+  batch_marks();
+  unguarded();
+  return check_finish();
+}
