@@ -20,15 +20,12 @@
 #define LIVE 20
 #define PAGE 4096
 
-static void usage(void) {
-  fprintf(stderr,
-          "usage: bench_large_random MODE OPS MIN_BYTES MAX_BYTES SEED\n"
-          "  MODE written or calloc, OPS 1..%d, %d <= MIN_BYTES <= MAX_BYTES <= %ld, SEED nonzero\n",
-          INT_MAX, PAGE, (long)1 << 32);
-  exit(2);
-}
+#define BENCH_NAME "bench_large_random"
+#define BENCH_USAGE \
+  "MODE OPS MIN_BYTES MAX_BYTES SEED\n" \
+  "  MODE written or calloc, OPS 1..2147483647, 4096 <= MIN_BYTES <= MAX_BYTES <= 4294967296, SEED nonzero"
 
-#include "bench_args.h"
+#include "bench_common.h"
 
 static char *fill(int zeroed, size_t size, long op) {
   char *p = zeroed ? calloc(1, size) : malloc(size);

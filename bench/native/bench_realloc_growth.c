@@ -16,15 +16,12 @@
 #include <string.h>
 #include <time.h>
 
-static void usage(void) {
-  fprintf(stderr,
-          "usage: bench_realloc_growth MODE MAX_BYTES CHAINS\n"
-          "  MODE double or step64, MAX_BYTES 32..%ld, CHAINS 1..%d\n",
-          (long)1 << 34, INT_MAX);
-  exit(2);
-}
+#define BENCH_NAME "bench_realloc_growth"
+#define BENCH_USAGE \
+  "MODE MAX_BYTES CHAINS\n" \
+  "  MODE double or step64, MAX_BYTES 32..17179869184, CHAINS 1..2147483647"
 
-#include "bench_args.h"
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
   if (argc != 4) usage();
