@@ -86,7 +86,10 @@ beforeAll(async () => {
   packed = cross ? [...PREBUILT_PLATFORMS] : [PLATFORM];
   if (!cross) console.warn(`package.test: ${CROSS_CC} is not installed: packing for ${PLATFORM} only`);
   const pack = await step(["npm", "pack", "--json", "--pack-destination", tmp], { cwd: source, timeoutMs: STEP_MS - 10_000 });
-  const info = JSON.parse(pack.stdout.slice(pack.stdout.indexOf("["))) as Array<{ filename: string }>;
+  // prepack's make output comes first on stdout (a compiler warning may hold "["): npm's JSON starts at a line "[".
+  const jsonStart = pack.stdout.search(/^\[$/m);
+  if (jsonStart < 0) throw new Error(`npm pack --json printed no JSON array:\n${pack.stdout}`);
+  const info = JSON.parse(pack.stdout.slice(jsonStart)) as Array<{ filename: string }>;
   tarball = join(tmp, info[0]?.filename ?? "missing.tgz");
 
   // The app: its own folder outside the repository, the package installed from the tarball by this Bun.
