@@ -181,7 +181,10 @@ static void bounded_mappings(void *arg) {
   }
   for (int i = 0; i < N; i += 2) hak_free(v[i]);
   size_t after = count_mappings();
-  CHECK(after <= before + 8, "%zu mappings before, %zu after 20,000 large blocks with holes", before, after);
+  /* Two arenas (each its reservation, descriptors and dirty bitmap) and, under
+   * AddressSanitizer, regions of its own allocator: a few dozen at most, not a
+   * number that grows with the blocks. */
+  CHECK(after <= before + 32, "%zu mappings before, %zu after 20,000 large blocks with holes", before, after);
   hak_stats_t s = stats();
   CHECK(s.os_release_failures == 0, "os_release_failures = %llu", U(s.os_release_failures));
   for (int i = 1; i < N; i += 2) hak_free(v[i]);
