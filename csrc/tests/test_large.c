@@ -21,16 +21,9 @@
 #include <time.h>
 #include "check.h"
 
-/* ThreadSanitizer keeps shadow memory for every byte the test writes, so RSS
- * says nothing about hakmem there; and it cannot start threads in the child of
- * a process that has threads, so under it a forked child (every scenario here)
- * has no background releaser (decay.c). Those checks are skipped under it. */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#else
-#define UNDER_TSAN 0
-#endif
-#define RSS_CHECK(cond, ...) CHECK(UNDER_TSAN || (cond), __VA_ARGS__)
+/* ThreadSanitizer cannot start threads in the child of a process that has
+ * threads, so under it a forked child (every scenario here) has no background
+ * releaser (decay.c): those scenarios are skipped under it. RSS_CHECK: check.h. */
 
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
