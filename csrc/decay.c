@@ -38,12 +38,12 @@ __thread uint32_t hk_tl_locks_held;
 __thread uint8_t hk_tl_decay_pending;
 
 void hk_decay_start(void) {
+  hk_tl_decay_pending = 0;
   if (HK_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) != IDLE) || g_hk.lru_ttl_ns == 0) return;
   if (hk_tl_locks_held || hk_tl_fork_window) { /* pthread_create's allocations could need one of them */
     hk_tl_decay_pending = 1;
     return;
   }
-  hk_tl_decay_pending = 0;
   int expected = IDLE;
   if (!atomic_compare_exchange_strong(&state, &expected, RUNNING)) return;
   sigset_t all, old;
