@@ -20,7 +20,7 @@ export default defineConfig([
     sourcemap: true,
   },
   {
-    entry: { index: "src/index.ts", tune: "src/tune.ts" },
+    entry: { index: "src/index.ts", tune: "src/tune/index.ts" },
     format: ["esm"],
     outDir: "dist",
     dts: { only: true },

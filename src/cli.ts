@@ -266,7 +266,7 @@ export async function main(args: string[]): Promise<number> {
         if (rest.some((a) => a !== "--json")) throw new UsageError(`flags: unexpected argument ${rest.find((a) => a !== "--json")}`);
         return await flags(rest.includes("--json"));
       case "tune":
-        return await (await import("./tune-cli.ts")).main(rest);
+        return await (await import("./tune/cli.ts")).main(rest);
       case "build":
         if (rest.length > 0) throw new UsageError(`build: unexpected argument ${rest[0]}`);
         return build();

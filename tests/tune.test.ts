@@ -28,11 +28,11 @@ import {
   topRanked,
   TuneError,
   type Workload,
-} from "../src/tune.ts";
-import { parseArgs, UsageError } from "../src/tune-cli.ts";
+} from "../src/tune/index.ts";
+import { parseArgs, UsageError } from "../src/tune/cli.ts";
 import { BUILD, PRELOAD_LIB, report, ROOT, run } from "./support.ts";
 
-const CLI = join(ROOT, "src", "tune-cli.ts");
+const CLI = join(ROOT, "src", "tune", "cli.ts");
 /** For tests that run programs: generous, since a loaded machine is slow (no test asserts a timing). */
 const SLOW_MS = 120_000;
 const MiB = 1024 * 1024;
@@ -398,23 +398,21 @@ describe("scores and the Pareto front on known data", () => {
 });
 
 describe("sweeps", () => {
-  test("a library sweep runs any command line and reports each run as an event", async () => {
+  test("a library sweep runs any command line and reports its plan and each run through its callbacks", async () => {
     const seen: string[] = [];
-    const events = new EventTarget();
     const started: number[] = [];
-    events.addEventListener("start", (e) => started.push((e as CustomEvent).detail.total));
-    events.addEventListener("run", (e) => seen.push(`event:${(e as CustomEvent<RunEvent>).detail.done}`));
     const memOnly: Workload = { name: "mem-only", argv: [join(BUILD, "bench_tiny_hot"), "1000", "16"], parse: () => null };
     const result = await sweep({
       grid: { superslabSize: ["512K", "2M"] },
       base: { lruMaxCached: 8 },
       workloads: [TINY, memOnly],
       runs: 1,
-      events,
+      onStart: (plan) => started.push(plan.total),
+      onRunStart: (e) => seen.push(`start:${e.done}`),
       onRun: (e) => seen.push(`${e.done}/${e.total} ${e.config.label} ${e.workload.name} ${e.record.ok}`),
     });
     expect(started).toEqual([6]);
-    expect(seen.filter((s) => !s.startsWith("event:"))).toEqual([
+    expect(seen.filter((s) => !s.startsWith("start:"))).toEqual([
       "1/6 ss=512K tiny true",
       "2/6 ss=2M tiny true",
       "3/6 ss=1M tiny true", // the library's default: the baseline
@@ -422,7 +420,7 @@ describe("sweeps", () => {
       "5/6 ss=2M mem-only true",
       "6/6 ss=1M mem-only true",
     ]);
-    expect(seen.filter((s) => s.startsWith("event:"))).toHaveLength(6);
+    expect(seen.filter((s) => s.startsWith("start:"))).toEqual(["start:0", "start:1", "start:2", "start:3", "start:4", "start:5"]);
     expect(result.failures).toEqual([]);
     expect(result.files).toBeNull();
     const tiny = result.records.find((r) => r.workload === "tiny") as RunRecord;

@@ -1,22 +1,21 @@
 /**
  * The grid of configurations a sweep runs: a list of values per flag, expanded into their cartesian product. Every
- * value is validated through the loaded library's flag table (`hak_config_describe()`), so ranges and allowed
- * values are the C side's.
+ * value is validated through the C library's flag table ({@link librarySchema}), so ranges and allowed values are the
+ * C side's.
  *
  * @module
  */
 import {
-  ConfigSchema,
+  type ConfigSchema,
   type FlagSpec,
   formatSize,
   type HakmemConfig,
   type HakmemConfigKey,
   type HakmemOptions,
-  matchDescribe,
 } from "../config.ts";
 import { HakmemError } from "../errors.ts";
-import { describeFlags } from "../index.ts";
 import { TuneError } from "./errors.ts";
+import { librarySchema } from "./flag-table.ts";
 
 /** Values to sweep per flag (camelCase keys; sizes as bytes or strings like `"2M"`). */
 export type SweepGrid = { [K in HakmemConfigKey]?: readonly NonNullable<HakmemOptions[K]>[] };
@@ -39,14 +38,6 @@ export interface TuneConfig {
   env: Record<string, string>;
   /** Every swept flag at the library's default: the configuration a recommendation has to beat. */
   baseline: boolean;
-}
-
-let cSchema: ConfigSchema | undefined;
-
-/** The schema of the loaded C library's flag table (authoritative ranges and defaults). */
-export function librarySchema(): ConfigSchema {
-  cSchema ??= new ConfigSchema(matchDescribe(describeFlags()).specs);
-  return cSchema;
 }
 
 /** Short names for labels; other keys appear under their camelCase name. */

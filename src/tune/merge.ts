@@ -11,9 +11,10 @@ import { basename, join, resolve } from "node:path";
 import { hardwareKey, type MachineInfo } from "../machine.ts";
 import type { Objective, RunRecord } from "./analysis.ts";
 import { TuneError } from "./errors.ts";
-import { librarySchema } from "./grid.ts";
+import { librarySchema } from "./flag-table.ts";
 import { type JournalHeader, readJournal } from "./journal.ts";
-import { finishSweep, type SweepPlan, type SweepResult } from "./sweep.ts";
+import { finishSweep } from "./sweep.ts";
+import type { SweepPlan, SweepResult } from "./types.ts";
 import type { Workload } from "./workloads.ts";
 
 /** Options of {@link mergeSweeps}. */

@@ -11,30 +11,17 @@
  * @module
  */
 import { writeFileSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import type { ConfigSchema, FlagSpec, HakmemConfigKey, HakmemOptions } from "../config.ts";
+import { PACKAGE_ROOT } from "../library.ts";
 import { hardwareKey, type MachineInfo } from "../machine.ts";
 import { type ConfigSummary, COUNTER_FIELDS, INTERVAL_TEXT, type Objective, OBJECTIVES, rank, type RunRecord } from "./analysis.ts";
 import { formatMiB, formatOps } from "../format.ts";
 import { renderChart } from "./chart.ts";
 import type { Interval } from "./spread.ts";
-import type { SweepPlan, SweepResult } from "./sweep.ts";
+import type { ReportFiles, SweepPlan, SweepResult } from "./types.ts";
 import { valueText } from "./grid.ts";
 
-const PACKAGE_ROOT = resolve(dirname(import.meta.path), "..", "..");
-
-/** Paths of the files {@link writeReport} wrote. */
-export interface ReportFiles {
-  journal: string;
-  markdown: string;
-  csv: string;
-  json: string;
-  chart: string;
-  /** One configuration file per objective that has a recommendation. */
-  configs: Partial<Record<Objective, string>>;
-  /** hakmem.config.json (the balanced recommendation), when there is one. */
-  config: string | null;
-}
 
 /** The file name of an objective's recommendation. */
 export const configFileName = (o: Objective) => `hakmem.config.${o}.json`;

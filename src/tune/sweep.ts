@@ -10,11 +10,12 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { HakmemOptions } from "../config.ts";
 import { nativeFile } from "../bun-library.ts";
-import { buildAdvice } from "../library.ts";
+import { buildAdvice, PACKAGE_ROOT } from "../library.ts";
 import { hardwareKey, type MachineInfo, machineInfo } from "../machine.ts";
 import { type ConfigSummary, type Objective, OBJECTIVES, type Recommendation, recommend, type RunRecord, summarize } from "./analysis.ts";
 import { TuneError } from "./errors.ts";
-import { expandGrid, librarySchema, type SweepGrid, type TuneConfig } from "./grid.ts";
+import { librarySchema } from "./flag-table.ts";
+import { expandGrid, type SweepGrid, type TuneConfig } from "./grid.ts";
 import {
   appendRecord,
   type JournalHeader,
@@ -25,11 +26,10 @@ import {
   runKey,
   type Shard,
 } from "./journal.ts";
-import { type ReportFiles, writeReport } from "./report.ts";
+import { writeReport } from "./report.ts";
+import type { RunEvent, RunStartEvent, SweepPlan, SweepResult } from "./types.ts";
 import { builtinWorkload, checkWorkload, parseThroughput, type Workload } from "./workloads.ts";
 
-/** The package root (next to src/ and build/). */
-export const PACKAGE_ROOT: string = resolve(dirname(import.meta.path), "..", "..");
 /**
  * Where runstat, the benchmark programs and the preload library are: the package's prebuilt folder for this
  * platform when it carries one, else build/ (what `make` and `hakmem build` write).
@@ -70,12 +70,12 @@ export interface SweepOptions {
   allowMixedHardware?: boolean;
   /** Stops the sweep: the run in flight is killed and not recorded; the promise rejects with `ABORTED`. */
   signal?: AbortSignal;
+  /** Progress, the one channel a sweep reports through: called once with the plan, before the warm-up runs. */
+  onStart?: (plan: SweepPlan) => void;
   /** Called before each run. */
   onRunStart?: (event: RunStartEvent) => void;
   /** Called after each run, with its record (also when it failed: `event.record.ok`). */
   onRun?: (event: RunEvent) => void;
-  /** Receives the same as `CustomEvent`s: `"start"` ({@link SweepPlan}), `"runstart"` and `"run"`. */
-  events?: EventTarget;
   /** The preload library (default build/libhakmem_preload.so). */
   preload?: string;
   /** build/runstat, which runs each program and reports its peak RSS and page faults. */
@@ -86,63 +86,6 @@ export interface SweepOptions {
   cwd?: string;
   /** Extra environment for the programs (not HAKMEM_* or LD_PRELOAD: the sweep sets those). */
   env?: Record<string, string>;
-}
-
-/** What a sweep is about to do. */
-export interface SweepPlan {
-  /** Every configuration of the grid, the baseline (library defaults) included. */
-  configs: TuneConfig[];
-  workloads: Workload[];
-  runs: number;
-  /** The slice of the grid this sweep runs; null for all of it. */
-  shard: Shard | null;
-  /** The configurations this sweep runs: all of them, or the shard's. */
-  shardConfigs: TuneConfig[];
-  /** shardConfigs × workloads × runs */
-  total: number;
-  /** Runs already in the journal (resume), not run again. */
-  alreadyDone: number;
-}
-
-/** Before a run. */
-export interface RunStartEvent {
-  config: TuneConfig;
-  workload: Workload;
-  /** 1-based run index and runs per configuration and workload. */
-  run: number;
-  runs: number;
-  /** Runs finished so far (including resumed ones) and in all. */
-  done: number;
-  total: number;
-  /** Estimated seconds left for the runs not yet finished (this one included); null before any measurement. */
-  secondsLeft: number | null;
-}
-
-/** After a run. */
-export interface RunEvent extends RunStartEvent {
-  record: RunRecord;
-}
-
-/** What {@link sweep} returns. */
-export interface SweepResult {
-  plan: SweepPlan;
-  /** Every record of the sweep's configurations and workloads (resumed ones included), in journal order. */
-  records: RunRecord[];
-  /** One per configuration, in sweep order, with scores and the Pareto flag. */
-  summaries: ConfigSummary[];
-  /**
-   * Per objective: the configuration to use and whether it is a change from the defaults (null when no
-   * configuration completed every run).
-   */
-  recommendations: Record<Objective, Recommendation | null>;
-  /** The machines the runs ran on (one, unless merged shards ran on different hardware). */
-  machines: MachineInfo[];
-  /** For a merged sweep: the journals it joined, one line each. */
-  mergedFrom: string[] | null;
-  /** Runs that failed (their records have `ok: false`). */
-  failures: RunRecord[];
-  /** The files written (with `out`). */
-  files: ReportFiles | null;
 }
 
 const RUNSTAT_LINE =
@@ -367,10 +310,6 @@ function checkResumable(path: string, header: JournalHeader, mine: JournalHeader
     refuse(`it started on ${hardwareKey(header.machine)}, this is ${hardwareKey(mine.machine)} (--allow-mixed-hardware to mix them)`);
 }
 
-function dispatch(target: EventTarget | undefined, type: string, detail: unknown): void {
-  target?.dispatchEvent(new CustomEvent(type, { detail }));
-}
-
 /**
  * Runs a sweep: every configuration of the grid on every workload, `runs` times, round-robin (run 1 of everything,
  * then run 2, ...) so that slow drifts of a shared machine spread over all configurations, after one discarded
@@ -432,7 +371,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
         else todo.push({ c, w, run });
       }
   const plan: SweepPlan = { ...base, alreadyDone };
-  dispatch(options.events, "start", plan);
+  options.onStart?.(plan);
 
   const statsDir = mkdtempSync(join(tmpdir(), "hakmem-tune-"));
   const ctx: RunContext = { runstat, preload, cwd, env: cleanEnv(options.env ?? {}), timeoutMs, statsDir, signal: options.signal };
@@ -468,7 +407,6 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       const { c, w, run } = todo[i] as (typeof todo)[number];
       const startEvent: RunStartEvent = { config: c, workload: w, run, runs, done: alreadyDone + i, total: plan.total, secondsLeft: estimate() };
       options.onRunStart?.(startEvent);
-      dispatch(options.events, "runstart", startEvent);
       const t0 = performance.now();
       const record = await runOnce(c, w, run, ctx);
       const s = seconds.get(w.name) ?? { sum: 0, n: 0 };
@@ -480,7 +418,6 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       if (journal !== null) appendRecord(journal, record);
       const event: RunEvent = { ...startEvent, done: alreadyDone + i + 1, secondsLeft: estimate(), record };
       options.onRun?.(event);
-      dispatch(options.events, "run", event);
     }
   } finally {
     rmSync(statsDir, { recursive: true, force: true });
