@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Pointer } from "./core.ts";
+import type { Pointer } from "./types.ts";
 import { HakmemError } from "./errors.ts";
 
 /**

@@ -11,7 +11,7 @@
  * @module
  */
 import { checkSize, fail, hex, isSize, notLive, requireAddress } from "./checks.ts";
-import type { NativeHakmem, Pointer } from "./core.ts";
+import type { NativeHakmem, Pointer } from "./types.ts";
 import { HakmemError, MAX_SIZE } from "./errors.ts";
 
 /** A buffer from `buffer()` / `bufferUnsafe()`: a Uint8Array that `using` releases at the end of its scope. */

@@ -7,9 +7,7 @@
  */
 import {
   ConfigSchema,
-  type DescribedFlag,
   type HakmemConfig,
-  type HakmemConfigKey,
   type HakmemOptions,
   matchDescribe,
   parseDescribe,
@@ -35,12 +33,8 @@ import {
 } from "./checks.ts";
 import { HakmemError, MAX_BATCH, MAX_SIZE } from "./errors.ts";
 import { decodeStats, type HakmemStats, STATS_BUFFER_WORDS, statsLayout } from "./stats.ts";
+import type { FlagDescription, Host, NativeHakmem, Pointer, PointerList } from "./types.ts";
 
-/**
- * An address returned by hakmem: a plain number (user-space addresses stay below 2^53), branded so that it is not
- * mixed up with sizes. Structurally the same type as `bun:ffi`'s `Pointer`, so the two are interchangeable.
- */
-export type Pointer = number & { __pointer__: null };
 
 export {
   HAK_BLOCK_FOREIGN,
@@ -56,124 +50,30 @@ export {
   HAK_OK,
 } from "./checks.ts";
 
-/**
- * The C functions the core needs, with addresses as plain numbers (0 is NULL) and strings already decoded. Each
- * runtime's FFI layer implements it; nothing here validates anything.
- */
-export interface NativeHakmem {
-  /** `hak_malloc`: the address, 0 or null for NULL (so that a runtime can pass its FFI function itself). */
-  malloc(size: number): number | null;
-  calloc(count: number, size: number): number;
-  realloc(ptr: number, size: number): number;
-  /** `hak_free_checked`: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE. */
-  freeChecked(ptr: number): number;
-  usableSize(ptr: number): number;
-  owns(ptr: number): boolean;
-  blockState(ptr: number): number;
-  /** `hak_malloc_batch(size, count, out)`: how many were allocated into `out`. */
-  mallocBatch(size: number, count: number, out: BigUint64Array): number;
-  /** `hak_free_batch(ptrs, count)`: frees the first `count` entries (zeros skipped). */
-  freeBatch(ptrs: BigUint64Array, count: number): void;
-  /**
-   * `hak_free_batch_checked(ptrs, count, bad)`: all or nothing; HAK_OK, or HAK_E_FOREIGN / HAK_E_DOUBLE_FREE /
-   * HAK_E_NOMEM with the index of the first bad entry in `bad[0]`.
-   */
-  freeBatchChecked(ptrs: BigUint64Array, count: number, bad: BigUint64Array): number;
-  trim(): number;
-  /** `hak_stats` into a buffer of {@link STATS_BUFFER_WORDS} words. */
-  stats(out: BigUint64Array): number;
-  statsJson(): string;
-  configSet(name: string, value: string): number;
-  configGet(name: string): string | null;
-  configDescribe(): string;
-  configLocked(): boolean;
-  strerror(code: number): string;
-  version(): string;
-  /** `hak_buffer_alloc(size, zeroed)`: the address of `size` lent bytes (csrc/buffer.c), 0 or null when out of memory. */
-  bufferAlloc(size: number, zeroed: boolean): number | null;
-  /** `hak_buffer_size`: the size of the lent bytes at `address`, 0 when they are not (or no longer) lent. */
-  bufferSize(address: number): number;
-  /** `hak_buffer_free`: gives lent bytes back now. */
-  bufferFree(address: number): void;
-  /**
-   * A Uint8Array over `size` lent bytes at `address` (from bufferAlloc) whose ArrayBuffer gives them back when it is
-   * collected. May throw (the runtime's own limits); the caller then frees them.
-   */
-  lendBuffer(address: number, size: number): Uint8Array<ArrayBuffer>;
-  /** Detaches the ArrayBuffer of a lent buffer and gives its bytes (at `address`) back now. */
-  unlendBuffer(buffer: ArrayBuffer, address: number): void;
-  /** A Uint8Array over `length` bytes at `address` that owns nothing. */
-  borrowView(address: number, length: number): Uint8Array<ArrayBuffer>;
-  /** The address of an ArrayBuffer's first byte. */
-  dataAddress(buffer: ArrayBuffer): number;
-}
-
-/** What the core needs from the runtime besides FFI. */
-export interface Host {
-  /** Reads a UTF-8 text file (errors propagate). */
-  readTextFile(path: string): string;
-  /** The process environment. */
-  env(): Readonly<Record<string, string | undefined>>;
-  /**
-   * A BigUint64Array of `count` words whose contents need not be zero (allocBatch overwrites them all), where the
-   * runtime has a cheaper way than `new BigUint64Array` (which zeroes); absent: `new BigUint64Array`.
-   */
-  unzeroedWords?(count: number): BigUint64Array;
-}
-
-/** A flag as `hak_config_describe()` reports it, with its TypeScript key (absent when TypeScript has none). */
-export type FlagDescription = DescribedFlag & { key?: HakmemConfigKey };
-
-/** Pointers as `freeBatch` accepts them. */
-export type PointerList = BigUint64Array | readonly (Pointer | number | bigint)[];
-
-/** The bindings one runtime exposes; `src/index.ts` documents each function in full. */
+/** The bindings one runtime exposes: src/api.ts exports them, and documents each there (once). */
 export interface Hakmem {
-  /** Allocates `size` bytes (uninitialised); throws BAD_SIZE or OUT_OF_MEMORY. */
   alloc(size: number): Pointer;
-  /** Frees a live block; throws FOREIGN_POINTER or DOUBLE_FREE (and then frees nothing). */
   free(ptr: Pointer): void;
-  /** Allocates `count * size` zeroed bytes; throws BAD_SIZE or OUT_OF_MEMORY. */
   calloc(count: number, size: number): Pointer;
-  /** Resizes a live block (null: allocates); the contents up to the smaller size are kept. */
   realloc(ptr: Pointer | null, size: number): Pointer;
-  /** Bytes usable at a live block (at least the size asked for). */
   usableSize(ptr: Pointer): number;
-  /** True when `ptr` is the start of a live hakmem block; never throws. */
   owns(ptr: unknown): boolean;
-  /** `count` blocks of `size` bytes in one FFI call, or none (OUT_OF_MEMORY); into `out` when given. */
   allocBatch(size: number, count: number, out?: BigUint64Array): BigUint64Array;
-  /** Frees every pointer in `ptrs` (zeros skipped), or none when any is bad. */
   freeBatch(ptrs: PointerList): void;
-  /** A zeroed Uint8Array over hakmem memory that the garbage collector gives back to hakmem; `using` releases it. */
   buffer(size: number): HakmemBuffer;
-  /** {@link buffer} without the zeroing: the bytes are whatever the memory held. */
   bufferUnsafe(size: number): HakmemBuffer;
-  /** Gives a buffer's memory back now and detaches it; throws DOUBLE_FREE for one already released. */
   release(buffer: ArrayBuffer | ArrayBufferView): void;
-  /** A Uint8Array over `length` bytes of a live block that owns nothing; checked against the block's usable size. */
   view(ptr: Pointer, length: number): Uint8Array<ArrayBuffer>;
-  /** An arena: many blocks and buffers, all freed by one `dispose()` (or `using`). */
   arena(options?: ArenaOptions): Arena;
-  /** The statistics counters. */
   stats(): HakmemStats;
-  /** Applies configuration before the first allocation. */
   configure(options: HakmemOptions): void;
-  /** The effective configuration. */
   config(): HakmemConfig;
-  /** True once the first allocation froze the configuration. */
   configLocked(): boolean;
-  /** The library's flag table, as `hak_config_describe()` returns it, with TypeScript keys. */
   describeFlags(): FlagDescription[];
-  /** Environment variables that give a child process this configuration. */
   toEnv(options: HakmemOptions): Record<string, string>;
-  /** The configuration an environment sets (validated). */
   fromEnv(env?: Readonly<Record<string, string | undefined>>): Partial<HakmemConfig>;
-  /** Loads and validates a JSON configuration file. */
   loadConfig(path: string): Partial<HakmemConfig>;
-  /** Returns cached memory to the OS; bytes released. */
   trim(): number;
-  /** The library's version, "MAJOR.MINOR.PATCH". */
   version(): string;
 }
 

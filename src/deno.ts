@@ -1,5 +1,5 @@
 /**
- * hakmem for Deno: the same API as the Bun entry point (src/index.ts, which documents every function in full),
+ * hakmem for Deno: the same API as the Bun entry point (one export list, src/api.ts, which documents every function),
  * through `Deno.dlopen`. Importing never throws and loads nothing; the first call that needs the library opens it
  * (src/library.ts says where it is looked for). Permissions: `--allow-ffi` (to open the library) and
  * `--allow-env=HAKMEM_LIB` (to read the override, on that first call); `fromEnv()` with no argument also reads
@@ -17,8 +17,8 @@
  *
  * @module
  */
-import { createHakmem, type FlagDescription, type Hakmem, type NativeHakmem, type Pointer, type PointerList } from "./core.ts";
-import type { HakmemConfig, HakmemOptions } from "./config.ts";
+import install from "./api.ts";
+import { createHakmem, type Hakmem } from "./core.ts";
 import {
   lazySymbols,
   type LibraryCandidate,
@@ -29,36 +29,7 @@ import {
   prebuiltFile,
   PREBUILT_PLATFORMS,
 } from "./library.ts";
-import type { HakmemStats } from "./stats.ts";
-import type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
-
-export type { Pointer } from "./core.ts";
-export { HakmemError, HAKMEM_ERROR_CODES, MAX_BATCH, MAX_SIZE, type HakmemErrorCode } from "./errors.ts";
-export {
-  ConfigSchema,
-  FLAGS,
-  formatSize,
-  parseSize,
-  TABLE_SCHEMA,
-  type BoolFlag,
-  type DescribedFlag,
-  type EnumFlag,
-  type FlagDef,
-  type FlagKind,
-  type FlagSpec,
-  type IntFlag,
-  type PathFlag,
-  type SizeFlag,
-  type HakmemConfig,
-  type HakmemConfigKey,
-  type HakmemOptions,
-  type SizeString,
-  type SizeUnit,
-} from "./config.ts";
-export { STATS_FIELDS, type HakmemStats, type StatsField } from "./stats.ts";
-export type { FlagDescription, PointerList } from "./core.ts";
-export { pointerAt, pointers } from "./batch.ts";
-export type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
+import type { NativeHakmem } from "./types.ts";
 
 // Addresses cross as usize (bigint both ways) so that no Deno.PointerObject is made per call.
 const SYMBOLS = {
@@ -203,49 +174,6 @@ const api: Hakmem = createHakmem(native, {
   env: () => Deno.env.toObject(),
 });
 
-/** Allocates `size` bytes (uninitialised). Throws `BAD_SIZE` or `OUT_OF_MEMORY`. */
-export const alloc: (size: number) => Pointer = api.alloc;
-/** Frees a live block through `hak_free_checked`. Throws `FOREIGN_POINTER` or `DOUBLE_FREE` (and frees nothing). */
-export const free: (ptr: Pointer) => void = api.free;
-/** Allocates `count * size` zeroed bytes. Throws `BAD_SIZE` or `OUT_OF_MEMORY`. */
-export const calloc: (count: number, size: number) => Pointer = api.calloc;
-/** Resizes a live block (`null` allocates; size 0 keeps a minimum block). Throws `BAD_SIZE`, `FOREIGN_POINTER`, `DOUBLE_FREE` or `OUT_OF_MEMORY`. */
-export const realloc: (ptr: Pointer | null, size: number) => Pointer = api.realloc;
-/** Bytes usable at a live block. Throws `FOREIGN_POINTER`. */
-export const usableSize: (ptr: Pointer) => number = api.usableSize;
-/** Whether `ptr` is the start of a live hakmem block; never throws. */
-export const owns: (ptr: unknown) => boolean = api.owns;
-/** `count` blocks of `size` bytes in one FFI call, as a BigUint64Array (`out`, of `count` entries, when given); all or nothing (`OUT_OF_MEMORY`). */
-export const allocBatch: (size: number, count: number, out?: BigUint64Array) => BigUint64Array = api.allocBatch;
-/** Frees every entry (zeros skipped) in one `hak_free_batch_checked` call; all or nothing. */
-export const freeBatch: (ptrs: PointerList) => void = api.freeBatch;
-/** A zeroed Uint8Array over hakmem memory, freed by a FinalizationRegistry after collection (see the module notes), or at once by {@link release} / `using`. */
-export const buffer: (size: number) => HakmemBuffer = api.buffer;
-/** {@link buffer} without the zeroing. */
-export const bufferUnsafe: (size: number) => HakmemBuffer = api.bufferUnsafe;
-/** Detaches a buffer and gives its block back now. Throws `DOUBLE_FREE` when already released, `FOREIGN_POINTER` for a subarray, an arena's buffer or memory not from buffer(). */
-export const release: (buffer: ArrayBuffer | ArrayBufferView) => void = api.release;
-/** A non-owning Uint8Array over `length` bytes of a live block. Throws `FOREIGN_POINTER`, or `BAD_SIZE` past the block's end. */
-export const view: (ptr: Pointer, length: number) => Uint8Array<ArrayBuffer> = api.view;
-/** Blocks and buffers all freed by one `dispose()` (or `using`); see src/index.ts. */
-export const arena: (options?: ArenaOptions) => Arena = api.arena;
-/** The counters of `struct hak_stats`. Throws `ABI_MISMATCH` when the library's struct differs. */
-export const stats: () => HakmemStats = api.stats;
-/** Applies configuration before the first allocation. Throws `BAD_CONFIG` or `CONFIG_LOCKED`. */
-export const configure: (options: HakmemOptions) => void = api.configure;
-/** The effective configuration (sizes in bytes). */
-export const config: () => HakmemConfig = api.config;
-/** Whether the first allocation froze the configuration. */
-export const configLocked: () => boolean = api.configLocked;
-/** The library's flag table (`hak_config_describe()`) with camelCase keys. */
-export const describeFlags: () => FlagDescription[] = api.describeFlags;
-/** The `HAKMEM_*` environment for a child process. Throws `BAD_CONFIG`. */
-export const toEnv: (options: HakmemOptions) => Record<string, string> = api.toEnv;
-/** The flags an environment sets (default: `Deno.env.toObject()`), validated. Throws `BAD_CONFIG`. */
-export const fromEnv: (env?: Readonly<Record<string, string | undefined>>) => Partial<HakmemConfig> = api.fromEnv;
-/** Loads and validates a JSON configuration file (all camelCase keys, or all `HAKMEM_*` names as `HAKMEM_CONFIG` reads). Throws `BAD_CONFIG`. */
-export const loadConfig: (path: string) => Partial<HakmemConfig> = api.loadConfig;
-/** Returns cached memory to the OS; bytes released. */
-export const trim: () => number = api.trim;
-/** The library's version, `"MAJOR.MINOR.PATCH"`. */
-export const version: () => string = api.version;
+install(api);
+
+export * from "./api.ts";
