@@ -28,6 +28,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { formatTimeLeft, ProgressLine, timeLeftAtRate } from "../src/progress.ts";
+import { type CommandLine, type OptionSpecs, readCommandLine, UsageError } from "../src/args.ts";
 import { iqr } from "../src/tune/spread.ts";
 import { BUILD, discoverPeers, HAKMEM_PRELOAD, PEER_INSTALL_HINT, ROOT } from "./lib/allocators.ts";
 import {
@@ -65,7 +66,7 @@ export interface NativeOptions {
   out: string | null;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export function defaultNativeOptions(): NativeOptions {
   return { runs: 5, quick: false, callgrind: true, only: [], out: DEFAULT_OUT };
@@ -76,57 +77,51 @@ export function workloadIds(): string[] {
   return [...defineWorkloads(false).map((w) => w.id), ...defineCallgrindWorkloads(false, []).map((w) => w.id)];
 }
 
-export function parseNativeOptions(args: string[]): NativeOptions {
-  const ids = workloadIds();
+/** The command line of bench/native.ts; bench/run.ts takes some of these and passes them on. */
+export const NATIVE_OPTIONS = {
+  runs: { type: "string" },
+  quick: { type: "boolean" },
+  callgrind: { type: "boolean" },
+  "no-callgrind": { type: "boolean" },
+  workload: { type: "string", multiple: true },
+  out: { type: "string" },
+  "no-save": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies OptionSpecs;
+
+/** The last of `names` on the command line, or undefined when none is. */
+export function lastGiven(line: Pick<CommandLine<OptionSpecs>, "given">, names: readonly string[]): string | undefined {
+  return line.given.findLast((g) => names.includes(g.name))?.name;
+}
+
+/** The options of a command line read with (some of) {@link NATIVE_OPTIONS}; throws {@link UsageError}. */
+export function nativeOptionsFrom(line: CommandLine<Partial<typeof NATIVE_OPTIONS>>): NativeOptions {
+  const { values } = line;
   const options = defaultNativeOptions();
-  let runsGiven = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const value = (): string => {
-      const next = args[++i];
-      if (next === undefined) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
-    switch (arg) {
-      case "--runs": {
-        const text = value();
-        const runs = Number(text);
-        if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs wants a positive integer, not ${text}`);
-        options.runs = runs;
-        runsGiven = true;
-        break;
-      }
-      case "--quick":
-        options.quick = true;
-        break;
-      case "--callgrind":
-        options.callgrind = true;
-        break;
-      case "--no-callgrind":
-        options.callgrind = false;
-        break;
-      case "--workload": {
-        const id = value();
-        if (!ids.includes(id)) throw new UsageError(`unknown workload ${id}`);
-        options.only.push(id);
-        break;
-      }
-      case "--out":
-        options.out = value();
-        break;
-      case "--no-save":
-        options.out = null;
-        break;
-      case "--help":
-      case "-h":
-        console.log(nativeUsage());
-        process.exit(0);
-      default:
-        throw new UsageError(`unknown argument ${arg}`);
-    }
+  if (values.runs !== undefined) {
+    const runs = Number(values.runs);
+    if (!/^\d+$/.test(values.runs) || runs < 1) throw new UsageError(`--runs wants a positive integer, not ${values.runs}`);
+    options.runs = runs;
+  } else if (values.quick) options.runs = QUICK_RUNS;
+  options.quick = values.quick === true;
+  options.callgrind = lastGiven(line, ["callgrind", "no-callgrind"]) !== "no-callgrind";
+  const ids = workloadIds();
+  for (const id of values.workload ?? []) {
+    if (!ids.includes(id)) throw new UsageError(`unknown workload ${id}`);
+    options.only.push(id);
   }
-  if (options.quick && !runsGiven) options.runs = QUICK_RUNS;
+  if (lastGiven(line, ["out", "no-save"]) === "no-save") options.out = null;
+  else if (values.out !== undefined) options.out = values.out;
   return options;
+}
+
+export function parseNativeOptions(args: string[]): NativeOptions {
+  const line = readCommandLine(args, NATIVE_OPTIONS);
+  if (line.values.help) {
+    console.log(nativeUsage());
+    process.exit(0);
+  }
+  return nativeOptionsFrom(line);
 }
 
 /** Runs per allocator with --quick when --runs is not given. */

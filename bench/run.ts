@@ -18,6 +18,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { basename, join } from "node:path";
+import { type OptionSpecs, readCommandLine, UsageError } from "../src/args.ts";
 import { formatTimeLeft, ProgressLine } from "../src/progress.ts";
 import { ROOT, withStaticTls } from "./lib/allocators.ts";
 import { type MicroSuiteResult, microMarkdown, PROGRESS_PREFIX } from "./lib/micro.ts";
@@ -28,14 +29,14 @@ import {
   type NativeResult,
   nativeJson,
   nativeSummaryRows,
+  lastGiven,
+  NATIVE_OPTIONS,
+  nativeOptionsFrom,
   nativeUsage,
-  parseNativeOptions,
   plannedWork,
   runNative,
-  UsageError,
 } from "./native.ts";
 import {
-  DEFAULT_OUT,
   describeMachine,
   displayPath,
   formatNs,
@@ -91,76 +92,40 @@ The native comparison alone, with all its options: bun bench/native.ts --help
 ${nativeUsage()}`;
 }
 
+/** bench/run.ts's own options and those it passes on to the native comparison. */
+const RUN_OPTIONS = {
+  quick: NATIVE_OPTIONS.quick,
+  runs: NATIVE_OPTIONS.runs,
+  "no-callgrind": NATIVE_OPTIONS["no-callgrind"],
+  out: NATIVE_OPTIONS.out,
+  "no-save": NATIVE_OPTIONS["no-save"],
+  "micro-only": { type: "boolean" },
+  "native-only": { type: "boolean" },
+  filter: { type: "string" },
+  "update-readme": { type: "boolean" },
+  help: NATIVE_OPTIONS.help,
+} as const satisfies OptionSpecs;
+
 function parseArgs(args: string[]): RunOptions {
-  const nativeArgs: string[] = [];
-  const microArgs: string[] = [];
-  let micro = true;
-  let nativeRun = true;
-  let updateReadme = false;
-  let out: string | null = DEFAULT_OUT;
-  let outGiven: string | null = null;
-  const shown: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const value = (): string => {
-      const next = args[++i];
-      if (next === undefined) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
-    switch (arg) {
-      case "--quick":
-        nativeArgs.push(arg);
-        microArgs.push(arg);
-        shown.push(arg);
-        break;
-      case "--runs": {
-        const n = value();
-        nativeArgs.push(arg, n);
-        shown.push(arg, n);
-        break;
-      }
-      case "--no-callgrind":
-        nativeArgs.push(arg);
-        shown.push(arg);
-        break;
-      case "--out":
-        out = value();
-        outGiven = out;
-        break;
-      case "--no-save":
-        out = null;
-        break;
-      case "--micro-only":
-        nativeRun = false;
-        shown.push(arg);
-        break;
-      case "--native-only":
-        micro = false;
-        shown.push(arg);
-        break;
-      case "--filter": {
-        const re = value();
-        microArgs.push(arg, re);
-        shown.push(arg, `'${re}'`);
-        break;
-      }
-      case "--update-readme":
-        updateReadme = true;
-        break;
-      case "--help":
-      case "-h":
-        console.log(usage());
-        process.exit(0);
-      default:
-        throw new UsageError(`unknown argument ${arg}`);
-    }
+  const line = readCommandLine(args, RUN_OPTIONS);
+  const { values } = line;
+  if (values.help) {
+    console.log(usage());
+    process.exit(0);
   }
+  const micro = values["native-only"] !== true;
+  const nativeRun = values["micro-only"] !== true;
   if (!micro && !nativeRun) throw new UsageError("--micro-only and --native-only exclude each other");
-  const native = parseNativeOptions(nativeArgs);
+  const native = nativeOptionsFrom(line);
+  const updateReadme = values["update-readme"] === true;
   if (updateReadme && (native.quick || !nativeRun)) throw new UsageError("--update-readme needs a full native comparison (no --quick, no --micro-only)");
-  native.out = out;
+  const microArgs = [...(values.quick ? ["--quick"] : []), ...(values.filter === undefined ? [] : ["--filter", values.filter])];
+  // the command line as the results show it: what changes the measurements, in the order given
+  const shown = line.given.flatMap((g) =>
+    g.name === "filter" ? [`--${g.name}`, `'${g.value}'`] : ["out", "no-save", "update-readme"].includes(g.name) ? [] : [`--${g.name}`, ...(g.value === undefined ? [] : [g.value])],
+  );
   const command = shown.length === 0 ? "npm run bench" : `npm run bench -- ${shown.join(" ")}`;
-  return { native, microArgs, micro, nativeRun, out, outGiven, updateReadme, command };
+  return { native, microArgs, micro, nativeRun, out: native.out, outGiven: lastGiven(line, ["out", "no-save"]) === "out" ? (values.out as string) : null, updateReadme, command };
 }
 
 function suiteFiles(): string[] {

@@ -19,9 +19,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { readCommandLine, UsageError } from "./args.ts";
 import { nativeFile } from "./bun-library.ts";
 import { buildAdvice, PACKAGE_ROOT } from "./library.ts";
-
 import { formatBytes, formatCount } from "./format.ts";
 
 const DEFAULT_PRELOAD = nativeFile("libhakmem_preload.so");
@@ -70,8 +70,6 @@ const REPORT_ROWS: Array<[key: string, label: string, kind: "count" | "bytes"]> 
   ["invalid_frees", "invalid frees", "count"],
 ];
 
-class UsageError extends Error {}
-
 /**
  * The report `run` prints: one aligned line per statistic, then what was measured of the process (its peak RSS,
  * from wait4, replaces the statistics' rss_peak, which is the same figure seen from inside).
@@ -103,25 +101,9 @@ interface RunOptions {
 }
 
 function parseRunArgs(args: string[]): RunOptions {
-  const options: RunOptions = { json: false, lib: DEFAULT_PRELOAD, argv: [] };
-  let i = 0;
-  for (; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--") {
-      i++;
-      break;
-    }
-    if (arg === "--json") options.json = true;
-    else if (arg === "--lib") {
-      const value = args[++i];
-      if (value === undefined) throw new UsageError("--lib needs a path");
-      options.lib = resolve(value);
-    } else if (arg.startsWith("--")) throw new UsageError(`unknown option ${arg}`);
-    else break;
-  }
-  options.argv = args.slice(i);
-  if (options.argv.length === 0) throw new UsageError("run: no command given");
-  return options;
+  const { values, positionals } = readCommandLine(args, { json: { type: "boolean" }, lib: { type: "string" } }, "command");
+  if (positionals.length === 0) throw new UsageError("run: no command given");
+  return { json: values.json === true, lib: values.lib === undefined ? DEFAULT_PRELOAD : resolve(values.lib), argv: positionals };
 }
 
 /** What build/runstat measured of the command: its own process, not Bun's (see {@link run}). */
@@ -263,12 +245,11 @@ export async function main(args: string[]): Promise<number> {
       case "run":
         return await run(parseRunArgs(rest));
       case "flags":
-        if (rest.some((a) => a !== "--json")) throw new UsageError(`flags: unexpected argument ${rest.find((a) => a !== "--json")}`);
-        return await flags(rest.includes("--json"));
+        return await flags(readCommandLine(rest, { json: { type: "boolean" } }).values.json === true);
       case "tune":
         return await (await import("./tune/cli.ts")).main(rest);
       case "build":
-        if (rest.length > 0) throw new UsageError(`build: unexpected argument ${rest[0]}`);
+        readCommandLine(rest, {});
         return build();
       case "version": {
         const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };

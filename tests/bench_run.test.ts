@@ -218,14 +218,28 @@ describe("bun bench/native.ts", () => {
   );
 
   test("bad arguments exit with status 2 and the usage", async () => {
-    for (const args of [["--runs", "0"], ["--runs"], ["--workload", "nope"], ["--frobnicate"]]) {
+    for (const [args, why] of [
+      [["--runs", "0"], "--runs wants a positive integer, not 0"],
+      [["--runs"], "--runs needs a value"],
+      [["--workload", "nope"], "unknown workload nope"],
+      [["--frobnicate"], "unknown option --frobnicate"],
+      [["--quick=yes"], "--quick takes no value"],
+      [["extra"], 'unexpected argument "extra"'],
+    ] as const) {
       const result = await run([process.execPath, "bench/native.ts", ...args]);
       expect(result.exitCode, report(result)).toBe(2);
+      expect(result.stderr).toStartWith(`${why}\n`);
       expect(result.stderr).toContain("usage: bun bench/native.ts");
     }
-    for (const args of [["--update-readme", "--quick"], ["--micro-only", "--native-only"], ["--out"]]) {
+    for (const [args, why] of [
+      [["--update-readme", "--quick"], "--update-readme needs a full native comparison"],
+      [["--micro-only", "--native-only"], "--micro-only and --native-only exclude each other"],
+      [["--out"], "--out needs a value"],
+      [["--workload", "tiny_hot_16"], "unknown option --workload"],
+    ] as const) {
       const result = await run([process.execPath, "bench/run.ts", ...args]);
       expect(result.exitCode, report(result)).toBe(2);
+      expect(result.stderr).toStartWith(why);
       expect(result.stderr).toContain("usage: bun bench/run.ts");
     }
   });
@@ -271,7 +285,7 @@ describe("a microbenchmark alone", () => {
   test("rejects an unknown argument", async () => {
     const result = await run([process.execPath, "bench/batch.bench.ts", "--frobnicate"]);
     expect(result.exitCode, report(result)).not.toBe(0);
-    expect(result.stderr).toContain("unknown argument --frobnicate");
+    expect(result.stderr).toContain("unknown option --frobnicate (options: --quick, --json FILE, --filter REGEX, --progress)");
   });
 });
 

@@ -78,11 +78,27 @@ describe("hakmem run", () => {
   }, TIMEOUT_MS);
 
   test("no command, an unknown option or an unknown subcommand: usage and exit 2", async () => {
-    for (const args of [["run"], ["run", "--bogus", "ls"], ["frobnicate"], []]) {
+    for (const [args, why] of [
+      [["run"], "run: no command given"],
+      [["run", "--bogus", "ls"], "unknown option --bogus"],
+      [["run", "--lib"], "--lib needs a value"],
+      [["flags", "--bogus"], "unknown option --bogus"],
+      [["build", "extra"], 'unexpected argument "extra"'],
+      [["frobnicate"], "unknown command frobnicate"],
+      [[], "no command given"],
+    ] as const) {
       const result = await run([...CLI, ...args]);
       expect(result.exitCode, report(result)).toBe(2);
+      expect(result.stderr).toContain(`hakmem: ${why}\n`);
       expect(result.stderr).toContain("usage:");
     }
+  }, TIMEOUT_MS);
+
+  test("options after the command are the command's own", async () => {
+    const result = await run([...CLI, "run", "python3", "-c", "import sys; print(sys.argv[1:])", "--json", "--lib", "x"]);
+    expect(result.exitCode, report(result)).toBe(0);
+    expect(result.stdout).toBe("['--json', '--lib', 'x']\n");
+    expect(result.stderr).toContain("== hakmem: python3 -c"); // the text report: --json was not hakmem's
   }, TIMEOUT_MS);
 
   test("a command that does not exist exits 127 with a message", async () => {

@@ -24,6 +24,7 @@
  */
 import { memoryUsage } from "bun:jsc";
 import { bench, do_not_optimize, group, measure, run, summary, type B } from "mitata";
+import { readCommandLine, UsageError } from "../../src/args.ts";
 import { formatNs, formatRatio, markBest, markdownTable } from "./report.ts";
 
 export { do_not_optimize };
@@ -38,41 +39,31 @@ export interface MicroOptions {
 /** Starts the progress lines of --progress on stderr. */
 export const PROGRESS_PREFIX = "@@bench-progress ";
 
-export class MicroUsageError extends Error {}
+const MICRO_OPTIONS = {
+  quick: { type: "boolean" },
+  json: { type: "string" },
+  filter: { type: "string" },
+  progress: { type: "boolean" },
+} as const;
 
+/** The command line of a bench/*.bench.ts suite; throws a UsageError that lists the options. */
 export function parseMicroArgs(argv: string[] = process.argv.slice(2)): MicroOptions {
-  const options: MicroOptions = { quick: false, json: null, filter: null, progress: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) throw new MicroUsageError(`${arg} needs a value`);
-      return next;
-    };
-    switch (arg) {
-      case "--quick":
-        options.quick = true;
-        break;
-      case "--json":
-        options.json = value();
-        break;
-      case "--progress":
-        options.progress = true;
-        break;
-      case "--filter": {
-        const text = value();
-        try {
-          options.filter = new RegExp(text);
-        } catch {
-          throw new MicroUsageError(`--filter: ${text} is not a regular expression`);
-        }
-        break;
-      }
-      default:
-        throw new MicroUsageError(`unknown argument ${arg} (options: --quick, --json FILE, --filter REGEX, --progress)`);
+  let values;
+  try {
+    ({ values } = readCommandLine(argv, MICRO_OPTIONS));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new UsageError(`${error.message} (options: --quick, --json FILE, --filter REGEX, --progress)`);
+  }
+  let filter: RegExp | null = null;
+  if (values.filter !== undefined) {
+    try {
+      filter = new RegExp(values.filter);
+    } catch {
+      throw new UsageError(`--filter: ${values.filter} is not a regular expression`);
     }
   }
-  return options;
+  return { quick: values.quick === true, json: values.json ?? null, filter, progress: values.progress === true };
 }
 
 /** Measuring time per benchmark in --quick mode, in nanoseconds (mitata's default is 642 ms). */

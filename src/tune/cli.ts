@@ -11,8 +11,9 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { parseArgs as parseCommandLine } from "node:util";
+import { readCommandLine, UsageError } from "../args.ts";
 import type { HakmemConfigKey } from "../config.ts";
+export { UsageError };
 import { formatTimeLeft, ProgressLine } from "../progress.ts";
 import { HakmemError } from "../errors.ts";
 import {
@@ -78,9 +79,6 @@ export interface CliOptions {
   allowMixedHardware: boolean;
   help: boolean;
 }
-
-/** A bad command line; exit status 2. */
-export class UsageError extends Error {}
 
 function libraryDefault(key: HakmemConfigKey): string {
   const spec = librarySchema().spec(key);
@@ -176,31 +174,9 @@ export function parseArgs(args: readonly string[]): CliOptions {
     ...flags.map((name) => [name, { type: "boolean" as const }]),
     ["help", { type: "boolean" as const, short: "h" }],
   ]);
-  // node:util reads "--lru-max-mb -1" as an option without its value; the flag table's range check says more
-  const joined: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const next = args[i + 1];
-    if (valued.includes(arg.slice(2)) && arg.startsWith("--") && next !== undefined && /^-[^-]/.test(next)) {
-      joined.push(`${arg}=${next}`);
-      i++;
-    } else joined.push(arg);
-  }
-  let parsed: ReturnType<typeof parseCommandLine>;
-  try {
-    parsed = parseCommandLine({ args: joined, options, allowPositionals: true, tokens: true });
-  } catch (e) {
-    const message = (e as Error).message;
-    const name = /'(-[-\w]+)/.exec(message)?.[1] ?? "";
-    const code = (e as { code?: string }).code;
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option ${name}`);
-    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(message.includes("does not take") ? `${name} takes no value` : `${name} needs a value`);
-    throw e;
-  }
-  const stray = parsed.positionals[0];
-  if (stray !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(stray)}`);
-  for (const t of parsed.tokens ?? []) {
-    if (t.kind !== "option" || !valued.includes(t.name)) continue;
+  const parsed = readCommandLine(args, options);
+  for (const t of parsed.given) {
+    if (!valued.includes(t.name)) continue;
     if (given.has(`--${t.name}`)) throw new UsageError(`--${t.name} is given twice; give one comma-separated list`);
     given.set(`--${t.name}`, t.value as string);
   }
@@ -346,16 +322,16 @@ Exit status: 0 merged; 1 the merged sweep has failed runs; 2 bad arguments or jo
 export function mergeMain(args: readonly string[]): number {
   let parsed;
   try {
-    parsed = parseCommandLine({
-      args: [...args],
-      allowPositionals: true,
-      options: {
+    parsed = readCommandLine(
+      args,
+      {
         out: { type: "string" },
         objective: { type: "string" },
         "allow-mixed-hardware": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
-    });
+      "any",
+    );
   } catch (e) {
     console.error(`tune merge: ${(e as Error).message}\n(see merge --help)`);
     return 2;
