@@ -29,6 +29,10 @@ import os from "node:os";
 import { join } from "node:path";
 import { formatTimeLeft, ProgressLine, timeLeftAtRate } from "../src/progress.ts";
 import { type CommandLine, type OptionSpecs, readCommandLine, UsageError } from "../src/args.ts";
+import { parseScalingLine, parseThroughput, type ProgramName } from "../src/benchmarks.ts";
+import { runCaptured } from "../src/child.ts";
+import { formatOps } from "../src/format.ts";
+import { measureRun, runFailure } from "../src/runstat.ts";
 import { iqr } from "../src/tune/spread.ts";
 import { BUILD, discoverPeers, HAKMEM_PRELOAD, PEER_INSTALL_HINT, ROOT } from "./lib/allocators.ts";
 import {
@@ -200,23 +204,15 @@ const THROUGHPUT: Metric = {
   label: "throughput",
   unit: "ops/s",
   better: "higher",
-  format: (opsPerSec) => `${(opsPerSec / 1e6).toFixed(opsPerSec >= 1e7 ? 1 : 2)} M ops/s`,
+  format: formatOps,
 };
 
-function throughputParser(binary: string): (stdout: string) => number {
-  return (stdout) => {
-    const match = /^Throughput = (\d+) ops\/s \[[^\]]*\] time=[\d.]+s$/m.exec(stdout);
-    if (match === null) throw new Error(`${binary} printed no Throughput line`);
-    return Number(match[1]);
-  };
-}
-
-function bin(name: string): string {
+function bin(name: ProgramName): string {
   return join(BUILD, name);
 }
 
-function throughput(id: string, label: string, binary: string, args: (string | number)[]): Workload {
-  return { id, label, argv: [bin(binary), ...args.map(String)], metric: THROUGHPUT, parse: throughputParser(binary) };
+function throughput(id: string, label: string, binary: ProgramName, args: (string | number)[]): Workload {
+  return { id, label, argv: [bin(binary), ...args.map(String)], metric: THROUGHPUT, parse: parseThroughput };
 }
 
 function defineWorkloads(quick: boolean): Workload[] {
@@ -254,11 +250,7 @@ function defineWorkloads(quick: boolean): Workload[] {
         better: "lower",
         format: (rss) => `${formatBytes(rss)} (${formatPercent((100 * (rss - dataBytes)) / dataBytes)})`,
       },
-      parse: (stdout) => {
-        const match = /^Scaling: blocks=\d+ data_bytes=\d+ rss_bytes=(\d+) overhead_pct=-?[\d.]+$/m.exec(stdout);
-        if (match === null) throw new Error("test_scaling printed no Scaling line");
-        return Number(match[1]);
-      },
+      parse: (stdout) => parseScalingLine(stdout).rssBytes,
     },
   ];
 }
@@ -331,49 +323,23 @@ function describeFailure(argv: string[], allocator: Allocator, why: string, stde
   return `${commandLine(argv)} under ${allocator.name} ${why}\n--- stderr ---\n${output}`;
 }
 
-const RUNSTAT_LINE =
-  /^runstat: exit=(\d+) signal=(\d+) maxrss_kb=(\d+) minflt=(\d+) majflt=(\d+) user_us=\d+ sys_us=\d+ wall_us=\d+\n?/m;
-
 /** Runs one benchmark under build/runstat, which reports the child's own peak RSS and page faults. */
-function runTimed(workload: Workload, allocator: Allocator, statsFile: string): Sample {
-  const preload = allocator.preload === null ? [] : ["--preload", allocator.preload];
+async function runTimed(workload: Workload, allocator: Allocator, statsFile: string): Promise<Sample> {
   const env = childEnv();
   const isHakmem = allocator.name === "hakmem";
   if (isHakmem) {
     rmSync(statsFile, { force: true });
     env.HAKMEM_STATS_FILE = statsFile;
   }
-  const proc = Bun.spawnSync([RUNSTAT, ...preload, ...workload.argv], {
-    cwd: ROOT,
-    env,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: RUN_TIMEOUT_MS,
-  });
-  const stdout = proc.stdout.toString();
-  const fullStderr = proc.stderr.toString();
-  const stats = RUNSTAT_LINE.exec(fullStderr);
-  const stderr = stats === null ? fullStderr : fullStderr.replace(stats[0], "");
-  if (proc.exitedDueToTimeout) {
-    throw new BenchmarkFailure(describeFailure(workload.argv, allocator, `timed out after ${RUN_TIMEOUT_MS / 1000} s`, stderr));
-  }
-  if (stats === null) {
-    throw new BenchmarkFailure(describeFailure(workload.argv, allocator, "ended without a runstat report", stderr));
-  }
-  const [, exit, signal, maxRssKb, minorFaults, majorFaults] = stats.map(Number) as number[];
-  if (signal !== 0) {
-    throw new BenchmarkFailure(describeFailure(workload.argv, allocator, `was killed by signal ${signal}`, stderr));
-  }
-  if (exit !== 0) {
-    throw new BenchmarkFailure(describeFailure(workload.argv, allocator, `exited with status ${exit}`, stderr));
-  }
+  const run = await measureRun(workload.argv, { runstat: RUNSTAT, preload: allocator.preload, env, cwd: ROOT, timeoutMs: RUN_TIMEOUT_MS });
+  const failure = runFailure(run, RUN_TIMEOUT_MS);
+  if (failure !== null || run.report === null) throw new BenchmarkFailure(describeFailure(workload.argv, allocator, failure ?? "", run.stderr));
   let value: number;
   try {
-    value = workload.parse(stdout);
+    value = workload.parse(run.stdout);
   } catch (error) {
-    const why = `printed an unexpected result: ${(error as Error).message}\n--- stdout ---\n${stdout.trimEnd()}`;
-    throw new BenchmarkFailure(describeFailure(workload.argv, allocator, why, stderr));
+    const why = `printed an unexpected result: ${(error as Error).message}\n--- stdout ---\n${run.stdout.trimEnd()}`;
+    throw new BenchmarkFailure(describeFailure(workload.argv, allocator, why, run.stderr));
   }
   let hakmem: Record<string, number> | null = null;
   if (isHakmem) {
@@ -381,10 +347,10 @@ function runTimed(workload: Workload, allocator: Allocator, statsFile: string): 
       hakmem = JSON.parse(readFileSync(statsFile, "utf8")) as Record<string, number>;
     } catch (error) {
       const why = `left no statistics in HAKMEM_STATS_FILE=${statsFile}: ${(error as Error).message}`;
-      throw new BenchmarkFailure(describeFailure(workload.argv, allocator, why, stderr));
+      throw new BenchmarkFailure(describeFailure(workload.argv, allocator, why, run.stderr));
     }
   }
-  return { value, maxRssBytes: maxRssKb! * 1024, faults: minorFaults! + majorFaults!, hakmem };
+  return { value, maxRssBytes: run.report.peakRssBytes, faults: run.report.pageFaults, hakmem };
 }
 
 /** Instructions callgrind counts for a whole process. */
@@ -392,16 +358,8 @@ async function countInstructions(argv: string[], allocator: Allocator): Promise<
   const env = childEnv();
   // valgrind passes LD_PRELOAD on to the program it runs, next to its own preloads.
   if (allocator.preload !== null) env.LD_PRELOAD = allocator.preload;
-  const proc = Bun.spawn(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", ...argv], {
-    cwd: ROOT,
-    env,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: RUN_TIMEOUT_MS,
-  });
-  const [stderr] = await Promise.all([new Response(proc.stderr).text(), new Response(proc.stdout).text()]);
-  await proc.exited;
+  const proc = await runCaptured(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", ...argv], { cwd: ROOT, env, timeoutMs: RUN_TIMEOUT_MS });
+  const { stderr } = proc;
   if (proc.exitCode !== 0) {
     const why = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with status ${proc.exitCode}`;
     throw new BenchmarkFailure(describeFailure(argv, allocator, `${why} under callgrind`, stderr));
@@ -724,7 +682,7 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
           done++;
           if (failures.has(allocator.name)) continue;
           try {
-            const sample = runTimed(workload, allocator, statsFile);
+            const sample = await runTimed(workload, allocator, statsFile);
             if (run >= 0) samples[i]!.push(sample);
           } catch (error) {
             // glibc and hakmem must run; a peer that fails is reported and left out.

@@ -22,6 +22,7 @@ import { join, resolve } from "node:path";
 import { readCommandLine, UsageError } from "./args.ts";
 import { nativeFile } from "./bun-library.ts";
 import { buildAdvice, PACKAGE_ROOT } from "./library.ts";
+import { parseRunstat } from "./runstat.ts";
 import { formatBytes, formatCount } from "./format.ts";
 
 const DEFAULT_PRELOAD = nativeFile("libhakmem_preload.so");
@@ -116,8 +117,6 @@ export interface ProcessReport {
   wallSeconds: number;
 }
 
-const RUNSTAT_LINE = /^runstat: exit=(\d+) signal=(\d+) maxrss_kb=(\d+) minflt=(\d+) majflt=(\d+) user_us=\d+ sys_us=\d+ wall_us=(\d+)/;
-
 /** "SIGSEGV" for 11; "signal 99" for a number with no name. */
 export function signalName(signal: number): string {
   const entry = Object.entries(constants.signals).find(([, n]) => n === signal);
@@ -125,16 +124,10 @@ export function signalName(signal: number): string {
 }
 
 function readRunstat(path: string): ProcessReport | null {
-  const m = existsSync(path) ? RUNSTAT_LINE.exec(readFileSync(path, "utf8")) : null;
-  if (m === null) return null;
-  const [, exit, sig, maxRssKb, minflt, majflt, wallUs] = m.map(Number) as number[];
-  return {
-    exit: exit!,
-    signal: sig === 0 ? null : signalName(sig!),
-    peakRssBytes: maxRssKb! * 1024,
-    pageFaults: minflt! + majflt!,
-    wallSeconds: wallUs! / 1e6,
-  };
+  const report = existsSync(path) ? parseRunstat(readFileSync(path, "utf8"))?.report : undefined;
+  if (report === undefined) return null;
+  const { exit, signal, peakRssBytes, pageFaults, wallSeconds } = report;
+  return { exit, signal: signal === 0 ? null : signalName(signal), peakRssBytes, pageFaults, wallSeconds };
 }
 
 /** The modification time of a file, or null when there is none. */

@@ -27,6 +27,13 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** A size as benchmark names write it, exact: "16 B", "4 KiB", "1 MiB" (bytes when no unit divides it). */
+export function formatExactSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
+
 /** Bytes in MiB with three significant digits: "21.4 MiB", "3.89 MiB". */
 export function formatMiB(bytes: number): string {
   return `${threeDigits(bytes / (1024 * 1024))} MiB`;

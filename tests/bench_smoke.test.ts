@@ -8,7 +8,9 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUILD, PRELOAD_LIB, report, run } from "./support.ts";
+import { readdirSync } from "node:fs";
+import { parseScalingLine, parseThroughput, PROGRAMS, type ProgramName } from "../src/benchmarks.ts";
+import { BUILD, PRELOAD_LIB, report, ROOT, run } from "./support.ts";
 
 const TIMEOUT_MS = 120_000;
 
@@ -80,6 +82,13 @@ const ALLOCATORS: { name: string; env: Record<string, string> }[] = [
   { name: "hakmem preload", env: { LD_PRELOAD: PRELOAD_LIB } },
 ];
 
+test("the benchmark catalogue (src/benchmarks.ts) names every program of bench/native/", () => {
+  const programs = readdirSync(join(ROOT, "bench", "native"))
+    .filter((f) => f.endsWith(".c") && f !== "runstat.c")
+    .map((f) => f.slice(0, -2));
+  expect(Object.keys(PROGRAMS).sort()).toEqual(programs.sort());
+});
+
 for (const bench of BENCHMARKS) {
   describe(bench.name, () => {
     for (const allocator of ALLOCATORS) {
@@ -89,6 +98,9 @@ for (const bench of BENCHMARKS) {
           const result = await run([join(BUILD, bench.name), ...bench.args], { env: allocator.env });
           expect(result.exitCode, report(result, allocator.env)).toBe(0);
           expect(result.stdout, report(result, allocator.env)).toMatch(bench.line);
+          // the catalogue's parser reads the same line (src/benchmarks.ts: one parser per kind of line)
+          if (PROGRAMS[bench.name as ProgramName] === "scaling") expect(parseScalingLine(result.stdout).blocks).toBe(Number(bench.args[0]));
+          else expect(parseThroughput(result.stdout)).toBeGreaterThan(0);
         },
         TIMEOUT_MS,
       );

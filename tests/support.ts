@@ -1,6 +1,7 @@
 /** Paths and a process runner shared by the test suites. */
 import { join, resolve } from "node:path";
 import { expect } from "bun:test";
+import { runCaptured } from "../src/child.ts";
 import { HakmemError, type HakmemErrorCode } from "../src/errors.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
@@ -36,26 +37,12 @@ export function baseEnv(): Record<string, string> {
 
 /** Runs argv to completion, capturing stdout and stderr; killed with SIGKILL after timeoutMs (default 110 s). */
 export async function run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
-  const proc = Bun.spawn(argv, {
+  const { stdout, stderr, exitCode, signalCode, timedOut } = await runCaptured(argv, {
     cwd: options.cwd ?? ROOT,
     env: { ...baseEnv(), ...options.env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    timeoutMs: options.timeoutMs ?? 110_000,
   });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    proc.kill("SIGKILL");
-  }, options.timeoutMs ?? 110_000);
-  try {
-    const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    await proc.exited;
-    const signal = proc.signalCode === null ? null : String(proc.signalCode);
-    return { command: argv.join(" "), exitCode: proc.exitCode, signal, timedOut, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
+  return { command: argv.join(" "), exitCode, signal: signalCode, timedOut, stdout, stderr };
 }
 
 /** A failure message with everything needed to reproduce and diagnose a run. */

@@ -6,9 +6,11 @@
  * benchmark skips them and says how to install them.
  */
 import { existsSync, realpathSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
+import { PACKAGE_ROOT } from "../../src/library.ts";
 
-export const ROOT = resolve(import.meta.dir, "..", "..");
+/** The repository root: the package root of src/library.ts. */
+export const ROOT = PACKAGE_ROOT;
 export const BUILD = join(ROOT, "build");
 export const HAKMEM_PRELOAD = join(BUILD, "libhakmem_preload.so");
 /** The FFI library: `HAKMEM_LIB` when set, as in src/index.ts. */

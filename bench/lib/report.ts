@@ -16,6 +16,8 @@ export const DEFAULT_OUT = join(ROOT, "bench", "results");
 
 // the toolkit's formatters, for the benchmark scripts
 export { formatBytes, formatCount, formatNs, formatPercent, formatRatio } from "../../src/format.ts";
+/** Sizes in benchmark names (16 B, 4 KiB, 1 MiB): src/format.ts formatExactSize. */
+export { formatExactSize as formatSize } from "../../src/format.ts";
 
 // ---- numbers ----------------------------------------------------------------
 
@@ -24,13 +26,6 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** A power-of-two size as it is written in the benchmark names: 16 B, 4 KiB, 1 MiB. */
-export function formatSize(bytes: number): string {
-  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} B`;
 }
 
 /**

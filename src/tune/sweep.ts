@@ -12,6 +12,7 @@ import type { HakmemOptions } from "../config.ts";
 import { nativeFile } from "../bun-library.ts";
 import { buildAdvice, PACKAGE_ROOT } from "../library.ts";
 import { hardwareKey, type MachineInfo, machineInfo } from "../machine.ts";
+import { measureRun, runFailure } from "../runstat.ts";
 import { type ConfigSummary, type Objective, OBJECTIVES, type Recommendation, recommend, type RunRecord, summarize } from "./analysis.ts";
 import { TuneError } from "./errors.ts";
 import { librarySchema } from "./flag-table.ts";
@@ -88,9 +89,6 @@ export interface SweepOptions {
   env?: Record<string, string>;
 }
 
-const RUNSTAT_LINE =
-  /^runstat: exit=(\d+) signal=(\d+) maxrss_kb=(\d+) minflt=(\d+) majflt=(\d+) user_us=\d+ sys_us=\d+ wall_us=(\d+)\n?/m;
-
 /** The parent's environment without anything that configures an allocator. */
 function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
@@ -144,40 +142,16 @@ async function runOnce(config: TuneConfig, workload: Workload, run: number, ctx:
     argv,
     run,
   };
-  const proc = Bun.spawn([ctx.runstat, "--preload", ctx.preload, ...argv], {
-    cwd: ctx.cwd,
-    env,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    proc.kill("SIGKILL");
-  }, ctx.timeoutMs);
-  const onAbort = () => proc.kill("SIGTERM");
-  ctx.signal?.addEventListener("abort", onAbort);
-  let stdout: string;
-  let stderr: string;
-  try {
-    [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    await proc.exited;
-  } finally {
-    clearTimeout(timer);
-    ctx.signal?.removeEventListener("abort", onAbort);
-  }
+  const measured = await measureRun(argv, { runstat: ctx.runstat, preload: ctx.preload, env, cwd: ctx.cwd, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
   if (ctx.signal?.aborted) {
     rmSync(statsFile, { force: true });
     throw new TuneError("ABORTED", "the sweep was stopped");
   }
-  const m = RUNSTAT_LINE.exec(stderr);
-  const programStderr = m === null ? stderr : stderr.replace(m[0], "");
-  const [, exit, sig, maxRssKb, minflt, majflt, wallUs] = (m ?? []).map(Number);
-  const measured = {
-    peakRssBytes: m ? (maxRssKb as number) * 1024 : 0,
-    pageFaults: m ? (minflt as number) + (majflt as number) : 0,
-    wallSeconds: m ? (wallUs as number) / 1e6 : 0,
+  const { stdout, stderr: programStderr, report } = measured;
+  const figures = {
+    peakRssBytes: report?.peakRssBytes ?? 0,
+    pageFaults: report?.pageFaults ?? 0,
+    wallSeconds: report?.wallSeconds ?? 0,
   };
   const fail = (why: string): RunRecord => {
     rmSync(statsFile, { force: true });
@@ -188,7 +162,7 @@ async function runOnce(config: TuneConfig, workload: Workload, run: number, ctx:
       ok: false,
       error: `${argv.join(" ")} ${why}${out}${err}`,
       throughput: null,
-      ...measured,
+      ...figures,
       osMaps: 0,
       osUnmaps: 0,
       osDecommits: 0,
@@ -199,10 +173,8 @@ async function runOnce(config: TuneConfig, workload: Workload, run: number, ctx:
       finishedAt: new Date().toISOString(),
     };
   };
-  if (timedOut) return fail(`timed out after ${ctx.timeoutMs / 1000} s`);
-  if (m === null) return fail(`ended without a runstat report (runstat exit ${proc.exitCode})`);
-  if (sig !== 0) return fail(`was killed by signal ${sig}`);
-  if (exit !== 0) return fail(`exited with status ${exit}`);
+  const failure = runFailure(measured, ctx.timeoutMs);
+  if (failure !== null) return fail(failure);
   let throughput: number | null;
   try {
     throughput = (workload.parse ?? parseThroughput)(stdout);
@@ -225,7 +197,7 @@ async function runOnce(config: TuneConfig, workload: Workload, run: number, ctx:
     ...base,
     ok: true,
     throughput,
-    ...measured,
+    ...figures,
     osMaps: n("os_maps"),
     osUnmaps: n("os_unmaps"),
     osDecommits: n("os_decommits"),

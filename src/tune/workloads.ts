@@ -1,12 +1,14 @@
 /**
  * What a sweep runs: a workload is any command line, plus a parser that reads its throughput from stdout. The
- * built-in workloads are the seed benchmarks of bench/native/ (built by `make` into build/), sized so that one run
+ * built-in workloads are programs of the benchmark catalogue (src/benchmarks.ts: bench/native/, built by `make`
+ * into build/, read by the catalogue's parsers), sized so that one run
  * takes about half a second on a small machine: long enough to pass the start-up page faults, short enough for a
  * grid of dozens of configurations.
  *
  * @module
  */
 import { join } from "node:path";
+import { parseScalingLine, parseThroughput, type ProgramName } from "../benchmarks.ts";
 import { TuneError } from "./errors.ts";
 
 /** A program to run once per configuration and run; hakmem is given to it with LD_PRELOAD. */
@@ -25,17 +27,11 @@ export interface Workload {
   description?: string;
 }
 
-/** The `Throughput = N ops/s` line the seed benchmarks print; throws when it is missing. */
-export function parseThroughput(stdout: string): number {
-  const match = /^Throughput = (\d+(?:\.\d+)?) ops\/s/m.exec(stdout);
-  if (match === null) throw new Error("no `Throughput = N ops/s` line on stdout");
-  return Number(match[1]);
-}
+export { parseThroughput };
 
 /** test_scaling's `Scaling: ...` line: measures memory only (its throughput is `null`); throws when it is missing. */
 export function parseScaling(stdout: string): null {
-  if (!/^Scaling: blocks=\d+ data_bytes=\d+ rss_bytes=\d+ overhead_pct=-?[\d.]+$/m.test(stdout))
-    throw new Error("no `Scaling: ...` line on stdout");
+  parseScalingLine(stdout);
   return null;
 }
 
@@ -44,7 +40,7 @@ interface Builtin {
   description: (quick: boolean) => string;
   /** argv after the binary, for full and quick runs. */
   args: (quick: boolean) => string[];
-  binary: string;
+  binary: ProgramName;
   parse: (stdout: string) => number | null;
 }
 
