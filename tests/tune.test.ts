@@ -29,6 +29,7 @@ import {
   TuneError,
   type Workload,
 } from "../src/tune/index.ts";
+import { NO_COUNTERS } from "../src/tune/analysis.ts";
 import { parseArgs, UsageError } from "../src/tune/cli.ts";
 import { BUILD, PRELOAD_LIB, report, ROOT, run } from "./support.ts";
 
@@ -209,12 +210,7 @@ function rec(configId: string, workload: string, runIndex: number, throughput: n
     peakRssBytes: rss,
     pageFaults: 0,
     wallSeconds: 0,
-    osMaps: 0,
-    osUnmaps: 0,
-    osDecommits: 0,
-    lruHits: 0,
-    lruMisses: 0,
-    lruEvicts: 0,
+    ...NO_COUNTERS,
     stats: null,
     finishedAt: "",
   };

@@ -10,8 +10,25 @@ import { BOOTSTRAP_COVERAGE, bootstrapOfMedians, hashSeed, type Interval, iqr, m
 
 export { median };
 
+/**
+ * What hakmem's statistics at exit (HAKMEM_STATS_FILE) tell of a run: OS mappings, unmappings and decommits, and the
+ * LRU cache of empty SuperSlabs (a new SuperSlab taken from it, a hit, or not, a miss; and evictions). A run records
+ * them, a summary gives their medians.
+ */
+export interface HakmemCounters {
+  osMaps: number;
+  osUnmaps: number;
+  osDecommits: number;
+  lruHits: number;
+  lruMisses: number;
+  lruEvicts: number;
+}
+
+/** The counters of a run that wrote no statistics (it failed first). */
+export const NO_COUNTERS: HakmemCounters = { osMaps: 0, osUnmaps: 0, osDecommits: 0, lruHits: 0, lruMisses: 0, lruEvicts: 0 };
+
 /** One finished run, as the journal (runs.jsonl) stores it, one JSON object per line. */
-export interface RunRecord {
+export interface RunRecord extends HakmemCounters {
   type: "run";
   /** {@link TuneConfig.id} of the configuration. */
   configId: string;
@@ -36,14 +53,6 @@ export interface RunRecord {
   pageFaults: number;
   /** Wall-clock seconds of the program. */
   wallSeconds: number;
-  /** From the statistics hakmem wrote at exit (HAKMEM_STATS_FILE): OS mappings, unmappings and decommits. */
-  osMaps: number;
-  osUnmaps: number;
-  osDecommits: number;
-  /** LRU cache of empty SuperSlabs: a new SuperSlab taken from it (hit) or not (miss), and evictions. */
-  lruHits: number;
-  lruMisses: number;
-  lruEvicts: number;
   /** Every counter of the statistics file, as written; null when the run failed before writing it. */
   stats: Record<string, number> | null;
   /** ISO time the run finished. */
@@ -51,7 +60,7 @@ export interface RunRecord {
 }
 
 /** The medians of one configuration on one workload, over its successful runs. */
-export interface WorkloadSummary {
+export interface WorkloadSummary extends HakmemCounters {
   workload: string;
   /** Successful runs (the medians are over these). */
   runs: number;
@@ -68,12 +77,6 @@ export interface WorkloadSummary {
   /** Interquartile range of the runs' peak RSS. */
   peakRssIqr: Interval;
   pageFaults: number;
-  osMaps: number;
-  osUnmaps: number;
-  osDecommits: number;
-  lruHits: number;
-  lruMisses: number;
-  lruEvicts: number;
   /** Interquartile ranges of the counters above (page faults, OS maps, ... LRU evictions), by field name. */
   countIqr: Record<CounterField, Interval>;
 }

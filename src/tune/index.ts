@@ -30,6 +30,7 @@ export {
   summarize,
   topRanked,
   type ConfigSummary,
+  type HakmemCounters,
   type Recommendation,
   type Objective,
   type RunRecord,

@@ -13,7 +13,7 @@ import { nativeFile } from "../bun-library.ts";
 import { buildAdvice, PACKAGE_ROOT } from "../library.ts";
 import { hardwareKey, type MachineInfo, machineInfo } from "../machine.ts";
 import { measureRun, runFailure } from "../runstat.ts";
-import { type ConfigSummary, type Objective, OBJECTIVES, type Recommendation, recommend, type RunRecord, summarize } from "./analysis.ts";
+import { type ConfigSummary, NO_COUNTERS, type Objective, OBJECTIVES, type Recommendation, recommend, type RunRecord, summarize } from "./analysis.ts";
 import { TuneError } from "./errors.ts";
 import { librarySchema } from "./flag-table.ts";
 import { expandGrid, type SweepGrid, type TuneConfig } from "./grid.ts";
@@ -163,12 +163,7 @@ async function runOnce(config: TuneConfig, workload: Workload, run: number, ctx:
       error: `${argv.join(" ")} ${why}${out}${err}`,
       throughput: null,
       ...figures,
-      osMaps: 0,
-      osUnmaps: 0,
-      osDecommits: 0,
-      lruHits: 0,
-      lruMisses: 0,
-      lruEvicts: 0,
+      ...NO_COUNTERS,
       stats: null,
       finishedAt: new Date().toISOString(),
     };
