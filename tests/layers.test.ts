@@ -72,6 +72,18 @@ describe("module layers", () => {
     }
   });
 
+  test("docs/architecture.md names every module, in an order where each imports only modules named before it", () => {
+    const doc = readFileSync(join(ROOT, "docs", "architecture.md"), "utf8");
+    const named = [...new Set([...doc.matchAll(/`(src\/[\w/.-]+\.ts)`/g)].map((m) => join(ROOT, m[1] as string)))];
+    const modules = FILES.filter((f) => f.startsWith(join(ROOT, "src") + "/"));
+    expect(named.filter((f) => !modules.includes(f)).map(show)).toEqual([]); // every module it names exists
+    expect(modules.filter((f) => !named.includes(f)).map(show)).toEqual([]); // and it names them all
+    const upward = named.flatMap((f, i) =>
+      (GRAPH.get(f) ?? []).filter((to) => named.indexOf(to) > i).map((to) => `${show(f)} imports ${show(to)}, named after it`),
+    );
+    expect(upward).toEqual([]);
+  });
+
   test("importing hakmem/tune opens no native library (HAKMEM_LIB names a missing file)", async () => {
     const script =
       'await import("./src/tune/index.ts"); const maps = require("node:fs").readFileSync("/proc/self/maps", "utf8"); ' +
