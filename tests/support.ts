@@ -1,10 +1,12 @@
 /** Paths and a process runner shared by the test suites. */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { expect } from "bun:test";
 import { runCaptured } from "../src/child.ts";
 import { HakmemError, type HakmemErrorCode } from "../src/errors.ts";
+import { PACKAGE_ROOT } from "../src/library.ts";
 
-export const ROOT = resolve(import.meta.dir, "..");
+/** The repository root: the package root of src/library.ts. */
+export const ROOT = PACKAGE_ROOT;
 export const BUILD = join(ROOT, "build");
 export const FFI_LIB = join(BUILD, "libhakmem.so");
 export const PRELOAD_LIB = join(BUILD, "libhakmem_preload.so");
