@@ -1,7 +1,7 @@
 # hakmem build.
 #   make            libraries, seed benchmarks, C tests, the stress test and the
 #                   misuse programs into build/
-#   make check      build, then run every C test
+#   make check      build, check the layering (make layers), then run every C test
 #   make asan       library + C tests + stress with AddressSanitizer and UBSan
 #                   (build/asan/), then run them; fails on any report
 #   make tsan       the same with ThreadSanitizer (build/tsan/)
@@ -38,7 +38,7 @@ MISUSE_BINS := $(patsubst tests/misuse/%.c,$(BUILD)/misuse/%,$(MISUSE_SRCS))
 ADV_SRCS    := $(filter-out tests/adversarial/lib%.c,$(wildcard tests/adversarial/*.c))
 ADV_BINS    := $(patsubst tests/adversarial/%.c,$(BUILD)/adversarial/%,$(ADV_SRCS))
 
-.PHONY: all libs bench tests stress misuse adversarial check clean
+.PHONY: all libs bench tests stress misuse adversarial check layers clean
 all: libs bench tests stress misuse adversarial
 libs: $(BUILD)/libhakmem.so $(BUILD)/libhakmem_preload.so
 bench: $(BENCH_BINS)
@@ -56,7 +56,7 @@ $(BUILD)/libhakmem.so: $(CORE_SRCS) $(HEADERS) Makefile | $(BUILD)
 
 # The drop-in malloc for LD_PRELOAD: the same core plus the malloc family.
 $(BUILD)/libhakmem_preload.so: $(CORE_SRCS) csrc/preload.c $(HEADERS) Makefile | $(BUILD)
-	$(CC) $(CFLAGS_LIB) -DHAK_PRELOAD=1 -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
+	$(CC) $(CFLAGS_LIB) -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
 # Seed benchmarks call plain malloc/free: one binary measures any allocator via LD_PRELOAD.
 $(BUILD)/%: bench/native/%.c $(wildcard bench/native/*.h) | $(BUILD)
@@ -95,8 +95,17 @@ $(BUILD)/adversarial/%: tests/adversarial/%.c tests/adversarial/adversarial.h
 	@mkdir -p $(BUILD)/adversarial
 	$(CC) $(ADV_CFLAGS) -o $@ $<
 
-check: all
+check: all layers
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+# The layer check (csrc/tests/check_layers.sh): each file compiled alone, as
+# in the libraries, then its uses of other files' symbols read with nm.
+LAYER_OBJS := $(patsubst csrc/%.c,$(BUILD)/objs/%.o,$(wildcard csrc/*.c))
+$(BUILD)/objs/%.o: csrc/%.c $(HEADERS) Makefile
+	@mkdir -p $(BUILD)/objs
+	$(CC) $(CFLAGS_LIB) -c -o $@ $<
+layers: $(LAYER_OBJS)
+	csrc/tests/check_layers.sh $(BUILD)/objs csrc/internal.h csrc
 
 # ---- sanitizers ------------------------------------------------------------
 # Each builds libhakmem.so, the C tests and the stress test with the sanitizer

@@ -38,6 +38,12 @@ static const char *const prefault_names[] = {"off", "populate", "madvise", NULL}
 enum { REMOTE_BATCH_AUTO, REMOTE_BATCH_ON, REMOTE_BATCH_OFF };
 static const char *const remote_batch_names[] = {"auto", "on", "off", NULL};
 
+hk_globals g_hk = {
+  /* Valid before initialisation so that no address maps into a SuperSlab. */
+  .ss_mask = ~(uintptr_t)((1u << 20) - 1),
+  .ss_size = 1u << 20,
+};
+
 static const hk_flag flags[HK_NFLAGS] = {
   [F_SS_SIZE] = {"HAKMEM_SS_SIZE", HK_FT_SIZE, 1 * MiB, 512 * KiB, 4 * MiB, NULL, ss_sizes,
                  "SuperSlab size; SuperSlabs are aligned to it and split into 64 KiB slabs"},
@@ -95,18 +101,6 @@ static bool loaded, frozen;
 static _Atomic int frozen_flag;
 static char describe_buf[16384];
 
-void hk_log(const char *fmt, ...) {
-  char buf[640];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n > sizeof buf - 2) n = sizeof buf - 2;
-  buf[n++] = '\n';
-  ssize_t w = write(2, buf, (size_t)n);
-  (void)w;
-}
 
 static void format_size(int64_t v, char *out, size_t cap) {
   if (v >= MiB && v % MiB == 0) snprintf(out, cap, "%lldM", (long long)(v / MiB));
@@ -253,102 +247,6 @@ static void apply_setting(const char *source, const char *name, const char *text
   }
 }
 
-/* ---- HAKMEM_CONFIG: a flat JSON object {"HAKMEM_X": "text" | number | true | false, ...}.
- * Parsed without allocating (this runs inside the allocator's initialisation):
- * the whole file is validated first, so a broken file changes nothing. */
-#define CONFIG_FILE_MAX 65536
-#define CONFIG_PAIRS_MAX 64
-
-typedef struct { const char *at; size_t err; } json_cursor;
-
-static void json_ws(json_cursor *c) { while (*c->at == ' ' || *c->at == '\t' || *c->at == '\n' || *c->at == '\r') c->at++; }
-
-/* A string without escapes other than \" and \\, copied into out. */
-static bool json_string(json_cursor *c, char *out, size_t cap) {
-  if (*c->at != '"') return false;
-  size_t n = 0;
-  for (c->at++; *c->at != '"'; c->at++) {
-    if (!*c->at || (unsigned char)*c->at < 0x20 || n + 1 >= cap) return false;
-    if (*c->at == '\\') {
-      c->at++;
-      if (*c->at != '"' && *c->at != '\\' && *c->at != '/') return false;
-    }
-    out[n++] = *c->at;
-  }
-  c->at++;
-  out[n] = 0;
-  return true;
-}
-
-/* A value as the flag text: strings as they are, numbers verbatim, booleans as 1/0. */
-static bool json_value(json_cursor *c, char *out, size_t cap) {
-  if (*c->at == '"') return json_string(c, out, cap);
-  if (strncmp(c->at, "true", 4) == 0) { c->at += 4; snprintf(out, cap, "1"); return true; }
-  if (strncmp(c->at, "false", 5) == 0) { c->at += 5; snprintf(out, cap, "0"); return true; }
-  size_t n = 0;
-  while ((isdigit((unsigned char)*c->at) || *c->at == '-' || *c->at == '+' || *c->at == '.' || *c->at == 'e' ||
-          *c->at == 'E') && n + 1 < cap)
-    out[n++] = *c->at++;
-  out[n] = 0;
-  return n > 0;
-}
-
-static void load_config_file(const char *path) {
-  static char text[CONFIG_FILE_MAX];
-  static char keys[CONFIG_PAIRS_MAX][64], vals[CONFIG_PAIRS_MAX][256];
-  /* Non-blocking: opening a FIFO with no writer must not hang the program
-   * (every preloaded program reads this file at start); only a regular file
-   * is read. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    hk_log("hakmem: HAKMEM_CONFIG=%s: cannot open it (%s); no file settings applied", path, strerror(errno));
-    return;
-  }
-  struct stat st;
-  const char *wrong = fstat(fd, &st) != 0 ? strerror(errno)
-                      : S_ISDIR(st.st_mode) ? "it is a directory, not a file"
-                      : !S_ISREG(st.st_mode) ? "it is not a regular file (a FIFO, socket or device)"
-                      : st.st_size > (off_t)sizeof text - 1 ? "the file is larger than 64 KiB - 1 byte"
-                      : NULL;
-  if (wrong) {
-    close(fd);
-    hk_log("hakmem: HAKMEM_CONFIG=%s: %s; no file settings applied", path, wrong);
-    return;
-  }
-  size_t len = 0;
-  ssize_t r;
-  while (len < sizeof text - 1 && (r = read(fd, text + len, sizeof text - 1 - len)) > 0) len += (size_t)r;
-  close(fd);
-  text[len] = 0;
-  json_cursor c = {text, 0};
-  int npairs = 0;
-  bool ok = len < sizeof text - 1;
-  json_ws(&c);
-  ok = ok && *c.at++ == '{';
-  json_ws(&c);
-  if (ok && *c.at == '}') c.at++;
-  else
-    while (ok) {
-      json_ws(&c);
-      ok = npairs < CONFIG_PAIRS_MAX && json_string(&c, keys[npairs], sizeof keys[0]);
-      json_ws(&c);
-      ok = ok && *c.at++ == ':';
-      json_ws(&c);
-      ok = ok && json_value(&c, vals[npairs], sizeof vals[0]);
-      npairs += ok;
-      json_ws(&c);
-      if (ok && *c.at == '}') { c.at++; break; }
-      ok = ok && *c.at++ == ',';
-    }
-  json_ws(&c);
-  if (!ok || *c.at) {
-    hk_log("hakmem: HAKMEM_CONFIG=%s: not a flat JSON object of flags (problem near byte %zu); no file settings applied",
-           path, (size_t)(c.at - text));
-    return;
-  }
-  for (int i = 0; i < npairs; i++) apply_setting(path, keys[i], vals[i]);
-}
-
 /* Reads the configuration once: defaults, then the HAKMEM_CONFIG file, then
  * the environment (hak_config_set applies on top, until the first allocation). */
 static void load_locked(void) {
@@ -357,7 +255,7 @@ static void load_locked(void) {
   loaded = true;
   for (int i = 0; i < HK_NFLAGS; i++) set_value(i, flags[i].def, "");
   const char *file = getenv("HAKMEM_CONFIG");
-  if (file && *file) load_config_file(file);
+  if (file && *file) hk_config_file_read(file, apply_setting);
   for (char **e = environ; e && *e; e++) {
     if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
     const char *eq = strchr(*e, '=');
@@ -397,15 +295,10 @@ void hk_config_freeze(void) {
   g_hk.check = (uint8_t)values[F_CHECK];
   g_hk.secure = (uint8_t)values[F_SECURE];
   g_hk.free_checks = g_hk.check | g_hk.secure;
-#ifdef HAK_PRELOAD
-  bool batch_by_default = true;  /* free() promises no cross-thread validation */
-#else
-  bool batch_by_default = false; /* hak_owns and hak_free_checked must see other threads' frees */
-#endif
+  bool batch_by_default = hk_host_policy.remote_batch_by_default;
   g_hk.remote_batch = !g_hk.free_checks && (values[F_REMOTE_BATCH] == REMOTE_BATCH_ON ||
                                             (values[F_REMOTE_BATCH] == REMOTE_BATCH_AUTO && batch_by_default));
-  if (values[F_FAULT_MMAP]) /* else keep what hak_fault_set_mmap_fail_every set before initialisation */
-    hk_os_set_map_fail_every((uint64_t)values[F_FAULT_MMAP]);
+  g_hk.map_fail_every = (uint64_t)values[F_FAULT_MMAP]; /* handed to os.c by hk_init */
   g_hk.ace_max_cached = (size_t)values[F_ACE_MAX_CACHED];
   g_hk.ace_max_bytes = (size_t)values[F_ACE_MAX_MB] << 20;
   g_hk.ace_max_block = (size_t)values[F_ACE_MAX_BLOCK];
@@ -430,7 +323,7 @@ int hak_config_set(const char *name, const char *value) {
   if (frozen) rc = HAK_E_LOCKED;
   else if (!parse_value(&flags[i], value, &v)) rc = HAK_E_BAD_VALUE;
   else set_value(i, v, value);
-  if (rc == HAK_OK && i == F_CONFIG && *value) load_config_file(value); /* the file's settings, now */
+  if (rc == HAK_OK && i == F_CONFIG && *value) hk_config_file_read(value, apply_setting); /* the file's settings, now */
   hk_mutex_unlock(&config_lock);
   return rc;
 }
@@ -496,18 +389,4 @@ const char *hak_config_describe(void) {
 #undef PUTS
   hk_mutex_unlock(&config_lock);
   return describe_buf;
-}
-
-const char *hak_strerror(int code) {
-  switch (code) {
-  case HAK_OK: return "success";
-  case HAK_E_UNKNOWN_FLAG: return "unknown flag";
-  case HAK_E_BAD_VALUE: return "value not allowed for this flag";
-  case HAK_E_LOCKED: return "configuration is locked after the first allocation";
-  case HAK_E_FOREIGN: return "pointer was not allocated by hakmem";
-  case HAK_E_DOUBLE_FREE: return "block is already free";
-  case HAK_E_NOMEM: return "out of memory";
-  case HAK_E_BAD_SIZE: return "size or alignment not acceptable";
-  default: return "unknown error code";
-  }
 }

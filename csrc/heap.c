@@ -27,13 +27,10 @@
 #include <string.h>
 #include "internal.h"
 
-hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
-hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab}};
-__thread hk_heap *hk_tl_heap = &hk_empty_heap;
-
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_heap *heaps_all, *heaps_abandoned;
-static pthread_key_t heap_key;
+static pthread_key_t heap_key;   /* its destructor abandons the heap; made by the first heap */
+static bool heap_key_made;
 /* Set when this thread's heap was abandoned at exit: frees from later exit
  * destructors push at once rather than make a heap again. */
 static __thread uint8_t tl_heap_exited;
@@ -345,13 +342,6 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   return b;
 }
 
-void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
-  hk_log("hakmem: free list of the slab at %p is corrupted: the link stored in free block %p was overwritten "
-         "(use after free or overflow); aborting",
-         (void *)s->start, (const void *)at);
-  abort();
-}
-
 /* b back on the local list of h's slab s: secure links, retention by list head. */
 static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
   hk_set_next(b, s->free);
@@ -509,6 +499,7 @@ hk_heap *hk_heap_get(void) {
   if (h != &hk_empty_heap) return h;
   hk_init();
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+  if (HK_UNLIKELY(!heap_key_made)) heap_key_made = pthread_key_create(&heap_key, heap_thread_exit) == 0;
   h = heaps_abandoned;
   if (h) heaps_abandoned = h->abandoned_next;
   hk_unlock(&heaps_lock);
@@ -552,5 +543,3 @@ void hk_heap_fork_child(void) {
     }
   }
 }
-
-void hk_heap_init_globals(void) { pthread_key_create(&heap_key, heap_thread_exit); }

@@ -712,7 +712,7 @@ void *hk_large_calloc(size_t size) { return large_alloc(size, 0, true, NULL); }
 
 bool hk_large_free(void *p) {
   if (tl_park(p)) {
-    hk_decay_start();
+    hk_decay_start(hk_large_decay);
     return true;
   }
   hk_lock(&L.lock, HK_LOCK_LARGE);
@@ -738,7 +738,7 @@ bool hk_large_free(void *p) {
   recent[recent_next++ % RECENT] = (uintptr_t)p;
   bool cached = L.cached_runs > 0;
   hk_unlock(&L.lock);
-  if (cached && !released_now) hk_decay_start();
+  if (cached && !released_now) hk_decay_start(hk_large_decay);
   return true;
 }
 

@@ -12,6 +12,11 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* This library's policy (report.c holds the FFI library's): misuse aborts,
+ * as glibc's free does, and HAKMEM_REMOTE_BATCH=auto batches remote frees,
+ * since free() promises no cross-thread validation. */
+const hk_policy hk_host_policy = {.misuse_aborts = 1, .remote_batch_by_default = 1};
+
 typedef void (*free_fn)(void *);
 typedef size_t (*usable_fn)(void *);
 

@@ -8,8 +8,6 @@
 #include <unistd.h>
 #include "internal.h"
 
-hk_counters hk_ctr;
-
 #define HK_STATS_FIELDS(X)                                                                          \
   X(allocs) X(frees) X(small_allocs) X(small_frees) X(large_allocs) X(large_frees) X(remote_frees)  \
   X(foreign_frees) X(invalid_frees) X(bytes_in_use) X(superslabs_live) X(superslabs_cached)         \
@@ -162,14 +160,6 @@ void hak_stats_print(int fd) {
   }
 }
 
-/* Programs such as coreutils close stderr in their exit handlers, before
- * library destructors run, so the report goes to a copy of fd 2 taken early. */
-static int report_fd = -1;
-
-void hk_stats_init(void) {
-  if ((g_hk.stats_at_exit || g_hk.lock_stats) && report_fd < 0) report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
-}
-
 /* HAKMEM_SHARED_POOL_LOCK_STATS: lock acquisitions per path, and per operation. */
 static void print_lock_stats(int fd) {
   hak_stats_t s;
@@ -205,8 +195,8 @@ static void write_stats_file(const char *path) {
   close(fd);
 }
 
-void hk_stats_report_at_exit(void) {
-  int fd = report_fd >= 0 ? report_fd : 2;
+__attribute__((destructor)) static void report_at_exit(void) {
+  int fd = hk_report_fd();
   hk_config_load();
   const char *file = hak_config_get("HAKMEM_STATS_FILE");
   if (file && *file) write_stats_file(file);
