@@ -354,16 +354,15 @@ HK_INTERNAL size_t hk_lent_lookup(const void *p, bool take); /* its size, 0: not
 HK_INTERNAL void hk_lent_fork_prepare(void);
 HK_INTERNAL void hk_lent_fork_parent(void);
 /* report.c holds the counters of rare events, stats.c sums them */
+/* The COUNTER fields of hakmem_stats_fields.h, then counters hak_stats()
+ * sums into other fields. */
+#define HK_COUNTER_FIELD_COUNTER(name) _Atomic uint64_t name;
+#define HK_COUNTER_FIELD_SUMMED(name)
+#define HK_COUNTER_FIELD(name, source, description) HK_COUNTER_FIELD_##source(name)
 typedef struct hk_counters {   /* rare-path counters, updated atomically */
-  _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
-  _Atomic uint64_t os_maps, os_unmaps, os_map_bytes, os_unmap_bytes, os_map_failures;
-  _Atomic uint64_t os_decommits, os_decommit_bytes, os_release_failures;
-  _Atomic uint64_t prefault_calls, prefault_bytes, prefault_faults, hugepage_advised_bytes;
-  _Atomic uint64_t lock_acquisitions, superslabs_live;
-  _Atomic uint64_t lock_path[5];  /* by enum hk_lock_path */
-  _Atomic uint64_t ace_hits, ace_threshold, ace_exhaustion, ace_mapfail;
-  _Atomic uint64_t remote_frees_unowned, foreign_frees, invalid_frees;
-  _Atomic uint64_t threads_started, heaps_abandoned, heaps_adopted;
+  HAK_STATS_FIELDS(HK_COUNTER_FIELD)
+  _Atomic uint64_t lock_path[5];  /* by enum hk_lock_path: locks_os, ... */
+  _Atomic uint64_t remote_frees_unowned;
   _Atomic uint64_t nfree_unowned[HK_NCLASSES]; /* remote frees by threads without a heap */
 } hk_counters;
 extern HK_INTERNAL hk_counters hk_ctr;

@@ -23,6 +23,7 @@ import { nativeFile } from "./bun-library.ts";
 import { buildAdvice, PACKAGE_ROOT } from "./library.ts";
 
 import { formatBytes, formatCount } from "./format.ts";
+import type { StatsField } from "./stats-fields.ts";
 
 const DEFAULT_PRELOAD = nativeFile("libhakmem_preload.so");
 /** Runs the command and measures its own process (bench/native/runstat.c). */
@@ -46,8 +47,8 @@ const USAGE = `usage:
   hakmem version
 `;
 
-/** Statistics shown by `run`, in order, with how to print each. */
-const REPORT_ROWS: Array<[key: string, label: string, kind: "count" | "bytes"]> = [
+/** Statistics shown by `run`, in order, with how to print each (keys from the generated field list). */
+const REPORT_ROWS: Array<[key: StatsField, label: string, kind: "count" | "bytes"]> = [
   ["allocs", "allocations", "count"],
   ["frees", "frees", "count"],
   ["remote_frees", "frees from other threads", "count"],
