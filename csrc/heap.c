@@ -68,6 +68,8 @@ static void list_push_tail(hk_slab_list *l, hk_slab *s) {
  * clears the block's free mark (check). */
 static void sync_current(hk_heap *h, unsigned c) {
   h->current[c] = h->avail[c].head && !g_hk.free_checks ? h->avail[c].head : &hk_empty_slab;
+  HK_ASSERT(h->current[c] == &hk_empty_slab || (h->current[c]->owner == h && h->current[c]->cls == c && !h->current[c]->full),
+            "current[c] is the head of avail[c] (a slab of h and class c, not full) or the empty slab");
 }
 
 static hk_ss *ss_of_slab(hk_slab *s) { return hk_ss_of((uintptr_t)s); }
@@ -110,6 +112,8 @@ static uint64_t run_mask(unsigned span) { return span == 64 ? ~0ull : (1ull << s
 /* s has used == 0: back to its SuperSlab; the SuperSlab leaves if now empty. */
 static void release_slab(hk_heap *h, hk_slab *s) {
   unsigned c = s->cls;
+  HK_ASSERT(s->used == 0 && s->owner == h, "only an empty slab of this heap goes back to its SuperSlab");
+  HK_ASSERT(h->slabs_in_use > 0, "slabs_in_use counts the slabs formatted for this heap");
   list_remove(s->full ? &h->full[c] : &h->avail[c], s);
   s->full = 0;
   sync_current(h, c);
@@ -119,6 +123,7 @@ static void release_slab(hk_heap *h, hk_slab *s) {
   s->free = HK_END;
   h->slabs_emptied++;
   h->slabs_in_use--;
+  HK_ASSERT((ss->free_mask & (run_mask(s->span) << s->index)) == 0, "a slab in use is not in its SuperSlab's free mask");
   ss->free_mask |= run_mask(s->span) << s->index;
   if (!ss->in_avail) ss_avail_push(h, ss);
   if (ss->free_mask == all_slabs_mask(ss)) {
@@ -145,6 +150,7 @@ static bool release_retained(hk_heap *h, unsigned except) {
 
 static void move_full_to_avail(hk_heap *h, hk_slab *s, bool at_head) {
   unsigned c = s->cls;
+  HK_ASSERT(s->full, "only a slab on the full list moves to the available list");
   list_remove(&h->full[c], s);
   s->full = 0;
   if (at_head) list_push_head(&h->avail[c], s); else list_push_tail(&h->avail[c], s);
@@ -277,6 +283,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   hk_slab *s = &ss->slabs[idx];
   if (s->was_formatted) h->slabs_reused++;
   hk_slab_format(ss, (unsigned)idx, c, h);
+  HK_ASSERT(s->used == 0 && s->cls == c && s->owner == h, "a new slab is empty, of class c, owned by h");
   h->slabs_in_use++;
   hk_slab_extend(ss, s);
   list_push_head(&h->avail[c], s);
@@ -311,6 +318,7 @@ static hk_slab *refill(hk_heap *h, unsigned c) {
   sync_current(h, c);
   return s;
 found:
+  HK_ASSERT(s == h->avail[c].head && s->free != HK_END, "refill leaves a slab with a free block at the head of avail[c]");
   sync_current(h, c);
   return s;
 }
@@ -335,6 +343,7 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   }
   hk_block *b = s->free, *next = hk_next(b);
   if (g_hk.secure && next != HK_END && !hk_block_in_slab(s, next)) hk_corrupt_list(s, b);
+  HK_ASSERT(s->used < s->capacity, "used counts blocks handed out: never above capacity");
   s->free = next;
   s->used++;
   h->nalloc[c]++;
@@ -344,6 +353,7 @@ static void *alloc_from(hk_heap *h, unsigned c) {
 
 /* b back on the local list of h's slab s: secure links, retention by list head. */
 static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
+  HK_ASSERT(s->used > 0 && s->used <= s->capacity, "a block coming back was counted in used");
   hk_set_next(b, s->free);
   s->free = b;
   if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);

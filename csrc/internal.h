@@ -41,6 +41,19 @@
 #define HK_INTERNAL __attribute__((visibility("hidden")))
 #define HK_NOINLINE __attribute__((noinline))
 
+/* Invariant checks, compiled in by -DHK_DEBUG (make debug, and the sanitizer
+ * and fuzz builds): a failed one names the file, line, condition and what it
+ * guards on stderr, then aborts. In the release build the condition is not
+ * evaluated (sizeof only type-checks it): no instruction is emitted. */
+#ifdef HK_DEBUG
+#define HK_ASSERT(cond, what) \
+  (HK_LIKELY(cond) ? (void)0 : hk_assert_failed(__FILE__, __LINE__, #cond, what))
+#else
+#define HK_ASSERT(cond, what) ((void)sizeof(!(cond)))
+#endif
+__attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(const char *file, int line,
+                                                                             const char *cond, const char *what);
+
 /* ---- geometry -------------------------------------------------------------
  * A SuperSlab is g_hk.ss_size bytes (512 KiB .. 4 MiB), aligned to its size,
  * split into 64 KiB slabs. Its header (struct hk_ss with the slab metadata)

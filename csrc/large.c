@@ -199,6 +199,7 @@ static unsigned bin_of(uint32_t n) {
 }
 
 static hk_run *run_set(hk_arena *a, uint32_t first, uint32_t n, uint8_t state) {
+  HK_ASSERT(n > 0 && first + n <= ARENA_PAGES, "a run is at least a page, inside its arena");
   hk_run *r = &a->runs[first];
   __atomic_store_n(&r->npages, n, __ATOMIC_RELAXED); /* read without the lock by hk_large_usable */
   state_set(r, state);
@@ -240,6 +241,7 @@ static void age_insert_after(hk_run *r, hk_run *older) {
 /* A free run of the arena: in its bin, and on the age list at `older`'s side
  * when it has dirty pages. */
 static hk_run *free_run_add(hk_arena *a, uint32_t first, uint32_t n, uint32_t ndirty, uint64_t idle, hk_run *older) {
+  HK_ASSERT(ndirty <= n, "a free run's dirty pages are among its pages");
   hk_run *r = run_set(a, first, n, RUN_FREE);
   r->ndirty = ndirty;
   r->idle_since = idle;
@@ -260,6 +262,7 @@ static uint32_t carve(hk_arena *a, hk_run *r, uint32_t at, uint32_t n) {
   uint32_t s = page_of(a, r), len = r->npages, dirty = r->ndirty;
   uint64_t idle = r->idle_since;
   hk_run *older = dirty ? r->older : NULL;
+  HK_ASSERT(state_get(r) == RUN_FREE && at >= s && at + n <= s + len, "carve takes pages of one free run");
   free_run_remove(a, r);
   /* all clean or all dirty (the common cases) need no count */
   bool mixed = dirty && dirty < len;
@@ -271,6 +274,7 @@ static uint32_t carve(hk_arena *a, hk_run *r, uint32_t at, uint32_t n) {
   }
   state_set(&a->runs[at], RUN_NONE); /* the caller makes it a used run */
   if (at + n < s + len) free_run_add(a, at + n, s + len - at - n, dirty - taken - front, idle, older);
+  HK_ASSERT(taken + front <= dirty, "the dirty pages taken and left in front are among the run's");
   L.cached_pages += dirty - taken;
   return taken;
 }
@@ -393,6 +397,7 @@ static hk_run *release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty
   if (first > 0) {
     hk_run *left = &a->runs[a->runs[first - 1].first];
     if (state_get(left) == RUN_FREE) {
+      HK_ASSERT(page_of(a, left) + left->npages == first, "the boundary tag before a run names the run that ends there");
       free_run_remove(a, left);
       ndirty += left->ndirty;
       n += left->npages;
@@ -402,6 +407,8 @@ static hk_run *release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty
   if (first + n < ARENA_PAGES) {
     hk_run *right = &a->runs[first + n];
     if (state_get(right) == RUN_FREE) {
+      HK_ASSERT(a->runs[first + n + right->npages - 1].first == first + n,
+                "the last page of the free run after this one names its first (the boundary tag)");
       free_run_remove(a, right);
       ndirty += right->ndirty;
       n += right->npages;

@@ -61,6 +61,11 @@ void hk_report_invalid_call(const char *call, const void *p, int state) {
 
 void hk_report_invalid_free(const void *p, int state) { hk_report_invalid_call("free", p, state); }
 
+void hk_assert_failed(const char *file, int line, const char *cond, const char *what) {
+  hk_log("hakmem: invariant broken at %s:%d: %s (%s); aborting", file, line, what, cond);
+  abort();
+}
+
 const char *hak_strerror(int code) {
   switch (code) {
   case HAK_OK: return "success";

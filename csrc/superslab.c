@@ -100,6 +100,7 @@ void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   if (g_hk.check)
     for (uint8_t *q = first; q <= p; q += bs) __atomic_store_n((uintptr_t *)q + 1, hk_free_mark(q), __ATOMIC_RELAXED);
   s->free = (hk_block *)first;
+  HK_ASSERT(s->carved + n <= s->capacity, "carving stops at the slab's capacity");
   __atomic_store_n(&s->carved, s->carved + n, __ATOMIC_RELAXED); /* hak_owns may read it from another thread */
 }
 
@@ -121,6 +122,7 @@ uint32_t hk_slab_collect(hk_slab *s) {
     tail = next;
     n++;
   }
+  HK_ASSERT(n <= s->used, "remote frees are counted in used until collected");
   hk_set_next(tail, s->free);
   s->free = head;
   s->used -= n;
