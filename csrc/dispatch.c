@@ -27,7 +27,7 @@ void *hk_alloc_aligned(size_t align, size_t size) {
   return hk_large_alloc(size, align, NULL);
 }
 
-bool hk_free_nonsmall(void *p) { return p == NULL || hk_large_free(p); }
+bool hk_free_large_or_null(void *p) { return p == NULL || hk_large_free(p); }
 
 static int block_state(const void *p) {
   uintptr_t a = (uintptr_t)p;
@@ -54,7 +54,7 @@ int hk_block_state(const void *p) {
 
 /* Frees p, known to be a live block (slab or large). */
 void hk_free_live(void *p) {
-  if (!hk_free_small_slow(p)) hk_free_nonsmall(p);
+  if (!hk_free_slab_block_slow(p)) hk_free_large_or_null(p);
 }
 
 /* The error a free of a block in state (not LIVE) returns. */
@@ -124,7 +124,7 @@ HK_NOINLINE void hk_free_slow(void *p) {
       return;
     }
   }
-  if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
+  if (hk_free_slab_block_slow(p) || hk_free_large_or_null(p)) return;
   hk_report_invalid_free(p, hk_large_recently_freed(p) ? HAK_BLOCK_FREE
                             : hk_large_interior(p)     ? HAK_BLOCK_INTERIOR
                                                        : HAK_BLOCK_FOREIGN);

@@ -69,10 +69,11 @@ __attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(cons
 
 /* ---- size classes ---------------------------------------------------------
  * 16-byte steps up to 128 bytes (16 is the alignment quantum), then four
- * classes per power of two (spacing <= 25%): the small tier up to 8 KiB, the
- * mid tier up to 64 KiB on slabs of several units. Above: the large tier. */
+ * classes per power of two (spacing <= 25%), all slab-backed: up to 8 KiB on
+ * one 64 KiB slab, up to HK_SLAB_MAX (64 KiB) on slabs of several units.
+ * Above: the large tier (large.c). "slab" in a name below means any of these
+ * classes, "large" the tier above. */
 #define HK_NCLASSES 44
-#define HK_SMALL_MAX 8192u
 #define HK_SLAB_MAX 65536u
 #define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
 #define HK_CLASS_FOLLOWER 0xFE  /* unit inside a multi-unit slab; its head is `back` units before */
@@ -338,9 +339,11 @@ HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* sends every gathered batch
 HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
-HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
-HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/secure modes */
-HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
+HK_INTERNAL void *hk_alloc_slab_slow(hk_heap *h, unsigned cls);
+HK_INTERNAL bool hk_free_slab_block_slow(void *p);      /* hk_free_slab_block for check/secure modes */
+/* A local free found the slab full (unfull: back to the available list) or
+ * left it empty (retire: back to its SuperSlab); the fast path calls it. */
+HK_INTERNAL void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_freed_into_abandoned(void);  /* a remote free landed in an exited thread's heap */
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
@@ -425,7 +428,7 @@ static inline void *hk_alloc_class(unsigned cls) {
     h->nalloc[cls]++;
     return b;
   }
-  return hk_alloc_small_slow(h, cls);
+  return hk_alloc_slab_slow(h, cls);
 }
 
 /* dispatch.c */
@@ -466,7 +469,7 @@ static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   s->free = b;
   h->nfree[c]++;
   /* An empty current slab stays put (see heap.c); a full one is never current. */
-  if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_free_local_slow(h, s);
+  if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
@@ -501,27 +504,28 @@ static inline hk_slab *hk_own_live_slab(uintptr_t a) {
   return s && hk_own_block_live(s, a) ? s : NULL;
 }
 
-/* Frees p if it lies in a SuperSlab; returns false otherwise (large, NULL or foreign). */
-static inline bool hk_free_small(void *p) {
+/* Frees p if it lies in a SuperSlab (any slab-backed class, up to 64 KiB);
+ * returns false otherwise (large, NULL or foreign). */
+static inline bool hk_free_slab_block(void *p) {
   uintptr_t a = (uintptr_t)p;
   if (HK_UNLIKELY(!hk_registry_has(a))) return false;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
   if (HK_LIKELY(s->owner == h && hk_block_start_ok(s, a))) hk_free_local(h, s, (hk_block *)p);
-  else hk_free_other(s, (hk_block *)p); /* another thread's slab, a mid-tier follower unit, or misuse */
+  else hk_free_other(s, (hk_block *)p); /* another thread's slab, a follower unit of a multi-unit slab, or misuse */
   return true;
 }
 
 /* dispatch.c */
 HK_INTERNAL void hk_free_slow(void *p);
 static inline void hk_free(void *p) {
-  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_small(p))) return;
+  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_slab_block(p))) return;
   hk_free_slow(p);
 }
 HK_INTERNAL void hk_free_live(void *p);       /* p: a live block (slab or large) */
 HK_INTERNAL int hk_free_error(int state);     /* what a free of a block in state (not LIVE) returns */
 /* NULL or a large block: freed, true. Otherwise (foreign) false. */
-HK_INTERNAL bool hk_free_nonsmall(void *p);
+HK_INTERNAL bool hk_free_large_or_null(void *p);
 /* Validating free: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE; frees only on HAK_OK. */
 HK_INTERNAL int hk_free_validated(void *p);
 HK_INTERNAL size_t hk_usable_size(const void *p);

@@ -51,7 +51,7 @@ static HK_NOINLINE void free_slow(void *p) {
     int state = hk_block_state(p);
     if (state != HAK_BLOCK_LIVE) hk_report_invalid_free(p, state); /* aborts */
   }
-  if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
+  if (hk_free_slab_block_slow(p) || hk_free_large_or_null(p)) return;
   if (hk_large_recently_freed(p)) hk_report_invalid_free(p, HAK_BLOCK_FREE); /* aborts */
   if (hk_large_interior(p)) hk_report_invalid_free(p, HAK_BLOCK_INTERIOR); /* aborts */
   /* Not ours: made before hakmem was loaded, or by another allocator, or a
@@ -63,7 +63,7 @@ static HK_NOINLINE void free_slow(void *p) {
 }
 
 EXPORT void free(void *p) {
-  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_small(p))) return;
+  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_slab_block(p))) return;
   free_slow(p);
 }
 
