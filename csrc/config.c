@@ -27,7 +27,7 @@ typedef struct hk_flag {
 
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
-  F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
+  F_LARGE_CACHE_MAX_RUNS, F_LARGE_CACHE_MAX_MB, F_LARGE_MAX_BLOCK, F_LARGE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
   F_LOCK_STATS, F_CHECK, F_SECURE, F_REMOTE_BATCH, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
 };
 
@@ -58,14 +58,14 @@ static const hk_flag flags[HK_NFLAGS] = {
                   "when acquired, MADV_POPULATE_WRITE), madvise (each slab when first formatted)"},
   [F_HUGEPAGES] = {"HAKMEM_USE_HUGEPAGES", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                    "Ask for transparent huge pages (MADV_HUGEPAGE) on SuperSlab memory"},
-  [F_ACE_MAX_CACHED] = {"HAKMEM_ACE_MAX_CACHED", HK_FT_INT, 64, 0, 4096, NULL, NULL,
-                        "Most free large page runs kept committed for reuse (0: decommit at once)"},
-  [F_ACE_MAX_MB] = {"HAKMEM_ACE_MAX_MB", HK_FT_INT, 256, 0, 65536, NULL, NULL,
-                    "Most memory (MiB) of free large pages kept committed for reuse"},
-  [F_ACE_MAX_BLOCK] = {"HAKMEM_ACE_MAX_BLOCK", HK_FT_SIZE, 256 * MiB, 64 * KiB, 1024 * MiB, NULL, NULL,
-                       "Largest block placed in the large tier's arenas; bigger ones get their own mapping, unmapped on free"},
-  [F_ACE_TRACE] = {"HAKMEM_ACE_TRACE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
-                   "Trace large blocks that get their own mapping on stderr: Threshold, MapFail"},
+  [F_LARGE_CACHE_MAX_RUNS] = {"HAKMEM_LARGE_CACHE_MAX_RUNS", HK_FT_INT, 64, 0, 4096, NULL, NULL,
+                              "Most free large page runs kept committed for reuse (0: decommit at once)"},
+  [F_LARGE_CACHE_MAX_MB] = {"HAKMEM_LARGE_CACHE_MAX_MB", HK_FT_INT, 256, 0, 65536, NULL, NULL,
+                            "Most memory (MiB) of free large pages kept committed for reuse"},
+  [F_LARGE_MAX_BLOCK] = {"HAKMEM_LARGE_MAX_BLOCK", HK_FT_SIZE, 256 * MiB, 64 * KiB, 1024 * MiB, NULL, NULL,
+                         "Largest block placed in the large tier's arenas; bigger ones get their own mapping, unmapped on free"},
+  [F_LARGE_TRACE] = {"HAKMEM_LARGE_TRACE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                     "Trace large blocks that get their own mapping on stderr: Threshold, MapFail"},
   [F_STATS] = {"HAKMEM_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Print the statistics report on stderr at exit"},
   [F_STATS_FILE] = {"HAKMEM_STATS_FILE", HK_FT_PATH, 0, 0, 4095, NULL, NULL,
@@ -74,8 +74,8 @@ static const hk_flag flags[HK_NFLAGS] = {
                    "Trace LRU cache push, pop and eviction on stderr"},
   [F_FREE_DEBUG] = {"HAKMEM_SS_FREE_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                     "Trace SuperSlabs becoming empty and being released on stderr"},
-  [F_LOCK_STATS] = {"HAKMEM_SHARED_POOL_LOCK_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
-                    "Print lock acquisitions per path (and per operation) on stderr at exit"},
+  [F_LOCK_STATS] = {"HAKMEM_LOCK_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                    "Print hakmem's lock acquisitions per path (and per operation) on stderr at exit"},
   [F_CHECK] = {"HAKMEM_CHECK", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Validate every free: double frees are reported too (interior and foreign always are)"},
   [F_SECURE] = {"HAKMEM_SECURE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
@@ -90,6 +90,19 @@ static const hk_flag flags[HK_NFLAGS] = {
   [F_FAULT_MMAP] = {"HAKMEM_FAULT_MMAP_FAIL_EVERY", HK_FT_INT, 0, 0, 1000000000, NULL, NULL,
                     "Fault injection: make every Nth OS mapping fail with ENOMEM (0: never)"},
 };
+
+/* Old names still accepted, each with one warning line the first time it is
+ * used: names from the reports of an earlier allocator ("ACE", a "shared
+ * pool" this one does not have). */
+static const struct { const char *old; int flag; } aliases[] = {
+  {"HAKMEM_ACE_MAX_CACHED", F_LARGE_CACHE_MAX_RUNS},
+  {"HAKMEM_ACE_MAX_MB", F_LARGE_CACHE_MAX_MB},
+  {"HAKMEM_ACE_MAX_BLOCK", F_LARGE_MAX_BLOCK},
+  {"HAKMEM_ACE_TRACE", F_LARGE_TRACE},
+  {"HAKMEM_SHARED_POOL_LOCK_STATS", F_LOCK_STATS},
+};
+#define HK_NALIASES (sizeof aliases / sizeof aliases[0])
+static _Atomic uint8_t alias_warned[HK_NALIASES];
 
 /* Variables of the HAKMEM_ family that other parts of the project read. */
 static const char *const known_elsewhere[] = {"HAKMEM_LIB", NULL};
@@ -214,6 +227,12 @@ static int find_flag(const char *name) {
   const char *bare = strncmp(name, "HAKMEM_", 7) == 0 ? name + 7 : name;
   for (int i = 0; i < HK_NFLAGS; i++)
     if (strcmp(flags[i].name + 7, bare) == 0) return i;
+  for (size_t k = 0; k < HK_NALIASES; k++) {
+    if (strcmp(aliases[k].old + 7, bare) != 0) continue;
+    if (!atomic_exchange(&alias_warned[k], 1))
+      hk_log("hakmem: warning: %s is the old name of %s; use the new name", aliases[k].old, flags[aliases[k].flag].name);
+    return aliases[k].flag;
+  }
   return -1;
 }
 
@@ -299,10 +318,10 @@ void hk_config_freeze(void) {
   g_hk.remote_batch = !g_hk.free_checks && (values[F_REMOTE_BATCH] == REMOTE_BATCH_ON ||
                                             (values[F_REMOTE_BATCH] == REMOTE_BATCH_AUTO && batch_by_default));
   g_hk.map_fail_every = (uint64_t)values[F_FAULT_MMAP]; /* handed to os.c by hk_init */
-  g_hk.ace_max_cached = (size_t)values[F_ACE_MAX_CACHED];
-  g_hk.ace_max_bytes = (size_t)values[F_ACE_MAX_MB] << 20;
-  g_hk.ace_max_block = (size_t)values[F_ACE_MAX_BLOCK];
-  g_hk.ace_trace = (uint8_t)values[F_ACE_TRACE];
+  g_hk.large_cache_max_runs = (size_t)values[F_LARGE_CACHE_MAX_RUNS];
+  g_hk.large_cache_max_bytes = (size_t)values[F_LARGE_CACHE_MAX_MB] << 20;
+  g_hk.large_max_block = (size_t)values[F_LARGE_MAX_BLOCK];
+  g_hk.large_trace = (uint8_t)values[F_LARGE_TRACE];
   g_hk.lock_stats = (uint8_t)values[F_LOCK_STATS];
   hk_mutex_unlock(&config_lock);
 }
@@ -377,6 +396,12 @@ const char *hak_config_describe(void) {
       format_size(f->choices[k], tmp, sizeof tmp);
       PUT("%s", k ? "," : "");
       PUTS(tmp);
+    }
+    PUT("],\"aliases\":[");
+    for (size_t k = 0, m = 0; k < HK_NALIASES; k++) {
+      if (aliases[k].flag != i) continue;
+      PUT("%s", m++ ? "," : "");
+      PUTS(aliases[k].old);
     }
     PUT("],\"description\":");
     PUTS(f->desc);

@@ -208,11 +208,11 @@ typedef struct hk_globals {
   uint8_t prefault;        /* enum hk_prefault */
   uint8_t hugepages;
   uint8_t stats_at_exit;
-  uint8_t ace_trace, lock_stats;
+  uint8_t large_trace, lock_stats;
   uint8_t remote_batch;    /* HAKMEM_REMOTE_BATCH resolved: gather remote frees per slab (remote.c) */
   size_t lru_max_cached, lru_max_bytes;
   uint64_t lru_ttl_ns;
-  size_t ace_max_cached, ace_max_bytes, ace_max_block;
+  size_t large_cache_max_runs, large_cache_max_bytes, large_max_block;
   uint64_t map_fail_every; /* HAKMEM_FAULT_MMAP_FAIL_EVERY (0: as hak_fault_set_mmap_fail_every left it) */
   uintptr_t secure_key;    /* random, per process */
   uintptr_t check_key;     /* HAKMEM_CHECK: random, per process (hk_free_mark) */
@@ -384,7 +384,7 @@ typedef struct hk_counters {   /* rare-path counters, updated atomically */
 extern HK_INTERNAL hk_counters hk_ctr;
 #define HK_COUNT(field, n) atomic_fetch_add_explicit(&hk_ctr.field, (n), memory_order_relaxed)
 
-/* Locks on rare paths, counted per path (HAKMEM_SHARED_POOL_LOCK_STATS) so a
+/* Locks on rare paths, counted per path (HAKMEM_LOCK_STATS) so a
  * report shows how rarely the common path takes one. */
 enum hk_lock_path { HK_LOCK_OS, HK_LOCK_META, HK_LOCK_LRU, HK_LOCK_HEAPS, HK_LOCK_LARGE, HK_LOCK_NPATHS };
 /* fork window: from hakmem's prepare handler to its parent or child handler

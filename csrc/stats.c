@@ -129,7 +129,7 @@ void hak_stats_print(int fd) {
   }
 }
 
-/* HAKMEM_SHARED_POOL_LOCK_STATS: lock acquisitions per path, and per operation. */
+/* HAKMEM_LOCK_STATS: lock acquisitions per path, and per operation. */
 static void print_lock_stats(int fd) {
   hak_stats_t s;
   hak_stats(&s);
@@ -171,6 +171,6 @@ __attribute__((destructor)) static void report_at_exit(void) {
   if (file && *file) write_stats_file(file);
   const char *v = hak_config_get("HAKMEM_STATS");
   if (v && v[0] == '1') hak_stats_print(fd);
-  v = hak_config_get("HAKMEM_SHARED_POOL_LOCK_STATS");
+  v = hak_config_get("HAKMEM_LOCK_STATS");
   if (v && v[0] == '1') print_lock_stats(fd);
 }

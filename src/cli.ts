@@ -60,7 +60,7 @@ const REPORT_ROWS: Array<[key: StatsField, label: string, kind: "count" | "bytes
   ["slabs_reused", "slabs reused", "count"],
   ["lru_hit", "LRU hits", "count"],
   ["lru_miss", "LRU misses", "count"],
-  ["ace_hits", "large-block cache hits", "count"],
+  ["large_cache_hits", "large-block cache hits", "count"],
   ["os_maps", "OS maps", "count"],
   ["os_unmaps", "OS unmaps", "count"],
   ["os_decommits", "OS decommits", "count"],

@@ -46,10 +46,10 @@ export const STATS_FIELDS = [
   "heaps_adopted",
   "large_cached",
   "large_cached_bytes",
-  "ace_hits",
-  "ace_threshold",
-  "ace_exhaustion",
-  "ace_mapfail",
+  "large_cache_hits",
+  "huge_mappings",
+  "large_cache_misses",
+  "huge_map_failures",
   "locks_os",
   "locks_meta",
   "locks_lru",
@@ -104,10 +104,10 @@ export const STATS_FIELD_DESCRIPTIONS: { readonly [K in StatsField]: string } = 
   heaps_adopted: "abandoned heaps taken over by a new thread",
   large_cached: "free large page runs still committed (reused without a fault)",
   large_cached_bytes: "their committed bytes, released after HAKMEM_SS_LRU_TTL_SEC or by hak_trim",
-  ace_hits: "large allocations that reused committed pages",
-  ace_threshold: "huge blocks given their own mapping (above HAKMEM_ACE_MAX_BLOCK, or no arena)",
-  ace_exhaustion: "large allocations from pages not committed (first use or released)",
-  ace_mapfail: "mappings for a huge block the OS refused",
+  large_cache_hits: "large allocations that reused committed pages",
+  huge_mappings: "huge blocks given their own mapping (above HAKMEM_LARGE_MAX_BLOCK, or no arena)",
+  large_cache_misses: "large allocations from pages not committed (first use or released)",
+  huge_map_failures: "mappings for a huge block the OS refused",
   locks_os: "lock_acquisitions of the OS layer",
   locks_meta: "lock_acquisitions for internal metadata",
   locks_lru: "lock_acquisitions of the LRU cache",
@@ -204,13 +204,13 @@ export interface HakmemStats {
   /** their committed bytes, released after HAKMEM_SS_LRU_TTL_SEC or by hak_trim */
   readonly large_cached_bytes: number;
   /** large allocations that reused committed pages */
-  readonly ace_hits: number;
-  /** huge blocks given their own mapping (above HAKMEM_ACE_MAX_BLOCK, or no arena) */
-  readonly ace_threshold: number;
+  readonly large_cache_hits: number;
+  /** huge blocks given their own mapping (above HAKMEM_LARGE_MAX_BLOCK, or no arena) */
+  readonly huge_mappings: number;
   /** large allocations from pages not committed (first use or released) */
-  readonly ace_exhaustion: number;
+  readonly large_cache_misses: number;
   /** mappings for a huge block the OS refused */
-  readonly ace_mapfail: number;
+  readonly huge_map_failures: number;
   /** lock_acquisitions of the OS layer */
   readonly locks_os: number;
   /** lock_acquisitions for internal metadata */

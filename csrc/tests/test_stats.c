@@ -14,8 +14,8 @@
   X(lru_miss) X(lru_evict) X(os_maps) X(os_unmaps) X(os_map_bytes) X(os_unmap_bytes) X(os_decommits)     \
   X(os_decommit_bytes) X(prefault_calls) X(prefault_bytes) X(prefault_faults) X(hugepage_advised_bytes)  \
   X(page_faults) X(rss_current) X(rss_peak) X(lock_acquisitions) X(threads_started) X(heaps_abandoned)   \
-  X(heaps_adopted) X(large_cached) X(large_cached_bytes) X(ace_hits) X(ace_threshold) X(ace_exhaustion)   \
-  X(ace_mapfail) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps) X(locks_large) X(os_map_failures) X(os_release_failures)
+  X(heaps_adopted) X(large_cached) X(large_cached_bytes) X(large_cache_hits) X(huge_mappings) X(large_cache_misses)   \
+  X(huge_map_failures) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps) X(locks_large) X(os_map_failures) X(os_release_failures)
 
 static void struct_basics(void)
 {
