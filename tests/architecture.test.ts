@@ -1,0 +1,45 @@
+// docs/architecture.md stays true: the files it names exist, it names every C source file, and its C layers are
+// in the order of the layer list in csrc/internal.h (which `make layers` checks against the object files).
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { report, ROOT, run } from "./support.ts";
+
+const doc = readFileSync(join(ROOT, "docs", "architecture.md"), "utf8");
+const named = [...doc.matchAll(/`((?:csrc|src|tests|bench)\/[A-Za-z0-9_./-]+)`/g)].map((m) => m[1]!);
+
+/** The "name.c" entries of the layer list at the top of csrc/internal.h, in order. */
+function headerLayers(): string[] {
+  const header = readFileSync(join(ROOT, "csrc", "internal.h"), "utf8");
+  const list = header.slice(header.indexOf("Layers, bottom up"), header.indexOf("*/"));
+  return [...list.matchAll(/^ \* {3}([a-z_]+\.c) /gm)].map((m) => m[1]!);
+}
+
+describe("the C layering", () => {
+  test("make layers: every C file calls only files below it in csrc/internal.h's list (nm on each object)", async () => {
+    const result = await run(["make", "-s", "layers"], { timeoutMs: 300_000 });
+    expect(result.exitCode, report(result)).toBe(0);
+    expect(result.stdout).toContain("every call goes down the list");
+  }, 300_000);
+});
+
+describe("docs/architecture.md", () => {
+  test("names files", () => {
+    expect(named.length).toBeGreaterThan(20);
+  });
+
+  test("every file it names exists", () => {
+    expect(named.filter((path) => !existsSync(join(ROOT, path)))).toEqual([]);
+  });
+
+  test("it names every C source file", () => {
+    const sources = readdirSync(join(ROOT, "csrc")).filter((f) => f.endsWith(".c"));
+    expect(sources.filter((f) => !named.includes(`csrc/${f}`))).toEqual([]);
+  });
+
+  test("its numbered C layers are csrc/internal.h's layer list, in order", () => {
+    const numbered = [...doc.matchAll(/^\d+\. `csrc\/([a-z_]+\.c)`/gm)].map((m) => m[1]!);
+    expect(numbered).toEqual(headerLayers());
+    expect(numbered.length).toBe(readdirSync(join(ROOT, "csrc")).filter((f) => f.endsWith(".c")).length);
+  });
+});
