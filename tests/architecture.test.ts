@@ -1,7 +1,8 @@
 // docs/architecture.md stays true: the files it names exist, it names every C source file, and its C layers are
 // in the order of the layer list in csrc/internal.h (which `make layers` checks against the object files).
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { report, ROOT, run } from "./support.ts";
 
@@ -20,6 +21,24 @@ describe("the C layering", () => {
     const result = await run(["make", "-s", "layers"], { timeoutMs: 300_000 });
     expect(result.exitCode, report(result)).toBe(0);
     expect(result.stdout).toContain("every call goes down the list");
+  }, 300_000);
+
+  test("the check fails on a call up the list, naming both files and the symbol", async () => {
+    const built = await run(["make", "-s", "layers"], { timeoutMs: 300_000 });
+    expect(built.exitCode, report(built)).toBe(0);
+    // The same objects against a list with report.c moved to the top: everything that logs now calls up.
+    const header = readFileSync(join(ROOT, "csrc", "internal.h"), "utf8");
+    const reportLine = header.split("\n").find((line) => /^ \* {3}report\.c /.test(line))!;
+    const moved = header.replace(`${reportLine}\n`, "").replace(/^( \* {3}preload\.c .*)$/m, `$1\n${reportLine}`);
+    const dir = mkdtempSync(join(tmpdir(), "hakmem-layers-"));
+    try {
+      writeFileSync(join(dir, "internal.h"), moved);
+      const result = await run(["sh", "csrc/tests/check_layers.sh", "build/objs", join(dir, "internal.h"), "csrc"]);
+      expect(result.exitCode, report(result)).toBe(1);
+      expect(result.stdout).toContain("check_layers: csrc/config.c uses hk_log of csrc/report.c, a layer above it");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 });
 
