@@ -1,10 +1,11 @@
 # hakmem build.
 #   make            libraries, seed benchmarks, C tests, the stress test and the
 #                   misuse programs into build/
-#   make check      build, then run every C test
+#   make check      build, check the layering (make layers), then run every C test
 #   make asan       library + C tests + stress with AddressSanitizer and UBSan
 #                   (build/asan/), then run them; fails on any report
 #   make tsan       the same with ThreadSanitizer (build/tsan/)
+#   make debug      the same with the invariant checks (HK_ASSERT) only (build/debug/)
 #   make soak       the stress test for a long time (SOAK_THREADS, SOAK_SECONDS)
 #   make fuzz       the libFuzzer target (clang) into build/fuzz/
 #   make fuzz-run   run it for FUZZ_SECONDS on the seed corpus
@@ -38,7 +39,7 @@ MISUSE_BINS := $(patsubst tests/misuse/%.c,$(BUILD)/misuse/%,$(MISUSE_SRCS))
 ADV_SRCS    := $(filter-out tests/adversarial/lib%.c,$(wildcard tests/adversarial/*.c))
 ADV_BINS    := $(patsubst tests/adversarial/%.c,$(BUILD)/adversarial/%,$(ADV_SRCS))
 
-.PHONY: all libs bench tests stress misuse adversarial check clean
+.PHONY: all libs bench tests stress misuse adversarial check layers clean
 all: libs bench tests stress misuse adversarial
 libs: $(BUILD)/libhakmem.so $(BUILD)/libhakmem_preload.so
 bench: $(BENCH_BINS)
@@ -56,7 +57,7 @@ $(BUILD)/libhakmem.so: $(CORE_SRCS) $(HEADERS) Makefile | $(BUILD)
 
 # The drop-in malloc for LD_PRELOAD: the same core plus the malloc family.
 $(BUILD)/libhakmem_preload.so: $(CORE_SRCS) csrc/preload.c $(HEADERS) Makefile | $(BUILD)
-	$(CC) $(CFLAGS_LIB) -DHAK_PRELOAD=1 -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
+	$(CC) $(CFLAGS_LIB) -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
 # Seed benchmarks call plain malloc/free: one binary measures any allocator via LD_PRELOAD.
 $(BUILD)/%: bench/native/%.c $(wildcard bench/native/*.h) | $(BUILD)
@@ -95,8 +96,17 @@ $(BUILD)/adversarial/%: tests/adversarial/%.c tests/adversarial/adversarial.h
 	@mkdir -p $(BUILD)/adversarial
 	$(CC) $(ADV_CFLAGS) -o $@ $<
 
-check: all
+check: all layers
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+# The layer check (csrc/tests/check_layers.sh): each file compiled alone, as
+# in the libraries, then its uses of other files' symbols read with nm.
+LAYER_OBJS := $(patsubst csrc/%.c,$(BUILD)/objs/%.o,$(wildcard csrc/*.c))
+$(BUILD)/objs/%.o: csrc/%.c $(HEADERS) Makefile
+	@mkdir -p $(BUILD)/objs
+	$(CC) $(CFLAGS_LIB) -c -o $@ $<
+layers: $(LAYER_OBJS)
+	csrc/tests/check_layers.sh $(BUILD)/objs csrc/internal.h csrc
 
 # ---- sanitizers ------------------------------------------------------------
 # Each builds libhakmem.so, the C tests and the stress test with the sanitizer
@@ -113,8 +123,10 @@ SAN_STRESS ?= 4 8
 SAN_CC     ?= gcc
 ASAN_DIR   := build/asan
 TSAN_DIR   := build/tsan
-ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+# The sanitizer, fuzz and debug builds check the invariants (HK_ASSERT, -DHK_DEBUG).
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DHK_DEBUG
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -DHK_DEBUG
+DEBUG_DIR  := build/debug
 # quarantine_size_mb: ASan holds freed libc memory (the tests' own, and glibc's
 # per-thread allocations) in a quarantine, 256 MiB by default; with 10,000
 # short-lived threads that shows up in the RSS the tests assert about, though
@@ -139,7 +151,17 @@ SAN_RUN     = failed=""; for t in $(patsubst $(BUILD)/%,$(1)/%,$(TEST_BINS)); do
               $(2) HAKMEM_REMOTE_BATCH=on $(1)/stress $(SAN_STRESS) || failed="$$failed $(1)/stress(batched)"; \
               if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
-.PHONY: asan tsan asan-build tsan-build soak fuzz fuzz-run
+.PHONY: asan tsan asan-build tsan-build debug soak fuzz fuzz-run
+# make debug: the library, the C tests and the stress test with the invariant
+# checks (HK_ASSERT) into build/debug/, then the C tests and the stress test
+# run (no sanitizer: at full speed).
+debug:
+	$(MAKE) --no-print-directory BUILD=$(DEBUG_DIR) EXTRA_CFLAGS=-DHK_DEBUG \
+	    $(DEBUG_DIR)/libhakmem.so $(patsubst $(BUILD)/%,$(DEBUG_DIR)/%,$(TEST_BINS)) $(DEBUG_DIR)/stress
+	@set -e; for t in $(patsubst $(BUILD)/%,$(DEBUG_DIR)/%,$(TEST_BINS)); do echo "== $$t"; $$t; done
+	$(DEBUG_DIR)/stress 4 10
+	HAKMEM_REMOTE_BATCH=on $(DEBUG_DIR)/stress 4 10
+	@echo "debug: every test passed, no invariant broken"
 asan-build:
 	$(call SAN_BUILD,$(ASAN_DIR),$(ASAN_FLAGS))
 tsan-build:
@@ -163,7 +185,7 @@ FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -std=gnu11 -O1 -g -pthread $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                -fno-omit-frame-pointer -Icsrc/include -Icsrc
+                -fno-omit-frame-pointer -DHK_DEBUG -Icsrc/include -Icsrc
 fuzz: $(FUZZ_DIR)/fuzz_alloc
 $(FUZZ_DIR)/fuzz_alloc: csrc/fuzz/fuzz_alloc.c $(CORE_SRCS) $(HEADERS) Makefile
 	@mkdir -p $(FUZZ_DIR)

@@ -1,231 +1,11 @@
-/* The hak_* API: initialisation, the paths above the inline fast paths
- * (large sizes, alignment, validation, realloc) and misuse reports. */
+/* The public face: the hak_* functions of hakmem.h that the layers below do
+ * not export themselves (config.c: hak_config_*, stats.c: hak_stats*,
+ * buffer.c: hak_buffer_*, report.c: hak_strerror, os.c: hak_fault_*).
+ * Blocks handed out here start with a zero word; batches are checked whole. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 #include "internal.h"
 
-hk_globals g_hk = {
-  /* Valid before initialisation so that no address maps into a SuperSlab. */
-  .ss_mask = ~(uintptr_t)((1u << 20) - 1),
-  .ss_size = 1u << 20,
-};
-
-/* ---- initialisation -----------------------------------------------------------
- * Serialised by a mutex that fork_prepare also takes, so a fork never copies a
- * half-done initialisation into the child. Initialisation allocates nothing. */
-static _Atomic int init_done;
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static uintptr_t random_key(void) {
-  uintptr_t key = 0;
-  if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    key = (uintptr_t)&key * 0x9E3779B97F4A7C15ull ^ (uintptr_t)ts.tv_nsec ^ ((uintptr_t)getpid() << 32);
-  }
-  return key | 1;
-}
-
-bool hk_is_initialised(void) { return atomic_load_explicit(&init_done, memory_order_acquire); }
-
-void hk_init(void) {
-  if (HK_LIKELY(hk_is_initialised())) return;
-  hk_mutex_lock(&init_lock);
-  if (!hk_is_initialised()) {
-    if (!hk_size_classes_verify()) {
-      hk_log("hakmem: internal error: size class table inconsistent");
-      abort();
-    }
-    hk_config_freeze();
-    if (g_hk.secure) g_hk.secure_key = random_key();
-    if (g_hk.check) g_hk.check_key = random_key();
-    hk_size_classes_init(g_hk.nslabs);
-    hk_stats_init();
-    hk_lru_init();
-    hk_heap_init_globals();
-    atomic_store_explicit(&init_done, 1, memory_order_release);
-  }
-  hk_mutex_unlock(&init_lock);
-}
-
-__attribute__((destructor)) static void hk_at_exit(void) { hk_stats_report_at_exit(); }
-
-/* fork: no lock may be held across it by another thread, and it must not cut
- * an initialisation in half. The prepare handler takes every lock (in the
- * order the code nests them), then opens the fork window (internal.h), so
- * atfork handlers of other libraries that run after it in this thread can
- * still allocate; the parent and child handlers close it and release. The
- * handlers are registered when the library is loaded. */
-__thread uint8_t hk_tl_fork_window;
-
-static void fork_prepare(void) {
-  pthread_mutex_lock(&init_lock);
-  hk_config_fork_prepare();
-  hk_stats_fork_prepare();
-  hk_heap_fork_prepare();
-  hk_lru_fork_prepare();
-  hk_large_fork_prepare();
-  hk_lent_fork_prepare();
-  hk_os_fork_prepare();
-  hk_tl_fork_window = 1;
-}
-static void fork_parent(void) {
-  hk_tl_fork_window = 0;
-  hk_os_fork_parent();
-  hk_lent_fork_parent();
-  hk_large_fork_parent();
-  hk_lru_fork_parent();
-  hk_heap_fork_parent();
-  hk_stats_fork_parent();
-  hk_config_fork_parent();
-  pthread_mutex_unlock(&init_lock);
-}
-/* The child holds every lock the parent took in prepare (only the forking
- * thread survives): fix up the heaps, then release them as the parent does. */
-static void fork_child(void) {
-  hk_heap_fork_child();
-  fork_parent();
-}
-__attribute__((constructor)) static void hk_register_fork_handlers(void) {
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-/* ---- misuse ---------------------------------------------------------------- */
-void hk_report_invalid_call(const char *call, const void *p, int state) {
-  const char *what = state == HAK_BLOCK_FREE       ? "double free (the block is already free)"
-                     : state == HAK_BLOCK_INTERIOR ? "pointer into the middle of a block"
-                                                   : "pointer not allocated by hakmem";
-  if (state == HAK_BLOCK_FOREIGN) HK_COUNT(foreign_frees, 1);
-  else HK_COUNT(invalid_frees, 1);
-#ifdef HAK_PRELOAD
-  hk_log("hakmem: %s(%p): %s; aborting", call, p, what);
-  abort();
-#else
-  static _Atomic unsigned reported;
-  unsigned n = atomic_fetch_add(&reported, 1);
-  if (n < 64) hk_log("hakmem: hak_%s(%p): %s; ignored", call, p, what);
-  else if (n == 64) hk_log("hakmem: further invalid frees are counted (invalid_frees, foreign_frees) but not printed");
-#endif
-}
-
-void hk_report_invalid_free(const void *p, int state) { hk_report_invalid_call("free", p, state); }
-
-/* ---- slow paths -------------------------------------------------------------- */
-void *hk_alloc_slow(size_t size) {
-  hk_init();
-  return hk_large_alloc(size, 0, NULL);
-}
-
-void *hk_alloc_aligned(size_t align, size_t size) {
-  if (align <= 16) return hk_alloc(size);
-  if (HK_UNLIKELY(align > HK_ALIGN_MAX)) { /* would reserve align bytes of address space */
-    errno = ENOMEM;
-    return NULL;
-  }
-  size_t need = size < align ? align : size;
-  if (need <= HK_SLAB_MAX && align <= HK_PAGE_SIZE) {
-    /* Slab starts are page aligned, so a class whose size is a multiple of
-     * align gives aligned blocks. */
-    for (unsigned c = hk_class_of(need); c < HK_NCLASSES; c++)
-      if ((hk_class_size[c] & (align - 1)) == 0) return hk_alloc_class(c);
-  }
-  hk_init();
-  return hk_large_alloc(size, align, NULL);
-}
-
-bool hk_free_nonsmall(void *p) { return p == NULL || hk_large_free(p); }
-
-static int block_state(const void *p) {
-  uintptr_t a = (uintptr_t)p;
-  if (hk_registry_has(a)) {
-    hk_slab *s = hk_slab_of(hk_ss_of(a), a);
-    if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
-    s = hk_slab_head(s);
-    hk_heap *owner = s->owner;
-    if (owner == hk_tl_heap) return hk_slab_block_state(s, a, true);
-    int state = hk_slab_block_state(s, a, false);
-    /* live as far as the remote list tells: an abandoned owner's own lists may know better */
-    return state == HAK_BLOCK_LIVE && owner && !g_hk.check ? hk_heap_foreign_block_state(owner, s, a) : state;
-  }
-  if (!p) return HAK_BLOCK_FOREIGN;
-  if (hk_large_usable(p)) return HAK_BLOCK_LIVE;
-  return hk_large_recently_freed(p) ? HAK_BLOCK_FREE : HAK_BLOCK_FOREIGN;
-}
-
-int hk_block_state(const void *p) {
-  int state = block_state(p);
-  /* A block lent to JavaScript with no guard (buffer.c) is not the caller's to free, resize or own. */
-  return state == HAK_BLOCK_LIVE && HK_UNLIKELY(hk_lent_unguarded(p)) ? HAK_BLOCK_FOREIGN : state;
-}
-
-/* Frees p, known to be a live block (slab or large). */
-static void free_live(void *p) {
-  if (!hk_free_small_slow(p)) hk_free_nonsmall(p);
-}
-
-/* The error a free of a block in state (not LIVE) returns. */
-static int free_error(int state) { return state == HAK_BLOCK_FREE ? HAK_E_DOUBLE_FREE : HAK_E_FOREIGN; }
-
-int hk_free_validated(void *p) {
-  int state = p ? hk_block_state(p) : HAK_BLOCK_FOREIGN;
-  if (state == HAK_BLOCK_LIVE) {
-    free_live(p);
-    return HAK_OK;
-  }
-  if (p) HK_COUNT(invalid_frees, 1);
-  return free_error(state);
-}
-
-size_t hk_usable_size(const void *p) {
-  uintptr_t a = (uintptr_t)p;
-  if (hk_registry_has(a)) {
-    hk_slab *s = hk_slab_of(hk_ss_of(a), a);
-    return s->cls == HK_CLASS_NONE ? 0 : hk_slab_head(s)->block_size;
-  }
-  return p ? hk_large_usable(p) : 0;
-}
-
-/* p is a live hakmem block with old_usable bytes. */
-/* A buffer that grows past this leaves the slab tier for the large tier,
- * where it grows in place, instead of being copied into each size class. */
-#define HK_REALLOC_LARGE_FROM (16u * 1024)
-
-void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
-  if (hk_registry_has((uintptr_t)p)) {
-    if (size <= old_usable && size >= old_usable / 2) return p; /* wastes at most half */
-  } else if (size > HK_REALLOC_LARGE_FROM) {
-    if (size <= old_usable && old_usable - size < HK_PAGE_SIZE) return p; /* the same pages */
-    void *q = hk_large_realloc(p, size); /* grown or shrunk in place (or remapped) */
-    if (q) return q;
-  }
-  bool to_large = size > old_usable && size > HK_REALLOC_LARGE_FROM;
-  void *q = to_large ? hk_large_alloc(size, 0, NULL) : hk_alloc(size);
-  if (!q) return NULL;
-  memcpy(q, p, size < old_usable ? size : old_usable);
-  free_live(p);
-  return q;
-}
-
-void *hk_calloc(size_t count, size_t size) {
-  size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  if (total > HK_SLAB_MAX) {
-    hk_init();
-    return hk_large_calloc(total); /* clears only the pages that may hold data */
-  }
-  void *p = hk_alloc(total);
-  if (p) memset(p, 0, total);
-  return p;
-}
-
-/* ---- the exported API ------------------------------------------------------------ */
 /* Blocks handed out through the hak_* API start with a zero word: a free
  * block's first word is a list link, so hak_free_checked and hak_owns can
  * tell an unwritten live block from a free one without walking a free list.
@@ -237,24 +17,7 @@ static inline void *clear_first_word(void *p) {
 
 void *hak_malloc(size_t size) { return clear_first_word(hk_alloc(size)); }
 
-static HK_NOINLINE void free_slow(void *p) {
-  if (g_hk.check) {
-    int state = p ? hk_block_state(p) : HAK_BLOCK_LIVE;
-    if (state != HAK_BLOCK_LIVE) {
-      hk_report_invalid_free(p, state);
-      return;
-    }
-  }
-  if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
-  hk_report_invalid_free(p, hk_large_recently_freed(p) ? HAK_BLOCK_FREE
-                            : hk_large_interior(p)     ? HAK_BLOCK_INTERIOR
-                                                       : HAK_BLOCK_FOREIGN);
-}
-
-void hak_free(void *p) {
-  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_small(p))) return;
-  free_slow(p);
-}
+void hak_free(void *p) { hk_free(p); }
 
 void *hak_calloc(size_t count, size_t size) { return hk_calloc(count, size); }
 
@@ -362,7 +125,7 @@ static int check_and_mark(void **ptrs, size_t count, batch_scratch *scratch, siz
       int state = hk_block_state(p); /* a marked block reads live: its mark is no link */
       if (state != HAK_BLOCK_LIVE) {
         *bad = i;
-        return free_error(state);
+        return hk_free_error(state);
       }
     }
     uintptr_t word = *(uintptr_t *)p, slot = (word - (uintptr_t)scratch) / sizeof *scratch;
@@ -396,7 +159,7 @@ int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
       if (!ptrs[i]) continue;
       /* A slab emptied by an earlier free of this batch held none of the later (live) entries. */
       if (scratch[i].own) hk_free_local(h, scratch[i].own, (hk_block *)ptrs[i]);
-      else free_live(ptrs[i]);
+      else hk_free_live(ptrs[i]);
     }
   }
   if (map_len) hk_os_unmap(scratch, map_len);

@@ -27,7 +27,7 @@ typedef struct hk_flag {
 
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
-  F_ACE_MAX_CACHED, F_ACE_MAX_MB, F_ACE_MAX_BLOCK, F_ACE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
+  F_LARGE_CACHE_MAX_RUNS, F_LARGE_CACHE_MAX_MB, F_LARGE_MAX_BLOCK, F_LARGE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
   F_LOCK_STATS, F_CHECK, F_SECURE, F_REMOTE_BATCH, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
 };
 
@@ -37,6 +37,12 @@ static const int64_t ss_sizes[] = {512 * KiB, 1 * MiB, 2 * MiB, 4 * MiB, 0};
 static const char *const prefault_names[] = {"off", "populate", "madvise", NULL};
 enum { REMOTE_BATCH_AUTO, REMOTE_BATCH_ON, REMOTE_BATCH_OFF };
 static const char *const remote_batch_names[] = {"auto", "on", "off", NULL};
+
+hk_globals g_hk = {
+  /* Valid before initialisation so that no address maps into a SuperSlab. */
+  .ss_mask = ~(uintptr_t)((1u << 20) - 1),
+  .ss_size = 1u << 20,
+};
 
 static const hk_flag flags[HK_NFLAGS] = {
   [F_SS_SIZE] = {"HAKMEM_SS_SIZE", HK_FT_SIZE, 1 * MiB, 512 * KiB, 4 * MiB, NULL, ss_sizes,
@@ -52,14 +58,14 @@ static const hk_flag flags[HK_NFLAGS] = {
                   "when acquired, MADV_POPULATE_WRITE), madvise (each slab when first formatted)"},
   [F_HUGEPAGES] = {"HAKMEM_USE_HUGEPAGES", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                    "Ask for transparent huge pages (MADV_HUGEPAGE) on SuperSlab memory"},
-  [F_ACE_MAX_CACHED] = {"HAKMEM_ACE_MAX_CACHED", HK_FT_INT, 64, 0, 4096, NULL, NULL,
-                        "Most free large page runs kept committed for reuse (0: decommit at once)"},
-  [F_ACE_MAX_MB] = {"HAKMEM_ACE_MAX_MB", HK_FT_INT, 256, 0, 65536, NULL, NULL,
-                    "Most memory (MiB) of free large pages kept committed for reuse"},
-  [F_ACE_MAX_BLOCK] = {"HAKMEM_ACE_MAX_BLOCK", HK_FT_SIZE, 256 * MiB, 64 * KiB, 1024 * MiB, NULL, NULL,
-                       "Largest block placed in the large tier's arenas; bigger ones get their own mapping, unmapped on free"},
-  [F_ACE_TRACE] = {"HAKMEM_ACE_TRACE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
-                   "Trace large blocks that get their own mapping on stderr: Threshold, MapFail"},
+  [F_LARGE_CACHE_MAX_RUNS] = {"HAKMEM_LARGE_CACHE_MAX_RUNS", HK_FT_INT, 64, 0, 4096, NULL, NULL,
+                              "Most free large page runs kept committed for reuse (0: decommit at once)"},
+  [F_LARGE_CACHE_MAX_MB] = {"HAKMEM_LARGE_CACHE_MAX_MB", HK_FT_INT, 256, 0, 65536, NULL, NULL,
+                            "Most memory (MiB) of free large pages kept committed for reuse"},
+  [F_LARGE_MAX_BLOCK] = {"HAKMEM_LARGE_MAX_BLOCK", HK_FT_SIZE, 256 * MiB, 64 * KiB, 1024 * MiB, NULL, NULL,
+                         "Largest block placed in the large tier's arenas; bigger ones get their own mapping, unmapped on free"},
+  [F_LARGE_TRACE] = {"HAKMEM_LARGE_TRACE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                     "Trace large blocks that get their own mapping on stderr: Threshold, MapFail"},
   [F_STATS] = {"HAKMEM_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Print the statistics report on stderr at exit"},
   [F_STATS_FILE] = {"HAKMEM_STATS_FILE", HK_FT_PATH, 0, 0, 4095, NULL, NULL,
@@ -68,8 +74,8 @@ static const hk_flag flags[HK_NFLAGS] = {
                    "Trace LRU cache push, pop and eviction on stderr"},
   [F_FREE_DEBUG] = {"HAKMEM_SS_FREE_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                     "Trace SuperSlabs becoming empty and being released on stderr"},
-  [F_LOCK_STATS] = {"HAKMEM_SHARED_POOL_LOCK_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
-                    "Print lock acquisitions per path (and per operation) on stderr at exit"},
+  [F_LOCK_STATS] = {"HAKMEM_LOCK_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
+                    "Print hakmem's lock acquisitions per path (and per operation) on stderr at exit"},
   [F_CHECK] = {"HAKMEM_CHECK", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Validate every free: double frees are reported too (interior and foreign always are)"},
   [F_SECURE] = {"HAKMEM_SECURE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
@@ -85,6 +91,19 @@ static const hk_flag flags[HK_NFLAGS] = {
                     "Fault injection: make every Nth OS mapping fail with ENOMEM (0: never)"},
 };
 
+/* Old names still accepted, each with one warning line the first time it is
+ * used: names from the reports of an earlier allocator ("ACE", a "shared
+ * pool" this one does not have). */
+static const struct { const char *old; int flag; } aliases[] = {
+  {"HAKMEM_ACE_MAX_CACHED", F_LARGE_CACHE_MAX_RUNS},
+  {"HAKMEM_ACE_MAX_MB", F_LARGE_CACHE_MAX_MB},
+  {"HAKMEM_ACE_MAX_BLOCK", F_LARGE_MAX_BLOCK},
+  {"HAKMEM_ACE_TRACE", F_LARGE_TRACE},
+  {"HAKMEM_SHARED_POOL_LOCK_STATS", F_LOCK_STATS},
+};
+#define HK_NALIASES (sizeof aliases / sizeof aliases[0])
+static _Atomic uint8_t alias_warned[HK_NALIASES];
+
 /* Variables of the HAKMEM_ family that other parts of the project read. */
 static const char *const known_elsewhere[] = {"HAKMEM_LIB", NULL};
 
@@ -95,18 +114,6 @@ static bool loaded, frozen;
 static _Atomic int frozen_flag;
 static char describe_buf[16384];
 
-void hk_log(const char *fmt, ...) {
-  char buf[640];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n > sizeof buf - 2) n = sizeof buf - 2;
-  buf[n++] = '\n';
-  ssize_t w = write(2, buf, (size_t)n);
-  (void)w;
-}
 
 static void format_size(int64_t v, char *out, size_t cap) {
   if (v >= MiB && v % MiB == 0) snprintf(out, cap, "%lldM", (long long)(v / MiB));
@@ -220,6 +227,12 @@ static int find_flag(const char *name) {
   const char *bare = strncmp(name, "HAKMEM_", 7) == 0 ? name + 7 : name;
   for (int i = 0; i < HK_NFLAGS; i++)
     if (strcmp(flags[i].name + 7, bare) == 0) return i;
+  for (size_t k = 0; k < HK_NALIASES; k++) {
+    if (strcmp(aliases[k].old + 7, bare) != 0) continue;
+    if (!atomic_exchange(&alias_warned[k], 1))
+      hk_log("hakmem: warning: %s is the old name of %s; use the new name", aliases[k].old, flags[aliases[k].flag].name);
+    return aliases[k].flag;
+  }
   return -1;
 }
 
@@ -253,102 +266,6 @@ static void apply_setting(const char *source, const char *name, const char *text
   }
 }
 
-/* ---- HAKMEM_CONFIG: a flat JSON object {"HAKMEM_X": "text" | number | true | false, ...}.
- * Parsed without allocating (this runs inside the allocator's initialisation):
- * the whole file is validated first, so a broken file changes nothing. */
-#define CONFIG_FILE_MAX 65536
-#define CONFIG_PAIRS_MAX 64
-
-typedef struct { const char *at; size_t err; } json_cursor;
-
-static void json_ws(json_cursor *c) { while (*c->at == ' ' || *c->at == '\t' || *c->at == '\n' || *c->at == '\r') c->at++; }
-
-/* A string without escapes other than \" and \\, copied into out. */
-static bool json_string(json_cursor *c, char *out, size_t cap) {
-  if (*c->at != '"') return false;
-  size_t n = 0;
-  for (c->at++; *c->at != '"'; c->at++) {
-    if (!*c->at || (unsigned char)*c->at < 0x20 || n + 1 >= cap) return false;
-    if (*c->at == '\\') {
-      c->at++;
-      if (*c->at != '"' && *c->at != '\\' && *c->at != '/') return false;
-    }
-    out[n++] = *c->at;
-  }
-  c->at++;
-  out[n] = 0;
-  return true;
-}
-
-/* A value as the flag text: strings as they are, numbers verbatim, booleans as 1/0. */
-static bool json_value(json_cursor *c, char *out, size_t cap) {
-  if (*c->at == '"') return json_string(c, out, cap);
-  if (strncmp(c->at, "true", 4) == 0) { c->at += 4; snprintf(out, cap, "1"); return true; }
-  if (strncmp(c->at, "false", 5) == 0) { c->at += 5; snprintf(out, cap, "0"); return true; }
-  size_t n = 0;
-  while ((isdigit((unsigned char)*c->at) || *c->at == '-' || *c->at == '+' || *c->at == '.' || *c->at == 'e' ||
-          *c->at == 'E') && n + 1 < cap)
-    out[n++] = *c->at++;
-  out[n] = 0;
-  return n > 0;
-}
-
-static void load_config_file(const char *path) {
-  static char text[CONFIG_FILE_MAX];
-  static char keys[CONFIG_PAIRS_MAX][64], vals[CONFIG_PAIRS_MAX][256];
-  /* Non-blocking: opening a FIFO with no writer must not hang the program
-   * (every preloaded program reads this file at start); only a regular file
-   * is read. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    hk_log("hakmem: HAKMEM_CONFIG=%s: cannot open it (%s); no file settings applied", path, strerror(errno));
-    return;
-  }
-  struct stat st;
-  const char *wrong = fstat(fd, &st) != 0 ? strerror(errno)
-                      : S_ISDIR(st.st_mode) ? "it is a directory, not a file"
-                      : !S_ISREG(st.st_mode) ? "it is not a regular file (a FIFO, socket or device)"
-                      : st.st_size > (off_t)sizeof text - 1 ? "the file is larger than 64 KiB - 1 byte"
-                      : NULL;
-  if (wrong) {
-    close(fd);
-    hk_log("hakmem: HAKMEM_CONFIG=%s: %s; no file settings applied", path, wrong);
-    return;
-  }
-  size_t len = 0;
-  ssize_t r;
-  while (len < sizeof text - 1 && (r = read(fd, text + len, sizeof text - 1 - len)) > 0) len += (size_t)r;
-  close(fd);
-  text[len] = 0;
-  json_cursor c = {text, 0};
-  int npairs = 0;
-  bool ok = len < sizeof text - 1;
-  json_ws(&c);
-  ok = ok && *c.at++ == '{';
-  json_ws(&c);
-  if (ok && *c.at == '}') c.at++;
-  else
-    while (ok) {
-      json_ws(&c);
-      ok = npairs < CONFIG_PAIRS_MAX && json_string(&c, keys[npairs], sizeof keys[0]);
-      json_ws(&c);
-      ok = ok && *c.at++ == ':';
-      json_ws(&c);
-      ok = ok && json_value(&c, vals[npairs], sizeof vals[0]);
-      npairs += ok;
-      json_ws(&c);
-      if (ok && *c.at == '}') { c.at++; break; }
-      ok = ok && *c.at++ == ',';
-    }
-  json_ws(&c);
-  if (!ok || *c.at) {
-    hk_log("hakmem: HAKMEM_CONFIG=%s: not a flat JSON object of flags (problem near byte %zu); no file settings applied",
-           path, (size_t)(c.at - text));
-    return;
-  }
-  for (int i = 0; i < npairs; i++) apply_setting(path, keys[i], vals[i]);
-}
-
 /* Reads the configuration once: defaults, then the HAKMEM_CONFIG file, then
  * the environment (hak_config_set applies on top, until the first allocation). */
 static void load_locked(void) {
@@ -357,7 +274,7 @@ static void load_locked(void) {
   loaded = true;
   for (int i = 0; i < HK_NFLAGS; i++) set_value(i, flags[i].def, "");
   const char *file = getenv("HAKMEM_CONFIG");
-  if (file && *file) load_config_file(file);
+  if (file && *file) hk_config_file_read(file, apply_setting);
   for (char **e = environ; e && *e; e++) {
     if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
     const char *eq = strchr(*e, '=');
@@ -397,19 +314,14 @@ void hk_config_freeze(void) {
   g_hk.check = (uint8_t)values[F_CHECK];
   g_hk.secure = (uint8_t)values[F_SECURE];
   g_hk.free_checks = g_hk.check | g_hk.secure;
-#ifdef HAK_PRELOAD
-  bool batch_by_default = true;  /* free() promises no cross-thread validation */
-#else
-  bool batch_by_default = false; /* hak_owns and hak_free_checked must see other threads' frees */
-#endif
+  bool batch_by_default = hk_host_policy.remote_batch_by_default;
   g_hk.remote_batch = !g_hk.free_checks && (values[F_REMOTE_BATCH] == REMOTE_BATCH_ON ||
                                             (values[F_REMOTE_BATCH] == REMOTE_BATCH_AUTO && batch_by_default));
-  if (values[F_FAULT_MMAP]) /* else keep what hak_fault_set_mmap_fail_every set before initialisation */
-    hk_os_set_map_fail_every((uint64_t)values[F_FAULT_MMAP]);
-  g_hk.ace_max_cached = (size_t)values[F_ACE_MAX_CACHED];
-  g_hk.ace_max_bytes = (size_t)values[F_ACE_MAX_MB] << 20;
-  g_hk.ace_max_block = (size_t)values[F_ACE_MAX_BLOCK];
-  g_hk.ace_trace = (uint8_t)values[F_ACE_TRACE];
+  g_hk.map_fail_every = (uint64_t)values[F_FAULT_MMAP]; /* handed to os.c by hk_init */
+  g_hk.large_cache_max_runs = (size_t)values[F_LARGE_CACHE_MAX_RUNS];
+  g_hk.large_cache_max_bytes = (size_t)values[F_LARGE_CACHE_MAX_MB] << 20;
+  g_hk.large_max_block = (size_t)values[F_LARGE_MAX_BLOCK];
+  g_hk.large_trace = (uint8_t)values[F_LARGE_TRACE];
   g_hk.lock_stats = (uint8_t)values[F_LOCK_STATS];
   hk_mutex_unlock(&config_lock);
 }
@@ -430,7 +342,7 @@ int hak_config_set(const char *name, const char *value) {
   if (frozen) rc = HAK_E_LOCKED;
   else if (!parse_value(&flags[i], value, &v)) rc = HAK_E_BAD_VALUE;
   else set_value(i, v, value);
-  if (rc == HAK_OK && i == F_CONFIG && *value) load_config_file(value); /* the file's settings, now */
+  if (rc == HAK_OK && i == F_CONFIG && *value) hk_config_file_read(value, apply_setting); /* the file's settings, now */
   hk_mutex_unlock(&config_lock);
   return rc;
 }
@@ -485,6 +397,12 @@ const char *hak_config_describe(void) {
       PUT("%s", k ? "," : "");
       PUTS(tmp);
     }
+    PUT("],\"aliases\":[");
+    for (size_t k = 0, m = 0; k < HK_NALIASES; k++) {
+      if (aliases[k].flag != i) continue;
+      PUT("%s", m++ ? "," : "");
+      PUTS(aliases[k].old);
+    }
     PUT("],\"description\":");
     PUTS(f->desc);
     PUT(",\"value\":");
@@ -496,18 +414,4 @@ const char *hak_config_describe(void) {
 #undef PUTS
   hk_mutex_unlock(&config_lock);
   return describe_buf;
-}
-
-const char *hak_strerror(int code) {
-  switch (code) {
-  case HAK_OK: return "success";
-  case HAK_E_UNKNOWN_FLAG: return "unknown flag";
-  case HAK_E_BAD_VALUE: return "value not allowed for this flag";
-  case HAK_E_LOCKED: return "configuration is locked after the first allocation";
-  case HAK_E_FOREIGN: return "pointer was not allocated by hakmem";
-  case HAK_E_DOUBLE_FREE: return "block is already free";
-  case HAK_E_NOMEM: return "out of memory";
-  case HAK_E_BAD_SIZE: return "size or alignment not acceptable";
-  default: return "unknown error code";
-  }
 }

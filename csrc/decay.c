@@ -18,6 +18,20 @@
 enum { IDLE = 0, RUNNING = 1, FAILED = 2 };
 static _Atomic int state;
 
+/* The layers that keep memory for a time (lru.c, large.c) hand their release
+ * function down with their first wake-up: this file calls no layer above it. */
+#define DECAYERS_MAX 4
+static _Atomic(bool (*)(void)) decayers[DECAYERS_MAX];
+
+static void add_decayer(bool (*release)(void)) {
+  for (unsigned i = 0; i < DECAYERS_MAX; i++) {
+    bool (*seen)(void) = atomic_load_explicit(&decayers[i], memory_order_acquire);
+    if (seen == release) return;
+    if (!seen && atomic_compare_exchange_strong(&decayers[i], &seen, release)) return;
+    if (seen == release) return;
+  }
+}
+
 /* Wakes every quarter TTL (at least every 10 ms, at most every 10 s): what
  * became idle at t is released by t + 1.25 TTL. */
 static void *releaser(void *arg) {
@@ -28,20 +42,22 @@ static void *releaser(void *arg) {
   struct timespec ts = {.tv_sec = (time_t)(period / 1000000000ull), .tv_nsec = (long)(period % 1000000000ull)};
   for (;;) {
     nanosleep(&ts, NULL);
-    hk_large_decay();
-    hk_lru_decay();
+    for (unsigned i = 0; i < DECAYERS_MAX; i++) {
+      bool (*release)(void) = atomic_load_explicit(&decayers[i], memory_order_acquire);
+      if (release) release();
+    }
   }
   return NULL;
 }
 
-__thread uint32_t hk_tl_locks_held;
-__thread uint8_t hk_tl_decay_pending;
+/* Started with every locks held by this thread let go (lock.c). */
+static void start_deferred(void) { hk_decay_start(NULL); }
 
-void hk_decay_start(void) {
-  hk_tl_decay_pending = 0;
+void hk_decay_start(bool (*release)(void)) {
+  if (release) add_decayer(release);
   if (HK_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) != IDLE) || g_hk.lru_ttl_ns == 0) return;
   if (hk_tl_locks_held || hk_tl_fork_window) { /* pthread_create's allocations could need one of them */
-    hk_tl_decay_pending = 1;
+    hk_tl_after_locks = start_deferred;
     return;
   }
   int expected = IDLE;

@@ -27,13 +27,10 @@
 #include <string.h>
 #include "internal.h"
 
-hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
-hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab}};
-__thread hk_heap *hk_tl_heap = &hk_empty_heap;
-
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_heap *heaps_all, *heaps_abandoned;
-static pthread_key_t heap_key;
+static pthread_key_t heap_key;   /* its destructor abandons the heap; made by the first heap */
+static bool heap_key_made;
 /* Set when this thread's heap was abandoned at exit: frees from later exit
  * destructors push at once rather than make a heap again. */
 static __thread uint8_t tl_heap_exited;
@@ -71,6 +68,8 @@ static void list_push_tail(hk_slab_list *l, hk_slab *s) {
  * clears the block's free mark (check). */
 static void sync_current(hk_heap *h, unsigned c) {
   h->current[c] = h->avail[c].head && !g_hk.free_checks ? h->avail[c].head : &hk_empty_slab;
+  HK_ASSERT(h->current[c] == &hk_empty_slab || (h->current[c]->owner == h && h->current[c]->cls == c && !h->current[c]->full),
+            "current[c] is the head of avail[c] (a slab of h and class c, not full) or the empty slab");
 }
 
 static hk_ss *ss_of_slab(hk_slab *s) { return hk_ss_of((uintptr_t)s); }
@@ -110,9 +109,12 @@ static uint64_t all_slabs_mask(const hk_ss *ss) {
 
 static uint64_t run_mask(unsigned span) { return span == 64 ? ~0ull : (1ull << span) - 1; }
 
-/* s has used == 0: back to its SuperSlab; the SuperSlab leaves if now empty. */
-static void release_slab(hk_heap *h, hk_slab *s) {
+/* The retire event: s has used == 0 and goes back to its SuperSlab, usable
+ * by any class; the SuperSlab leaves the heap if now empty. */
+static void retire_slab(hk_heap *h, hk_slab *s) {
   unsigned c = s->cls;
+  HK_ASSERT(s->used == 0 && s->owner == h, "only an empty slab of this heap goes back to its SuperSlab");
+  HK_ASSERT(h->slabs_in_use > 0, "slabs_in_use counts the slabs formatted for this heap");
   list_remove(s->full ? &h->full[c] : &h->avail[c], s);
   s->full = 0;
   sync_current(h, c);
@@ -122,6 +124,7 @@ static void release_slab(hk_heap *h, hk_slab *s) {
   s->free = HK_END;
   h->slabs_emptied++;
   h->slabs_in_use--;
+  HK_ASSERT((ss->free_mask & (run_mask(s->span) << s->index)) == 0, "a slab in use is not in its SuperSlab's free mask");
   ss->free_mask |= run_mask(s->span) << s->index;
   if (!ss->in_avail) ss_avail_push(h, ss);
   if (ss->free_mask == all_slabs_mask(ss)) {
@@ -134,23 +137,29 @@ static void release_slab(hk_heap *h, hk_slab *s) {
 static bool is_retained(hk_heap *h, hk_slab *s) { return h->avail[s->cls].head == s; }
 
 /* Releases retained empty current slabs of classes other than except. */
-static bool release_retained(hk_heap *h, unsigned except) {
+static bool retire_retained(hk_heap *h, unsigned except) {
   bool any = false;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     hk_slab *s = h->avail[c].head;
     if (c != except && s && s->used == 0) {
-      release_slab(h, s);
+      retire_slab(h, s);
       any = true;
     }
   }
   return any;
 }
 
-static void move_full_to_avail(hk_heap *h, hk_slab *s, bool at_head) {
+/* Where a slab goes on a list. */
+enum list_end { AT_HEAD, AT_TAIL };
+
+/* The unfull event: a slab on the full list has a free block again (a local
+ * free, or remote frees collected) and goes back on the available list. */
+static void unfull_slab(hk_heap *h, hk_slab *s, enum list_end where) {
   unsigned c = s->cls;
+  HK_ASSERT(s->full, "only a slab on the full list moves to the available list");
   list_remove(&h->full[c], s);
   s->full = 0;
-  if (at_head) list_push_head(&h->avail[c], s); else list_push_tail(&h->avail[c], s);
+  if (where == AT_HEAD) list_push_head(&h->avail[c], s); else list_push_tail(&h->avail[c], s);
   sync_current(h, c);
 }
 
@@ -166,21 +175,23 @@ static void take_inbox(hk_heap *h) {
   }
 }
 
-/* Collects remote frees everywhere in the heap and releases what empties;
- * first sends what h holds of other heaps' blocks (remote.c).
- * keep_current: leave a class's only slab in place even if empty. */
-static void collect_all(hk_heap *h, bool keep_current) {
+/* What collect_all does with a class's current slab when it is empty. */
+enum empty_current { KEEP_EMPTY_CURRENT, RETIRE_EMPTY_CURRENT };
+
+/* Collects remote frees everywhere in the heap and retires what empties;
+ * first sends what h holds of other heaps' blocks (remote.c). */
+static void collect_all(hk_heap *h, enum empty_current current) {
   hk_remote_flush(h); /* what h gathered for other heaps, and its kept foreign blocks, go to their owners */
   take_inbox(h);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     for (hk_slab *s = h->full[c].head, *next; s; s = next) {
       next = s->next;
-      if (hk_slab_collect(s)) move_full_to_avail(h, s, false);
+      if (hk_slab_collect(s)) unfull_slab(h, s, AT_TAIL);
     }
     for (hk_slab *s = h->avail[c].head, *next; s; s = next) {
       next = s->next;
       hk_slab_collect(s);
-      if (s->used == 0 && !(keep_current && is_retained(h, s))) release_slab(h, s);
+      if (s->used == 0 && !(current == KEEP_EMPTY_CURRENT && is_retained(h, s))) retire_slab(h, s);
     }
   }
 }
@@ -193,8 +204,6 @@ static void collect_all(hk_heap *h, bool keep_current) {
  * no new thread can adopt it meanwhile. */
 #define RECLAIM_PER_ACQUIRE 4
 
-static void collect_all(hk_heap *h, bool keep_current);
-
 static void reclaim_abandoned(unsigned limit) {
   for (unsigned i = 0; i < limit; i++) {
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
@@ -202,7 +211,7 @@ static void reclaim_abandoned(unsigned limit) {
     if (a) heaps_abandoned = a->abandoned_next;
     hk_unlock(&heaps_lock);
     if (!a) break;
-    collect_all(a, false);
+    collect_all(a, RETIRE_EMPTY_CURRENT);
     /* back at the tail, so the next reclaim looks at another heap first */
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
     a->abandoned_next = NULL;
@@ -260,9 +269,9 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   /* Growing: first hand the other heaps what this thread freed into them. */
   hk_remote_flush(h);
   hk_ss *ss = ss_with_run(h, span, &idx);
-  if (!ss && release_retained(h, c)) ss = ss_with_run(h, span, &idx);
+  if (!ss && retire_retained(h, c)) ss = ss_with_run(h, span, &idx);
   if (!ss) {
-    collect_all(h, true);
+    collect_all(h, KEEP_EMPTY_CURRENT);
     ss = ss_with_run(h, span, &idx);
   }
   if (!ss) {
@@ -280,6 +289,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   hk_slab *s = &ss->slabs[idx];
   if (s->was_formatted) h->slabs_reused++;
   hk_slab_format(ss, (unsigned)idx, c, h);
+  HK_ASSERT(s->used == 0 && s->cls == c && s->owner == h, "a new slab is empty, of class c, owned by h");
   h->slabs_in_use++;
   hk_slab_extend(ss, s);
   list_push_head(&h->avail[c], s);
@@ -304,7 +314,7 @@ static hk_slab *refill(hk_heap *h, unsigned c) {
   /* Nothing available: a few full slabs may have collected remote frees. */
   for (int i = 0; i < FULL_SCAN_LIMIT && (s = h->full[c].head) != NULL; i++) {
     if (hk_slab_collect(s)) {
-      move_full_to_avail(h, s, true);
+      unfull_slab(h, s, AT_HEAD);
       goto found;
     }
     list_remove(&h->full[c], s);
@@ -314,6 +324,7 @@ static hk_slab *refill(hk_heap *h, unsigned c) {
   sync_current(h, c);
   return s;
 found:
+  HK_ASSERT(s == h->avail[c].head && s->free != HK_END, "refill leaves a slab with a free block at the head of avail[c]");
   sync_current(h, c);
   return s;
 }
@@ -321,7 +332,7 @@ found:
 static void *alloc_from(hk_heap *h, unsigned c);
 static void *alloc_after_exit(unsigned c);
 
-void *hk_alloc_small_slow(hk_heap *h, unsigned c) {
+void *hk_alloc_slab_slow(hk_heap *h, unsigned c) {
   if (h == &hk_empty_heap) {
     if (HK_UNLIKELY(tl_heap_exited)) return alloc_after_exit(c);
     if (!(h = hk_heap_get())) return NULL;
@@ -338,6 +349,7 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   }
   hk_block *b = s->free, *next = hk_next(b);
   if (g_hk.secure && next != HK_END && !hk_block_in_slab(s, next)) hk_corrupt_list(s, b);
+  HK_ASSERT(s->used < s->capacity, "used counts blocks handed out: never above capacity");
   s->free = next;
   s->used++;
   h->nalloc[c]++;
@@ -345,22 +357,17 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   return b;
 }
 
-void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
-  hk_log("hakmem: free list of the slab at %p is corrupted: the link stored in free block %p was overwritten "
-         "(use after free or overflow); aborting",
-         (void *)s->start, (const void *)at);
-  abort();
-}
-
 /* b back on the local list of h's slab s: secure links, retention by list head. */
 static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
+  HK_ASSERT(s->used > 0 && s->used <= s->capacity, "a block coming back was counted in used");
   hk_set_next(b, s->free);
   s->free = b;
-  if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);
+  if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_slab_unfull_or_retire(h, s);
 }
 
-/* hk_free_local for the slow paths. */
-static void free_local_slow_path(hk_heap *h, hk_slab *s, hk_block *b) {
+/* A free by the owning thread on a slow path (secure links, counted): as
+ * hk_free_local, with its double-free check. */
+static void free_own_block(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(b == s->free)) { /* the block just freed, again (as in hk_free_local) */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
@@ -382,7 +389,7 @@ static bool set_free_mark(void *p) {
 
 /* The free of a slab block in check and secure modes, and of a block already
  * validated (p is the start of a block, which check mode marks free here). */
-bool hk_free_small_slow(void *p) {
+bool hk_free_slab_block_slow(void *p) {
   uintptr_t a = (uintptr_t)p;
   if (!hk_registry_has(a)) return false;
   if (g_hk.check && !set_free_mark(p)) {
@@ -393,10 +400,11 @@ bool hk_free_small_slow(void *p) {
   return true;
 }
 
-/* A local free made the slab empty, or landed in a full slab. */
-void hk_free_local_slow(hk_heap *h, hk_slab *s) {
-  if (s->full) move_full_to_avail(h, s, false);
-  if (s->used == 0 && !is_retained(h, s)) release_slab(h, s);
+/* A local free (not into the class's current slab) found the slab full
+ * before it (unfull) or left it empty (retire), or both. */
+void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s) {
+  if (s->full) unfull_slab(h, s, AT_TAIL);
+  if (s->used == 0 && !is_retained(h, s)) retire_slab(h, s);
 }
 
 /* A free whose unit is not owned by this thread: a follower unit of a
@@ -420,7 +428,7 @@ void hk_free_other(hk_slab *s, hk_block *b) {
   }
   hk_heap *owner = s->owner; /* heaps are never unmapped: safe to read after the push */
   if (owner == h) {
-    free_local_slow_path(h, s, b);
+    free_own_block(h, s, b);
     return;
   }
   if (!hk_remote_free(h, s, b)) return;
@@ -448,9 +456,9 @@ void hk_freed_into_abandoned(void) {
 /* Releases every empty slab of h (if any), of the exit heap and of all
  * abandoned heaps; whole empty SuperSlabs go to the LRU cache. */
 void hk_heap_trim(hk_heap *h) {
-  if (h) collect_all(h, false);
+  if (h) collect_all(h, RETIRE_EMPTY_CURRENT);
   hk_mutex_lock(&exit_heap_lock);
-  if (exit_heap) collect_all(exit_heap, false);
+  if (exit_heap) collect_all(exit_heap, RETIRE_EMPTY_CURRENT);
   hk_mutex_unlock(&exit_heap_lock);
   unsigned abandoned = 0;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
@@ -462,7 +470,7 @@ void hk_heap_trim(hk_heap *h) {
 /* ---- heap lifecycle -------------------------------------------------------------- */
 static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
-  collect_all(h, false);
+  collect_all(h, RETIRE_EMPTY_CURRENT);
   __atomic_store_n(&h->is_live, 0, __ATOMIC_RELAXED);
   hk_tl_heap = &hk_empty_heap;
   tl_heap_exited = 1;
@@ -509,12 +517,13 @@ hk_heap *hk_heap_get(void) {
   if (h != &hk_empty_heap) return h;
   hk_init();
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
+  if (HK_UNLIKELY(!heap_key_made)) heap_key_made = pthread_key_create(&heap_key, heap_thread_exit) == 0;
   h = heaps_abandoned;
   if (h) heaps_abandoned = h->abandoned_next;
   hk_unlock(&heaps_lock);
   if (h) {
     HK_COUNT(heaps_adopted, 1);
-    collect_all(h, true); /* what other threads freed into it meanwhile */
+    collect_all(h, KEEP_EMPTY_CURRENT); /* what other threads freed into it meanwhile */
   } else if (!(h = heap_new())) {
     return NULL;
   }
@@ -552,5 +561,3 @@ void hk_heap_fork_child(void) {
     }
   }
 }
-
-void hk_heap_init_globals(void) { pthread_key_create(&heap_key, heap_thread_exit); }

@@ -1,18 +1,30 @@
 /* hakmem — the one internal header.
  *
- * Layers, bottom up (one file each):
- *   os.c        address-space chunks, SuperSlab slots, commit/decommit, prefault, huge pages
- *   registry.c  bitmap of the 512 KiB granules covered by live SuperSlabs ("is it ours?")
- *   lru.c       bounded LRU cache of empty SuperSlabs
- *   superslab.c SuperSlab and slab formatting, slab carving, remote-list collection
- *   remote.c    frees into other threads' slabs: per-slab lists, or batches sent to the owner heap
- *   heap.c      thread heaps: per-class slab lists, slow paths, abandon/adopt at thread exit
- *   large.c     allocations above the slab tier: page runs in 1 GiB arenas; huge blocks map their own
- *   decay.c     background thread releasing cached memory older than its TTL (started on first need)
- *   config.c    the flag table (single source of truth), parsing, describe
- *   stats.c     counters summed on demand, JSON and text reports
- *   buffer.c    blocks lent to JavaScript as ArrayBuffers (guarded, or recorded)
- *   api.c       the hak_* functions; preload.c adds the malloc family
+ * Layers, bottom up (one file each). Every file calls only files above it in
+ * this list (csrc/tests/check_layers.sh checks it on the objects: make layers):
+ *   report.c      rare-event counters, hk_log, misuse reports (by the library's policy), hak_strerror
+ *   lock.c        the fork window, locks held per thread, work put off until none is held
+ *   config_file.c the HAKMEM_CONFIG JSON reader (applies each setting through config.c's callback)
+ *   config.c      the flag table (single source of truth), parsing, describe; owns g_hk
+ *   size_class.c  the size-class tables
+ *   registry.c    bitmap of the 512 KiB granules covered by live SuperSlabs ("is it ours?")
+ *   os.c          address-space chunks, SuperSlab slots, commit/decommit, prefault, huge pages
+ *   decay.c       background thread releasing cached memory older than its TTL (started on first need)
+ *   lru.c         bounded LRU cache of empty SuperSlabs
+ *   init.c        initialisation once per process; the state a thread starts in (no heap)
+ *   superslab.c   SuperSlab and slab formatting, slab carving, remote-list collection
+ *   remote.c      frees into other threads' slabs: per-slab lists, or batches sent to the owner heap
+ *   heap.c        thread heaps: per-class slab lists, slow paths, abandon/adopt at thread exit
+ *   large.c       allocations above the slab tier: page runs in 1 GiB arenas; huge blocks map their own
+ *   lent.c        the set of 64 KiB blocks lent to JavaScript with no guard
+ *   dispatch.c    the paths above the inline fast paths: routing to a tier, block state, realloc, calloc
+ *   stats.c       counters summed on demand, JSON and text reports
+ *   buffer.c      blocks lent to JavaScript as ArrayBuffers (guarded, or recorded in lent.c)
+ *   fork.c        fork handlers: every lock taken before fork, released after
+ *   api.c         the public face: the hak_* functions of hakmem.h the layers do not export
+ *   preload.c     the malloc family for LD_PRELOAD (libhakmem_preload.so only)
+ * The inline fast paths below run in the file that uses them, so they count
+ * as that file's calls.
  */
 #ifndef HAKMEM_INTERNAL_H
 #define HAKMEM_INTERNAL_H
@@ -29,6 +41,19 @@
 #define HK_INTERNAL __attribute__((visibility("hidden")))
 #define HK_NOINLINE __attribute__((noinline))
 
+/* Invariant checks, compiled in by -DHK_DEBUG (make debug, and the sanitizer
+ * and fuzz builds): a failed one names the file, line, condition and what it
+ * guards on stderr, then aborts. In the release build the condition is not
+ * evaluated (sizeof only type-checks it): no instruction is emitted. */
+#ifdef HK_DEBUG
+#define HK_ASSERT(cond, what) \
+  (HK_LIKELY(cond) ? (void)0 : hk_assert_failed(__FILE__, __LINE__, #cond, what))
+#else
+#define HK_ASSERT(cond, what) ((void)sizeof(!(cond)))
+#endif
+__attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(const char *file, int line,
+                                                                             const char *cond, const char *what);
+
 /* ---- geometry -------------------------------------------------------------
  * A SuperSlab is g_hk.ss_size bytes (512 KiB .. 4 MiB), aligned to its size,
  * split into 64 KiB slabs. Its header (struct hk_ss with the slab metadata)
@@ -44,10 +69,11 @@
 
 /* ---- size classes ---------------------------------------------------------
  * 16-byte steps up to 128 bytes (16 is the alignment quantum), then four
- * classes per power of two (spacing <= 25%): the small tier up to 8 KiB, the
- * mid tier up to 64 KiB on slabs of several units. Above: the large tier. */
+ * classes per power of two (spacing <= 25%), all slab-backed: up to 8 KiB on
+ * one 64 KiB slab, up to HK_SLAB_MAX (64 KiB) on slabs of several units.
+ * Above: the large tier (large.c). "slab" in a name below means any of these
+ * classes, "large" the tier above. */
 #define HK_NCLASSES 44
-#define HK_SMALL_MAX 8192u
 #define HK_SLAB_MAX 65536u
 #define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
 #define HK_CLASS_FOLLOWER 0xFE  /* unit inside a multi-unit slab; its head is `back` units before */
@@ -182,15 +208,24 @@ typedef struct hk_globals {
   uint8_t prefault;        /* enum hk_prefault */
   uint8_t hugepages;
   uint8_t stats_at_exit;
-  uint8_t ace_trace, lock_stats;
+  uint8_t large_trace, lock_stats;
   uint8_t remote_batch;    /* HAKMEM_REMOTE_BATCH resolved: gather remote frees per slab (remote.c) */
   size_t lru_max_cached, lru_max_bytes;
   uint64_t lru_ttl_ns;
-  size_t ace_max_cached, ace_max_bytes, ace_max_block;
+  size_t large_cache_max_runs, large_cache_max_bytes, large_max_block;
+  uint64_t map_fail_every; /* HAKMEM_FAULT_MMAP_FAIL_EVERY (0: as hak_fault_set_mmap_fail_every left it) */
   uintptr_t secure_key;    /* random, per process */
   uintptr_t check_key;     /* HAKMEM_CHECK: random, per process (hk_free_mark) */
 } hk_globals;
 extern HK_INTERNAL hk_globals g_hk;
+
+/* What differs between the two libraries, fixed when each is linked
+ * (report.c holds the FFI library's, preload.c the LD_PRELOAD library's). */
+typedef struct hk_policy {
+  uint8_t misuse_aborts;           /* a misuse report aborts (free() of glibc does) rather than returns */
+  uint8_t remote_batch_by_default; /* HAKMEM_REMOTE_BATCH=auto means on */
+} hk_policy;
+extern HK_INTERNAL const hk_policy hk_host_policy;
 
 enum hk_prefault { HK_PREFAULT_OFF = 0, HK_PREFAULT_POPULATE = 1, HK_PREFAULT_MADVISE = 2 };
 
@@ -244,14 +279,28 @@ static inline hk_slab *hk_slab_head(hk_slab *s) {
   return HK_UNLIKELY(s->cls == HK_CLASS_FOLLOWER) ? s - s->back : s;
 }
 /* ---- cross-layer functions ------------------------------------------------ */
-/* init */
-HK_INTERNAL void hk_init(void);
-HK_INTERNAL bool hk_size_classes_verify(void);
-HK_INTERNAL bool hk_is_initialised(void);
+/* report.c */
+HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+HK_INTERNAL void hk_report_keep_stderr(void); /* reports at exit go to a copy of fd 2 taken now */
+HK_INTERNAL int hk_report_fd(void);
+/* Misuse reports: a bad pointer p given to call ("free", "realloc") in state
+ * (HAK_BLOCK_FREE: double free, ...). What follows is hk_host_policy's. */
+HK_INTERNAL void hk_report_invalid_call(const char *call, const void *p, int state);
+HK_INTERNAL void hk_report_invalid_free(const void *p, int state);
+/* config_file.c: reads a HAKMEM_CONFIG file whole, then calls apply for each
+ * setting; a broken file applies nothing (and says why on stderr). */
+HK_INTERNAL void hk_config_file_read(const char *path,
+                                     void (*apply)(const char *source, const char *name, const char *text));
 /* config.c */
 HK_INTERNAL void hk_config_load(void);     /* environment, once */
 HK_INTERNAL void hk_config_freeze(void);   /* fill g_hk; further sets fail */
-HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* size_class.c */
+HK_INTERNAL bool hk_size_classes_verify(void);
+/* init.c */
+HK_INTERNAL void hk_init(void);
+HK_INTERNAL bool hk_is_initialised(void);
+HK_INTERNAL void hk_init_fork_prepare(void);
+HK_INTERNAL void hk_init_fork_parent(void);
 /* os.c */
 HK_INTERNAL hk_ss *hk_os_ss_alloc(void);           /* committed (zero) SuperSlab */
 HK_INTERNAL void hk_os_ss_free(hk_ss *ss);         /* decommit, slot back to its chunk */
@@ -270,9 +319,10 @@ HK_INTERNAL size_t hk_lru_flush(void);
 HK_INTERNAL void hk_lru_counts(uint64_t *count, uint64_t *bytes);
 HK_INTERNAL bool hk_lru_decay(void);              /* releases what outlived the TTL; true: some still cached */
 /* decay.c: the background releaser. lru.c and large.c call hk_decay_start
- * (the one call upward: a wake-up) once they hold memory for a time; a thread
- * that holds a hakmem lock then starts it when it lets go of its last one. */
-HK_INTERNAL void hk_decay_start(void);
+ * with their release function (called by the releaser thread every period)
+ * once they hold memory for a time; a thread that holds a hakmem lock then
+ * starts it when it lets go of its last one (hk_tl_after_locks). */
+HK_INTERNAL void hk_decay_start(bool (*release)(void)); /* release: NULL or the caller's */
 /* superslab.c */
 HK_INTERNAL hk_ss *hk_ss_acquire(hk_heap *owner);
 HK_INTERNAL void hk_ss_release(hk_ss *ss);
@@ -280,6 +330,7 @@ HK_INTERNAL void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *
 HK_INTERNAL void hk_slab_extend(hk_ss *ss, hk_slab *s);
 HK_INTERNAL uint32_t hk_slab_collect(hk_slab *s);
 HK_INTERNAL bool hk_block_in_slab(const hk_slab *s, const hk_block *b);
+HK_INTERNAL void hk_corrupt_list(const hk_slab *s, const hk_block *at) __attribute__((noreturn));
 HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local); /* s: head slab */
 /* remote.c */
 /* s: head slab of another heap; false: b was refused (freed twice in a row, reported) */
@@ -288,9 +339,11 @@ HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* sends every gathered batch
 HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
-HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
-HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/secure modes */
-HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
+HK_INTERNAL void *hk_alloc_slab_slow(hk_heap *h, unsigned cls);
+HK_INTERNAL bool hk_free_slab_block_slow(void *p);      /* hk_free_slab_block for check/secure modes */
+/* A local free found the slab full (unfull: back to the available list) or
+ * left it empty (retire: back to its SuperSlab); the fast path calls it. */
+HK_INTERNAL void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_freed_into_abandoned(void);  /* a remote free landed in an exited thread's heap */
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
@@ -298,7 +351,6 @@ HK_INTERNAL int hk_heap_foreign_block_state(hk_heap *owner, hk_slab *s, uintptr_
 HK_INTERNAL void hk_heaps_lock(void);
 HK_INTERNAL void hk_heaps_unlock(void);
 HK_INTERNAL hk_heap *hk_heaps_first(void);
-HK_INTERNAL void hk_heap_init_globals(void);
 /* large.c */
 HK_INTERNAL void *hk_large_alloc(size_t size, size_t align, bool *known_zero); /* known_zero may be NULL */
 HK_INTERNAL void *hk_large_calloc(size_t size);   /* zeroes only pages that may hold data */
@@ -311,29 +363,28 @@ HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *by
 HK_INTERNAL size_t hk_large_flush(void);          /* decommits every cached free page; bytes */
 HK_INTERNAL bool hk_large_decay(void);            /* releases what outlived the TTL; true: some still cached */
 HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);
-/* buffer.c */
+/* lent.c */
 HK_INTERNAL bool hk_lent_unguarded(const void *p); /* a live 64 KiB block lent with no guard */
+HK_INTERNAL bool hk_lent_record(void *p, size_t size); /* false: no memory for the record */
+HK_INTERNAL size_t hk_lent_lookup(const void *p, bool take); /* its size, 0: not recorded; take removes it */
 HK_INTERNAL void hk_lent_fork_prepare(void);
 HK_INTERNAL void hk_lent_fork_parent(void);
-/* stats.c */
+/* report.c holds the counters of rare events, stats.c sums them */
+/* The COUNTER fields of hakmem_stats_fields.h, then counters hak_stats()
+ * sums into other fields. */
+#define HK_COUNTER_FIELD_COUNTER(name) _Atomic uint64_t name;
+#define HK_COUNTER_FIELD_SUMMED(name)
+#define HK_COUNTER_FIELD(name, source, description) HK_COUNTER_FIELD_##source(name)
 typedef struct hk_counters {   /* rare-path counters, updated atomically */
-  _Atomic uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
-  _Atomic uint64_t os_maps, os_unmaps, os_map_bytes, os_unmap_bytes, os_map_failures;
-  _Atomic uint64_t os_decommits, os_decommit_bytes, os_release_failures;
-  _Atomic uint64_t prefault_calls, prefault_bytes, prefault_faults, hugepage_advised_bytes;
-  _Atomic uint64_t lock_acquisitions, superslabs_live;
-  _Atomic uint64_t lock_path[5];  /* by enum hk_lock_path */
-  _Atomic uint64_t ace_hits, ace_threshold, ace_exhaustion, ace_mapfail;
-  _Atomic uint64_t remote_frees_unowned, foreign_frees, invalid_frees;
-  _Atomic uint64_t threads_started, heaps_abandoned, heaps_adopted;
+  HAK_STATS_FIELDS(HK_COUNTER_FIELD)
+  _Atomic uint64_t lock_path[5];  /* by enum hk_lock_path: locks_os, ... */
+  _Atomic uint64_t remote_frees_unowned;
   _Atomic uint64_t nfree_unowned[HK_NCLASSES]; /* remote frees by threads without a heap */
 } hk_counters;
 extern HK_INTERNAL hk_counters hk_ctr;
 #define HK_COUNT(field, n) atomic_fetch_add_explicit(&hk_ctr.field, (n), memory_order_relaxed)
-HK_INTERNAL void hk_stats_init(void);
-HK_INTERNAL void hk_stats_report_at_exit(void);
 
-/* Locks on rare paths, counted per path (HAKMEM_SHARED_POOL_LOCK_STATS) so a
+/* Locks on rare paths, counted per path (HAKMEM_LOCK_STATS) so a
  * report shows how rarely the common path takes one. */
 enum hk_lock_path { HK_LOCK_OS, HK_LOCK_META, HK_LOCK_LRU, HK_LOCK_HEAPS, HK_LOCK_LARGE, HK_LOCK_NPATHS };
 /* fork window: from hakmem's prepare handler to its parent or child handler
@@ -348,14 +399,15 @@ extern HK_INTERNAL __thread uint8_t hk_tl_fork_window;
  * holds none (decay.c): pthread_create allocates, and that allocation may need
  * a lock the thread holds already. */
 extern HK_INTERNAL __thread uint32_t hk_tl_locks_held;
-extern HK_INTERNAL __thread uint8_t hk_tl_decay_pending;
+extern HK_INTERNAL __thread void (*hk_tl_after_locks)(void); /* NULL, or work put off until no lock is held */
+HK_INTERNAL void hk_after_locks_run(void);
 static inline void hk_mutex_lock(pthread_mutex_t *m) {
   hk_tl_locks_held++;
   if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_lock(m);
 }
 static inline void hk_mutex_unlock(pthread_mutex_t *m) {
   if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_unlock(m);
-  if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_decay_pending)) hk_decay_start();
+  if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
 }
 static inline void hk_lock(pthread_mutex_t *m, enum hk_lock_path path) {
   hk_mutex_lock(m);
@@ -364,10 +416,6 @@ static inline void hk_lock(pthread_mutex_t *m, enum hk_lock_path path) {
 }
 static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 
-/* Misuse reports (api.c): a bad pointer p given to call ("free", "realloc")
- * in state (HAK_BLOCK_FREE: double free, ...). The preload library aborts. */
-HK_INTERNAL void hk_report_invalid_call(const char *call, const void *p, int state);
-HK_INTERNAL void hk_report_invalid_free(const void *p, int state);
 
 /* ---- fast paths, shared by api.c and preload.c ---------------------------- */
 static inline void *hk_alloc_class(unsigned cls) {
@@ -380,9 +428,10 @@ static inline void *hk_alloc_class(unsigned cls) {
     h->nalloc[cls]++;
     return b;
   }
-  return hk_alloc_small_slow(h, cls);
+  return hk_alloc_slab_slow(h, cls);
 }
 
+/* dispatch.c */
 HK_INTERNAL void *hk_alloc_slow(size_t size);
 HK_INTERNAL void *hk_alloc_aligned(size_t align, size_t size);
 
@@ -420,7 +469,7 @@ static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   s->free = b;
   h->nfree[c]++;
   /* An empty current slab stays put (see heap.c); a full one is never current. */
-  if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_free_local_slow(h, s);
+  if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
@@ -455,21 +504,31 @@ static inline hk_slab *hk_own_live_slab(uintptr_t a) {
   return s && hk_own_block_live(s, a) ? s : NULL;
 }
 
-/* Frees p if it lies in a SuperSlab; returns false otherwise (large, NULL or foreign). */
-static inline bool hk_free_small(void *p) {
+/* Frees p if it lies in a SuperSlab (any slab-backed class, up to 64 KiB);
+ * returns false otherwise (large, NULL or foreign). */
+static inline bool hk_free_slab_block(void *p) {
   uintptr_t a = (uintptr_t)p;
   if (HK_UNLIKELY(!hk_registry_has(a))) return false;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
   if (HK_LIKELY(s->owner == h && hk_block_start_ok(s, a))) hk_free_local(h, s, (hk_block *)p);
-  else hk_free_other(s, (hk_block *)p); /* another thread's slab, a mid-tier follower unit, or misuse */
+  else hk_free_other(s, (hk_block *)p); /* another thread's slab, a follower unit of a multi-unit slab, or misuse */
   return true;
 }
 
-HK_INTERNAL void hk_corrupt_list(const hk_slab *s, const hk_block *at);
-
+/* dispatch.c */
+HK_INTERNAL void hk_free_slow(void *p);
+/* Always inlined: otherwise api.c, which inlines hak_free into its other
+ * callers, gets an out-of-line copy and hak_free becomes a jump to it (one
+ * instruction more per hak_malloc/hak_free pair, counted with callgrind). */
+static inline __attribute__((always_inline)) void hk_free(void *p) {
+  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_slab_block(p))) return;
+  hk_free_slow(p);
+}
+HK_INTERNAL void hk_free_live(void *p);       /* p: a live block (slab or large) */
+HK_INTERNAL int hk_free_error(int state);     /* what a free of a block in state (not LIVE) returns */
 /* NULL or a large block: freed, true. Otherwise (foreign) false. */
-HK_INTERNAL bool hk_free_nonsmall(void *p);
+HK_INTERNAL bool hk_free_large_or_null(void *p);
 /* Validating free: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE; frees only on HAK_OK. */
 HK_INTERNAL int hk_free_validated(void *p);
 HK_INTERNAL size_t hk_usable_size(const void *p);

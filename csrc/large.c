@@ -16,8 +16,8 @@
  * only those, a decommit advises only those. Free runs holding dirty pages are
  * aged on a list; they are decommitted (MADV_DONTNEED, address space kept) once
  * idle for HAKMEM_SS_LRU_TTL_SEC (by the next large call or by the background
- * releaser in decay.c, whichever comes first), at once beyond HAKMEM_ACE_MAX_MB
- * or HAKMEM_ACE_MAX_CACHED runs, and by hak_trim. realloc shrinking returns the
+ * releaser in decay.c, whichever comes first), at once beyond HAKMEM_LARGE_CACHE_MAX_MB
+ * or HAKMEM_LARGE_CACHE_MAX_RUNS runs, and by hak_trim. realloc shrinking returns the
  * pages it cuts off at once. The number of mappings is the number of arenas
  * (at most HK_MAX_ARENAS) plus the huge blocks.
  *
@@ -25,7 +25,7 @@
  * own, without the lock, for its next request of the same size (see "the
  * thread cache" below).
  *
- * Huge blocks (above HAKMEM_ACE_MAX_BLOCK, or when no arena can be had) get a
+ * Huge blocks (above HAKMEM_LARGE_MAX_BLOCK, or when no arena can be had) get a
  * mapping of their own with a 64-byte header before the pointer, found through
  * an open-addressing hash set; realloc resizes them with mremap; free unmaps
  * them. A munmap the kernel refuses is kept on a list and retried, and counted
@@ -199,6 +199,7 @@ static unsigned bin_of(uint32_t n) {
 }
 
 static hk_run *run_set(hk_arena *a, uint32_t first, uint32_t n, uint8_t state) {
+  HK_ASSERT(n > 0 && first + n <= ARENA_PAGES, "a run is at least a page, inside its arena");
   hk_run *r = &a->runs[first];
   __atomic_store_n(&r->npages, n, __ATOMIC_RELAXED); /* read without the lock by hk_large_usable */
   state_set(r, state);
@@ -240,6 +241,7 @@ static void age_insert_after(hk_run *r, hk_run *older) {
 /* A free run of the arena: in its bin, and on the age list at `older`'s side
  * when it has dirty pages. */
 static hk_run *free_run_add(hk_arena *a, uint32_t first, uint32_t n, uint32_t ndirty, uint64_t idle, hk_run *older) {
+  HK_ASSERT(ndirty <= n, "a free run's dirty pages are among its pages");
   hk_run *r = run_set(a, first, n, RUN_FREE);
   r->ndirty = ndirty;
   r->idle_since = idle;
@@ -260,6 +262,7 @@ static uint32_t carve(hk_arena *a, hk_run *r, uint32_t at, uint32_t n) {
   uint32_t s = page_of(a, r), len = r->npages, dirty = r->ndirty;
   uint64_t idle = r->idle_since;
   hk_run *older = dirty ? r->older : NULL;
+  HK_ASSERT(state_get(r) == RUN_FREE && at >= s && at + n <= s + len, "carve takes pages of one free run");
   free_run_remove(a, r);
   /* all clean or all dirty (the common cases) need no count */
   bool mixed = dirty && dirty < len;
@@ -271,6 +274,7 @@ static uint32_t carve(hk_arena *a, hk_run *r, uint32_t at, uint32_t n) {
   }
   state_set(&a->runs[at], RUN_NONE); /* the caller makes it a used run */
   if (at + n < s + len) free_run_add(a, at + n, s + len - at - n, dirty - taken - front, idle, older);
+  HK_ASSERT(taken + front <= dirty, "the dirty pages taken and left in front are among the run's");
   L.cached_pages += dirty - taken;
   return taken;
 }
@@ -324,7 +328,7 @@ static size_t decay_locked(uint64_t now, bool everything) {
   size_t bytes = 0;
   while (L.oldest) {
     hk_run *r = L.oldest;
-    bool due = everything || L.cached_pages > g_hk.ace_max_bytes >> PAGE_SHIFT || L.cached_runs > g_hk.ace_max_cached ||
+    bool due = everything || L.cached_pages > g_hk.large_cache_max_bytes >> PAGE_SHIFT || L.cached_runs > g_hk.large_cache_max_runs ||
                now - r->idle_since >= g_hk.lru_ttl_ns;
     if (!due) break;
     uint32_t before = r->ndirty;
@@ -393,6 +397,7 @@ static hk_run *release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty
   if (first > 0) {
     hk_run *left = &a->runs[a->runs[first - 1].first];
     if (state_get(left) == RUN_FREE) {
+      HK_ASSERT(page_of(a, left) + left->npages == first, "the boundary tag before a run names the run that ends there");
       free_run_remove(a, left);
       ndirty += left->ndirty;
       n += left->npages;
@@ -402,6 +407,8 @@ static hk_run *release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty
   if (first + n < ARENA_PAGES) {
     hk_run *right = &a->runs[first + n];
     if (state_get(right) == RUN_FREE) {
+      HK_ASSERT(a->runs[first + n + right->npages - 1].first == first + n,
+                "the last page of the free run after this one names its first (the boundary tag)");
       free_run_remove(a, right);
       ndirty += right->ndirty;
       n += right->npages;
@@ -497,7 +504,7 @@ static bool tl_park(void *p) {
   uintptr_t a = (uintptr_t)p;
   hk_arena *ar = arena_of(a);
   if (!ar || (a & (HK_PAGE_SIZE - 1)) || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
-  if (g_hk.lru_ttl_ns == 0 || g_hk.ace_max_cached == 0) return false; /* nothing may stay committed */
+  if (g_hk.lru_ttl_ns == 0 || g_hk.large_cache_max_runs == 0) return false; /* nothing may stay committed */
   hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
   if (state_get(r) != RUN_USED || r->npages > TL_MAX_PAGES) return false;
   if (HK_UNLIKELY(!tl.registered) && !tl_register()) return false;
@@ -605,8 +612,8 @@ static void retry_pending_locked(void) {
 }
 
 static void trace(const char *kind, size_t size) {
-  if (g_hk.ace_trace)
-    hk_log("[ACE] %s size=%zu (arenas %u, cached %zu runs, %zu MiB)", kind, size, L.narenas, L.cached_runs,
+  if (g_hk.large_trace)
+    hk_log("[LARGE] %s size=%zu (arenas %u, cached %zu runs, %zu MiB)", kind, size, L.narenas, L.cached_runs,
            L.cached_pages >> (20 - PAGE_SHIFT));
 }
 
@@ -620,7 +627,7 @@ static void *huge_alloc(size_t size, size_t align) {
   if (!room) return NULL;
   uint8_t *base = hk_os_map(map_size);
   if (!base) {
-    HK_COUNT(ace_mapfail, 1);
+    HK_COUNT(huge_map_failures, 1);
     return NULL;
   }
   uint8_t *p = (uint8_t *)(((uintptr_t)base + HUGE_HDR + align - 1) & ~(uintptr_t)(align - 1));
@@ -676,7 +683,7 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   }
   uint8_t *p = NULL;
   uint32_t d0 = 0, d1 = 0;
-  bool in_arena = size <= g_hk.ace_max_block && align <= ARENA_BYTES / 2;
+  bool in_arena = size <= g_hk.large_max_block && align <= ARENA_BYTES / 2;
   if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size))) != NULL) {
     if (zero) memset(p, 0, size);
     if (known_zero) *known_zero = zero;
@@ -686,10 +693,10 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
     hk_lock(&L.lock, HK_LOCK_LARGE);
     p = arena_alloc_locked(pages_for(size), align, &d0, &d1);
     hk_unlock(&L.lock);
-    if (p && d1 > d0) HK_COUNT(ace_hits, 1); else if (p) HK_COUNT(ace_exhaustion, 1);
+    if (p && d1 > d0) HK_COUNT(large_cache_hits, 1); else if (p) HK_COUNT(large_cache_misses, 1);
   }
   if (!p) {
-    HK_COUNT(ace_threshold, 1);
+    HK_COUNT(huge_mappings, 1);
     trace(in_arena ? "MapFail (no arena)" : "Threshold", size);
     p = huge_alloc(size, align);
     if (!p) {
@@ -712,7 +719,7 @@ void *hk_large_calloc(size_t size) { return large_alloc(size, 0, true, NULL); }
 
 bool hk_large_free(void *p) {
   if (tl_park(p)) {
-    hk_decay_start();
+    hk_decay_start(hk_large_decay);
     return true;
   }
   hk_lock(&L.lock, HK_LOCK_LARGE);
@@ -738,7 +745,7 @@ bool hk_large_free(void *p) {
   recent[recent_next++ % RECENT] = (uintptr_t)p;
   bool cached = L.cached_runs > 0;
   hk_unlock(&L.lock);
-  if (cached && !released_now) hk_decay_start();
+  if (cached && !released_now) hk_decay_start(hk_large_decay);
   return true;
 }
 
@@ -855,12 +862,12 @@ void *hk_large_realloc(void *p, size_t size) {
   hk_arena *a;
   hk_run *r = used_run_at(p, &a);
   if (r) {
-    bool ok = size <= g_hk.ace_max_block && arena_resize_locked(a, r, size);
+    bool ok = size <= g_hk.large_max_block && arena_resize_locked(a, r, size);
     hk_unlock(&L.lock);
     return ok ? p : NULL;
   }
   hk_unlock(&L.lock);
-  if (size <= g_hk.ace_max_block && size < huge_usable(p)) return NULL; /* back into an arena */
+  if (size <= g_hk.large_max_block && size < huge_usable(p)) return NULL; /* back into an arena */
   if (size > PTRDIFF_MAX / 2) return NULL;
   return huge_resize(p, size);
 }

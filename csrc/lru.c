@@ -80,7 +80,7 @@ void hk_lru_push(hk_ss *ss) {
   bool cached = lru.count > 0;
   hk_unlock(&lru.lock);
   release_all(evicted);
-  if (cached) hk_decay_start();
+  if (cached) hk_decay_start(hk_lru_decay);
 }
 
 hk_ss *hk_lru_pop(void) {

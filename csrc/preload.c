@@ -12,6 +12,11 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* This library's policy (report.c holds the FFI library's): misuse aborts,
+ * as glibc's free does, and HAKMEM_REMOTE_BATCH=auto batches remote frees,
+ * since free() promises no cross-thread validation. */
+const hk_policy hk_host_policy = {.misuse_aborts = 1, .remote_batch_by_default = 1};
+
 typedef void (*free_fn)(void *);
 typedef size_t (*usable_fn)(void *);
 
@@ -46,7 +51,7 @@ static HK_NOINLINE void free_slow(void *p) {
     int state = hk_block_state(p);
     if (state != HAK_BLOCK_LIVE) hk_report_invalid_free(p, state); /* aborts */
   }
-  if (hk_free_small_slow(p) || hk_free_nonsmall(p)) return;
+  if (hk_free_slab_block_slow(p) || hk_free_large_or_null(p)) return;
   if (hk_large_recently_freed(p)) hk_report_invalid_free(p, HAK_BLOCK_FREE); /* aborts */
   if (hk_large_interior(p)) hk_report_invalid_free(p, HAK_BLOCK_INTERIOR); /* aborts */
   /* Not ours: made before hakmem was loaded, or by another allocator, or a
@@ -58,7 +63,7 @@ static HK_NOINLINE void free_slow(void *p) {
 }
 
 EXPORT void free(void *p) {
-  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_small(p))) return;
+  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_slab_block(p))) return;
   free_slow(p);
 }
 

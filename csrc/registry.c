@@ -8,6 +8,8 @@
 uint64_t hk_registry[HK_REG_WORDS];
 
 void hk_registry_set(uintptr_t base, size_t len, bool on) {
+  HK_ASSERT(((base | len) & (((uintptr_t)1 << HK_GRANULE_SHIFT) - 1)) == 0 && len > 0,
+            "the registry covers whole granules: SuperSlabs are at least a granule, aligned to their size");
   for (uintptr_t g = base >> HK_GRANULE_SHIFT, end = (base + len) >> HK_GRANULE_SHIFT; g < end; g++) {
     _Atomic uint64_t *w = (_Atomic uint64_t *)&hk_registry[g >> 6];
     uint64_t bit = 1ull << (g & 63);

@@ -1,7 +1,7 @@
 /* Size classes: 16-byte steps to 128 bytes, then four per power of two up to
  * 64 KiB, so neighbours are at most 25% apart from 128 bytes on (below that the
- * 16-byte alignment quantum is the spacing). Classes up to 8 KiB are the small
- * tier (one 64 KiB unit per slab); above, the mid tier, whose slabs span
+ * 16-byte alignment quantum is the spacing). Every class is slab-backed:
+ * classes up to 8 KiB take one 64 KiB unit per slab; above, slabs span
  * several units so that each holds about eight blocks.
  *
  * The lookup table is indexed by (size + 15) / 16 and must be valid before any

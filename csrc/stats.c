@@ -1,25 +1,13 @@
 /* Statistics: per-thread counters summed on demand, rare-path counters kept
- * atomically, and what only the kernel knows (page faults, RSS). One field
- * list drives the struct filling order, the JSON and the text report. */
+ * atomically, and what only the kernel knows (page faults, RSS). The field
+ * list (hakmem_stats_fields.h) drives the struct, the copying of counters,
+ * the JSON and the text report. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "internal.h"
-
-hk_counters hk_ctr;
-
-#define HK_STATS_FIELDS(X)                                                                          \
-  X(allocs) X(frees) X(small_allocs) X(small_frees) X(large_allocs) X(large_frees) X(remote_frees)  \
-  X(foreign_frees) X(invalid_frees) X(bytes_in_use) X(superslabs_live) X(superslabs_cached)         \
-  X(superslab_bytes) X(slabs_in_use) X(slabs_emptied) X(slabs_reused) X(lru_push) X(lru_pop)        \
-  X(lru_hit) X(lru_miss) X(lru_evict) X(os_maps) X(os_unmaps) X(os_map_bytes) X(os_unmap_bytes)     \
-  X(os_decommits) X(os_decommit_bytes) X(prefault_calls) X(prefault_bytes) X(prefault_faults)       \
-  X(hugepage_advised_bytes) X(page_faults) X(rss_current) X(rss_peak) X(lock_acquisitions)          \
-  X(threads_started) X(heaps_abandoned) X(heaps_adopted) X(large_cached) X(large_cached_bytes) X(ace_hits)     \
-  X(ace_threshold) X(ace_exhaustion) X(ace_mapfail) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps)        \
-  X(locks_large) X(os_map_failures) X(os_release_failures)
 
 #define LOAD(field) atomic_load_explicit(&hk_ctr.field, memory_order_relaxed)
 
@@ -40,6 +28,13 @@ int hak_stats(hak_stats_t *o) {
   if (!o) return HAK_E_BAD_VALUE;
   memset(o, 0, sizeof *o);
   o->size = sizeof *o;
+#define COPY_COUNTER(name) o->name = LOAD(name);
+#define COPY_SUMMED(name)
+#define COPY(name, source, description) COPY_##source(name)
+  HAK_STATS_FIELDS(COPY)
+#undef COPY
+#undef COPY_SUMMED
+#undef COPY_COUNTER
   uint64_t live[HK_NCLASSES] = {0};
   hk_heaps_lock();
   for (hk_heap *h = hk_heaps_first(); h; h = h->all_next) {
@@ -66,38 +61,10 @@ int hak_stats(hak_stats_t *o) {
   o->allocs = o->small_allocs + o->large_allocs;
   o->frees = o->small_frees + o->large_frees;
   o->remote_frees += LOAD(remote_frees_unowned);
-  o->foreign_frees = LOAD(foreign_frees);
-  o->invalid_frees = LOAD(invalid_frees);
-  o->superslabs_live = LOAD(superslabs_live);
   uint64_t cached_bytes;
   if (hk_is_initialised()) hk_lru_counts(&o->superslabs_cached, &cached_bytes);
   o->superslab_bytes = g_hk.ss_size;
-  o->lru_push = LOAD(lru_push);
-  o->lru_pop = LOAD(lru_pop);
-  o->lru_hit = LOAD(lru_hit);
-  o->lru_miss = LOAD(lru_miss);
-  o->lru_evict = LOAD(lru_evict);
-  o->os_maps = LOAD(os_maps);
-  o->os_unmaps = LOAD(os_unmaps);
-  o->os_map_bytes = LOAD(os_map_bytes);
-  o->os_unmap_bytes = LOAD(os_unmap_bytes);
-  o->os_map_failures = LOAD(os_map_failures);
-  o->os_release_failures = LOAD(os_release_failures);
-  o->os_decommits = LOAD(os_decommits);
-  o->os_decommit_bytes = LOAD(os_decommit_bytes);
-  o->prefault_calls = LOAD(prefault_calls);
-  o->prefault_bytes = LOAD(prefault_bytes);
-  o->prefault_faults = LOAD(prefault_faults);
-  o->hugepage_advised_bytes = LOAD(hugepage_advised_bytes);
-  o->lock_acquisitions = LOAD(lock_acquisitions);
-  o->threads_started = LOAD(threads_started);
-  o->heaps_abandoned = LOAD(heaps_abandoned);
-  o->heaps_adopted = LOAD(heaps_adopted);
   hk_large_cache_counts(&o->large_cached, &o->large_cached_bytes);
-  o->ace_hits = LOAD(ace_hits);
-  o->ace_threshold = LOAD(ace_threshold);
-  o->ace_exhaustion = LOAD(ace_exhaustion);
-  o->ace_mapfail = LOAD(ace_mapfail);
   o->locks_os = LOAD(lock_path[HK_LOCK_OS]);
   o->locks_meta = LOAD(lock_path[HK_LOCK_META]);
   o->locks_lru = LOAD(lock_path[HK_LOCK_LRU]);
@@ -118,11 +85,11 @@ static size_t render(char *buf, size_t cap, bool json) {
   hak_stats(&s);
   size_t n = (size_t)snprintf(buf, cap, json ? "{" : "== hakmem stats ==\n");
   const char *sep = "";
-#define X(f)                                                                                     \
+#define X(f, source, description)                                                                \
   if (n < cap) n += (size_t)snprintf(buf + n, cap - n, json ? "%s\"" #f "\":%llu" : "%s  " #f ": %llu\n", \
                                      sep, (unsigned long long)s.f);                              \
   sep = json ? "," : "";
-  HK_STATS_FIELDS(X)
+  HAK_STATS_FIELDS(X)
 #undef X
   if (json && n + 1 < cap) buf[n++] = '}', buf[n] = 0;
   return n < cap ? n : cap - 1;
@@ -162,15 +129,7 @@ void hak_stats_print(int fd) {
   }
 }
 
-/* Programs such as coreutils close stderr in their exit handlers, before
- * library destructors run, so the report goes to a copy of fd 2 taken early. */
-static int report_fd = -1;
-
-void hk_stats_init(void) {
-  if ((g_hk.stats_at_exit || g_hk.lock_stats) && report_fd < 0) report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
-}
-
-/* HAKMEM_SHARED_POOL_LOCK_STATS: lock acquisitions per path, and per operation. */
+/* HAKMEM_LOCK_STATS: lock acquisitions per path, and per operation. */
 static void print_lock_stats(int fd) {
   hak_stats_t s;
   hak_stats(&s);
@@ -205,13 +164,13 @@ static void write_stats_file(const char *path) {
   close(fd);
 }
 
-void hk_stats_report_at_exit(void) {
-  int fd = report_fd >= 0 ? report_fd : 2;
+__attribute__((destructor)) static void report_at_exit(void) {
+  int fd = hk_report_fd();
   hk_config_load();
   const char *file = hak_config_get("HAKMEM_STATS_FILE");
   if (file && *file) write_stats_file(file);
   const char *v = hak_config_get("HAKMEM_STATS");
   if (v && v[0] == '1') hak_stats_print(fd);
-  v = hak_config_get("HAKMEM_SHARED_POOL_LOCK_STATS");
+  v = hak_config_get("HAKMEM_LOCK_STATS");
   if (v && v[0] == '1') print_lock_stats(fd);
 }

@@ -2,6 +2,7 @@
  * remote frees, and the state of a block for validation. Ownership and list
  * membership belong to heap.c; this file only knows one SuperSlab at a time. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -10,6 +11,14 @@
 static uint32_t header_size(unsigned nslabs) {
   size_t n = offsetof(hk_ss, slabs) + (size_t)nslabs * sizeof(hk_slab);
   return (uint32_t)((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
+}
+
+/* A free-list link that leaves its slab (HAKMEM_SECURE): never returns. */
+void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
+  hk_log("hakmem: free list of the slab at %p is corrupted: the link stored in free block %p was overwritten "
+         "(use after free or overflow); aborting",
+         (void *)s->start, (const void *)at);
+  abort();
 }
 
 /* A SuperSlab for owner: from the LRU cache first (pages still committed),
@@ -91,6 +100,7 @@ void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   if (g_hk.check)
     for (uint8_t *q = first; q <= p; q += bs) __atomic_store_n((uintptr_t *)q + 1, hk_free_mark(q), __ATOMIC_RELAXED);
   s->free = (hk_block *)first;
+  HK_ASSERT(s->carved + n <= s->capacity, "carving stops at the slab's capacity");
   __atomic_store_n(&s->carved, s->carved + n, __ATOMIC_RELAXED); /* hak_owns may read it from another thread */
 }
 
@@ -112,6 +122,7 @@ uint32_t hk_slab_collect(hk_slab *s) {
     tail = next;
     n++;
   }
+  HK_ASSERT(n <= s->used, "remote frees are counted in used until collected");
   hk_set_next(tail, s->free);
   s->free = head;
   s->used -= n;

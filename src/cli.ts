@@ -24,6 +24,7 @@ import { nativeFile } from "./bun-library.ts";
 import { buildAdvice, PACKAGE_ROOT } from "./library.ts";
 import { parseRunstat } from "./runstat.ts";
 import { formatBytes, formatCount } from "./format.ts";
+import type { StatsField } from "./stats-fields.ts";
 
 const DEFAULT_PRELOAD = nativeFile("libhakmem_preload.so");
 /** Runs the command and measures its own process (bench/native/runstat.c). */
@@ -47,8 +48,8 @@ const USAGE = `usage:
   hakmem version
 `;
 
-/** Statistics shown by `run`, in order, with how to print each. */
-const REPORT_ROWS: Array<[key: string, label: string, kind: "count" | "bytes"]> = [
+/** Statistics shown by `run`, in order, with how to print each (keys from the generated field list). */
+const REPORT_ROWS: Array<[key: StatsField, label: string, kind: "count" | "bytes"]> = [
   ["allocs", "allocations", "count"],
   ["frees", "frees", "count"],
   ["remote_frees", "frees from other threads", "count"],
@@ -60,7 +61,7 @@ const REPORT_ROWS: Array<[key: string, label: string, kind: "count" | "bytes"]> 
   ["slabs_reused", "slabs reused", "count"],
   ["lru_hit", "LRU hits", "count"],
   ["lru_miss", "LRU misses", "count"],
-  ["ace_hits", "large-block cache hits", "count"],
+  ["large_cache_hits", "large-block cache hits", "count"],
   ["os_maps", "OS maps", "count"],
   ["os_unmaps", "OS unmaps", "count"],
   ["os_decommits", "OS decommits", "count"],

@@ -87,14 +87,14 @@ export const FLAGS = {
   prefault: oneOf("HAKMEM_SS_PREFAULT", ["off", "populate", "madvise"]),
   /** Ask for transparent huge pages on SuperSlab memory (`HAKMEM_USE_HUGEPAGES`). */
   hugePages: bool("HAKMEM_USE_HUGEPAGES"),
-  /** Most free large page runs kept committed for reuse, 0 to 4096 (`HAKMEM_ACE_MAX_CACHED`). */
-  aceMaxCached: int("HAKMEM_ACE_MAX_CACHED", 0, 4096),
-  /** Most memory in MiB of free large pages kept committed for reuse, 0 to 65536 (`HAKMEM_ACE_MAX_MB`). */
-  aceMaxMB: int("HAKMEM_ACE_MAX_MB", 0, 65536),
-  /** Largest block in bytes placed in the large tier's arenas (bigger ones get their own mapping), 64K to 1G (`HAKMEM_ACE_MAX_BLOCK`). */
-  aceMaxBlock: size("HAKMEM_ACE_MAX_BLOCK", "64K", "1G"),
-  /** Trace large blocks that get their own mapping (Threshold, MapFail) on stderr (`HAKMEM_ACE_TRACE`). */
-  aceTrace: bool("HAKMEM_ACE_TRACE"),
+  /** Most free large page runs kept committed for reuse, 0 to 4096 (`HAKMEM_LARGE_CACHE_MAX_RUNS`). */
+  largeCacheMaxRuns: int("HAKMEM_LARGE_CACHE_MAX_RUNS", 0, 4096),
+  /** Most memory in MiB of free large pages kept committed for reuse, 0 to 65536 (`HAKMEM_LARGE_CACHE_MAX_MB`). */
+  largeCacheMaxMB: int("HAKMEM_LARGE_CACHE_MAX_MB", 0, 65536),
+  /** Largest block in bytes placed in the large tier's arenas (bigger ones get their own mapping), 64K to 1G (`HAKMEM_LARGE_MAX_BLOCK`). */
+  largeMaxBlock: size("HAKMEM_LARGE_MAX_BLOCK", "64K", "1G"),
+  /** Trace large blocks that get their own mapping (Threshold, MapFail) on stderr (`HAKMEM_LARGE_TRACE`). */
+  largeTrace: bool("HAKMEM_LARGE_TRACE"),
   /** Print the statistics report on stderr at exit (`HAKMEM_STATS`). */
   stats: bool("HAKMEM_STATS"),
   /** Write the statistics as JSON to this file at exit; empty: no file (`HAKMEM_STATS_FILE`, at most 4095 bytes). */
@@ -103,8 +103,8 @@ export const FLAGS = {
   lruDebug: bool("HAKMEM_SS_LRU_DEBUG"),
   /** Trace SuperSlabs becoming empty and being released on stderr (`HAKMEM_SS_FREE_DEBUG`). */
   ssFreeDebug: bool("HAKMEM_SS_FREE_DEBUG"),
-  /** Print lock acquisitions per path on stderr at exit (`HAKMEM_SHARED_POOL_LOCK_STATS`). */
-  sharedPoolLockStats: bool("HAKMEM_SHARED_POOL_LOCK_STATS"),
+  /** Print hakmem's lock acquisitions per path on stderr at exit (`HAKMEM_LOCK_STATS`). */
+  lockStats: bool("HAKMEM_LOCK_STATS"),
   /** Validate every free: double frees are reported too; interior and foreign ones always are (`HAKMEM_CHECK`). */
   check: bool("HAKMEM_CHECK"),
   /** Encode free-list links with a per-process key and check them on every pop (`HAKMEM_SECURE`). */
@@ -169,6 +169,8 @@ export interface DescribedFlag {
   /** Enum names, or the allowed sizes of a size flag that takes only some sizes; empty otherwise. */
   values: string[];
   description: string;
+  /** Old names the C side still accepts for this flag (with a warning). */
+  aliases?: string[];
   /** The effective value as text. */
   value: string;
 }
@@ -188,6 +190,18 @@ export interface FlagSpec {
   /** Default as text, when known (from the C table). */
   default?: string;
 }
+
+/**
+ * Old environment names still accepted (as by the C side, which warns once when one is used), with the flag each
+ * names now. Configuration files written before the rename keep working.
+ */
+export const FLAG_ALIASES: Readonly<Record<string, string>> = {
+  HAKMEM_ACE_MAX_CACHED: "HAKMEM_LARGE_CACHE_MAX_RUNS",
+  HAKMEM_ACE_MAX_MB: "HAKMEM_LARGE_CACHE_MAX_MB",
+  HAKMEM_ACE_MAX_BLOCK: "HAKMEM_LARGE_MAX_BLOCK",
+  HAKMEM_ACE_TRACE: "HAKMEM_LARGE_TRACE",
+  HAKMEM_SHARED_POOL_LOCK_STATS: "HAKMEM_LOCK_STATS",
+};
 
 /** Environment variables of the HAKMEM_ family that are not allocator flags (the C side ignores them too). */
 export const NON_FLAG_VARIABLES: readonly string[] = ["HAKMEM_LIB"];
@@ -348,9 +362,9 @@ export class ConfigSchema {
     return Object.hasOwn(FLAGS, key) ? this.byKey.get(key) : undefined;
   }
 
-  /** The spec of an environment name (`"HAKMEM_SS_SIZE"`), or undefined. */
+  /** The spec of an environment name (`"HAKMEM_SS_SIZE"`, or an old name of {@link FLAG_ALIASES}), or undefined. */
   specOfEnv(env: string): FlagSpec | undefined {
-    return this.byEnv.get(env);
+    return this.byEnv.get(env) ?? (Object.hasOwn(FLAG_ALIASES, env) ? this.byEnv.get(FLAG_ALIASES[env]!) : undefined);
   }
 
   /** What a flag allows, in words: `"an integer from 0 to 65536"`, `"one of 512K, 1M, 2M, 4M"`. */

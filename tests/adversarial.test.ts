@@ -74,10 +74,10 @@ describe("the OS says no", () => {
   }, TIMEOUT_MS);
 
   // Large blocks live in arenas reserved once, so with the defaults few calls reach mmap at all: at
-  // HAKMEM_ACE_MAX_BLOCK=64K every large block is a mapping of its own and the injected failures must show.
+  // HAKMEM_LARGE_MAX_BLOCK=64K every large block is a mapping of its own and the injected failures must show.
   for (const every of ["3", "17"]) {
     test(`HAKMEM_FAULT_MMAP_FAIL_EVERY=${every}, a mapping per large block: every refused call is NULL with ENOMEM, the rest intact`, async () => {
-      const env = { ...PRELOAD, HAKMEM_FAULT_MMAP_FAIL_EVERY: every, HAKMEM_ACE_MAX_BLOCK: "64K" };
+      const env = { ...PRELOAD, HAKMEM_FAULT_MMAP_FAIL_EVERY: every, HAKMEM_LARGE_MAX_BLOCK: "64K" };
       const result = await runProgram("fault_mmap", [], env);
       expectOk(result, env, false);
       const refused = Number(/refused with ENOMEM (\d+)/.exec(result.stdout)?.[1] ?? "0");

@@ -248,8 +248,8 @@ Deno.test("config table, toEnv, fromEnv, loadConfig", () => {
   throwsCode(() => fromEnv({ HAKMEM_BOGUS: "1" }), "BAD_CONFIG");
   const path = Deno.makeTempFileSync({ suffix: ".json" });
   try {
-    Deno.writeTextFileSync(path, '{"lruTtlSec": 5, "aceMaxBlock": "64K"}');
-    assert.deepEqual(loadConfig(path), { lruTtlSec: 5, aceMaxBlock: 65536 });
+    Deno.writeTextFileSync(path, '{"lruTtlSec": 5, "largeMaxBlock": "64K"}');
+    assert.deepEqual(loadConfig(path), { lruTtlSec: 5, largeMaxBlock: 65536 });
     Deno.writeTextFileSync(path, '{"lruTtl": 5}');
     throwsCode(() => loadConfig(path), "BAD_CONFIG");
   } finally {

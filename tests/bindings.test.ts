@@ -340,7 +340,7 @@ describe("errors: bad input throws a HakmemError and the heap lives on", () => {
   });
 
   test("OUT_OF_MEMORY from allocBatch gives back the blocks it did get (fault injection)", () => {
-    // Blocks over HAKMEM_ACE_MAX_BLOCK (256M) are huge blocks: each has its own mapping, unmapped when freed.
+    // Blocks over HAKMEM_LARGE_MAX_BLOCK (256M) are huge blocks: each has its own mapping, unmapped when freed.
     const size = 300 * 1024 * 1024;
     const s0 = stats();
     raw.hak_fault_set_mmap_fail_every(3); // the third mapping from now on fails
@@ -458,9 +458,9 @@ describe("errors: bad input throws a HakmemError and the heap lives on", () => {
       [{ lruMaxMB: "512" }, ["lruMaxMB", "0 to 1048576"]],
       [{ prefault: "always" }, ["prefault", '"off", "populate", "madvise"']],
       [{ hugePages: 1 }, ["hugePages", "true or false"]],
-      [{ aceMaxBlock: "2G" }, ["aceMaxBlock", "64K to 1G"]],
-      [{ aceMaxBlock: "32K" }, ["aceMaxBlock", "64K to 1G"]],
-      [{ aceMaxCached: 5000 }, ["aceMaxCached", "0 to 4096"]],
+      [{ largeMaxBlock: "2G" }, ["largeMaxBlock", "64K to 1G"]],
+      [{ largeMaxBlock: "32K" }, ["largeMaxBlock", "64K to 1G"]],
+      [{ largeCacheMaxRuns: 5000 }, ["largeCacheMaxRuns", "0 to 4096"]],
       [{ statsFile: "a\0b" }, ["statsFile", "4095 bytes"]],
       [{ statsFile: "x".repeat(4096) }, ["statsFile", "4095 bytes"]],
       [null, ["object"]],

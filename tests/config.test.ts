@@ -22,7 +22,8 @@ import {
   toEnv,
   describeFlags,
 } from "../src/index.ts";
-import { expectCode, report, ROOT, run } from "./support.ts";
+import { FLAG_ALIASES } from "../src/config.ts";
+import { expectCode, PRELOAD_LIB, report, ROOT, run } from "./support.ts";
 
 const ENTRY = join(ROOT, "src", "index.ts");
 const CHILD = join(ROOT, "tests", "config.child.ts");
@@ -133,8 +134,8 @@ describe("toEnv, fromEnv and loadConfig", () => {
     lruTtlSec: 0,
     prefault: "populate",
     hugePages: true,
-    aceMaxBlock: 65536,
-    aceTrace: false,
+    largeMaxBlock: 65536,
+    largeTrace: false,
     statsFile: "/tmp/hakmem stats.json",
   };
   const normalized = {
@@ -143,8 +144,8 @@ describe("toEnv, fromEnv and loadConfig", () => {
     lruTtlSec: 0,
     prefault: "populate",
     hugePages: true,
-    aceMaxBlock: 65536,
-    aceTrace: false,
+    largeMaxBlock: 65536,
+    largeTrace: false,
     statsFile: "/tmp/hakmem stats.json",
   };
 
@@ -155,12 +156,12 @@ describe("toEnv, fromEnv and loadConfig", () => {
       HAKMEM_SS_LRU_TTL_SEC: "0",
       HAKMEM_SS_PREFAULT: "populate",
       HAKMEM_USE_HUGEPAGES: "1",
-      HAKMEM_ACE_MAX_BLOCK: "64K",
-      HAKMEM_ACE_TRACE: "0",
+      HAKMEM_LARGE_MAX_BLOCK: "64K",
+      HAKMEM_LARGE_TRACE: "0",
       HAKMEM_STATS_FILE: "/tmp/hakmem stats.json",
     });
     expect(toEnv({})).toEqual({});
-    expect(toEnv({ aceMaxBlock: "1G", superslabSize: 524288 })).toEqual({ HAKMEM_ACE_MAX_BLOCK: "1G", HAKMEM_SS_SIZE: "512K" });
+    expect(toEnv({ largeMaxBlock: "1G", superslabSize: 524288 })).toEqual({ HAKMEM_LARGE_MAX_BLOCK: "1G", HAKMEM_SS_SIZE: "512K" });
   });
 
   test("toEnv validates", () => {
@@ -175,7 +176,7 @@ describe("toEnv, fromEnv and loadConfig", () => {
   test("fromEnv parses as C does and ignores everything that is not a flag", () => {
     const env = {
       HAKMEM_SS_SIZE: "4m",
-      HAKMEM_ACE_MAX_BLOCK: "2MiB",
+      HAKMEM_LARGE_MAX_BLOCK: "2MiB",
       HAKMEM_USE_HUGEPAGES: "yes",
       HAKMEM_CHECK: "off",
       HAKMEM_SS_PREFAULT: "MADVISE",
@@ -186,7 +187,7 @@ describe("toEnv, fromEnv and loadConfig", () => {
     };
     expect(fromEnv(env)).toEqual({
       superslabSize: 4 * 1024 * 1024,
-      aceMaxBlock: 2 * 1024 * 1024,
+      largeMaxBlock: 2 * 1024 * 1024,
       hugePages: true,
       check: false,
       prefault: "madvise",
@@ -200,7 +201,7 @@ describe("toEnv, fromEnv and loadConfig", () => {
       [{ HAKMEM_SS_LRU_MAX_CACHED: "lots" }, ["HAKMEM_SS_LRU_MAX_CACHED", "0 to 65536"]],
       [{ HAKMEM_SS_LRU_TTL_SEC: "1.5" }, ["HAKMEM_SS_LRU_TTL_SEC"]],
       [{ HAKMEM_USE_HUGEPAGES: "2" }, ["HAKMEM_USE_HUGEPAGES"]],
-      [{ HAKMEM_ACE_MAX_BLOCK: "2G" }, ["HAKMEM_ACE_MAX_BLOCK", "64K to 1G"]],
+      [{ HAKMEM_LARGE_MAX_BLOCK: "2G" }, ["HAKMEM_LARGE_MAX_BLOCK", "64K to 1G"]],
       [{ HAKMEM_SS_SIZE_TYPO: "1M" }, ["HAKMEM_SS_SIZE_TYPO", "unknown"]],
     ];
     for (const [env, fragments] of cases) {
@@ -239,8 +240,8 @@ describe("toEnv, fromEnv and loadConfig", () => {
         HAKMEM_USE_HUGEPAGES: false,
         HAKMEM_CHECK: 1,
         HAKMEM_SECURE: "on",
-        HAKMEM_ACE_MAX_BLOCK: 65536,
-        HAKMEM_ACE_MAX_CACHED: true,
+        HAKMEM_LARGE_MAX_BLOCK: 65536,
+        HAKMEM_LARGE_CACHE_MAX_RUNS: true,
         HAKMEM_STATS_FILE: "/tmp/hakmem stats.json",
       }),
     );
@@ -253,8 +254,8 @@ describe("toEnv, fromEnv and loadConfig", () => {
       hugePages: false,
       check: true,
       secure: true,
-      aceMaxBlock: 65536,
-      aceMaxCached: 1, // as in C: true is the text "1"
+      largeMaxBlock: 65536,
+      largeCacheMaxRuns: 1, // as in C: true is the text "1"
       statsFile: "/tmp/hakmem stats.json",
     });
     writeFileSync(path, "{}");
@@ -269,8 +270,8 @@ describe("toEnv, fromEnv and loadConfig", () => {
       HAKMEM_SS_LRU_TTL_SEC: 0,
       HAKMEM_SS_PREFAULT: "populate",
       HAKMEM_USE_HUGEPAGES: true,
-      HAKMEM_ACE_MAX_BLOCK: "64K",
-      HAKMEM_ACE_TRACE: false,
+      HAKMEM_LARGE_MAX_BLOCK: "64K",
+      HAKMEM_LARGE_TRACE: false,
       HAKMEM_STATS_FILE: "/tmp/hakmem stats.json",
     });
     const path = join(tmp, "roundtrip.json");
@@ -340,15 +341,15 @@ describe("configure() in a fresh process", () => {
       lruTtlSec: 5,
       prefault: "madvise",
       hugePages: true,
-      aceMaxCached: 3,
-      aceMaxMB: 10,
-      aceMaxBlock: "1M",
+      largeCacheMaxRuns: 3,
+      largeCacheMaxMB: 10,
+      largeMaxBlock: "1M",
       check: true,
     };
     const out = await child<Outcome>("configure", options);
     expect(out.lockedBefore).toBe(false);
     expect(out.error).toBeNull();
-    expect(out.config).toMatchObject({ ...options, superslabSize: 2 * 1024 ** 2, aceMaxBlock: 1024 ** 2 });
+    expect(out.config).toMatchObject({ ...options, superslabSize: 2 * 1024 ** 2, largeMaxBlock: 1024 ** 2 });
     expect(out.lockedAfter).toBe(true);
     expect(out.superslabBytes).toBe(2 * 1024 ** 2); // the allocator really runs on 2 MiB SuperSlabs
     expect(out.second).toBe("CONFIG_LOCKED");
@@ -369,9 +370,9 @@ describe("configure() in a fresh process", () => {
   });
 
   test("toEnv configures a child process", async () => {
-    const options: HakmemOptions = { superslabSize: "512K", lruMaxCached: 3, prefault: "populate", aceTrace: false };
+    const options: HakmemOptions = { superslabSize: "512K", lruMaxCached: 3, prefault: "populate", largeTrace: false };
     const { config } = await child<{ config: Record<string, unknown> }>("config", undefined, toEnv(options));
-    expect(config).toMatchObject({ superslabSize: 524288, lruMaxCached: 3, prefault: "populate", aceTrace: false });
+    expect(config).toMatchObject({ superslabSize: 524288, lruMaxCached: 3, prefault: "populate", largeTrace: false });
     const configured = await child<Outcome>("configure", {}, toEnv({ superslabSize: "512K" }));
     expect(configured.superslabBytes).toBe(524288);
   });
@@ -430,5 +431,32 @@ describe("loading the library", () => {
     const env = { HAKMEM_LIB: join(elsewhere, "libhakmem.so") };
     const out = await child<{ config: Record<string, unknown> }>("config", undefined, env);
     expect(out.config.superslabSize).toBe(1024 ** 2);
+  });
+});
+
+describe("old flag names (HAKMEM_ACE_*, HAKMEM_SHARED_POOL_LOCK_STATS)", () => {
+  test("the TypeScript alias table is the C library's (hak_config_describe() lists each flag's old names)", () => {
+    const fromC: Record<string, string> = {};
+    for (const f of described) for (const old of f.aliases ?? []) fromC[old] = f.name;
+    expect(fromC).toEqual({ ...FLAG_ALIASES });
+  });
+
+  test("fromEnv and loadConfig accept an old name as the flag it names now", () => {
+    expect(fromEnv({ HAKMEM_ACE_MAX_BLOCK: "64K", HAKMEM_SHARED_POOL_LOCK_STATS: "1" })).toEqual({
+      largeMaxBlock: 65536,
+      lockStats: true,
+    });
+  });
+
+  test("the C side applies an old name and warns once, naming the new one", async () => {
+    const env = { HAKMEM_ACE_MAX_BLOCK: "64K", HAKMEM_ACE_TRACE: "1", HAKMEM_ACE_MAX_MB: "3", HAKMEM_LARGE_CACHE_MAX_RUNS: "1" };
+    const result = await run(["/bin/sh", "-c", "exit 0"], { env: { ...env, LD_PRELOAD: PRELOAD_LIB } });
+    expect(result.exitCode, report(result, env)).toBe(0);
+    const warnings = result.stderr.split("\n").filter((line) => line.includes("is the old name of"));
+    expect(warnings.sort()).toEqual([
+      "hakmem: warning: HAKMEM_ACE_MAX_BLOCK is the old name of HAKMEM_LARGE_MAX_BLOCK; use the new name",
+      "hakmem: warning: HAKMEM_ACE_MAX_MB is the old name of HAKMEM_LARGE_CACHE_MAX_MB; use the new name",
+      "hakmem: warning: HAKMEM_ACE_TRACE is the old name of HAKMEM_LARGE_TRACE; use the new name",
+    ]);
   });
 });

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "hakmem_stats_fields.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -120,44 +121,12 @@ HAK_API void hak_fault_set_mmap_fail_every(uint64_t n);
 HAK_API size_t hak_trim(void);
 
 /* ---- statistics ---------------------------------------------------------- */
+/* The fields, each a uint64_t, and what they count: hakmem_stats_fields.h. */
 typedef struct hak_stats {
-  uint64_t size;                /* sizeof(struct hak_stats), for FFI readers */
-  uint64_t allocs, frees;       /* every tier */
-  uint64_t small_allocs, small_frees;
-  uint64_t large_allocs, large_frees;
-  uint64_t remote_frees;        /* frees of blocks owned by another thread */
-  uint64_t foreign_frees;       /* frees of pointers hakmem does not own */
-  uint64_t invalid_frees;       /* rejected by hak_free_checked / detected misuse */
-  uint64_t bytes_in_use;        /* bytes of live blocks (class sizes + large mappings) */
-  uint64_t superslabs_live;     /* owned by a thread heap */
-  uint64_t superslabs_cached;   /* empty, in the LRU cache */
-  uint64_t superslab_bytes;     /* SuperSlab size in force */
-  uint64_t slabs_in_use;
-  uint64_t slabs_emptied;       /* slabs that became empty and went back to their SuperSlab */
-  uint64_t slabs_reused;        /* slabs formatted again after having been emptied */
-  uint64_t lru_push, lru_pop, lru_hit, lru_miss, lru_evict;
-  uint64_t os_maps, os_unmaps;  /* mmap / munmap calls */
-  uint64_t os_map_bytes, os_unmap_bytes;
-  uint64_t os_decommits;        /* madvise(MADV_DONTNEED) releases */
-  uint64_t os_decommit_bytes;
-  uint64_t prefault_calls;      /* prefault requests made (populate or madvise) */
-  uint64_t prefault_bytes;
-  uint64_t prefault_faults;     /* page faults the kernel took inside those requests */
-  uint64_t hugepage_advised_bytes;
-  uint64_t page_faults;         /* minor+major faults of the process (getrusage) */
-  uint64_t rss_current;         /* bytes, /proc/self/statm */
-  uint64_t rss_peak;            /* bytes, getrusage ru_maxrss */
-  uint64_t lock_acquisitions;   /* shared pool / LRU / OS lock acquisitions */
-  uint64_t threads_started, heaps_abandoned, heaps_adopted;
-  uint64_t large_cached;        /* free large page runs still committed (reused without a fault) */
-  uint64_t large_cached_bytes;  /* their committed bytes, released after HAKMEM_SS_LRU_TTL_SEC or by hak_trim */
-  uint64_t ace_hits;            /* large allocations that reused committed pages */
-  uint64_t ace_threshold;       /* huge blocks given their own mapping (above HAKMEM_ACE_MAX_BLOCK, or no arena) */
-  uint64_t ace_exhaustion;      /* large allocations from pages not committed (first use or released) */
-  uint64_t ace_mapfail;         /* the OS refused a mapping for a huge block */
-  uint64_t locks_os, locks_meta, locks_lru, locks_heaps, locks_large; /* lock_acquisitions by path */
-  uint64_t os_map_failures;     /* mappings the OS refused (or fault injection failed) */
-  uint64_t os_release_failures; /* munmap/madvise/mremap the OS refused: the memory is kept and retried */
+  uint64_t size; /* sizeof(struct hak_stats), for FFI readers */
+#define HAK_STATS_FIELD_(name, source, description) uint64_t name;
+  HAK_STATS_FIELDS(HAK_STATS_FIELD_)
+#undef HAK_STATS_FIELD_
 } hak_stats_t;
 
 /* Fills *out (out->size is set). Returns HAK_OK. */

@@ -515,6 +515,24 @@ static void env_good(void)
   check_proc_free(&p);
 }
 
+/* An old flag name sets the flag it names now, with one warning line the
+ * first time (HAKMEM_ACE_*, HAKMEM_SHARED_POOL_LOCK_STATS). */
+static void old_names(void *arg) {
+  (void)arg;
+  struct check_capture cap;
+  capture_stderr_begin(&cap);
+  int rc1 = hak_config_set("HAKMEM_ACE_MAX_BLOCK", "64K");
+  int rc2 = hak_config_set("ACE_MAX_BLOCK", "128K");
+  int rc3 = hak_config_set("SHARED_POOL_LOCK_STATS", "1");
+  const char *printed = capture_stderr_end(&cap);
+  CHECK(rc1 == HAK_OK && rc2 == HAK_OK && rc3 == HAK_OK, "old names refused: %d %d %d", rc1, rc2, rc3);
+  CHECK(streq(hak_config_get("LARGE_MAX_BLOCK"), "128K"), "LARGE_MAX_BLOCK is %s", hak_config_get("LARGE_MAX_BLOCK"));
+  CHECK(streq(hak_config_get("HAKMEM_LOCK_STATS"), "1"), "LOCK_STATS not set through its old name");
+  CHECK(streq(printed, "hakmem: warning: HAKMEM_ACE_MAX_BLOCK is the old name of HAKMEM_LARGE_MAX_BLOCK; use the new name\n"
+                       "hakmem: warning: HAKMEM_SHARED_POOL_LOCK_STATS is the old name of HAKMEM_LOCK_STATS; use the new name\n"),
+        "warnings: \"%.400s\"", printed);
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = check_child_mode(argc, argv);
@@ -526,6 +544,7 @@ int main(int argc, char **argv)
   check_in_child("bad values", bad_values, NULL);
   check_in_child("unknown names", unknown_names, NULL);
   check_in_child("locking", locking, NULL);
+  check_in_child("old names", old_names, NULL);
   static char *sizes[] = {"512K", "1M", "2M", "4M"};
   for (int i = 0; i < 4; i++) check_in_child(sizes[i], size_takes_effect, sizes[i]);
   check_in_child("describe", describe, NULL);

@@ -74,16 +74,16 @@ static void small_exhaustion_then_recovery(void *arg) {
 }
 
 /* Intermittent failures in a mixed workload: every failure is a clean NULL.
- * arg: HAKMEM_ACE_MAX_BLOCK. At 64K every large block is a huge block with
+ * arg: HAKMEM_LARGE_MAX_BLOCK. At 64K every large block is a huge block with
  * its own mapping, so allocations keep failing; by default large blocks share
  * arenas, mapped once, and the failures fall where they may (if anywhere). */
 static void intermittent_failures(void *arg) {
   const char *max_block = arg;
-  CHECK(hak_config_set("ACE_MAX_BLOCK", max_block) == HAK_OK, "config");
+  CHECK(hak_config_set("LARGE_MAX_BLOCK", max_block) == HAK_OK, "config");
   enum { SLOTS = 512 };
   static void *slot[SLOTS];
   static size_t slot_size[SLOTS];
-  CHECK(hak_config_set("SS_SIZE", "512K") == HAK_OK && hak_config_set("ACE_MAX_CACHED", "0") == HAK_OK, "config");
+  CHECK(hak_config_set("SS_SIZE", "512K") == HAK_OK && hak_config_set("LARGE_CACHE_MAX_RUNS", "0") == HAK_OK, "config");
   CHECK(hak_config_set("SS_LRU_MAX_CACHED", "0") == HAK_OK, "config");
   hak_fault_set_mmap_fail_every(3);
   uint32_t x = 12345;

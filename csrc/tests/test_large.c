@@ -136,7 +136,7 @@ static void reuse_without_faults(void *arg) {
     else CHECK(faults < 200, "second 8 MiB growth took %ld page faults: freed pages were not reused", faults);
   }
   hak_stats_t s = stats();
-  CHECK(s.ace_hits >= 1, "ace_hits = %llu after reusing freed pages", U(s.ace_hits));
+  CHECK(s.large_cache_hits >= 1, "large_cache_hits = %llu after reusing freed pages", U(s.large_cache_hits));
 }
 
 static void calloc_zero(void *arg) {
@@ -187,12 +187,12 @@ static void bounded_mappings(void *arg) {
 
 /* The old hang: 255 blocks, every mapping refused, rounds of growth by one
  * byte and lookups of an address that is not ours. SIGALRM fails the test
- * instead of waiting for ever. arg: HAKMEM_ACE_MAX_BLOCK ("64K": every block
+ * instead of waiting for ever. arg: HAKMEM_LARGE_MAX_BLOCK ("64K": every block
  * is a huge block in the pointer table). */
 static void no_hang_when_os_refuses(void *arg) {
   enum { N = 255 };
   static char *v[N];
-  set_flag("ACE_MAX_BLOCK", arg);
+  set_flag("LARGE_MAX_BLOCK", arg);
   check_timeout(20);
   for (int i = 0; i < N; i++) {
     v[i] = hak_malloc(100000);

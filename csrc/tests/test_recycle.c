@@ -121,7 +121,7 @@ static void slabs_change_class(void *arg)
   verify_and_free(v, 512, 4 * MiB / 512, "512-byte round");
 }
 
-/* Large blocks (direct mappings): freed mappings wait in the ACE cache and
+/* Large blocks (direct mappings): freed mappings wait in the large tier's cache and
  * serve the next request of their size without the kernel; hak_trim empties
  * the cache. The contents of a recycled mapping are the new owner's to
  * write: checked by filling and verifying each round. */
@@ -135,7 +135,7 @@ static void large_cache(void *arg)
   void **v = alloc_blocks(size, N);
   hak_stats_t s1 = stats_now();
   CHECK(s1.large_allocs - s0.large_allocs == N, "large_allocs moved by %llu, want %d", U(s1.large_allocs - s0.large_allocs), N);
-  CHECK(s1.ace_exhaustion > s0.ace_exhaustion, "first requests of a size: ace_exhaustion did not move");
+  CHECK(s1.large_cache_misses > s0.large_cache_misses, "first requests of a size: large_cache_misses did not move");
   verify_and_free(v, size, N, "large first round");
   hak_stats_t s2 = stats_now();
   CHECK(s2.large_cached > 0 && s2.large_cached <= N, "large_cached = %llu after freeing %d mappings",
@@ -147,8 +147,8 @@ static void large_cache(void *arg)
 
   v = alloc_blocks(size, N);
   hak_stats_t s3 = stats_now();
-  CHECK(s3.ace_hits - s2.ace_hits >= s2.large_cached, "second round: ace_hits moved by %llu with %llu cached",
-        U(s3.ace_hits - s2.ace_hits), U(s2.large_cached));
+  CHECK(s3.large_cache_hits - s2.large_cache_hits >= s2.large_cached, "second round: large_cache_hits moved by %llu with %llu cached",
+        U(s3.large_cache_hits - s2.large_cache_hits), U(s2.large_cached));
   CHECK(s3.os_maps - s2.os_maps <= N - s2.large_cached, "second round mapped %llu times with %llu cached",
         U(s3.os_maps - s2.os_maps), U(s2.large_cached));
   verify_and_free(v, size, N, "large second round");

@@ -6,16 +6,11 @@
 #define U(x) ((unsigned long long)(x))
 #define MiB (1024ull * 1024)
 
-/* Every field of hak_stats_t but `size`, as the JSON keys and report lines. */
-#define STAT_FIELDS(X)                                                                                   \
-  X(allocs) X(frees) X(small_allocs) X(small_frees) X(large_allocs) X(large_frees) X(remote_frees)       \
-  X(foreign_frees) X(invalid_frees) X(bytes_in_use) X(superslabs_live) X(superslabs_cached)              \
-  X(superslab_bytes) X(slabs_in_use) X(slabs_emptied) X(slabs_reused) X(lru_push) X(lru_pop) X(lru_hit) \
-  X(lru_miss) X(lru_evict) X(os_maps) X(os_unmaps) X(os_map_bytes) X(os_unmap_bytes) X(os_decommits)     \
-  X(os_decommit_bytes) X(prefault_calls) X(prefault_bytes) X(prefault_faults) X(hugepage_advised_bytes)  \
-  X(page_faults) X(rss_current) X(rss_peak) X(lock_acquisitions) X(threads_started) X(heaps_abandoned)   \
-  X(heaps_adopted) X(large_cached) X(large_cached_bytes) X(ace_hits) X(ace_threshold) X(ace_exhaustion)   \
-  X(ace_mapfail) X(locks_os) X(locks_meta) X(locks_lru) X(locks_heaps) X(locks_large) X(os_map_failures) X(os_release_failures)
+/* Every field of hak_stats_t but `size`, as the JSON keys and report lines:
+ * the one list (hakmem_stats_fields.h) the struct itself is made from. */
+#define STAT_FIELDS(X) HAK_STATS_FIELDS(X)
+#define COUNT_FIELD(f, ...) +1
+enum { NFIELDS = 0 STAT_FIELDS(COUNT_FIELD) };
 
 static void struct_basics(void)
 {
@@ -23,6 +18,7 @@ static void struct_basics(void)
   memset(&s, 0xFF, sizeof s);
   CHECK(hak_stats(&s) == HAK_OK, "hak_stats() != HAK_OK");
   CHECK(s.size == sizeof(hak_stats_t), "size = %llu, want %zu", U(s.size), sizeof(hak_stats_t));
+  CHECK(sizeof(hak_stats_t) == 8 * (1 + NFIELDS), "hak_stats_t has %zu bytes for %d fields", sizeof(hak_stats_t), NFIELDS);
   void *p = hak_malloc(100);
   s = stats_now();
   CHECK(s.rss_current > 0, "rss_current = 0");
@@ -99,10 +95,10 @@ static void json(void)
   while (n && (j[n - 1] == '\n' || j[n - 1] == ' ')) n--;
   CHECK(*start == '{' && n && j[n - 1] == '}', "not an object: %.80s", j);
   CHECK(json_valid(j), "hak_stats_json is not valid JSON: %.400s", j);
-#define KEY_PRESENT(f) CHECK(json_find_key(j, #f) != NULL, "hak_stats_json lacks \"%s\"", #f);
+#define KEY_PRESENT(f, ...) CHECK(json_find_key(j, #f) != NULL, "hak_stats_json lacks \"%s\"", #f);
   STAT_FIELDS(KEY_PRESENT)
   /* Counters that did not move between the two snapshots must be equal. */
-#define SAME_VALUE(f)                                                                                 \
+#define SAME_VALUE(f, ...)                                                                                \
   if (a.f == b.f && strcmp(#f, "rss_current") && strcmp(#f, "rss_peak") && strcmp(#f, "page_faults")) { \
     uint64_t v = 0;                                                                                   \
     CHECK(json_u64(j, #f, &v) && v == a.f, "json %s = %llu, hak_stats %llu", #f, U(v), U(a.f));       \
@@ -141,7 +137,7 @@ static void print_to_fd(void)
   char line[64];
   snprintf(line, sizeof line, "\n  allocs: %llu\n", U(s.allocs));
   CHECK(strstr(buf, line) != NULL, "report lacks \"  allocs: %llu\": %.300s", U(s.allocs), buf);
-#define LINE_PRESENT(f)                                              \
+#define LINE_PRESENT(f, ...)                                             \
   snprintf(line, sizeof line, "\n  %s: ", #f);                       \
   CHECK(strstr(buf, line) != NULL, "report lacks a line for %s", #f);
   STAT_FIELDS(LINE_PRESENT)
