@@ -73,7 +73,9 @@ describe("module layers", () => {
   });
 
   test("docs/architecture.md names every module, in an order where each imports only modules named before it", () => {
-    const doc = readFileSync(join(ROOT, "docs", "architecture.md"), "utf8");
+    // The TypeScript section only: the C sections above it name src/ files in other orders.
+    const page = readFileSync(join(ROOT, "docs", "architecture.md"), "utf8");
+    const doc = page.slice(page.indexOf("\n## TypeScript"));
     const named = [...new Set([...doc.matchAll(/`(src\/[\w/.-]+\.ts)`/g)].map((m) => join(ROOT, m[1] as string)))];
     const modules = FILES.filter((f) => f.startsWith(join(ROOT, "src") + "/"));
     expect(named.filter((f) => !modules.includes(f)).map(show)).toEqual([]); // every module it names exists
