@@ -13,6 +13,7 @@
  *   stats.c     counters summed on demand, JSON and text reports
  *   buffer.c    blocks lent to JavaScript as ArrayBuffers (guarded, or recorded)
  *   api.c       the hak_* functions; preload.c adds the malloc family
+ *   js_entry.c  entry points shaped for JavaScript FFIs (on top of api.c's layer)
  */
 #ifndef HAKMEM_INTERNAL_H
 #define HAKMEM_INTERNAL_H

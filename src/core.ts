@@ -63,9 +63,14 @@ export {
 export interface NativeHakmem {
   /** `hak_malloc`: the address, 0 or null for NULL (so that a runtime can pass its FFI function itself). */
   malloc(size: number): number | null;
+  /**
+   * `hak_malloc_i32` for a size from 0 to 2^31 - 1 (alloc's fast path): the address, 0 or null for NULL. Read at each
+   * call, so that a runtime may replace it with its FFI function itself once the library is loaded.
+   */
+  mallocI32(size: number): number | null;
   calloc(count: number, size: number): number;
   realloc(ptr: number, size: number): number;
-  /** `hak_free_checked`: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE. */
+  /** `hak_free_checked`: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE. Read at each call, like mallocI32. */
   freeChecked(ptr: number): number;
   usableSize(ptr: number): number;
   owns(ptr: number): boolean;
@@ -199,12 +204,14 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
 
   // The fast paths test their argument inline and make one call into C; a test that fails goes to the exact
   // checks, which say why. hak_free_checked validates on the C side and changes nothing when it refuses.
-  const nativeMalloc = native.malloc;
-  const nativeFreeChecked = native.freeChecked;
+  // `native.mallocI32` and `native.freeChecked` are read at each call (see NativeHakmem).
 
   function alloc(size: number): Pointer {
-    if (isSize(size, MAX_SIZE)) {
-      const p = nativeMalloc(size);
+    // A non-negative int32 (a fraction or NaN fails `(size | 0) === size`; -0 passes as 0): bun:ffi's cheapest
+    // argument conversion. Larger sizes and errors take allocSlow. The typeof test keeps `|` away from a bigint
+    // (it would throw a TypeError) and from objects (it would call their valueOf).
+    if (typeof size === "number" && (size | 0) === size && size >= 0) {
+      const p = native.mallocI32(size);
       if (p) return p as Pointer;
     }
     return allocSlow(size);
@@ -220,7 +227,7 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   function free(ptr: Pointer): void {
     // An integer below 2^53: a fraction must never reach C, where it would be truncated to another address.
     if (typeof ptr === "number" && ptr > 0 && ptr <= MAX_SIZE && Math.floor(ptr) === ptr) {
-      const rc = nativeFreeChecked(ptr);
+      const rc = native.freeChecked(ptr);
       if (rc === HAK_OK) return;
       throw freeError("free", ptr, rc);
     }

@@ -63,6 +63,7 @@ export type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
 // Addresses cross as usize (bigint both ways) so that no Deno.PointerObject is made per call.
 const SYMBOLS = {
   hak_malloc: { parameters: ["usize"], result: "usize" },
+  hak_malloc_i32: { parameters: ["i32"], result: "usize" },
   hak_calloc: { parameters: ["usize", "usize"], result: "usize" },
   hak_realloc: { parameters: ["usize", "usize"], result: "usize" },
   hak_free_checked: { parameters: ["usize"], result: "i32" },
@@ -162,6 +163,7 @@ const big = BigInt;
 
 const native: NativeHakmem = {
   malloc: (size) => Number(sym.hak_malloc(big(size))),
+  mallocI32: (size) => Number(sym.hak_malloc_i32(size)),
   calloc: (count, size) => Number(sym.hak_calloc(big(count), big(size))),
   realloc: (ptr, size) => Number(sym.hak_realloc(big(ptr), big(size))),
   freeChecked: (ptr) => sym.hak_free_checked(big(ptr)),

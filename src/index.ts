@@ -61,6 +61,7 @@ export type { Arena, ArenaOptions, HakmemBuffer } from "./buffers.ts";
 
 const SYMBOLS = {
   hak_malloc: { args: [FFIType.u64], returns: FFIType.ptr },
+  hak_malloc_i32: { args: [FFIType.i32], returns: FFIType.ptr },
   hak_calloc: { args: [FFIType.u64, FFIType.u64], returns: FFIType.ptr },
   hak_realloc: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.ptr },
   hak_free_checked: { args: [FFIType.ptr], returns: FFIType.i32 },
@@ -94,6 +95,7 @@ const sym = lazySymbols(Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[], () => 
   const { library, path } = openLibrary(SYMBOLS);
   bufferFreeFn = library.symbols.hak_buffer_free_fn() as Pointer;
   loadedPath = path;
+  bindHot(library.symbols as unknown as Hot);
   return library.symbols;
 });
 
@@ -132,14 +134,26 @@ const addressOf = (value: Pointer | bigint | null) => (value === null ? 0 : Numb
 // bench/api.bench.ts for the signatures measured). The hot functions read `sym.hak_x` at each call: until the first
 // call it is lazySymbols' loading stub, then the bound FFI function itself.
 type Symbols = typeof sym;
-const hot = sym as unknown as Omit<Symbols, "hak_malloc" | "hak_free_checked" | "hak_buffer_alloc"> & {
+type Hot = Omit<Symbols, "hak_malloc" | "hak_malloc_i32" | "hak_free_checked" | "hak_buffer_alloc"> & {
   hak_malloc: (size: number) => number | null;
+  hak_malloc_i32: (size: number) => number | null;
   hak_free_checked: (ptr: number) => number;
   hak_buffer_alloc: (size: number, zeroed: number) => number | null;
 };
+const hot = sym as unknown as Hot;
+
+/**
+ * alloc's and free's calls go straight to the bound FFI functions once the library is loaded: core.ts reads
+ * `native.mallocI32` / `native.freeChecked` at each call, and a wrapper around them measured about 2 ns per pair.
+ */
+function bindHot(symbols: Hot): void {
+  native.mallocI32 = symbols.hak_malloc_i32;
+  native.freeChecked = symbols.hak_free_checked;
+}
 
 const native: NativeHakmem = {
   malloc: (size) => hot.hak_malloc(size),
+  mallocI32: (size) => hot.hak_malloc_i32(size),
   calloc: (count, size) => addressOf(sym.hak_calloc(count, size)),
   realloc: (ptr, size) => addressOf(sym.hak_realloc(asPtr(ptr), size)),
   freeChecked: (ptr) => hot.hak_free_checked(ptr),

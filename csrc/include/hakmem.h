@@ -47,6 +47,9 @@ enum hak_block_kind {
  * (calloc: all bytes); hak_free_checked and hak_owns use that to decide in
  * O(1) that a block is live. */
 HAK_API void *hak_malloc(size_t size);
+/* hak_malloc for FFIs whose 32-bit integer arguments are cheaper than 64-bit
+ * ones (bun:ffi); NULL for a negative size. */
+HAK_API void *hak_malloc_i32(int32_t size);
 HAK_API void hak_free(void *ptr);
 HAK_API void *hak_calloc(size_t count, size_t size);
 HAK_API void *hak_realloc(void *ptr, size_t size);
