@@ -96,6 +96,11 @@ export interface NativeHakmem {
   version(): string;
   /** `hak_buffer_alloc(size, zeroed)`: the address of `size` lent bytes (csrc/buffer.c), 0 or null when out of memory. */
   bufferAlloc(size: number, zeroed: boolean): number | null;
+  /**
+   * `hak_buffer_alloc_i32(size, zeroed)` for a size from 1 to 2^31 - 1 and zeroed 1 or 0 (buffer's fast path). Read at
+   * each call, like mallocI32.
+   */
+  bufferAllocI32(size: number, zeroed: number): number | null;
   /** `hak_buffer_size`: the size of the lent bytes at `address`, 0 when they are not (or no longer) lent. */
   bufferSize(address: number): number;
   /** `hak_buffer_free`: gives lent bytes back now. */

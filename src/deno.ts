@@ -74,6 +74,7 @@ const SYMBOLS = {
   hak_free_batch: { parameters: ["buffer", "usize"], result: "void" },
   hak_free_batch_checked: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
   hak_buffer_alloc: { parameters: ["usize", "i32"], result: "usize" },
+  hak_buffer_alloc_i32: { parameters: ["i32", "i32"], result: "usize" },
   hak_buffer_size: { parameters: ["usize"], result: "usize" },
   hak_buffer_free: { parameters: ["usize", "usize"], result: "void" },
   hak_trim: { parameters: [], result: "usize" },
@@ -183,6 +184,7 @@ const native: NativeHakmem = {
   strerror: (code) => string(sym.hak_strerror(code)) ?? `error ${code}`,
   version: () => string(sym.hak_version()) ?? "",
   bufferAlloc: (size, zeroed) => Number(sym.hak_buffer_alloc(big(size), zeroed ? 1 : 0)),
+  bufferAllocI32: (size, zeroed) => Number(sym.hak_buffer_alloc_i32(size, zeroed)),
   bufferSize: (address) => Number(sym.hak_buffer_size(big(address))),
   bufferFree: (address) => sym.hak_buffer_free(big(address), 0n),
   lendBuffer: (address, size) => {

@@ -72,6 +72,7 @@ const SYMBOLS = {
   hak_free_batch: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.void },
   hak_free_batch_checked: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   hak_buffer_alloc: { args: [FFIType.u64, FFIType.i32], returns: FFIType.ptr },
+  hak_buffer_alloc_i32: { args: [FFIType.i32, FFIType.i32], returns: FFIType.ptr },
   hak_buffer_size: { args: [FFIType.ptr], returns: FFIType.u64_fast },
   hak_buffer_free: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.void },
   hak_buffer_free_fn: { args: [], returns: FFIType.ptr },
@@ -134,21 +135,24 @@ const addressOf = (value: Pointer | bigint | null) => (value === null ? 0 : Numb
 // bench/api.bench.ts for the signatures measured). The hot functions read `sym.hak_x` at each call: until the first
 // call it is lazySymbols' loading stub, then the bound FFI function itself.
 type Symbols = typeof sym;
-type Hot = Omit<Symbols, "hak_malloc" | "hak_malloc_i32" | "hak_free_checked" | "hak_buffer_alloc"> & {
+type Hot = Omit<Symbols, "hak_malloc" | "hak_malloc_i32" | "hak_free_checked" | "hak_buffer_alloc" | "hak_buffer_alloc_i32"> & {
   hak_malloc: (size: number) => number | null;
   hak_malloc_i32: (size: number) => number | null;
   hak_free_checked: (ptr: number) => number;
   hak_buffer_alloc: (size: number, zeroed: number) => number | null;
+  hak_buffer_alloc_i32: (size: number, zeroed: number) => number | null;
 };
 const hot = sym as unknown as Hot;
 
 /**
- * alloc's and free's calls go straight to the bound FFI functions once the library is loaded: core.ts reads
- * `native.mallocI32` / `native.freeChecked` at each call, and a wrapper around them measured about 2 ns per pair.
+ * alloc's, free's and buffer's calls go straight to the bound FFI functions once the library is loaded: the core
+ * reads `native.mallocI32`, `native.freeChecked` and `native.bufferAllocI32` at each call, and a wrapper around them
+ * measured about 2 ns per alloc+free pair.
  */
 function bindHot(symbols: Hot): void {
   native.mallocI32 = symbols.hak_malloc_i32;
   native.freeChecked = symbols.hak_free_checked;
+  native.bufferAllocI32 = symbols.hak_buffer_alloc_i32;
 }
 
 const native: NativeHakmem = {
@@ -176,6 +180,7 @@ const native: NativeHakmem = {
   strerror: (code) => String(sym.hak_strerror(code)),
   version: () => String(sym.hak_version()),
   bufferAlloc: (size, zeroed) => hot.hak_buffer_alloc(size, zeroed ? 1 : 0),
+  bufferAllocI32: (size, zeroed) => hot.hak_buffer_alloc_i32(size, zeroed),
   bufferSize: (address) => asNumber(sym.hak_buffer_size(asPtr(address))),
   bufferFree: (address) => sym.hak_buffer_free(asPtr(address), null),
   // toBuffer makes the Uint8Array directly (no separate ArrayBuffer object until .buffer is read): the cheapest

@@ -109,6 +109,9 @@ HAK_API void *hak_buffer_deallocator(void);
  * hak_buffer_alloc and is not yet freed, else 0; safe on any address.
  * hak_buffer_free_fn: hak_buffer_free's address, for FFI callers. */
 HAK_API void *hak_buffer_alloc(size_t size, int zeroed);
+/* hak_buffer_alloc for FFIs whose 32-bit integer arguments are cheaper than
+ * 64-bit ones (bun:ffi); NULL for a negative size. */
+HAK_API void *hak_buffer_alloc_i32(int32_t size, int32_t zeroed);
 HAK_API size_t hak_buffer_size(const void *bytes);
 HAK_API void hak_buffer_free(void *bytes, void *ctx);
 HAK_API void *hak_buffer_free_fn(void);
