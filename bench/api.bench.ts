@@ -13,8 +13,9 @@
  *   figure is printed).
  * - an arena: 1024 buffers of 64 B and one dispose(), against 1024 buffer(64) + release.
  * - floors, printed with the targets but not judged: the raw batch calls with a new array each time (the array's
- *   own cost, which allocBatch without `out` must pay), the raw batch of one against alloc+free, and bun:ffi's
- *   toBuffer over constant bytes (no allocation) against Buffer.allocUnsafe.
+ *   own cost, which allocBatch without `out` must pay), the raw calls a batch of one makes
+ *   (hak_malloc_batch_i32 + hak_free_batch_checked_i32 on a reused array) against alloc+free, and bun:ffi's toBuffer
+ *   over constant bytes (no allocation) against Buffer.allocUnsafe.
  *
  *   bun bench/api.bench.ts [--quick] [--json FILE] [--filter REGEX]
  */
@@ -30,6 +31,8 @@ const raw = dlopen(HAKMEM_FFI, {
   hak_free_checked: { args: [FFIType.ptr], returns: FFIType.i32 },
   hak_malloc_batch: { args: [FFIType.u64, FFIType.u64, FFIType.ptr], returns: FFIType.u64_fast },
   hak_free_batch: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.void },
+  hak_malloc_batch_i32: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  hak_free_batch_checked_i32: { args: [FFIType.ptr, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
 }).symbols;
 const rawMalloc = raw.hak_malloc as unknown as (size: number) => Pointer;
 const rawFree = raw.hak_free as unknown as (p: Pointer) => void;
@@ -84,13 +87,24 @@ for (const n of [1, 256, 4096]) {
         if (raw.hak_malloc_batch(64, n, out) !== n) throw new Error("hak_malloc_batch: out of memory");
         raw.hak_free_batch(out, n);
       });
-      if (n === 1) suite.bench("TS free(alloc(64))", () => free(alloc(64)));
+      if (n === 1) {
+        suite.bench("TS free(alloc(64))", () => free(alloc(64)));
+        // What allocBatch(64, 1, out) + freeBatch(out) call, with nothing around them.
+        suite.bench("raw i32 batch calls (checked)", function* () {
+          const out = new BigUint64Array(1);
+          const bad = new BigUint64Array(1);
+          yield () => {
+            if (raw.hak_malloc_batch_i32(64, 1, out) !== 1) throw new Error("hak_malloc_batch_i32: out of memory");
+            if (raw.hak_free_batch_checked_i32(out, 1, bad) !== 0) throw new Error("hak_free_batch_checked_i32 refused");
+          };
+        });
+      }
     },
     { objects: n },
   );
   if (n === 1) {
     targets.push({ group: title, subject: "freeBatch(allocBatch(64, n))", reference: "TS free(alloc(64))", limit: 1, what: "a batch of one vs alloc+free" });
-    targets.push({ group: title, subject: "raw hak_malloc_batch + hak_free_batch", reference: "TS free(alloc(64))", limit: null, what: "the raw batch calls of one (reused array) vs alloc+free" });
+    targets.push({ group: title, subject: "raw i32 batch calls (checked)", reference: "TS free(alloc(64))", limit: null, what: "the raw calls under a batch of one (reused array) vs alloc+free" });
   } else {
     for (const subject of ["freeBatch(allocBatch(64, n))", "allocBatch(64, n, out) + freeBatch(out)"]) {
       targets.push({ group: title, subject, reference: "raw hak_malloc_batch + hak_free_batch", limit: 1.5, what: `${subject} per object vs the raw batch calls` });

@@ -90,6 +90,11 @@ HAK_API void hak_free_batch(void **ptrs, size_t count);
  * (more than 4096 entries need a mapping). While it runs, the first word of
  * each block checked holds a mark; a refused batch gets its words back. */
 HAK_API int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad);
+/* The two batch calls for FFIs whose 32-bit integer arguments are cheaper than
+ * 64-bit ones (bun:ffi): a negative size or count allocates nothing (0) /
+ * frees nothing (HAK_E_BAD_SIZE). */
+HAK_API int32_t hak_malloc_batch_i32(int32_t size, int32_t count, void **out);
+HAK_API int hak_free_batch_checked_i32(void **ptrs, int32_t count, size_t *bad);
 
 /* A deallocator with the signature JavaScriptCore (bun:ffi toArrayBuffer)
  * expects, void (*)(void *bytes, void *ctx): frees bytes; ctx is unused. It may

@@ -131,6 +131,28 @@ static void large_first_word(void)
   }
 }
 
+/* The int32 entries of the bindings: the same blocks and checks as the size_t ones. */
+static void i32_entries(void)
+{
+  enum { N = 300 };
+  static void *out[N];
+  size_t bad = 99;
+  CHECK(hak_malloc_batch_i32(64, N, out) == N, "hak_malloc_batch_i32(64, %d)", N);
+  for (int i = 0; i < N; i++)
+    CHECK(hak_block_state(out[i]) == HAK_BLOCK_LIVE && *(uint64_t *)out[i] == 0, "entry %d live, first word 0", i);
+  void *keep = out[N - 1];
+  out[N - 1] = out[0]; /* a repeat: refused, nothing freed */
+  CHECK(hak_free_batch_checked_i32(out, N, &bad) == HAK_E_DOUBLE_FREE && bad == N - 1, "repeat refused at %zu", bad);
+  CHECK(hak_free_batch_checked_i32(out, -1, &bad) == HAK_E_BAD_SIZE, "negative count refused");
+  for (int i = 0; i < N; i++) CHECK(hak_block_state(out[i]) == HAK_BLOCK_LIVE, "entry %d still live", i);
+  out[N - 1] = keep;
+  CHECK(hak_free_batch_checked_i32(out, N, &bad) == HAK_OK, "hak_free_batch_checked_i32");
+  for (int i = 0; i < N; i++) CHECK(hak_block_state(out[i]) != HAK_BLOCK_LIVE, "entry %d freed", i);
+  CHECK(hak_malloc_batch_i32(-1, 5, out) == 0 && hak_malloc_batch_i32(64, -5, out) == 0, "negative size or count: none");
+  CHECK(hak_malloc_batch_i32(100000, 3, out) == 3, "large blocks through the i32 entry");
+  CHECK(hak_free_batch_checked_i32(out, 3, &bad) == HAK_OK, "large blocks freed");
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -143,5 +165,6 @@ int main(void)
   mixing();
   corner_cases();
   large_first_word();
+  i32_entries();
   return check_finish();
 }
