@@ -103,23 +103,43 @@ typedef struct batch_scratch {
   hk_slab *own;     /* its slab when it is the calling thread's own (hk_own_live_slab), else NULL */
 } batch_scratch;
 
+/* The calling thread's slab that held the previous entry: batches come in
+ * runs from one slab, and what hk_own_block_live reads from the slab is read
+ * once per run. Its remote list is looked at once too: a block of this batch
+ * that another thread frees meanwhile is the caller's race, and a NULL first
+ * word then reads live as it would have a moment earlier. */
+typedef struct own_run {
+  hk_slab *slab;
+  uintptr_t start, len; /* the slab's blocks: [start, start + len) */
+  uintptr_t span;       /* carved bytes: a free block's link points below start + span */
+  bool remote_empty;
+} own_run;
+
+static inline void own_run_set(own_run *r, hk_slab *s) {
+  *r = (own_run){s, s->start, (uintptr_t)s->capacity * s->block_size, (uintptr_t)s->carved * s->block_size,
+                 atomic_load_explicit(&s->remote, memory_order_relaxed) == NULL};
+}
+
+/* hk_own_block_live(r->slab, a) for an a inside the run's slab, with its first word already read. */
+static inline bool own_run_live(const own_run *r, uintptr_t a, uintptr_t word) {
+  return hk_block_start_ok(r->slab, a) && a - r->start < r->span && word != (uintptr_t)HK_END &&
+         word - r->start >= r->span && (word != 0 || r->remote_empty);
+}
+
 static int check_and_mark(void **ptrs, size_t count, batch_scratch *scratch, size_t *bad) {
   bool fast = !g_hk.free_checks;
-  hk_slab *last = NULL; /* the own slab of the previous entry: batches come in runs from one slab */
-  uintptr_t last_start = 0, last_len = 0;
+  own_run run = {.len = 0};
   for (size_t i = 0; i < count; i++) {
     void *p = ptrs[i];
     if (!p) continue;
     uintptr_t a = (uintptr_t)p;
     hk_slab *own = NULL;
     if (fast) {
-      hk_slab *s = a - last_start < last_len ? last : hk_own_slab_of(a);
-      if (s && s != last) {
-        last = s;
-        last_start = s->start;
-        last_len = (uintptr_t)s->capacity * s->block_size;
+      if (a - run.start >= run.len) {
+        hk_slab *s = hk_own_slab_of(a);
+        if (s) own_run_set(&run, s);
       }
-      if (s && hk_own_block_live(s, a)) own = s;
+      if (a - run.start < run.len && own_run_live(&run, a, *(uintptr_t *)p)) own = run.slab;
     }
     if (!own) {
       int state = hk_block_state(p); /* a marked block reads live: its mark is no link */
@@ -140,6 +160,43 @@ static int check_and_mark(void **ptrs, size_t count, batch_scratch *scratch, siz
   return HAK_OK;
 }
 
+/* Frees a checked batch, last checked first (those blocks are still in the
+ * cache). A run of entries from one of the calling thread's slabs is linked
+ * onto the slab's list in a register and its counters change once per run:
+ * hk_free_local per block spent most of this loop on the slab's own fields
+ * (a store and reload of s->free and s->used per block, perf). The check
+ * excluded repeats and freed blocks, so hk_free_local's test of the list
+ * head is not needed. A slab emptied by an earlier run held none of the later
+ * (live) entries. */
+static void free_checked_batch(void **ptrs, size_t count, const batch_scratch *scratch) {
+  hk_heap *h = hk_tl_heap;
+  for (size_t i = count; i-- > 0;) {
+    hk_block *b = ptrs[i];
+    if (!b) continue;
+    hk_slab *s = scratch[i].own;
+    if (!s) {
+      hk_free_live(b);
+      continue;
+    }
+    hk_block *head = s->free;
+    uint32_t n = 0;
+    for (;;) {
+      b->next = head;
+      head = b;
+      n++;
+      if (i == 0 || !ptrs[i - 1] || scratch[i - 1].own != s) break;
+      b = ptrs[--i];
+    }
+    unsigned c = s->cls;
+    HK_ASSERT(s->used >= n, "a checked run frees only blocks its slab counts as used");
+    s->free = head;
+    h->nfree[c] += n;
+    s->used -= n;
+    /* as hk_free_local: an empty current slab stays put; a full one is never current */
+    if ((s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
+  }
+}
+
 int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
   if (!ptrs && count) return HAK_E_FOREIGN;
   batch_scratch on_stack[BATCH_ON_STACK];
@@ -153,14 +210,7 @@ int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
       if (ptrs[i]) *(uintptr_t *)ptrs[i] = scratch[i].saved;
     if (bad) *bad = first_bad;
   } else {
-    hk_heap *h = hk_tl_heap;
-    /* Last checked, first freed: the blocks the check touched last are still in the cache. */
-    for (size_t i = count; i-- > 0;) {
-      if (!ptrs[i]) continue;
-      /* A slab emptied by an earlier free of this batch held none of the later (live) entries. */
-      if (scratch[i].own) hk_free_local(h, scratch[i].own, (hk_block *)ptrs[i]);
-      else hk_free_live(ptrs[i]);
-    }
+    free_checked_batch(ptrs, count, scratch);
   }
   if (map_len) hk_os_unmap(scratch, map_len);
   return rc;

@@ -28,7 +28,7 @@ typedef struct guard {
 } guard;
 _Static_assert(sizeof(guard) == GUARD, "the guard keeps buffers 16-byte aligned");
 
-void *hak_buffer_alloc(size_t size, int zeroed) {
+static void *lend_alloc(size_t size, int zeroed) {
   if (size > SIZE_MAX - GUARD) return NULL;
   if (size > HK_SLAB_MAX - GUARD && size <= HK_SLAB_MAX) { /* a 64 KiB block, recorded instead of guarded */
     void *p = zeroed ? hk_calloc(1, size) : hk_alloc(size);
@@ -37,14 +37,21 @@ void *hak_buffer_alloc(size_t size, int zeroed) {
     if (!ok) hk_free(p);
     return ok ? p : NULL;
   }
-  /* hk_calloc zeroes only memory that is not known zero already (a fresh
-   * large mapping is not touched, so its pages are not faulted in here). */
+  /* Above the slab tier hk_calloc is hk_large_calloc, which clears only the
+   * pages of the run that may hold data: none of a fresh or purged run (its
+   * pages are not faulted in here), all of the block the thread parked on its
+   * last large free (it was used). hk_large_alloc's known_zero says only "all
+   * zero" or not, so calling it and zeroing on false would clear more. */
   guard *g = zeroed ? hk_calloc(1, size + GUARD) : hk_alloc(size + GUARD);
   if (!g) return NULL;
   g->tag = (uintptr_t)g ^ MAGIC;
   g->size = size;
   return (uint8_t *)g + GUARD;
 }
+
+void *hak_buffer_alloc(size_t size, int zeroed) { return lend_alloc(size, zeroed); }
+
+void *hak_buffer_alloc_i32(int32_t size, int32_t zeroed) { return size < 0 ? NULL : lend_alloc((size_t)size, zeroed); }
 
 size_t hak_buffer_size(const void *bytes) {
   uintptr_t a = (uintptr_t)bytes;

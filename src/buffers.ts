@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { checkSize, fail, hex, isSize, notLive, requireAddress } from "./checks.ts";
+import { checkSize, fail, hex, notLive, requireAddress } from "./checks.ts";
 import type { NativeHakmem, Pointer } from "./types.ts";
 import { HakmemError, MAX_SIZE } from "./errors.ts";
 
@@ -56,8 +56,6 @@ export interface Buffers {
 }
 
 const DEFAULT_CHUNK = 65536 - 16;
-/** Sizes every runtime makes an ArrayBuffer of (larger ones may be refused: see lend()). */
-const LEND_SURELY = 2 ** 31;
 const DISPOSE: typeof Symbol.dispose = Symbol.dispose;
 const MIN_CHUNK = 256;
 
@@ -84,27 +82,25 @@ export function createBuffers(native: NativeHakmem): Buffers {
     }
   }
 
-  // The fast path: a plain size the runtime surely takes, one call into C, the runtime's own wrapping; no
-  // try/catch (what the runtime may refuse, a size past LEND_SURELY, takes lend() and its clean-up).
-  const nativeBufferAlloc = native.bufferAlloc;
-  const nativeLendBuffer = native.lendBuffer;
-
-  function make(size: number, zeroed: boolean, fn: string): HakmemBuffer {
-    if (isSize(size, LEND_SURELY) && size > 0) {
-      const a = nativeBufferAlloc(size, zeroed);
+  // The fast path: a positive int32 size (every runtime makes an ArrayBuffer that large), one call into C
+  // (bun:ffi's cheapest argument conversion; `native.bufferAllocI32` is read at each call, see NativeHakmem), the
+  // runtime's own wrapping; no try/catch. Anything else takes lend() and its clean-up, or the size's error.
+  function make(size: number, zeroed: 0 | 1, fn: string): HakmemBuffer {
+    if (typeof size === "number" && (size | 0) === size && size > 0) {
+      const a = native.bufferAllocI32(size, zeroed);
       if (a) {
-        const b = nativeLendBuffer(a, size) as HakmemBuffer;
+        const b = native.lendBuffer(a, size) as HakmemBuffer;
         b[DISPOSE] = disposeBuffer;
         return b;
       }
     }
-    const b = (checkSize(size, `${fn}: size`) === 0 ? new Uint8Array(0) : lend(size, zeroed, fn)) as HakmemBuffer;
+    const b = (checkSize(size, `${fn}: size`) === 0 ? new Uint8Array(0) : lend(size, zeroed === 1, fn)) as HakmemBuffer;
     b[DISPOSE] = disposeBuffer;
     return b;
   }
 
-  const buffer = (size: number): HakmemBuffer => make(size, true, "buffer");
-  const bufferUnsafe = (size: number): HakmemBuffer => make(size, false, "bufferUnsafe");
+  const buffer = (size: number): HakmemBuffer => make(size, 1, "buffer");
+  const bufferUnsafe = (size: number): HakmemBuffer => make(size, 0, "bufferUnsafe");
 
   function release(data: ArrayBuffer | ArrayBufferView): void {
     let ab: ArrayBuffer;

@@ -80,6 +80,9 @@ export interface Hakmem {
 /** From this many words up, allocBatch's array comes from Host.unzeroedWords (measured: 4096 words 4.1 -> 0.7 us, 256 slower). */
 const UNZEROED_WORDS = 1024;
 
+/** Sizes up to this cross the FFI as 32-bit integers (bun:ffi's cheapest argument conversion). */
+const INT32_MAX = 2 ** 31 - 1;
+
 /** The largest address a number holds exactly, as a bigint. */
 const MAX_ADDRESS = BigInt(MAX_SIZE);
 
@@ -99,12 +102,14 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
 
   // The fast paths test their argument inline and make one call into C; a test that fails goes to the exact
   // checks, which say why. hak_free_checked validates on the C side and changes nothing when it refuses.
-  const nativeMalloc = native.malloc;
-  const nativeFreeChecked = native.freeChecked;
+  // `native.mallocI32` and `native.freeChecked` are read at each call (see NativeHakmem).
 
   function alloc(size: number): Pointer {
-    if (isSize(size, MAX_SIZE)) {
-      const p = nativeMalloc(size);
+    // A non-negative int32 (a fraction or NaN fails `(size | 0) === size`; -0 passes as 0): bun:ffi's cheapest
+    // argument conversion. Larger sizes and errors take allocSlow. The typeof test keeps `|` away from a bigint
+    // (it would throw a TypeError) and from objects (it would call their valueOf).
+    if (typeof size === "number" && (size | 0) === size && size >= 0) {
+      const p = native.mallocI32(size);
       if (p) return p as Pointer;
     }
     return allocSlow(size);
@@ -120,7 +125,7 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
   function free(ptr: Pointer): void {
     // An integer below 2^53: a fraction must never reach C, where it would be truncated to another address.
     if (typeof ptr === "number" && ptr > 0 && ptr <= MAX_SIZE && Math.floor(ptr) === ptr) {
-      const rc = nativeFreeChecked(ptr);
+      const rc = native.freeChecked(ptr);
       if (rc === HAK_OK) return;
       throw freeError("free", ptr, rc);
     }
@@ -191,7 +196,7 @@ export function createHakmem(native: NativeHakmem, host: Host): Hakmem {
     else if (out instanceof BigUint64Array && out.length === n) words = out;
     else return fail("BAD_SIZE", `allocBatch(${s}, ${n}, out): out must be a BigUint64Array of ${n} entries`);
     if (n === 0) return words;
-    const got = native.mallocBatch(s, n, words);
+    const got = s <= INT32_MAX ? native.mallocBatchI32(s, n, words) : native.mallocBatch(s, n, words);
     if (got < n) {
       if (got > 0) native.freeBatch(words, got);
       words.fill(0n);

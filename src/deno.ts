@@ -34,6 +34,7 @@ import type { NativeHakmem } from "./types.ts";
 // Addresses cross as usize (bigint both ways) so that no Deno.PointerObject is made per call.
 const SYMBOLS = {
   hak_malloc: { parameters: ["usize"], result: "usize" },
+  hak_malloc_i32: { parameters: ["i32"], result: "usize" },
   hak_calloc: { parameters: ["usize", "usize"], result: "usize" },
   hak_realloc: { parameters: ["usize", "usize"], result: "usize" },
   hak_free_checked: { parameters: ["usize"], result: "i32" },
@@ -42,8 +43,10 @@ const SYMBOLS = {
   hak_block_state: { parameters: ["usize"], result: "i32" },
   hak_malloc_batch: { parameters: ["usize", "usize", "buffer"], result: "usize" },
   hak_free_batch: { parameters: ["buffer", "usize"], result: "void" },
-  hak_free_batch_checked: { parameters: ["buffer", "usize", "buffer"], result: "i32" },
+  hak_malloc_batch_i32: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  hak_free_batch_checked_i32: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
   hak_buffer_alloc: { parameters: ["usize", "i32"], result: "usize" },
+  hak_buffer_alloc_i32: { parameters: ["i32", "i32"], result: "usize" },
   hak_buffer_size: { parameters: ["usize"], result: "usize" },
   hak_buffer_free: { parameters: ["usize", "usize"], result: "void" },
   hak_trim: { parameters: [], result: "usize" },
@@ -133,6 +136,7 @@ const big = BigInt;
 
 const native: NativeHakmem = {
   malloc: (size) => Number(sym.hak_malloc(big(size))),
+  mallocI32: (size) => Number(sym.hak_malloc_i32(size)),
   calloc: (count, size) => Number(sym.hak_calloc(big(count), big(size))),
   realloc: (ptr, size) => Number(sym.hak_realloc(big(ptr), big(size))),
   freeChecked: (ptr) => sym.hak_free_checked(big(ptr)),
@@ -141,7 +145,8 @@ const native: NativeHakmem = {
   blockState: (ptr) => sym.hak_block_state(big(ptr)),
   mallocBatch: (size, count, out) => Number(sym.hak_malloc_batch(big(size), big(count), out)),
   freeBatch: (ptrs, count) => sym.hak_free_batch(ptrs, big(count)),
-  freeBatchChecked: (ptrs, count, bad) => sym.hak_free_batch_checked(ptrs, big(count), bad),
+  mallocBatchI32: (size, count, out) => sym.hak_malloc_batch_i32(size, count, out),
+  freeBatchChecked: (ptrs, count, bad) => sym.hak_free_batch_checked_i32(ptrs, count, bad),
   trim: () => Number(sym.hak_trim()),
   stats: (out) => sym.hak_stats(out),
   statsJson: () => string(sym.hak_stats_json()) ?? "{}",
@@ -152,6 +157,7 @@ const native: NativeHakmem = {
   strerror: (code) => string(sym.hak_strerror(code)) ?? `error ${code}`,
   version: () => string(sym.hak_version()) ?? "",
   bufferAlloc: (size, zeroed) => Number(sym.hak_buffer_alloc(big(size), zeroed ? 1 : 0)),
+  bufferAllocI32: (size, zeroed) => Number(sym.hak_buffer_alloc_i32(size, zeroed)),
   bufferSize: (address) => Number(sym.hak_buffer_size(big(address))),
   bufferFree: (address) => sym.hak_buffer_free(big(address), 0n),
   lendBuffer: (address, size) => {

@@ -19,20 +19,28 @@ export type Pointer = number & { __pointer__: null };
 export interface NativeHakmem {
   /** `hak_malloc`: the address, 0 or null for NULL (so that a runtime can pass its FFI function itself). */
   malloc(size: number): number | null;
+  /**
+   * `hak_malloc_i32` for a size from 0 to 2^31 - 1 (alloc's fast path): the address, 0 or null for NULL. Read at each
+   * call, so that a runtime may replace it with its FFI function itself once the library is loaded.
+   */
+  mallocI32(size: number): number | null;
   calloc(count: number, size: number): number;
   realloc(ptr: number, size: number): number;
-  /** `hak_free_checked`: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE. */
+  /** `hak_free_checked`: HAK_OK, HAK_E_FOREIGN or HAK_E_DOUBLE_FREE. Read at each call, like mallocI32. */
   freeChecked(ptr: number): number;
   usableSize(ptr: number): number;
   owns(ptr: number): boolean;
   blockState(ptr: number): number;
   /** `hak_malloc_batch(size, count, out)`: how many were allocated into `out`. */
   mallocBatch(size: number, count: number, out: BigUint64Array): number;
+  /** `hak_malloc_batch_i32` for a size below 2^31 (allocBatch's fast path). Read at each call, like mallocI32. */
+  mallocBatchI32(size: number, count: number, out: BigUint64Array): number;
   /** `hak_free_batch(ptrs, count)`: frees the first `count` entries (zeros skipped). */
   freeBatch(ptrs: BigUint64Array, count: number): void;
   /**
-   * `hak_free_batch_checked(ptrs, count, bad)`: all or nothing; HAK_OK, or HAK_E_FOREIGN / HAK_E_DOUBLE_FREE /
-   * HAK_E_NOMEM with the index of the first bad entry in `bad[0]`.
+   * `hak_free_batch_checked(ptrs, count, bad)` (count at most `MAX_BATCH`, so a runtime may call
+   * `hak_free_batch_checked_i32`): all or nothing; HAK_OK, or HAK_E_FOREIGN / HAK_E_DOUBLE_FREE / HAK_E_NOMEM with
+   * the index of the first bad entry in `bad[0]`. Read at each call, like mallocI32.
    */
   freeBatchChecked(ptrs: BigUint64Array, count: number, bad: BigUint64Array): number;
   trim(): number;
@@ -47,6 +55,11 @@ export interface NativeHakmem {
   version(): string;
   /** `hak_buffer_alloc(size, zeroed)`: the address of `size` lent bytes (csrc/buffer.c), 0 or null when out of memory. */
   bufferAlloc(size: number, zeroed: boolean): number | null;
+  /**
+   * `hak_buffer_alloc_i32(size, zeroed)` for a size from 1 to 2^31 - 1 and zeroed 1 or 0 (buffer's fast path). Read at
+   * each call, like mallocI32.
+   */
+  bufferAllocI32(size: number, zeroed: number): number | null;
   /** `hak_buffer_size`: the size of the lent bytes at `address`, 0 when they are not (or no longer) lent. */
   bufferSize(address: number): number;
   /** `hak_buffer_free`: gives lent bytes back now. */

@@ -142,6 +142,19 @@ describe("round trips", () => {
     free(q);
   });
 
+  test("sizes of 2 GiB and more (past the 32-bit fast paths) allocate and free the same way", () => {
+    const size = 2 ** 31 + 16; // mapped, never touched
+    const p = alloc(size);
+    expect(owns(p)).toBe(true);
+    expect(usableSize(p)).toBeGreaterThanOrEqual(size);
+    free(p);
+    expect(owns(p)).toBe(false);
+    const batch = allocBatch(2 ** 31, 2);
+    for (const word of batch) expect(usableSize(Number(word) as Pointer)).toBeGreaterThanOrEqual(2 ** 31);
+    freeBatch(batch);
+    for (const word of batch) expect(owns(Number(word))).toBe(false);
+  });
+
   test("many live blocks of mixed sizes keep their own contents", () => {
     const blocks = SIZES.flatMap((size, i) => [0, 1, 2].map((k) => ({ size, seed: i * 3 + k, p: alloc(size) })));
     for (const b of blocks) fill(b.p, b.size, b.seed);

@@ -48,6 +48,9 @@ enum hak_block_kind {
  * (calloc: all bytes); hak_free_checked and hak_owns use that to decide in
  * O(1) that a block is live. */
 HAK_API void *hak_malloc(size_t size);
+/* hak_malloc for FFIs whose 32-bit integer arguments are cheaper than 64-bit
+ * ones (bun:ffi); NULL for a negative size. */
+HAK_API void *hak_malloc_i32(int32_t size);
 HAK_API void hak_free(void *ptr);
 HAK_API void *hak_calloc(size_t count, size_t size);
 HAK_API void *hak_realloc(void *ptr, size_t size);
@@ -88,6 +91,11 @@ HAK_API void hak_free_batch(void **ptrs, size_t count);
  * (more than 4096 entries need a mapping). While it runs, the first word of
  * each block checked holds a mark; a refused batch gets its words back. */
 HAK_API int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad);
+/* The two batch calls for FFIs whose 32-bit integer arguments are cheaper than
+ * 64-bit ones (bun:ffi): a negative size or count allocates nothing (0) /
+ * frees nothing (HAK_E_BAD_SIZE). */
+HAK_API int32_t hak_malloc_batch_i32(int32_t size, int32_t count, void **out);
+HAK_API int hak_free_batch_checked_i32(void **ptrs, int32_t count, size_t *bad);
 
 /* A deallocator with the signature JavaScriptCore (bun:ffi toArrayBuffer)
  * expects, void (*)(void *bytes, void *ctx): frees bytes; ctx is unused. It may
@@ -107,6 +115,9 @@ HAK_API void *hak_buffer_deallocator(void);
  * hak_buffer_alloc and is not yet freed, else 0; safe on any address.
  * hak_buffer_free_fn: hak_buffer_free's address, for FFI callers. */
 HAK_API void *hak_buffer_alloc(size_t size, int zeroed);
+/* hak_buffer_alloc for FFIs whose 32-bit integer arguments are cheaper than
+ * 64-bit ones (bun:ffi); NULL for a negative size. */
+HAK_API void *hak_buffer_alloc_i32(int32_t size, int32_t zeroed);
 HAK_API size_t hak_buffer_size(const void *bytes);
 HAK_API void hak_buffer_free(void *bytes, void *ctx);
 HAK_API void *hak_buffer_free_fn(void);

@@ -131,6 +131,74 @@ static void large_first_word(void)
   }
 }
 
+/* hak_free_batch_checked frees runs of entries from one slab together: in
+ * order, shuffled (runs of one), with NULLs and large blocks between runs,
+ * over full and emptied slabs. The counts must be exact and the lists
+ * intact: the blocks come back distinct and writable. */
+static void checked_runs(size_t size, size_t order)
+{
+  enum { N = 3000 };
+  static void *out[N + 1], *again[N];
+  hak_stats_t before = stats_now();
+  CHECK(hak_malloc_batch(size, N, out) == N, "hak_malloc_batch(%zu, %d)", size, N);
+  for (size_t i = 0; i < N; i++) fill(out[i], size);
+  if (order == 1) /* shuffled: consecutive entries mostly from different slabs */
+    for (size_t i = N - 1; i > 0; i--) {
+      size_t j = (i * 7919u + 13u) % (i + 1);
+      void *t = out[i]; out[i] = out[j]; out[j] = t;
+    }
+  size_t nulls = 0;
+  if (order == 2) /* NULLs and large blocks between runs */
+    for (size_t i = 50; i < N; i += 211) {
+      if (i % 2) { hak_free(out[i]); out[i] = NULL; nulls++; }
+      else { hak_free(out[i]); out[i] = hak_malloc(100000); }
+    }
+  hak_stats_t s0 = stats_now();
+  size_t bad = 0;
+  CHECK(hak_free_batch_checked(out, N, &bad) == HAK_OK, "size %zu order %zu: refused at %zu", size, order, bad);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == N - nulls, "size %zu order %zu: frees moved by %llu, want %zu", size, order,
+        U(s1.frees - s0.frees), (size_t)N - nulls);
+  /* every slab the batch filled was emptied and went back (the current one of the class may stay) */
+  CHECK(s1.slabs_in_use <= before.slabs_in_use + 1, "size %zu order %zu: slabs in use %llu -> %llu",
+        size, order, U(before.slabs_in_use), U(s1.slabs_in_use));
+  size_t live = 0;
+  for (size_t i = 0; i < N; i++) live += out[i] && hak_block_state(out[i]) == HAK_BLOCK_LIVE;
+  CHECK(live == 0, "size %zu order %zu: %zu blocks still live", size, order, live);
+  CHECK(hak_malloc_batch(size, N, again) == N, "allocated again");
+  qsort(again, N, sizeof *again, cmp_ptr);
+  size_t overlaps = 0;
+  for (size_t i = 1; i < N; i++) overlaps += (uintptr_t)again[i - 1] + size > (uintptr_t)again[i];
+  CHECK(overlaps == 0, "size %zu order %zu: %zu blocks handed out twice after the batch", size, order, overlaps);
+  for (size_t i = 0; i < N; i++) fill(again[i], size);
+  size_t bad_blocks = 0;
+  for (size_t i = 0; i < N; i++) bad_blocks += !verify(again[i], size);
+  CHECK(bad_blocks == 0, "size %zu order %zu: %zu blocks overwritten", size, order, bad_blocks);
+  CHECK(hak_free_batch_checked(again, N, &bad) == HAK_OK, "second batch freed");
+}
+
+/* The int32 entries of the bindings: the same blocks and checks as the size_t ones. */
+static void i32_entries(void)
+{
+  enum { N = 300 };
+  static void *out[N];
+  size_t bad = 99;
+  CHECK(hak_malloc_batch_i32(64, N, out) == N, "hak_malloc_batch_i32(64, %d)", N);
+  for (int i = 0; i < N; i++)
+    CHECK(hak_block_state(out[i]) == HAK_BLOCK_LIVE && *(uint64_t *)out[i] == 0, "entry %d live, first word 0", i);
+  void *keep = out[N - 1];
+  out[N - 1] = out[0]; /* a repeat: refused, nothing freed */
+  CHECK(hak_free_batch_checked_i32(out, N, &bad) == HAK_E_DOUBLE_FREE && bad == N - 1, "repeat refused at %zu", bad);
+  CHECK(hak_free_batch_checked_i32(out, -1, &bad) == HAK_E_BAD_SIZE, "negative count refused");
+  for (int i = 0; i < N; i++) CHECK(hak_block_state(out[i]) == HAK_BLOCK_LIVE, "entry %d still live", i);
+  out[N - 1] = keep;
+  CHECK(hak_free_batch_checked_i32(out, N, &bad) == HAK_OK, "hak_free_batch_checked_i32");
+  for (int i = 0; i < N; i++) CHECK(hak_block_state(out[i]) != HAK_BLOCK_LIVE, "entry %d freed", i);
+  CHECK(hak_malloc_batch_i32(-1, 5, out) == 0 && hak_malloc_batch_i32(64, -5, out) == 0, "negative size or count: none");
+  CHECK(hak_malloc_batch_i32(100000, 3, out) == 3, "large blocks through the i32 entry");
+  CHECK(hak_free_batch_checked_i32(out, 3, &bad) == HAK_OK, "large blocks freed");
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -143,5 +211,10 @@ int main(void)
   mixing();
   corner_cases();
   large_first_word();
+  for (size_t order = 0; order < 3; order++) {
+    checked_runs(64, order);
+    checked_runs(1000, order);
+  }
+  i32_entries();
   return check_finish();
 }

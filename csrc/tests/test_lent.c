@@ -7,11 +7,13 @@
  * hak_free_checked, known to hak_buffer_size, given back by hak_buffer_free. */
 static void buffers(void) {
   static const size_t sizes[] = {1, 16, 100, 4096, 65536 - 16, 65536, 1 << 20};
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    size_t n = sizes[i];
+  /* each size twice, through hak_buffer_alloc then hak_buffer_alloc_i32: the second gets the block the first
+   * wrote (the thread's own block, or its cached large block) and must see it zeroed */
+  for (size_t i = 0; i < 2 * (sizeof sizes / sizeof sizes[0]); i++) {
+    size_t n = sizes[i / 2];
     hak_stats_t before, after;
     hak_stats(&before);
-    uint8_t *b = hak_buffer_alloc(n, 1);
+    uint8_t *b = i % 2 ? hak_buffer_alloc_i32((int32_t)n, 1) : hak_buffer_alloc(n, 1);
     CHECK(b != NULL && ((uintptr_t)b & 15) == 0, "hak_buffer_alloc(%zu): %p", n, (void *)b);
     size_t nonzero = 0;
     for (size_t k = 0; k < n; k++) nonzero += b[k] != 0;
@@ -30,6 +32,10 @@ static void buffers(void) {
   uint8_t *u = hak_buffer_alloc(300, 0);
   CHECK(u && hak_buffer_size(u) == 300, "unzeroed buffer");
   hak_buffer_free(u, NULL);
+  u = hak_buffer_alloc_i32(300, 0);
+  CHECK(u && hak_buffer_size(u) == 300, "unzeroed buffer (i32)");
+  hak_buffer_free(u, NULL);
+  CHECK(hak_buffer_alloc_i32(-1, 1) == NULL && hak_buffer_alloc_i32(INT32_MIN, 0) == NULL, "a negative size is refused");
   void *p = hak_malloc(64);
   CHECK(hak_buffer_size(p) == 0 && hak_buffer_size((uint8_t *)p + 16) == 0, "a plain block is no buffer");
   hak_free(p);

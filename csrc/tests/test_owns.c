@@ -230,6 +230,28 @@ static void plain_free_of_foreign(void)
   hak_free(keep);
 }
 
+/* hak_malloc_i32 (the bindings' alloc): hak_malloc's blocks, NULL for a negative size. */
+static void malloc_i32(void)
+{
+  static const int32_t sizes[] = {0, 16, 64, 1000, 8192, 65536, 100000, 3 << 20};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t size = (size_t)sizes[i];
+    uint64_t *dirty = hak_malloc(size < 8 ? 8 : size);
+    CHECK(dirty != NULL, "hak_malloc(%zu)", size);
+    *dirty = 0x1234; /* a reused block must still read 0 in its first word */
+    hak_free(dirty);
+    uint64_t *p = hak_malloc_i32(sizes[i]);
+    CHECK(p != NULL, "hak_malloc_i32(%zu) = NULL", size);
+    CHECK(*p == 0, "hak_malloc_i32(%zu): first word %#llx, want 0", size, (unsigned long long)*p);
+    CHECK(hak_block_state(p) == HAK_BLOCK_LIVE, "hak_malloc_i32(%zu): not LIVE", size);
+    CHECK(hak_usable_size(p) >= size, "hak_malloc_i32(%zu): usable %zu", size, hak_usable_size(p));
+    CHECK(hak_free_checked(p) == HAK_OK, "hak_free_checked(hak_malloc_i32(%zu))", size);
+    if (size <= 65536) CHECK(hak_free_checked(p) == HAK_E_DOUBLE_FREE, "second hak_free_checked(hak_malloc_i32(%zu))", size);
+  }
+  CHECK(hak_malloc_i32(-1) == NULL, "hak_malloc_i32(-1) != NULL");
+  CHECK(hak_malloc_i32(INT32_MIN) == NULL, "hak_malloc_i32(INT32_MIN) != NULL");
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -242,6 +264,7 @@ int main(void)
   large_blocks(100000);
   large_blocks(3 << 20);
   plain_free_of_foreign();
+  malloc_i32();
   /* Foreign checks again now that hakmem has regions mapped. */
   foreign_addresses();
   return check_finish();
