@@ -131,7 +131,8 @@ typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
 typedef struct hk_remote_batch {
   struct hk_heap *to;        /* destination heap; stale once the chain is sent */
   hk_block *head, *tail;     /* NULL when empty */
-  uint32_t count, bytes;
+  uint32_t weight;           /* its blocks' sizes, each counted as at least 1/64 of a batch */
+  uint32_t pad;
 } hk_remote_batch;
 #define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
 
@@ -283,9 +284,15 @@ HK_INTERNAL bool hk_block_in_slab(const hk_slab *s, const hk_block *b);
 HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local); /* s: head slab */
 /* remote.c */
 /* s: head slab of another heap; false: b was refused (freed twice in a row, reported) */
-HK_INTERNAL bool hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b);
-HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* sends every gathered batch of h */
+HK_INTERNAL bool hk_remote_push(hk_slab *s, hk_block *b);               /* per slab */
+HK_INTERNAL void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b); /* kept or gathered, counted */
+HK_INTERNAL void hk_remote_send_batches(hk_heap *h); /* sends every gathered batch of h (h not empty) */
+HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same, after its kept foreign blocks */
 HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
+/* The head slab of a block in a batch or an inbox, stored in its second word
+ * by the sender (free blocks are at least 16 bytes; batching is off in check
+ * mode, which keeps a mark there). */
+#define hk_inbox_slab(b) (((hk_slab **)(b))[1])
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
