@@ -381,8 +381,8 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
   if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_free_local_slow(h, s);
 }
 
-/* hk_free_local for the slow paths. */
-static HK_NOINLINE void free_local_slow_path(hk_heap *h, hk_slab *s, hk_block *b) {
+/* hk_free_local into a slab that is not the current one of its class. */
+void hk_free_local_other(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(b == s->free)) { /* the block just freed, again (as in hk_free_local) */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
@@ -432,12 +432,12 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, (uintptr_t)b & 15 ? HAK_BLOCK_INTERIOR : HAK_BLOCK_FREE);
     return;
   }
-  if (HK_UNLIKELY(!hk_block_start_ok(s, (uintptr_t)b))) {
+  if (HK_UNLIKELY(!hk_block_start_ok_in_ss(s, (uintptr_t)b))) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
   }
-  if (s->owner == h) {
-    free_local_slow_path(h, s, b);
+  if (s->owner == h) { /* a follower unit of one of h's multi-unit slabs */
+    hk_free_local(h, s, b);
     return;
   }
   if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
@@ -454,7 +454,7 @@ static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *
     /* A thread that only frees needs a heap for its batches (remote.c). */
     hk_heap *made = hk_heap_get();
     if (made == s->owner) { /* it adopted the abandoned heap that owns s */
-      free_local_slow_path(made, s, b);
+      hk_free_local(made, s, b);
       return;
     }
     if (made) {

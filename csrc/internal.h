@@ -78,8 +78,10 @@ struct hk_heap;
  * another thread's slab never touches it, so the owner's allocations from
  * that slab do not lose the line to the freeing thread. */
 typedef struct hk_slab {
-  /* first line: fixed while formatted (any thread reads), and the remote list */
-  struct hk_heap *owner;     /* owning heap; NULL while the slab is unformatted */
+  /* first line: fixed while formatted (any thread reads), and the remote list.
+   * _Alignas: the lines must be real cache lines (the SuperSlab header put
+   * slabs[] at offset 96, so cls and shift shared a line with free and used) */
+  _Alignas(64) struct hk_heap *owner; /* owning heap; NULL while the slab is unformatted */
   uintptr_t start;           /* address of the first block */
   uint32_t block_size;
   uint32_t inv;              /* inverse of block_size's odd part mod 2^32 (hk_block_start_ok) */
@@ -105,6 +107,7 @@ typedef struct hk_slab {
 } hk_slab;
 _Static_assert(sizeof(hk_slab) == 128, "slab metadata is two cache lines");
 _Static_assert(offsetof(hk_slab, free) == 64, "the owner's fields start the second line");
+_Static_assert(_Alignof(hk_slab) == 64, "slab metadata starts on a cache line");
 
 typedef struct hk_ss {
   struct hk_heap *owner;       /* NULL while cached in the LRU */
@@ -122,6 +125,7 @@ typedef struct hk_ss {
   uint32_t pad2;
   hk_slab slabs[];             /* nslabs entries, 64-byte aligned */
 } hk_ss;
+_Static_assert(offsetof(hk_ss, slabs) % sizeof(hk_slab) == 0, "slabs[] on cache lines, at a whole number of slabs (hk_slab_of)");
 
 /* ---- thread heaps --------------------------------------------------------- */
 typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
@@ -238,7 +242,10 @@ HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
 
 static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask); }
 static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
-  return &ss->slabs[(a >> HK_SLAB_SHIFT) & g_hk.slab_mask];
+  /* &ss->slabs[i], written as one base plus a scaled index so that the
+   * compiler keeps a single register for the slab (slabs[] is at offset 128) */
+  uintptr_t i = ((a >> HK_SLAB_SHIFT) & g_hk.slab_mask) + offsetof(hk_ss, slabs) / sizeof(hk_slab);
+  return (hk_slab *)((uintptr_t)ss + i * sizeof(hk_slab));
 }
 /* The slab owning unit s (s itself unless s is a follower of a multi-unit slab). */
 static inline hk_slab *hk_slab_head(hk_slab *s) {
@@ -298,6 +305,7 @@ HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on
 HK_INTERNAL void *hk_alloc_small_slow(hk_heap *h, unsigned cls);
 HK_INTERNAL bool hk_free_small_slow(void *p);      /* hk_free_small for check/secure modes */
 HK_INTERNAL void hk_free_local_slow(hk_heap *h, hk_slab *s);
+HK_INTERNAL void hk_free_local_other(hk_heap *h, hk_slab *s, hk_block *b); /* own slab, not current */
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_freed_into_abandoned(void);  /* a remote free landed in an exited thread's heap */
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
@@ -412,12 +420,28 @@ static inline bool hk_block_start_ok(const hk_slab *s, uintptr_t a) {
   return (off >> 32) == 0 && q <= s->lim;
 }
 
-/* Free by the owning thread: the block goes straight onto its slab's list.
+/* hk_block_start_ok for an address a in s's own SuperSlab (s was found from
+ * a): |a - start| is below the SuperSlab size (at most 4 MiB, config.c), so
+ * the low 32 bits of the offset decide alone: a negative offset becomes
+ * 2^32 - k, a multiple of block_size only with a quotient far above lim. */
+static inline bool hk_block_start_ok_in_ss(const hk_slab *s, uintptr_t a) {
+  uint32_t q = (uint32_t)(a - s->start) * s->inv;
+  q = (q >> s->shift) | (q << ((32 - s->shift) & 31));
+  return q <= s->lim;
+}
+
+/* Free by the owning thread. Into the class's current slab: straight onto
+ * its list (it stays current even when empty; a full slab is never current).
  * The block just freed into this slab is at the head of its list: freeing it
  * again is the commonest double free, caught here for a compare (glibc's
- * tcache catches the same). */
+ * tcache catches the same). Into another slab: heap.c (it may empty the slab,
+ * or make a full one available). */
 static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
+  if (HK_UNLIKELY(h->current[c] != s)) {
+    hk_free_local_other(h, s, b);
+    return;
+  }
   hk_block *head = s->free;
   if (HK_UNLIKELY(b == head)) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
@@ -426,8 +450,7 @@ static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   b->next = head;
   s->free = b;
   h->nfree[c]++;
-  /* An empty current slab stays put (see heap.c); a full one is never current. */
-  if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_free_local_slow(h, s);
+  s->used--;
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
@@ -468,7 +491,7 @@ static inline bool hk_free_small(void *p) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return false;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
-  if (HK_LIKELY(s->owner == h && hk_block_start_ok(s, a))) hk_free_local(h, s, (hk_block *)p);
+  if (HK_LIKELY(s->owner == h && hk_block_start_ok_in_ss(s, a))) hk_free_local(h, s, (hk_block *)p);
   else hk_free_other(s, (hk_block *)p); /* another thread's slab, a mid-tier follower unit, or misuse */
   return true;
 }

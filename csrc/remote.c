@@ -115,6 +115,26 @@ bool hk_remote_push(hk_slab *s, hk_block *b) {
   return true;
 }
 
+/* Keeps b, of class c, on this thread's kept list of that class, which the
+ * allocation fast path pops from (current[c] points at it): 1 when kept, 0
+ * when the list is full, -1 when b is the block kept last (freed twice in a
+ * row: reported). b stays counted as used in its slab until it is handed out
+ * again or sent back (send_foreign). */
+static inline int keep(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
+  hk_slab *f = &h->foreign[c];
+  if (HK_UNLIKELY(b == f->free)) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return -1;
+  }
+  uint32_t held = 0u - f->used;
+  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return 0;
+  b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
+  f->free = b;
+  f->used--;
+  h->current[c] = f;
+  return 1;
+}
+
 /* The rest of a batched remote free of b, of class c, into heap `to` whose
  * chain in this thread's table is rb, out of line: the chain has to be sent,
  * or rb holds another heap's chain, or `to`'s thread has exited. */
@@ -148,17 +168,9 @@ void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
    * its line with blocks its owner hands out, and this thread writing it
    * would fight the owner's thread over that line (false sharing). */
   if (block_size % HK_CACHE_LINE == 0) {
-    hk_slab *f = &h->foreign[c];
-    if (HK_UNLIKELY(b == f->free)) {
-      hk_report_invalid_free(b, HAK_BLOCK_FREE);
-      return;
-    }
-    uint32_t held = 0u - f->used;
-    if (held < HK_FOREIGN_BLOCKS && held * block_size < HK_FOREIGN_BYTES) {
-      b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
-      f->free = b;
-      f->used--;
-      h->current[c] = f;
+    int kept = keep(h, c, block_size, b);
+    if (kept) {
+      if (kept < 0) return;
       h->remote_frees++;
       h->nfree[c]++;
       if (HK_UNLIKELY(!__atomic_load_n(&to->is_live, __ATOMIC_RELAXED))) hk_freed_into_abandoned();
