@@ -181,8 +181,9 @@ static void keep_one_spare(hk_heap *h, hk_slab *s) {
 
 /* Blocks other threads sent to h in batches (remote.c), each back on its
  * slab's local list, that slab on the available list (or released when it
- * emptied, but one spare); they were counted as freed when they were freed. Each carries its slab (hk_inbox_slab); a run of
- * blocks of one slab is already linked and goes onto the slab's list whole. */
+ * emptied, but one spare); they were counted as freed when they were freed.
+ * Each carries its slab (hk_inbox_slab); a run of blocks of one slab is
+ * already linked and goes onto the slab's list whole. */
 static void take_inbox(hk_heap *h) {
   hk_block *b = hk_inbox_take(h);
   while (b) {
@@ -471,7 +472,7 @@ static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *
   if (g_hk.remote_batch && !tl_heap_exited) {
     /* A thread that only frees needs a heap for its batches (remote.c). */
     hk_heap *made = hk_heap_get();
-    if (made == s->owner) { /* it adopted the abandoned heap that owns s */
+    if (made && made == s->owner) { /* it adopted the abandoned heap that owns s */
       hk_free_local(made, s, b);
       return;
     }

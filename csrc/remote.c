@@ -135,16 +135,14 @@ static inline int keep(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b)
   return 1;
 }
 
-/* The rest of a batched remote free of b, of class c, into heap `to` whose
+/* The rest of a batched remote free of b, of slab s, into heap `to` whose
  * chain in this thread's table is rb, out of line: the chain has to be sent,
  * or rb holds another heap's chain, or `to`'s thread has exited. */
-static HK_NOINLINE void free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_slab *s, hk_block *b) {
-  hk_heap *to = s->owner;
-  unsigned c = s->cls;
-  if (rb->to != to) { /* b is not linked yet */
+static HK_NOINLINE void free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_heap *to, hk_slab *s, hk_block *b) {
+  if (rb->to != to) { /* b is not linked yet (so s, whose block it is, is still formatted) */
     if (!gather(h, s, to, s->block_size, b)) return;
     h->remote_frees++;
-    h->nfree[c]++;
+    h->nfree[s->cls]++;
   } else if (rb->weight >= HK_BATCH_BYTES) {
     send_batch(rb);
   }
@@ -179,7 +177,7 @@ void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
   }
   hk_remote_batch *rb = batch_for(h, to);
   if (HK_UNLIKELY(rb->to != to)) {
-    free_batched_rare(h, rb, s, b);
+    free_batched_rare(h, rb, to, s, b);
     return;
   }
   if (HK_UNLIKELY(b == rb->head)) {
@@ -189,7 +187,7 @@ void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
   bool due = link_block(rb, s, block_size, b);
   h->remote_frees++;
   h->nfree[c]++;
-  if (HK_UNLIKELY(due || !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED))) free_batched_rare(h, rb, s, b);
+  if (HK_UNLIKELY(due || !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED))) free_batched_rare(h, rb, to, s, b);
 }
 
 /* Sends every kept foreign block to its owner. */
