@@ -14,7 +14,10 @@
  *    except a class's current slab, which stays (so a class hovering around
  *    zero live blocks does not thrash, and the free fast path needs no call):
  *    at most one empty slab per class, released as soon as another class
- *    needs a slab, or by hak_trim.
+ *    needs a slab, or by hak_trim. Besides, a class may keep one slab
+ *    emptied by blocks taken from the inbox (remote frees sent in batches)
+ *    as a spare at the tail of its available list (keep_one_spare), until
+ *    collect_all (before the heap takes a SuperSlab, trim, exit).
  *  - A SuperSlab whose slabs are all free leaves the heap for the LRU cache.
  *  - Heaps are never unmapped: a thread that exits abandons its heap, and the
  *    next new thread adopts it with everything in it.
@@ -165,13 +168,48 @@ static void unfull_slab(hk_heap *h, hk_slab *s, enum list_end where) {
 
 static void return_block(hk_heap *h, hk_slab *s, hk_block *b);
 
+/* s, of h's available list, emptied by blocks from the inbox. Released at
+ * once, as a local free would, it was formatted and carved again a moment
+ * later, 8x as often as with per-slab lists in a workload passing large
+ * blocks between threads; kept, every emptied slab, the same workload's peak
+ * RSS grew by a third. So each class keeps one spare at the tail of its
+ * available list (the allocation takes it when the slabs before it are dry)
+ * and releases the others. */
+static void keep_one_spare(hk_heap *h, hk_slab *s) {
+  hk_slab_list *l = &h->avail[s->cls];
+  hk_slab *last = l->tail == s ? s->prev : l->tail; /* the last available slab other than s */
+  if (last && last != l->head && last->used == 0) { /* the spare */
+    retire_slab(h, s);
+  } else if (s->full) {
+    unfull_slab(h, s, AT_TAIL);
+  } else if (l->tail != s) {
+    list_remove(l, s);
+    list_push_tail(l, s);
+  }
+}
+
 /* Blocks other threads sent to h in batches (remote.c), each back on its
- * slab's local list; they were counted as freed when they were freed. */
+ * slab's local list, that slab on the available list (or released when it
+ * emptied, but one spare); they were counted as freed when they were freed.
+ * Each carries its slab (hk_inbox_slab); a run of blocks of one slab is
+ * already linked and goes onto the slab's list whole. */
 static void take_inbox(hk_heap *h) {
-  for (hk_block *b = hk_inbox_take(h), *next; b; b = next) {
-    next = hk_next(b);
-    uintptr_t a = (uintptr_t)b;
-    return_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
+  hk_block *b = hk_inbox_take(h);
+  while (b) {
+    hk_slab *s = hk_inbox_slab(b);
+    hk_block *last = b, *next;
+    uint32_t n = 1;
+    /* raw links: batching is off in secure mode (remote.c) */
+    while ((next = last->next) && hk_inbox_slab(next) == s) {
+      last = next;
+      n++;
+    }
+    last->next = s->free;
+    s->free = b;
+    s->used -= n;
+    if (s->used == 0 && !is_retained(h, s)) keep_one_spare(h, s);
+    else if (s->full) unfull_slab(h, s, AT_TAIL);
+    b = next;
   }
 }
 
@@ -266,8 +304,11 @@ static hk_ss *ss_with_run(hk_heap *h, unsigned span, int *idx) {
 static hk_slab *new_slab(hk_heap *h, unsigned c) {
   unsigned span = hk_class_span[c];
   int idx;
-  /* Growing: first hand the other heaps what this thread freed into them. */
-  hk_remote_flush(h);
+  /* Growing: first hand the other heaps what this thread gathered for them
+   * (its kept foreign blocks, at most HK_FOREIGN_BYTES a class, stay for its
+   * own reuse until collect_all: sending them at every new slab cost more
+   * than they save when slabs hold few blocks). */
+  hk_remote_send_batches(h);
   hk_ss *ss = ss_with_run(h, span, &idx);
   if (!ss && retire_retained(h, c)) ss = ss_with_run(h, span, &idx);
   if (!ss) {
@@ -365,9 +406,10 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
   if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_slab_unfull_or_retire(h, s);
 }
 
-/* A free by the owning thread on a slow path (secure links, counted): as
- * hk_free_local, with its double-free check. */
-static void free_own_block(hk_heap *h, hk_slab *s, hk_block *b) {
+/* hk_free_local into a slab that is not the current one of its class (all of
+ * them in check and secure modes, whose current slab is always the empty one:
+ * so their frees get secure links and the retire/unfull events here). */
+void hk_free_local_other(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(b == s->free)) { /* the block just freed, again (as in hk_free_local) */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
@@ -409,29 +451,48 @@ void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s) {
 
 /* A free whose unit is not owned by this thread: a follower unit of a
  * multi-unit slab (redirected to its head), or another thread's slab. */
+static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b);
+
 void hk_free_other(hk_slab *s, hk_block *b) {
   hk_heap *h = hk_tl_heap;
   s = hk_slab_head(s);
-  unsigned c = s->cls; /* read before the push: afterwards the owner may release the slab */
-  if (HK_UNLIKELY(c >= HK_NCLASSES)) {
+  if (HK_UNLIKELY(s->cls >= HK_NCLASSES)) {
     hk_report_invalid_free(b, (uintptr_t)b & 15 ? HAK_BLOCK_INTERIOR : HAK_BLOCK_FREE);
     return;
   }
-  if (HK_UNLIKELY(!hk_block_start_ok(s, (uintptr_t)b))) {
+  if (HK_UNLIKELY(!hk_block_start_ok_in_ss(s, (uintptr_t)b))) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
   }
-  if (HK_UNLIKELY(h == &hk_empty_heap) && g_hk.remote_batch && !tl_heap_exited) {
-    /* A thread that only frees needs a heap for its batches (remote.c). */
-    hk_heap *made = hk_heap_get();
-    if (made) h = made;
-  }
-  hk_heap *owner = s->owner; /* heaps are never unmapped: safe to read after the push */
-  if (owner == h) {
-    free_own_block(h, s, b);
+  if (s->owner == h) { /* a follower unit of one of h's multi-unit slabs */
+    hk_free_local(h, s, b);
     return;
   }
-  if (!hk_remote_free(h, s, b)) return;
+  if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
+    if (HK_UNLIKELY(hk_remote_free_batched(h, s, b))) hk_freed_into_abandoned(); /* counts it */
+    return;
+  }
+  free_remote_unbatched(h, s, b);
+}
+
+/* A remote free by a thread without a heap, or with batching off (out of
+ * line: hk_free_other stays a leaf that tail-calls). */
+static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (g_hk.remote_batch && !tl_heap_exited) {
+    /* A thread that only frees needs a heap for its batches (remote.c). */
+    hk_heap *made = hk_heap_get();
+    if (made && made == s->owner) { /* it adopted the abandoned heap that owns s */
+      hk_free_local(made, s, b);
+      return;
+    }
+    if (made) {
+      if (hk_remote_free_batched(made, s, b)) hk_freed_into_abandoned();
+      return;
+    }
+  }
+  unsigned c = s->cls; /* read before the push: afterwards the owner may release the slab */
+  hk_heap *owner = s->owner; /* heaps are never unmapped: safe to read after the push */
+  if (!hk_remote_push(s, b)) return;
   if (h != &hk_empty_heap) {
     h->remote_frees++;
     h->nfree[c]++;

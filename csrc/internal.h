@@ -105,8 +105,10 @@ struct hk_heap;
  * another thread's slab never touches it, so the owner's allocations from
  * that slab do not lose the line to the freeing thread. */
 typedef struct hk_slab {
-  /* first line: fixed while formatted (any thread reads), and the remote list */
-  struct hk_heap *owner;     /* owning heap; NULL while the slab is unformatted */
+  /* first line: fixed while formatted (any thread reads), and the remote list.
+   * _Alignas: the lines must be real cache lines (the SuperSlab header put
+   * slabs[] at offset 96, so cls and shift shared a line with free and used) */
+  _Alignas(64) struct hk_heap *owner; /* owning heap; NULL while the slab is unformatted */
   uintptr_t start;           /* address of the first block */
   uint32_t block_size;
   uint32_t inv;              /* inverse of block_size's odd part mod 2^32 (hk_block_start_ok) */
@@ -132,6 +134,7 @@ typedef struct hk_slab {
 } hk_slab;
 _Static_assert(sizeof(hk_slab) == 128, "slab metadata is two cache lines");
 _Static_assert(offsetof(hk_slab, free) == 64, "the owner's fields start the second line");
+_Static_assert(_Alignof(hk_slab) == 64, "slab metadata starts on a cache line");
 
 typedef struct hk_ss {
   struct hk_heap *owner;       /* NULL while cached in the LRU */
@@ -149,6 +152,7 @@ typedef struct hk_ss {
   uint32_t pad2;
   hk_slab slabs[];             /* nslabs entries, 64-byte aligned */
 } hk_ss;
+_Static_assert(offsetof(hk_ss, slabs) % sizeof(hk_slab) == 0, "slabs[] on cache lines, at a whole number of slabs (hk_slab_of)");
 
 /* ---- thread heaps --------------------------------------------------------- */
 typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
@@ -158,7 +162,8 @@ typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
 typedef struct hk_remote_batch {
   struct hk_heap *to;        /* destination heap; stale once the chain is sent */
   hk_block *head, *tail;     /* NULL when empty */
-  uint32_t count, bytes;
+  uint32_t weight;           /* its blocks' sizes, each counted as at least 1/64 of a batch */
+  uint32_t pad;
 } hk_remote_batch;
 #define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
 
@@ -273,7 +278,10 @@ HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
 
 static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask); }
 static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
-  return &ss->slabs[(a >> HK_SLAB_SHIFT) & g_hk.slab_mask];
+  /* &ss->slabs[i], written as one base plus a scaled index so that the
+   * compiler keeps a single register for the slab (slabs[] is at offset 128) */
+  uintptr_t i = ((a >> HK_SLAB_SHIFT) & g_hk.slab_mask) + offsetof(hk_ss, slabs) / sizeof(hk_slab);
+  return (hk_slab *)((uintptr_t)ss + i * sizeof(hk_slab));
 }
 /* The slab owning unit s (s itself unless s is a follower of a multi-unit slab). */
 static inline hk_slab *hk_slab_head(hk_slab *s) {
@@ -335,16 +343,25 @@ HK_INTERNAL void hk_corrupt_list(const hk_slab *s, const hk_block *at) __attribu
 HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local); /* s: head slab */
 /* remote.c */
 /* s: head slab of another heap; false: b was refused (freed twice in a row, reported) */
-HK_INTERNAL bool hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b);
-HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* sends every gathered batch of h */
+HK_INTERNAL bool hk_remote_push(hk_slab *s, hk_block *b);               /* per slab */
+/* b kept or gathered, and counted; true when its owner's thread has exited
+ * (the caller then counts it towards reclaiming abandoned heaps: heap.c) */
+HK_INTERNAL bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b);
+HK_INTERNAL void hk_remote_send_batches(hk_heap *h); /* sends every gathered batch of h (h not empty) */
+HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same, after its kept foreign blocks */
 HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
+/* The head slab of a block in a batch or an inbox, stored in its second word
+ * by the sender (free blocks are at least 16 bytes; batching is off in check
+ * mode, which keeps a mark there). */
+#define hk_inbox_slab(b) (((hk_slab **)(b))[1])
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 HK_INTERNAL void *hk_alloc_slab_slow(hk_heap *h, unsigned cls);
 HK_INTERNAL bool hk_free_slab_block_slow(void *p);      /* hk_free_slab_block for check/secure modes */
 /* A local free found the slab full (unfull: back to the available list) or
- * left it empty (retire: back to its SuperSlab); the fast path calls it. */
+ * left it empty (retire: back to its SuperSlab). */
 HK_INTERNAL void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s);
+HK_INTERNAL void hk_free_local_other(hk_heap *h, hk_slab *s, hk_block *b); /* own slab, not current */
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_freed_into_abandoned(void);  /* a remote free landed in an exited thread's heap */
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
@@ -455,22 +472,38 @@ static inline bool hk_block_start_ok(const hk_slab *s, uintptr_t a) {
   return (off >> 32) == 0 && q <= s->lim;
 }
 
-/* Free by the owning thread: the block goes straight onto its slab's list.
+/* hk_block_start_ok for an address a in s's own SuperSlab (s was found from
+ * a): |a - start| is below the SuperSlab size (at most 4 MiB, config.c), so
+ * the low 32 bits of the offset decide alone: a negative offset becomes
+ * 2^32 - k, a multiple of block_size only with a quotient far above lim. */
+static inline bool hk_block_start_ok_in_ss(const hk_slab *s, uintptr_t a) {
+  uint32_t q = (uint32_t)(a - s->start) * s->inv;
+  q = (q >> s->shift) | (q << ((32 - s->shift) & 31));
+  return q <= s->lim;
+}
+
+/* Free by the owning thread. Into the class's current slab: straight onto
+ * its list (it stays current even when empty; a full slab is never current).
  * The block just freed into this slab is at the head of its list: freeing it
  * again is the commonest double free, caught here for a compare (glibc's
- * tcache catches the same). */
+ * tcache catches the same). Into another slab: heap.c (it may empty the slab,
+ * or make a full one available). */
 static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
+  if (HK_UNLIKELY(h->current[c] != s)) {
+    hk_free_local_other(h, s, b);
+    return;
+  }
   hk_block *head = s->free;
   if (HK_UNLIKELY(b == head)) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
   }
+  HK_ASSERT(s->used > 0, "a block coming back was counted in used");
   b->next = head;
   s->free = b;
   h->nfree[c]++;
-  /* An empty current slab stays put (see heap.c); a full one is never current. */
-  if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
+  s->used--; /* the current slab stays put when it empties (see heap.c), and is never full */
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
@@ -512,7 +545,7 @@ static inline bool hk_free_slab_block(void *p) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return false;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
-  if (HK_LIKELY(s->owner == h && hk_block_start_ok(s, a))) hk_free_local(h, s, (hk_block *)p);
+  if (HK_LIKELY(s->owner == h && hk_block_start_ok_in_ss(s, a))) hk_free_local(h, s, (hk_block *)p);
   else hk_free_other(s, (hk_block *)p); /* another thread's slab, a follower unit of a multi-unit slab, or misuse */
   return true;
 }

@@ -40,6 +40,10 @@
 
 #define HK_BATCH_BLOCKS 64
 #define HK_BATCH_BYTES (256u << 10)
+/* A chain is sent when its weight reaches HK_BATCH_BYTES: at most
+ * HK_BATCH_BLOCKS blocks, and at most HK_BATCH_BYTES bytes plus one block
+ * (one counter, one compare). */
+#define HK_BLOCK_MIN_WEIGHT (HK_BATCH_BYTES / HK_BATCH_BLOCKS)
 /* Foreign blocks a thread keeps per class for its own allocations; slab
  * starts are page aligned, so blocks of a multiple of the line size never
  * share a line with another block. */
@@ -51,7 +55,7 @@
 static void push_chain(_Atomic(hk_block *) *list, hk_block *head, hk_block *tail) {
   hk_block *old = atomic_load_explicit(list, memory_order_relaxed);
   do {
-    hk_set_next(tail, old);
+    tail->next = old; /* raw, as gather's links */
   } while (!atomic_compare_exchange_weak_explicit(list, &old, head, memory_order_release, memory_order_relaxed));
 }
 
@@ -59,7 +63,7 @@ static void send_batch(hk_remote_batch *rb) {
   if (!rb->head) return;
   push_chain(&rb->to->inbox, rb->head, rb->tail);
   rb->head = rb->tail = NULL;
-  rb->count = rb->bytes = 0;
+  rb->weight = 0;
 }
 
 static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to) {
@@ -68,10 +72,22 @@ static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to) {
 }
 _Static_assert(HK_REMOTE_SLOTS == 1 << 3, "batch_for takes the top 3 bits");
 
-/* Sends b to the owner of its (head) slab s, gathered with others for it;
- * false when b was the last block gathered (freed twice in a row). */
-static bool send_block(hk_heap *h, hk_slab *s, hk_block *b) {
-  hk_heap *to = s->owner;
+/* Links b, of (head) slab s, at the head of rb's chain. b's second word
+ * carries s to the owner (take_inbox): it is on the line the owner reads
+ * anyway. Raw links: batching is off in secure and check modes. Returns
+ * true when the chain is due to be sent. */
+static inline bool link_block(hk_remote_batch *rb, hk_slab *s, uint32_t block_size, hk_block *b) {
+  b->next = rb->head;
+  hk_inbox_slab(b) = s;
+  if (!rb->head) rb->tail = b;
+  rb->head = b;
+  rb->weight += block_size > HK_BLOCK_MIN_WEIGHT ? block_size : HK_BLOCK_MIN_WEIGHT;
+  return rb->weight >= HK_BATCH_BYTES;
+}
+
+/* Gathers b, of (head) slab s, for s's owner heap `to`; false when b was
+ * the last block gathered (freed twice in a row). */
+static bool gather(hk_heap *h, hk_slab *s, hk_heap *to, uint32_t block_size, hk_block *b) {
   hk_remote_batch *rb = batch_for(h, to);
   if (rb->to != to) {
     send_batch(rb);
@@ -81,39 +97,13 @@ static bool send_block(hk_heap *h, hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return false;
   }
-  hk_set_next(b, rb->head);
-  if (!rb->head) rb->tail = b;
-  rb->head = b;
-  rb->bytes += s->block_size;
-  if (++rb->count >= HK_BATCH_BLOCKS || rb->bytes >= HK_BATCH_BYTES) send_batch(rb);
+  if (link_block(rb, s, block_size, b)) send_batch(rb);
   return true;
-}
-
-/* Keeps b, of class c, for this thread's next allocations of that class when
- * there is room (1); 0 when there is none; -1 when b is the block kept last
- * (freed twice in a row). */
-static int keep_foreign(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
-  hk_slab *f = &h->foreign[c];
-  if (HK_UNLIKELY(b == f->free)) {
-    hk_report_invalid_free(b, HAK_BLOCK_FREE);
-    return -1;
-  }
-  /* Only blocks that fill whole cache lines: a smaller one shares its line
-   * with blocks its owner hands out, and this thread writing it would fight
-   * the owner's thread over that line (false sharing). */
-  if (block_size % HK_CACHE_LINE) return 0;
-  uint32_t held = 0u - f->used;
-  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return 0;
-  b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
-  f->free = b;
-  f->used--;
-  h->current[c] = f;
-  return 1;
 }
 
 /* Pushes b alone onto its slab's remote list; false when b is the block
  * pushed last (freed twice in a row from other threads). */
-static bool push_to_slab(hk_slab *s, hk_block *b) {
+bool hk_remote_push(hk_slab *s, hk_block *b) {
   hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
     if (HK_UNLIKELY(old == b)) {
@@ -125,30 +115,104 @@ static bool push_to_slab(hk_slab *s, hk_block *b) {
   return true;
 }
 
-bool hk_remote_free(hk_heap *h, hk_slab *s, hk_block *b) {
-  if (!g_hk.remote_batch || h == &hk_empty_heap) return push_to_slab(s, b);
-  int kept = keep_foreign(h, s->cls, s->block_size, b);
-  return kept ? kept > 0 : send_block(h, s, b);
+/* Keeps b, of class c, on this thread's kept list of that class, which the
+ * allocation fast path pops from (current[c] points at it): 1 when kept, 0
+ * when the list is full, -1 when b is the block kept last (freed twice in a
+ * row: reported). b stays counted as used in its slab until it is handed out
+ * again or sent back (send_foreign). */
+static inline int keep(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
+  hk_slab *f = &h->foreign[c];
+  if (HK_UNLIKELY(b == f->free)) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return -1;
+  }
+  uint32_t held = 0u - f->used;
+  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return 0;
+  b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
+  f->free = b;
+  f->used--;
+  h->current[c] = f;
+  return 1;
+}
+
+/* The rest of a batched remote free of b, of slab s, into heap `to` whose
+ * chain in this thread's table is rb, out of line: the chain has to be sent,
+ * or rb holds another heap's chain, or `to`'s thread has exited. */
+static HK_NOINLINE bool free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_heap *to, hk_slab *s, hk_block *b) {
+  if (rb->to != to) { /* b is not linked yet (so s, whose block it is, is still formatted) */
+    if (!gather(h, s, to, s->block_size, b)) return false;
+    h->remote_frees++;
+    h->nfree[s->cls]++;
+  } else if (rb->weight >= HK_BATCH_BYTES) {
+    send_batch(rb);
+  }
+  return !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED);
+}
+
+/* The whole batched remote free: keep b for reuse when its class qualifies
+ * and there is room (only then can b be on the kept list, so only then is
+ * that list's head compared for a repeated free), otherwise gather it for
+ * the owner; then count it. A leaf whose rare cases are tail calls: it is
+ * most of a remote free's instructions. */
+bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
+  unsigned c = s->cls;
+  uint32_t block_size = s->block_size;
+  hk_heap *to = s->owner; /* heaps are never unmapped: safe to read after b is sent */
+  if (HK_UNLIKELY(!to)) { /* the slab was released meanwhile: b was not live */
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return false;
+  }
+  /* Only blocks that fill whole cache lines are kept: a smaller one shares
+   * its line with blocks its owner hands out, and this thread writing it
+   * would fight the owner's thread over that line (false sharing). */
+  if (block_size % HK_CACHE_LINE == 0) {
+    int kept = keep(h, c, block_size, b);
+    if (kept) {
+      if (kept < 0) return false;
+      h->remote_frees++;
+      h->nfree[c]++;
+      return !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED);
+    }
+  }
+  hk_remote_batch *rb = batch_for(h, to);
+  if (HK_UNLIKELY(rb->to != to)) {
+    return free_batched_rare(h, rb, to, s, b);
+  }
+  if (HK_UNLIKELY(b == rb->head)) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE); /* freed twice in a row */
+    return false;
+  }
+  bool due = link_block(rb, s, block_size, b);
+  h->remote_frees++;
+  h->nfree[c]++;
+  if (HK_UNLIKELY(due || !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED))) return free_batched_rare(h, rb, to, s, b);
+  return false;
 }
 
 /* Sends every kept foreign block to its owner. */
 static void send_foreign(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     hk_slab *f = &h->foreign[c];
+    if (f->free == HK_END) continue;
     for (hk_block *b = f->free, *next; b != HK_END; b = next) {
       next = b->next;
       uintptr_t a = (uintptr_t)b;
-      (void)send_block(h, hk_slab_head(hk_slab_of(hk_ss_of(a), a)), b);
+      hk_slab *s = hk_slab_head(hk_slab_of(hk_ss_of(a), a));
+      (void)gather(h, s, s->owner, s->block_size, b);
     }
     f->free = HK_END; /* current[c] may still point here: the next allocation's slow path moves it */
     f->used = 0;
   }
 }
 
+void hk_remote_send_batches(hk_heap *h) {
+  for (unsigned i = 0; i < HK_REMOTE_SLOTS; i++) send_batch(&h->remote_batch[i]);
+}
+
 void hk_remote_flush(hk_heap *h) {
   if (h == &hk_empty_heap) return;
   send_foreign(h);
-  for (unsigned i = 0; i < HK_REMOTE_SLOTS; i++) send_batch(&h->remote_batch[i]);
+  hk_remote_send_batches(h);
 }
 
 hk_block *hk_inbox_take(hk_heap *h) {

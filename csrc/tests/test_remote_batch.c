@@ -120,6 +120,99 @@ static void partial_batch(void *arg)
   live_consumer(64, 10, 0);
 }
 
+static void large_blocks(void *arg)
+{
+  (void)arg;
+  /* 16 KiB (multi-unit slabs): 2 kept (32 KiB a class), then a batch every 16
+   * blocks (256 KiB), 3 waiting; runs of one slab go back to it whole */
+  live_consumer(16384, 2 + 2 * 16 + 3, 2 * 16);
+}
+
+/* ---- slabs emptied by what the owner takes from its inbox ------------------ */
+
+static void *free_then_exit(void *arg)
+{
+  struct handoff *h = arg;
+  for (size_t i = 0; i < h->count; i++) hak_free(h->ptrs[i]);
+  return NULL; /* its exit sends the kept blocks and the partial batch */
+}
+
+/* Every slab of a class emptied at once by blocks from the inbox: the owner
+ * keeps its current slab and one spare, and gives the others back to their
+ * SuperSlab when it takes the inbox (here: the first allocation of another
+ * class, whose refill takes it), without waiting for a trim. */
+static void inbox_emptied_slabs_released(void *arg)
+{
+  (void)arg;
+  batching_on();
+  enum { N = 256 };
+  static void *ptrs[N];
+  for (size_t i = 0; i < N; i++) ptrs[i] = hak_malloc(16384);
+  hak_stats_t s0 = stats_now();
+  CHECK(s0.slabs_in_use >= 8, "%llu slabs for %d blocks of 16 KiB, want at least 8", U(s0.slabs_in_use), N);
+  struct handoff h = HANDOFF(ptrs, N);
+  pthread_t t;
+  pthread_create(&t, NULL, free_then_exit, &h);
+  pthread_join(t, NULL);
+  void *other = hak_malloc(48);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
+  CHECK(s1.slabs_in_use <= 3, "%llu slabs in use after every 16 KiB block came back (want the current one, a spare and the "
+        "48-byte slab)", U(s1.slabs_in_use));
+  hak_free(other);
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
+}
+
+/* ---- a free-only thread that adopts the owner's heap ------------------------ */
+
+enum { ADOPT_N = 300 };
+static void *adopt_blocks[ADOPT_N];
+
+static void *alloc_and_exit(void *arg)
+{
+  (void)arg;
+  for (size_t i = 0; i < ADOPT_N; i++) {
+    adopt_blocks[i] = hak_malloc(64 + 64 * (i % 4));
+    fill(adopt_blocks[i], 64 + 64 * (i % 4));
+  }
+  return NULL;
+}
+
+static void *free_adopted(void *arg)
+{
+  int *bad = arg;
+  for (size_t i = 0; i < ADOPT_N; i++) {
+    if (!verify(adopt_blocks[i], 64 + 64 * (i % 4))) ++*bad;
+    hak_free(adopt_blocks[i]);
+  }
+  return NULL;
+}
+
+/* A thread whose first call is a free gets a heap for its batches: here the
+ * abandoned heap of the thread that allocated the blocks, so every free is
+ * local, none is kept or gathered, and the counts are exact. */
+static void free_only_thread_adopts_owner(void *arg)
+{
+  (void)arg;
+  batching_on();
+  hak_stats_t s0 = stats_now();
+  pthread_t t;
+  pthread_create(&t, NULL, alloc_and_exit, NULL);
+  pthread_join(t, NULL);
+  int bad = 0;
+  pthread_create(&t, NULL, free_adopted, &bad);
+  pthread_join(t, NULL);
+  hak_stats_t s1 = stats_now();
+  CHECK(bad == 0, "%d blocks damaged before their free", bad);
+  CHECK(s1.frees - s0.frees == ADOPT_N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), ADOPT_N);
+  CHECK(s1.remote_frees == s0.remote_frees, "remote_frees moved by %llu: the adopting thread owns the blocks",
+        U(s1.remote_frees - s0.remote_frees));
+  CHECK(s1.bytes_in_use == s0.bytes_in_use, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use), U(s0.bytes_in_use));
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
+}
+
 /* ---- fewer blocks than a batch, spread over many slabs -------------------- */
 
 static void *free_all(void *arg)
@@ -289,6 +382,9 @@ int main(void)
   check_in_child("full batches", full_batches, NULL);
   check_in_child("partial batch", partial_batch, NULL);
   check_in_child("small blocks not kept", small_blocks_not_kept, NULL);
+  check_in_child("large blocks, batches by bytes", large_blocks, NULL);
+  check_in_child("slabs emptied from the inbox released, one spare kept", inbox_emptied_slabs_released, NULL);
+  check_in_child("free-only thread adopts the owner's heap", free_only_thread_adopts_owner, NULL);
   check_in_child("many classes", many_classes, NULL);
   check_in_child("cross threads", cross_threads, NULL);
   check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
