@@ -16,10 +16,10 @@
  *   remote.c      frees into other threads' slabs: per-slab lists, or batches sent to the owner heap
  *   heap.c        thread heaps: per-class slab lists, slow paths, abandon/adopt at thread exit
  *   large.c       allocations above the slab tier: page runs in 1 GiB arenas; huge blocks map their own
- *   lent.c        the set of 64 KiB blocks lent to JavaScript with no guard
+ *   lent.c        marks of the slab blocks lent to JavaScript with no guard
  *   dispatch.c    the paths above the inline fast paths: routing to a tier, block state, realloc, calloc
  *   stats.c       counters summed on demand, JSON and text reports
- *   buffer.c      blocks lent to JavaScript as ArrayBuffers (guarded, or recorded in lent.c)
+ *   buffer.c      blocks lent to JavaScript as ArrayBuffers (guarded, or marked in lent.c)
  *   fork.c        fork handlers: every lock taken before fork, released after
  *   api.c         the public face: the hak_* functions of hakmem.h the layers do not export
  *   js_entry.c    entry points shaped for JavaScript FFIs: int32 sizes and counts (bun:ffi's fast conversion)
@@ -122,7 +122,13 @@ typedef struct hk_slab {
   uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
   uint8_t pad0[2];
   _Atomic(hk_block *) remote; /* frees from other threads, collected by the owner */
-  uint8_t pad1[16];
+  /* bit i: block i is lent to JavaScript with no guard (lent.c); only in
+   * slabs of at most 64 blocks. Set by the owner, cleared by any thread;
+   * 0 after formatting, and 0 whenever used is 0 unless a lent block was
+   * given back by hak_free (misuse). Checked frees of a slab with bits set
+   * leave the fast path. */
+  _Atomic uint64_t lent;
+  uint8_t pad1[8];
   /* second line: the owner's */
   hk_block *free;            /* local free list (owner only), ends in HK_END */
   uint32_t used;             /* blocks handed out and not yet back on a local list: exact */
@@ -382,9 +388,9 @@ HK_INTERNAL size_t hk_large_flush(void);          /* decommits every cached free
 HK_INTERNAL bool hk_large_decay(void);            /* releases what outlived the TTL; true: some still cached */
 HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);
 /* lent.c */
-HK_INTERNAL bool hk_lent_unguarded(const void *p); /* a live 64 KiB block lent with no guard */
-HK_INTERNAL bool hk_lent_record(void *p, size_t size); /* false: no memory for the record */
-HK_INTERNAL size_t hk_lent_lookup(const void *p, bool take); /* its size, 0: not recorded; take removes it */
+HK_INTERNAL bool hk_lent_mark(void *p, size_t size); /* p: a new block of a slab of <= 64; false: no memory for the size */
+HK_INTERNAL bool hk_lent_unguarded(const void *p); /* a block marked lent, not yet taken back */
+HK_INTERNAL size_t hk_lent_size(const void *p, bool take); /* the size lent, 0: not marked; take unmarks it */
 HK_INTERNAL void hk_lent_fork_prepare(void);
 HK_INTERNAL void hk_lent_fork_parent(void);
 /* report.c holds the counters of rare events, stats.c sums them */
@@ -507,12 +513,12 @@ static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
- * thread's slab, a follower unit, or the 64 KiB class, whose blocks may be
- * lent unguarded: buffer.c). */
+ * thread's slab, a follower unit, or a slab with blocks lent unguarded to
+ * JavaScript: lent.c, whose bits the exact check reads). */
 static inline hk_slab *hk_own_slab_of(uintptr_t a) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return NULL;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
-  if (HK_UNLIKELY(s->owner != hk_tl_heap || s->block_size == HK_SLAB_MAX)) return NULL;
+  if (HK_UNLIKELY(s->owner != hk_tl_heap || atomic_load_explicit(&s->lent, memory_order_relaxed) != 0)) return NULL;
   return s;
 }
 

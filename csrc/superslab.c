@@ -75,6 +75,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   s->was_formatted = 1;
   s->next = s->prev = NULL;
   atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+  atomic_store_explicit(&s->lent, 0, memory_order_relaxed); /* stale only after a lent block was given to hak_free */
   s->owner = owner;
   for (unsigned k = 1; k < span; k++) {
     ss->slabs[idx + k].cls = HK_CLASS_FOLLOWER;

@@ -1,6 +1,9 @@
 /* The C side of the JavaScript bindings' buffers and checked frees:
  * hak_buffer_* (csrc/buffer.c), hak_free_checked's fast path and the marks
  * hak_free_batch_checked writes into blocks while it checks a batch. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include "check.h"
 
 /* hak_buffer_alloc: zeroed, its address no block start, refused by free and
@@ -120,11 +123,94 @@ static void unguarded(void) {
   CHECK(hak_owns(p) && hak_free_checked(p) == HAK_OK, "plain 64 KiB block");
 }
 
+/* The lent marks are per block: plain 64 KiB blocks of the slabs that hold
+ * lent ones stay the caller's (checked frees decide on the exact path there),
+ * and a released block is a plain block again when it is handed out anew. */
+static void marks_per_block(void) {
+  enum { N = 24 };
+  void *lent[N], *plain[N];
+  hak_stats_t before, after;
+  hak_stats(&before);
+  for (int i = 0; i < N; i++) { /* interleaved: the same class, the same slabs */
+    lent[i] = hak_buffer_alloc(65536 - (size_t)(i % 3 == 2 ? 7 : 0), i & 1);
+    plain[i] = hak_malloc(65536);
+    CHECK(lent[i] && plain[i], "blocks %d", i);
+  }
+  int refused = 0, owned = 0;
+  for (int i = 0; i < N; i++) {
+    refused += hak_block_state(lent[i]) == HAK_BLOCK_FOREIGN && !hak_owns(lent[i]) && hak_usable_size(lent[i]) == 0;
+    owned += hak_block_state(plain[i]) == HAK_BLOCK_LIVE && hak_owns(plain[i]) && hak_usable_size(plain[i]) == 65536;
+  }
+  CHECK(refused == N && owned == N, "lent %d of %d refused, plain %d of %d owned", refused, N, owned, N);
+  void *batch[N / 2];
+  size_t bad = 99;
+  for (int i = 0; i < N / 2; i++) batch[i] = plain[i];
+  CHECK(hak_free_batch_checked(batch, N / 2, &bad) == HAK_OK, "plain blocks beside lent ones freed by a checked batch");
+  for (int i = N / 2; i < N; i++) CHECK(hak_free_checked(plain[i]) == HAK_OK, "plain block %d freed checked", i);
+  for (int i = 0; i < N; i++) hak_buffer_free(lent[i], NULL);
+  hak_stats(&after);
+  CHECK(after.frees - before.frees == 2 * N, "every block freed once: %llu frees", (unsigned long long)(after.frees - before.frees));
+  CHECK(after.slabs_in_use <= before.slabs_in_use + 1,
+        "the slabs emptied went back (in use %llu, before %llu)", (unsigned long long)after.slabs_in_use,
+        (unsigned long long)before.slabs_in_use);
+  int clean = 0;
+  for (int i = 0; i < N; i++) { /* the same blocks again (LIFO), with no mark left on them */
+    void *p = hak_malloc(65536);
+    clean += hak_block_state(p) == HAK_BLOCK_LIVE && hak_buffer_size(p) == 0 && hak_free_checked(p) == HAK_OK;
+  }
+  CHECK(clean == N, "%d of %d blocks plain after their buffers were released", clean, N);
+}
+
+/* Buffers given back by another thread (a Worker's, or a collector's): the
+ * marks are cleared by that thread while this one lends more in the same
+ * slabs (make tsan runs this). */
+enum { RING = 256, ROUNDS = 4000 };
+static void *_Atomic ring[RING];
+static void *release_ring(void *arg) {
+  (void)arg;
+  for (int k = 0; k < ROUNDS; k++) {
+    void *b;
+    while (!(b = atomic_exchange(&ring[k % RING], NULL))) sched_yield();
+    if (hak_buffer_size(b) != (k % 5 == 4 ? 65530 : 65536)) return (void *)1;
+    hak_buffer_free(b, NULL);
+  }
+  return NULL;
+}
+static void released_elsewhere(void) {
+  hak_stats_t before, after;
+  hak_stats(&before);
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, release_ring, NULL) == 0, "thread");
+  int good = 0;
+  for (int k = 0; k < ROUNDS; k++) {
+    uint8_t *b = hak_buffer_alloc(k % 5 == 4 ? 65530 : 65536, 0);
+    good += b != NULL && hak_free_checked(b) == HAK_E_FOREIGN;
+    b[0] = (uint8_t)k;
+    while (atomic_load(&ring[k % RING])) sched_yield();
+    atomic_store(&ring[k % RING], b);
+  }
+  void *rc = (void *)2;
+  pthread_join(t, &rc);
+  CHECK(rc == NULL && good == ROUNDS, "every buffer refused by free, then released with its own size elsewhere");
+  hak_stats(&after);
+  CHECK(after.frees - before.frees == ROUNDS, "%llu frees for %d buffers", (unsigned long long)(after.frees - before.frees), ROUNDS);
+  int clean = 0;
+  void *p[64];
+  for (int i = 0; i < 64; i++) {
+    p[i] = hak_malloc(65536);
+    clean += hak_block_state(p[i]) == HAK_BLOCK_LIVE && hak_buffer_size(p[i]) == 0;
+  }
+  for (int i = 0; i < 64; i++) clean += hak_free_checked(p[i]) == HAK_OK;
+  CHECK(clean == 128, "blocks plain after release by another thread: %d of 128", clean);
+}
+
 int main(void) {
   check_timeout(120);
   buffers();
   checked_free();
   batch_marks();
   unguarded();
+  marks_per_block();
+  released_elsewhere();
   return check_finish();
 }
