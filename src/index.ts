@@ -91,7 +91,7 @@ const toOwnedBuffer = toBuffer as unknown as (
   ptr: Pointer,
   byteOffset: number,
   byteLength: number,
-  deallocatorContext: null,
+  deallocatorContext: number | null,
   deallocator: Pointer,
 ) => Uint8Array<ArrayBuffer>;
 const toView = toArrayBuffer as unknown as (ptr: Pointer, byteOffset: number, byteLength: number) => ArrayBuffer;
@@ -157,7 +157,8 @@ const native: NativeHakmem = {
   bufferFree: (address) => sym.hak_buffer_free(asPtr(address), null),
   // toBuffer makes the Uint8Array directly (no separate ArrayBuffer object until .buffer is read): the cheapest
   // way bun:ffi has to lend memory with a native deallocator.
-  lendBuffer: (address, size) => toOwnedBuffer(address as Pointer, 0, size, null, bufferFreeFn),
+  // The context is the size, which hak_buffer_free reads to skip a lookup for guarded buffers (hakmem.h).
+  lendBuffer: (address, size) => toOwnedBuffer(address as Pointer, 0, size, size, bufferFreeFn),
   // Bun 1.4: transfer(0) of an ArrayBuffer with a native deallocator detaches it and runs the deallocator now.
   unlendBuffer: (buffer) => void buffer.transfer(0),
   borrowView: (address, length) => new Uint8Array(toView(asPtr(address), 0, length)),

@@ -65,8 +65,9 @@ export interface NativeHakmem {
   /** `hak_buffer_free`: gives lent bytes back now. */
   bufferFree(address: number): void;
   /**
-   * A Uint8Array over `size` lent bytes at `address` (from bufferAlloc) whose ArrayBuffer gives them back when it is
-   * collected. May throw (the runtime's own limits); the caller then frees them.
+   * A Uint8Array over `size` lent bytes at `address` (from bufferAlloc of that same size: the Bun bindings hand the
+   * size to the deallocator) whose ArrayBuffer gives them back when it is collected. May throw (the runtime's own
+   * limits); the caller then frees them.
    */
   lendBuffer(address: number, size: number): Uint8Array<ArrayBuffer>;
   /** Detaches the ArrayBuffer of a lent buffer and gives its bytes (at `address`) back now. */

@@ -106,10 +106,12 @@ HAK_API void *hak_buffer_deallocator(void);
 
 /* Blocks lent to a garbage-collected runtime (csrc/buffer.c). The memory
  * returned is preceded by a 16-byte guard inside the block, so the address
- * is never the start of a hakmem block: hak_free and hak_free_checked refuse
- * it, and only hak_buffer_free gives it back (as the ArrayBuffer's native
- * deallocator, void (*)(void *bytes, void *ctx), ctx unused; it may run on a
- * collector thread). zeroed: 0 leaves the bytes as they are. Memory known to
+ * is never the start of a hakmem block (65521 to 65536 bytes: a 64 KiB block
+ * marked lent instead): hak_free_checked refuses it, and only hak_buffer_free
+ * gives it back (as the ArrayBuffer's native deallocator, void (*)(void
+ * *bytes, void *ctx); it may run on a collector thread). ctx: NULL, or the
+ * size given to hak_buffer_alloc for bytes, which saves a lookup; any other
+ * value is a misuse, as a wrong pointer is. zeroed: 0 leaves the bytes as they are. Memory known to
  * be zero already (a fresh large mapping) is not written, so its pages are
  * not faulted in. hak_buffer_size: the size asked for when bytes came from
  * hak_buffer_alloc and is not yet freed, else 0; safe on any address.

@@ -27,7 +27,7 @@ static void buffers(void) {
     CHECK(!hak_owns(b), "a buffer's address is not a block start");
     CHECK(hak_free_checked(b) == HAK_E_FOREIGN, "hak_free_checked of a buffer is refused");
     CHECK(hak_buffer_size(b) == n && b[n - 1] == 0xa5, "a refused free changes nothing");
-    hak_buffer_free(b, NULL);
+    hak_buffer_free(b, i % 2 ? (void *)n : NULL); /* with and without its size as the context */
     CHECK(hak_buffer_size(b) == 0, "a freed buffer is no buffer");
     hak_stats(&after);
     CHECK(after.allocs - before.allocs == 1 && after.frees - before.frees == 1, "one block made and given back");
@@ -116,7 +116,7 @@ static void unguarded(void) {
   CHECK(after.frees - before.frees == 1, "only the plain block was freed");
   CHECK(b[0][65535 - 0] == 0x3c && hak_buffer_size(b[0]) == 65536, "refusals changed nothing");
   for (int i = 0; i < 40; i++) {
-    hak_buffer_free(b[i], NULL);
+    hak_buffer_free(b[i], i % 3 ? (void *)(65536 - (size_t)(i % 16)) : NULL);
     CHECK(hak_buffer_size(b[i]) == 0, "freed");
   }
   void *p = hak_malloc(65536); /* a plain 64 KiB block is the caller's again */
@@ -147,7 +147,7 @@ static void marks_per_block(void) {
   for (int i = 0; i < N / 2; i++) batch[i] = plain[i];
   CHECK(hak_free_batch_checked(batch, N / 2, &bad) == HAK_OK, "plain blocks beside lent ones freed by a checked batch");
   for (int i = N / 2; i < N; i++) CHECK(hak_free_checked(plain[i]) == HAK_OK, "plain block %d freed checked", i);
-  for (int i = 0; i < N; i++) hak_buffer_free(lent[i], NULL);
+  for (int i = 0; i < N; i++) hak_buffer_free(lent[i], i & 1 ? (void *)(65536 - (size_t)(i % 3 == 2 ? 7 : 0)) : NULL);
   hak_stats(&after);
   CHECK(after.frees - before.frees == 2 * N, "every block freed once: %llu frees", (unsigned long long)(after.frees - before.frees));
   CHECK(after.slabs_in_use <= before.slabs_in_use + 1,
@@ -172,7 +172,7 @@ static void *release_ring(void *arg) {
     void *b;
     while (!(b = atomic_exchange(&ring[k % RING], NULL))) sched_yield();
     if (hak_buffer_size(b) != (k % 5 == 4 ? 65530 : 65536)) return (void *)1;
-    hak_buffer_free(b, NULL);
+    hak_buffer_free(b, k & 1 ? (void *)(uintptr_t)(k % 5 == 4 ? 65530 : 65536) : NULL);
   }
   return NULL;
 }
