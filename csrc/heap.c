@@ -176,10 +176,15 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b);
  * passing large blocks between threads, one slab per dozen 5 KiB blocks when
  * a collector frees its buffers in bursts; kept, every emptied slab, the
  * first workload's peak RSS grew by a third. So each class keeps
- * HK_SPARE_SLABS spares (h->spare[c]; one left every other slab of the
- * bursts to be formatted again) at the tail of its available list, which the
- * allocation takes when the slabs before it are dry, and releases the
- * others. A slot whose slab is in use again, or current, is free. */
+ * HK_SPARE_SLABS spares (h->spare[c]) at the tail of its available list,
+ * which the allocation takes when the slabs before it are dry, and releases
+ * the others. A slot whose slab is in use again, or current, is free. The
+ * spares hold no memory the heap would otherwise give up: a retired slab
+ * stays in this heap's SuperSlab too, and collect_all releases the spares
+ * before the heap takes another SuperSlab. Eight rather than one or two:
+ * bursts of 40 frees of 5 KiB (4 slabs) formatted 2.5, 1.5 and 0.6 slabs a
+ * burst with none, one and two spares, and 8 halved pass_random's reformats
+ * (peak RSS 27 MB instead of 31). */
 static void keep_spare(hk_heap *h, hk_slab *s) {
   unsigned c = s->cls;
   hk_slab_list *l = &h->avail[c];

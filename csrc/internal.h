@@ -165,7 +165,7 @@ typedef struct hk_remote_batch {
   uint32_t weight;           /* its blocks' sizes, each counted as at least 1/64 of a batch */
   uint32_t pad;
 } hk_remote_batch;
-#define HK_SPARE_SLABS 2        /* emptied slabs a class keeps besides its current one (heap.c) */
+#define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
 #define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
 
 typedef struct hk_heap {
