@@ -183,7 +183,7 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b);
  * stays in this heap's SuperSlab too, and collect_all releases the spares
  * before the heap takes another SuperSlab. Eight rather than one or two:
  * bursts of 40 frees of 5 KiB (4 slabs) formatted 2.5, 1.5 and 0.6 slabs a
- * burst with none, one and two spares, and 8 halved pass_random's reformats
+ * burst with none, one and two spares, and 8 cut pass_random's reformats to a fifth
  * (peak RSS 27 MB instead of 31). */
 static void keep_spare(hk_heap *h, hk_slab *s) {
   unsigned c = s->cls;
