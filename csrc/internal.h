@@ -171,6 +171,7 @@ typedef struct hk_remote_batch {
   uint32_t weight;           /* its blocks' sizes, each counted as at least 1/64 of a batch */
   uint32_t pad;
 } hk_remote_batch;
+#define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
 #define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
 
 typedef struct hk_heap {
@@ -201,6 +202,11 @@ typedef struct hk_heap {
    * threads write it, the owner takes it whole on its slow paths. */
   _Alignas(64) _Atomic(hk_block *) inbox;
   uint8_t inbox_pad[56];
+  /* Per class, the empty slabs kept as spares on the available list (heap.c,
+   * keep_spare), or NULL; each a spare while used == 0 and not the head.
+   * Cleared when that slab is released, so none points to a slab of a
+   * SuperSlab that left the heap. Owner only; after the hot fields. */
+  hk_slab *spare[HK_NCLASSES][HK_SPARE_SLABS];
 } hk_heap;
 
 extern HK_INTERNAL hk_slab hk_empty_slab;

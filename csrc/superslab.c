@@ -7,6 +7,9 @@
 #include "internal.h"
 
 #define HK_EXTEND_BYTES 4096u /* carve about a page of blocks at a time */
+/* but at least 4 blocks: one at a time, each allocation of a class above
+ * 4 KiB from a fresh slab took the slow path (refill, carve) */
+#define HK_EXTEND_MIN_BLOCKS 4u
 
 static uint32_t header_size(unsigned nslabs) {
   size_t n = offsetof(hk_ss, slabs) + (size_t)nslabs * sizeof(hk_slab);
@@ -92,7 +95,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
 void hk_slab_extend(hk_ss *ss, hk_slab *s) {
   uint32_t bs = s->block_size;
   uint32_t n = HK_EXTEND_BYTES / bs;
-  if (n == 0) n = 1;
+  if (n < HK_EXTEND_MIN_BLOCKS) n = HK_EXTEND_MIN_BLOCKS;
   if (n > s->capacity - s->carved) n = s->capacity - s->carved;
   uint8_t *first = (uint8_t *)s->start + (size_t)s->carved * bs;
   uint8_t *p = first;

@@ -121,6 +121,47 @@ static void slabs_change_class(void *arg)
   verify_and_free(v, 512, 4 * MiB / 512, "512-byte round");
 }
 
+/* A burst of local frees (a collector dropping its buffers) empties many
+ * slabs of one class: the class keeps eight of them besides its current slab
+ * (HK_SPARE_SLABS), so the next burst of allocations takes them without
+ * formatting them again, and releases the rest; hak_trim releases the spares. */
+static void local_burst_keeps_spares(void *arg)
+{
+  (void)arg;
+  default_flags("1M");
+  const size_t size = 5000, count = 240; /* 5120-byte class: 12 blocks a 64 KiB slab, 20 slabs */
+  const unsigned long long spares = 8;
+  hak_stats_t start = stats_now();
+  void **v = alloc_blocks(size, count);
+  hak_stats_t full = stats_now();
+  unsigned long long used = full.slabs_in_use - start.slabs_in_use;
+  CHECK(used >= 20, "%zu blocks of %zu bytes in %llu slabs", count, size, used);
+  verify_and_free(v, size, count, "first burst"); /* in allocation order: the current slab empties last */
+
+  hak_stats_t empty = stats_now();
+  CHECK(empty.bytes_in_use == 0, "bytes_in_use = %llu with nothing allocated", U(empty.bytes_in_use));
+  CHECK(empty.slabs_in_use == start.slabs_in_use + 1 + spares,
+        "slabs_in_use %llu after the burst of frees, %llu before the burst: expected the current slab and %llu spares",
+        U(empty.slabs_in_use), U(start.slabs_in_use), spares);
+  CHECK(empty.slabs_emptied - full.slabs_emptied == used - 1 - spares, "%llu of %llu slabs released, expected %llu",
+        U(empty.slabs_emptied - full.slabs_emptied), used, used - 1 - spares);
+
+  v = alloc_blocks(size, count);
+  hak_stats_t again = stats_now();
+  unsigned long long formatted = again.slabs_in_use - empty.slabs_in_use;
+  CHECK(again.slabs_in_use - start.slabs_in_use == used, "second burst in %llu slabs, first in %llu",
+        U(again.slabs_in_use - start.slabs_in_use), used);
+  CHECK(again.slabs_reused - empty.slabs_reused <= formatted,
+        "second burst formatted %llu slabs again, but only %llu were new to it",
+        U(again.slabs_reused - empty.slabs_reused), formatted);
+  verify_and_free(v, size, count, "second burst");
+
+  (void)hak_trim();
+  hak_stats_t after = stats_now();
+  CHECK(after.superslabs_live == 0, "superslabs_live = %llu after hak_trim with nothing allocated",
+        U(after.superslabs_live));
+}
+
 /* Large blocks (direct mappings): freed mappings wait in the large tier's cache and
  * serve the next request of their size without the kernel; hak_trim empties
  * the cache. The contents of a recycled mapping are the new owner's to
@@ -234,6 +275,7 @@ int main(void)
   check_timeout(300);
   check_in_child("recycle SuperSlabs", recycle_superslabs, NULL);
   check_in_child("slabs change class", slabs_change_class, NULL);
+  check_in_child("local burst keeps spares", local_burst_keeps_spares, NULL);
   check_in_child("large cache", large_cache, NULL);
   static struct lru_case cases[] = {{"SS_LRU_MAX_CACHED", "2", 2},
                                     {"SS_LRU_MAX_CACHED", "0", 0},
