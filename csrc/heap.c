@@ -428,10 +428,10 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
   if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_slab_unfull_or_retire(h, s);
 }
 
-/* hk_free_local into a slab that is not the current one of its class (all of
- * them in check and secure modes, whose current slab is always the empty one:
- * so their frees get secure links and the retire/unfull events here). */
-void hk_free_local_other(hk_heap *h, hk_slab *s, hk_block *b) {
+/* A free by the owning thread off the inline path: a follower unit of one of
+ * its multi-unit slabs, check and secure modes (secure links), a heap just
+ * adopted. As hk_free_local, with its double-free check. */
+static void free_own_block(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(b == s->free)) { /* the block just freed, again (as in hk_free_local) */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
@@ -486,8 +486,8 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
   }
-  if (s->owner == h) { /* a follower unit of one of h's multi-unit slabs */
-    hk_free_local(h, s, b);
+  if (s->owner == h) { /* a follower unit of one of h's multi-unit slabs, or check/secure mode */
+    free_own_block(h, s, b);
     return;
   }
   if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
@@ -504,7 +504,7 @@ static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *
     /* A thread that only frees needs a heap for its batches (remote.c). */
     hk_heap *made = hk_heap_get();
     if (made && made == s->owner) { /* it adopted the abandoned heap that owns s */
-      hk_free_local(made, s, b);
+      free_own_block(made, s, b);
       return;
     }
     if (made) {
