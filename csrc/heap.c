@@ -178,10 +178,12 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b);
  * first workload's peak RSS grew by a third. So each class keeps
  * HK_SPARE_SLABS spares (h->spare[c]) at the tail of its available list,
  * which the allocation takes when the slabs before it are dry, and releases
- * the others. A slot whose slab is in use again, or current, is free. The
- * spares hold no memory the heap would otherwise give up: a retired slab
- * stays in this heap's SuperSlab too, and collect_all releases the spares
- * before the heap takes another SuperSlab. Eight rather than one or two:
+ * the others. A slot whose slab is in use again, or current, is free. What
+ * the spares hold back: a SuperSlab with a spare in it cannot empty and leave
+ * the heap, so collect_all releases them before the heap takes another
+ * SuperSlab, at trim and at exit. Eight slabs whatever their span (a bound
+ * of eight 64 KiB units instead, one slab of the largest classes, tripled
+ * pass_random's reformats and raised its peak RSS). Eight rather than one or two:
  * bursts of 40 frees of 5 KiB (4 slabs) formatted 2.5, 1.5 and 0.6 slabs a
  * burst with none, one and two spares, and 8 cut pass_random's reformats to a fifth
  * (peak RSS 27 MB instead of 31). */
