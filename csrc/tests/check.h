@@ -270,6 +270,16 @@ static CHECK_UNUSED void check_run_self(const char *mode, const char *const *env
   free(envp);
 }
 
+/* Checks that the re-executed child exited with status 0; says how it ended and what it wrote to stderr otherwise. */
+static CHECK_UNUSED int check_proc_ok(const struct check_proc *p, const char *what)
+{
+  char how[96];
+  check_describe_status(p->status, how, sizeof how);
+  int ok = WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0;
+  CHECK(ok, "%s: child %s; stderr: %.500s", what, how, p->err);
+  return ok;
+}
+
 static CHECK_UNUSED void check_proc_free(struct check_proc *p)
 {
   free(p->out);

@@ -389,15 +389,6 @@ static const char *reported(const struct check_proc *p, const char *name)
   return buf;
 }
 
-static int proc_ok(const struct check_proc *p, const char *what)
-{
-  char how[96];
-  check_describe_status(p->status, how, sizeof how);
-  int ok = WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0;
-  CHECK(ok, "%s: child %s; stderr: %.500s", what, how, p->err);
-  return ok;
-}
-
 static void expect_reported(const struct check_proc *p, const char *what, const char *name, const char *want)
 {
   const char *got = reported(p, name);
@@ -421,7 +412,7 @@ static void env_defaults(void)
   struct check_proc p;
   check_run_self("report", NULL, &p);
   const char *what = "no HAKMEM_* variables";
-  if (proc_ok(&p, what)) {
+  if (check_proc_ok(&p, what)) {
     CHECK(p.err[0] == 0, "%s: stderr not empty: %.300s", what, p.err);
     expect_reported(&p, what, "HAKMEM_SS_SIZE", "1M");
     expect_reported(&p, what, "HAKMEM_SS_LRU_MAX_CACHED", "256");
@@ -443,7 +434,7 @@ static void env_bad_and_unknown(void)
   struct check_proc p;
   check_run_self("report", env, &p);
   const char *what = "HAKMEM_SS_SIZE=3M HAKMEM_BOGUS_FLAG=1";
-  if (proc_ok(&p, what)) {
+  if (check_proc_ok(&p, what)) {
     expect_bad_line(&p, what, "HAKMEM_SS_SIZE", "3M");
     const char *unknown[] = {"unknown", "HAKMEM_BOGUS_FLAG", NULL};
     CHECK(count_lines_with(p.err, unknown) == 1, "%s: no single 'unknown ... HAKMEM_BOGUS_FLAG' line; stderr:\n%.800s",
@@ -462,7 +453,7 @@ static void env_bad_each_type(void)
   struct check_proc p;
   check_run_self("report", env, &p);
   const char *what = "six bad values";
-  if (proc_ok(&p, what)) {
+  if (check_proc_ok(&p, what)) {
     expect_bad_line(&p, what, "HAKMEM_SS_SIZE", "7Q");
     expect_bad_line(&p, what, "HAKMEM_SS_LRU_MAX_CACHED", "70000");
     expect_bad_line(&p, what, "HAKMEM_SS_LRU_MAX_MB", "-1");
@@ -487,7 +478,7 @@ static void env_good(void)
   struct check_proc p;
   check_run_self("report", env, &p);
   const char *what = "good environment values";
-  if (proc_ok(&p, what)) {
+  if (check_proc_ok(&p, what)) {
     CHECK(p.err[0] == 0, "%s: stderr not empty: %.300s", what, p.err);
     expect_reported(&p, what, "HAKMEM_SS_SIZE", "2M");
     expect_reported(&p, what, "HAKMEM_SS_LRU_MAX_CACHED", "7");
@@ -503,7 +494,7 @@ static void env_good(void)
 
   const char *env2[] = {"HAKMEM_SS_SIZE=524288", NULL};
   check_run_self("report", env2, &p);
-  if (proc_ok(&p, "HAKMEM_SS_SIZE=524288")) {
+  if (check_proc_ok(&p, "HAKMEM_SS_SIZE=524288")) {
     expect_reported(&p, "HAKMEM_SS_SIZE=524288", "HAKMEM_SS_SIZE", "512K");
     expect_reported(&p, "HAKMEM_SS_SIZE=524288", "superslab_bytes", "524288");
   }
@@ -511,7 +502,7 @@ static void env_good(void)
 
   const char *env3[] = {"HAKMEM_SS_SIZE=2M", NULL};
   check_run_self("override", env3, &p);
-  proc_ok(&p, "environment then hak_config_set");
+  check_proc_ok(&p, "environment then hak_config_set");
   check_proc_free(&p);
 }
 

@@ -173,21 +173,12 @@ static int child_superslabs(void)
   return 0;
 }
 
-static int proc_ok(const struct check_proc *p, const char *what)
-{
-  char how[96];
-  check_describe_status(p->status, how, sizeof how);
-  int ok = WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0;
-  CHECK(ok, "%s: child %s; stderr: %.500s", what, how, p->err);
-  return ok;
-}
-
 static void stats_at_exit(void)
 {
   struct check_proc p;
   const char *on[] = {"HAKMEM_STATS=1", NULL};
   check_run_self("work", on, &p);
-  if (proc_ok(&p, "HAKMEM_STATS=1")) {
+  if (check_proc_ok(&p, "HAKMEM_STATS=1")) {
     const char *head = strstr(p.err, "== hakmem stats ==");
     CHECK(head != NULL, "HAKMEM_STATS=1: no report on stderr: %.300s", p.err);
     const char *a = head ? strstr(head, "\n  allocs: ") : NULL;
@@ -201,7 +192,7 @@ static void stats_at_exit(void)
 
   const char *off[] = {"HAKMEM_STATS=0", NULL};
   check_run_self("work", off, &p);
-  if (proc_ok(&p, "HAKMEM_STATS=0"))
+  if (check_proc_ok(&p, "HAKMEM_STATS=0"))
     CHECK(p.err[0] == 0, "HAKMEM_STATS=0: stderr not empty: %.300s", p.err);
   check_proc_free(&p);
 }
@@ -229,7 +220,7 @@ static void debug_traces(void)
   struct check_proc p;
   const char *lru[] = {"HAKMEM_SS_LRU_DEBUG=1", NULL};
   check_run_self("superslabs", lru, &p);
-  if (proc_ok(&p, "HAKMEM_SS_LRU_DEBUG=1")) {
+  if (check_proc_ok(&p, "HAKMEM_SS_LRU_DEBUG=1")) {
     CHECK(tagged_lines(p.err, "[LRU_PUSH]") > 0, "HAKMEM_SS_LRU_DEBUG=1: no [LRU_PUSH] line (child: %s)", p.out);
     CHECK(tagged_lines(p.err, "[LRU_POP]") > 0, "HAKMEM_SS_LRU_DEBUG=1: no [LRU_POP] line (child: %s)", p.out);
     CHECK(tagged_lines(p.err, "[SS_FREE]") == 0, "[SS_FREE] lines without HAKMEM_SS_FREE_DEBUG");
@@ -238,14 +229,14 @@ static void debug_traces(void)
 
   const char *ss[] = {"HAKMEM_SS_FREE_DEBUG=1", NULL};
   check_run_self("superslabs", ss, &p);
-  if (proc_ok(&p, "HAKMEM_SS_FREE_DEBUG=1")) {
+  if (check_proc_ok(&p, "HAKMEM_SS_FREE_DEBUG=1")) {
     CHECK(tagged_lines(p.err, "[SS_FREE]") > 0, "HAKMEM_SS_FREE_DEBUG=1: no [SS_FREE] line (child: %s)", p.out);
     CHECK(strstr(p.err, "[LRU_PUSH]") == NULL, "[LRU_PUSH] lines without HAKMEM_SS_LRU_DEBUG");
   }
   check_proc_free(&p);
 
   check_run_self("superslabs", NULL, &p);
-  if (proc_ok(&p, "no debug flags")) {
+  if (check_proc_ok(&p, "no debug flags")) {
     CHECK(strstr(p.out, "lru_push=0 ") == NULL, "the child pushed nothing to the LRU: %s", p.out);
     CHECK(p.err[0] == 0, "debug flags off but stderr has: %.300s", p.err);
   }
