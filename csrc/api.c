@@ -6,23 +6,14 @@
 #include <string.h>
 #include "internal.h"
 
-/* Blocks handed out through the hak_* API start with a zero word: a free
- * block's first word is a list link, so hak_free_checked and hak_owns can
- * tell an unwritten live block from a free one without walking a free list.
- * (The preload malloc does not pay for this: its callers do not validate.) */
-static inline void *clear_first_word(void *p) {
-  if (p) *(uintptr_t *)p = 0;
-  return p;
-}
-
-void *hak_malloc(size_t size) { return clear_first_word(hk_alloc(size)); }
+void *hak_malloc(size_t size) { return hk_clear_first_word(hk_alloc(size)); }
 
 void hak_free(void *p) { hk_free(p); }
 
 void *hak_calloc(size_t count, size_t size) { return hk_calloc(count, size); }
 
 void *hak_realloc(void *p, size_t size) {
-  if (!p) return clear_first_word(hk_alloc(size));
+  if (!p) return hk_clear_first_word(hk_alloc(size));
   if (size == 0) {
     hak_free(p);
     return NULL;
@@ -43,7 +34,7 @@ void *hak_aligned_alloc(size_t alignment, size_t size) {
     errno = EINVAL;
     return NULL;
   }
-  return clear_first_word(hk_alloc_aligned(alignment, size));
+  return hk_clear_first_word(hk_alloc_aligned(alignment, size));
 }
 
 size_t hak_usable_size(const void *p) {
@@ -66,9 +57,9 @@ size_t hak_malloc_batch(size_t size, size_t count, void **out) {
   size_t i = 0;
   if (size <= HK_SLAB_MAX) {
     unsigned c = hk_class_of(size);
-    for (; i < count && (out[i] = clear_first_word(hk_alloc_class(c))) != NULL; i++) {}
+    for (; i < count && (out[i] = hk_clear_first_word(hk_alloc_class(c))) != NULL; i++) {}
   } else {
-    for (; i < count && (out[i] = clear_first_word(hk_alloc_slow(size))) != NULL; i++) {}
+    for (; i < count && (out[i] = hk_clear_first_word(hk_alloc_slow(size))) != NULL; i++) {}
   }
   return i;
 }

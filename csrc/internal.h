@@ -493,6 +493,16 @@ static inline bool hk_block_start_ok_in_ss(const hk_slab *s, uintptr_t a) {
   return q <= s->lim;
 }
 
+/* Blocks handed out through the hak_* API (api.c, js_entry.c) start with a
+ * zero word: a free block's first word is a list link, so hak_free_checked and
+ * hak_owns can tell an unwritten live block from a free one without walking a
+ * free list. (The preload malloc does not pay for this: its callers do not
+ * validate.) */
+static inline void *hk_clear_first_word(void *p) {
+  if (p) *(uintptr_t *)p = 0;
+  return p;
+}
+
 /* Free by the owning thread: straight onto its slab's list, every slab alike
  * (testing for the class's current slab first, and sending the others out of
  * line, made random_mixed WS 8192 25% slower in CPU time: that test is

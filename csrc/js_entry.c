@@ -11,9 +11,7 @@
 
 void *hak_malloc_i32(int32_t size) {
   if (size < 0) return NULL;
-  void *p = hk_alloc((size_t)size);
-  if (p) *(uintptr_t *)p = 0; /* as hak_malloc: a live block reads 0 in its first word until written */
-  return p;
+  return hk_clear_first_word(hk_alloc((size_t)size)); /* as hak_malloc */
 }
 
 int32_t hak_malloc_batch_i32(int32_t size, int32_t count, void **out) {
