@@ -145,13 +145,14 @@ SAN_BUILD   = $(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=$(1) OPT=-O1 SANIT
               $(1)/libhakmem.so $(patsubst $(BUILD)/%,$(1)/%,$(TEST_BINS)) $(1)/stress
 # Runs every test even after a failure (a later one may hold the report that
 # explains it), then fails if any did. The stress test runs twice: remote frees
-# pushed one by one (libhakmem.so's default) and sent in batches (the preload
-# library's default).
+# pushed one by one (libhakmem.so's default), and sent in batches with thread
+# caches on (the preload library's default).
 SAN_RUN     = failed=""; for t in $(patsubst $(BUILD)/%,$(1)/%,$(TEST_BINS)); do echo "== $$t"; \
               $(2) $$t || failed="$$failed $$t"; done; \
               echo "== $(1)/stress $(SAN_STRESS)"; $(2) $(1)/stress $(SAN_STRESS) || failed="$$failed $(1)/stress"; \
-              echo "== HAKMEM_REMOTE_BATCH=on $(1)/stress $(SAN_STRESS)"; \
-              $(2) HAKMEM_REMOTE_BATCH=on $(1)/stress $(SAN_STRESS) || failed="$$failed $(1)/stress(batched)"; \
+              echo "== HAKMEM_REMOTE_BATCH=on HAKMEM_THREAD_CACHE=on $(1)/stress $(SAN_STRESS)"; \
+              $(2) HAKMEM_REMOTE_BATCH=on HAKMEM_THREAD_CACHE=on $(1)/stress $(SAN_STRESS) || \
+                failed="$$failed $(1)/stress(batched)"; \
               if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 .PHONY: asan tsan asan-build tsan-build debug soak fuzz fuzz-run
@@ -163,7 +164,7 @@ debug:
 	    $(DEBUG_DIR)/libhakmem.so $(patsubst $(BUILD)/%,$(DEBUG_DIR)/%,$(TEST_BINS)) $(DEBUG_DIR)/stress
 	@set -e; for t in $(patsubst $(BUILD)/%,$(DEBUG_DIR)/%,$(TEST_BINS)); do echo "== $$t"; $$t; done
 	$(DEBUG_DIR)/stress 4 10
-	HAKMEM_REMOTE_BATCH=on $(DEBUG_DIR)/stress 4 10
+	HAKMEM_REMOTE_BATCH=on HAKMEM_THREAD_CACHE=on $(DEBUG_DIR)/stress 4 10
 	@echo "debug: every test passed, no invariant broken"
 asan-build:
 	$(call SAN_BUILD,$(ASAN_DIR),$(ASAN_FLAGS))

@@ -28,15 +28,16 @@ typedef struct hk_flag {
 enum {
   F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
   F_LARGE_CACHE_MAX_RUNS, F_LARGE_CACHE_MAX_MB, F_LARGE_MAX_BLOCK, F_LARGE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
-  F_LOCK_STATS, F_CHECK, F_SECURE, F_REMOTE_BATCH, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
+  F_LOCK_STATS, F_CHECK, F_SECURE, F_REMOTE_BATCH, F_THREAD_CACHE, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
 };
 
 #define KiB ((int64_t)1 << 10)
 #define MiB ((int64_t)1 << 20)
 static const int64_t ss_sizes[] = {512 * KiB, 1 * MiB, 2 * MiB, 4 * MiB, 0};
 static const char *const prefault_names[] = {"off", "populate", "madvise", NULL};
-enum { REMOTE_BATCH_AUTO, REMOTE_BATCH_ON, REMOTE_BATCH_OFF };
-static const char *const remote_batch_names[] = {"auto", "on", "off", NULL};
+/* auto, on, off: HAKMEM_REMOTE_BATCH and HAKMEM_THREAD_CACHE (auto: the library's policy) */
+enum { MODE_AUTO, MODE_ON, MODE_OFF };
+static const char *const mode_names[] = {"auto", "on", "off", NULL};
 
 hk_globals g_hk = {
   /* Valid before initialisation so that no address maps into a SuperSlab. */
@@ -80,10 +81,14 @@ static const hk_flag flags[HK_NFLAGS] = {
                "Validate every free: double frees are reported too (interior and foreign always are)"},
   [F_SECURE] = {"HAKMEM_SECURE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                 "Encode free-list links with a per-process key and check them on every pop"},
-  [F_REMOTE_BATCH] = {"HAKMEM_REMOTE_BATCH", HK_FT_ENUM, REMOTE_BATCH_AUTO, 0, 2, remote_batch_names, NULL,
+  [F_REMOTE_BATCH] = {"HAKMEM_REMOTE_BATCH", HK_FT_ENUM, MODE_AUTO, 0, 2, mode_names, NULL,
                       "Gather frees into other threads' slabs and push them in batches; until pushed, other threads' "
                       "hak_owns and hak_free_checked take them for live. auto: on for the LD_PRELOAD library, off for "
                       "libhakmem.so; always off with HAKMEM_CHECK or HAKMEM_SECURE"},
+  [F_THREAD_CACHE] = {"HAKMEM_THREAD_CACHE", HK_FT_ENUM, MODE_AUTO, 0, 2, mode_names, NULL,
+                      "Keep each thread's last frees per size class (64 blocks, 128 KiB at most) for its next "
+                      "allocations; until they leave it, hak_owns and hak_free_checked take them for live. auto: on for "
+                      "the LD_PRELOAD library, off for libhakmem.so; always off with HAKMEM_CHECK or HAKMEM_SECURE"},
   [F_CONFIG] = {"HAKMEM_CONFIG", HK_FT_PATH, 0, 0, 4095, NULL, NULL,
                 "JSON file of flags, a flat object keyed by HAKMEM_* names (as bun run tune writes); "
                 "the environment overrides it"},
@@ -314,9 +319,10 @@ void hk_config_freeze(void) {
   g_hk.check = (uint8_t)values[F_CHECK];
   g_hk.secure = (uint8_t)values[F_SECURE];
   g_hk.free_checks = g_hk.check | g_hk.secure;
-  bool batch_by_default = hk_host_policy.remote_batch_by_default;
-  g_hk.remote_batch = !g_hk.free_checks && (values[F_REMOTE_BATCH] == REMOTE_BATCH_ON ||
-                                            (values[F_REMOTE_BATCH] == REMOTE_BATCH_AUTO && batch_by_default));
+  g_hk.remote_batch = !g_hk.free_checks && (values[F_REMOTE_BATCH] == MODE_ON ||
+                                            (values[F_REMOTE_BATCH] == MODE_AUTO && hk_host_policy.remote_batch_by_default));
+  g_hk.thread_cache = !g_hk.free_checks && (values[F_THREAD_CACHE] == MODE_ON ||
+                                            (values[F_THREAD_CACHE] == MODE_AUTO && hk_host_policy.thread_cache_by_default));
   g_hk.map_fail_every = (uint64_t)values[F_FAULT_MMAP]; /* handed to os.c by hk_init */
   g_hk.large_cache_max_runs = (size_t)values[F_LARGE_CACHE_MAX_RUNS];
   g_hk.large_cache_max_bytes = (size_t)values[F_LARGE_CACHE_MAX_MB] << 20;

@@ -4,12 +4,14 @@
  * touches no shared state until a SuperSlab is needed (once per ss_size bytes).
  *
  * Invariants:
- *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty,
- *    or &foreign[c] while this thread reuses blocks of other heaps it freed
- *    (remote.c); the allocation slow path puts it back to the first two.
+ *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty.
  *  - slab->used is exact: blocks handed out minus blocks back on the local
- *    free list. Remote frees count as used until collected, so a slab with
- *    used == 0 has no block anywhere in flight and may be released.
+ *    free list. Blocks in a thread cache (any heap's) and remote frees count
+ *    as used until they come back, so a slab with used == 0 has no block
+ *    anywhere in flight and may be released.
+ *  - The thread cache (h->tc, see hk_heap) holds at most tc_limit[c] blocks
+ *    a class: 64, and at most 128 KiB of blocks, at least one. It is emptied
+ *    by tc_flush whenever the heap collects everything (collect_all).
  *  - An empty slab goes back to its SuperSlab at once, usable by any class,
  *    except a class's current slab, which stays (so a class hovering around
  *    zero live blocks does not thrash, and the free fast path needs no call):
@@ -124,7 +126,10 @@ static void retire_slab(hk_heap *h, hk_slab *s) {
     if (h->spare[c][i] == s) h->spare[c][i] = NULL;
   sync_current(h, c);
   hk_ss *ss = ss_of_slab(s);
-  for (unsigned k = 0; k < s->span; k++) s[k].cls = HK_CLASS_NONE;
+  for (unsigned k = 0; k < s->span; k++) {
+    s[k].cls = HK_CLASS_NONE;
+    s[k].shareable = 0;
+  }
   s->owner = NULL;
   s->free = HK_END;
   h->slabs_emptied++;
@@ -237,13 +242,31 @@ static void take_inbox(hk_heap *h) {
   }
 }
 
+/* Empties h's thread cache: its own blocks back on their slabs (which may
+ * release them), the others to their owners (gathered, sent by collect_all). */
+static void tc_flush(hk_heap *h) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    hk_block *b = h->tc[c], *next;
+    h->tc[c] = NULL;
+    h->tc_room[c] = h->tc_limit[c];
+    for (; b; b = next) {
+      next = b->next;
+      uintptr_t a = (uintptr_t)b;
+      hk_slab *s = hk_slab_head(hk_slab_of(hk_ss_of(a), a));
+      if (s->owner == h) return_block(h, s, b);
+      else hk_remote_give_back(h, s, b);
+    }
+  }
+}
+
 /* What collect_all does with a class's current slab when it is empty. */
 enum empty_current { KEEP_EMPTY_CURRENT, RETIRE_EMPTY_CURRENT };
 
 /* Collects remote frees everywhere in the heap and retires what empties;
  * first sends what h holds of other heaps' blocks (remote.c). */
 static void collect_all(hk_heap *h, enum empty_current current) {
-  hk_remote_flush(h); /* what h gathered for other heaps, and its kept foreign blocks, go to their owners */
+  tc_flush(h);
+  hk_remote_flush(h); /* what h gathered for other heaps goes to their owners */
   take_inbox(h);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     for (hk_slab *s = h->full[c].head, *next; s; s = next) {
@@ -329,9 +352,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   unsigned span = hk_class_span[c];
   int idx;
   /* Growing: first hand the other heaps what this thread gathered for them
-   * (its kept foreign blocks, at most HK_FOREIGN_BYTES a class, stay for its
-   * own reuse until collect_all: sending them at every new slab cost more
-   * than they save when slabs hold few blocks). */
+   * (its thread cache stays for its own reuse until collect_all). */
   hk_remote_send_batches(h);
   hk_ss *ss = ss_with_run(h, span, &idx);
   if (!ss && retire_retained(h, c)) ss = ss_with_run(h, span, &idx);
@@ -406,7 +427,6 @@ void *hk_alloc_slab_slow(hk_heap *h, unsigned c) {
 }
 
 static void *alloc_from(hk_heap *h, unsigned c) {
-  if (h->current[c] == &h->foreign[c]) sync_current(h, c); /* reused blocks ran out: back to the slabs */
   hk_slab *s = h->avail[c].head;
   if ((!s || s->free == HK_END) && !(s = refill(h, c))) {
     errno = ENOMEM;
@@ -438,6 +458,9 @@ static void free_own_block(hk_heap *h, hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
   }
+  enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
+  if (r == HK_TC_REPEATED) hk_report_invalid_free(b, HAK_BLOCK_FREE);
+  if (r != HK_TC_FULL) return;
   h->nfree[s->cls]++;
   return_block(h, s, b);
 }
@@ -566,14 +589,23 @@ static void heap_thread_exit(void *arg) {
   HK_COUNT(heaps_abandoned, 1);
 }
 
+/* The thread cache's bound per class: 64 blocks and 128 KiB, at least one
+ * block; 0 where there is none (HAKMEM_THREAD_CACHE off, the exit heap). */
+#define TC_MAX_BLOCKS 64u
+#define TC_MAX_BYTES (128u << 10)
+static void tc_set_limits(hk_heap *h, bool on) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    uint32_t n = TC_MAX_BYTES / hk_class_size[c];
+    h->tc_limit[c] = h->tc_room[c] = !on ? 0 : n > TC_MAX_BLOCKS ? TC_MAX_BLOCKS : n < 1 ? 1 : n;
+  }
+}
+
 /* A new heap, on the list of all heaps (for statistics). */
-static hk_heap *heap_new(void) {
+static hk_heap *heap_new(bool thread_cache) {
   hk_heap *h = hk_meta_alloc(sizeof *h);
   if (!h) return NULL;
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    h->current[c] = &hk_empty_slab;
-    h->foreign[c] = (hk_slab){.free = HK_END, .cls = (uint8_t)c};
-  }
+  for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
+  tc_set_limits(h, thread_cache);
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->all_next = heaps_all;
   heaps_all = h;
@@ -587,7 +619,7 @@ static hk_heap *heap_new(void) {
 static void *alloc_after_exit(unsigned c) {
   void *p = NULL;
   hk_mutex_lock(&exit_heap_lock);
-  if (!exit_heap && (exit_heap = heap_new()) != NULL) {
+  if (!exit_heap && (exit_heap = heap_new(false)) != NULL) { /* shared under a lock: no thread cache */
     exit_heap->is_shared = 1;
     __atomic_store_n(&exit_heap->is_live, 1, __ATOMIC_RELAXED);
   }
@@ -609,7 +641,7 @@ hk_heap *hk_heap_get(void) {
   if (h) {
     HK_COUNT(heaps_adopted, 1);
     collect_all(h, KEEP_EMPTY_CURRENT); /* what other threads freed into it meanwhile */
-  } else if (!(h = heap_new())) {
+  } else if (!(h = heap_new(g_hk.thread_cache))) {
     return NULL;
   }
   h->abandoned_next = NULL;

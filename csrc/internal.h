@@ -41,6 +41,7 @@
 #define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HK_INTERNAL __attribute__((visibility("hidden")))
 #define HK_NOINLINE __attribute__((noinline))
+#define HK_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Invariant checks, compiled in by -DHK_DEBUG (make debug, and the sanitizer
  * and fuzz builds): a failed one names the file, line, condition and what it
@@ -120,7 +121,11 @@ typedef struct hk_slab {
   uint8_t back;              /* follower: units back to the head */
   uint8_t index;             /* slab index within its SuperSlab */
   uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
-  uint8_t pad0[2];
+  /* 1: its blocks fill whole cache lines and thread caches are on, so any
+   * thread may keep a block of it freed in its own thread cache (heap.c);
+   * 0 for followers and unformatted slabs. */
+  uint8_t shareable;
+  uint8_t pad0[1];
   _Atomic(hk_block *) remote; /* frees from other threads, collected by the owner */
   /* bit i: block i is lent to JavaScript with no guard (lent.c); only in
    * slabs of at most 64 blocks. Set by the owner, cleared by any thread;
@@ -172,10 +177,23 @@ typedef struct hk_remote_batch {
   uint32_t pad;
 } hk_remote_batch;
 #define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
+
+
 #define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
 
+
 typedef struct hk_heap {
-  hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab, foreign[c]) */
+  /* The thread cache: per class, the blocks this thread freed last, LIFO,
+   * linked through the blocks (raw links), NULL-terminated: its own blocks,
+   * and blocks of other heaps' shareable slabs. Allocation pops it first, so
+   * a block freed a moment ago, still in this core's cache, is handed out
+   * again. A block in it still counts as used in its slab: tc_flush puts own
+   * blocks back on their slabs and sends the others to their owners, at
+   * collect_all (before a new SuperSlab, trim, exit, adoption). */
+  hk_block *tc[HK_NCLASSES];       /* the block freed last, NULL when empty */
+  /* blocks tc[c] may still take: tc_limit[c] less those in it */
+  uint32_t tc_room[HK_NCLASSES];
+  hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab) */
   uint64_t nalloc[HK_NCLASSES];    /* counters written by the owner only */
   uint64_t nfree[HK_NCLASSES];
   hk_slab_list avail[HK_NCLASSES]; /* slabs that may have free blocks; head == current */
@@ -192,11 +210,6 @@ typedef struct hk_heap {
   uint8_t is_live;                 /* its thread runs (atomic: read by remote frees) */
   uint8_t is_shared;               /* the heap of exited threads (heap.c), never abandoned */
   hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
-  /* Blocks of other heaps this thread freed and reuses itself (remote.c),
-   * per class, in the form the allocation fast path pops from: current[c]
-   * points here while it holds blocks. free: the list; used counts down
-   * from 0 as blocks come in and back up as they are handed out. */
-  hk_slab foreign[HK_NCLASSES];
   /* Batches other threads sent (remote.c): blocks of this heap's slabs, any
    * class, linked through the blocks, NULL-terminated. Its own line: other
    * threads write it, the owner takes it whole on its slow paths. */
@@ -207,6 +220,10 @@ typedef struct hk_heap {
    * Cleared when that slab is released, so none points to a slab of a
    * SuperSlab that left the heap. Owner only; after the hot fields. */
   hk_slab *spare[HK_NCLASSES][HK_SPARE_SLABS];
+  /* The thread cache's bound per class (heap.c, tc_set_limits); 0 in the
+   * heap of threads without one (hk_empty_heap), in the exit heap and with
+   * HAKMEM_THREAD_CACHE off: nothing is pushed there. */
+  uint32_t tc_limit[HK_NCLASSES];
 } hk_heap;
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
@@ -228,6 +245,7 @@ typedef struct hk_globals {
   uint8_t stats_at_exit;
   uint8_t large_trace, lock_stats;
   uint8_t remote_batch;    /* HAKMEM_REMOTE_BATCH resolved: gather remote frees per slab (remote.c) */
+  uint8_t thread_cache;    /* HAKMEM_THREAD_CACHE resolved: heaps made from now on have one (heap.c) */
   size_t lru_max_cached, lru_max_bytes;
   uint64_t lru_ttl_ns;
   size_t large_cache_max_runs, large_cache_max_bytes, large_max_block;
@@ -242,6 +260,7 @@ extern HK_INTERNAL hk_globals g_hk;
 typedef struct hk_policy {
   uint8_t misuse_aborts;           /* a misuse report aborts (free() of glibc does) rather than returns */
   uint8_t remote_batch_by_default; /* HAKMEM_REMOTE_BATCH=auto means on */
+  uint8_t thread_cache_by_default; /* HAKMEM_THREAD_CACHE=auto means on */
 } hk_policy;
 extern HK_INTERNAL const hk_policy hk_host_policy;
 
@@ -360,7 +379,10 @@ HK_INTERNAL bool hk_remote_push(hk_slab *s, hk_block *b);               /* per s
  * (the caller then counts it towards reclaiming abandoned heaps: heap.c) */
 HK_INTERNAL bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_remote_send_batches(hk_heap *h); /* sends every gathered batch of h (h not empty) */
-HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same, after its kept foreign blocks */
+HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same (h may be hk_empty_heap) */
+/* b, of (head) slab s of another heap, kept by h's thread cache and counted
+ * as freed then, goes to its owner (gathered in a batch, or pushed) */
+HK_INTERNAL void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
 /* The head slab of a block in a batch or an inbox, stored in its second word
  * by the sender (free blocks are at least 16 bytes; batching is off in check
@@ -447,8 +469,15 @@ static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 
 
 /* ---- fast paths, shared by api.c and preload.c ---------------------------- */
-static inline void *hk_alloc_class(unsigned cls) {
+static inline void *hk_alloc_class(size_t cls) {
   hk_heap *h = hk_tl_heap;
+  hk_block *t = h->tc[cls];
+  if (HK_LIKELY(t != NULL)) {
+    h->tc[cls] = t->next;
+    h->tc_room[cls]++;
+    h->nalloc[cls]++;
+    return t;
+  }
   hk_slab *s = h->current[cls];
   hk_block *b = s->free;
   if (HK_LIKELY(b != HK_END)) {
@@ -503,14 +532,32 @@ static inline void *hk_clear_first_word(void *p) {
   return p;
 }
 
-/* Free by the owning thread: straight onto its slab's list, every slab alike
- * (testing for the class's current slab first, and sending the others out of
- * line, made random_mixed WS 8192 25% slower in CPU time: that test is
- * unpredictable there). The block just freed into a slab is at the head of
- * its list: freeing it again is the commonest double free, caught here for a
- * compare (glibc's tcache catches the same). A slab that empties, or was
- * full, goes to heap.c (spare, retire, or back on the available list). */
-static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
+/* What hk_tc_push did with a block. */
+enum hk_tc_pushed { HK_TC_FULL = 0, HK_TC_PUSHED = 1, HK_TC_REPEATED = 2 };
+
+/* Pushes b, a block of class c that the thread may keep (its own, or of a
+ * shareable slab), on its thread cache when there is room. The block at the
+ * top is refused as a repeated free: the commonest double free, which the
+ * caller reports (a tail call) and takes as done, as glibc's tcache does. */
+static inline enum hk_tc_pushed hk_tc_push(hk_heap *h, size_t c, hk_block *b) {
+  hk_block *top = h->tc[c];
+  if (HK_UNLIKELY(b == top)) return HK_TC_REPEATED;
+  if (HK_UNLIKELY(h->tc_room[c] == 0)) return HK_TC_FULL;
+  b->next = top;
+  h->tc[c] = b;
+  h->tc_room[c]--;
+  h->nfree[c]++;
+  return HK_TC_PUSHED;
+}
+
+/* Free by the owning thread into its slab s (its thread cache full or off):
+ * straight onto the slab's list, every slab alike (testing for the class's
+ * current slab first, and sending the others out of line, made random_mixed
+ * WS 8192 25% slower in CPU time: that test is unpredictable there). The
+ * block just freed into a slab is at the head of its list: freeing it again
+ * is caught here for a compare. A slab that empties, or was full, goes to
+ * heap.c (spare, retire, or back on the available list). */
+static inline void hk_free_into_slab(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
   hk_block *head = s->free;
   if (HK_UNLIKELY(b == head)) {
@@ -523,6 +570,14 @@ static inline void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   h->nfree[c]++;
   /* An empty current slab stays put (see heap.c); a full one is never current. */
   if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
+}
+
+/* Free by the owning thread: its thread cache, else its slab. */
+static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
+  enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
+  if (HK_LIKELY(r == HK_TC_PUSHED)) return;
+  if (HK_UNLIKELY(r == HK_TC_REPEATED)) hk_report_invalid_free(b, HAK_BLOCK_FREE);
+  else hk_free_into_slab(h, s, b);
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
@@ -558,14 +613,34 @@ static inline hk_slab *hk_own_live_slab(uintptr_t a) {
 }
 
 /* Frees p if it lies in a SuperSlab (any slab-backed class, up to 64 KiB);
- * returns false otherwise (large, NULL or foreign). */
-static inline bool hk_free_slab_block(void *p) {
+ * returns false otherwise (large, NULL or foreign). The owner's free goes to
+ * its thread cache, or its slab; a block of another heap's shareable slab
+ * goes to the thread cache as well (a server handing work between threads
+ * frees both kinds, and reuses the block it just freed, still in this core's
+ * cache, whoever owned it), counted as a remote free. */
+static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
   uintptr_t a = (uintptr_t)p;
   if (HK_UNLIKELY(!hk_registry_has(a))) return false;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
-  if (HK_LIKELY(s->owner == h && hk_block_start_ok_in_ss(s, a))) hk_free_local(h, s, (hk_block *)p);
-  else hk_free_other(s, (hk_block *)p); /* another thread's slab, a follower unit of a multi-unit slab, or misuse */
+  hk_block *b = (hk_block *)p;
+  if (HK_LIKELY(s->owner == h)) {
+    if (HK_LIKELY(hk_block_start_ok_in_ss(s, a))) {
+      hk_free_local(h, s, b);
+      return true;
+    }
+  } else if (s->shareable && hk_block_start_ok_in_ss(s, a)) {
+    enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
+    if (HK_LIKELY(r == HK_TC_PUSHED)) {
+      h->remote_frees++;
+      return true;
+    }
+    if (r == HK_TC_REPEATED) {
+      hk_report_invalid_free(b, HAK_BLOCK_FREE);
+      return true;
+    }
+  }
+  hk_free_other(s, b); /* another thread's slab, a follower unit of a multi-unit slab, or misuse */
   return true;
 }
 
@@ -574,7 +649,7 @@ HK_INTERNAL void hk_free_slow(void *p);
 /* Always inlined: otherwise api.c, which inlines hak_free into its other
  * callers, gets an out-of-line copy and hak_free becomes a jump to it (one
  * instruction more per hak_malloc/hak_free pair, counted with callgrind). */
-static inline __attribute__((always_inline)) void hk_free(void *p) {
+static HK_ALWAYS_INLINE void hk_free(void *p) {
   if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_slab_block(p))) return;
   hk_free_slow(p);
 }

@@ -15,7 +15,7 @@
 /* This library's policy (report.c holds the FFI library's): misuse aborts,
  * as glibc's free does, and HAKMEM_REMOTE_BATCH=auto batches remote frees,
  * since free() promises no cross-thread validation. */
-const hk_policy hk_host_policy = {.misuse_aborts = 1, .remote_batch_by_default = 1};
+const hk_policy hk_host_policy = {.misuse_aborts = 1, .remote_batch_by_default = 1, .thread_cache_by_default = 1};
 
 typedef void (*free_fn)(void *);
 typedef size_t (*usable_fn)(void *);

@@ -29,8 +29,8 @@
  *    meanwhile, and its owner (a heap, never unmapped) does not change.
  *  - At most HK_REMOTE_SLOTS chains of at most HK_BATCH_BLOCKS blocks and
  *    HK_BATCH_BYTES bytes (plus one block) wait per thread.
- *  - Only blocks of classes that are multiples of 64 bytes are kept for
- *    reuse: a kept block never shares a cache line with its owner's blocks.
+ *  - Blocks a thread keeps for its own reuse (its thread cache, heap.c) are
+ *    not remote frees until they are given back (hk_remote_give_back).
  *  - The statistics count a remote free when it happens (heap.c), so
  *    bytes_in_use does not depend on when a chain is sent or taken.
  *  - Gathered and sent blocks are on no list a walk of their slab sees:
@@ -44,12 +44,6 @@
  * HK_BATCH_BLOCKS blocks, and at most HK_BATCH_BYTES bytes plus one block
  * (one counter, one compare). */
 #define HK_BLOCK_MIN_WEIGHT (HK_BATCH_BYTES / HK_BATCH_BLOCKS)
-/* Foreign blocks a thread keeps per class for its own allocations; slab
- * starts are page aligned, so blocks of a multiple of the line size never
- * share a line with another block. */
-#define HK_CACHE_LINE 64u
-#define HK_FOREIGN_BLOCKS 64
-#define HK_FOREIGN_BYTES (32u << 10)
 
 /* Pushes the chain head..tail onto an atomic list ending in NULL. */
 static void push_chain(_Atomic(hk_block *) *list, hk_block *head, hk_block *tail) {
@@ -115,26 +109,6 @@ bool hk_remote_push(hk_slab *s, hk_block *b) {
   return true;
 }
 
-/* Keeps b, of class c, on this thread's kept list of that class, which the
- * allocation fast path pops from (current[c] points at it): 1 when kept, 0
- * when the list is full, -1 when b is the block kept last (freed twice in a
- * row: reported). b stays counted as used in its slab until it is handed out
- * again or sent back (send_foreign). */
-static inline int keep(hk_heap *h, unsigned c, uint32_t block_size, hk_block *b) {
-  hk_slab *f = &h->foreign[c];
-  if (HK_UNLIKELY(b == f->free)) {
-    hk_report_invalid_free(b, HAK_BLOCK_FREE);
-    return -1;
-  }
-  uint32_t held = 0u - f->used;
-  if (held >= HK_FOREIGN_BLOCKS || held * block_size >= HK_FOREIGN_BYTES) return 0;
-  b->next = f->free; /* the fast path pops it: raw links (batching is off in secure mode) */
-  f->free = b;
-  f->used--;
-  h->current[c] = f;
-  return 1;
-}
-
 /* The rest of a batched remote free of b, of slab s, into heap `to` whose
  * chain in this thread's table is rb, out of line: the chain has to be sent,
  * or rb holds another heap's chain, or `to`'s thread has exited. */
@@ -149,11 +123,9 @@ static HK_NOINLINE bool free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_he
   return !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED);
 }
 
-/* The whole batched remote free: keep b for reuse when its class qualifies
- * and there is room (only then can b be on the kept list, so only then is
- * that list's head compared for a repeated free), otherwise gather it for
- * the owner; then count it. A leaf whose rare cases are tail calls: it is
- * most of a remote free's instructions. */
+/* The whole batched remote free: gather b for its owner, then count it. A
+ * leaf whose rare cases are tail calls: it is most of a remote free's
+ * instructions. */
 bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
   uint32_t block_size = s->block_size;
@@ -161,18 +133,6 @@ bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(!to)) { /* the slab was released meanwhile: b was not live */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return false;
-  }
-  /* Only blocks that fill whole cache lines are kept: a smaller one shares
-   * its line with blocks its owner hands out, and this thread writing it
-   * would fight the owner's thread over that line (false sharing). */
-  if (block_size % HK_CACHE_LINE == 0) {
-    int kept = keep(h, c, block_size, b);
-    if (kept) {
-      if (kept < 0) return false;
-      h->remote_frees++;
-      h->nfree[c]++;
-      return !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED);
-    }
   }
   hk_remote_batch *rb = batch_for(h, to);
   if (HK_UNLIKELY(rb->to != to)) {
@@ -189,20 +149,9 @@ bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
   return false;
 }
 
-/* Sends every kept foreign block to its owner. */
-static void send_foreign(hk_heap *h) {
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    hk_slab *f = &h->foreign[c];
-    if (f->free == HK_END) continue;
-    for (hk_block *b = f->free, *next; b != HK_END; b = next) {
-      next = b->next;
-      uintptr_t a = (uintptr_t)b;
-      hk_slab *s = hk_slab_head(hk_slab_of(hk_ss_of(a), a));
-      (void)gather(h, s, s->owner, s->block_size, b);
-    }
-    f->free = HK_END; /* current[c] may still point here: the next allocation's slow path moves it */
-    f->used = 0;
-  }
+void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (g_hk.remote_batch) (void)gather(h, s, s->owner, s->block_size, b);
+  else (void)hk_remote_push(s, b);
 }
 
 void hk_remote_send_batches(hk_heap *h) {
@@ -210,9 +159,7 @@ void hk_remote_send_batches(hk_heap *h) {
 }
 
 void hk_remote_flush(hk_heap *h) {
-  if (h == &hk_empty_heap) return;
-  send_foreign(h);
-  hk_remote_send_batches(h);
+  if (h != &hk_empty_heap) hk_remote_send_batches(h);
 }
 
 hk_block *hk_inbox_take(hk_heap *h) {

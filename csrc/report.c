@@ -19,6 +19,7 @@ hk_counters hk_ctr;
 __attribute__((weak)) const hk_policy hk_host_policy = {
   .misuse_aborts = 0,
   .remote_batch_by_default = 0, /* hak_owns and hak_free_checked must see other threads' frees */
+  .thread_cache_by_default = 0, /* ... and blocks freed into a thread cache must read as free */
 };
 
 void hk_log(const char *fmt, ...) {

@@ -42,6 +42,7 @@ int hak_stats(hak_stats_t *o) {
       o->small_allocs += h->nalloc[c];
       o->small_frees += h->nfree[c];
       live[c] += h->nalloc[c] - h->nfree[c];
+      o->thread_cache_bytes += (uint64_t)(h->tc_limit[c] - h->tc_room[c]) * hk_class_size[c];
     }
     o->remote_frees += h->remote_frees;
     o->slabs_emptied += h->slabs_emptied;

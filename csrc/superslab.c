@@ -73,6 +73,9 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   s->inv = inv;
   s->lim = s->capacity - 1; /* capacity >= 1: a slab holds at least one block of its class */
   s->cls = (uint8_t)cls;
+  /* a block filling whole lines shares none with its owner's blocks, so
+   * another thread may reuse it without fighting the owner over a line */
+  s->shareable = g_hk.thread_cache && s->block_size % 64 == 0;
   s->span = (uint8_t)span;
   s->full = 0;
   s->was_formatted = 1;
@@ -82,6 +85,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   s->owner = owner;
   for (unsigned k = 1; k < span; k++) {
     ss->slabs[idx + k].cls = HK_CLASS_FOLLOWER;
+    ss->slabs[idx + k].shareable = 0;
     ss->slabs[idx + k].back = (uint8_t)k;
   }
   uint64_t units = ((span == 64 ? 0 : 1ull << span) - 1) << idx;

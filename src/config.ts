@@ -116,6 +116,12 @@ export const FLAGS = {
    */
   remoteBatch: oneOf("HAKMEM_REMOTE_BATCH", ["auto", "on", "off"]),
   /**
+   * Keep each thread's last frees per size class (64 blocks, 128 KiB at most) for its next allocations: auto (on for
+   * the LD_PRELOAD library, off for libhakmem.so, whose hak_owns and hak_free_checked must see a freed block as
+   * free), on or off; always off with HAKMEM_CHECK or HAKMEM_SECURE (`HAKMEM_THREAD_CACHE`).
+   */
+  threadCache: oneOf("HAKMEM_THREAD_CACHE", ["auto", "on", "off"]),
+  /**
    * A JSON file of flags read at initialisation, before the environment (which overrides it): one flat object keyed
    * by `HAKMEM_*` names, as `bun run tune` writes it (`HAKMEM_CONFIG`, at most 4095 bytes; empty: none).
    */

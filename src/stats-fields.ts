@@ -57,6 +57,7 @@ export const STATS_FIELDS = [
   "locks_large",
   "os_map_failures",
   "os_release_failures",
+  "thread_cache_bytes",
 ] as const;
 
 /** A field name of `struct hak_stats` (snake_case, as in C and in `hak_stats_json()`). */
@@ -115,6 +116,7 @@ export const STATS_FIELD_DESCRIPTIONS: { readonly [K in StatsField]: string } = 
   locks_large: "lock_acquisitions of the large tier",
   os_map_failures: "mappings the OS refused (or fault injection failed)",
   os_release_failures: "munmap, madvise or mremap calls the OS refused: the memory is kept and retried",
+  thread_cache_bytes: "freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE)",
 };
 
 /**
@@ -225,4 +227,6 @@ export interface HakmemStats {
   readonly os_map_failures: number;
   /** munmap, madvise or mremap calls the OS refused: the memory is kept and retried */
   readonly os_release_failures: number;
+  /** freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE) */
+  readonly thread_cache_bytes: number;
 }

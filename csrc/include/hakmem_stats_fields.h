@@ -62,6 +62,7 @@
   X(locks_heaps, SUMMED, "lock_acquisitions of the heap list")                                                    \
   X(locks_large, SUMMED, "lock_acquisitions of the large tier")                                                   \
   X(os_map_failures, COUNTER, "mappings the OS refused (or fault injection failed)")                              \
-  X(os_release_failures, COUNTER, "munmap, madvise or mremap calls the OS refused: the memory is kept and retried")
+  X(os_release_failures, COUNTER, "munmap, madvise or mremap calls the OS refused: the memory is kept and retried") \
+  X(thread_cache_bytes, SUMMED, "freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE)")
 
 #endif /* HAKMEM_STATS_FIELDS_H */

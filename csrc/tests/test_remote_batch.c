@@ -3,11 +3,13 @@
  * nothing. Every scenario runs in a fresh child with the flag set before the
  * first allocation: counts are exact when the frees happen, a full batch
  * reaches its owner while the freeing thread lives, a partial one (and the
- * blocks the thread kept for its own reuse) when it exits, and after every
+ * blocks the thread kept in its thread cache, HAKMEM_THREAD_CACHE=on) when it
+ * exits, and after every
  * thread has exited and a trim no SuperSlab is left live (a lost block would
  * pin its slab). */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "check.h"
 
@@ -17,6 +19,13 @@ static void batching_on(void)
 {
   CHECK(hak_config_set("HAKMEM_REMOTE_BATCH", "on") == HAK_OK, "set HAKMEM_REMOTE_BATCH=on");
   CHECK(strcmp(hak_config_get("HAKMEM_REMOTE_BATCH"), "on") == 0, "HAKMEM_REMOTE_BATCH reads back as on");
+}
+
+/* Thread caches (the LD_PRELOAD library's default) on as well: a thread
+ * keeps blocks of other heaps that fill whole cache lines for itself. */
+static void thread_cache_on(void)
+{
+  CHECK(hak_config_set("HAKMEM_THREAD_CACHE", "on") == HAK_OK, "set HAKMEM_THREAD_CACHE=on");
 }
 
 /* ---- a consumer that stays alive ------------------------------------------ */
@@ -61,15 +70,17 @@ static void let_exit(struct handoff *h, pthread_t t)
   pthread_join(t, NULL);
 }
 
-/* n blocks of size bytes freed by a consumer that stays alive. Of a class
- * that fills whole cache lines it keeps the first 64 for its own allocations
- * (smaller blocks share lines with their owner's and are never kept); the
- * rest go to the owner in batches of 64, a full batch at once, a partial one
- * when the consumer exits. After its trim (which takes its inbox) the owner
- * sees exactly the blocks that arrived as free. */
-static void live_consumer(size_t size, size_t n, size_t arrived_before_exit)
+/* n blocks of size bytes freed by a consumer that stays alive. With thread
+ * caches on, of a class that fills whole cache lines it keeps the first
+ * ones (64 blocks, 128 KiB) for its own allocations (smaller blocks share
+ * lines with their owner's and are never kept); the rest go to the owner in
+ * batches of 64, a full batch at once, a partial one when the consumer
+ * exits. After its trim (which takes its inbox) the owner sees exactly the
+ * blocks that arrived as free. */
+static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_before_exit)
 {
   batching_on();
+  if (cache) thread_cache_on();
   void **ptrs = malloc(n * sizeof *ptrs);
   for (size_t i = 0; i < n; i++) {
     ptrs[i] = hak_malloc(size);
@@ -105,27 +116,33 @@ static void live_consumer(size_t size, size_t n, size_t arrived_before_exit)
 static void full_batches(void *arg)
 {
   (void)arg;
-  live_consumer(64, 64 + 2 * 64 + 10, 2 * 64); /* 64 kept, two full batches, 10 waiting */
+  live_consumer(64, 2 * 64 + 10, false, 2 * 64); /* two full batches, 10 waiting */
+}
+
+static void full_batches_after_the_cache(void *arg)
+{
+  (void)arg;
+  live_consumer(64, 64 + 2 * 64 + 10, true, 2 * 64); /* 64 kept, two full batches, 10 waiting */
 }
 
 static void small_blocks_not_kept(void *arg)
 {
   (void)arg;
-  live_consumer(16, 64 + 10, 64); /* one full batch, 10 waiting, none kept */
+  live_consumer(16, 64 + 10, true, 64); /* one full batch, 10 waiting, none kept */
 }
 
 static void partial_batch(void *arg)
 {
   (void)arg;
-  live_consumer(64, 10, 0);
+  live_consumer(64, 10, false, 0);
 }
 
 static void large_blocks(void *arg)
 {
   (void)arg;
-  /* 16 KiB (multi-unit slabs): 2 kept (32 KiB a class), then a batch every 16
-   * blocks (256 KiB), 3 waiting; runs of one slab go back to it whole */
-  live_consumer(16384, 2 + 2 * 16 + 3, 2 * 16);
+  /* 16 KiB (multi-unit slabs): 8 kept (128 KiB a class), then a batch every
+   * 16 blocks (256 KiB), 3 waiting; runs of one slab go back to it whole */
+  live_consumer(16384, 8 + 2 * 16 + 3, true, 2 * 16);
 }
 
 /* ---- slabs emptied by what the owner takes from its inbox ------------------ */
@@ -325,18 +342,20 @@ static void *free_twice(void *arg)
   void **ptrs = arg;
   for (int i = 0; i < 3; i++) {
     hak_free(ptrs[i]);
-    if (i == 1) hak_free(ptrs[i]); /* kept for reuse (64 B) or gathered (32 B), then freed again */
+    if (i == 1) hak_free(ptrs[i]); /* kept in the thread cache (64 B) or gathered (32 B), then freed again */
   }
   for (int i = 3; i < 200; i++) hak_free(ptrs[i]);
   hak_free(ptrs[199]); /* the head of a batch, freed again */
   return NULL;
 }
 
-/* arg: the block size, 32 (blocks gathered for the owner) or 64 (the first 64 kept for reuse) */
+/* arg: the block size, 32 (blocks gathered for the owner) or 64 (the first
+ * 64 kept in the thread cache) */
 static void double_free_in_a_row(void *arg)
 {
   size_t size = (size_t)(uintptr_t)arg;
   batching_on();
+  thread_cache_on();
   void *ptrs[200];
   for (int i = 0; i < 200; i++) ptrs[i] = hak_malloc(size);
   hak_stats_t s0 = stats_now();
@@ -380,6 +399,7 @@ static void default_is_immediate(void *arg)
 int main(void)
 {
   check_in_child("full batches", full_batches, NULL);
+  check_in_child("full batches after the thread cache", full_batches_after_the_cache, NULL);
   check_in_child("partial batch", partial_batch, NULL);
   check_in_child("small blocks not kept", small_blocks_not_kept, NULL);
   check_in_child("large blocks, batches by bytes", large_blocks, NULL);

@@ -1,0 +1,223 @@
+/* test_thread_cache: each thread's cache of its last frees (HAKMEM_THREAD_CACHE,
+ * the LD_PRELOAD library's default) hands the block freed last out again,
+ * stays within its bound, counts its blocks as freed and shows them in
+ * thread_cache_bytes, keeps other threads' blocks only where they fill whole
+ * cache lines, refuses the block at its top freed again, and gives everything
+ * back at trim and at thread exit, so that no SuperSlab stays live. It is off
+ * in libhakmem.so by default and with HAKMEM_CHECK. Every scenario runs in a
+ * fresh child with the flags set before the first allocation. */
+#include <pthread.h>
+
+#include "check.h"
+
+#define U(x) ((unsigned long long)(x))
+
+static void set_flag(const char *name, const char *value)
+{
+  int rc = hak_config_set(name, value);
+  CHECK(rc == HAK_OK, "hak_config_set(%s, %s) = %d", name, value, rc);
+}
+
+static void cache_on(void) { set_flag("HAKMEM_THREAD_CACHE", "on"); }
+
+static void **alloc_filled(size_t size, size_t n)
+{
+  void **v = malloc(n * sizeof *v); /* libc: not counted by hakmem */
+  for (size_t i = 0; i < n; i++) {
+    v[i] = hak_malloc(size);
+    CHECK(v[i] != NULL, "hak_malloc(%zu) #%zu returned NULL", size, i);
+    fill(v[i], size);
+  }
+  return v;
+}
+
+/* Everything freed and trimmed: nothing cached, nothing live. */
+static void expect_all_given_back(const char *when)
+{
+  hak_trim();
+  hak_stats_t s = stats_now();
+  CHECK(s.thread_cache_bytes == 0, "%s: thread_cache_bytes %llu after a trim", when, U(s.thread_cache_bytes));
+  CHECK(s.bytes_in_use == 0, "%s: bytes_in_use %llu", when, U(s.bytes_in_use));
+  CHECK(s.superslabs_live == 0, "%s: %llu SuperSlabs live: a cached block pins its slab", when, U(s.superslabs_live));
+}
+
+/* The block freed last is the next one handed out, and until then it is
+ * counted as freed and as cached. */
+static void last_free_first_out(void *arg)
+{
+  (void)arg;
+  cache_on();
+  void *keep = hak_malloc(48); /* the heap exists before the counts are read */
+  hak_stats_t s0 = stats_now();
+  void *a = hak_malloc(48), *b = hak_malloc(48);
+  hak_free(a);
+  hak_free(b);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == 2, "frees moved by %llu, want 2", U(s1.frees - s0.frees));
+  CHECK(s1.bytes_in_use == s0.bytes_in_use, "bytes_in_use %llu after the frees, want %llu", U(s1.bytes_in_use),
+        U(s0.bytes_in_use));
+  CHECK(s1.thread_cache_bytes == 2 * 48, "thread_cache_bytes %llu, want %d", U(s1.thread_cache_bytes), 2 * 48);
+  CHECK(hak_malloc(48) == b, "the block freed last is handed out first");
+  CHECK(hak_malloc(48) == a, "then the one freed before it");
+  CHECK(stats_now().thread_cache_bytes == 0, "thread_cache_bytes %llu once both are out again",
+        U(stats_now().thread_cache_bytes));
+  hak_free(a);
+  hak_free(b);
+  hak_free(keep);
+  expect_all_given_back("after two blocks");
+}
+
+/* At most 64 blocks and 128 KiB a class: the first frees fill it, those
+ * past that go to their slabs; every block comes back intact. */
+static void bounded(void *arg)
+{
+  (void)arg;
+  cache_on();
+  static const struct { size_t size, cached; } cases[] = {
+    {64, 64},        /* 64 blocks: 4 KiB */
+    {4096, 32},      /* 128 KiB */
+    {16384, 8},      /* 128 KiB, multi-unit slabs */
+    {65536, 2},      /* the largest slab class */
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    size_t size = cases[k].size, n = 100;
+    void **v = alloc_filled(size, n);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+      bad += !verify(v[i], size);
+      hak_free(v[i]);
+    }
+    CHECK(bad == 0, "%zu B: %zu blocks damaged before their free", size, bad);
+    hak_stats_t s = stats_now();
+    CHECK(s.thread_cache_bytes == cases[k].cached * size, "%zu B: thread_cache_bytes %llu, want %zu blocks (%zu)", size,
+          U(s.thread_cache_bytes), cases[k].cached, cases[k].cached * size);
+    CHECK(s.bytes_in_use == 0, "%zu B: bytes_in_use %llu after every free", size, U(s.bytes_in_use));
+    /* the cached blocks come out first, the one cached last first, then the slabs' */
+    void **again = alloc_filled(size, n);
+    size_t cached = cases[k].cached;
+    for (size_t i = 0; i < cached; i++)
+      CHECK(again[i] == v[cached - 1 - i], "%zu B: allocation %zu is not cached block %zu", size, i, cached - 1 - i);
+    for (size_t i = 0; i < n; i++) hak_free(again[i]);
+    free(again);
+    free(v);
+    expect_all_given_back("bounded");
+  }
+}
+
+/* A thread that exits gives its cache back: its own blocks to its slabs,
+ * and the blocks of others to their owners. */
+static void *alloc_free_exit(void *arg)
+{
+  (void)arg;
+  void **v = alloc_filled(256, 500);
+  for (size_t i = 0; i < 500; i++) hak_free(v[i]);
+  free(v);
+  CHECK(stats_now().thread_cache_bytes == 64 * 256, "the exiting thread caches 64 blocks of 256 B");
+  return NULL;
+}
+
+static void thread_exit_gives_back(void *arg)
+{
+  (void)arg;
+  cache_on();
+  pthread_t t;
+  pthread_create(&t, NULL, alloc_free_exit, NULL);
+  pthread_join(t, NULL);
+  CHECK(stats_now().thread_cache_bytes == 0, "thread_cache_bytes %llu after the thread exited",
+        U(stats_now().thread_cache_bytes));
+  expect_all_given_back("after the thread exited");
+}
+
+/* Another thread's frees: blocks that fill whole cache lines (64 B) are
+ * kept by the freeing thread and reused by it, counted as remote frees;
+ * smaller ones (48 B, sharing lines with the owner's blocks) never are. */
+struct handoff {
+  void **ptrs;
+  size_t n, size;
+  int reused; /* allocations of the same size that returned one of ptrs */
+};
+
+static void *free_then_reuse(void *arg)
+{
+  struct handoff *h = arg;
+  for (size_t i = 0; i < h->n; i++) hak_free(h->ptrs[i]);
+  for (size_t i = 0; i < h->n; i++) {
+    void *p = hak_malloc(h->size);
+    for (size_t j = 0; j < h->n; j++) h->reused += p == h->ptrs[j];
+    hak_free(p);
+  }
+  return NULL;
+}
+
+static void other_threads_blocks(void *arg)
+{
+  size_t size = (size_t)(uintptr_t)arg;
+  cache_on();
+  set_flag("HAKMEM_REMOTE_BATCH", "on");
+  void *keep = hak_malloc(size);
+  struct handoff h = {alloc_filled(size, 16), 16, size, 0};
+  hak_stats_t s0 = stats_now();
+  pthread_t t;
+  pthread_create(&t, NULL, free_then_reuse, &h);
+  pthread_join(t, NULL);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.remote_frees - s0.remote_frees >= 16, "remote_frees moved by %llu, want at least 16",
+        U(s1.remote_frees - s0.remote_frees));
+  if (size % 64 == 0) CHECK(h.reused == 16, "%zu B: the freeing thread reused %d of the 16 blocks, want all", size, h.reused);
+  else CHECK(h.reused == 0, "%zu B: the freeing thread reused %d of another thread's blocks, want none", size, h.reused);
+  free(h.ptrs);
+  hak_free(keep);
+  expect_all_given_back("after the other thread exited");
+}
+
+/* The block at the top of the cache freed again is reported and changes
+ * nothing: it is handed out once. */
+static void repeated_free_refused(void *arg)
+{
+  (void)arg;
+  cache_on();
+  void *a = hak_malloc(32), *b = hak_malloc(32);
+  hak_stats_t s0 = stats_now();
+  hak_free(a);
+  hak_free(b);
+  hak_free(b);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.invalid_frees - s0.invalid_frees == 1, "invalid_frees moved by %llu, want 1", U(s1.invalid_frees - s0.invalid_frees));
+  CHECK(s1.frees - s0.frees == 2, "frees moved by %llu, want 2", U(s1.frees - s0.frees));
+  void *x = hak_malloc(32), *y = hak_malloc(32), *z = hak_malloc(32);
+  CHECK(x == b && y == a && z != a && z != b, "after the repeated free: %p %p %p from a cache of %p, %p", x, y, z, b, a);
+  hak_free(x);
+  hak_free(y);
+  hak_free(z);
+  expect_all_given_back("after the repeated free");
+}
+
+/* libhakmem.so's default is off (hak_free_checked and hak_owns see a freed
+ * block as free at once), and HAKMEM_CHECK turns it off whatever is asked. */
+static void off_where_state_must_be_exact(void *arg)
+{
+  const char *check = arg;
+  if (check) {
+    cache_on();
+    set_flag("HAKMEM_CHECK", "1");
+  } else {
+    CHECK(strcmp(hak_config_get("HAKMEM_THREAD_CACHE"), "auto") == 0, "the default is auto");
+  }
+  void *p = hak_malloc(64);
+  hak_free(p);
+  CHECK(hak_block_state(p) == HAK_BLOCK_FREE, "a freed block reads as free at once (state %d)", hak_block_state(p));
+  CHECK(stats_now().thread_cache_bytes == 0, "thread_cache_bytes %llu with the cache off", U(stats_now().thread_cache_bytes));
+}
+
+int main(void)
+{
+  check_in_child("last free first out", last_free_first_out, NULL);
+  check_in_child("bounded per class", bounded, NULL);
+  check_in_child("thread exit gives the cache back", thread_exit_gives_back, NULL);
+  check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
+  check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
+  check_in_child("repeated free refused", repeated_free_refused, NULL);
+  check_in_child("off by default in libhakmem.so", off_where_state_must_be_exact, NULL);
+  check_in_child("off with HAKMEM_CHECK", off_where_state_must_be_exact, "check");
+  return check_finish();
+}
