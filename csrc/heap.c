@@ -454,13 +454,12 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
  * its multi-unit slabs, check and secure modes (secure links), a heap just
  * adopted. As hk_free_local, with its double-free check. */
 static void free_own_block(hk_heap *h, hk_slab *s, hk_block *b) {
-  if (HK_UNLIKELY(b == s->free)) { /* the block just freed, again (as in hk_free_local) */
+  enum hk_tc_pushed r = hk_tc_push(h, s->cls, b); /* first: the slab's own line is not needed then */
+  if (r == HK_TC_PUSHED) return;
+  if (HK_UNLIKELY(r == HK_TC_REPEATED || b == s->free)) { /* the block just freed, again (as in hk_free_local) */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return;
   }
-  enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
-  if (r == HK_TC_REPEATED) hk_report_invalid_free(b, HAK_BLOCK_FREE);
-  if (r != HK_TC_FULL) return;
   h->nfree[s->cls]++;
   return_block(h, s, b);
 }
