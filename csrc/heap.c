@@ -126,11 +126,12 @@ static void retire_slab(hk_heap *h, hk_slab *s) {
     if (h->spare[c][i] == s) h->spare[c][i] = NULL;
   sync_current(h, c);
   hk_ss *ss = ss_of_slab(s);
-  for (unsigned k = 0; k < s->span; k++) {
+  for (unsigned k = 0; k < s->span; k++) { /* s and its followers */
     s[k].cls = HK_CLASS_NONE;
     s[k].shareable = 0;
+    s[k].back = 0;
+    s[k].owner = NULL;
   }
-  s->owner = NULL;
   s->free = HK_END;
   h->slabs_emptied++;
   h->slabs_in_use--;
@@ -450,9 +451,9 @@ static void return_block(hk_heap *h, hk_slab *s, hk_block *b) {
   if ((--s->used == 0 || s->full) && !is_retained(h, s)) hk_slab_unfull_or_retire(h, s);
 }
 
-/* A free by the owning thread off the inline path: a follower unit of one of
- * its multi-unit slabs, check and secure modes (secure links), a heap just
- * adopted. As hk_free_local, with its double-free check. */
+/* A free by the owning thread off the inline path: check and secure modes
+ * (secure links), validated frees, a heap just adopted. As hk_free_local,
+ * with its double-free checks. */
 static void free_own_block(hk_heap *h, hk_slab *s, hk_block *b) {
   enum hk_tc_pushed r = hk_tc_push(h, s->cls, b); /* first: the slab's own line is not needed then */
   if (r == HK_TC_PUSHED) return;
@@ -495,8 +496,8 @@ void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s) {
   else if (s->full) unfull_slab(h, s, AT_TAIL);
 }
 
-/* A free whose unit is not owned by this thread: a follower unit of a
- * multi-unit slab (redirected to its head), or another thread's slab. */
+/* A free the inline path did not take: another thread's slab (its thread
+ * cache full or off), misuse, or any free in check and secure modes. */
 static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b);
 
 void hk_free_other(hk_slab *s, hk_block *b) {
@@ -510,7 +511,7 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
   }
-  if (s->owner == h) { /* a follower unit of one of h's multi-unit slabs, or check/secure mode */
+  if (s->owner == h) { /* off the inline path: check or secure mode, validated frees (hk_free_slab_block_slow) */
     free_own_block(h, s, b);
     return;
   }

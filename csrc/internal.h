@@ -78,7 +78,6 @@ __attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(cons
 #define HK_NCLASSES 44
 #define HK_SLAB_MAX 65536u
 #define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
-#define HK_CLASS_FOLLOWER 0xFE  /* unit inside a multi-unit slab; its head is `back` units before */
 extern HK_INTERNAL const uint8_t hk_class_of_16[HK_SLAB_MAX / 16 + 1];
 extern HK_INTERNAL const uint32_t hk_class_size[HK_NCLASSES];
 extern HK_INTERNAL uint8_t hk_class_span[HK_NCLASSES]; /* 64 KiB units per slab */
@@ -99,6 +98,13 @@ typedef struct hk_block { struct hk_block *next; } hk_block;
 struct hk_heap;
 
 /* Per-slab metadata: 128 bytes, two cache lines split by who writes them.
+ * A slab of several 64 KiB units (classes above 8 KiB) has its metadata in
+ * its first unit's entry (the head); each other unit's entry (a follower)
+ * holds a copy of the head's fixed fields (owner, start, block_size, inv,
+ * lim, capacity, cls, shift, shareable) and `back`, its distance to the
+ * head, so a free into a follower unit decides on the follower's own line
+ * and only the rare paths go to the head (hk_slab_head). The lists, counts
+ * and the second line are the head's alone.
  * The first is set when the slab is formatted and read by every free, from
  * any thread; it also holds the remote-free list other threads push to (in
  * batches, see remote.c, so that line changes rarely). The second is written
@@ -115,15 +121,15 @@ typedef struct hk_slab {
   uint32_t inv;              /* inverse of block_size's odd part mod 2^32 (hk_block_start_ok) */
   uint32_t lim;              /* capacity - 1: the last block index (hk_block_start_ok) */
   uint32_t capacity;         /* blocks that fit */
-  uint8_t cls;               /* size class, HK_CLASS_NONE when unformatted */
+  uint8_t cls;               /* size class (a follower's: its head's), HK_CLASS_NONE when unformatted */
   uint8_t shift;             /* trailing zero bits of block_size */
   uint8_t span;              /* units in this slab (head only) */
-  uint8_t back;              /* follower: units back to the head */
+  uint8_t back;              /* units back to the head: 0 for a head and an unformatted unit */
   uint8_t index;             /* slab index within its SuperSlab */
   uint8_t was_formatted;     /* formatted before: the next format counts as reuse */
   /* 1: its blocks fill whole cache lines and thread caches are on, so any
    * thread may keep a block of it freed in its own thread cache (heap.c);
-   * 0 for followers and unformatted slabs. */
+   * 0 for unformatted slabs. */
   uint8_t shareable;
   uint8_t pad0[1];
   _Atomic(hk_block *) remote; /* frees from other threads, collected by the owner */
@@ -315,9 +321,7 @@ static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
   return (hk_slab *)((uintptr_t)ss + i * sizeof(hk_slab));
 }
 /* The slab owning unit s (s itself unless s is a follower of a multi-unit slab). */
-static inline hk_slab *hk_slab_head(hk_slab *s) {
-  return HK_UNLIKELY(s->cls == HK_CLASS_FOLLOWER) ? s - s->back : s;
-}
+static inline hk_slab *hk_slab_head(hk_slab *s) { return s - s->back; }
 /* ---- cross-layer functions ------------------------------------------------ */
 /* report.c */
 HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -577,7 +581,7 @@ static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) 
   enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
   if (HK_LIKELY(r == HK_TC_PUSHED)) return;
   if (HK_UNLIKELY(r == HK_TC_REPEATED)) hk_report_invalid_free(b, HAK_BLOCK_FREE);
-  else hk_free_into_slab(h, s, b);
+  else hk_free_into_slab(h, hk_slab_head(s), b); /* s may be a follower unit */
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
@@ -586,7 +590,8 @@ static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) 
 static inline hk_slab *hk_own_slab_of(uintptr_t a) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return NULL;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
-  if (HK_UNLIKELY(s->owner != hk_tl_heap || atomic_load_explicit(&s->lent, memory_order_relaxed) != 0)) return NULL;
+  if (HK_UNLIKELY(s->owner != hk_tl_heap || s->back || atomic_load_explicit(&s->lent, memory_order_relaxed) != 0))
+    return NULL;
   return s;
 }
 
@@ -640,7 +645,7 @@ static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
       return true;
     }
   }
-  hk_free_other(s, b); /* another thread's slab, a follower unit of a multi-unit slab, or misuse */
+  hk_free_other(s, b); /* another thread's slab (its thread cache full or off), or misuse */
   return true;
 }
 

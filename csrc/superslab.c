@@ -73,6 +73,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   s->inv = inv;
   s->lim = s->capacity - 1; /* capacity >= 1: a slab holds at least one block of its class */
   s->cls = (uint8_t)cls;
+  s->back = 0;
   /* a block filling whole lines shares none with its owner's blocks, so
    * another thread may reuse it without fighting the owner over a line */
   s->shareable = g_hk.thread_cache && s->block_size % 64 == 0;
@@ -83,10 +84,18 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
   atomic_store_explicit(&s->lent, 0, memory_order_relaxed); /* stale only after a lent block was given to hak_free */
   s->owner = owner;
-  for (unsigned k = 1; k < span; k++) {
-    ss->slabs[idx + k].cls = HK_CLASS_FOLLOWER;
-    ss->slabs[idx + k].shareable = 0;
-    ss->slabs[idx + k].back = (uint8_t)k;
+  for (unsigned k = 1; k < span; k++) { /* followers: the head's fixed fields (internal.h) */
+    hk_slab *f = &ss->slabs[idx + k];
+    f->start = s->start;
+    f->block_size = s->block_size;
+    f->inv = s->inv;
+    f->lim = s->lim;
+    f->capacity = s->capacity;
+    f->cls = s->cls;
+    f->shift = s->shift;
+    f->shareable = s->shareable;
+    f->back = (uint8_t)k;
+    f->owner = owner;
   }
   uint64_t units = ((span == 64 ? 0 : 1ull << span) - 1) << idx;
   if (g_hk.prefault == HK_PREFAULT_MADVISE && (ss->populated_slabs & units) != units) {

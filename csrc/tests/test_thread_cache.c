@@ -192,6 +192,59 @@ static void repeated_free_refused(void *arg)
   expect_all_given_back("after the repeated free");
 }
 
+/* Slabs of several 64 KiB units (classes above 8 KiB): a block in a unit
+ * after the first (a follower, which carries a copy of its head's fixed
+ * fields) is freed, cached and queried like any other; once the slab is
+ * released, its units formatted again as slabs of small blocks know nothing
+ * of it. arg: "on" or "off" (the cache). */
+static void multi_unit_slabs(void *arg)
+{
+  const char *cache = arg;
+  set_flag("HAKMEM_THREAD_CACHE", cache);
+  set_flag("HAKMEM_SS_LRU_MAX_CACHED", "0");
+  enum { N = 64, SIZE = 20000 }; /* class 20480: slabs of 2 units, 6 blocks each */
+  void **v = alloc_filled(SIZE, N);
+  size_t in_follower = 0, bad = 0;
+  for (size_t i = 0; i < N; i++) {
+    uintptr_t a = (uintptr_t)v[i];
+    /* the unit's offset in the slab: units past the first are followers */
+    in_follower += ((a >> 16) & 1) != (((uintptr_t)v[0] >> 16) & 1);
+    CHECK(hak_block_state(v[i]) == HAK_BLOCK_LIVE && hak_usable_size(v[i]) == 20480,
+          "block %zu: state %d, usable %zu", i, hak_block_state(v[i]), hak_usable_size(v[i]));
+    CHECK(hak_block_state((char *)v[i] + 16) == HAK_BLOCK_INTERIOR, "block %zu + 16 reads as interior", i);
+    bad += !verify(v[i], SIZE);
+  }
+  CHECK(in_follower > 0, "no block of the %d lies in a follower unit", N);
+  CHECK(bad == 0, "%zu blocks damaged", bad);
+  hak_stats_t s0 = stats_now();
+  for (size_t i = 0; i < N; i++) hak_free(v[i]);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
+  CHECK(s1.invalid_frees == s0.invalid_frees, "%llu frees refused", U(s1.invalid_frees - s0.invalid_frees));
+  size_t cached = strcmp(cache, "on") == 0 ? 6 : 0; /* 128 KiB of 20 KiB blocks */
+  CHECK(s1.thread_cache_bytes == cached * 20480, "thread_cache_bytes %llu, want %zu blocks",
+        U(s1.thread_cache_bytes), cached);
+  /* the cache took the first frees; the others went to their slabs */
+  for (size_t i = cached; i < N; i++)
+    CHECK(hak_block_state(v[i]) == HAK_BLOCK_FREE, "block %zu: state %d after its free", i, hak_block_state(v[i]));
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "%llu SuperSlabs live after the trim", U(stats_now().superslabs_live));
+  /* the same memory as slabs of 64-byte blocks: every block start is one */
+  enum { M = 4 * 16384 };
+  void **w = alloc_filled(64, M);
+  size_t reused = 0;
+  for (size_t i = 0; i < M; i++) {
+    for (size_t k = 0; k < N && !reused; k++) reused += (uintptr_t)w[i] >> 16 == (uintptr_t)v[k] >> 16;
+    CHECK(hak_block_state(w[i]) == HAK_BLOCK_LIVE && hak_usable_size(w[i]) == 64, "64-byte block %zu: state %d, usable %zu",
+          i, hak_block_state(w[i]), hak_usable_size(w[i]));
+  }
+  CHECK(reused > 0, "the 64-byte slabs did not reuse the units of the released slabs");
+  for (size_t i = 0; i < M; i++) hak_free(w[i]);
+  free(w);
+  free(v);
+  expect_all_given_back("after the small blocks");
+}
+
 /* libhakmem.so's default is off (hak_free_checked and hak_owns see a freed
  * block as free at once), and HAKMEM_CHECK turns it off whatever is asked. */
 static void off_where_state_must_be_exact(void *arg)
@@ -217,6 +270,8 @@ int main(void)
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
   check_in_child("repeated free refused", repeated_free_refused, NULL);
+  check_in_child("multi-unit slabs, cache on", multi_unit_slabs, "on");
+  check_in_child("multi-unit slabs, cache off", multi_unit_slabs, "off");
   check_in_child("off by default in libhakmem.so", off_where_state_must_be_exact, NULL);
   check_in_child("off with HAKMEM_CHECK", off_where_state_must_be_exact, "check");
   return check_finish();
