@@ -174,18 +174,18 @@ _Static_assert(offsetof(hk_ss, slabs) % sizeof(hk_slab) == 0, "slabs[] on cache 
 /* ---- thread heaps --------------------------------------------------------- */
 typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
 
-/* Remote frees gathered for one other heap (remote.c): a chain linked
- * through the blocks, handed to that heap's inbox in one step. */
+/* Remote frees of one class gathered for one other heap (remote.c): a chain
+ * linked through the blocks, handed to that heap's inbox in one step. */
 typedef struct hk_remote_batch {
-  struct hk_heap *to;        /* destination heap; stale once the chain is sent */
+  uintptr_t key;             /* destination heap | class (heaps are 64-byte aligned); stale once sent */
   hk_block *head, *tail;     /* NULL when empty */
   uint32_t weight;           /* its blocks' sizes, each counted as at least 1/64 of a batch */
-  uint32_t pad;
+  uint32_t count;            /* its blocks */
 } hk_remote_batch;
 #define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
 
 
-#define HK_REMOTE_SLOTS 8       /* destinations gathered for at once, chosen by heap address */
+#define HK_REMOTE_SLOTS 32      /* (heap, class) chains gathered for at once (remote.c, batch_for) */
 
 
 typedef struct hk_heap {
@@ -388,10 +388,15 @@ HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same (h may be hk_empt
  * as freed then, goes to its owner (gathered in a batch, or pushed) */
 HK_INTERNAL void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
-/* The head slab of a block in a batch or an inbox, stored in its second word
- * by the sender (free blocks are at least 16 bytes; batching is off in check
- * mode, which keeps a mark there). */
+/* A chain in an inbox holds blocks of one class. Its first block's second
+ * word holds the chain's last block and length (hk_chain_word); every other
+ * block's, its head slab (hk_inbox_slab). Free blocks are at least 16 bytes;
+ * batching is off in check mode, which keeps a mark there. */
 #define hk_inbox_slab(b) (((hk_slab **)(b))[1])
+#define hk_chain_word(b) (((uintptr_t *)(b))[1])
+#define HK_CHAIN_COUNT_SHIFT 48 /* user addresses take 47 bits */
+static inline hk_block *hk_chain_tail(uintptr_t w) { return (hk_block *)(w & (((uintptr_t)1 << HK_CHAIN_COUNT_SHIFT) - 1)); }
+static inline uint32_t hk_chain_count(uintptr_t w) { return (uint32_t)(w >> HK_CHAIN_COUNT_SHIFT); }
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 HK_INTERNAL void *hk_alloc_slab_slow(hk_heap *h, unsigned cls);

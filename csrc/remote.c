@@ -11,22 +11,25 @@
  *
  * In batches to the owner heap (HAKMEM_REMOTE_BATCH on, the LD_PRELOAD
  * library's default): as snmalloc sends remote frees to their owner as
- * messages, the freeing thread gathers them per destination heap, in a small
- * table of its own heap chosen by heap address, as a chain linked through the
- * freed blocks (any slab, any class of that heap). A chain is sent in one
+ * messages, the freeing thread gathers them per destination heap and size
+ * class, in a small table of its own heap (batch_for), as a chain linked
+ * through the freed blocks (any slab of that heap). A chain is sent in one
  * atomic step onto the destination heap's inbox when it holds
  * HK_BATCH_BLOCKS blocks or HK_BATCH_BYTES bytes, when its table entry is
- * needed for another heap, and when the thread needs a new slab, trims or
- * exits. A thread freeing blocks scattered over many slabs of one owner (a
- * server's working set) still sends one message per batch, where per-slab
- * lists would need one atomic per slab touched. The owner takes its inbox
- * whole on its slow paths (heap.c) and puts each block on its slab's local
- * list: slab metadata is only ever written by its owner.
+ * needed for another chain, and when the thread needs a new slab, trims or
+ * exits; its first block then carries its last block and length. A thread
+ * freeing blocks scattered over many slabs of one owner (a server's working
+ * set) still sends one message per batch, where per-slab lists would need one
+ * atomic per slab touched. The owner takes its inbox whole on its slow paths
+ * (heap.c): a chain goes onto its thread cache whole when there is room
+ * (reading two of its blocks), else each block onto its slab's local list:
+ * slab metadata is only ever written by its owner.
  *
  * Invariants (batches):
- *  - A block gathered or in an inbox still counts as used in its slab until
- *    the owner takes it, so the slab cannot be released or reformatted
- *    meanwhile, and its owner (a heap, never unmapped) does not change.
+ *  - A block gathered, in an inbox or in its owner's thread cache still
+ *    counts as used in its slab until it is back on the slab's list, so the
+ *    slab cannot be released or reformatted meanwhile, and its owner (a
+ *    heap, never unmapped) does not change.
  *  - At most HK_REMOTE_SLOTS chains of at most HK_BATCH_BLOCKS blocks and
  *    HK_BATCH_BYTES bytes (plus one block) wait per thread.
  *  - Blocks a thread keeps for its own reuse (its thread cache, heap.c) are
@@ -34,8 +37,8 @@
  *  - The statistics count a remote free when it happens (heap.c), so
  *    bytes_in_use does not depend on when a chain is sent or taken.
  *  - Gathered and sent blocks are on no list a walk of their slab sees:
- *    hak_owns and hak_free_checked take them for live until the owner takes
- *    its inbox. Hence off for libhakmem.so and in check and secure modes. */
+ *    hak_owns and hak_free_checked take them for live until they are back on
+ *    it. Hence off for libhakmem.so and in check and secure modes. */
 #include "internal.h"
 
 #define HK_BATCH_BLOCKS 64
@@ -53,18 +56,28 @@ static void push_chain(_Atomic(hk_block *) *list, hk_block *head, hk_block *tail
   } while (!atomic_compare_exchange_weak_explicit(list, &old, head, memory_order_release, memory_order_relaxed));
 }
 
+static hk_heap *batch_heap(uintptr_t key) { return (hk_heap *)(key & ~(uintptr_t)63); }
+
+/* The chain's first block gets its last block and length (hk_chain_word),
+ * so the owner can splice the chain whole without reading the others. */
 static void send_batch(hk_remote_batch *rb) {
   if (!rb->head) return;
-  push_chain(&rb->to->inbox, rb->head, rb->tail);
+  hk_chain_word(rb->head) = (uintptr_t)rb->tail | (uintptr_t)rb->count << HK_CHAIN_COUNT_SHIFT;
+  push_chain(&batch_heap(rb->key)->inbox, rb->head, rb->tail);
   rb->head = rb->tail = NULL;
-  rb->weight = 0;
+  rb->weight = rb->count = 0;
 }
 
-static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to) {
-  uint64_t key = (uintptr_t)to * 0x9E3779B97F4A7C15ull;
-  return &h->remote_batch[key >> (64 - 3)];
+_Static_assert(_Alignof(hk_heap) >= 64 && HK_NCLASSES <= 64, "a batch key holds the heap address and a class");
+static uintptr_t batch_key(const hk_heap *to, unsigned c) { return (uintptr_t)to | c; }
+
+/* One slot per (heap, class): the classes of one heap take consecutive
+ * slots, so they collide only 32 classes apart. */
+static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to, unsigned c) {
+  uint64_t hash = (uintptr_t)to * 0x9E3779B97F4A7C15ull;
+  return &h->remote_batch[((hash >> 59) + c) & (HK_REMOTE_SLOTS - 1)];
 }
-_Static_assert(HK_REMOTE_SLOTS == 1 << 3, "batch_for takes the top 3 bits");
+_Static_assert(HK_REMOTE_SLOTS == 32, "batch_for takes the top 5 bits");
 
 /* Links b, of (head) slab s, at the head of rb's chain. b's second word
  * carries s to the owner (take_inbox): it is on the line the owner reads
@@ -75,6 +88,7 @@ static inline bool link_block(hk_remote_batch *rb, hk_slab *s, uint32_t block_si
   hk_inbox_slab(b) = s;
   if (!rb->head) rb->tail = b;
   rb->head = b;
+  rb->count++;
   rb->weight += block_size > HK_BLOCK_MIN_WEIGHT ? block_size : HK_BLOCK_MIN_WEIGHT;
   return rb->weight >= HK_BATCH_BYTES;
 }
@@ -82,10 +96,11 @@ static inline bool link_block(hk_remote_batch *rb, hk_slab *s, uint32_t block_si
 /* Gathers b, of (head) slab s, for s's owner heap `to`; false when b was
  * the last block gathered (freed twice in a row). */
 static bool gather(hk_heap *h, hk_slab *s, hk_heap *to, uint32_t block_size, hk_block *b) {
-  hk_remote_batch *rb = batch_for(h, to);
-  if (rb->to != to) {
+  hk_remote_batch *rb = batch_for(h, to, s->cls);
+  uintptr_t key = batch_key(to, s->cls);
+  if (rb->key != key) {
     send_batch(rb);
-    rb->to = to;
+    rb->key = key;
   } else if (HK_UNLIKELY(b == rb->head)) {
     /* the same block freed twice in a row: linking it to itself would loop the owner's walk */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
@@ -111,9 +126,9 @@ bool hk_remote_push(hk_slab *s, hk_block *b) {
 
 /* The rest of a batched remote free of b, of slab s, into heap `to` whose
  * chain in this thread's table is rb, out of line: the chain has to be sent,
- * or rb holds another heap's chain, or `to`'s thread has exited. */
+ * or rb holds another chain, or `to`'s thread has exited. */
 static HK_NOINLINE bool free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_heap *to, hk_slab *s, hk_block *b) {
-  if (rb->to != to) { /* b is not linked yet (so s, whose block it is, is still formatted) */
+  if (rb->key != batch_key(to, s->cls)) { /* b is not linked yet (so s, whose block it is, is still formatted) */
     if (!gather(h, s, to, s->block_size, b)) return false;
     h->remote_frees++;
     h->nfree[s->cls]++;
@@ -134,10 +149,8 @@ bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return false;
   }
-  hk_remote_batch *rb = batch_for(h, to);
-  if (HK_UNLIKELY(rb->to != to)) {
-    return free_batched_rare(h, rb, to, s, b);
-  }
+  hk_remote_batch *rb = batch_for(h, to, c);
+  if (HK_UNLIKELY(rb->key != batch_key(to, c))) return free_batched_rare(h, rb, to, s, b);
   if (HK_UNLIKELY(b == rb->head)) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE); /* freed twice in a row */
     return false;

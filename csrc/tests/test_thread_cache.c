@@ -170,6 +170,56 @@ static void other_threads_blocks(void *arg)
   expect_all_given_back("after the other thread exited");
 }
 
+/* A chain of one class that another thread sent back (HAKMEM_REMOTE_BATCH;
+ * here when the freeing thread exits and gives back the 64 it had kept in its
+ * own cache) goes onto the owner's cache whole when the owner's slabs of that
+ * class run dry: all 64 come out next, and no slab is formatted for them. */
+static void *free_all_of(void *arg)
+{
+  struct handoff *h = arg;
+  for (size_t i = 0; i < h->n; i++) hak_free(h->ptrs[i]);
+  return NULL;
+}
+
+static void inbox_chain_to_cache(void *arg)
+{
+  (void)arg;
+  cache_on();
+  set_flag("HAKMEM_REMOTE_BATCH", "on");
+  enum { N = 64, SIZE = 2048 }; /* 64 blocks of 2 KiB (weighed 4 KiB each): one full chain */
+  struct handoff h = {alloc_filled(SIZE, N), N, SIZE, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, free_all_of, &h);
+  pthread_join(t, NULL);
+  hak_stats_t s0 = stats_now();
+  /* the owner's current slab of the class has at most 31 blocks left */
+  size_t k = 0;
+  void *p = NULL, *extra[40];
+  for (; k < 40; k++) {
+    p = hak_malloc(SIZE);
+    if (stats_now().thread_cache_bytes != 0) break;
+    extra[k] = p;
+  }
+  CHECK(k < 40, "no chain reached the cache within 40 allocations");
+  CHECK(stats_now().thread_cache_bytes == (N - 1) * SIZE, "thread_cache_bytes %llu after the chain came in, want %d",
+        U(stats_now().thread_cache_bytes), (N - 1) * SIZE);
+  size_t from_chain = 0;
+  for (size_t j = 0; j < N; j++) from_chain += p == h.ptrs[j];
+  for (size_t i = 1; i < N; i++) {
+    void *q = hak_malloc(SIZE);
+    for (size_t j = 0; j < N; j++) from_chain += q == h.ptrs[j];
+  }
+  CHECK(from_chain == N, "%zu of the %d blocks came from the chain", from_chain, N);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.slabs_in_use == s0.slabs_in_use, "slabs in use %llu -> %llu: a slab was formatted", U(s0.slabs_in_use),
+        U(s1.slabs_in_use));
+  CHECK(s1.thread_cache_bytes == 0, "thread_cache_bytes %llu once the chain is handed out", U(s1.thread_cache_bytes));
+  for (size_t i = 0; i < N; i++) hak_free(h.ptrs[i]);
+  for (size_t i = 0; i < k; i++) hak_free(extra[i]);
+  free(h.ptrs);
+  expect_all_given_back("after the chain");
+}
+
 /* The block at the top of the cache freed again is reported and changes
  * nothing: it is handed out once. */
 static void repeated_free_refused(void *arg)
@@ -270,6 +320,7 @@ int main(void)
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
   check_in_child("repeated free refused", repeated_free_refused, NULL);
+  check_in_child("a chain from the inbox spliced onto the cache", inbox_chain_to_cache, NULL);
   check_in_child("multi-unit slabs, cache on", multi_unit_slabs, "on");
   check_in_child("multi-unit slabs, cache off", multi_unit_slabs, "off");
   check_in_child("off by default in libhakmem.so", off_where_state_must_be_exact, NULL);
