@@ -183,10 +183,7 @@ typedef struct hk_remote_batch {
   uint32_t count;            /* its blocks */
 } hk_remote_batch;
 #define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
-
-
 #define HK_REMOTE_SLOTS 32      /* (heap, class) chains gathered for at once (remote.c, batch_for) */
-
 
 typedef struct hk_heap {
   /* The thread cache: per class, the blocks this thread freed last, LIFO,
@@ -216,9 +213,10 @@ typedef struct hk_heap {
   uint8_t is_live;                 /* its thread runs (atomic: read by remote frees) */
   uint8_t is_shared;               /* the heap of exited threads (heap.c), never abandoned */
   hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
-  /* Batches other threads sent (remote.c): blocks of this heap's slabs, any
-   * class, linked through the blocks, NULL-terminated. Its own line: other
-   * threads write it, the owner takes it whole on its slow paths. */
+  /* Batches other threads sent (remote.c): chains of blocks of this heap's
+   * slabs, one class each, linked through the blocks, NULL-terminated. Its
+   * own line: other threads write it, the owner takes it whole on its slow
+   * paths. */
   _Alignas(64) _Atomic(hk_block *) inbox;
   uint8_t inbox_pad[56];
   /* Per class, the empty slabs kept as spares on the available list (heap.c,
