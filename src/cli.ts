@@ -55,6 +55,7 @@ const REPORT_ROWS: Array<[key: StatsField, label: string, kind: "count" | "bytes
   ["remote_frees", "frees from other threads", "count"],
   ["large_allocs", "large allocations", "count"],
   ["bytes_in_use", "bytes still in use at exit", "bytes"],
+  ["thread_cache_bytes", "freed bytes held in thread caches at exit", "bytes"],
   ["superslabs_live", "SuperSlabs in use", "count"],
   ["superslabs_cached", "SuperSlabs cached (LRU)", "count"],
   ["slabs_emptied", "slabs emptied", "count"],
