@@ -257,8 +257,7 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
     uintptr_t w = hk_chain_word(b);
     hk_block *tail = hk_chain_tail(w), *next_chain = tail->next;
     uint32_t n = hk_chain_count(w);
-    uintptr_t a = (uintptr_t)b;
-    hk_slab *s = hk_slab_head(hk_slab_of(hk_ss_of(a), a));
+    hk_slab *s = hk_head_slab_of((uintptr_t)b);
     size_t c = s->cls;
     if (to == INBOX_TO_CACHE && h->tc_room[c] >= n) {
       tail->next = h->tc[c];
@@ -282,8 +281,7 @@ static void tc_flush(hk_heap *h) {
     h->tc_room[c] = h->tc_limit[c];
     for (; b; b = next) {
       next = b->next;
-      uintptr_t a = (uintptr_t)b;
-      hk_slab *s = hk_slab_head(hk_slab_of(hk_ss_of(a), a));
+      hk_slab *s = hk_head_slab_of((uintptr_t)b);
       if (s->owner == h) return_block(h, s, b);
       else hk_remote_give_back(h, s, b);
     }
@@ -461,13 +459,8 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   if (!s || s->free == HK_END) {
     /* first what other threads sent back: it may fill this class's cache */
     take_inbox(h, INBOX_TO_CACHE);
-    hk_block *t = h->tc[c];
-    if (t) {
-      h->tc[c] = t->next;
-      h->tc_room[c]++;
-      h->nalloc[c]++;
-      return t;
-    }
+    hk_block *t = hk_tc_pop(h, c);
+    if (t) return t;
     if (!(s = refill(h, c))) {
       errno = ENOMEM;
       return NULL;

@@ -320,6 +320,8 @@ static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
 }
 /* The slab owning unit s (s itself unless s is a follower of a multi-unit slab). */
 static inline hk_slab *hk_slab_head(hk_slab *s) { return s - s->back; }
+/* The (head) slab of the SuperSlab address a. */
+static inline hk_slab *hk_head_slab_of(uintptr_t a) { return hk_slab_head(hk_slab_of(hk_ss_of(a), a)); }
 /* ---- cross-layer functions ------------------------------------------------ */
 /* report.c */
 HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -476,15 +478,22 @@ static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 
 
 /* ---- fast paths, shared by api.c and preload.c ---------------------------- */
+/* The block freed last into h's thread cache of class c, taken out and
+ * counted as allocated; NULL when that cache is empty. */
+static inline hk_block *hk_tc_pop(hk_heap *h, size_t c) {
+  hk_block *t = h->tc[c];
+  if (HK_LIKELY(t != NULL)) {
+    h->tc[c] = t->next;
+    h->tc_room[c]++;
+    h->nalloc[c]++;
+  }
+  return t;
+}
+
 static inline void *hk_alloc_class(size_t cls) {
   hk_heap *h = hk_tl_heap;
-  hk_block *t = h->tc[cls];
-  if (HK_LIKELY(t != NULL)) {
-    h->tc[cls] = t->next;
-    h->tc_room[cls]++;
-    h->nalloc[cls]++;
-    return t;
-  }
+  hk_block *t = hk_tc_pop(h, cls);
+  if (HK_LIKELY(t != NULL)) return t;
   hk_slab *s = h->current[cls];
   hk_block *b = s->free;
   if (HK_LIKELY(b != HK_END)) {

@@ -87,14 +87,14 @@ static int lent_index(const hk_slab *s, uintptr_t a) {
 /* The (head) slab holding a when a is in a slab with a block lent, else NULL: the test every buffer free makes. */
 static inline hk_slab *slab_with_lent(uintptr_t a) {
   if (!hk_registry_has(a)) return NULL;
-  hk_slab *s = hk_slab_head(hk_slab_of(hk_ss_of(a), a));
+  hk_slab *s = hk_head_slab_of(a);
   return atomic_load_explicit(&s->lent, memory_order_relaxed) != 0 ? s : NULL;
 }
 
 bool hk_lent_mark(void *p, size_t size) {
   uintptr_t a = (uintptr_t)p;
   HK_ASSERT(hk_registry_has(a), "a lent block is a slab block");
-  hk_slab *s = hk_slab_head(hk_slab_of(hk_ss_of(a), a));
+  hk_slab *s = hk_head_slab_of(a);
   int i = lent_index(s, a);
   HK_ASSERT(i >= 0 && size <= s->block_size, "a lent block is a whole block of a slab of at most 64");
   if (i < 0) return false; /* no bit for it: the caller gives the block back */
