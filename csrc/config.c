@@ -307,7 +307,6 @@ void hk_config_freeze(void) {
   g_hk.ss_size = (size_t)values[F_SS_SIZE];
   g_hk.ss_mask = ~((uintptr_t)g_hk.ss_size - 1);
   g_hk.nslabs = (unsigned)(g_hk.ss_size >> HK_SLAB_SHIFT);
-  g_hk.slab_mask = g_hk.nslabs - 1;
   g_hk.lru_max_cached = (size_t)values[F_LRU_MAX_CACHED];
   g_hk.lru_max_bytes = (size_t)values[F_LRU_MAX_MB] << 20;
   g_hk.lru_ttl_ns = (uint64_t)values[F_LRU_TTL_SEC] * 1000000000ull;

@@ -401,7 +401,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   }
   ss->free_mask &= ~(run_mask(span) << idx);
   if (!ss->free_mask) ss_avail_remove(h, ss);
-  hk_slab *s = &ss->slabs[idx];
+  hk_slab *s = hk_ss_slab(ss, (unsigned)idx);
   if (s->was_formatted) h->slabs_reused++;
   hk_slab_format(ss, (unsigned)idx, c, h);
   HK_ASSERT(s->used == 0 && s->cls == c && s->owner == h, "a new slab is empty, of class c, owned by h");

@@ -11,8 +11,11 @@
  * 4 KiB from a fresh slab took the slow path (refill, carve) */
 #define HK_EXTEND_MIN_BLOCKS 4u
 
-static uint32_t header_size(unsigned nslabs) {
-  size_t n = offsetof(hk_ss, slabs) + (size_t)nslabs * sizeof(hk_slab);
+/* The header reaches the end of ss's last metadata entry (its colour's run of
+ * slabs[], hk_slab_of): the entries of other colours before it stay untouched
+ * pages, and slab 0's blocks start on the next page. */
+static uint32_t header_size(hk_ss *ss) {
+  size_t n = (uintptr_t)(hk_ss_slab(ss, ss->nslabs - 1) + 1) - (uintptr_t)ss;
   return (uint32_t)((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
 }
 
@@ -32,10 +35,10 @@ hk_ss *hk_ss_acquire(hk_heap *owner) {
     ss = hk_os_ss_alloc();
     if (!ss) return NULL;
     ss->nslabs = g_hk.nslabs;
-    ss->hdr_size = header_size(g_hk.nslabs);
+    ss->hdr_size = header_size(ss);
     for (unsigned i = 0; i < ss->nslabs; i++) {
-      ss->slabs[i].index = (uint8_t)i;
-      ss->slabs[i].cls = HK_CLASS_NONE;
+      hk_ss_slab(ss, i)->index = (uint8_t)i;
+      hk_ss_slab(ss, i)->cls = HK_CLASS_NONE;
     }
     if (g_hk.prefault == HK_PREFAULT_POPULATE) {
       hk_os_prefault_range(ss, g_hk.ss_size);
@@ -58,7 +61,7 @@ void hk_ss_release(hk_ss *ss) {
 }
 
 void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
-  hk_slab *s = &ss->slabs[idx];
+  hk_slab *s = hk_ss_slab(ss, idx);
   unsigned span = hk_class_span[cls];
   uint32_t bytes = (uint32_t)(span * HK_SLAB_SIZE) - (idx == 0 ? ss->hdr_size : 0);
   s->free = HK_END;
@@ -85,7 +88,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   atomic_store_explicit(&s->lent, 0, memory_order_relaxed); /* stale only after a lent block was given to hak_free */
   s->owner = owner;
   for (unsigned k = 1; k < span; k++) { /* followers: the head's fixed fields (internal.h) */
-    hk_slab *f = &ss->slabs[idx + k];
+    hk_slab *f = hk_ss_slab(ss, idx + k);
     f->start = s->start;
     f->block_size = s->block_size;
     f->inv = s->inv;
