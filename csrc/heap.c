@@ -10,8 +10,11 @@
  *    as used until they come back, so a slab with used == 0 has no block
  *    anywhere in flight and may be released.
  *  - The thread cache (h->tc, see hk_heap) holds at most tc_limit[c] blocks
- *    a class: 64, and at most 128 KiB of blocks, at least one. It is emptied
- *    by tc_flush whenever the heap collects everything (collect_all).
+ *    a class: 64 blocks and 128 KiB at first (at least one block), growing
+ *    on overflow to at most 512 blocks and 512 KiB, while the heap's bounds
+ *    grew by no more than 2 MiB in all (tc_grow). It is emptied, and its
+ *    bounds put back, by tc_flush whenever the heap collects everything
+ *    (collect_all).
  *  - An empty slab goes back to its SuperSlab at once, usable by any class,
  *    except a class's current slab, which stays (so a class hovering around
  *    zero live blocks does not thrash, and the free fast path needs no call):
@@ -272,13 +275,66 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
   }
 }
 
+/* ---- the thread cache's bounds --------------------------------------------------
+ * A class's bound starts at 64 blocks and 128 KiB (at least one block). A free
+ * that finds the cache full grows it by that much again, up to 512 blocks and
+ * 512 KiB, while the heap's bounds grew by at most TC_GROWTH_BUDGET in all;
+ * past that the block goes to its slab (or, another heap's, to its owner).
+ * collect_all puts the bounds back (tc_flush). The live count of a class that
+ * a program allocates and frees at random walks between empty and full, and
+ * each end costs a trip to the slabs: a larger bound for the classes that
+ * overflow cut those trips (mid_large: 3 classes of 10-40 KiB with 8, 6 and 3
+ * blocks a cache), while the budget keeps what an idle thread holds small. */
+#define TC_BASE_BLOCKS 64u
+#define TC_BASE_BYTES (128u << 10)
+#define TC_MAX_BLOCKS 512u
+#define TC_MAX_BYTES (512u << 10)
+#define TC_GROWTH_BUDGET ((uint64_t)2 << 20)
+
+static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
+  uint32_t n = bytes / hk_class_size[c];
+  return n > blocks ? blocks : n < 1 ? 1 : n;
+}
+
+/* The starting bounds; 0 where there is no cache (HAKMEM_THREAD_CACHE off,
+ * the exit heap). */
+static void tc_set_limits(hk_heap *h, bool on) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++)
+    h->tc_limit[c] = h->tc_room[c] = on ? tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES) : 0;
+  h->tc_grown_bytes = 0;
+}
+
+/* Grows class c's bound by its starting value (within its maximum and the
+ * heap's budget); whether the cache has room now. */
+static bool tc_grow(hk_heap *h, unsigned c) {
+  uint32_t limit = h->tc_limit[c];
+  if (limit == 0) return false; /* no thread cache */
+  uint32_t base = tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES), max = tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
+  uint32_t step = max - limit < base ? max - limit : base;
+  uint64_t bytes = (uint64_t)step * hk_class_size[c];
+  if (step == 0 || h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) return false;
+  h->tc_limit[c] += step;
+  h->tc_room[c] += step;
+  h->tc_grown_bytes += bytes;
+  return true;
+}
+
+/* A free of h's own block b (of slab or follower unit s) found the thread
+ * cache full (hk_free_local). */
+void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
+  unsigned c = s->cls; /* reread here: keeping it for the call cost the fast path a register copy */
+  if (tc_grow(h, c) && hk_tc_push(h, c, b) == HK_TC_PUSHED) return;
+  hk_free_into_slab(h, hk_slab_head(s), b);
+}
+
 /* Empties h's thread cache: its own blocks back on their slabs (which may
- * release them), the others to their owners (gathered, sent by collect_all). */
+ * release them), the others to their owners (gathered, sent by collect_all).
+ * The bounds go back to their starting values. */
 static void tc_flush(hk_heap *h) {
+  bool on = h->tc_limit[0] != 0;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     hk_block *b = h->tc[c], *next;
     h->tc[c] = NULL;
-    h->tc_room[c] = h->tc_limit[c];
     for (; b; b = next) {
       next = b->next;
       hk_slab *s = hk_head_slab_of((uintptr_t)b);
@@ -286,6 +342,7 @@ static void tc_flush(hk_heap *h) {
       else hk_remote_give_back(h, s, b);
     }
   }
+  tc_set_limits(h, on);
 }
 
 /* What collect_all does with a class's current slab when it is empty. */
@@ -548,6 +605,11 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     free_own_block(h, s, b);
     return;
   }
+  /* a shareable block the inline path found no room for: the bound may grow */
+  if (s->shareable && tc_grow(h, s->cls) && hk_tc_push(h, s->cls, b) == HK_TC_PUSHED) {
+    h->remote_frees++;
+    return;
+  }
   if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
     if (HK_UNLIKELY(hk_remote_free_batched(h, s, b))) hk_freed_into_abandoned(); /* counts it */
     return;
@@ -622,16 +684,6 @@ static void heap_thread_exit(void *arg) {
   HK_COUNT(heaps_abandoned, 1);
 }
 
-/* The thread cache's bound per class: 64 blocks and 128 KiB, at least one
- * block; 0 where there is none (HAKMEM_THREAD_CACHE off, the exit heap). */
-#define TC_MAX_BLOCKS 64u
-#define TC_MAX_BYTES (128u << 10)
-static void tc_set_limits(hk_heap *h, bool on) {
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    uint32_t n = TC_MAX_BYTES / hk_class_size[c];
-    h->tc_limit[c] = h->tc_room[c] = !on ? 0 : n > TC_MAX_BLOCKS ? TC_MAX_BLOCKS : n < 1 ? 1 : n;
-  }
-}
 
 /* A new heap, on the list of all heaps (for statistics). */
 static hk_heap *heap_new(bool thread_cache) {

@@ -226,10 +226,12 @@ typedef struct hk_heap {
    * Cleared when that slab is released, so none points to a slab of a
    * SuperSlab that left the heap. Owner only; after the hot fields. */
   hk_slab *spare[HK_NCLASSES][HK_SPARE_SLABS];
-  /* The thread cache's bound per class (heap.c, tc_set_limits); 0 in the
-   * heap of threads without one (hk_empty_heap), in the exit heap and with
-   * HAKMEM_THREAD_CACHE off: nothing is pushed there. */
+  /* The thread cache's bound per class (heap.c, tc_set_limits, tc_grow); 0
+   * in the heap of threads without one (hk_empty_heap), in the exit heap and
+   * with HAKMEM_THREAD_CACHE off: nothing is pushed there. */
   uint32_t tc_limit[HK_NCLASSES];
+  /* bytes by which the bounds grew past their starting values (tc_grow) */
+  uint64_t tc_grown_bytes;
 } hk_heap;
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
@@ -417,6 +419,7 @@ HK_INTERNAL bool hk_free_slab_block_slow(void *p);      /* hk_free_slab_block fo
  * left it empty (retire: back to its SuperSlab). */
 HK_INTERNAL void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s);
 HK_INTERNAL void hk_free_other(hk_slab *s, hk_block *b);
+HK_INTERNAL void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_freed_into_abandoned(void);  /* a remote free landed in an exited thread's heap */
 HK_INTERNAL void hk_heap_trim(hk_heap *h);
 HK_INTERNAL int hk_heap_foreign_block_state(hk_heap *owner, hk_slab *s, uintptr_t a);
@@ -600,11 +603,15 @@ static inline void hk_free_into_slab(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
 }
 
-/* Free by the owning thread: its thread cache, else its slab. */
+/* Free by the owning thread: its thread cache, else its slab. A full cache
+ * goes out of line (a tail call: the fast path keeps its registers), where
+ * the class's bound may grow (heap.c); without thread caches the slab is
+ * freed into inline. */
 static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
   enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
   if (HK_LIKELY(r == HK_TC_PUSHED)) return;
   if (HK_UNLIKELY(r == HK_TC_REPEATED)) hk_report_invalid_free(b, HAK_BLOCK_FREE);
+  else if (g_hk.thread_cache) hk_tc_overflow(h, s, b);
   else hk_free_into_slab(h, hk_slab_head(s), b); /* s may be a follower unit */
 }
 

@@ -69,18 +69,21 @@ static void last_free_first_out(void *arg)
 
 /* At most 64 blocks and 128 KiB a class: the first frees fill it, those
  * past that go to their slabs; every block comes back intact. */
+/* A class's bound starts at 64 blocks and 128 KiB and grows as frees
+ * overflow it, up to 512 blocks and 512 KiB (the heap's growth budget, 2 MiB,
+ * is not reached by one class). */
 static void bounded(void *arg)
 {
   (void)arg;
   cache_on();
   static const struct { size_t size, cached; } cases[] = {
-    {64, 64},        /* 64 blocks: 4 KiB */
-    {4096, 32},      /* 128 KiB */
-    {16384, 8},      /* 128 KiB, multi-unit slabs */
-    {65536, 2},      /* the largest slab class */
+    {64, 512},       /* 512 blocks: 32 KiB */
+    {4096, 128},     /* 512 KiB */
+    {16384, 32},     /* 512 KiB, multi-unit slabs */
+    {65536, 8},      /* the largest slab class */
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-    size_t size = cases[k].size, n = 100;
+    size_t size = cases[k].size, n = 600;
     void **v = alloc_filled(size, n);
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -104,6 +107,59 @@ static void bounded(void *arg)
   }
 }
 
+/* The bounds of all classes grow by at most 2 MiB in all: eight classes of
+ * 20-64 KiB, each able to grow by 384-400 KiB, stop there. A trim puts the
+ * bounds back (and the budget with them): the last class, refused growth
+ * before, grows again. */
+static size_t bound_of(size_t size, size_t blocks, size_t bytes)
+{
+  size_t n = bytes / size;
+  return n > blocks ? blocks : n < 1 ? 1 : n;
+}
+
+static void free_all(void **v, size_t n)
+{
+  for (size_t i = 0; i < n; i++) hak_free(v[i]);
+  free(v);
+}
+
+/* Everything is allocated before the first free: a new SuperSlab empties
+ * the caches (collect_all) and would put the bounds back midway. */
+static void growth_budget(void *arg)
+{
+  (void)arg;
+  cache_on();
+  static const size_t sizes[] = {20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536};
+  enum { K = sizeof sizes / sizeof sizes[0], N = 40 };
+  void **v[K];
+  size_t base_bytes = 0, max_growth = 0;
+  for (size_t k = 0; k < K; k++) {
+    base_bytes += bound_of(sizes[k], 64, 128 << 10) * sizes[k];
+    max_growth += (bound_of(sizes[k], 512, 512 << 10) - bound_of(sizes[k], 64, 128 << 10)) * sizes[k];
+    v[k] = alloc_filled(sizes[k], N);
+  }
+  void **more = alloc_filled(65536, N);
+  CHECK(max_growth > (2u << 20), "the classes can grow by %zu bytes in all, want more than the 2 MiB budget", max_growth);
+  for (size_t k = 0; k < K; k++) free_all(v[k], N);
+  hak_stats_t s = stats_now();
+  size_t grown = s.thread_cache_bytes - base_bytes;
+  CHECK(s.thread_cache_bytes >= base_bytes && grown <= (2u << 20) && grown > (2u << 20) - (128u << 10),
+        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 2 MiB less at most one step",
+        U(s.thread_cache_bytes), grown, base_bytes);
+  hak_stats_t before = s;
+  free_all(more, N); /* the budget is spent: the class keeps what it holds */
+  s = stats_now();
+  CHECK(s.thread_cache_bytes == before.thread_cache_bytes, "thread_cache_bytes %llu after more frees of 64 KiB, want %llu",
+        U(s.thread_cache_bytes), U(before.thread_cache_bytes));
+  expect_all_given_back("growth budget");
+  more = alloc_filled(65536, N);
+  free_all(more, N);
+  s = stats_now();
+  CHECK(s.thread_cache_bytes == 8 * 65536, "after a trim, %d frees of 64 KiB cached %llu bytes, want 8 blocks (%d)", N,
+        U(s.thread_cache_bytes), 8 * 65536);
+  expect_all_given_back("growth budget, again");
+}
+
 /* A thread that exits gives its cache back: its own blocks to its slabs,
  * and the blocks of others to their owners. */
 static void *alloc_free_exit(void *arg)
@@ -112,7 +168,7 @@ static void *alloc_free_exit(void *arg)
   void **v = alloc_filled(256, 500);
   for (size_t i = 0; i < 500; i++) hak_free(v[i]);
   free(v);
-  CHECK(stats_now().thread_cache_bytes == 64 * 256, "the exiting thread caches 64 blocks of 256 B");
+  CHECK(stats_now().thread_cache_bytes == 500 * 256, "the exiting thread caches its 500 blocks of 256 B (bound grown to 512)");
   return NULL;
 }
 
@@ -271,7 +327,7 @@ static void multi_unit_slabs(void *arg)
   hak_stats_t s1 = stats_now();
   CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
   CHECK(s1.invalid_frees == s0.invalid_frees, "%llu frees refused", U(s1.invalid_frees - s0.invalid_frees));
-  size_t cached = strcmp(cache, "on") == 0 ? 6 : 0; /* 128 KiB of 20 KiB blocks */
+  size_t cached = strcmp(cache, "on") == 0 ? 25 : 0; /* the bound grown to 512 KiB of 20 KiB blocks */
   CHECK(s1.thread_cache_bytes == cached * 20480, "thread_cache_bytes %llu, want %zu blocks",
         U(s1.thread_cache_bytes), cached);
   /* the cache took the first frees; the others went to their slabs */
@@ -316,6 +372,7 @@ int main(void)
 {
   check_in_child("last free first out", last_free_first_out, NULL);
   check_in_child("bounded per class", bounded, NULL);
+  check_in_child("bounds grow within a budget", growth_budget, NULL);
   check_in_child("thread exit gives the cache back", thread_exit_gives_back, NULL);
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
