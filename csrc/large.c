@@ -789,17 +789,21 @@ bool hk_large_interior(const void *p) {
 /* Arena blocks without the lock: a live block's descriptor changes only
  * through its owner (realloc, free), so what the owner reads is exact; for
  * any other address the answer is as of some moment (like hak_owns). */
-size_t hk_large_usable(const void *p) {
-  hk_arena *a = arena_of((uintptr_t)p);
-  if (a) {
-    if ((uintptr_t)p & (HK_PAGE_SIZE - 1)) return 0;
-    hk_run *r = &a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT];
-    return state_get(r) == RUN_USED ? (size_t)__atomic_load_n(&r->npages, __ATOMIC_RELAXED) << PAGE_SHIFT : 0;
-  }
+static HK_NOINLINE size_t huge_usable_of(const void *p) {
   hk_mutex_lock(&L.lock);
   size_t n = find_locked((uintptr_t)p) != SIZE_MAX ? huge_usable(p) : 0;
   hk_mutex_unlock(&L.lock);
   return n;
+}
+
+/* The arena case is a leaf (realloc asks it on every call for a large
+ * block); huge blocks, under the lock, out of line. */
+size_t hk_large_usable(const void *p) {
+  hk_arena *a = arena_of((uintptr_t)p);
+  if (HK_UNLIKELY(!a)) return huge_usable_of(p);
+  if ((uintptr_t)p & (HK_PAGE_SIZE - 1)) return 0;
+  hk_run *r = &a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT];
+  return state_get(r) == RUN_USED ? (size_t)__atomic_load_n(&r->npages, __ATOMIC_RELAXED) << PAGE_SHIFT : 0;
 }
 
 /* In place in an arena: shrinks (the pages cut off go back to the OS at once)
