@@ -283,8 +283,8 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
  * collect_all puts the bounds back (tc_flush). The live count of a class that
  * a program allocates and frees at random walks between empty and full, and
  * each end costs a trip to the slabs: a larger bound for the classes that
- * overflow cut those trips (mid_large: 3 classes of 10-40 KiB with 8, 6 and 3
- * blocks a cache), while the budget keeps what an idle thread holds small. */
+ * overflow cuts those trips (mid_large: 3 classes of 10-40 KiB with 12, 6 and
+ * 3 blocks a cache), while the budget keeps what an idle thread holds small. */
 #define TC_BASE_BLOCKS 64u
 #define TC_BASE_BYTES (128u << 10)
 #define TC_MAX_BLOCKS 512u
@@ -606,9 +606,16 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     return;
   }
   /* a shareable block the inline path found no room for: the bound may grow */
-  if (s->shareable && tc_grow(h, s->cls) && hk_tc_push(h, s->cls, b) == HK_TC_PUSHED) {
-    h->remote_frees++;
-    return;
+  if (s->shareable && tc_grow(h, s->cls)) {
+    enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
+    if (r == HK_TC_PUSHED) {
+      h->remote_frees++;
+      return;
+    }
+    if (r == HK_TC_REPEATED) { /* the block at the cache's top, freed again */
+      hk_report_invalid_free(b, HAK_BLOCK_FREE);
+      return;
+    }
   }
   if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
     if (HK_UNLIKELY(hk_remote_free_batched(h, s, b))) hk_freed_into_abandoned(); /* counts it */
@@ -683,7 +690,6 @@ static void heap_thread_exit(void *arg) {
   hk_unlock(&heaps_lock);
   HK_COUNT(heaps_abandoned, 1);
 }
-
 
 /* A new heap, on the list of all heaps (for statistics). */
 static hk_heap *heap_new(bool thread_cache) {

@@ -67,11 +67,10 @@ static void last_free_first_out(void *arg)
   expect_all_given_back("after two blocks");
 }
 
-/* At most 64 blocks and 128 KiB a class: the first frees fill it, those
- * past that go to their slabs; every block comes back intact. */
 /* A class's bound starts at 64 blocks and 128 KiB and grows as frees
  * overflow it, up to 512 blocks and 512 KiB (the heap's growth budget, 2 MiB,
- * is not reached by one class). */
+ * is not reached by one class): the first frees fill it, those past that go
+ * to their slabs; every block comes back intact. */
 static void bounded(void *arg)
 {
   (void)arg;
@@ -107,10 +106,6 @@ static void bounded(void *arg)
   }
 }
 
-/* The bounds of all classes grow by at most 2 MiB in all: eight classes of
- * 20-64 KiB, each able to grow by 384-400 KiB, stop there. A trim puts the
- * bounds back (and the budget with them): the last class, refused growth
- * before, grows again. */
 static size_t bound_of(size_t size, size_t blocks, size_t bytes)
 {
   size_t n = bytes / size;
@@ -123,8 +118,12 @@ static void free_all(void **v, size_t n)
   free(v);
 }
 
-/* Everything is allocated before the first free: a new SuperSlab empties
- * the caches (collect_all) and would put the bounds back midway. */
+/* The bounds of all classes grow by at most 2 MiB in all: eight classes of
+ * 20-64 KiB, each able to grow by 360-392 KiB, stop there. A trim puts the
+ * bounds back (and the budget with them): the last class, refused growth
+ * before, grows again. Everything is allocated before the first free: a new
+ * SuperSlab empties the caches (collect_all) and would put the bounds back
+ * midway. */
 static void growth_budget(void *arg)
 {
   (void)arg;
