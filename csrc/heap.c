@@ -319,12 +319,16 @@ static bool tc_grow(hk_heap *h, unsigned c) {
   return true;
 }
 
+/* hk_tc_push into a cache that was full: HK_TC_FULL unless the bound grew. */
+static enum hk_tc_pushed tc_push_grown(hk_heap *h, unsigned c, hk_block *b) {
+  return tc_grow(h, c) ? hk_tc_push(h, c, b) : HK_TC_FULL;
+}
+
 /* A free of h's own block b (of slab or follower unit s) found the thread
- * cache full (hk_free_local). */
+ * cache full (hk_free_local, which has refused a repeat of the top). */
 void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
-  unsigned c = s->cls; /* reread here: keeping it for the call cost the fast path a register copy */
-  if (tc_grow(h, c) && hk_tc_push(h, c, b) == HK_TC_PUSHED) return;
-  hk_free_into_slab(h, hk_slab_head(s), b);
+  /* the class reread here: keeping it for the call cost the fast path a register copy */
+  if (tc_push_grown(h, s->cls, b) != HK_TC_PUSHED) hk_free_into_slab(h, hk_slab_head(s), b);
 }
 
 /* Empties h's thread cache: its own blocks back on their slabs (which may
@@ -606,16 +610,14 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     return;
   }
   /* a shareable block the inline path found no room for: the bound may grow */
-  if (s->shareable && tc_grow(h, s->cls)) {
-    enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
-    if (r == HK_TC_PUSHED) {
-      h->remote_frees++;
-      return;
-    }
-    if (r == HK_TC_REPEATED) { /* the block at the cache's top, freed again */
-      hk_report_invalid_free(b, HAK_BLOCK_FREE);
-      return;
-    }
+  enum hk_tc_pushed r = s->shareable ? tc_push_grown(h, s->cls, b) : HK_TC_FULL;
+  if (r == HK_TC_PUSHED) {
+    h->remote_frees++;
+    return;
+  }
+  if (r == HK_TC_REPEATED) { /* the block at the cache's top, freed again */
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return;
   }
   if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
     if (HK_UNLIKELY(hk_remote_free_batched(h, s, b))) hk_freed_into_abandoned(); /* counts it */

@@ -37,8 +37,9 @@ hk_ss *hk_ss_acquire(hk_heap *owner) {
     ss->nslabs = g_hk.nslabs;
     ss->hdr_size = header_size(ss);
     for (unsigned i = 0; i < ss->nslabs; i++) {
-      hk_ss_slab(ss, i)->index = (uint8_t)i;
-      hk_ss_slab(ss, i)->cls = HK_CLASS_NONE;
+      hk_slab *s = hk_ss_slab(ss, i);
+      s->index = (uint8_t)i;
+      s->cls = HK_CLASS_NONE;
     }
     if (g_hk.prefault == HK_PREFAULT_POPULATE) {
       hk_os_prefault_range(ss, g_hk.ss_size);
