@@ -319,6 +319,7 @@ void hk_config_freeze(void) {
   g_hk.check = (uint8_t)values[F_CHECK];
   g_hk.secure = (uint8_t)values[F_SECURE];
   g_hk.free_checks = g_hk.check | g_hk.secure;
+  g_hk.free_fast_words = g_hk.free_checks ? 0 : HK_REG_WORDS;
   g_hk.remote_batch = !g_hk.free_checks && (values[F_REMOTE_BATCH] == MODE_ON ||
                                             (values[F_REMOTE_BATCH] == MODE_AUTO && hk_host_policy.remote_batch_by_default));
   g_hk.thread_cache = !g_hk.free_checks && (values[F_THREAD_CACHE] == MODE_ON ||

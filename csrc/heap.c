@@ -324,9 +324,14 @@ static enum hk_tc_pushed tc_push_grown(hk_heap *h, unsigned c, hk_block *b) {
   return tc_grow(h, c) ? hk_tc_push(h, c, b) : HK_TC_FULL;
 }
 
-/* A free of h's own block b (of slab or follower unit s) found the thread
- * cache full (hk_free_local, which has refused a repeat of the top). */
+/* A free of block b (of slab or follower unit s) found h's thread cache
+ * full (the inline free, which has refused a repeat of the top): h's own
+ * block, or one of another heap's shareable slab, which hk_free_other takes. */
 void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (s->owner != h) {
+    hk_free_other(s, b);
+    return;
+  }
   /* the class reread here: keeping it for the call cost the fast path a register copy */
   if (tc_push_grown(h, s->cls, b) != HK_TC_PUSHED) hk_free_into_slab(h, hk_slab_head(s), b);
 }
@@ -507,7 +512,8 @@ found:
 static void *alloc_from(hk_heap *h, unsigned c);
 static void *alloc_after_exit(unsigned c);
 
-void *hk_alloc_slab_slow(hk_heap *h, unsigned c) {
+void *hk_alloc_slab_slow(hk_heap *h, hk_block **slot) {
+  unsigned c = (unsigned)(slot - h->tc);
   if (h == &hk_empty_heap) {
     if (HK_UNLIKELY(tl_heap_exited)) return alloc_after_exit(c);
     if (!(h = hk_heap_get())) return NULL;

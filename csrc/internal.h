@@ -196,8 +196,9 @@ typedef struct hk_heap {
    * blocks back on their slabs and sends the others to their owners, at
    * collect_all (before a new SuperSlab, trim, exit, adoption). */
   hk_block *tc[HK_NCLASSES];       /* the block freed last, NULL when empty */
-  /* blocks tc[c] may still take: tc_limit[c] less those in it */
-  uint32_t tc_room[HK_NCLASSES];
+  /* blocks tc[c] may still take: tc_limit[c] less those in it (8 bytes
+   * like tc[c]: the free addresses both from &tc[c], an instruction less) */
+  uint64_t tc_room[HK_NCLASSES];
   hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab) */
   uint64_t nalloc[HK_NCLASSES];    /* counters written by the owner only */
   uint64_t nfree[HK_NCLASSES];
@@ -243,7 +244,11 @@ typedef struct hk_globals {
   uintptr_t ss_mask;       /* ~(ss_size - 1) */
   size_t ss_size;
   unsigned nslabs;
-  uint8_t free_checks;     /* check or secure: frees leave the fast path (tested by free) */
+  uint8_t free_checks;     /* check or secure: frees leave the fast path */
+  /* Registry words the inline free covers (hk_registry_has_inline_free):
+   * HK_REG_WORDS, or 0 with free_checks and before initialisation, so that
+   * the registry's bound test also sends every free to the slow path. */
+  uintptr_t free_fast_words;
   uint8_t check;           /* HAKMEM_CHECK: validate every free */
   uint8_t secure;          /* HAKMEM_SECURE: encoded free lists, checked on every pop */
   uint8_t trace_lru, trace_ss_free;
@@ -313,6 +318,14 @@ static inline bool hk_registry_has(uintptr_t a) {
   return w < HK_REG_WORDS && ((__atomic_load_n(&hk_registry[w], __ATOMIC_RELAXED) >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
 }
 HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
+
+/* hk_registry_has for the inline frees (free, hak_free): false for every
+ * address in check and secure modes (g_hk.free_fast_words), which spares
+ * them a test of g_hk.free_checks. */
+static inline bool hk_registry_has_inline_free(uintptr_t a) {
+  uintptr_t w = a >> (HK_GRANULE_SHIFT + 6);
+  return w < g_hk.free_fast_words && ((__atomic_load_n(&hk_registry[w], __ATOMIC_RELAXED) >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
+}
 
 static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask); }
 /* The metadata of the unit at address a: entry (unit number mod
@@ -413,7 +426,9 @@ static inline hk_block *hk_chain_tail(uintptr_t w) { return (hk_block *)(w & (((
 static inline uint32_t hk_chain_count(uintptr_t w) { return (uint32_t)(w >> HK_CHAIN_COUNT_SHIFT); }
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
-HK_INTERNAL void *hk_alloc_slab_slow(hk_heap *h, unsigned cls);
+/* slot: &h->tc[class], which the inline malloc holds in a register (passing
+ * the class instead cost it a register copy) */
+HK_INTERNAL void *hk_alloc_slab_slow(hk_heap *h, hk_block **slot);
 HK_INTERNAL bool hk_free_slab_block_slow(void *p);      /* hk_free_slab_block for check/secure modes */
 /* A local free found the slab full (unfull: back to the available list) or
  * left it empty (retire: back to its SuperSlab). */
@@ -517,7 +532,7 @@ static inline void *hk_alloc_class(size_t cls) {
     h->nalloc[cls]++;
     return b;
   }
-  return hk_alloc_slab_slow(h, cls);
+  return hk_alloc_slab_slow(h, &h->tc[cls]);
 }
 
 /* dispatch.c */
@@ -649,32 +664,32 @@ static inline hk_slab *hk_own_live_slab(uintptr_t a) {
 }
 
 /* Frees p if it lies in a SuperSlab (any slab-backed class, up to 64 KiB);
- * returns false otherwise (large, NULL or foreign). The owner's free goes to
- * its thread cache, or its slab; a block of another heap's shareable slab
- * goes to the thread cache as well (a server handing work between threads
- * frees both kinds, and reuses the block it just freed, still in this core's
- * cache, whoever owned it), counted as a remote free. */
+ * returns false otherwise (large, NULL or foreign), and for every address in
+ * check and secure modes. The owner's free goes to its thread cache, or its
+ * slab; a block of another heap's shareable slab goes to the thread cache as
+ * well (a server handing work between threads frees both kinds, and reuses
+ * the block it just freed, still in this core's cache, whoever owned it),
+ * counted as a remote free. Both take one branch: where a thread frees its
+ * own and other threads' blocks at random (larson), a branch on the owner
+ * was mispredicted on a fifth of the frees. */
 static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
   uintptr_t a = (uintptr_t)p;
-  if (HK_UNLIKELY(!hk_registry_has(a))) return false;
+  if (HK_UNLIKELY(!hk_registry_has_inline_free(a))) return false;
   hk_slab *s = hk_slab_of(hk_ss_of(a), a);
   hk_heap *h = hk_tl_heap;
   hk_block *b = (hk_block *)p;
-  if (HK_LIKELY(s->owner == h)) {
-    if (HK_LIKELY(hk_block_start_ok_in_ss(s, a))) {
-      hk_free_local(h, s, b);
-      return true;
-    }
-  } else if (s->shareable && hk_block_start_ok_in_ss(s, a)) {
+  uint64_t foreign = s->owner != h;
+  /* own, or shareable (0 or 1): compared, not branched on */
+  if (HK_LIKELY(foreign <= s->shareable) && HK_LIKELY(hk_block_start_ok_in_ss(s, a))) {
     enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
     if (HK_LIKELY(r == HK_TC_PUSHED)) {
-      h->remote_frees++;
+      h->remote_frees += foreign;
       return true;
     }
-    if (r == HK_TC_REPEATED) {
-      hk_report_invalid_free(b, HAK_BLOCK_FREE);
-      return true;
-    }
+    if (HK_UNLIKELY(r == HK_TC_REPEATED)) hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    else if (g_hk.thread_cache) hk_tc_overflow(h, s, b); /* may grow; another heap's block: hk_free_other */
+    else hk_free_into_slab(h, hk_slab_head(s), b);       /* own (shareable needs the cache); s may be a follower unit */
+    return true;
   }
   hk_free_other(s, b); /* another thread's slab (its thread cache full or off), or misuse */
   return true;
@@ -686,7 +701,7 @@ HK_INTERNAL void hk_free_slow(void *p);
  * callers, gets an out-of-line copy and hak_free becomes a jump to it (one
  * instruction more per hak_malloc/hak_free pair, counted with callgrind). */
 static HK_ALWAYS_INLINE void hk_free(void *p) {
-  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_slab_block(p))) return;
+  if (HK_LIKELY(hk_free_slab_block(p))) return;
   hk_free_slow(p);
 }
 HK_INTERNAL void hk_free_live(void *p);       /* p: a live block (slab or large) */

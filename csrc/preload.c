@@ -63,7 +63,7 @@ static HK_NOINLINE void free_slow(void *p) {
 }
 
 EXPORT void free(void *p) {
-  if (HK_LIKELY(!g_hk.free_checks) && HK_LIKELY(hk_free_slab_block(p))) return;
+  if (HK_LIKELY(hk_free_slab_block(p))) return;
   free_slow(p);
 }
 
