@@ -312,20 +312,18 @@ static inline bool hk_has_free_mark(const void *p) {
 #define HK_REG_WORDS ((size_t)1 << (47 - HK_GRANULE_SHIFT - 6))
 extern HK_INTERNAL uint64_t hk_registry[HK_REG_WORDS];
 
-static inline bool hk_registry_has(uintptr_t a) {
+/* Whether a's granule is registered, looking only at the first `words` words. */
+static inline bool hk_registry_has_below(uintptr_t a, uintptr_t words) {
   uintptr_t w = a >> (HK_GRANULE_SHIFT + 6);
   /* relaxed atomic: the same plain load on x86, but hk_registry_set writes concurrently */
-  return w < HK_REG_WORDS && ((__atomic_load_n(&hk_registry[w], __ATOMIC_RELAXED) >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
+  return w < words && ((__atomic_load_n(&hk_registry[w], __ATOMIC_RELAXED) >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
 }
+static inline bool hk_registry_has(uintptr_t a) { return hk_registry_has_below(a, HK_REG_WORDS); }
+/* For the inline frees (free, hak_free): false for every address in check
+ * and secure modes (g_hk.free_fast_words), which spares them a test of
+ * g_hk.free_checks. */
+static inline bool hk_registry_has_inline_free(uintptr_t a) { return hk_registry_has_below(a, g_hk.free_fast_words); }
 HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
-
-/* hk_registry_has for the inline frees (free, hak_free): false for every
- * address in check and secure modes (g_hk.free_fast_words), which spares
- * them a test of g_hk.free_checks. */
-static inline bool hk_registry_has_inline_free(uintptr_t a) {
-  uintptr_t w = a >> (HK_GRANULE_SHIFT + 6);
-  return w < g_hk.free_fast_words && ((__atomic_load_n(&hk_registry[w], __ATOMIC_RELAXED) >> ((a >> HK_GRANULE_SHIFT) & 63)) & 1);
-}
 
 static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask); }
 /* The metadata of the unit at address a: entry (unit number mod
@@ -618,16 +616,22 @@ static inline void hk_free_into_slab(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
 }
 
-/* Free by the owning thread: its thread cache, else its slab. A full cache
- * goes out of line (a tail call: the fast path keeps its registers), where
- * the class's bound may grow (heap.c); without thread caches the slab is
- * freed into inline. */
-static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
-  enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
-  if (HK_LIKELY(r == HK_TC_PUSHED)) return;
+/* A block of slab (or follower unit) s that h's thread cache did not take:
+ * a repeat of the top is reported; a full cache goes out of line (a tail
+ * call: the fast path keeps its registers), where the class's bound may
+ * grow (heap.c) and another heap's block goes on to hk_free_other; without
+ * thread caches (so never a shareable block) the slab is freed into inline. */
+static HK_ALWAYS_INLINE void hk_free_not_pushed(hk_heap *h, hk_slab *s, hk_block *b, enum hk_tc_pushed r) {
   if (HK_UNLIKELY(r == HK_TC_REPEATED)) hk_report_invalid_free(b, HAK_BLOCK_FREE);
   else if (g_hk.thread_cache) hk_tc_overflow(h, s, b);
   else hk_free_into_slab(h, hk_slab_head(s), b); /* s may be a follower unit */
+}
+
+/* Free by the owning thread: its thread cache, else its slab. */
+static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
+  enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
+  if (HK_LIKELY(r == HK_TC_PUSHED)) return;
+  hk_free_not_pushed(h, s, b, r);
 }
 
 /* The calling thread's slab holding a, or NULL (not a slab block, another
@@ -686,9 +690,7 @@ static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
       h->remote_frees += foreign;
       return true;
     }
-    if (HK_UNLIKELY(r == HK_TC_REPEATED)) hk_report_invalid_free(b, HAK_BLOCK_FREE);
-    else if (g_hk.thread_cache) hk_tc_overflow(h, s, b); /* may grow; another heap's block: hk_free_other */
-    else hk_free_into_slab(h, hk_slab_head(s), b);       /* own (shareable needs the cache); s may be a follower unit */
+    hk_free_not_pushed(h, s, b, r);
     return true;
   }
   hk_free_other(s, b); /* another thread's slab (its thread cache full or off), or misuse */
