@@ -72,32 +72,46 @@ int hk_free_validated(void *p) {
 
 size_t hk_usable_size(const void *p) {
   uintptr_t a = (uintptr_t)p;
-  if (hk_registry_has(a)) {
-    hk_slab *s = hk_slab_of(hk_ss_of(a), a);
-    return s->cls == HK_CLASS_NONE ? 0 : hk_slab_head(s)->block_size;
-  }
+  if (hk_registry_has(a)) return hk_slab_usable(a);
   return p ? hk_large_usable(p) : 0;
 }
 
-/* p is a live hakmem block with old_usable bytes. */
 /* A buffer that grows past this leaves the slab tier for the large tier,
  * where it grows in place, instead of being copied into each size class. */
 #define HK_REALLOC_LARGE_FROM (16u * 1024)
 
-void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
-  if (hk_registry_has((uintptr_t)p)) {
-    if (size <= old_usable && size >= old_usable / 2) return p; /* wastes at most half */
-  } else if (size > HK_REALLOC_LARGE_FROM) {
-    if (size <= old_usable && old_usable - size < HK_PAGE_SIZE) return p; /* the same pages */
-    void *q = hk_large_realloc(p, size); /* grown or shrunk in place (or remapped) */
-    if (q) return q;
-  }
+/* p (old_usable bytes) moved to a new block of size bytes. */
+static void *realloc_moved(void *p, size_t size, size_t old_usable) {
   bool to_large = size > old_usable && size > HK_REALLOC_LARGE_FROM;
   void *q = to_large ? hk_large_alloc(size, 0, NULL) : hk_alloc(size);
   if (!q) return NULL;
   memcpy(q, p, size < old_usable ? size : old_usable);
   hk_free_live(p);
   return q;
+}
+
+void *hk_realloc_slab(void *p, size_t size, size_t old_usable) {
+  if (size <= old_usable && size >= old_usable / 2) return p; /* wastes at most half */
+  return realloc_moved(p, size, old_usable);
+}
+
+static HK_NOINLINE void *realloc_large_resized(void *p, size_t size, size_t old_usable) {
+  if (size > HK_REALLOC_LARGE_FROM) {
+    void *q = hk_large_realloc(p, size); /* grown or shrunk in place (or remapped) */
+    if (q) return q;
+  }
+  return realloc_moved(p, size, old_usable);
+}
+
+/* A buffer grown a little at a time stays within its pages for many calls:
+ * that case returns before anything needs a stack frame. */
+void *hk_realloc_large(void *p, size_t size, size_t old_usable) {
+  if (size > HK_REALLOC_LARGE_FROM && size <= old_usable && old_usable - size < HK_PAGE_SIZE) return p; /* the same pages */
+  return realloc_large_resized(p, size, old_usable);
+}
+
+void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {
+  return hk_registry_has((uintptr_t)p) ? hk_realloc_slab(p, size, old_usable) : hk_realloc_large(p, size, old_usable);
 }
 
 void *hk_calloc(size_t count, size_t size) {

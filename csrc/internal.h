@@ -347,6 +347,12 @@ static inline hk_slab *hk_ss_slab(hk_ss *ss, unsigned idx) {
 static inline hk_slab *hk_slab_head(hk_slab *s) { return s - s->back; }
 /* The (head) slab of the SuperSlab address a. */
 static inline hk_slab *hk_head_slab_of(uintptr_t a) { return hk_slab_head(hk_slab_of(hk_ss_of(a), a)); }
+/* The usable size of a block at a (in the registry): its class's size (a
+ * follower unit holds a copy), 0 in an unformatted slab. */
+static inline size_t hk_slab_usable(uintptr_t a) {
+  const hk_slab *s = hk_slab_of(hk_ss_of(a), a);
+  return s->cls == HK_CLASS_NONE ? 0 : s->block_size;
+}
 /* ---- cross-layer functions ------------------------------------------------ */
 /* report.c */
 HK_INTERNAL void hk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -714,6 +720,10 @@ HK_INTERNAL bool hk_free_large_or_null(void *p);
 HK_INTERNAL int hk_free_validated(void *p);
 HK_INTERNAL size_t hk_usable_size(const void *p);
 HK_INTERNAL int hk_block_state(const void *p);
+/* realloc of p, a live block of old_usable bytes: a slab block, a large
+ * block, or either (asks the registry) */
+HK_INTERNAL void *hk_realloc_slab(void *p, size_t size, size_t old_usable);
+HK_INTERNAL void *hk_realloc_large(void *p, size_t size, size_t old_usable);
 HK_INTERNAL void *hk_realloc_owned(void *p, size_t size, size_t old_usable);
 HK_INTERNAL void *hk_calloc(size_t count, size_t size);
 

@@ -191,6 +191,9 @@ static void state_set(hk_run *r, uint8_t st) { __atomic_store_n(&r->state, st, _
 
 static uint32_t page_of(const hk_arena *a, const hk_run *r) { return (uint32_t)(r - a->runs); }
 static uint8_t *addr_of(const hk_arena *a, uint32_t page) { return a->base + ((size_t)page << PAGE_SHIFT); }
+/* The descriptor of the page holding p; arenas are ARENA_BYTES-aligned, so
+ * the page's index is in p's bits alone (no load of the base). */
+static hk_run *run_at(const hk_arena *a, uintptr_t p) { return &a->runs[(p >> PAGE_SHIFT) & (ARENA_PAGES - 1)]; }
 
 static unsigned bin_of(uint32_t n) {
   if (n < 8) return n;
@@ -382,7 +385,7 @@ static hk_run *used_run_at(const void *p, hk_arena **out) {
   uintptr_t a = (uintptr_t)p;
   hk_arena *ar = arena_of(a);
   if (!ar || (a & (HK_PAGE_SIZE - 1))) return NULL;
-  hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
+  hk_run *r = run_at(ar, a);
   if (state_get(r) != RUN_USED) return NULL;
   *out = ar;
   return r;
@@ -458,7 +461,7 @@ static pthread_once_t tl_key_once = PTHREAD_ONCE_INIT;
 static hk_run *run_of(uint8_t *p, hk_arena **out) {
   hk_arena *a = arena_of((uintptr_t)p);
   *out = a;
-  return &a->runs[(size_t)(p - a->base) >> PAGE_SHIFT];
+  return run_at(a, (uintptr_t)p);
 }
 
 /* Under the lock: the parked block of t, if still there, back to the page heap. */
@@ -505,7 +508,7 @@ static bool tl_park(void *p) {
   hk_arena *ar = arena_of(a);
   if (!ar || (a & (HK_PAGE_SIZE - 1)) || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
   if (g_hk.lru_ttl_ns == 0 || g_hk.large_cache_max_runs == 0) return false; /* nothing may stay committed */
-  hk_run *r = &ar->runs[(a - (uintptr_t)ar->base) >> PAGE_SHIFT];
+  hk_run *r = run_at(ar, a);
   if (state_get(r) != RUN_USED || r->npages > TL_MAX_PAGES) return false;
   if (HK_UNLIKELY(!tl.registered) && !tl_register()) return false;
   state_set(r, RUN_CACHED);
@@ -755,7 +758,7 @@ bool hk_large_recently_freed(const void *p) {
   for (unsigned i = 0; i < RECENT && !found; i++) found = p && recent[i] == (uintptr_t)p;
   hk_arena *a = arena_of((uintptr_t)p);
   if (!found && a && ((uintptr_t)p & (HK_PAGE_SIZE - 1)) == 0)
-    found = state_get(&a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT]) == RUN_CACHED;
+    found = state_get(run_at(a, (uintptr_t)p)) == RUN_CACHED;
   hk_mutex_unlock(&L.lock);
   return found;
 }
@@ -802,7 +805,7 @@ size_t hk_large_usable(const void *p) {
   hk_arena *a = arena_of((uintptr_t)p);
   if (HK_UNLIKELY(!a)) return huge_usable_of(p);
   if ((uintptr_t)p & (HK_PAGE_SIZE - 1)) return 0;
-  hk_run *r = &a->runs[((uintptr_t)p - (uintptr_t)a->base) >> PAGE_SHIFT];
+  hk_run *r = run_at(a, (uintptr_t)p);
   return state_get(r) == RUN_USED ? (size_t)__atomic_load_n(&r->npages, __ATOMIC_RELAXED) << PAGE_SHIFT : 0;
 }
 

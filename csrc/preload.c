@@ -75,17 +75,23 @@ EXPORT void *realloc(void *p, size_t size) {
     free(p);
     return NULL;
   }
-  if (HK_UNLIKELY(g_hk.check) && hk_registry_has((uintptr_t)p)) {
-    int state = hk_block_state(p);
-    if (state != HAK_BLOCK_LIVE) hk_report_invalid_call("realloc", p, state); /* aborts */
+  uintptr_t a = (uintptr_t)p;
+  if (hk_registry_has(a)) {
+    if (HK_UNLIKELY(g_hk.check)) {
+      int state = hk_block_state(p);
+      if (state != HAK_BLOCK_LIVE) hk_report_invalid_call("realloc", p, state); /* aborts */
+    }
+    size_t old = hk_slab_usable(a);
+    if (old) return hk_realloc_slab(p, size, old);
+  } else {
+    size_t old = hk_large_usable(p);
+    if (old) return hk_realloc_large(p, size, old);
   }
-  size_t old = hk_usable_size(p);
-  if (old) return hk_realloc_owned(p, size, old);
   /* A large block freed already, or a pointer into one: the next allocator must not see it. */
   if (hk_large_recently_freed(p)) hk_report_invalid_call("realloc", p, HAK_BLOCK_FREE); /* aborts */
   if (hk_large_interior(p)) hk_report_invalid_call("realloc", p, HAK_BLOCK_INTERIOR); /* aborts */
   /* Foreign block: move it into hakmem. */
-  old = next_usable_size(p);
+  size_t old = next_usable_size(p);
   void *q = hk_alloc(size);
   if (!q) return NULL;
   memcpy(q, p, old < size ? old : size);
