@@ -73,7 +73,7 @@ static void let_exit(struct handoff *h, pthread_t t)
 /* n blocks of size bytes freed by a consumer that stays alive. With thread
  * caches on, of a class that fills whole cache lines it keeps the first
  * ones for its own allocations (its cache's bound grows to 512 blocks and
- * 512 KiB; smaller blocks share lines with their owner's and are never
+ * 1 MiB; smaller blocks share lines with their owner's and are never
  * kept); the rest go to the owner in
  * batches of 64, a full batch at once, a partial one when the consumer
  * exits. After its trim (which takes its inbox) the owner sees exactly the
@@ -141,9 +141,9 @@ static void partial_batch(void *arg)
 static void large_blocks(void *arg)
 {
   (void)arg;
-  /* 16 KiB (multi-unit slabs): 32 kept (512 KiB a class), then a batch every
+  /* 16 KiB (multi-unit slabs): 64 kept (1 MiB a class), then a batch every
    * 16 blocks (256 KiB), 3 waiting; runs of one slab go back to it whole */
-  live_consumer(16384, 32 + 2 * 16 + 3, true, 2 * 16);
+  live_consumer(16384, 64 + 2 * 16 + 3, true, 2 * 16);
 }
 
 /* ---- slabs emptied by what the owner takes from its inbox ------------------ */

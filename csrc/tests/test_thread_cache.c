@@ -68,7 +68,7 @@ static void last_free_first_out(void *arg)
 }
 
 /* A class's bound starts at 64 blocks and 128 KiB and grows as frees
- * overflow it, up to 512 blocks and 512 KiB (the heap's growth budget, 2 MiB,
+ * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 4 MiB,
  * is not reached by one class): the first frees fill it, those past that go
  * to their slabs; every block comes back intact. */
 static void bounded(void *arg)
@@ -77,9 +77,9 @@ static void bounded(void *arg)
   cache_on();
   static const struct { size_t size, cached; } cases[] = {
     {64, 512},       /* 512 blocks: 32 KiB */
-    {4096, 128},     /* 512 KiB */
-    {16384, 32},     /* 512 KiB, multi-unit slabs */
-    {65536, 8},      /* the largest slab class */
+    {4096, 256},     /* 1 MiB */
+    {16384, 64},     /* 1 MiB, multi-unit slabs */
+    {65536, 16},     /* the largest slab class */
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     size_t size = cases[k].size, n = 600;
@@ -118,8 +118,8 @@ static void free_all(void **v, size_t n)
   free(v);
 }
 
-/* The bounds of all classes grow by at most 2 MiB in all: eight classes of
- * 20-64 KiB, each able to grow by 360-392 KiB, stop there. A trim puts the
+/* The bounds of all classes grow by at most 4 MiB in all: eight classes of
+ * 20-64 KiB, each able to grow (40 blocks freed) by 696-933 KiB, stop there. A trim puts the
  * bounds back (and the budget with them): the last class, refused growth
  * before, grows again. Everything is allocated before the first free: a new
  * SuperSlab empties the caches (collect_all) and would put the bounds back
@@ -134,16 +134,17 @@ static void growth_budget(void *arg)
   size_t base_bytes = 0, max_growth = 0;
   for (size_t k = 0; k < K; k++) {
     base_bytes += bound_of(sizes[k], 64, 128 << 10) * sizes[k];
-    max_growth += (bound_of(sizes[k], 512, 512 << 10) - bound_of(sizes[k], 64, 128 << 10)) * sizes[k];
+    size_t bound = bound_of(sizes[k], 512, 1 << 20);
+    max_growth += ((bound < N ? bound : N) - bound_of(sizes[k], 64, 128 << 10)) * sizes[k];
     v[k] = alloc_filled(sizes[k], N);
   }
   void **more = alloc_filled(65536, N);
-  CHECK(max_growth > (2u << 20), "the classes can grow by %zu bytes in all, want more than the 2 MiB budget", max_growth);
+  CHECK(max_growth > (4u << 20), "the classes can grow by %zu bytes in all, want more than the 4 MiB budget", max_growth);
   for (size_t k = 0; k < K; k++) free_all(v[k], N);
   hak_stats_t s = stats_now();
   size_t grown = s.thread_cache_bytes - base_bytes;
-  CHECK(s.thread_cache_bytes >= base_bytes && grown <= (2u << 20) && grown > (2u << 20) - (128u << 10),
-        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 2 MiB less at most one step",
+  CHECK(s.thread_cache_bytes >= base_bytes && grown <= (4u << 20) && grown > (4u << 20) - (128u << 10),
+        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 4 MiB less at most one step",
         U(s.thread_cache_bytes), grown, base_bytes);
   hak_stats_t before = s;
   free_all(more, N); /* the budget is spent: the class keeps what it holds */
@@ -154,8 +155,8 @@ static void growth_budget(void *arg)
   more = alloc_filled(65536, N);
   free_all(more, N);
   s = stats_now();
-  CHECK(s.thread_cache_bytes == 8 * 65536, "after a trim, %d frees of 64 KiB cached %llu bytes, want 8 blocks (%d)", N,
-        U(s.thread_cache_bytes), 8 * 65536);
+  CHECK(s.thread_cache_bytes == 16 * 65536, "after a trim, %d frees of 64 KiB cached %llu bytes, want 16 blocks (%d)", N,
+        U(s.thread_cache_bytes), 16 * 65536);
   expect_all_given_back("growth budget, again");
 }
 
@@ -326,7 +327,7 @@ static void multi_unit_slabs(void *arg)
   hak_stats_t s1 = stats_now();
   CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
   CHECK(s1.invalid_frees == s0.invalid_frees, "%llu frees refused", U(s1.invalid_frees - s0.invalid_frees));
-  size_t cached = strcmp(cache, "on") == 0 ? 25 : 0; /* the bound grown to 512 KiB of 20 KiB blocks */
+  size_t cached = strcmp(cache, "on") == 0 ? 51 : 0; /* the bound grown to 1 MiB of 20 KiB blocks */
   CHECK(s1.thread_cache_bytes == cached * 20480, "thread_cache_bytes %llu, want %zu blocks",
         U(s1.thread_cache_bytes), cached);
   /* the cache took the first frees; the others went to their slabs */
