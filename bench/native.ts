@@ -235,7 +235,7 @@ function defineWorkloads(quick: boolean): Workload[] {
     // realloc growth, writing each new part; one op is one realloc
     throughput("realloc_double_1m", "realloc ×2 to 1 MiB", "bench_realloc_growth", ["double", 1 << 20, scale(2000)]),
     throughput("realloc_double_64m", "realloc ×2 to 64 MiB", "bench_realloc_growth", ["double", 64 << 20, quick ? 1 : 5]),
-    throughput("realloc_step64_1m", "realloc +64 B to 1 MiB", "bench_realloc_growth", ["step64", 1 << 20, scale(20)]),
+    throughput("realloc_step64_1m", "realloc +64 B to 1 MiB", "bench_realloc_growth", ["step64", 1 << 20, scale(200)]),
     throughput("realloc_step64_64m", "realloc +64 B to 64 MiB", "bench_realloc_growth", ["step64", 64 << 20, 1]),
     // 20 live large blocks replaced at random; one op is one free + one allocation
     throughput("large_random_written", "large blocks 256K–8M, written", "bench_large_random", ["written", scale(2000), 256 << 10, 8 << 20, 42]),
