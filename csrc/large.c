@@ -23,7 +23,8 @@
  *
  * Each thread parks the last block it freed (up to 4 MiB) in a slot of its
  * own, without the lock, for its next request of the same size (see "the
- * thread cache" below).
+ * thread cache" below); a request of another size gives it back to the page
+ * heap first, so its committed pages are the first candidates.
  *
  * Huge blocks (above HAKMEM_LARGE_MAX_BLOCK, or when no arena can be had) get a
  * mapping of their own with a 64-byte header before the pointer, found through
@@ -694,6 +695,12 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   }
   if (in_arena) {
     hk_lock(&L.lock, HK_LOCK_LARGE);
+    /* A parked block this request does not fit goes back first: its pages,
+     * still committed, are then the lowest free ones, so a buffer that grows
+     * by realloc, is freed and grows again reuses them instead of faulting in
+     * as many fresh pages beside them (realloc +64 B to 1 MiB: 2 MiB resident
+     * for a 1 MiB buffer). */
+    if (atomic_load_explicit(&tl.block, memory_order_relaxed)) tl_reclaim_locked(&tl);
     p = arena_alloc_locked(pages_for(size), align, &d0, &d1);
     hk_unlock(&L.lock);
     if (p && d1 > d0) HK_COUNT(large_cache_hits, 1); else if (p) HK_COUNT(large_cache_misses, 1);
