@@ -114,7 +114,12 @@ static _Atomic uint8_t alias_warned[HK_NALIASES];
 static const char *const known_elsewhere[] = {"HAKMEM_LIB", NULL};
 
 static int64_t values[HK_NFLAGS];
-static char value_text[HK_NFLAGS][4096]; /* canonical text; a path flag's value itself */
+/* Each flag's canonical text; a path flag's is its value, up to 4095 bytes,
+ * on a page of its own that is written only when a path is set (a page for
+ * every flag made start-up touch 84 KiB here). */
+static char value_text[HK_NFLAGS][64];
+static char path_text[2][4096];
+static char *text_of(int i) { return i == F_STATS_FILE ? path_text[0] : i == F_CONFIG ? path_text[1] : value_text[i]; }
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool loaded, frozen;
 static _Atomic int frozen_flag;
@@ -245,8 +250,10 @@ static int find_flag(const char *name) {
 /* text: the parsed input, kept as the value of a path flag. */
 static void set_value(int i, int64_t v, const char *text) {
   values[i] = v;
-  if (flags[i].type == HK_FT_PATH) snprintf(value_text[i], sizeof value_text[i], "%s", text ? text : "");
-  else format_value(&flags[i], v, value_text[i], sizeof value_text[i]);
+  char *t = text_of(i);
+  if (flags[i].type != HK_FT_PATH) format_value(&flags[i], v, t, sizeof value_text[i]);
+  else if (text && *text) snprintf(t, sizeof path_text[0], "%s", text);
+  else if (t[0]) t[0] = 0; /* an empty path leaves an untouched page untouched */
 }
 
 /* Applies one setting from source ("environment" or a config file). A bad
@@ -268,7 +275,7 @@ static void apply_setting(const char *source, const char *name, const char *text
     char allowed[160];
     format_allowed(&flags[i], allowed, sizeof allowed);
     hk_log("hakmem: %s: %s=\"%s\" is not allowed (allowed: %s); using %s", source, flags[i].name, text, allowed,
-           value_text[i][0] ? value_text[i] : "nothing");
+           text_of(i)[0] ? text_of(i) : "nothing");
   }
 }
 
@@ -358,7 +365,7 @@ const char *hak_config_get(const char *name) {
   int i = find_flag(name);
   if (i < 0) return NULL;
   hk_config_load();
-  return value_text[i];
+  return text_of(i);
 }
 
 static size_t json_str(char *out, size_t cap, const char *s) {
@@ -413,7 +420,7 @@ const char *hak_config_describe(void) {
     PUT("],\"description\":");
     PUTS(f->desc);
     PUT(",\"value\":");
-    PUTS(value_text[i]);
+    PUTS(text_of(i));
     PUT("}");
   }
   PUT("]");

@@ -86,6 +86,15 @@ static void good_values(void *arg)
       set_ok(bools[i], yes[k], "1");
       set_ok(bools[i], no[k], "0");
     }
+  /* A path is kept whole up to its limit (4095 bytes), and can be emptied again. */
+  static char path[4096];
+  path[0] = '/';
+  memset(path + 1, 'p', sizeof path - 2);
+  path[sizeof path - 1] = 0;
+  set_ok("STATS_FILE", path, path);
+  set_ok("HAKMEM_STATS_FILE", "", "");
+  set_ok("FAULT_MMAP_FAIL_EVERY", "1000000000", "1000000000");
+  set_ok("FAULT_MMAP_FAIL_EVERY", "0", "0");
   /* Leave the debug/report flags off so this child stays quiet. */
 }
 
