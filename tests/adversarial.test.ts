@@ -13,6 +13,7 @@
  *   fault_mmap        HAKMEM_FAULT_MMAP_FAIL_EVERY: every refusal is a clean ENOMEM
  *   rss_after_free    memory freed into exited threads' heaps goes back (compared with glibc)
  *   glibc_semantics   memalign, huge alignments, mallinfo2, malloc_trim, malloc_stats as glibc
+ *   realloc_walk      64 buffers resized at random across the tiers: contents and usable sizes kept
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -139,6 +140,16 @@ describe("glibc's malloc interface", () => {
       expectOk(result, env, false);
       expect(result.stderr, report(result, env)).toMatch(/^system bytes\s+=\s+\d+$/m);
       expect(result.stderr, report(result, env)).toMatch(/^in use bytes\s+=\s+\d+$/m);
+    }, TIMEOUT_MS);
+  }
+});
+
+describe("realloc", () => {
+  for (const [name, env] of [["glibc", GLIBC], ["hakmem", PRELOAD]] as const) {
+    test(`100,000 random resizes of 64 buffers from 1 B to 1 MiB (+64 B, x2, ±1 B, half, any size): every kept byte intact (${name})`, async () => {
+      const result = await runProgram("realloc_walk", ["100000"], env);
+      expectOk(result, env);
+      expect(result.stdout).toContain("ok 100000 reallocs");
     }, TIMEOUT_MS);
   }
 });
