@@ -18,7 +18,8 @@
  * idle for HAKMEM_SS_LRU_TTL_SEC (by the next large call or by the background
  * releaser in decay.c, whichever comes first), at once beyond HAKMEM_LARGE_CACHE_MAX_MB
  * or HAKMEM_LARGE_CACHE_MAX_RUNS runs, and by hak_trim. realloc shrinking returns the
- * pages it cuts off at once. The number of mappings is the number of arenas
+ * pages it cuts off at once when they are 1 MiB or more; fewer are cached like
+ * freed pages. The number of mappings is the number of arenas
  * (at most HK_MAX_ARENAS) plus the huge blocks.
  *
  * Each thread parks the last block it freed (up to 4 MiB) in a slot of its
@@ -816,19 +817,28 @@ size_t hk_large_usable(const void *p) {
   return state_get(r) == RUN_USED ? (size_t)__atomic_load_n(&r->npages, __ATOMIC_RELAXED) << PAGE_SHIFT : 0;
 }
 
-/* In place in an arena: shrinks (the pages cut off go back to the OS at once)
- * or grows into the free run that follows. */
+/* Cuts smaller than this stay committed, as freed pages do (aged, bounded
+ * by the large cache): a buffer that shrinks and grows again (a vector
+ * halved, then refilled) would otherwise fault its pages in again each time.
+ * Larger cuts go back to the OS at once. */
+#define SHRINK_DECOMMIT_PAGES ((uint32_t)((1u << 20) >> PAGE_SHIFT))
+
+/* In place in an arena: shrinks (the pages cut off go back to the OS at once,
+ * or to the cache when fewer than SHRINK_DECOMMIT_PAGES) or grows into the
+ * free run that follows. */
 static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
   uint32_t s = page_of(a, r), n = r->npages, want = pages_for(size);
   if (want == n) return true;
   if (want < n) {
     uint32_t cut = n - want;
-    if (!hk_os_decommit(addr_of(a, s + want), (size_t)cut << PAGE_SHIFT)) return false;
-    bits_fill(a, s + want, cut, false);
+    bool keep = cut < SHRINK_DECOMMIT_PAGES && g_hk.lru_ttl_ns != 0 && g_hk.large_cache_max_runs != 0;
+    if (!keep && !hk_os_decommit(addr_of(a, s + want), (size_t)cut << PAGE_SHIFT)) return false;
+    if (!keep) bits_fill(a, s + want, cut, false);
     run_set(a, s, want, RUN_USED);
     L.live_bytes -= (size_t)cut << PAGE_SHIFT;
     state_set(&a->runs[s + want], RUN_NONE);
-    release_pages(a, s + want, cut, false);
+    release_pages(a, s + want, cut, keep);
+    if (keep) decay_locked(now_ns(), false); /* the cache's bounds */
     return true;
   }
   if (s + n >= ARENA_PAGES) return false;

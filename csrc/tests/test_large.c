@@ -2,7 +2,8 @@
  *
  *   - realloc grows a block in place when the pages after it are free, and a
  *     grown block keeps its contents; shrinking gives the cut pages back
- *     (RSS and usable size), for arena blocks and for huge blocks;
+ *     (RSS and usable size), for arena blocks and for huge blocks, except a
+ *     cut under 1 MiB, kept for the block to grow back into;
  *   - freed pages are reused without page faults (also those of a block
  *     parked in the thread's slot, by a request of another size), and calloc
  *     of reused pages reads zero;
@@ -117,6 +118,27 @@ static void shrink_gives_back(void *arg) {
   size_t usable = hak_usable_size(q);
   CHECK(usable >= 100000 && usable < 100000 + 4096, "usable size %zu after shrinking to 100000", usable);
   hak_free(q);
+}
+
+/* A cut under 1 MiB stays committed (cached like freed pages): the buffer
+ * grows back over it without page faults. Larger cuts go back at once
+ * (shrink_gives_back). */
+static void shrink_then_grow(void *arg) {
+  (void)arg;
+  char *p = hak_malloc(1 * MiB);
+  memset(p, 1, 1 * MiB);
+  char *q = hak_realloc(p, 512 * KiB);
+  CHECK(q == p, "realloc 1 MiB -> 512 KiB moved the block (%p -> %p)", (void *)p, (void *)q);
+  long f0 = minor_faults();
+  char *r = hak_realloc(q, 1 * MiB);
+  CHECK(r == p, "realloc back to 1 MiB moved the block (%p -> %p) with its cut pages free after it", (void *)p, (void *)r);
+  memset(r + 512 * KiB, 2, 512 * KiB);
+  long faults = minor_faults() - f0;
+  CHECK(faults < 16, "growing back over 128 cut pages took %ld page faults: they were not kept", faults);
+  size_t bad = 0;
+  for (size_t i = 0; i < 512 * KiB; i++) bad += r[i] != 1;
+  CHECK(bad == 0, "%zu bytes of the kept half changed", bad);
+  hak_free(r);
 }
 
 /* A doubling buffer, twice: the second time every page is already committed.
@@ -338,6 +360,7 @@ int main(void) {
   check_in_child("grow in place", grow_in_place, NULL);
   check_in_child("shrink an arena block", shrink_gives_back, (void *)(16 * MiB));
   check_in_child("shrink a huge block", shrink_gives_back, (void *)(256 * MiB));
+  check_in_child("shrink then grow back", shrink_then_grow, NULL);
   check_in_child("reuse without faults", reuse_without_faults, (void *)8);
   check_in_child("reuse without faults, parked", reuse_without_faults, (void *)1);
   check_in_child("calloc zero", calloc_zero, NULL);
