@@ -504,12 +504,16 @@ static bool tl_register(void) {
   return true;
 }
 
+/* Whether freed pages may stay committed at all (a TTL of 0 or a cache of
+ * no runs asks for every page back at once). */
+static bool pages_may_stay_committed(void) { return g_hk.lru_ttl_ns != 0 && g_hk.large_cache_max_runs != 0; }
+
 /* Parks p, an arena block being freed, in the slot; false when it cannot be. */
 static bool tl_park(void *p) {
   uintptr_t a = (uintptr_t)p;
   hk_arena *ar = arena_of(a);
   if (!ar || (a & (HK_PAGE_SIZE - 1)) || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
-  if (g_hk.lru_ttl_ns == 0 || g_hk.large_cache_max_runs == 0) return false; /* nothing may stay committed */
+  if (!pages_may_stay_committed()) return false;
   hk_run *r = run_at(ar, a);
   if (state_get(r) != RUN_USED || r->npages > TL_MAX_PAGES) return false;
   if (HK_UNLIKELY(!tl.registered) && !tl_register()) return false;
@@ -831,9 +835,11 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
   if (want == n) return true;
   if (want < n) {
     uint32_t cut = n - want;
-    bool keep = cut < SHRINK_DECOMMIT_PAGES && g_hk.lru_ttl_ns != 0 && g_hk.large_cache_max_runs != 0;
-    if (!keep && !hk_os_decommit(addr_of(a, s + want), (size_t)cut << PAGE_SHIFT)) return false;
-    if (!keep) bits_fill(a, s + want, cut, false);
+    bool keep = cut < SHRINK_DECOMMIT_PAGES && pages_may_stay_committed();
+    if (!keep) {
+      if (!hk_os_decommit(addr_of(a, s + want), (size_t)cut << PAGE_SHIFT)) return false;
+      bits_fill(a, s + want, cut, false);
+    }
     run_set(a, s, want, RUN_USED);
     L.live_bytes -= (size_t)cut << PAGE_SHIFT;
     state_set(&a->runs[s + want], RUN_NONE);
