@@ -15,6 +15,10 @@
  *    grew by no more than 4 MiB in all (tc_grow). It is emptied, and its
  *    bounds put back, by tc_flush whenever the heap collects everything
  *    (collect_all).
+ *  - The cache counts its allocations (pops) in the word that holds its
+ *    room, and its frees not at all: pushes = tc_room_base + pops - room
+ *    (hk_tc_pushes). So every change of a cache's room other than a push or
+ *    a pop goes through tc_set_room, which moves tc_room_base with it.
  *  - An empty slab goes back to its SuperSlab at once, usable by any class,
  *    except a class's current slab, which stays (so a class hovering around
  *    zero live blocks does not thrash, and the free fast path needs no call):
@@ -244,6 +248,14 @@ static void chain_to_slabs(hk_heap *h, hk_block *b) {
   }
 }
 
+/* The room of class c's cache set other than by a push or a pop: the change
+ * goes into tc_room_base, so that the pushes derived from it stay exact. */
+static void tc_set_room(hk_heap *h, unsigned c, uint32_t room) {
+  uint64_t room_pops = h->tc_room_pops[c];
+  h->tc_room_base[c] += (uint64_t)room - (uint16_t)room_pops;
+  h->tc_room_pops[c] = (room_pops & ~(uint64_t)((1u << HK_TC_ROOM_BITS) - 1)) | room;
+}
+
 /* Where take_inbox puts the blocks. */
 enum inbox_to { INBOX_TO_CACHE, INBOX_TO_SLABS };
 
@@ -262,10 +274,10 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
     uint32_t n = hk_chain_count(w);
     hk_slab *s = hk_head_slab_of((uintptr_t)b);
     size_t c = s->cls;
-    if (to == INBOX_TO_CACHE && h->tc_room[c] >= n) {
+    if (to == INBOX_TO_CACHE && hk_tc_room(h, c) >= n) {
       tail->next = h->tc[c];
       h->tc[c] = b;
-      h->tc_room[c] -= n;
+      tc_set_room(h, c, hk_tc_room(h, c) - n); /* not frees: counted by the threads that freed them */
     } else {
       hk_inbox_slab(b) = s;
       tail->next = NULL;
@@ -294,6 +306,8 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
 #define TC_MAX_BYTES (1024u << 10)
 #define TC_GROWTH_BUDGET ((uint64_t)4 << 20)
 
+_Static_assert(TC_MAX_BLOCKS < (1u << HK_TC_ROOM_BITS), "the room fits below the pops in tc_room_pops");
+
 static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
   uint32_t n = bytes / hk_class_size[c];
   return n > blocks ? blocks : n < 1 ? 1 : n;
@@ -302,8 +316,10 @@ static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
 /* The starting bounds; 0 where there is no cache (HAKMEM_THREAD_CACHE off,
  * the exit heap). */
 static void tc_set_limits(hk_heap *h, bool on) {
-  for (unsigned c = 0; c < HK_NCLASSES; c++)
-    h->tc_limit[c] = h->tc_room[c] = on ? tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES) : 0;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    h->tc_limit[c] = on ? tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES) : 0;
+    tc_set_room(h, c, h->tc_limit[c]);
+  }
   h->tc_grown_bytes = 0;
 }
 
@@ -317,7 +333,7 @@ static bool tc_grow(hk_heap *h, unsigned c) {
   uint64_t bytes = (uint64_t)step * hk_class_size[c];
   if (step == 0 || h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) return false;
   h->tc_limit[c] += step;
-  h->tc_room[c] += step;
+  tc_set_room(h, c, hk_tc_room(h, c) + step);
   h->tc_grown_bytes += bytes;
   return true;
 }

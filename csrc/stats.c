@@ -39,10 +39,11 @@ int hak_stats(hak_stats_t *o) {
   hk_heaps_lock();
   for (hk_heap *h = hk_heaps_first(); h; h = h->all_next) {
     for (unsigned c = 0; c < HK_NCLASSES; c++) {
-      o->small_allocs += h->nalloc[c];
-      o->small_frees += h->nfree[c];
-      live[c] += h->nalloc[c] - h->nfree[c];
-      o->thread_cache_bytes += (uint64_t)(h->tc_limit[c] - h->tc_room[c]) * hk_class_size[c];
+      uint64_t allocs = h->nalloc[c] + hk_tc_pops(h, c), frees = h->nfree[c] + hk_tc_pushes(h, c);
+      o->small_allocs += allocs;
+      o->small_frees += frees;
+      live[c] += allocs - frees;
+      o->thread_cache_bytes += (uint64_t)(h->tc_limit[c] - hk_tc_room(h, c)) * hk_class_size[c];
     }
     o->remote_frees += h->remote_frees;
     o->slabs_emptied += h->slabs_emptied;
