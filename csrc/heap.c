@@ -363,12 +363,14 @@ static void tc_flush(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     hk_block *b = h->tc[c], *next;
     h->tc[c] = NULL;
-    for (; b; b = next) {
+    uint32_t held = 0;
+    for (; b; b = next, held++) {
       next = b->next;
       hk_slab *s = hk_head_slab_of((uintptr_t)b);
       if (s->owner == h) return_block(h, s, b);
       else hk_remote_give_back(h, s, b);
     }
+    HK_ASSERT(held == h->tc_limit[c] - hk_tc_room(h, c), "the room is the bound less the blocks held: pushes and pops derive from it");
   }
   tc_set_limits(h, on);
 }
