@@ -249,6 +249,8 @@ typedef struct hk_heap {
   uint64_t tc_room_base[HK_NCLASSES];
 } hk_heap;
 
+_Static_assert((offsetof(hk_heap, tc_room_pops) - offsetof(hk_heap, tc)) % sizeof(hk_block *) == 0,
+               "hk_tc_pop addresses tc_room_pops[c] from &tc[c] in whole slots");
 #define HK_TC_ROOM_BITS 16
 /* a pop: a block of room more, one more pop counted (fits an add's 32-bit immediate) */
 #define HK_TC_POP (((uint64_t)1 << HK_TC_ROOM_BITS) + 1)
