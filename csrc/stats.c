@@ -131,7 +131,7 @@ void hak_stats_print(int fd) {
   }
 }
 
-/* HAKMEM_LOCK_STATS: lock acquisitions per path, and per operation. */
+/* HAKMEM_LOCK_STATS: lock acquisitions per path, and per 100 allocations and frees. */
 static void print_lock_stats(int fd) {
   hak_stats_t s;
   hak_stats(&s);
@@ -139,7 +139,7 @@ static void print_lock_stats(int fd) {
   char buf[512];
   int n = snprintf(buf, sizeof buf,
                    "[hakmem] lock acquisitions: total=%llu os=%llu meta=%llu lru=%llu heaps=%llu large=%llu; "
-                   "operations=%llu; locked=%.4f%% of operations\n",
+                   "allocations and frees=%llu (reallocs in place not counted); locks per 100 of them=%.4f\n",
                    (unsigned long long)s.lock_acquisitions, (unsigned long long)s.locks_os,
                    (unsigned long long)s.locks_meta, (unsigned long long)s.locks_lru,
                    (unsigned long long)s.locks_heaps, (unsigned long long)s.locks_large, (unsigned long long)ops,
