@@ -76,7 +76,7 @@ static const hk_flag flags[HK_NFLAGS] = {
   [F_FREE_DEBUG] = {"HAKMEM_SS_FREE_DEBUG", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                     "Trace SuperSlabs becoming empty and being released on stderr"},
   [F_LOCK_STATS] = {"HAKMEM_LOCK_STATS", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
-                    "Print hakmem's lock acquisitions per path (and per operation) on stderr at exit"},
+                    "Print hakmem's lock acquisitions per path (and per 100 allocations and frees) on stderr at exit"},
   [F_CHECK] = {"HAKMEM_CHECK", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                "Validate every free: double frees are reported too (interior and foreign always are)"},
   [F_SECURE] = {"HAKMEM_SECURE", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
