@@ -106,8 +106,10 @@ static HK_NOINLINE void *realloc_large_resized(void *p, size_t size, size_t old_
 /* A buffer grown a little at a time stays within its pages for many calls:
  * that case returns before anything needs a stack frame. */
 void *hk_realloc_large(void *p, size_t size, size_t old_usable) {
-  /* within the block's pages, less than their 1/16 of headroom (large.c) and a page short of them */
-  if (size > HK_REALLOC_LARGE_FROM && size <= old_usable && old_usable - size < HK_PAGE_SIZE + (old_usable >> 4)) return p;
+  /* within the block's pages, less than their headroom and a page short of them */
+  if (size > HK_REALLOC_LARGE_FROM && size <= old_usable &&
+      old_usable - size < HK_PAGE_SIZE + (old_usable >> HK_LARGE_HEADROOM_SHIFT))
+    return p;
   return realloc_large_resized(p, size, old_usable);
 }
 

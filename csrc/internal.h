@@ -66,6 +66,9 @@ __attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(cons
 #define HK_META_WINDOW 128u /* slab metadata entries in a header; a SuperSlab uses nslabs of them (hk_slab_of) */
 #define HK_GRANULE_SHIFT 19             /* smallest SuperSlab: 512 KiB */
 #define HK_PAGE_SIZE 4096u
+/* A large block grown in place by less than 1/2^this of it takes that much
+ * more (large.c); realloc keeps a block asked for within it (dispatch.c). */
+#define HK_LARGE_HEADROOM_SHIFT 4
 /* Largest alignment served: a block aligned to A costs a mapping of A more
  * bytes; beyond 1 GiB requests fail with ENOMEM (glibc's, of a 1 TiB
  * alignment, fails the same way: the mapping is refused). */

@@ -830,8 +830,6 @@ size_t hk_large_usable(const void *p) {
 /* In place in an arena: shrinks (the pages cut off go back to the OS at once,
  * or to the cache when fewer than SHRINK_DECOMMIT_PAGES) or grows into the
  * free run that follows. */
-#define GROW_HEADROOM_SHIFT 4 /* a small in-place growth takes 1/16 more */
-
 static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
   uint32_t s = page_of(a, r), n = r->npages, want = pages_for(size);
   if (want == n) return true;
@@ -860,7 +858,7 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
    * 0.9 MiB of descriptors). Pages taken and never written cost no memory.
    * Larger growths get what they ask for: given headroom too, random
    * resizing (tests/adversarial/realloc_walk) faulted in twice the pages. */
-  uint32_t headroom = want >> GROW_HEADROOM_SHIFT, grown = want;
+  uint32_t headroom = want >> HK_LARGE_HEADROOM_SHIFT, grown = want;
   if (want - n < headroom && want + headroom <= n + next->npages) grown = want + headroom;
   carve(a, next, s + n, grown - n);
   run_set(a, s, grown, RUN_USED);
