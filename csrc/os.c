@@ -123,16 +123,73 @@ void *hk_meta_alloc(size_t len) {
   return r;
 }
 
-/* ---- SuperSlab slots ---------------------------------------------------------- */
-static hk_chunk *chunk_new(void) {
+/* ---- the SuperSlab arena (internal.h) ------------------------------------------
+ * One PROT_NONE reservation (address space only, never charged to the commit
+ * limit), made writable a chunk at a time from its start, so that the range
+ * the inline free trusts, [base, base + fast_len), is always mapped. When it is
+ * used up, or cannot be had (RLIMIT_AS), chunks are mapped one by one and their
+ * frees take the registry's test, as every free did before the arena. */
+#define HK_ARENA_MAX_BYTES ((size_t)64 << 30)
+#define HK_ARENA_MIN_BYTES ((size_t)1 << 30)
+
+hk_ss_arena_bounds hk_ss_arena;
+static uint8_t *arena_next, *arena_end; /* under os_lock */
+static bool arena_tried;
+
+static void arena_reserve(void) {
+  arena_tried = true;
+  for (size_t len = HK_ARENA_MAX_BYTES; len >= HK_ARENA_MIN_BYTES; len /= 2) {
+    uint8_t *raw = mmap(NULL, len + HK_CHUNK_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) continue;
+    /* chunk-aligned, so aligned to every SuperSlab size; the slack goes back */
+    uint8_t *base = (uint8_t *)(((uintptr_t)raw + HK_CHUNK_BYTES - 1) & ~(uintptr_t)(HK_CHUNK_BYTES - 1));
+    if (base > raw) munmap(raw, (size_t)(base - raw));
+    if (raw + HK_CHUNK_BYTES > base) munmap(base + len, (size_t)(raw + HK_CHUNK_BYTES - base));
+    arena_next = base;
+    arena_end = base + len;
+    hk_ss_arena.base = (uintptr_t)base;
+    return;
+  }
+}
+
+/* The next chunk of the arena made writable, or NULL (used up, refused). */
+static uint8_t *arena_chunk(void) {
+  if (!arena_tried) arena_reserve();
+  if (arena_next == arena_end) return NULL;
+  if (injected_failure() || mprotect(arena_next, HK_CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0) {
+    HK_COUNT(os_map_failures, 1);
+    return NULL;
+  }
+  uint8_t *chunk = arena_next;
+  arena_next += HK_CHUNK_BYTES;
+  HK_COUNT(os_maps, 1);
+  HK_COUNT(os_map_bytes, HK_CHUNK_BYTES);
+  /* release: a free that sees the new length sees the base (and the pages) */
+  if (!g_hk.free_checks)
+    atomic_store_explicit(&hk_ss_arena.fast_len, (uintptr_t)(arena_next - (uint8_t *)hk_ss_arena.base), memory_order_release);
+  return chunk;
+}
+
+/* A chunk outside the arena: mapped on its own, aligned by hand. */
+static uint8_t *plain_chunk(void) {
   size_t ss = g_hk.ss_size;
   uint8_t *raw = hk_os_map(HK_CHUNK_BYTES + ss);
   if (!raw) return NULL;
-  hk_chunk *c = hk_meta_alloc(sizeof *c);
-  if (!c) { hk_os_unmap(raw, HK_CHUNK_BYTES + ss); return NULL; }
   /* The unaligned head and tail stay reserved but are never touched. */
-  c->base = (uint8_t *)(((uintptr_t)raw + ss - 1) & ~(uintptr_t)(ss - 1));
-  c->nslots = c->nfree = (uint32_t)(HK_CHUNK_BYTES / ss);
+  return (uint8_t *)(((uintptr_t)raw + ss - 1) & ~(uintptr_t)(ss - 1));
+}
+
+/* ---- SuperSlab slots ---------------------------------------------------------- */
+static hk_chunk *chunk_new(void) {
+  static hk_chunk *unused; /* a descriptor whose chunk was refused, for the next try */
+  hk_chunk *c = unused ? unused : hk_meta_alloc(sizeof *c);
+  if (!c) return NULL;
+  uint8_t *base = arena_chunk();
+  if (!base) base = plain_chunk();
+  unused = base ? NULL : c;
+  if (!base) return NULL;
+  c->base = base;
+  c->nslots = c->nfree = (uint32_t)(HK_CHUNK_BYTES / g_hk.ss_size);
   for (uint32_t i = 0; i < c->nslots; i++) c->free_bits[i / 64] |= 1ull << (i % 64);
   if (g_hk.hugepages && madvise(c->base, HK_CHUNK_BYTES, MADV_HUGEPAGE) == 0)
     HK_COUNT(hugepage_advised_bytes, HK_CHUNK_BYTES);

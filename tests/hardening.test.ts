@@ -63,6 +63,7 @@ const CASES: MisuseCase[] = [
   { name: "stack address", program: "not_allocated", args: ["stack"], kinds: [NOT_ALLOCATED] },
   { name: "static object", program: "not_allocated", args: ["static"], kinds: [NOT_ALLOCATED] },
   { name: "address in a page the program mapped itself", program: "not_allocated", args: ["mapped"], kinds: [NOT_ALLOCATED] },
+  { name: "address in hakmem's SuperSlab arena where no SuperSlab lives", program: "not_allocated", args: ["arena"], kinds: [NOT_ALLOCATED] },
   { name: "stack address (HAKMEM_CHECK=1)", program: "not_allocated", args: ["stack"], check: "1", kinds: [NOT_ALLOCATED] },
 ];
 

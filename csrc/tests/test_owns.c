@@ -230,6 +230,59 @@ static void plain_free_of_foreign(void)
   hak_free(keep);
 }
 
+/* hak_free of an address in the SuperSlab arena where no SuperSlab lives:
+ * the inline free trusts the arena's range without the registry (internal.h,
+ * hk_ss_arena), and finds the slot's metadata zero. A slot never used and a
+ * SuperSlab given back to the OS must both be refused as foreign, counted,
+ * and lose nothing. (A fresh process: few slots in use.) */
+static void frees_in_arena_gaps(void *arg)
+{
+  (void)arg;
+  unsigned char *keep = hak_malloc(64);
+  CHECK(keep != NULL, "hak_malloc(64)");
+  if (!keep) return;
+  fill(keep, 64);
+  /* os.c carves the arena in 64 MiB chunks, 64 MiB aligned: the last 64 KiB
+   * of keep's chunk lie in its last SuperSlab slot, unused this early. */
+  uintptr_t chunk_bytes = (uintptr_t)64 << 20;
+  uintptr_t chunk = (uintptr_t)keep & ~(chunk_bytes - 1);
+  unsigned char *gaps[] = {(unsigned char *)(chunk + chunk_bytes - 65536),
+                           (unsigned char *)(chunk + chunk_bytes - 65536 + 64),
+                           (unsigned char *)(chunk + chunk_bytes - 16)};
+  for (size_t i = 0; i < sizeof gaps / sizeof gaps[0]; i++) expect_foreign(gaps[i], "unused arena slot");
+  hak_stats_t s0 = stats_now();
+  for (size_t i = 0; i < sizeof gaps / sizeof gaps[0]; i++) hak_free(gaps[i]);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.foreign_frees - s0.foreign_frees == 3, "3 hak_free calls in an unused arena slot: foreign_frees moved by %llu",
+        (unsigned long long)(s1.foreign_frees - s0.foreign_frees));
+  CHECK(s1.frees == s0.frees, "frees in an unused arena slot counted as frees");
+
+  /* SuperSlabs filled, emptied and given back (hak_trim): their blocks' addresses are foreign again. */
+  enum { N = 60000 }; /* 64-byte blocks: 3.7 MiB, several SuperSlabs */
+  unsigned char **v = malloc(N * sizeof *v);
+  CHECK(v != NULL, "malloc");
+  if (!v) return;
+  for (int i = 0; i < N; i++) v[i] = hak_malloc(64);
+  for (int i = 0; i < N; i++) hak_free(v[i]);
+  hak_trim();
+  int gone = 0;
+  hak_stats_t s2 = stats_now();
+  for (int i = 0; i < N; i += 64) {
+    if (hak_owns(v[i]) || hak_block_state(v[i]) != HAK_BLOCK_FOREIGN) continue;
+    gone++;
+    hak_free(v[i]);
+  }
+  hak_stats_t s3 = stats_now();
+  CHECK(gone > 0, "hak_trim gave back none of the SuperSlabs of %d emptied blocks", N);
+  CHECK(s3.foreign_frees - s2.foreign_frees == (uint64_t)gone,
+        "%d hak_free calls into SuperSlabs given back: foreign_frees moved by %llu", gone,
+        (unsigned long long)(s3.foreign_frees - s2.foreign_frees));
+  CHECK(s3.frees == s2.frees, "frees into SuperSlabs given back counted as frees");
+  free(v);
+  heap_still_usable(64, (void **)&keep, 1, "frees in arena gaps");
+  hak_free(keep);
+}
+
 /* hak_malloc_i32 (the bindings' alloc): hak_malloc's blocks, NULL for a negative size. */
 static void malloc_i32(void)
 {
@@ -256,6 +309,7 @@ int main(void)
 {
   check_timeout(300);
   check_in_child("HAKMEM_CHECK=1", checked_mode, NULL);
+  check_in_child("frees in arena gaps", frees_in_arena_gaps, NULL);
   foreign_addresses();
   static const size_t small[] = {16, 32, 64, 100, 256, 1000, 4096, 8192};
   for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) small_blocks(small[i]);
