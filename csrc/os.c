@@ -148,6 +148,7 @@ static void arena_reserve(void) {
     arena_next = base;
     arena_end = base + len;
     hk_ss_arena.base = (uintptr_t)base;
+    HK_COUNT(superslab_arena_bytes, len);
     return;
   }
 }

@@ -58,6 +58,7 @@ export const STATS_FIELDS = [
   "os_map_failures",
   "os_release_failures",
   "thread_cache_bytes",
+  "superslab_arena_bytes",
 ] as const;
 
 /** A field name of `struct hak_stats` (snake_case, as in C and in `hak_stats_json()`). */
@@ -117,6 +118,7 @@ export const STATS_FIELD_DESCRIPTIONS: { readonly [K in StatsField]: string } = 
   os_map_failures: "mappings the OS refused (or fault injection failed)",
   os_release_failures: "munmap, madvise or mremap calls the OS refused: the memory is kept and retried",
   thread_cache_bytes: "freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE)",
+  superslab_arena_bytes: "address space reserved for SuperSlabs in one range (0: none could be had)",
 };
 
 /**
@@ -229,4 +231,6 @@ export interface HakmemStats {
   readonly os_release_failures: number;
   /** freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE) */
   readonly thread_cache_bytes: number;
+  /** address space reserved for SuperSlabs in one range (0: none could be had) */
+  readonly superslab_arena_bytes: number;
 }

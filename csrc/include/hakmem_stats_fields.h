@@ -63,6 +63,7 @@
   X(locks_large, SUMMED, "lock_acquisitions of the large tier")                                                   \
   X(os_map_failures, COUNTER, "mappings the OS refused (or fault injection failed)")                              \
   X(os_release_failures, COUNTER, "munmap, madvise or mremap calls the OS refused: the memory is kept and retried") \
-  X(thread_cache_bytes, SUMMED, "freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE)")
+  X(thread_cache_bytes, SUMMED, "freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE)") \
+  X(superslab_arena_bytes, COUNTER, "address space reserved for SuperSlabs in one range (0: none could be had)")
 
 #endif /* HAKMEM_STATS_FIELDS_H */

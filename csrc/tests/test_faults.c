@@ -2,6 +2,8 @@
  * NULL and ENOMEM (nothing crashes, nothing leaks), and recovers as soon as
  * the faults stop. Each scenario runs in a fresh child process. */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include "check.h"
 
 /* The very first allocation needs mappings (thread heap, address-space chunk). */
@@ -117,11 +119,71 @@ static void intermittent_failures(void *arg) {
   CHECK(s.bytes_in_use < 64 * 1024, "bytes_in_use = %llu after freeing everything", (unsigned long long)s.bytes_in_use);
 }
 
+/* The virtual size now, in bytes (/proc/self/statm's first field, in pages). */
+static size_t vm_size_now(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long long pages = 0;
+  if (f) {
+    if (fscanf(f, "%llu", &pages) != 1) pages = 0;
+    fclose(f);
+  }
+  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void *free_half_of(void *arg) {
+  void **blocks = arg;
+  for (int i = 0; i < 2000; i += 2) hak_free(blocks[i]);
+  return NULL;
+}
+
+/* Under an address-space limit (ulimit -v) that leaves no room for the
+ * SuperSlab arena (1 GiB at the least), SuperSlabs are mapped chunk by chunk
+ * and every free takes the registry's test: the allocator works the same,
+ * misuse is still caught, and the statistics stay exact. */
+static void without_the_arena(void *arg) {
+  (void)arg;
+  struct rlimit limit = {.rlim_cur = vm_size_now() + ((size_t)768 << 20), .rlim_max = RLIM_INFINITY};
+  CHECK(setrlimit(RLIMIT_AS, &limit) == 0, "setrlimit(RLIMIT_AS): %s", strerror(errno));
+  static void *blocks[2000];
+  for (int i = 0; i < 2000; i++) {
+    blocks[i] = hak_malloc(16 + (size_t)(i % 200) * 40);
+    CHECK(blocks[i] != NULL, "hak_malloc under the limit");
+    if (blocks[i]) fill(blocks[i], 16 + (size_t)(i % 200) * 40);
+  }
+  hak_stats_t s;
+  hak_stats(&s);
+  CHECK(s.superslab_arena_bytes == 0, "superslab_arena_bytes = %llu under a %zu MiB address-space limit",
+        (unsigned long long)s.superslab_arena_bytes, (size_t)(limit.rlim_cur >> 20));
+  pthread_t t; /* half the blocks freed by another thread */
+  CHECK(pthread_create(&t, NULL, free_half_of, blocks) == 0, "pthread_create");
+  pthread_join(t, NULL);
+  int on_stack[4];
+  hak_stats_t before;
+  hak_stats(&before);
+  hak_free(on_stack);
+  hak_free(blocks[1]);
+  hak_free(blocks[1]); /* a double free */
+  hak_stats(&s);
+  CHECK(s.foreign_frees - before.foreign_frees == 1, "foreign_frees moved by %llu, want 1",
+        (unsigned long long)(s.foreign_frees - before.foreign_frees));
+  CHECK(s.invalid_frees - before.invalid_frees == 1, "invalid_frees moved by %llu, want 1",
+        (unsigned long long)(s.invalid_frees - before.invalid_frees));
+  for (int i = 3; i < 2000; i += 2) {
+    CHECK(verify(blocks[i], 16 + (size_t)(i % 200) * 40), "block %d corrupted", i);
+    hak_free(blocks[i]);
+  }
+  hak_trim();
+  hak_stats(&s);
+  CHECK(s.bytes_in_use == 0, "bytes_in_use = %llu after freeing everything", (unsigned long long)s.bytes_in_use);
+  CHECK(s.frees == s.allocs, "allocs %llu, frees %llu", (unsigned long long)s.allocs, (unsigned long long)s.frees);
+}
+
 int main(void) {
   check_in_child("first allocation", first_allocation_fails_then_recovers, NULL);
   check_in_child("large tier", large_fails_then_recovers, NULL);
   check_in_child("small tier exhaustion", small_exhaustion_then_recovery, NULL);
   check_in_child("intermittent, huge blocks", intermittent_failures, "64K");
   check_in_child("intermittent, arenas", intermittent_failures, "32M");
+  check_in_child("no SuperSlab arena", without_the_arena, NULL);
   return check_finish();
 }
