@@ -179,13 +179,27 @@ _Static_assert(offsetof(hk_ss, slabs) % sizeof(hk_slab) == 0, "slabs[] on cache 
 /* ---- thread heaps --------------------------------------------------------- */
 typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
 
-/* Remote frees of one class gathered for one other heap (remote.c): a chain
- * linked through the blocks, handed to that heap's inbox in one step. */
+/* Remote frees of one class for one other heap (remote.c), as a message: the
+ * blocks' addresses, not a chain linked through them, so the freeing thread
+ * writes nothing into a block it may never have touched (a server freeing
+ * the blocks it inherited, larson: the line stays in the owner's cache, where
+ * the owner will use the block again). Sent whole onto the owner's inbox;
+ * the owner gives it back to the pool of the heap it came from. */
+#define HK_BATCH_BLOCKS 64
+typedef struct hk_remote_msg {
+  struct hk_remote_msg *next; /* on an inbox or in a pool */
+  struct hk_heap *home;       /* the heap whose pool it belongs to (heaps are never unmapped) */
+  uint32_t count;             /* blocks[0..count) */
+  uint32_t cls;               /* their size class */
+  hk_block *blocks[HK_BATCH_BLOCKS];
+} hk_remote_msg;
+
+/* The message being filled for one (heap, class) in a thread's table. */
 typedef struct hk_remote_batch {
   uintptr_t key;             /* destination heap | class (heaps are 64-byte aligned); stale once sent */
-  hk_block *head, *tail;     /* NULL when empty */
+  hk_remote_msg *msg;        /* NULL when empty; otherwise holds at least one block */
   uint32_t weight;           /* its blocks' sizes, each counted as at least 1/64 of a batch */
-  uint32_t count;            /* its blocks */
+  uint32_t pad;
 } hk_remote_batch;
 #define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
 #define HK_REMOTE_SLOTS 32      /* (heap, class) chains gathered for at once (remote.c, batch_for) */
@@ -227,12 +241,14 @@ typedef struct hk_heap {
   uint8_t is_live;                 /* its thread runs (atomic: read by remote frees) */
   uint8_t is_shared;               /* the heap of exited threads (heap.c), never abandoned */
   hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
-  /* Batches other threads sent (remote.c): chains of blocks of this heap's
-   * slabs, one class each, linked through the blocks, NULL-terminated. Its
-   * own line: other threads write it, the owner takes it whole on its slow
-   * paths. */
-  _Alignas(64) _Atomic(hk_block *) inbox;
-  uint8_t inbox_pad[56];
+  hk_remote_msg *msg_pool;         /* its empty messages (owner only) */
+  uint32_t msgs_made;              /* messages it made (remote.c, HK_REMOTE_MSGS_MAX) */
+  /* Messages other threads sent (remote.c): blocks of this heap's slabs,
+   * NULL-terminated; and this heap's messages that their receivers gave back.
+   * Their own line: other threads write them, the owner takes each whole. */
+  _Alignas(64) _Atomic(hk_remote_msg *) inbox;
+  _Atomic(hk_remote_msg *) msgs_returned;
+  uint8_t inbox_pad[48];
   /* Per class, the empty slabs kept as spares on the available list (heap.c,
    * keep_spare), or NULL; each a spare while used == 0 and not the head.
    * Cleared when that slab is released, so none points to a slab of a
@@ -469,16 +485,9 @@ HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same (h may be hk_empt
 /* b, of (head) slab s of another heap, kept by h's thread cache and counted
  * as freed then, goes to its owner (gathered in a batch, or pushed) */
 HK_INTERNAL void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b);
-HK_INTERNAL hk_block *hk_inbox_take(hk_heap *h);   /* what other threads sent h, NULL-terminated */
-/* A chain in an inbox holds blocks of one class. Its first block's second
- * word holds the chain's last block and length (hk_chain_word); every other
- * block's, its head slab (hk_inbox_slab). Free blocks are at least 16 bytes;
- * batching is off in check mode, which keeps a mark there. */
-#define hk_inbox_slab(b) (((hk_slab **)(b))[1])
-#define hk_chain_word(b) (((uintptr_t *)(b))[1])
-#define HK_CHAIN_COUNT_SHIFT 48 /* user addresses take 47 bits */
-static inline hk_block *hk_chain_tail(uintptr_t w) { return (hk_block *)(w & (((uintptr_t)1 << HK_CHAIN_COUNT_SHIFT) - 1)); }
-static inline uint32_t hk_chain_count(uintptr_t w) { return (uint32_t)(w >> HK_CHAIN_COUNT_SHIFT); }
+HK_INTERNAL hk_remote_msg *hk_inbox_take(hk_heap *h); /* what other threads sent h, NULL-terminated */
+/* m, taken from h's inbox and emptied, back to its home heap's pool */
+HK_INTERNAL void hk_remote_msg_done(hk_heap *h, hk_remote_msg *m);
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 /* slot: &h->tc[class], which the inline malloc holds in a register (passing

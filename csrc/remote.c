@@ -12,60 +12,95 @@
  * In batches to the owner heap (HAKMEM_REMOTE_BATCH on, the LD_PRELOAD
  * library's default): as snmalloc sends remote frees to their owner as
  * messages, the freeing thread gathers them per destination heap and size
- * class, in a small table of its own heap (batch_for), as a chain linked
- * through the freed blocks (any slab of that heap). A chain is sent in one
+ * class, in a small table of its own heap (batch_for), as a message holding
+ * the blocks' addresses (any slab of that heap). A message is sent in one
  * atomic step onto the destination heap's inbox when it holds
  * HK_BATCH_BLOCKS blocks or HK_BATCH_BYTES bytes, when its table entry is
- * needed for another chain, and when the thread needs a new slab, trims or
- * exits; its first block then carries its last block and length. A thread
- * freeing blocks scattered over many slabs of one owner (a server's working
- * set) still sends one message per batch, where per-slab lists would need one
- * atomic per slab touched. The owner takes its inbox whole on its slow paths
- * (heap.c): a chain goes onto its thread cache whole when there is room
- * (reading two of its blocks), else each block onto its slab's local list:
- * slab metadata is only ever written by its owner.
+ * needed for another, and when the thread needs a new slab, trims or exits.
+ * A thread freeing blocks scattered over many slabs of one owner (a server's
+ * working set) still sends one message per batch, where per-slab lists would
+ * need one atomic per slab touched. Nothing is written into the blocks: a
+ * chain linked through them (this file's first design) made the freeing
+ * thread take each block's cache line from the owner's core, and the owner
+ * take it back to use the block again; a server freeing the blocks another
+ * thread handed it without reading them (larson, bench_server_handoff) paid
+ * both on every such free. The owner takes its inbox whole on its slow paths
+ * (heap.c): a message's blocks go onto its thread cache when there is room,
+ * else each onto its slab's local list (slab metadata is only ever written by
+ * its owner), and the message goes back to the pool of the heap that sent it.
+ * A heap's messages are made once (hk_meta_alloc) and reused: as many as it
+ * ever had in flight at once.
  *
  * Invariants (batches):
  *  - A block gathered, in an inbox or in its owner's thread cache still
  *    counts as used in its slab until it is back on the slab's list, so the
  *    slab cannot be released or reformatted meanwhile, and its owner (a
  *    heap, never unmapped) does not change.
- *  - At most HK_REMOTE_SLOTS chains of at most HK_BATCH_BLOCKS blocks and
- *    HK_BATCH_BYTES bytes (plus one block) wait per thread.
+ *  - At most HK_REMOTE_SLOTS messages of at most HK_BATCH_BLOCKS blocks and
+ *    HK_BATCH_BYTES bytes (plus one block) are filled per thread.
  *  - Blocks a thread keeps for its own reuse (its thread cache, heap.c) are
  *    not remote frees until they are given back (hk_remote_give_back).
  *  - The statistics count a remote free when it happens (heap.c), so
- *    bytes_in_use does not depend on when a chain is sent or taken.
+ *    bytes_in_use does not depend on when a message is sent or taken.
  *  - Gathered and sent blocks are on no list a walk of their slab sees:
  *    hak_owns and hak_free_checked take them for live until they are back on
  *    it. Hence off for libhakmem.so and in check and secure modes. */
 #include "internal.h"
 
-#define HK_BATCH_BLOCKS 64
 #define HK_BATCH_BYTES (256u << 10)
-/* A chain is sent when its weight reaches HK_BATCH_BYTES: at most
+/* Messages a heap may have made (never freed: 576 bytes each, 288 KiB): when
+ * all are out, on inboxes of owners that have not taken them (an owner that
+ * allocates nothing more), its remote frees go onto their slabs' remote
+ * lists, which cost no memory. */
+#define HK_REMOTE_MSGS_MAX 512
+/* A message is sent when its weight reaches HK_BATCH_BYTES: at most
  * HK_BATCH_BLOCKS blocks, and at most HK_BATCH_BYTES bytes plus one block
  * (one counter, one compare). */
 #define HK_BLOCK_MIN_WEIGHT (HK_BATCH_BYTES / HK_BATCH_BLOCKS)
 
-/* Pushes the chain head..tail onto an atomic list ending in NULL. */
-static void push_chain(_Atomic(hk_block *) *list, hk_block *head, hk_block *tail) {
-  hk_block *old = atomic_load_explicit(list, memory_order_relaxed);
-  do {
-    tail->next = old; /* raw, as gather's links */
-  } while (!atomic_compare_exchange_weak_explicit(list, &old, head, memory_order_release, memory_order_relaxed));
-}
-
 static hk_heap *batch_heap(uintptr_t key) { return (hk_heap *)(key & ~(uintptr_t)63); }
 
-/* The chain's first block gets its last block and length (hk_chain_word),
- * so the owner can splice the chain whole without reading the others. */
+/* Pushes m onto an atomic list of messages ending in NULL. */
+static void push_msg(_Atomic(hk_remote_msg *) *list, hk_remote_msg *m) {
+  hk_remote_msg *old = atomic_load_explicit(list, memory_order_relaxed);
+  do {
+    m->next = old;
+  } while (!atomic_compare_exchange_weak_explicit(list, &old, m, memory_order_release, memory_order_relaxed));
+}
+
+/* An empty message of h's: its pool, else those its receivers gave back,
+ * else a new one, up to HK_REMOTE_MSGS_MAX; NULL when none can be had. */
+static hk_remote_msg *msg_take(hk_heap *h) {
+  hk_remote_msg *m = h->msg_pool;
+  if (!m && atomic_load_explicit(&h->msgs_returned, memory_order_relaxed))
+    m = atomic_exchange_explicit(&h->msgs_returned, NULL, memory_order_acquire);
+  if (m) {
+    h->msg_pool = m->next;
+  } else {
+    if (h->msgs_made == HK_REMOTE_MSGS_MAX || !(m = hk_meta_alloc(sizeof *m))) return NULL;
+    h->msgs_made++;
+    m->home = h;
+  }
+  m->count = 0;
+  return m;
+}
+
+void hk_remote_msg_done(hk_heap *h, hk_remote_msg *m) {
+  if (m->home == h) {
+    m->next = h->msg_pool;
+    h->msg_pool = m;
+  } else {
+    push_msg(&m->home->msgs_returned, m);
+  }
+}
+
 static void send_batch(hk_remote_batch *rb) {
-  if (!rb->head) return;
-  hk_chain_word(rb->head) = (uintptr_t)rb->tail | (uintptr_t)rb->count << HK_CHAIN_COUNT_SHIFT;
-  push_chain(&batch_heap(rb->key)->inbox, rb->head, rb->tail);
-  rb->head = rb->tail = NULL;
-  rb->weight = rb->count = 0;
+  hk_remote_msg *m = rb->msg;
+  if (!m) return;
+  m->cls = (uint32_t)(rb->key & 63);
+  push_msg(&batch_heap(rb->key)->inbox, m);
+  rb->msg = NULL;
+  rb->weight = 0;
 }
 
 _Static_assert(_Alignof(hk_heap) >= 64 && HK_NCLASSES <= 64, "a batch key holds the heap address and a class");
@@ -79,34 +114,35 @@ static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to, unsigned c) {
 }
 _Static_assert(HK_REMOTE_SLOTS == 32, "batch_for takes the top 5 bits");
 
-/* Links b, of (head) slab s, at the head of rb's chain. b's second word
- * carries s to the owner (take_inbox): it is on the line the owner reads
- * anyway. Raw links: batching is off in secure and check modes. Returns
- * true when the chain is due to be sent. */
-static inline bool link_block(hk_remote_batch *rb, hk_slab *s, uint32_t block_size, hk_block *b) {
-  b->next = rb->head;
-  hk_inbox_slab(b) = s;
-  if (!rb->head) rb->tail = b;
-  rb->head = b;
-  rb->count++;
+/* Adds b to rb's message (which has room); true when the message is due to be sent. */
+static inline bool add_block(hk_remote_batch *rb, uint32_t block_size, hk_block *b) {
+  hk_remote_msg *m = rb->msg;
+  m->blocks[m->count++] = b;
   rb->weight += block_size > HK_BLOCK_MIN_WEIGHT ? block_size : HK_BLOCK_MIN_WEIGHT;
   return rb->weight >= HK_BATCH_BYTES;
 }
 
+/* Whether b is the block gathered last in rb (freed twice in a row). */
+static inline bool gathered_last(const hk_remote_batch *rb, const hk_block *b) {
+  return rb->msg && rb->msg->blocks[rb->msg->count - 1] == b;
+}
+
 /* Gathers b, of (head) slab s, for s's owner heap `to`; false when b was
- * the last block gathered (freed twice in a row). */
+ * the last block gathered (freed twice in a row, reported). Without a
+ * message to put it in (no memory for one), b goes onto its slab's own
+ * remote list, which the owner collects too. */
 static bool gather(hk_heap *h, hk_slab *s, hk_heap *to, uint32_t block_size, hk_block *b) {
   hk_remote_batch *rb = batch_for(h, to, s->cls);
   uintptr_t key = batch_key(to, s->cls);
   if (rb->key != key) {
     send_batch(rb);
     rb->key = key;
-  } else if (HK_UNLIKELY(b == rb->head)) {
-    /* the same block freed twice in a row: linking it to itself would loop the owner's walk */
+  } else if (HK_UNLIKELY(gathered_last(rb, b))) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return false;
   }
-  if (link_block(rb, s, block_size, b)) send_batch(rb);
+  if (!rb->msg && HK_UNLIKELY(!(rb->msg = msg_take(h)))) return hk_remote_push(s, b);
+  if (add_block(rb, block_size, b)) send_batch(rb);
   return true;
 }
 
@@ -125,13 +161,14 @@ bool hk_remote_push(hk_slab *s, hk_block *b) {
 }
 
 /* The rest of a batched remote free of b, of slab s, into heap `to` whose
- * chain in this thread's table is rb, out of line: the chain has to be sent,
- * or rb holds another chain, or `to`'s thread has exited. */
+ * message in this thread's table is rb, out of line: the message has to be
+ * sent, or rb holds another heap's or none, or `to`'s thread has exited. */
 static HK_NOINLINE bool free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_heap *to, hk_slab *s, hk_block *b) {
-  if (rb->key != batch_key(to, s->cls)) { /* b is not linked yet (so s, whose block it is, is still formatted) */
+  unsigned c = s->cls; /* read first: b pushed onto its slab's list (no message) lets the owner release s */
+  if (rb->key != batch_key(to, c) || !rb->msg) { /* b is not gathered yet (so s, whose block it is, is still formatted) */
     if (!gather(h, s, to, s->block_size, b)) return false;
     h->remote_frees++;
-    h->nfree[s->cls]++;
+    h->nfree[c]++;
   } else if (rb->weight >= HK_BATCH_BYTES) {
     send_batch(rb);
   }
@@ -150,12 +187,12 @@ bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
     return false;
   }
   hk_remote_batch *rb = batch_for(h, to, c);
-  if (HK_UNLIKELY(rb->key != batch_key(to, c))) return free_batched_rare(h, rb, to, s, b);
-  if (HK_UNLIKELY(b == rb->head)) {
+  if (HK_UNLIKELY(rb->key != batch_key(to, c) || !rb->msg)) return free_batched_rare(h, rb, to, s, b);
+  if (HK_UNLIKELY(gathered_last(rb, b))) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE); /* freed twice in a row */
     return false;
   }
-  bool due = link_block(rb, s, block_size, b);
+  bool due = add_block(rb, block_size, b);
   h->remote_frees++;
   h->nfree[c]++;
   if (HK_UNLIKELY(due || !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED))) return free_batched_rare(h, rb, to, s, b);
@@ -175,7 +212,7 @@ void hk_remote_flush(hk_heap *h) {
   if (h != &hk_empty_heap) hk_remote_send_batches(h);
 }
 
-hk_block *hk_inbox_take(hk_heap *h) {
+hk_remote_msg *hk_inbox_take(hk_heap *h) {
   if (!atomic_load_explicit(&h->inbox, memory_order_relaxed)) return NULL;
   return atomic_exchange_explicit(&h->inbox, NULL, memory_order_acquire);
 }

@@ -132,6 +132,44 @@ static void small_blocks_not_kept(void *arg)
   live_consumer(16, 64 + 10, true, 64); /* one full batch, 10 waiting, none kept */
 }
 
+/* The owner takes no message while the consumer frees (it waits): after the
+ * 512 messages a heap may make (HK_REMOTE_MSGS_MAX, remote.c) are all on its
+ * inbox, the consumer's further frees go onto their slabs' remote lists at
+ * once, rather than wait in a message of their own (memory), and nothing is
+ * lost either way. */
+static void messages_run_out(void *arg)
+{
+  (void)arg;
+  enum { N = 512 * 64 + 100 }; /* 100 past the messages: none waiting */
+  batching_on();
+  thread_cache_on();
+  void *anchor = hak_malloc(16); /* keeps the SuperSlab, so that freed blocks read FREE, not FOREIGN */
+  void **ptrs = malloc(N * sizeof *ptrs);
+  for (size_t i = 0; i < N; i++) {
+    ptrs[i] = hak_malloc(16);
+    fill(ptrs[i], 16);
+  }
+  hak_stats_t s0 = stats_now();
+  struct handoff h = HANDOFF(ptrs, N);
+  pthread_t t;
+  pthread_create(&t, NULL, consume_and_wait, &h);
+  wait_freed(&h);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
+  CHECK(s1.remote_frees - s0.remote_frees == N, "remote_frees moved by %llu, want %d", U(s1.remote_frees - s0.remote_frees), N);
+  hak_trim();
+  size_t arrived = 0;
+  for (size_t i = 0; i < N; i++) arrived += hak_block_state(ptrs[i]) == HAK_BLOCK_FREE;
+  CHECK(arrived == N, "%d blocks freed by a consumer that outran its messages: %zu back at the owner", N, arrived);
+  let_exit(&h, t);
+  hak_free(anchor);
+  hak_trim();
+  hak_stats_t s2 = stats_now();
+  CHECK(s2.bytes_in_use == 0, "bytes_in_use %llu at the end", U(s2.bytes_in_use));
+  CHECK(s2.superslabs_live == 0, "%llu SuperSlabs live after the consumer exited and a trim", U(s2.superslabs_live));
+  free(ptrs);
+}
+
 static void partial_batch(void *arg)
 {
   (void)arg;
@@ -402,6 +440,7 @@ int main(void)
   check_in_child("full batches", full_batches, NULL);
   check_in_child("full batches after the thread cache", full_batches_after_the_cache, NULL);
   check_in_child("partial batch", partial_batch, NULL);
+  check_in_child("messages run out", messages_run_out, NULL);
   check_in_child("small blocks not kept", small_blocks_not_kept, NULL);
   check_in_child("large blocks, batches by bytes", large_blocks, NULL);
   check_in_child("slabs emptied from the inbox released, 8 spares kept", inbox_emptied_slabs_released, NULL);
