@@ -382,9 +382,10 @@ HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
  * hk_free_other: there the registry decides. 0 in check and secure modes.
  * Set once, base before fast_len; fast_len only grows. */
 typedef struct hk_ss_arena_bounds {
-  uintptr_t base;
+  _Alignas(64) uintptr_t base; /* a line of its own: every free reads it, nothing writes it after the carving */
   _Atomic uintptr_t fast_len;
 } hk_ss_arena_bounds;
+_Static_assert(sizeof(hk_ss_arena_bounds) == 64, "the arena's bounds fill their cache line");
 extern HK_INTERNAL hk_ss_arena_bounds hk_ss_arena;
 static inline bool hk_in_ss_arena(uintptr_t a) {
   uintptr_t len = atomic_load_explicit(&hk_ss_arena.fast_len, memory_order_acquire);
