@@ -4,8 +4,15 @@
  * never calls the allocator again. Without it the TTL would be looked at only
  * on the next cache event.
  *
- * One thread, started the first time a cache holds memory (never in a process
- * that caches nothing, never with a TTL of 0, where nothing is kept). It holds
+ * One thread, started the first time a cache holds memory in a process that
+ * already runs more than one thread (never in a process that caches nothing,
+ * never with a TTL of 0, where nothing is kept). A thread of ours in a
+ * single-threaded program would make glibc take it for multi-threaded for
+ * good (__libc_single_threaded, never set back): every stdio call, every
+ * mutex and every C++ shared_ptr count would take an atomic operation (putc
+ * 1.2 -> 13 ns once the releaser ran). There the TTL is looked at on the next
+ * cache event (lru.c, large.c) and hak_trim releases at once; the releaser
+ * starts at the first cache event after the program made a thread. It holds
  * no lock while it sleeps, so a fork never copies a held lock; the child has
  * no such thread and starts its own when it needs one. It blocks every
  * signal, so signals go to the program's threads as before, and it does not
@@ -14,6 +21,22 @@
 #include <string.h>
 #include <time.h>
 #include "internal.h"
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define HK_HAVE_SINGLE_THREADED 1
+#endif
+#endif
+
+/* Whether the C library takes the process for single-threaded (glibc 2.32
+ * and later say; elsewhere taken as not, and the releaser starts as before). */
+static bool program_single_threaded(void) {
+#ifdef HK_HAVE_SINGLE_THREADED
+  return __libc_single_threaded != 0;
+#else
+  return false;
+#endif
+}
 
 enum { IDLE = 0, RUNNING = 1, FAILED = 2 };
 static _Atomic int state;
@@ -50,12 +73,15 @@ static void *releaser(void *arg) {
   return NULL;
 }
 
+bool hk_decay_running(void) { return atomic_load_explicit(&state, memory_order_relaxed) == RUNNING; }
+
 /* Started with every locks held by this thread let go (lock.c). */
 static void start_deferred(void) { hk_decay_start(NULL); }
 
 void hk_decay_start(bool (*release)(void)) {
   if (release) add_decayer(release);
   if (HK_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) != IDLE) || g_hk.lru_ttl_ns == 0) return;
+  if (program_single_threaded()) return; /* see the top of this file */
   if (hk_tl_locks_held || hk_tl_fork_window) { /* pthread_create's allocations could need one of them */
     hk_tl_after_locks = start_deferred;
     return;

@@ -466,6 +466,9 @@ HK_INTERNAL bool hk_lru_decay(void);              /* releases what outlived the 
  * once they hold memory for a time; a thread that holds a hakmem lock then
  * starts it when it lets go of its last one (hk_tl_after_locks). */
 HK_INTERNAL void hk_decay_start(bool (*release)(void)); /* release: NULL or the caller's */
+/* Whether the releaser thread runs; when not (a single-threaded program, a
+ * TTL of 0), the caches look at the TTL on their own events. */
+HK_INTERNAL bool hk_decay_running(void);
 /* superslab.c */
 HK_INTERNAL hk_ss *hk_ss_acquire(hk_heap *owner);
 HK_INTERNAL void hk_ss_release(hk_ss *ss);

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include "check.h"
 
 /* ThreadSanitizer cannot start threads in the child of a process that has
@@ -338,10 +339,36 @@ static void trim_releases_large(void *arg) {
         base / MiB);
 }
 
-/* TTL of 1 s, then no call into hakmem for 2.5 s: the releaser thread gives
- * back large pages and empty SuperSlabs. */
+/* Threads of this process, from /proc/self/status (0 when unreadable). */
+static int threads_now(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  int n = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %d", &n) == 1) break;
+  if (f) fclose(f);
+  return n;
+}
+
+static void *wait_forever(void *arg) {
+  (void)arg;
+  for (;;) pause();
+  return NULL;
+}
+
+/* The releaser thread starts only in a process that runs more than one
+ * thread (decay.c): a thread of the program's own that only waits. */
+static void become_multi_threaded(void) {
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, wait_forever, NULL) == 0, "pthread_create");
+  pthread_detach(t);
+}
+
+/* TTL of 1 s, then no call into hakmem for 2.5 s: in a program with threads,
+ * the releaser thread gives back large pages and empty SuperSlabs. */
 static void ttl_releases_idle_memory(void *arg) {
   if (!arg) set_flag("SS_LRU_TTL_SEC", "1"); /* arg: inherited already */
+  become_multi_threaded();
   size_t base = rss();
   fill_caches(64 * MiB);
   hak_stats_t s1 = stats();
@@ -355,11 +382,34 @@ static void ttl_releases_idle_memory(void *arg) {
         U(s2.rss_current / MiB), base / MiB, U(s1.rss_current / MiB));
 }
 
+/* A single-threaded program: hakmem starts no thread of its own, which would
+ * make glibc take the process for multi-threaded for good (every stdio call
+ * and mutex then an atomic operation, decay.c). Its cached memory past the
+ * TTL goes back at the next cache event instead. */
+static void ttl_single_threaded(void *arg) {
+  (void)arg;
+  set_flag("SS_LRU_TTL_SEC", "1");
+  CHECK(threads_now() == 1, "the test child runs %d threads before any allocation, want 1", threads_now());
+  fill_caches(64 * MiB);
+  hak_stats_t s1 = stats();
+  CHECK(s1.large_cached_bytes >= 32 * MiB, "large_cached_bytes = %llu", U(s1.large_cached_bytes));
+  CHECK(threads_now() == 1, "%d threads after memory was cached: hakmem started one", threads_now());
+  struct timespec ts = {1, 500000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  CHECK(threads_now() == 1, "%d threads 1.5 s after memory was cached", threads_now());
+  hak_free(hak_malloc(2 * MiB)); /* a cache event: the runs idle past the TTL go back */
+  hak_stats_t s2 = stats();
+  /* left: the 4 MiB block parked last (given back by the allocation) and the 2 MiB one */
+  CHECK(s2.large_cached_bytes <= 6 * MiB, "large_cached_bytes = %llu after an allocation 1.5 s past a TTL of 1 s",
+        U(s2.large_cached_bytes));
+}
+
 /* The releaser thread must not outlive fork in a broken state: a child caches,
  * waits, and gets its memory back too. */
 static void ttl_after_fork(void *arg) {
   (void)arg;
   set_flag("SS_LRU_TTL_SEC", "1");
+  become_multi_threaded();
   fill_caches(8 * MiB); /* starts the releaser in this process */
   check_in_child("forked again", ttl_releases_idle_memory, "inherited");
 }
@@ -379,5 +429,6 @@ int main(void) {
   check_in_child("hak_trim", trim_releases_large, NULL);
   if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
   if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
+  if (!UNDER_TSAN) check_in_child("TTL in a single-threaded program", ttl_single_threaded, NULL); /* TSan runs a thread of its own */
   return check_finish();
 }
