@@ -700,14 +700,14 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   }
   if (in_arena) {
     hk_lock(&L.lock, HK_LOCK_LARGE);
+    /* no releaser thread (a single-threaded program, decay.c): the TTL is looked at here, before the
+     * parked block merges with its free neighbours and makes them young again */
+    if (!hk_decay_running()) decay_locked(now_ns(), false);
     /* A parked block this request does not fit goes back first: its pages,
      * still committed, are then the lowest free ones, so a buffer that grows
      * by realloc, is freed and grows again reuses them instead of faulting in
      * as many fresh pages beside them (realloc +64 B to 1 MiB: 2 MiB resident
      * for a 1 MiB buffer). */
-    /* no releaser thread (a single-threaded program, decay.c): the TTL is looked at here, before the
-     * parked block merges with its free neighbours and makes them young again */
-    if (!hk_decay_running()) decay_locked(now_ns(), false);
     if (atomic_load_explicit(&tl.block, memory_order_relaxed)) tl_reclaim_locked(&tl);
     p = arena_alloc_locked(pages_for(size), align, &d0, &d1);
     hk_unlock(&L.lock);
