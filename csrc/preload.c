@@ -67,6 +67,20 @@ EXPORT void free(void *p) {
   free_slow(p);
 }
 
+/* C23's free with the size (and alignment) the block was asked with. glibc
+ * has them since 2.43: a program built against it would otherwise hand our
+ * blocks to glibc's, which rejects them. The size is not needed to free. */
+EXPORT void free_sized(void *p, size_t size) {
+  (void)size;
+  free(p);
+}
+
+EXPORT void free_aligned_sized(void *p, size_t alignment, size_t size) {
+  (void)alignment;
+  (void)size;
+  free(p);
+}
+
 EXPORT void *calloc(size_t count, size_t size) { return hk_calloc(count, size); }
 
 EXPORT void *realloc(void *p, size_t size) {

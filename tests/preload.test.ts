@@ -258,6 +258,8 @@ describe("LD_PRELOAD=build/libhakmem_preload.so HAKMEM_STATS=1", () => {
 const MALLOC_FAMILY = [
   "malloc",
   "free",
+  "free_sized",
+  "free_aligned_sized",
   "calloc",
   "realloc",
   "reallocarray",

@@ -1,6 +1,8 @@
-/* A correct program that exercises the whole malloc family, with blocks
- * freed by other threads. Under HAKMEM_CHECK=1 it must run clean: exit 0,
+/* A correct program that exercises the whole malloc family (C23's sized
+ * frees too), with blocks freed by other threads. Under HAKMEM_CHECK=1 it must run clean: exit 0,
  * nothing from hakmem on stderr. Prints "ok" and a checksum. */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -72,6 +74,23 @@ int main(void)
     free(a);
     free(NULL);
   }
+  /* C23's free_sized and free_aligned_sized (glibc 2.43 has them; these
+   * headers may not): looked up, they must be the preloaded library's, and
+   * free the block (the next allocation of its size reuses it first). */
+  void (*fs)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "free_sized");
+  void (*fas)(void *, size_t, size_t) = (void (*)(void *, size_t, size_t))dlsym(RTLD_DEFAULT, "free_aligned_sized");
+  Dl_info where;
+  if (!fs || !fas || !dladdr((void *)fs, &where) || !strstr(where.dli_fname, "hakmem")) return 11;
+  void *f = malloc(40);
+  fs(f, 40);
+  void *g = malloc(40);
+  if (g != f) return 12;
+  free(g);
+  void *h = aligned_alloc(64, 128);
+  if (!h) return 13;
+  fas(h, 64, 128);
+  fs(NULL, 0);
+  fas(NULL, 64, 0);
   /* realloc to 0 and from NULL */
   void *z = realloc(NULL, 100);
   if (!z) return 8;
