@@ -202,7 +202,7 @@ typedef struct hk_remote_batch {
   uint32_t pad;
 } hk_remote_batch;
 #define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
-#define HK_REMOTE_SLOTS 32      /* (heap, class) chains gathered for at once (remote.c, batch_for) */
+#define HK_REMOTE_SLOTS 32      /* (heap, class) messages filled at once (remote.c, batch_for) */
 
 typedef struct hk_heap {
   /* The thread cache: per class, the blocks this thread freed last, LIFO,
@@ -263,7 +263,7 @@ typedef struct hk_heap {
   /* times the pops in tc_room_pops[c] wrapped */
   uint64_t tc_pop_wraps[HK_NCLASSES];
   /* room that tc_room_pops[c] gained other than by pops, less what it lost
-   * other than by pushes (the starting bound, growth, chains spliced in,
+   * other than by pushes (the starting bound, growth, messages taken in,
    * flushes), wrapping: hk_tc_pushes subtracts it out */
   uint64_t tc_room_base[HK_NCLASSES];
 } hk_heap;
@@ -374,8 +374,8 @@ HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
 
 /* ---- the SuperSlab arena ---------------------------------------------------
  * SuperSlabs come from one reserved range while it lasts (os.c), so the
- * inline free asks "ours?" with a subtract and a compare (the registry takes
- * two loads and a bit test: 6 instructions more per free). fast_len covers the
+ * inline free asks "ours?" with a subtract and a compare (the registry's bound
+ * test, two loads and bit test: 5 instructions more per free). fast_len covers the
  * chunks carved so far, all mapped read-write, where the metadata of every
  * SuperSlab slot is valid (registered), or owner NULL and shareable 0 (never
  * committed, decommitted, or cached unformatted), which sends the free to
