@@ -621,19 +621,17 @@ void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s) {
 static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b);
 
 void hk_free_other(hk_slab *s, hk_block *b) {
-  /* The inline free took an arena address without the registry: a slot with
-   * no owner may hold no SuperSlab at all (internal.h, hk_ss_arena). Large
-   * blocks are never in the arena, so the pointer is none of ours. */
-  if (HK_UNLIKELY(s->owner == NULL) && !hk_registry_has((uintptr_t)b)) {
-    hk_report_invalid_free(b, HAK_BLOCK_FOREIGN);
+  /* No owner: an unformatted slab (formatting sets the class and the owner,
+   * retiring clears both), or, for an arena address the inline free took
+   * without the registry, no SuperSlab at all (internal.h, hk_ss_arena):
+   * large blocks are never in the arena, so such a pointer is none of ours. */
+  if (HK_UNLIKELY(s->owner == NULL)) {
+    uintptr_t a = (uintptr_t)b;
+    hk_report_invalid_free(b, !hk_registry_has(a) ? HAK_BLOCK_FOREIGN : a & 15 ? HAK_BLOCK_INTERIOR : HAK_BLOCK_FREE);
     return;
   }
   hk_heap *h = hk_tl_heap;
   s = hk_slab_head(s);
-  if (HK_UNLIKELY(s->cls >= HK_NCLASSES)) {
-    hk_report_invalid_free(b, (uintptr_t)b & 15 ? HAK_BLOCK_INTERIOR : HAK_BLOCK_FREE);
-    return;
-  }
   if (HK_UNLIKELY(!hk_block_start_ok_in_ss(s, (uintptr_t)b))) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
     return;
