@@ -10,9 +10,10 @@
  *    as used until they come back, so a slab with used == 0 has no block
  *    anywhere in flight and may be released.
  *  - The thread cache (h->tc, see hk_heap) holds at most tc_limit[c] blocks
- *    a class: 64 blocks and 128 KiB at first (at least one block), growing
- *    on overflow to at most 512 blocks and 1 MiB, while the heap's bounds
- *    grew by no more than 4 MiB in all (tc_grow). It is emptied, and its
+ *    a class: 64 blocks and 32 KiB at first (at least one block), growing
+ *    on overflow to at most 512 blocks and 1 MiB and to no more than the
+ *    blocks of the class the heap ever allocated, while the heap's bounds grew
+ *    by no more than 2 MiB in all (tc_grow). It is emptied, and its
  *    bounds put back, by tc_flush whenever the heap collects everything
  *    (collect_all).
  *  - The cache counts its allocations (pops) in the word that holds its
@@ -287,25 +288,37 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
 }
 
 /* ---- the thread cache's bounds --------------------------------------------------
- * A class's bound starts at 64 blocks and 128 KiB (at least one block). A free
+ * A class's bound starts at 64 blocks and 32 KiB (at least one block). A free
  * that finds the cache full grows it by that much again, up to 512 blocks and
- * 1 MiB, while the heap's bounds grew by at most TC_GROWTH_BUDGET in all;
- * past that the block goes to its slab (or, another heap's, to its owner).
- * collect_all puts the bounds back (tc_flush). The live count of a class that
- * a program allocates and frees at random walks between empty and full, and
- * each end costs a trip to the slabs: a larger bound for the classes that
- * overflow cuts those trips (mid_large: 3 classes of 10-40 KiB with 12, 6 and
- * 3 blocks a cache), while the budget keeps what an idle thread holds small.
- * 1 MiB and 4 MiB (from 512 KiB and 2 MiB; tcmalloc's per-thread cache is
- * 4 MiB): mid_large 10M operations, 1 thread 63.2 -> 66.0 M ops/s
- * (tcmalloc 68.1), 2 threads 123.7 -> 127.1 (132.7), the same peak RSS. */
+ * 1 MiB, while the heap's bounds grew by at most TC_GROWTH_BUDGET in all and
+ * the class's bound stays within the blocks of it the heap ever handed out
+ * (from its slabs or its cache); past that the block goes to its slab (or, another
+ * heap's, to its owner). collect_all puts the bounds back (tc_flush). The live
+ * count of a class that a program allocates and frees at random walks between
+ * empty and full, and each end costs a trip to the slabs: a larger bound for
+ * the classes that overflow cuts those trips (mid_large: 3 classes of 10-40
+ * KiB), while the budget keeps what an idle thread holds small.
+ *
+ * What a cache holds is memory no other thread can use: a consumer thread
+ * that only frees (bench_remote_free) filled its caches with the producer's
+ * blocks and grew them to the whole budget, which it never allocated from;
+ * and the starting bounds of 128 KiB a class held 3.5 MiB a thread when every
+ * class was full. With 32 KiB, 2 MiB and growth only for a class the thread
+ * allocates (16 KiB messages in remote.c, the same run): remote_free peak RSS
+ * 8.5 -> 5.2 MB at 14.7 -> 15.1 M ops/s, pass_random 32.1 -> 25.0 MB;
+ * mid_large 1 and 2 threads, server_handoff, pool_replace, random_mixed
+ * unchanged within their spread (instructions: server_handoff +0.2%,
+ * mid_large 2 threads +1.5%). */
 #define TC_BASE_BLOCKS 64u
-#define TC_BASE_BYTES (128u << 10)
+#define TC_BASE_BYTES (32u << 10)
 #define TC_MAX_BLOCKS 512u
 #define TC_MAX_BYTES (1024u << 10)
-#define TC_GROWTH_BUDGET ((uint64_t)4 << 20)
+#define TC_GROWTH_BUDGET ((uint64_t)2 << 20)
 
 _Static_assert(TC_MAX_BLOCKS < (1u << HK_TC_ROOM_BITS), "the room fits below the pops in tc_room_pops");
+
+/* blocks of class c this heap handed out, from its slabs or its cache */
+static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + hk_tc_pops(h, c); }
 
 static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
   uint32_t n = bytes / hk_class_size[c];
@@ -322,13 +335,21 @@ static void tc_set_limits(hk_heap *h, bool on) {
   h->tc_grown_bytes = 0;
 }
 
-/* Grows class c's bound by its starting value (within its maximum and the
- * heap's budget); whether the cache has room now. */
+/* Grows class c's bound by its starting value (within its maximum, the
+ * heap's budget, and the blocks of c the heap allocated); whether the cache
+ * has room now. */
 static bool tc_grow(hk_heap *h, unsigned c) {
   uint32_t limit = h->tc_limit[c];
   if (limit == 0) return false; /* no thread cache */
+  /* First (the cheap test a thread that only frees fails on each of its frees):
+   * the bound never exceeds the blocks of the class the heap ever handed out,
+   * so a consumer freeing blocks it will not reuse keeps no more than the
+   * starting bound of them. */
+  uint64_t allocated = class_allocs(h, c);
+  if (allocated <= limit) return false;
   uint32_t base = tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES), max = tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
   uint32_t step = max - limit < base ? max - limit : base;
+  if (step > allocated - limit) step = (uint32_t)(allocated - limit);
   uint64_t bytes = (uint64_t)step * hk_class_size[c];
   if (step == 0 || h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) return false;
   h->tc_limit[c] += step;

@@ -47,7 +47,10 @@
  *    it. Hence off for libhakmem.so and in check and secure modes. */
 #include "internal.h"
 
-#define HK_BATCH_BYTES (256u << 10)
+/* 16 KiB rather than 256: a thread's 32 messages being filled held up to
+ * 8 MiB of other heaps' blocks that their owners could not reuse (1.5 MiB
+ * held in pass_random); blocks up to 256 B still go 64 to a message. */
+#define HK_BATCH_BYTES (16u << 10)
 /* Messages a heap may have made (never freed: 576 bytes each, 288 KiB): when
  * all are out, on inboxes of owners that have not taken them (an owner that
  * allocates nothing more), its remote frees go onto their slabs' remote

@@ -72,11 +72,11 @@ static void let_exit(struct handoff *h, pthread_t t)
 
 /* n blocks of size bytes freed by a consumer that stays alive. With thread
  * caches on, of a class that fills whole cache lines it keeps the first
- * ones for its own allocations (its cache's bound grows to 512 blocks and
- * 1 MiB; smaller blocks share lines with their owner's and are never
- * kept); the rest go to the owner in
- * batches of 64, a full batch at once, a partial one when the consumer
- * exits. After its trim (which takes its inbox) the owner sees exactly the
+ * ones for its own allocations (its cache's starting bound, 64 blocks and
+ * 32 KiB: a thread that allocates nothing of the class does not grow it;
+ * smaller blocks share lines with their owner's and are never kept); the
+ * rest go to the owner in batches (64 blocks, or 16 KiB), a full batch at
+ * once, a partial one when the consumer exits. After its trim (which takes its inbox) the owner sees exactly the
  * blocks that arrived as free. */
 static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_before_exit, bool anchored)
 {
@@ -126,7 +126,7 @@ static void full_batches(void *arg)
 static void full_batches_after_the_cache(void *arg)
 {
   (void)arg;
-  live_consumer(64, 512 + 2 * 64 + 10, true, 2 * 64, false); /* 512 kept, two full batches, 10 waiting */
+  live_consumer(64, 64 + 2 * 64 + 10, true, 2 * 64, false); /* 64 kept, two full batches, 10 waiting */
 }
 
 static void small_blocks_not_kept(void *arg)
@@ -155,9 +155,9 @@ static void partial_batch(void *arg)
 static void large_blocks(void *arg)
 {
   (void)arg;
-  /* 16 KiB (multi-unit slabs): 64 kept (1 MiB a class), then a batch every
-   * 16 blocks (256 KiB), 3 waiting; runs of one slab go back to it whole */
-  live_consumer(16384, 64 + 2 * 16 + 3, true, 2 * 16, false);
+  /* 10 KiB (multi-unit slabs): 3 kept (32 KiB), then a batch every 2 blocks
+   * (16 KiB), 1 waiting; runs of one slab go back to it whole */
+  live_consumer(10240, 3 + 2 * 2 + 1, true, 2 * 2, false);
 }
 
 /* ---- slabs emptied by what the owner takes from its inbox ------------------ */

@@ -67,9 +67,9 @@ static void last_free_first_out(void *arg)
   expect_all_given_back("after two blocks");
 }
 
-/* A class's bound starts at 64 blocks and 128 KiB and grows as frees
- * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 4 MiB,
- * is not reached by one class): the first frees fill it, those past that go
+/* A class's bound starts at 64 blocks and 32 KiB and grows as frees
+ * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 2 MiB,
+ * is not reached by one class; the thread allocated all 600 itself): the first frees fill it, those past that go
  * to their slabs; every block comes back intact. */
 static void bounded(void *arg)
 {
@@ -106,6 +106,10 @@ static void bounded(void *arg)
   }
 }
 
+/* heap.c's starting bound of a class (bytes) and the heap's growth budget */
+#define BASE_BYTES (32u << 10)
+#define BUDGET (2u << 20)
+
 static size_t bound_of(size_t size, size_t blocks, size_t bytes)
 {
   size_t n = bytes / size;
@@ -118,8 +122,9 @@ static void free_all(void **v, size_t n)
   free(v);
 }
 
-/* The bounds of all classes grow by at most 4 MiB in all: eight classes of
- * 20-64 KiB, each able to grow (40 blocks freed) by 696-933 KiB, stop there. A trim puts the
+/* The bounds of all classes grow by at most 2 MiB in all: eight classes of
+ * 20-64 KiB, each able to grow (40 blocks freed, 40 allocated) by 39 blocks
+ * (780-2496 KiB), stop there. A trim puts the
  * bounds back (and the budget with them): the last class, refused growth
  * before, grows again. Everything is allocated before the first free: a new
  * SuperSlab empties the caches (collect_all) and would put the bounds back
@@ -133,18 +138,18 @@ static void growth_budget(void *arg)
   void **v[K];
   size_t base_bytes = 0, max_growth = 0;
   for (size_t k = 0; k < K; k++) {
-    base_bytes += bound_of(sizes[k], 64, 128 << 10) * sizes[k];
+    base_bytes += bound_of(sizes[k], 64, BASE_BYTES) * sizes[k];
     size_t bound = bound_of(sizes[k], 512, 1 << 20);
-    max_growth += ((bound < N ? bound : N) - bound_of(sizes[k], 64, 128 << 10)) * sizes[k];
+    max_growth += ((bound < N ? bound : N) - bound_of(sizes[k], 64, BASE_BYTES)) * sizes[k];
     v[k] = alloc_filled(sizes[k], N);
   }
   void **more = alloc_filled(65536, N);
-  CHECK(max_growth > (4u << 20), "the classes can grow by %zu bytes in all, want more than the 4 MiB budget", max_growth);
+  CHECK(max_growth > BUDGET, "the classes can grow by %zu bytes in all, want more than the 2 MiB budget", max_growth);
   for (size_t k = 0; k < K; k++) free_all(v[k], N);
   hak_stats_t s = stats_now();
   size_t grown = s.thread_cache_bytes - base_bytes;
-  CHECK(s.thread_cache_bytes >= base_bytes && grown <= (4u << 20) && grown > (4u << 20) - (128u << 10),
-        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 4 MiB less at most one step",
+  CHECK(s.thread_cache_bytes >= base_bytes && grown <= BUDGET && grown > BUDGET - 65536,
+        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 2 MiB less at most one step (a block)",
         U(s.thread_cache_bytes), grown, base_bytes);
   hak_stats_t before = s;
   free_all(more, N); /* the budget is spent: the class keeps what it holds */
@@ -226,10 +231,47 @@ static void other_threads_blocks(void *arg)
   expect_all_given_back("after the other thread exited");
 }
 
-/* A chain of one class that another thread sent back (HAKMEM_REMOTE_BATCH;
- * here when the freeing thread exits and gives back the 64 it had kept in its
+/* A thread that only frees (a consumer of another thread's blocks) keeps no
+ * more of them than its starting bound: the bound grows only within the
+ * blocks of the class its own heap handed out. Once it allocates 600 of the
+ * class itself, its next 600 frees grow the bound to 512 blocks. */
+static void *consume_then_allocate(void *arg)
+{
+  struct handoff *h = arg;
+  void *own_heap = hak_malloc(32); /* a heap of its own (and a cache): of another class */
+  for (size_t i = 0; i < h->n; i++) hak_free(h->ptrs[i]);
+  size_t held = stats_now().thread_cache_bytes;
+  CHECK(held == 64 * h->size, "a thread that only freed %zu blocks of %zu B holds %zu bytes in its cache, want 64 blocks",
+        h->n, h->size, held);
+  void **own = alloc_filled(h->size, h->n);
+  for (size_t i = 0; i < h->n; i++) hak_free(own[i]);
+  free(own);
+  held = stats_now().thread_cache_bytes;
+  CHECK(held == 512 * h->size, "after allocating and freeing %zu of its own, the cache holds %zu bytes, want 512 blocks",
+        h->n, held);
+  hak_free(own_heap);
+  return NULL;
+}
+
+static void consumer_does_not_grow(void *arg)
+{
+  (void)arg;
+  cache_on();
+  enum { N = 600, SIZE = 256 }; /* shareable; starting bound 64 blocks (16 KiB) */
+  void *keep = hak_malloc(SIZE);
+  struct handoff h = {alloc_filled(SIZE, N), N, SIZE, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, consume_then_allocate, &h);
+  pthread_join(t, NULL);
+  free(h.ptrs);
+  hak_free(keep);
+  expect_all_given_back("after the consumer exited");
+}
+
+/* A message of one class that another thread sent back (HAKMEM_REMOTE_BATCH;
+ * here when the freeing thread exits and gives back the 16 it had kept in its
  * own cache) goes onto the owner's cache whole when the owner's slabs of that
- * class run dry: all 64 come out next, and no slab is formatted for them. */
+ * class run dry: all 16 come out next, and no slab is formatted for them. */
 static void *free_all_of(void *arg)
 {
   struct handoff *h = arg;
@@ -242,22 +284,22 @@ static void inbox_chain_to_cache(void *arg)
   (void)arg;
   cache_on();
   set_flag("HAKMEM_REMOTE_BATCH", "on");
-  enum { N = 64, SIZE = 2048 }; /* 64 blocks of 2 KiB (weighed 4 KiB each): one full chain */
+  enum { N = 16, SIZE = 1024 }; /* 16 blocks of 1 KiB: one full message (16 KiB), within both caches' bounds */
   struct handoff h = {alloc_filled(SIZE, N), N, SIZE, 0};
   pthread_t t;
   pthread_create(&t, NULL, free_all_of, &h);
   pthread_join(t, NULL);
   hak_stats_t s0 = stats_now();
-  /* the owner's current slab of the class has at most 31 blocks left */
+  /* the owner's current slab of the class has at most 48 blocks left */
   size_t k = 0;
-  void *p = NULL, *extra[40];
-  for (; k < 40; k++) {
+  void *p = NULL, *extra[64];
+  for (; k < 64; k++) {
     p = hak_malloc(SIZE);
     if (stats_now().thread_cache_bytes != 0) break;
     extra[k] = p;
   }
-  CHECK(k < 40, "no chain reached the cache within 40 allocations");
-  CHECK(stats_now().thread_cache_bytes == (N - 1) * SIZE, "thread_cache_bytes %llu after the chain came in, want %d",
+  CHECK(k < 64, "no message reached the cache within 64 allocations");
+  CHECK(stats_now().thread_cache_bytes == (N - 1) * SIZE, "thread_cache_bytes %llu after the message came in, want %d",
         U(stats_now().thread_cache_bytes), (N - 1) * SIZE);
   size_t from_chain = 0;
   for (size_t j = 0; j < N; j++) from_chain += p == h.ptrs[j];
@@ -265,11 +307,11 @@ static void inbox_chain_to_cache(void *arg)
     void *q = hak_malloc(SIZE);
     for (size_t j = 0; j < N; j++) from_chain += q == h.ptrs[j];
   }
-  CHECK(from_chain == N, "%zu of the %d blocks came from the chain", from_chain, N);
+  CHECK(from_chain == N, "%zu of the %d blocks came from the message", from_chain, N);
   hak_stats_t s1 = stats_now();
   CHECK(s1.slabs_in_use == s0.slabs_in_use, "slabs in use %llu -> %llu: a slab was formatted", U(s0.slabs_in_use),
         U(s1.slabs_in_use));
-  CHECK(s1.thread_cache_bytes == 0, "thread_cache_bytes %llu once the chain is handed out", U(s1.thread_cache_bytes));
+  CHECK(s1.thread_cache_bytes == 0, "thread_cache_bytes %llu once the message is handed out", U(s1.thread_cache_bytes));
   for (size_t i = 0; i < N; i++) hak_free(h.ptrs[i]);
   for (size_t i = 0; i < k; i++) hak_free(extra[i]);
   free(h.ptrs);
@@ -376,6 +418,7 @@ int main(void)
   check_in_child("thread exit gives the cache back", thread_exit_gives_back, NULL);
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
+  check_in_child("a thread that only frees does not grow its cache", consumer_does_not_grow, NULL);
   check_in_child("repeated free refused", repeated_free_refused, NULL);
   check_in_child("a chain from the inbox spliced onto the cache", inbox_chain_to_cache, NULL);
   check_in_child("multi-unit slabs, cache on", multi_unit_slabs, "on");
