@@ -39,6 +39,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 #include "internal.h"
 
 /* ---- arenas ------------------------------------------------------------------ */
@@ -124,6 +127,37 @@ static uint64_t now_ns(void) {
 }
 
 static uint32_t pages_for(size_t bytes) { return (uint32_t)((bytes + HK_PAGE_SIZE - 1) >> PAGE_SHIFT); }
+
+/* ---- clearing for calloc ----------------------------------------------------------------- */
+/* From 4 MiB on, calloc clears reused pages with stores that bypass the cache:
+ * a plain memset (rep stosb) first reads every line it writes from memory,
+ * and what it leaves in the cache is mostly evicted again before the program
+ * reads it. Measured here (8 GiB cleared in regions of each size, picked at
+ * random from 512 MiB; then one byte a page written, or the whole region):
+ * 256 KiB 0.79 -> 0.44 s and 0.93 -> 1.23 s; 4 MiB 0.81 -> 0.43 s and 1.22 ->
+ * 1.22 s; 16 MiB 1.00 -> 0.42 s and 1.44 -> 1.27 s. Below 4 MiB the region
+ * the program writes next is still in the cache after a memset. */
+#define STREAM_CLEAR_MIN ((size_t)4 << 20)
+
+/* Clears n bytes at p, which is page-aligned. */
+static void clear_bytes(uint8_t *p, size_t n) {
+#if defined(__x86_64__)
+  if (n >= STREAM_CLEAR_MIN) {
+    size_t lines = n & ~(size_t)63;
+    __m128i zero = _mm_setzero_si128();
+    for (size_t i = 0; i < lines; i += 64) {
+      _mm_stream_si128((__m128i *)(p + i), zero);
+      _mm_stream_si128((__m128i *)(p + i + 16), zero);
+      _mm_stream_si128((__m128i *)(p + i + 32), zero);
+      _mm_stream_si128((__m128i *)(p + i + 48), zero);
+    }
+    _mm_sfence(); /* streamed stores are weakly ordered: visible before the block is handed out */
+    memset(p + lines, 0, n - lines);
+    return;
+  }
+#endif
+  memset(p, 0, n);
+}
 
 /* ---- the dirty bitmap -------------------------------------------------------------- */
 /* Calls f(word, mask) for the words covering pages [i, end). */
@@ -694,7 +728,7 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   uint32_t d0 = 0, d1 = 0;
   bool in_arena = size <= g_hk.large_max_block && align <= ARENA_BYTES / 2;
   if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size))) != NULL) {
-    if (zero) memset(p, 0, size);
+    if (zero) clear_bytes(p, size);
     if (known_zero) *known_zero = zero;
     return p;
   }
@@ -725,7 +759,7 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   }
   if (zero && d1 > d0) {
     size_t end = (size_t)d1 << PAGE_SHIFT;
-    memset(p + ((size_t)d0 << PAGE_SHIFT), 0, (end < size ? end : size) - ((size_t)d0 << PAGE_SHIFT));
+    clear_bytes(p + ((size_t)d0 << PAGE_SHIFT), (end < size ? end : size) - ((size_t)d0 << PAGE_SHIFT));
   }
   if (known_zero) *known_zero = zero || d1 == d0;
   return p;
