@@ -13,7 +13,8 @@
  *
  * Freed pages stay committed ("dirty"), so a block that comes back soon costs
  * no page fault. A bit per page says which pages may hold data: calloc clears
- * only those, a decommit advises only those. Free runs holding dirty pages are
+ * only those (from 4 MiB on with streaming stores, clear_bytes), a decommit
+ * advises only those. Free runs holding dirty pages are
  * aged on a list; they are decommitted (MADV_DONTNEED, address space kept) once
  * idle for HAKMEM_SS_LRU_TTL_SEC (by the next large call or by the background
  * releaser in decay.c, whichever comes first), at once beyond HAKMEM_LARGE_CACHE_MAX_MB
