@@ -117,7 +117,7 @@ export const FLAGS = {
   remoteBatch: oneOf("HAKMEM_REMOTE_BATCH", ["auto", "on", "off"]),
   /**
    * Keep each thread's last frees per size class (64 blocks and 32 KiB, growing on overflow to 512 blocks and 1
-   * MiB for a class the thread allocates, within 2 MiB a thread) for its next allocations: auto (on for the LD_PRELOAD library, off for libhakmem.so,
+   * MiB for a class the thread allocates, within 4 MiB a thread) for its next allocations: auto (on for the LD_PRELOAD library, off for libhakmem.so,
    * whose hak_owns and hak_free_checked must see a freed block as free), on or off; always off with HAKMEM_CHECK or
    * HAKMEM_SECURE (`HAKMEM_THREAD_CACHE`).
    */

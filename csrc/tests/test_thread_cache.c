@@ -68,7 +68,7 @@ static void last_free_first_out(void *arg)
 }
 
 /* A class's bound starts at 64 blocks and 32 KiB and grows as frees
- * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 2 MiB,
+ * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 4 MiB,
  * is not reached by one class; the thread allocated all 600 itself): the first frees fill it, those past that go
  * to their slabs; every block comes back intact. */
 static void bounded(void *arg)
@@ -108,7 +108,7 @@ static void bounded(void *arg)
 
 /* heap.c's starting bound of a class (bytes) and the heap's growth budget */
 #define BASE_BYTES (32u << 10)
-#define BUDGET (2u << 20)
+#define BUDGET (4u << 20)
 
 static size_t bound_of(size_t size, size_t blocks, size_t bytes)
 {
@@ -122,7 +122,7 @@ static void free_all(void **v, size_t n)
   free(v);
 }
 
-/* The bounds of all classes grow by at most 2 MiB in all: eight classes of
+/* The bounds of all classes grow by at most 4 MiB in all: eight classes of
  * 20-64 KiB, each able to grow (40 blocks freed, 40 allocated) by 39 blocks
  * (780-2496 KiB), stop there. A trim puts the
  * bounds back (and the budget with them): the last class, refused growth
@@ -144,12 +144,12 @@ static void growth_budget(void *arg)
     v[k] = alloc_filled(sizes[k], N);
   }
   void **more = alloc_filled(65536, N);
-  CHECK(max_growth > BUDGET, "the classes can grow by %zu bytes in all, want more than the 2 MiB budget", max_growth);
+  CHECK(max_growth > BUDGET, "the classes can grow by %zu bytes in all, want more than the 4 MiB budget", max_growth);
   for (size_t k = 0; k < K; k++) free_all(v[k], N);
   hak_stats_t s = stats_now();
   size_t grown = s.thread_cache_bytes - base_bytes;
   CHECK(s.thread_cache_bytes >= base_bytes && grown <= BUDGET && grown > BUDGET - 65536,
-        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 2 MiB less at most one step (a block)",
+        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 4 MiB less at most one step (a block)",
         U(s.thread_cache_bytes), grown, base_bytes);
   hak_stats_t before = s;
   free_all(more, N); /* the budget is spent: the class keeps what it holds */
