@@ -75,7 +75,7 @@ static void let_exit(struct handoff *h, pthread_t t)
  * ones for its own allocations (its cache's starting bound, 64 blocks and
  * 32 KiB: a thread that allocates nothing of the class does not grow it;
  * smaller blocks share lines with their owner's and are never kept); the
- * rest go to the owner in batches (64 blocks, or 16 KiB), a full batch at
+ * rest go to the owner in batches (64 blocks, or 64 KiB), a full batch at
  * once, a partial one when the consumer exits. After its trim (which takes its inbox) the owner sees exactly the
  * blocks that arrived as free. */
 static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_before_exit, bool anchored)
@@ -155,9 +155,9 @@ static void partial_batch(void *arg)
 static void large_blocks(void *arg)
 {
   (void)arg;
-  /* 10 KiB (multi-unit slabs): 3 kept (32 KiB), then a batch every 2 blocks
-   * (16 KiB), 1 waiting; runs of one slab go back to it whole */
-  live_consumer(10240, 3 + 2 * 2 + 1, true, 2 * 2, false);
+  /* 10 KiB (multi-unit slabs): 3 kept (32 KiB), then a batch every 7 blocks
+   * (64 KiB), 1 waiting; runs of one slab go back to it whole */
+  live_consumer(10240, 3 + 2 * 7 + 1, true, 2 * 7, false);
 }
 
 /* ---- slabs emptied by what the owner takes from its inbox ------------------ */

@@ -284,7 +284,7 @@ static void inbox_chain_to_cache(void *arg)
   (void)arg;
   cache_on();
   set_flag("HAKMEM_REMOTE_BATCH", "on");
-  enum { N = 16, SIZE = 1024 }; /* 16 blocks of 1 KiB: one full message (16 KiB), within both caches' bounds */
+  enum { N = 16, SIZE = 1024 }; /* 16 blocks of 1 KiB: one message (sent at the exit), within both caches' bounds */
   struct handoff h = {alloc_filled(SIZE, N), N, SIZE, 0};
   pthread_t t;
   pthread_create(&t, NULL, free_all_of, &h);
