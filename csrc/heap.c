@@ -304,10 +304,11 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
  * blocks and grew them to the whole budget, which it never allocated from;
  * and the starting bounds of 128 KiB a class held 3.5 MiB a thread when every
  * class was full. With 32 KiB and growth only for a class the thread
- * allocates (16 KiB messages in remote.c, the same run): remote_free peak RSS
- * 8.5 -> 5.2 MB at 14.7 -> 15.1 M ops/s, pass_random 32.1 -> 26 MB;
- * server_handoff, pool_replace, random_mixed unchanged within their spread
- * (instructions: server_handoff +0.2%). The budget stays 4 MiB: at 2 MiB
+ * allocates (and 64 KiB messages in remote.c; alternating runs of both
+ * builds): remote_free peak RSS 8.7 -> 5.4 MB at 15.2 -> 16.3 M ops/s,
+ * pass_random 31.8 -> 27.6 MB; server_handoff, pool_replace, random_mixed
+ * unchanged within their spread (instructions: server_handoff +0.2%). The
+ * budget stays 4 MiB: at 2 MiB
  * mid_large 1 thread (10M operations) ran 90.6 against 92.2 M ops/s, at
  * 1 MiB 68.5 against 73.6 (1M operations). */
 #define TC_BASE_BLOCKS 64u

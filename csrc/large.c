@@ -140,7 +140,7 @@ static uint32_t pages_for(size_t bytes) { return (uint32_t)((bytes + HK_PAGE_SIZ
  * the program writes next is still in the cache after a memset. */
 #define STREAM_CLEAR_MIN ((size_t)4 << 20)
 
-/* Clears n bytes at p, which is page-aligned. */
+/* Clears n bytes at p, which is page-aligned (the streamed stores need 16). */
 static void clear_bytes(uint8_t *p, size_t n) {
 #if defined(__x86_64__)
   if (n >= STREAM_CLEAR_MIN) {
