@@ -388,8 +388,17 @@ typedef struct hk_ss_arena_bounds {
 _Static_assert(sizeof(hk_ss_arena_bounds) == 64, "the arena's bounds fill their cache line");
 extern HK_INTERNAL hk_ss_arena_bounds hk_ss_arena;
 static inline bool hk_in_ss_arena(uintptr_t a) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  /* The compare reads fast_len from memory: GCC loads an atomic into a
+   * register first (an instruction more per free). An x86 load is an acquire
+   * load; the metadata reads that depend on the result come after the branch. */
+  bool below;
+  __asm__("cmpq %[len], %[off]" : "=@ccb"(below) : [off] "r"(a - hk_ss_arena.base), [len] "m"(hk_ss_arena.fast_len));
+  return below;
+#else
   uintptr_t len = atomic_load_explicit(&hk_ss_arena.fast_len, memory_order_acquire);
   return a - hk_ss_arena.base < len;
+#endif
 }
 
 static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask); }
