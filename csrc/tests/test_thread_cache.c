@@ -69,8 +69,9 @@ static void last_free_first_out(void *arg)
 
 /* A class's bound starts at 64 blocks and 32 KiB and grows as frees
  * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 4 MiB,
- * is not reached by one class; the thread allocated all 600 itself): the first frees fill it, those past that go
- * to their slabs; every block comes back intact. */
+ * is not reached by one class; the thread allocated all 600 itself): the
+ * first frees fill it, those past that go to their slabs; every block comes
+ * back intact. */
 static void bounded(void *arg)
 {
   (void)arg;
@@ -124,9 +125,8 @@ static void free_all(void **v, size_t n)
 
 /* The bounds of all classes grow by at most 4 MiB in all: eight classes of
  * 20-64 KiB, each able to grow (40 blocks freed, 40 allocated) by 39 blocks
- * (780-2496 KiB), stop there. A trim puts the
- * bounds back (and the budget with them): the last class, refused growth
- * before, grows again. Everything is allocated before the first free: a new
+ * (780-2496 KiB), stop there. A trim puts the bounds back (and the budget
+ * with them): the last class, refused growth before, grows again. Everything is allocated before the first free: a new
  * SuperSlab empties the caches (collect_all) and would put the bounds back
  * midway. */
 static void growth_budget(void *arg)
