@@ -292,8 +292,8 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
  * that finds the cache full grows it by that much again, up to 512 blocks and
  * 1 MiB, while the heap's bounds grew by at most TC_GROWTH_BUDGET in all and
  * the class's bound stays within the blocks of it the heap ever handed out
- * (from its slabs or its cache); past that the block goes to its slab (or, another
- * heap's, to its owner). collect_all puts the bounds back (tc_flush). The live
+ * (from its slabs or its cache); past that the block goes to its slab (or,
+ * another heap's, to its owner). collect_all puts the bounds back (tc_flush). The live
  * count of a class that a program allocates and frees at random walks between
  * empty and full, and each end costs a trip to the slabs: a larger bound for
  * the classes that overflow cuts those trips (mid_large: 3 classes of 10-40
@@ -308,9 +308,8 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
  * builds): remote_free peak RSS 8.7 -> 5.4 MB at 15.2 -> 16.3 M ops/s,
  * pass_random 31.8 -> 27.6 MB; server_handoff, pool_replace, random_mixed
  * unchanged within their spread (instructions: server_handoff +0.2%). The
- * budget stays 4 MiB: at 2 MiB
- * mid_large 1 thread (10M operations) ran 90.6 against 92.2 M ops/s, at
- * 1 MiB 68.5 against 73.6 (1M operations). */
+ * budget stays 4 MiB: at 2 MiB mid_large 1 thread (10M operations) ran 90.6
+ * against 92.2 M ops/s, at 1 MiB 68.5 against 73.6 (1M operations). */
 #define TC_BASE_BLOCKS 64u
 #define TC_BASE_BYTES (32u << 10)
 #define TC_MAX_BLOCKS 512u

@@ -76,8 +76,8 @@ static void let_exit(struct handoff *h, pthread_t t)
  * 32 KiB: a thread that allocates nothing of the class does not grow it;
  * smaller blocks share lines with their owner's and are never kept); the
  * rest go to the owner in batches (64 blocks, or 64 KiB), a full batch at
- * once, a partial one when the consumer exits. After its trim (which takes its inbox) the owner sees exactly the
- * blocks that arrived as free. */
+ * once, a partial one when the consumer exits. After its trim (which takes
+ * its inbox) the owner sees exactly the blocks that arrived as free. */
 static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_before_exit, bool anchored)
 {
   batching_on();
