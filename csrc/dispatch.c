@@ -32,7 +32,7 @@ bool hk_free_large_or_null(void *p) { return p == NULL || hk_large_free(p); }
 static int block_state(const void *p) {
   uintptr_t a = (uintptr_t)p;
   if (hk_registry_has(a)) {
-    hk_slab *s = hk_slab_of(hk_ss_of(a), a);
+    hk_slab *s = hk_slab_at(a);
     if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
     s = hk_slab_head(s);
     hk_heap *owner = s->owner;

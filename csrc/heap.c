@@ -85,8 +85,6 @@ static void sync_current(hk_heap *h, unsigned c) {
             "current[c] is the head of avail[c] (a slab of h and class c, not full) or the empty slab");
 }
 
-static hk_ss *ss_of_slab(hk_slab *s) { return hk_ss_of((uintptr_t)s); }
-
 static void ss_avail_push(hk_heap *h, hk_ss *ss) {
   ss->avail_prev = NULL;
   ss->avail_next = h->ss_avail;
@@ -133,7 +131,7 @@ static void retire_slab(hk_heap *h, hk_slab *s) {
   for (unsigned i = 0; i < HK_SPARE_SLABS; i++)
     if (h->spare[c][i] == s) h->spare[c][i] = NULL;
   sync_current(h, c);
-  hk_ss *ss = ss_of_slab(s);
+  hk_ss *ss = hk_ss_of_slab(s);
   for (unsigned k = 0; k < s->span; k++) { /* s and its followers */
     s[k].cls = HK_CLASS_NONE;
     s[k].shareable = 0;
@@ -525,7 +523,7 @@ static hk_slab *refill(hk_heap *h, unsigned c) {
   while ((s = h->avail[c].head) != NULL) {
     if (s->free != HK_END) goto found;
     if (s->carved < s->capacity) {
-      hk_slab_extend(ss_of_slab(s), s);
+      hk_slab_extend(hk_ss_of_slab(s), s);
       goto found;
     }
     if (hk_slab_collect(s)) goto found;
@@ -627,7 +625,7 @@ bool hk_free_slab_block_slow(void *p) {
     hk_report_invalid_free(p, HAK_BLOCK_FREE);
     return true;
   }
-  hk_free_other(hk_slab_of(hk_ss_of(a), a), (hk_block *)p);
+  hk_free_other(hk_slab_at(a), (hk_block *)p);
   return true;
 }
 

@@ -58,12 +58,13 @@ __attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(cons
 
 /* ---- geometry -------------------------------------------------------------
  * A SuperSlab is g_hk.ss_size bytes (512 KiB .. 4 MiB), aligned to its size,
- * split into 64 KiB slabs. Its header (struct hk_ss with the slab metadata)
- * sits at the start of slab 0, so slab 0 holds fewer blocks (how many fewer
- * depends on the SuperSlab's metadata colour, hk_slab_of). */
+ * split into 64 KiB slabs. Its header (struct hk_ss, two cache lines) takes
+ * its last HK_SS_HDR_BYTES, so every slab starts on a page (aligned
+ * allocations rely on it) and only the last holds fewer blocks; the slab
+ * metadata lives in a table of its chunk (os.c, hk_slab_of). */
 #define HK_SLAB_SHIFT 16
 #define HK_SLAB_SIZE ((size_t)1 << HK_SLAB_SHIFT)
-#define HK_META_WINDOW 128u /* slab metadata entries in a header; a SuperSlab uses nslabs of them (hk_slab_of) */
+#define HK_SS_HDR_BYTES 128u
 #define HK_GRANULE_SHIFT 19             /* smallest SuperSlab: 512 KiB */
 #define HK_PAGE_SIZE 4096u
 /* A large block grown in place by less than 1/2^this of it takes that much
@@ -118,16 +119,15 @@ struct hk_heap;
  * that slab do not lose the line to the freeing thread. */
 typedef struct hk_slab {
   /* first line: fixed while formatted (any thread reads), and the remote list.
-   * _Alignas: the lines must be real cache lines (the SuperSlab header put
-   * slabs[] at offset 96, so cls and shift shared a line with free and used) */
+   * _Alignas: the lines must be real cache lines (a SuperSlab header once put
+   * the entries at offset 96, so cls and shift shared a line with free and used) */
   _Alignas(64) struct hk_heap *owner; /* owning heap; NULL while the slab is unformatted */
-  uintptr_t start;           /* address of the first block */
+  uintptr_t start;           /* address of the first block: its first unit's */
+  uint64_t start_mul;        /* 2^64 / block_size, rounded up, plus one if exact (hk_block_offset_ok) */
+  uint64_t start_lim;        /* (capacity - 1) * (block_size * start_mul mod 2^64) (hk_block_offset_ok) */
   uint32_t block_size;
-  uint32_t inv;              /* inverse of block_size's odd part mod 2^32 (hk_block_start_ok) */
-  uint32_t lim;              /* capacity - 1: the last block index (hk_block_start_ok) */
   uint32_t capacity;         /* blocks that fit */
   uint8_t cls;               /* size class (a follower's: its head's), HK_CLASS_NONE when unformatted */
-  uint8_t shift;             /* trailing zero bits of block_size */
   uint8_t span;              /* units in this slab (head only) */
   uint8_t back;              /* units back to the head: 0 for a head and an unformatted unit */
   uint8_t index;             /* slab index within its SuperSlab */
@@ -136,7 +136,7 @@ typedef struct hk_slab {
    * thread may keep a block of it freed in its own thread cache (heap.c);
    * 0 for unformatted slabs. */
   uint8_t shareable;
-  uint8_t pad0[1];
+  uint8_t pad0[2];
   _Atomic(hk_block *) remote; /* frees from other threads, collected by the owner */
   /* bit i: block i is lent to JavaScript with no guard (lent.c); only in
    * slabs of at most 64 blocks. Set by the owner, cleared by any thread;
@@ -144,7 +144,6 @@ typedef struct hk_slab {
    * given back by hak_free (misuse). Checked frees of a slab with bits set
    * leave the fast path. */
   _Atomic uint64_t lent;
-  uint8_t pad1[8];
   /* second line: the owner's */
   hk_block *free;            /* local free list (owner only), ends in HK_END */
   uint32_t used;             /* blocks handed out and not yet back on a local list: exact */
@@ -162,7 +161,7 @@ typedef struct hk_ss {
   struct hk_heap *owner;       /* NULL while cached in the LRU */
   uint64_t free_mask;          /* bit i: slab i is unformatted (free for any class) */
   uint32_t nslabs;
-  uint32_t hdr_size;           /* bytes of slab 0 taken by this header: up to its colour's last entry */
+  uint32_t pad0;
   struct hk_ss *next, *prev;   /* owner's list of SuperSlabs, or the LRU list */
   struct hk_ss *avail_next, *avail_prev; /* owner's list of SuperSlabs with free slabs */
   uint8_t in_avail;
@@ -172,9 +171,14 @@ typedef struct hk_ss {
   struct hk_chunk *chunk;      /* address-space chunk it was carved from */
   uint32_t slot;
   uint32_t pad2;
-  hk_slab slabs[];             /* HK_META_WINDOW entries; this SuperSlab's are the nslabs hk_slab_of picks */
+  /* its nslabs metadata entries, in its chunk's table (os.c): packed, 2 KiB
+   * a SuperSlab of 1 MiB, where entries in the SuperSlab (a 16 KiB window,
+   * each SuperSlab using a run of it by its address, so that they did not
+   * all fall in the same cache sets) took 2 to 3 of its pages: 1,000,000
+   * blocks of 16 B grew the RSS by 16.17 MB, now 16.12 */
+  hk_slab *slabs;
 } hk_ss;
-_Static_assert(offsetof(hk_ss, slabs) % sizeof(hk_slab) == 0, "slabs[] on cache lines, at a whole number of slabs (hk_slab_of)");
+_Static_assert(sizeof(hk_ss) <= HK_SS_HDR_BYTES, "the header fits the bytes the last slab gives it");
 
 /* ---- thread heaps --------------------------------------------------------- */
 typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
@@ -375,59 +379,59 @@ HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
 /* ---- the SuperSlab arena ---------------------------------------------------
  * SuperSlabs come from one reserved range while it lasts (os.c), so the
  * inline free asks "ours?" with a subtract and a compare (the registry's bound
- * test, two loads and bit test: 5 instructions more per free). fast_len covers the
- * chunks carved so far, all mapped read-write, where the metadata of every
- * SuperSlab slot is valid (registered), or owner NULL and shareable 0 (never
- * committed, decommitted, or cached unformatted), which sends the free to
- * hk_free_other: there the registry decides. 0 in check and secure modes.
- * Set once, base before fast_len; fast_len only grows. */
+ * test, two loads and bit test: 5 instructions more per free), and finds the
+ * metadata of the 64 KiB unit it frees into from the same offset: a shift, a
+ * mask and an add into `meta`, the arena's table of slab metadata (entry i for
+ * the unit at base + i * 64 KiB), instead of masking the address for its
+ * SuperSlab and indexing that header. fast_len covers the chunks carved so
+ * far, all mapped read-write with their part of the table, where every entry
+ * is valid metadata (a registered SuperSlab), or has owner NULL and shareable
+ * 0 (a slot never used, given back, or cached unformatted), which sends the
+ * free to hk_free_other: there the registry decides. 0 in check and secure
+ * modes. Set once, base and meta before fast_len; fast_len only grows. */
 typedef struct hk_ss_arena_bounds {
   _Alignas(64) uintptr_t base; /* a line of its own: every free reads it, nothing writes it after the carving */
   _Atomic uintptr_t fast_len;
+  hk_slab *meta;
 } hk_ss_arena_bounds;
 _Static_assert(sizeof(hk_ss_arena_bounds) == 64, "the arena's bounds fill their cache line");
 extern HK_INTERNAL hk_ss_arena_bounds hk_ss_arena;
-static inline bool hk_in_ss_arena(uintptr_t a) {
+/* Whether off, an address less the arena's base, lies in the carved arena. */
+static inline bool hk_arena_offset_ok(uintptr_t off) {
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
   /* The compare reads fast_len from memory: GCC loads an atomic into a
    * register first (an instruction more per free). An x86 load is an acquire
    * load; the metadata reads that depend on the result come after the branch. */
   bool below;
-  __asm__("cmpq %[len], %[off]" : "=@ccb"(below) : [off] "r"(a - hk_ss_arena.base), [len] "m"(hk_ss_arena.fast_len));
+  __asm__("cmpq %[len], %[off]" : "=@ccb"(below) : [off] "r"(off), [len] "m"(hk_ss_arena.fast_len));
   return below;
 #else
-  uintptr_t len = atomic_load_explicit(&hk_ss_arena.fast_len, memory_order_acquire);
-  return a - hk_ss_arena.base < len;
+  return off < atomic_load_explicit(&hk_ss_arena.fast_len, memory_order_acquire);
 #endif
 }
+static inline bool hk_in_ss_arena(uintptr_t a) { return hk_arena_offset_ok(a - hk_ss_arena.base); }
+/* The metadata of the unit at arena offset off (hk_arena_offset_ok(off)). */
+static inline hk_slab *hk_arena_slab(uintptr_t off) { return hk_ss_arena.meta + (off >> HK_SLAB_SHIFT); }
 
-static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)(a & g_hk.ss_mask); }
-/* The metadata of the unit at address a: entry (unit number mod
- * HK_META_WINDOW) of slabs[], the unit number counting 64 KiB units from
- * address 0. A SuperSlab thus uses the nslabs entries of its own colour (the
- * bits of its address just above its size), and SuperSlabs, all aligned
- * alike, spread their metadata over the cache sets of HK_META_WINDOW entries
- * (16 KiB) instead of piling all of it onto the same 2 KiB of sets, where it
- * evicted itself (mid_large 1 thread: cachegrind's L2 read misses 60,333 ->
- * 10,316, 2-3% faster). Written as base + offset + scaled index: the offset
- * of slabs[] (128) folds into the address arithmetic, and the index is a
- * shift and a mask (an instruction less than adding the offset to it). */
-static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) {
-  uintptr_t i = (a >> HK_SLAB_SHIFT) & (HK_META_WINDOW - 1);
-  return (hk_slab *)((uintptr_t)ss + offsetof(hk_ss, slabs) + i * sizeof(hk_slab));
-}
+/* The header of the SuperSlab at address a, and the address a SuperSlab starts at. */
+static inline hk_ss *hk_ss_of(uintptr_t a) { return (hk_ss *)((a & g_hk.ss_mask) + g_hk.ss_size - HK_SS_HDR_BYTES); }
+static inline uintptr_t hk_ss_base(const hk_ss *ss) { return (uintptr_t)ss & g_hk.ss_mask; }
+/* The metadata of the unit at address a of SuperSlab ss. */
+static inline hk_slab *hk_slab_of(hk_ss *ss, uintptr_t a) { return ss->slabs + ((a & ~g_hk.ss_mask) >> HK_SLAB_SHIFT); }
+/* The metadata of the unit at a, an address of a registered SuperSlab. */
+static inline hk_slab *hk_slab_at(uintptr_t a) { return hk_slab_of(hk_ss_of(a), a); }
 /* Slab idx of ss (idx < ss->nslabs). */
-static inline hk_slab *hk_ss_slab(hk_ss *ss, unsigned idx) {
-  return hk_slab_of(ss, (uintptr_t)ss + ((uintptr_t)idx << HK_SLAB_SHIFT));
-}
+static inline hk_slab *hk_ss_slab(hk_ss *ss, unsigned idx) { return ss->slabs + idx; }
+/* The SuperSlab of a formatted slab (any unit of it). */
+static inline hk_ss *hk_ss_of_slab(const hk_slab *s) { return hk_ss_of(s->start); }
 /* The slab owning unit s (s itself unless s is a follower of a multi-unit slab). */
 static inline hk_slab *hk_slab_head(hk_slab *s) { return s - s->back; }
 /* The (head) slab of the SuperSlab address a. */
-static inline hk_slab *hk_head_slab_of(uintptr_t a) { return hk_slab_head(hk_slab_of(hk_ss_of(a), a)); }
+static inline hk_slab *hk_head_slab_of(uintptr_t a) { return hk_slab_head(hk_slab_at(a)); }
 /* The usable size of a block at a (in the registry): its class's size (a
  * follower unit holds a copy), 0 in an unformatted slab. */
 static inline size_t hk_slab_usable(uintptr_t a) {
-  const hk_slab *s = hk_slab_of(hk_ss_of(a), a);
+  const hk_slab *s = hk_slab_at(a);
   return s->cls == HK_CLASS_NONE ? 0 : s->block_size;
 }
 /* ---- cross-layer functions ------------------------------------------------ */
@@ -651,29 +655,28 @@ static inline void *hk_alloc(size_t size) {
   return hk_alloc_slow(size);
 }
 
-/* Is a the start of a block of (head) slab s? (a - start) must be a multiple
- * of block_size, with a quotient below capacity (so an address in the slack
- * after the last block is not a block). With block_size = odd << shift,
- * multiplying by the odd part's inverse and rotating right by shift gives the
- * quotient for multiples, and for any other offset a value above
- * (2^32 - 1) / block_size, which is >= capacity > lim (Granlund-Montgomery).
- * No division. */
+/* Is off, an offset from the start of (head) slab s below 2^32, that of a
+ * block? It must be a multiple of block_size, with a quotient below capacity
+ * (an address in the slack after the last block is no block). With
+ * c = start_mul and e = block_size * c - 2^64 (0 < e <= block_size), off * c
+ * mod 2^64 is k * e for off = k * block_size, and at least c for any other
+ * offset (r * c for the remainder r, plus k * e, which stays far below
+ * 2^64 - c: k < 2^28, e <= 2^16, c > 2^47). So one multiply and one compare
+ * against start_lim = (capacity - 1) * e decide (Lemire, Kaser and Kurz's
+ * divisibility test, with the bound folded in; e > 0 for every block size,
+ * so a power of two's multiples past the last block still fail). */
+static inline bool hk_block_offset_ok(const hk_slab *s, uint64_t off) { return off * s->start_mul <= s->start_lim; }
+
+/* Is a the start of a block of (head) slab s? */
 static inline bool hk_block_start_ok(const hk_slab *s, uintptr_t a) {
   uint64_t off = a - s->start;
-  uint32_t q = (uint32_t)off * s->inv;
-  q = (q >> s->shift) | (q << ((32 - s->shift) & 31));
-  return (off >> 32) == 0 && q <= s->lim;
+  return (off >> 32) == 0 && hk_block_offset_ok(s, off);
 }
 
-/* hk_block_start_ok for an address a in s's own SuperSlab (s was found from
- * a): |a - start| is below the SuperSlab size (at most 4 MiB, config.c), so
- * the low 32 bits of the offset decide alone: a negative offset becomes
- * 2^32 - k, a multiple of block_size only with a quotient far above lim. */
-static inline bool hk_block_start_ok_in_ss(const hk_slab *s, uintptr_t a) {
-  uint32_t q = (uint32_t)(a - s->start) * s->inv;
-  q = (q >> s->shift) | (q << ((32 - s->shift) & 31));
-  return q <= s->lim;
-}
+/* hk_block_start_ok for a in a unit of slab s (s was found from a): every
+ * slab starts at its first unit's address, so a - start is below the slab's
+ * size (at most 2 MiB). */
+static inline bool hk_block_start_ok_in_ss(const hk_slab *s, uintptr_t a) { return hk_block_offset_ok(s, a - s->start); }
 
 /* Blocks handed out through the hak_* API (api.c, js_entry.c) start with a
  * zero word: a free block's first word is a list link, so hak_free_checked and
@@ -748,7 +751,7 @@ static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) 
  * JavaScript: lent.c, whose bits the exact check reads). */
 static inline hk_slab *hk_own_slab_of(uintptr_t a) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return NULL;
-  hk_slab *s = hk_slab_of(hk_ss_of(a), a);
+  hk_slab *s = hk_slab_at(a);
   if (HK_UNLIKELY(s->owner != hk_tl_heap || s->back || atomic_load_explicit(&s->lent, memory_order_relaxed) != 0))
     return NULL;
   return s;
@@ -786,9 +789,11 @@ static inline hk_slab *hk_own_live_slab(uintptr_t a) {
  * own and other threads' blocks at random (larson), a branch on the owner
  * was mispredicted on a fifth of the frees. */
 static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
-  uintptr_t a = (uintptr_t)p;
-  if (HK_UNLIKELY(!hk_in_ss_arena(a)) && HK_UNLIKELY(!hk_registry_has_inline_free(a))) return false;
-  hk_slab *s = hk_slab_of(hk_ss_of(a), a);
+  uintptr_t a = (uintptr_t)p, off = a - hk_ss_arena.base;
+  hk_slab *s;
+  if (HK_LIKELY(hk_arena_offset_ok(off))) s = hk_arena_slab(off);
+  else if (HK_LIKELY(hk_registry_has_inline_free(a))) s = hk_slab_at(a);
+  else return false;
   hk_heap *h = hk_tl_heap;
   hk_block *b = (hk_block *)p;
   uint64_t foreign = s->owner != h;

@@ -77,11 +77,7 @@ static size_t recorded_size(uintptr_t key, bool take) {
 /* a's index in (head) slab s; -1 when a is no block start of a formatted slab of at most 64 blocks. */
 static int lent_index(const hk_slab *s, uintptr_t a) {
   if (s->cls == HK_CLASS_NONE || s->capacity > 64) return -1;
-  /* hk_block_start_ok, keeping the quotient: the block's index */
-  uint64_t off = a - s->start;
-  uint32_t q = (uint32_t)off * s->inv;
-  q = (q >> s->shift) | (q << ((32 - s->shift) & 31));
-  return (off >> 32) != 0 || q > s->lim ? -1 : (int)q;
+  return hk_block_start_ok(s, a) ? (int)((a - s->start) / s->block_size) : -1;
 }
 
 /* The (head) slab holding a when a is in a slab with a block lent, else NULL: the test every buffer free makes. */

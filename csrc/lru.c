@@ -44,7 +44,7 @@ static void evict_locked(hk_ss **out, uint64_t now, bool everything) {
     if (!why) break;
     unlink_locked(old);
     if (g_hk.trace_lru)
-      hk_log("[LRU_EVICT] ss=%p reason=%s (cache_size=%zu/%zu)", (void *)old, why, lru.count, g_hk.lru_max_cached);
+      hk_log("[LRU_EVICT] ss=%p reason=%s (cache_size=%zu/%zu)", (void *)hk_ss_base(old), why, lru.count, g_hk.lru_max_cached);
     old->next = *out;
     *out = old;
   }
@@ -54,7 +54,7 @@ static size_t release_all(hk_ss *list) {
   size_t bytes = 0;
   while (list) {
     hk_ss *next = list->next;
-    if (g_hk.trace_ss_free) hk_log("[SS_FREE] ss=%p released to the OS", (void *)list);
+    if (g_hk.trace_ss_free) hk_log("[SS_FREE] ss=%p released to the OS", (void *)hk_ss_base(list));
     HK_COUNT(lru_evict, 1);
     hk_os_ss_free(list);
     bytes += g_hk.ss_size;
@@ -75,7 +75,7 @@ void hk_lru_push(hk_ss *ss) {
   lru.head = ss;
   lru.count++;
   HK_COUNT(lru_push, 1);
-  if (g_hk.trace_lru) hk_log("[LRU_PUSH] ss=%p (cache_size=%zu/%zu)", (void *)ss, lru.count, g_hk.lru_max_cached);
+  if (g_hk.trace_lru) hk_log("[LRU_PUSH] ss=%p (cache_size=%zu/%zu)", (void *)hk_ss_base(ss), lru.count, g_hk.lru_max_cached);
   evict_locked(&evicted, now, false);
   bool cached = lru.count > 0;
   hk_unlock(&lru.lock);
@@ -92,7 +92,7 @@ hk_ss *hk_lru_pop(void) {
   HK_COUNT(lru_pop, 1);
   if (ss) HK_COUNT(lru_hit, 1); else HK_COUNT(lru_miss, 1);
   if (g_hk.trace_lru)
-    hk_log("[LRU_POP] ss=%p (%s) (cache_size=%zu/%zu)", (void *)ss, ss ? "hit" : "miss", lru.count, g_hk.lru_max_cached);
+    hk_log("[LRU_POP] ss=%p (%s) (cache_size=%zu/%zu)", ss ? (void *)hk_ss_base(ss) : NULL, ss ? "hit" : "miss", lru.count, g_hk.lru_max_cached);
   hk_unlock(&lru.lock);
   release_all(evicted);
   return ss;

@@ -20,6 +20,7 @@
 
 typedef struct hk_chunk {
   uint8_t *base;       /* aligned to the SuperSlab size */
+  hk_slab *meta;       /* its slab metadata table: entry i for the unit at base + i * 64 KiB */
   uint32_t nslots, nfree;
   uint64_t free_bits[HK_CHUNK_MAX_SLOTS / 64];
   struct hk_chunk *next;
@@ -128,9 +129,13 @@ void *hk_meta_alloc(size_t len) {
  * limit), made writable a chunk at a time from its start, so that the range
  * the inline free trusts, [base, base + fast_len), is always mapped. When it is
  * used up, or cannot be had (RLIMIT_AS), chunks are mapped one by one and their
- * frees take the registry's test, as every free did before the arena. */
+ * frees take the registry's test, as every free did before the arena. The
+ * arena's slab metadata table (hk_ss_arena.meta, 128 bytes per 64 KiB unit:
+ * 1/512 of the arena) is a reservation of its own, made writable with each
+ * chunk; a chunk outside the arena has a table from hk_meta_alloc. */
 #define HK_ARENA_MAX_BYTES ((size_t)64 << 30)
 #define HK_ARENA_MIN_BYTES ((size_t)1 << 30)
+#define HK_META_BYTES(len) ((len) / HK_SLAB_SIZE * sizeof(hk_slab))
 
 hk_ss_arena_bounds hk_ss_arena;
 static uint8_t *arena_next, *arena_end; /* under os_lock */
@@ -141,6 +146,11 @@ static void arena_reserve(void) {
   for (size_t len = HK_ARENA_MAX_BYTES; len >= HK_ARENA_MIN_BYTES; len /= 2) {
     uint8_t *raw = mmap(NULL, len + HK_CHUNK_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (raw == MAP_FAILED) continue;
+    void *meta = mmap(NULL, HK_META_BYTES(len), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (meta == MAP_FAILED) {
+      munmap(raw, len + HK_CHUNK_BYTES);
+      continue;
+    }
     /* chunk-aligned, so aligned to every SuperSlab size; the slack goes back */
     uint8_t *base = (uint8_t *)(((uintptr_t)raw + HK_CHUNK_BYTES - 1) & ~(uintptr_t)(HK_CHUNK_BYTES - 1));
     if (base > raw) munmap(raw, (size_t)(base - raw));
@@ -148,16 +158,20 @@ static void arena_reserve(void) {
     arena_next = base;
     arena_end = base + len;
     hk_ss_arena.base = (uintptr_t)base;
+    hk_ss_arena.meta = meta;
     HK_COUNT(superslab_arena_bytes, len);
     return;
   }
 }
 
-/* The next chunk of the arena made writable, or NULL (used up, refused). */
-static uint8_t *arena_chunk(void) {
+/* The next chunk of the arena made writable, with its part of the metadata
+ * table (*meta), or NULL (used up, refused). */
+static uint8_t *arena_chunk(hk_slab **meta) {
   if (!arena_tried) arena_reserve();
   if (arena_next == arena_end) return NULL;
-  if (injected_failure() || mprotect(arena_next, HK_CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0) {
+  *meta = hk_arena_slab((uintptr_t)(arena_next - (uint8_t *)hk_ss_arena.base));
+  if (injected_failure() || mprotect(*meta, HK_META_BYTES(HK_CHUNK_BYTES), PROT_READ | PROT_WRITE) != 0 ||
+      mprotect(arena_next, HK_CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0) {
     HK_COUNT(os_map_failures, 1);
     return NULL;
   }
@@ -171,9 +185,11 @@ static uint8_t *arena_chunk(void) {
   return chunk;
 }
 
-/* A chunk outside the arena: mapped on its own, aligned by hand. */
-static uint8_t *plain_chunk(void) {
+/* A chunk outside the arena: mapped on its own, aligned by hand, with a
+ * metadata table of its own (*meta; zero, never given back). */
+static uint8_t *plain_chunk(hk_slab **meta) {
   size_t ss = g_hk.ss_size;
+  if (!*meta && !(*meta = hk_meta_alloc(HK_META_BYTES(HK_CHUNK_BYTES)))) return NULL;
   uint8_t *raw = hk_os_map(HK_CHUNK_BYTES + ss);
   if (!raw) return NULL;
   /* The unaligned head and tail stay reserved but are never touched. */
@@ -185,8 +201,13 @@ static hk_chunk *chunk_new(void) {
   static hk_chunk *unused; /* a descriptor whose chunk was refused, for the next try */
   hk_chunk *c = unused ? unused : hk_meta_alloc(sizeof *c);
   if (!c) return NULL;
-  uint8_t *base = arena_chunk();
-  if (!base) base = plain_chunk();
+  hk_slab *meta = NULL;
+  uint8_t *base = arena_chunk(&meta);
+  if (!base) {
+    meta = c->meta; /* a table made for a refused plain chunk, or NULL */
+    base = plain_chunk(&meta);
+  }
+  c->meta = meta;
   unused = base ? NULL : c;
   if (!base) return NULL;
   c->base = base;
@@ -218,18 +239,24 @@ hk_ss *hk_os_ss_alloc(void) {
   c->free_bits[slot / 64] &= ~(1ull << (slot % 64));
   c->nfree--;
   hk_unlock(&os_lock);
-  hk_ss *ss = (hk_ss *)(c->base + (size_t)slot * g_hk.ss_size);
+  uint8_t *base = c->base + (size_t)slot * g_hk.ss_size;
+  hk_ss *ss = hk_ss_of((uintptr_t)base);
   ss->chunk = c;
   ss->slot = slot;
-  hk_registry_set((uintptr_t)ss, g_hk.ss_size, true);
+  ss->slabs = c->meta + ((size_t)slot * g_hk.ss_size >> HK_SLAB_SHIFT);
+  hk_registry_set((uintptr_t)base, g_hk.ss_size, true);
   return ss;
 }
 
 void hk_os_ss_free(hk_ss *ss) {
   hk_chunk *c = ss->chunk;
   uint32_t slot = ss->slot;
-  hk_registry_set((uintptr_t)ss, g_hk.ss_size, false);
-  hk_os_decommit(ss, g_hk.ss_size); /* a failure is counted; the slot is reused committed */
+  void *base = (void *)hk_ss_base(ss);
+  hk_registry_set((uintptr_t)base, g_hk.ss_size, false);
+  /* the next SuperSlab of this slot starts from zero metadata, as from zero
+   * pages; meanwhile a free into it finds owner NULL (internal.h, hk_ss_arena) */
+  memset(ss->slabs, 0, (size_t)ss->nslabs * sizeof(hk_slab));
+  hk_os_decommit(base, g_hk.ss_size); /* a failure is counted; the slot is reused committed */
   hk_lock(&os_lock, HK_LOCK_OS);
   c->free_bits[slot / 64] |= 1ull << (slot % 64);
   c->nfree++;

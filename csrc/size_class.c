@@ -153,7 +153,7 @@ const uint8_t hk_class_of_16[HK_SLAB_MAX / 16 + 1] = {
 uint8_t hk_class_span[HK_NCLASSES];
 
 /* Units per slab: enough for about eight blocks, a power of two, and at most
- * half a SuperSlab (slab 0 also holds the SuperSlab header). */
+ * half a SuperSlab (the last slab also holds the SuperSlab header). */
 void hk_size_classes_init(unsigned nslabs) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     unsigned want = (unsigned)((8u * hk_class_size[c] + HK_SLAB_SIZE - 1) / HK_SLAB_SIZE), span = 1;

@@ -11,14 +11,6 @@
  * 4 KiB from a fresh slab took the slow path (refill, carve) */
 #define HK_EXTEND_MIN_BLOCKS 4u
 
-/* The header reaches the end of ss's last metadata entry (its colour's run of
- * slabs[], hk_slab_of): the entries of other colours before it stay untouched
- * pages, and slab 0's blocks start on the next page. */
-static uint32_t header_size(hk_ss *ss) {
-  size_t n = (uintptr_t)(hk_ss_slab(ss, ss->nslabs - 1) + 1) - (uintptr_t)ss;
-  return (uint32_t)((n + HK_PAGE_SIZE - 1) & ~(size_t)(HK_PAGE_SIZE - 1));
-}
-
 /* A free-list link that leaves its slab (HAKMEM_SECURE): never returns. */
 void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
   hk_log("hakmem: free list of the slab at %p is corrupted: the link stored in free block %p was overwritten "
@@ -35,14 +27,13 @@ hk_ss *hk_ss_acquire(hk_heap *owner) {
     ss = hk_os_ss_alloc();
     if (!ss) return NULL;
     ss->nslabs = g_hk.nslabs;
-    ss->hdr_size = header_size(ss);
     for (unsigned i = 0; i < ss->nslabs; i++) {
       hk_slab *s = hk_ss_slab(ss, i);
       s->index = (uint8_t)i;
       s->cls = HK_CLASS_NONE;
     }
     if (g_hk.prefault == HK_PREFAULT_POPULATE) {
-      hk_os_prefault_range(ss, g_hk.ss_size);
+      hk_os_prefault_range((void *)hk_ss_base(ss), g_hk.ss_size);
       ss->populated_slabs = ~0ull;
     }
   }
@@ -57,25 +48,24 @@ hk_ss *hk_ss_acquire(hk_heap *owner) {
 /* All slabs are empty: the SuperSlab goes to the LRU cache. */
 void hk_ss_release(hk_ss *ss) {
   atomic_fetch_sub_explicit(&hk_ctr.superslabs_live, 1, memory_order_relaxed);
-  if (g_hk.trace_ss_free) hk_log("[SS_FREE] ss=%p empty, to the LRU cache", (void *)ss);
+  if (g_hk.trace_ss_free) hk_log("[SS_FREE] ss=%p empty, to the LRU cache", (void *)hk_ss_base(ss));
   hk_lru_push(ss);
 }
 
 void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   hk_slab *s = hk_ss_slab(ss, idx);
   unsigned span = hk_class_span[cls];
-  uint32_t bytes = (uint32_t)(span * HK_SLAB_SIZE) - (idx == 0 ? ss->hdr_size : 0);
+  uint32_t bytes = (uint32_t)(span * HK_SLAB_SIZE) - (idx + span == ss->nslabs ? HK_SS_HDR_BYTES : 0);
   s->free = HK_END;
   s->used = 0;
   __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
   s->block_size = hk_class_size[cls];
   s->capacity = bytes / s->block_size;
-  s->start = (uintptr_t)ss + ((size_t)idx << HK_SLAB_SHIFT) + (idx == 0 ? ss->hdr_size : 0);
-  s->shift = (uint8_t)__builtin_ctz(s->block_size);
-  uint32_t odd = s->block_size >> s->shift, inv = odd; /* Newton: each step doubles the correct bits */
-  for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
-  s->inv = inv;
-  s->lim = s->capacity - 1; /* capacity >= 1: a slab holds at least one block of its class */
+  s->start = hk_ss_base(ss) + ((size_t)idx << HK_SLAB_SHIFT);
+  uint64_t mul = UINT64_MAX / s->block_size + 1; /* hk_block_offset_ok */
+  if (mul * s->block_size == 0) mul++;           /* a power of two: e must not be 0 */
+  s->start_mul = mul;
+  s->start_lim = (uint64_t)(s->capacity - 1) * (mul * s->block_size); /* capacity >= 1 (size_class.c) */
   s->cls = (uint8_t)cls;
   s->back = 0;
   /* a block filling whole lines shares none with its owner's blocks, so
@@ -92,18 +82,17 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
     hk_slab *f = hk_ss_slab(ss, idx + k);
     f->start = s->start;
     f->block_size = s->block_size;
-    f->inv = s->inv;
-    f->lim = s->lim;
+    f->start_mul = s->start_mul;
+    f->start_lim = s->start_lim;
     f->capacity = s->capacity;
     f->cls = s->cls;
-    f->shift = s->shift;
     f->shareable = s->shareable;
     f->back = (uint8_t)k;
     f->owner = owner;
   }
   uint64_t units = ((span == 64 ? 0 : 1ull << span) - 1) << idx;
   if (g_hk.prefault == HK_PREFAULT_MADVISE && (ss->populated_slabs & units) != units) {
-    hk_os_prefault_range((uint8_t *)ss + ((size_t)idx << HK_SLAB_SHIFT), span * HK_SLAB_SIZE);
+    hk_os_prefault_range((void *)s->start, span * HK_SLAB_SIZE);
     ss->populated_slabs |= units;
   }
 }

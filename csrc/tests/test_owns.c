@@ -283,6 +283,62 @@ static void frees_in_arena_gaps(void *arg)
   hak_free(keep);
 }
 
+static int cmp_ptr(const void *a, const void *b)
+{
+  uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* hak_free (the inline free and its interior check) of the addresses between
+ * the blocks of one class that are no block start: the slack after each
+ * slab's last block, starting a block size past it (a multiple of the block
+ * size from the slab's start), and the SuperSlab header that ends the last
+ * slab. Each is refused and counted, and frees nothing. In a fresh process,
+ * blocks of this size only, all live: no other block lies between them. */
+static void slab_tails(void *arg)
+{
+  size_t size = *(const size_t *)arg;
+  size_t n = ((size_t)3 << 20) / size + 8; /* three SuperSlabs of the default 1 MiB and more */
+  unsigned char **v = malloc(n * sizeof *v);
+  CHECK(v != NULL, "malloc");
+  if (!v) return;
+  for (size_t i = 0; i < n; i++) {
+    v[i] = hak_malloc(size);
+    CHECK(v[i] != NULL, "hak_malloc(%zu)", size);
+    if (!v[i]) return;
+    fill(v[i], size);
+  }
+  qsort(v, n, sizeof *v, cmp_ptr);
+  size_t tried = 0;
+  hak_stats_t s0 = stats_now();
+  for (size_t i = 0; i + 1 < n; i++) {
+    unsigned char *gap = v[i] + size, *next = v[i + 1];
+    if (gap == next) continue;
+    unsigned char *bad[] = {gap, gap + 16, next - 16};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+      if (bad[k] < gap || bad[k] >= next || (k == 2 && next - 16 <= gap + 16)) continue;
+      int st = hak_block_state(bad[k]);
+      CHECK(st != HAK_BLOCK_LIVE, "%p, %zu bytes past the %zu-byte block %p before a gap: LIVE", (void *)bad[k],
+            (size_t)(bad[k] - v[i]), size, (void *)v[i]);
+      hak_free(bad[k]);
+      tried++;
+    }
+  }
+  hak_stats_t s1 = stats_now();
+  CHECK(tried >= 3, "%zu-byte blocks over three SuperSlabs left %zu addresses in gaps", size, tried);
+  uint64_t refused = s1.invalid_frees + s1.foreign_frees - s0.invalid_frees - s0.foreign_frees;
+  CHECK(refused == tried, "%zu hak_free calls between %zu-byte blocks, %llu refused", tried, size,
+        (unsigned long long)refused);
+  CHECK(s1.frees == s0.frees, "hak_free between %zu-byte blocks freed %llu", size,
+        (unsigned long long)(s1.frees - s0.frees));
+  size_t bad_blocks = 0;
+  for (size_t i = 0; i < n; i++) bad_blocks += !verify(v[i], size);
+  CHECK(bad_blocks == 0, "%zu of %zu live %zu-byte blocks changed", bad_blocks, n, size);
+  heap_still_usable(size, NULL, 0, "frees in slab tails");
+  for (size_t i = 0; i < n; i++) hak_free(v[i]);
+  free(v);
+}
+
 /* hak_malloc_i32 (the bindings' alloc): hak_malloc's blocks, NULL for a negative size. */
 static void malloc_i32(void)
 {
@@ -310,6 +366,9 @@ int main(void)
   check_timeout(300);
   check_in_child("HAKMEM_CHECK=1", checked_mode, NULL);
   check_in_child("frees in arena gaps", frees_in_arena_gaps, NULL);
+  /* exact fill, odd sizes, powers of two, multi-unit slabs */
+  static const size_t tails[] = {16, 48, 80, 256, 4096, 5120, 20480, 65536};
+  for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) check_in_child("slab tails", slab_tails, (void *)&tails[i]);
   foreign_addresses();
   static const size_t small[] = {16, 32, 64, 100, 256, 1000, 4096, 8192};
   for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) small_blocks(small[i]);
