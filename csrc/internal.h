@@ -494,17 +494,18 @@ HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local
 /* remote.c */
 /* s: head slab of another heap; false: b was refused (freed twice in a row, reported) */
 HK_INTERNAL bool hk_remote_push(hk_slab *s, hk_block *b);               /* per slab */
-/* b kept or gathered, and counted; true when its owner's thread has exited
- * (the caller then counts it towards reclaiming abandoned heaps: heap.c) */
-HK_INTERNAL bool hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b);
+/* b gathered and counted (or refused: freed twice in a row, reported); one
+ * into the heap of an exited thread counts towards reclaiming those heaps
+ * (hk_freed_into_abandoned) */
+HK_INTERNAL void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_remote_send_batches(hk_heap *h); /* sends every gathered batch of h (h not empty) */
 HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same (h may be hk_empty_heap) */
 /* b, of (head) slab s of another heap, kept by h's thread cache and counted
  * as freed then, goes to its owner (gathered in a batch, or pushed) */
 HK_INTERNAL void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL hk_remote_msg *hk_inbox_take(hk_heap *h); /* what other threads sent h, NULL-terminated */
-/* m, taken from h's inbox and emptied, back to its home heap's pool */
-HK_INTERNAL void hk_remote_msg_done(hk_heap *h, hk_remote_msg *m);
+/* the messages of chain m, taken from h's inbox and emptied, back to their home heaps' pools */
+HK_INTERNAL void hk_remote_msgs_done(hk_heap *h, hk_remote_msg *m);
 /* heap.c */
 HK_INTERNAL hk_heap *hk_heap_get(void);            /* creates the thread heap on first use */
 /* slot: &h->tc[class], which the inline malloc holds in a register (passing
