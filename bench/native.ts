@@ -245,7 +245,7 @@ function defineWorkloads(quick: boolean): Workload[] {
       label: `scaling ${formatCount(blocks)} × 16 B`,
       argv: [bin("test_scaling"), String(blocks)],
       metric: {
-        label: `RSS growth for ${formatCount(blocks)} blocks of 16 bytes (overhead over ${formatBytes(dataBytes)} of data)`,
+        label: `anonymous RSS growth (library code excluded) for ${formatCount(blocks)} blocks of 16 bytes (overhead over ${formatBytes(dataBytes)} of data)`,
         unit: "bytes",
         better: "lower",
         format: (rss) => `${formatBytes(rss)} (${formatPercent((100 * (rss - dataBytes)) / dataBytes)})`,
