@@ -6,7 +6,8 @@
  *     cut under 1 MiB, kept for the block to grow back into;
  *   - freed pages are reused without page faults (also those of a block
  *     parked in the thread's slot, by a request of another size), and calloc
- *     of reused pages reads zero;
+ *     of reused pages reads zero; live blocks and cached pages stay within
+ *     an eighth (at least 64 MiB) of the most ever live;
  *   - the number of mappings stays bounded whatever the program does (the
  *     kernel's vm.max_map_count was reached by one mapping per block);
  *   - with every OS mapping refused, realloc and ownership lookups keep
@@ -173,6 +174,54 @@ static void reuse_without_faults(void *arg) {
   }
   hak_stats_t s = stats();
   CHECK(s.large_cache_hits >= 1, "large_cache_hits = %llu after reusing freed pages", U(s.large_cache_hits));
+}
+
+/* Blocks of 5..25 MiB replaced at random, their number fixed (a server's
+ * buffers): freed pages are reused, but live blocks plus the pages cached
+ * stay within max(1/8, 64 MiB) of the most ever live (large.c,
+ * above_live_peak), where the cache's own bound (256 MiB) let the resident
+ * size reach live + 256 MiB. */
+static void cache_within_live_peak(void *arg) {
+  (void)arg;
+  enum { LIVE = 20, OPS = 2000 };
+  char *blocks[LIVE];
+  size_t sizes[LIVE], live = 0, peak = 0, worst = 0;
+  uint32_t rng = 12345;
+#define NEXT_SIZE() (rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5, 5 * MiB + rng % 5121 * 4 * KiB)
+  for (int i = 0; i < LIVE; i++) {
+    sizes[i] = NEXT_SIZE();
+    blocks[i] = hak_malloc(sizes[i]);
+    CHECK(blocks[i] != NULL, "hak_malloc(%zu)", sizes[i]);
+    if (!blocks[i]) return;
+    write_pages(blocks[i], 0, sizes[i], 1);
+    live += sizes[i];
+  }
+  peak = live;
+  hak_stats_t s0 = stats();
+  for (int op = 0; op < OPS; op++) {
+    int i = (int)(rng % LIVE);
+    hak_free(blocks[i]);
+    live -= sizes[i];
+    sizes[i] = NEXT_SIZE();
+    blocks[i] = hak_malloc(sizes[i]);
+    CHECK(blocks[i] != NULL, "hak_malloc(%zu)", sizes[i]);
+    if (!blocks[i]) return;
+    write_pages(blocks[i], 0, sizes[i], (char)op);
+    live += sizes[i];
+    if (live > peak) peak = live;
+    size_t resident = live + (size_t)stats().large_cached_bytes;
+    if (resident > worst) worst = resident;
+  }
+#undef NEXT_SIZE
+  size_t slack = peak / 8 > 64 * MiB ? peak / 8 : 64 * MiB;
+  /* exact: the sizes are whole pages, none small enough to be parked in the
+   * thread's slot (4 MiB); with no bound this reached 446 MiB (bound 432) */
+  CHECK(worst <= peak + slack, "live + cached reached %zu MiB, live peaked at %zu MiB (bound %zu MiB)",
+        worst / MiB, peak / MiB, (peak + slack) / MiB);
+  hak_stats_t s1 = stats();
+  CHECK(s1.large_cache_hits - s0.large_cache_hits >= OPS / 4, "%llu of %d allocations reused cached pages",
+        U(s1.large_cache_hits - s0.large_cache_hits), OPS);
+  for (int i = 0; i < LIVE; i++) hak_free(blocks[i]);
 }
 
 static void calloc_zero(void *arg) {
@@ -422,6 +471,7 @@ int main(void) {
   check_in_child("reuse without faults", reuse_without_faults, (void *)8);
   check_in_child("reuse without faults, parked", reuse_without_faults, (void *)1);
   check_in_child("calloc zero", calloc_zero, NULL);
+  check_in_child("cache within the live peak", cache_within_live_peak, NULL);
   check_in_child("bounded mappings", bounded_mappings, NULL);
   check_in_child("no hang, arenas", no_hang_when_os_refuses, "32M");
   check_in_child("no hang, huge blocks", no_hang_when_os_refuses, "64K");
