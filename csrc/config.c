@@ -120,6 +120,7 @@ static int64_t values[HK_NFLAGS];
 static char value_text[HK_NFLAGS][64];
 static char path_text[2][4096];
 static char *text_of(int i) { return i == F_STATS_FILE ? path_text[0] : i == F_CONFIG ? path_text[1] : value_text[i]; }
+static void format_value(const hk_flag *f, int64_t v, char *out, size_t cap);
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool loaded, frozen;
 static _Atomic int frozen_flag;
@@ -247,13 +248,23 @@ static int find_flag(const char *name) {
   return -1;
 }
 
-/* text: the parsed input, kept as the value of a path flag. */
+/* text: the parsed input, kept as the value of a path flag. Other values
+ * are put in words only when asked for (value_text_now): formatting every
+ * flag at initialisation ran snprintf, whose code and tables (0.15 to 0.25
+ * MiB of libc) then counted in the resident size of every process that
+ * preloads hakmem. */
 static void set_value(int i, int64_t v, const char *text) {
   values[i] = v;
+  if (flags[i].type != HK_FT_PATH) return;
   char *t = text_of(i);
-  if (flags[i].type != HK_FT_PATH) format_value(&flags[i], v, t, sizeof value_text[i]);
-  else if (text && *text) snprintf(t, sizeof path_text[0], "%s", text);
+  if (text && *text) snprintf(t, sizeof path_text[0], "%s", text);
   else if (t[0]) t[0] = 0; /* an empty path leaves an untouched page untouched */
+}
+
+/* The value of flag i in words (config_lock held). */
+static const char *value_text_now(int i) {
+  if (flags[i].type != HK_FT_PATH) format_value(&flags[i], values[i], value_text[i], sizeof value_text[i]);
+  return text_of(i);
 }
 
 /* Applies one setting from source ("environment" or a config file). A bad
@@ -275,7 +286,7 @@ static void apply_setting(const char *source, const char *name, const char *text
     char allowed[160];
     format_allowed(&flags[i], allowed, sizeof allowed);
     hk_log("hakmem: %s: %s=\"%s\" is not allowed (allowed: %s); using %s", source, flags[i].name, text, allowed,
-           text_of(i)[0] ? text_of(i) : "nothing");
+           value_text_now(i)[0] ? value_text_now(i) : "nothing");
   }
 }
 
@@ -361,11 +372,24 @@ int hak_config_set(const char *name, const char *value) {
   return rc;
 }
 
+int64_t hk_config_value(const char *name) {
+  int i = find_flag(name);
+  if (i < 0) return -1;
+  hk_mutex_lock(&config_lock);
+  load_locked();
+  int64_t v = values[i];
+  hk_mutex_unlock(&config_lock);
+  return v;
+}
+
 const char *hak_config_get(const char *name) {
   int i = find_flag(name);
   if (i < 0) return NULL;
-  hk_config_load();
-  return text_of(i);
+  hk_mutex_lock(&config_lock);
+  load_locked();
+  const char *text = value_text_now(i);
+  hk_mutex_unlock(&config_lock);
+  return text;
 }
 
 static size_t json_str(char *out, size_t cap, const char *s) {
@@ -420,7 +444,7 @@ const char *hak_config_describe(void) {
     PUT("],\"description\":");
     PUTS(f->desc);
     PUT(",\"value\":");
-    PUTS(text_of(i));
+    PUTS(value_text_now(i));
     PUT("}");
   }
   PUT("]");

@@ -450,6 +450,7 @@ HK_INTERNAL void hk_config_file_read(const char *path,
 /* config.c */
 HK_INTERNAL void hk_config_load(void);     /* environment, once */
 HK_INTERNAL void hk_config_freeze(void);   /* fill g_hk; further sets fail */
+HK_INTERNAL int64_t hk_config_value(const char *name); /* a flag's value as loaded (-1: no such flag) */
 /* size_class.c */
 HK_INTERNAL bool hk_size_classes_verify(void);
 /* init.c */

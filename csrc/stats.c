@@ -171,8 +171,8 @@ __attribute__((destructor)) static void report_at_exit(void) {
   hk_config_load();
   const char *file = hak_config_get("HAKMEM_STATS_FILE");
   if (file && *file) write_stats_file(file);
-  const char *v = hak_config_get("HAKMEM_STATS");
-  if (v && v[0] == '1') hak_stats_print(fd);
-  v = hak_config_get("HAKMEM_LOCK_STATS");
-  if (v && v[0] == '1') print_lock_stats(fd);
+  /* the values, not their text: formatting that would fault printf's code in
+   * at the exit of every process (config.c, set_value) */
+  if (hk_config_value("HAKMEM_STATS") == 1) hak_stats_print(fd);
+  if (hk_config_value("HAKMEM_LOCK_STATS") == 1) print_lock_stats(fd);
 }
