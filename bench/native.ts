@@ -235,6 +235,7 @@ function defineWorkloads(quick: boolean): Workload[] {
     // realloc growth, writing each new part; one op is one realloc
     throughput("realloc_double_1m", "realloc ×2 to 1 MiB", "bench_realloc_growth", ["double", 1 << 20, scale(2000)]),
     throughput("realloc_double_64m", "realloc ×2 to 64 MiB", "bench_realloc_growth", ["double", 64 << 20, quick ? 1 : 5]),
+    throughput("realloc_step64_16k", "realloc +64 B to 16 KiB", "bench_realloc_growth", ["step64", 16 << 10, scale(20_000)]),
     throughput("realloc_step64_1m", "realloc +64 B to 1 MiB", "bench_realloc_growth", ["step64", 1 << 20, scale(200)]),
     throughput("realloc_step64_64m", "realloc +64 B to 64 MiB", "bench_realloc_growth", ["step64", 64 << 20, 1]),
     // 20 live large blocks replaced at random; one op is one free + one allocation

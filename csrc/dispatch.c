@@ -80,10 +80,24 @@ size_t hk_usable_size(const void *p) {
  * where it grows in place, instead of being copied into each size class. */
 #define HK_REALLOC_LARGE_FROM (16u * 1024)
 
-/* p (old_usable bytes) moved to a new block of size bytes. */
+/* A block grown out of its size class gets at least this much more than it
+ * had (up to HK_REALLOC_LARGE_FROM): a buffer grown a little at a time was
+ * copied into every class it passed (classes are 1/8 to 1/4 apart), and the
+ * copies cost more than the rest of the call: realloc by 64 B from 16 B to
+ * 16 KiB ran 89 M calls/s against glibc's 148 M, which grows in place; 156 M
+ * with half more, 126 M with a quarter (tcmalloc's rule). A larger jump gets
+ * what it asks for. */
+#define HK_REALLOC_GROWTH_DIV 2u
+
+/* p (old_usable bytes) moved to a new block of size bytes (or more, growing). */
 static void *realloc_moved(void *p, size_t size, size_t old_usable) {
   bool to_large = size > old_usable && size > HK_REALLOC_LARGE_FROM;
-  void *q = to_large ? hk_large_alloc(size, 0, NULL) : hk_alloc(size);
+  size_t want = size;
+  if (size > old_usable && !to_large) {
+    size_t more = old_usable + old_usable / HK_REALLOC_GROWTH_DIV;
+    if (more > want) want = more < HK_REALLOC_LARGE_FROM ? more : HK_REALLOC_LARGE_FROM;
+  }
+  void *q = to_large ? hk_large_alloc(size, 0, NULL) : hk_alloc(want);
   if (!q) return NULL;
   memcpy(q, p, size < old_usable ? size : old_usable);
   hk_free_live(p);

@@ -46,6 +46,7 @@ const NATIVE_WORKLOADS = [
   "false_sharing 2 threads",
   "realloc ×2 to 1 MiB",
   "realloc ×2 to 64 MiB",
+  "realloc +64 B to 16 KiB",
   "realloc +64 B to 1 MiB",
   "realloc +64 B to 64 MiB",
   "large blocks 256K–8M, written",

@@ -63,6 +63,43 @@ static void realloc_tiers(void)
 
 /* Blocks from hak_aligned_alloc are ordinary blocks: realloc keeps their
  * contents whichever tier they came from. */
+/* A slab block grown out of its class by a small step gets half as much
+ * again as it had (dispatch.c, HK_REALLOC_GROWTH_DIV), so the next small
+ * steps stay in place; a larger jump gets the class it asks for; no growth
+ * passes 16 KiB in the slab tier. Contents survive each move. */
+static void realloc_growth_headroom(void)
+{
+  unsigned char *p = hak_malloc(100);
+  CHECK(p != NULL, "hak_malloc(100)");
+  if (!p) return;
+  size_t old = hak_usable_size(p);
+  fill(p, 100);
+  unsigned char *q = hak_realloc(p, old + 8);
+  CHECK(q != NULL && hak_usable_size(q) >= old + old / 2, "realloc %zu -> %zu: usable %zu, want at least %zu", old,
+        old + 8, q ? hak_usable_size(q) : 0, old + old / 2);
+  if (!q) return;
+  CHECK(verify_key(q, 100, 100, p) == (size_t)-1, "realloc %zu -> %zu lost the contents", old, old + 8);
+  unsigned char *r = hak_realloc(q, old + old / 2);
+  CHECK(r == q, "realloc to %zu within the headroom moved the block", old + old / 2);
+  if (r) q = r;
+  /* a jump past the headroom: the class of what is asked, not half as much again */
+  unsigned char *s = hak_realloc(q, 1000);
+  CHECK(s != NULL && hak_usable_size(s) >= 1000 && hak_usable_size(s) < 1500, "realloc to 1000: usable %zu",
+        s ? hak_usable_size(s) : 0);
+  if (s) q = s;
+  /* near the top of the slab tier the headroom stops at 16 KiB */
+  unsigned char *big = hak_realloc(q, 12000);
+  CHECK(big != NULL, "realloc to 12000");
+  if (big) q = big;
+  size_t u = hak_usable_size(q);
+  unsigned char *top = hak_realloc(q, u + 16);
+  CHECK(top != NULL && hak_usable_size(top) >= u + 16 && hak_usable_size(top) <= 16384,
+        "realloc %zu -> %zu: usable %zu, want at most 16384", u, u + 16, top ? hak_usable_size(top) : 0);
+  if (top) q = top;
+  CHECK(verify_key(q, 100, 100, p) == (size_t)-1, "the first 100 bytes did not survive the moves");
+  hak_free(q);
+}
+
 static void realloc_aligned(void)
 {
   static const size_t aligns[] = {64, 256, 4096, 65536, 1 << 20};
@@ -202,6 +239,7 @@ int main(void)
 {
   check_timeout(300);
   realloc_tiers();
+  realloc_growth_headroom();
   realloc_aligned();
   realloc_corners();
   calloc_tests();
