@@ -202,7 +202,7 @@ typedef struct hk_remote_msg {
 typedef struct hk_remote_batch {
   uintptr_t key;             /* destination heap | class (heaps are 64-byte aligned); stale once sent */
   hk_remote_msg *msg;        /* NULL when empty; otherwise holds at least one block */
-  uint32_t weight;           /* its blocks' sizes, each counted as at least 1/64 of a batch */
+  uint32_t limit;            /* blocks its message takes before it is sent (batch_limit) */
   uint32_t pad;
 } hk_remote_batch;
 #define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */

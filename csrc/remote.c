@@ -59,10 +59,16 @@
  * allocates nothing more), its remote frees go onto their slabs' remote
  * lists, which cost no memory. */
 #define HK_REMOTE_MSGS_MAX 512
-/* A message is sent when its weight reaches HK_BATCH_BYTES: at most
- * HK_BATCH_BLOCKS blocks, and at most HK_BATCH_BYTES bytes plus one block
- * (one counter, one compare). */
+/* A message is sent when it holds HK_BATCH_BYTES of blocks, each counted as
+ * at least 1/64 of that: at most HK_BATCH_BLOCKS blocks, and at most
+ * HK_BATCH_BYTES bytes plus one block. Its number of blocks is worked out
+ * when it is started, so adding a block is a count and a compare (a running
+ * weight took 6 instructions of every remote free). */
 #define HK_BLOCK_MIN_WEIGHT (HK_BATCH_BYTES / HK_BATCH_BLOCKS)
+static uint32_t batch_limit(uint32_t block_size) {
+  uint32_t w = block_size > HK_BLOCK_MIN_WEIGHT ? block_size : HK_BLOCK_MIN_WEIGHT;
+  return (HK_BATCH_BYTES + w - 1) / w;
+}
 
 static hk_heap *batch_heap(uintptr_t key) { return (hk_heap *)(key & ~(uintptr_t)63); }
 
@@ -118,7 +124,6 @@ static void send_batch(hk_remote_batch *rb) {
   m->cls = (uint32_t)(rb->key & 63);
   push_msgs(&batch_heap(rb->key)->inbox, m, m);
   rb->msg = NULL;
-  rb->weight = 0;
 }
 
 _Static_assert(_Alignof(hk_heap) >= 64 && HK_NCLASSES <= 64, "a batch key holds the heap address and a class");
@@ -133,11 +138,10 @@ static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to, unsigned c) {
 _Static_assert(HK_REMOTE_SLOTS == 32, "batch_for takes the top 5 bits");
 
 /* Adds b to rb's message (which has room); true when the message is due to be sent. */
-static inline bool add_block(hk_remote_batch *rb, uint32_t block_size, hk_block *b) {
+static inline bool add_block(hk_remote_batch *rb, hk_block *b) {
   hk_remote_msg *m = rb->msg;
   m->blocks[m->count++] = b;
-  rb->weight += block_size > HK_BLOCK_MIN_WEIGHT ? block_size : HK_BLOCK_MIN_WEIGHT;
-  return rb->weight >= HK_BATCH_BYTES;
+  return m->count >= rb->limit;
 }
 
 /* Whether b is the block gathered last in rb (freed twice in a row). */
@@ -159,8 +163,11 @@ static bool gather(hk_heap *h, hk_slab *s, hk_heap *to, uint32_t block_size, hk_
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
     return false;
   }
-  if (!rb->msg && HK_UNLIKELY(!(rb->msg = msg_take(h)))) return hk_remote_push(s, b);
-  if (add_block(rb, block_size, b)) send_batch(rb);
+  if (!rb->msg) {
+    if (HK_UNLIKELY(!(rb->msg = msg_take(h)))) return hk_remote_push(s, b);
+    rb->limit = batch_limit(block_size);
+  }
+  if (add_block(rb, b)) send_batch(rb);
   return true;
 }
 
@@ -187,7 +194,7 @@ static HK_NOINLINE void free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_he
     if (!gather(h, s, to, s->block_size, b)) return;
     h->remote_frees++;
     h->nfree[c]++;
-  } else if (rb->weight >= HK_BATCH_BYTES) {
+  } else if (rb->msg->count >= rb->limit) {
     send_batch(rb);
   }
   if (!__atomic_load_n(&to->is_live, __ATOMIC_RELAXED)) hk_freed_into_abandoned();
@@ -198,7 +205,6 @@ static HK_NOINLINE void free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_he
  * instructions. */
 void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
   unsigned c = s->cls;
-  uint32_t block_size = s->block_size;
   hk_heap *to = s->owner; /* heaps are never unmapped: safe to read after b is sent */
   if (HK_UNLIKELY(!to)) { /* the slab was released meanwhile: b was not live */
     hk_report_invalid_free(b, HAK_BLOCK_FREE);
@@ -213,7 +219,7 @@ void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, HAK_BLOCK_FREE); /* freed twice in a row */
     return;
   }
-  bool due = add_block(rb, block_size, b);
+  bool due = add_block(rb, b);
   h->remote_frees++;
   h->nfree[c]++;
   if (HK_UNLIKELY(due || !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED))) free_batched_rare(h, rb, to, s, b);
