@@ -639,10 +639,18 @@ void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s) {
 static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b);
 static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block *b);
 
-/* b, of another heap's (head) slab s, to its owner: gathered in a message, or pushed */
+static HK_NOINLINE void free_batched_abandoned(hk_heap *h, hk_slab *s, hk_block *b);
+
+/* b, of another heap's (head) slab s, to its owner: gathered in a message, or
+ * pushed; one into the heap of an exited thread counts towards reclaiming
+ * those heaps (hk_freed_into_abandoned). */
 static inline void free_to_owner(hk_heap *h, hk_slab *s, hk_block *b) {
-  if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) hk_remote_free_batched(h, s, b);
-  else free_remote_unbatched(h, s, b);
+  if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
+    if (HK_LIKELY(__atomic_load_n(&s->owner->is_live, __ATOMIC_RELAXED))) hk_remote_free_batched(h, s, b);
+    else free_batched_abandoned(h, s, b);
+  } else {
+    free_remote_unbatched(h, s, b);
+  }
 }
 
 /* A leaf whose every case is a tail call: a remote free of a block smaller
@@ -684,6 +692,11 @@ static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block
   else free_to_owner(h, s, b);
 }
 
+static HK_NOINLINE void free_batched_abandoned(hk_heap *h, hk_slab *s, hk_block *b) {
+  hk_remote_free_batched(h, s, b);
+  hk_freed_into_abandoned();
+}
+
 /* A remote free by a thread without a heap, or with batching off (out of
  * line: hk_free_other stays a leaf that tail-calls). */
 static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b) {
@@ -695,7 +708,8 @@ static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *
       return;
     }
     if (made) {
-      hk_remote_free_batched(made, s, b);
+      if (__atomic_load_n(&s->owner->is_live, __ATOMIC_RELAXED)) hk_remote_free_batched(made, s, b);
+      else free_batched_abandoned(made, s, b);
       return;
     }
   }

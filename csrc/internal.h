@@ -495,9 +495,7 @@ HK_INTERNAL int hk_slab_block_state(hk_slab *s, uintptr_t a, bool may_walk_local
 /* remote.c */
 /* s: head slab of another heap; false: b was refused (freed twice in a row, reported) */
 HK_INTERNAL bool hk_remote_push(hk_slab *s, hk_block *b);               /* per slab */
-/* b gathered and counted (or refused: freed twice in a row, reported); one
- * into the heap of an exited thread counts towards reclaiming those heaps
- * (hk_freed_into_abandoned) */
+/* b gathered and counted (or refused: freed twice in a row, reported) */
 HK_INTERNAL void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL void hk_remote_send_batches(hk_heap *h); /* sends every gathered batch of h (h not empty) */
 HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same (h may be hk_empty_heap) */

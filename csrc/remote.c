@@ -187,7 +187,7 @@ bool hk_remote_push(hk_slab *s, hk_block *b) {
 
 /* The rest of a batched remote free of b, of slab s, into heap `to` whose
  * message in this thread's table is rb, out of line: the message has to be
- * sent, or rb holds another heap's or none, or `to`'s thread has exited. */
+ * sent, or rb holds another heap's or none. */
 static HK_NOINLINE void free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_heap *to, hk_slab *s, hk_block *b) {
   unsigned c = s->cls; /* read first: b pushed onto its slab's list (no message) lets the owner release s */
   if (rb->key != batch_key(to, c) || !rb->msg) { /* b is not gathered yet (so s, whose block it is, is still formatted) */
@@ -197,7 +197,6 @@ static HK_NOINLINE void free_batched_rare(hk_heap *h, hk_remote_batch *rb, hk_he
   } else if (rb->msg->count >= rb->limit) {
     send_batch(rb);
   }
-  if (!__atomic_load_n(&to->is_live, __ATOMIC_RELAXED)) hk_freed_into_abandoned();
 }
 
 /* The whole batched remote free: gather b for its owner, then count it. A
@@ -222,7 +221,7 @@ void hk_remote_free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
   bool due = add_block(rb, b);
   h->remote_frees++;
   h->nfree[c]++;
-  if (HK_UNLIKELY(due || !__atomic_load_n(&to->is_live, __ATOMIC_RELAXED))) free_batched_rare(h, rb, to, s, b);
+  if (HK_UNLIKELY(due)) free_batched_rare(h, rb, to, s, b);
 }
 
 void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b) {
