@@ -52,7 +52,7 @@ const CASES: MisuseCase[] = [
   { name: "second free of a small block from a thread that does not own it (HAKMEM_CHECK=1)", program: "cross_thread_double_free", args: ["small"], check: "1", kinds: [DOUBLE_FREE] },
   { name: "second free of a mid block from a thread that does not own it (HAKMEM_CHECK=1)", program: "cross_thread_double_free", args: ["mid"], check: "1", kinds: [DOUBLE_FREE] },
   { name: "address in a slab's tail slack, past the last block", program: "tail_slack", args: [], kinds: [INTERIOR] },
-  { name: "address of a SuperSlab's header, before its first block", program: "superslab_header", args: [], kinds: [INTERIOR] },
+  { name: "address of a SuperSlab's header, past its last block", program: "superslab_header", args: [], kinds: [INTERIOR] },
   { name: "interior pointer into a small block", program: "interior", args: ["small"], kinds: [INTERIOR] },
   { name: "interior pointer into a small block, 8 bytes in", program: "interior", args: ["small", "8"], kinds: [INTERIOR] },
   { name: "interior pointer into a mid block", program: "interior", args: ["mid"], kinds: [INTERIOR] },

@@ -8,8 +8,8 @@
 int main(void)
 {
   misuse_setup();
-  /* 48-byte blocks until one starts a 64 KiB slab unit (slab 0 of a
-   * SuperSlab starts after its header and never does). */
+  /* 48-byte blocks until one starts a 64 KiB slab unit (every slab starts
+   * at its unit; the SuperSlab's header ends its last one). */
   static void *blocks[20000];
   uintptr_t unit = 0;
   for (int i = 0; i < 20000 && !unit; i++) {
