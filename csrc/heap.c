@@ -326,7 +326,9 @@ static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
  * the exit heap). */
 static void tc_set_limits(hk_heap *h, bool on) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    h->tc_limit[c] = on ? tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES) : 0;
+    h->tc_base[c] = (uint16_t)tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
+    h->tc_max[c] = (uint16_t)tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
+    h->tc_limit[c] = on ? h->tc_base[c] : 0;
     tc_set_room(h, c, h->tc_limit[c]);
   }
   h->tc_grown_bytes = 0;
@@ -337,18 +339,20 @@ static void tc_set_limits(hk_heap *h, bool on) {
  * has room now. */
 static bool tc_grow(hk_heap *h, unsigned c) {
   uint32_t limit = h->tc_limit[c];
-  if (limit == 0) return false; /* no thread cache */
+  /* no thread cache (0), or at its most: a program freeing a large structure
+   * overflows a full cache on every free */
+  if (limit == 0 || limit >= h->tc_max[c]) return false;
   /* First (the cheap test a thread that only frees fails on each of its frees):
    * the bound never exceeds the blocks of the class the heap ever handed out,
    * so a consumer freeing blocks it will not reuse keeps no more than the
    * starting bound of them. */
   uint64_t allocated = class_allocs(h, c);
   if (allocated <= limit) return false;
-  uint32_t base = tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES), max = tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
+  uint32_t base = h->tc_base[c], max = h->tc_max[c];
   uint32_t step = max - limit < base ? max - limit : base;
   if (step > allocated - limit) step = (uint32_t)(allocated - limit);
   uint64_t bytes = (uint64_t)step * hk_class_size[c];
-  if (step == 0 || h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) return false;
+  if (h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) return false;
   h->tc_limit[c] += step;
   tc_set_room(h, c, hk_tc_room(h, c) + step);
   h->tc_grown_bytes += bytes;
