@@ -405,8 +405,10 @@ static void collect_all(hk_heap *h, enum empty_current current) {
   tc_flush(h);
   hk_remote_flush(h); /* what h gathered for other heaps goes to their owners */
   take_inbox(h, INBOX_TO_SLABS);
+  /* taken before the walk: a block pushed during it sets the flag again */
+  bool remote = atomic_exchange_explicit(&h->remote_pending, 0, memory_order_acquire);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    for (hk_slab *s = h->full[c].head, *next; s; s = next) {
+    for (hk_slab *s = remote ? h->full[c].head : NULL, *next; s; s = next) {
       next = s->next;
       if (hk_slab_collect(s)) unfull_slab(h, s, AT_TAIL);
     }
@@ -533,8 +535,10 @@ static hk_slab *refill(hk_heap *h, unsigned c) {
     s->full = 1;
     list_push_tail(&h->full[c], s);
   }
-  /* Nothing available: a few full slabs may have collected remote frees. */
-  for (int i = 0; i < FULL_SCAN_LIMIT && (s = h->full[c].head) != NULL; i++) {
+  /* Nothing available: a few full slabs may have collected remote frees
+   * (none unless some went onto a remote list since collect_all took them). */
+  bool remote = atomic_load_explicit(&h->remote_pending, memory_order_relaxed);
+  for (int i = 0; remote && i < FULL_SCAN_LIMIT && (s = h->full[c].head) != NULL; i++) {
     if (hk_slab_collect(s)) {
       unfull_slab(h, s, AT_HEAD);
       goto found;

@@ -252,7 +252,13 @@ typedef struct hk_heap {
    * Their own line: other threads write them, the owner takes each whole. */
   _Alignas(64) _Atomic(hk_remote_msg *) inbox;
   _Atomic(hk_remote_msg *) msgs_returned;
-  uint8_t inbox_pad[48];
+  /* 1 once a block went onto the empty remote list of one of its slabs
+   * (hk_remote_push): only then may a full slab hold blocks to collect, so
+   * collect_all walks the full lists only then (it takes the flag first). A
+   * walk on every new SuperSlab made a growing heap quadratic: perl building
+   * a 600 MB hash spent 2.6% of its time there. */
+  _Atomic uint8_t remote_pending;
+  uint8_t inbox_pad[47];
   /* Per class, the empty slabs kept as spares on the available list (heap.c,
    * keep_spare), or NULL; each a spare while used == 0 and not the head.
    * Cleared when that slab is released, so none points to a slab of a

@@ -174,6 +174,7 @@ static bool gather(hk_heap *h, hk_slab *s, hk_heap *to, uint32_t block_size, hk_
 /* Pushes b alone onto its slab's remote list; false when b is the block
  * pushed last (freed twice in a row from other threads). */
 bool hk_remote_push(hk_slab *s, hk_block *b) {
+  hk_heap *owner = s->owner; /* read while b still counts as used: s keeps its owner */
   hk_block *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
     if (HK_UNLIKELY(old == b)) {
@@ -182,6 +183,8 @@ bool hk_remote_push(hk_slab *s, hk_block *b) {
     }
     hk_set_next(b, old);
   } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, b, memory_order_release, memory_order_relaxed));
+  /* the list's first block: the owner's walks of its full slabs may find it (heaps are never unmapped) */
+  if (old == NULL) atomic_store_explicit(&owner->remote_pending, 1, memory_order_relaxed);
   return true;
 }
 
