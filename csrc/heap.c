@@ -352,7 +352,13 @@ static bool tc_grow(hk_heap *h, unsigned c) {
   uint32_t step = max - limit < base ? max - limit : base;
   if (step > allocated - limit) step = (uint32_t)(allocated - limit);
   uint64_t bytes = (uint64_t)step * hk_class_size[c];
-  if (h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) return false;
+  if (h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) {
+    /* no later step of this class is smaller and the budget only fills up
+     * until tc_set_limits: its bound is at its most until then, and the
+     * next overflow goes to the slab without asking (hk_tc_overflow) */
+    h->tc_max[c] = (uint16_t)limit;
+    return false;
+  }
   h->tc_limit[c] += step;
   tc_set_room(h, c, hk_tc_room(h, c) + step);
   h->tc_grown_bytes += bytes;
@@ -367,13 +373,24 @@ static enum hk_tc_pushed tc_push_grown(hk_heap *h, unsigned c, hk_block *b) {
 /* A free of block b (of slab or follower unit s) found h's thread cache
  * full (the inline free, which has refused a repeat of the top): h's own
  * block, or one of another heap's shareable slab, which hk_free_other takes. */
+static HK_NOINLINE void tc_overflow_grow(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (tc_push_grown(h, s->cls, b) != HK_TC_PUSHED) hk_free_into_slab(h, hk_slab_head(s), b);
+}
+
+/* A cache at its most (a program freeing a large structure overflows it on
+ * every free) goes straight to the slab, with no call and no stack frame:
+ * random frees of 4 M small blocks took 31 ns each against 22 ns with
+ * thread caches off, most of the difference in tc_grow's call and this
+ * function's saved registers. */
 void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
   if (s->owner != h) {
     hk_free_other(s, b);
     return;
   }
   /* the class reread here: keeping it for the call cost the fast path a register copy */
-  if (tc_push_grown(h, s->cls, b) != HK_TC_PUSHED) hk_free_into_slab(h, hk_slab_head(s), b);
+  unsigned c = s->cls;
+  if (h->tc_limit[c] < h->tc_max[c]) tc_overflow_grow(h, s, b);
+  else hk_free_into_slab(h, hk_slab_head(s), b);
 }
 
 /* Empties h's thread cache: its own blocks back on their slabs (which may
