@@ -370,18 +370,20 @@ static enum hk_tc_pushed tc_push_grown(hk_heap *h, unsigned c, hk_block *b) {
   return tc_grow(h, c) ? hk_tc_push(h, c, b) : HK_TC_FULL;
 }
 
-/* A free of block b (of slab or follower unit s) found h's thread cache
- * full (the inline free, which has refused a repeat of the top): h's own
- * block, or one of another heap's shareable slab, which hk_free_other takes. */
+/* h's own block b, whose class's cache was full: into the cache if its
+ * bound grows, else onto its slab. */
 static HK_NOINLINE void tc_overflow_grow(hk_heap *h, hk_slab *s, hk_block *b) {
   if (tc_push_grown(h, s->cls, b) != HK_TC_PUSHED) hk_free_into_slab(h, hk_slab_head(s), b);
 }
 
-/* A cache at its most (a program freeing a large structure overflows it on
- * every free) goes straight to the slab, with no call and no stack frame:
- * random frees of 4 M small blocks took 31 ns each against 22 ns with
- * thread caches off, most of the difference in tc_grow's call and this
- * function's saved registers. */
+/* A free of block b (of slab or follower unit s) found h's thread cache
+ * full (the inline free, which has refused a repeat of the top): h's own
+ * block, or one of another heap's shareable slab, which hk_free_other takes.
+ * A cache at its most (a program freeing a large structure overflows it on
+ * every free) sends the block straight to its slab, with no call and no
+ * stack frame: random frees of 4 M small blocks took 31 ns each against
+ * 22 ns with thread caches off, most of the difference in tc_grow's call
+ * and this function's saved registers. */
 void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
   if (s->owner != h) {
     hk_free_other(s, b);
@@ -659,11 +661,8 @@ void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s) {
   else if (s->full) unfull_slab(h, s, AT_TAIL);
 }
 
-/* A free the inline path did not take: another thread's slab (its thread
- * cache full or off), misuse, or any free in check and secure modes. */
 static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b);
 static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block *b);
-
 static HK_NOINLINE void free_batched_abandoned(hk_heap *h, hk_slab *s, hk_block *b);
 
 /* b, of another heap's (head) slab s, to its owner: gathered in a message, or
@@ -678,9 +677,11 @@ static inline void free_to_owner(hk_heap *h, hk_slab *s, hk_block *b) {
   }
 }
 
-/* A leaf whose every case is a tail call: a remote free of a block smaller
- * than a cache line (bench_server_handoff: one free in eight) took a stack
- * frame here, 12 instructions of its 80, while one case made a call. */
+/* A free the inline path did not take: another thread's slab (its thread
+ * cache full or off), misuse, or any free in check and secure modes. A leaf
+ * whose every case is a tail call: the remote free of a block smaller than a
+ * cache line (bench_server_handoff: about one free in fifteen) built a stack
+ * frame here while one case made a call. */
 void hk_free_other(hk_slab *s, hk_block *b) {
   /* No owner: an unformatted slab (formatting sets the class and the owner,
    * retiring clears both), or, for an arena address the inline free took
