@@ -285,8 +285,9 @@ static void apply_setting(const char *source, const char *name, const char *text
   } else {
     char allowed[160];
     format_allowed(&flags[i], allowed, sizeof allowed);
+    const char *now = value_text_now(i);
     hk_log("hakmem: %s: %s=\"%s\" is not allowed (allowed: %s); using %s", source, flags[i].name, text, allowed,
-           value_text_now(i)[0] ? value_text_now(i) : "nothing");
+           now[0] ? now : "nothing");
   }
 }
 

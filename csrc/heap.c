@@ -665,16 +665,18 @@ static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *
 static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block *b);
 static HK_NOINLINE void free_batched_abandoned(hk_heap *h, hk_slab *s, hk_block *b);
 
-/* b, of another heap's (head) slab s, to its owner: gathered in a message, or
- * pushed; one into the heap of an exited thread counts towards reclaiming
- * those heaps (hk_freed_into_abandoned). */
+/* b, of another heap's (head) slab s, gathered for its owner in h's batches;
+ * one into the heap of an exited thread counts towards reclaiming those heaps
+ * (hk_freed_into_abandoned). */
+static inline void free_batched(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (HK_LIKELY(__atomic_load_n(&s->owner->is_live, __ATOMIC_RELAXED))) hk_remote_free_batched(h, s, b);
+  else free_batched_abandoned(h, s, b);
+}
+
+/* b, of another heap's (head) slab s, to its owner: gathered in a message, or pushed. */
 static inline void free_to_owner(hk_heap *h, hk_slab *s, hk_block *b) {
-  if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) {
-    if (HK_LIKELY(__atomic_load_n(&s->owner->is_live, __ATOMIC_RELAXED))) hk_remote_free_batched(h, s, b);
-    else free_batched_abandoned(h, s, b);
-  } else {
-    free_remote_unbatched(h, s, b);
-  }
+  if (HK_LIKELY(g_hk.remote_batch) && HK_LIKELY(h != &hk_empty_heap)) free_batched(h, s, b);
+  else free_remote_unbatched(h, s, b);
 }
 
 /* A free the inline path did not take: another thread's slab (its thread
@@ -734,8 +736,7 @@ static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *
       return;
     }
     if (made) {
-      if (__atomic_load_n(&s->owner->is_live, __ATOMIC_RELAXED)) hk_remote_free_batched(made, s, b);
-      else free_batched_abandoned(made, s, b);
+      free_batched(made, s, b);
       return;
     }
   }

@@ -421,7 +421,6 @@ static inline bool hk_arena_offset_ok(uintptr_t off) {
   return off < atomic_load_explicit(&hk_ss_arena.fast_len, memory_order_acquire);
 #endif
 }
-static inline bool hk_in_ss_arena(uintptr_t a) { return hk_arena_offset_ok(a - hk_ss_arena.base); }
 /* The metadata of the unit at arena offset off (hk_arena_offset_ok(off)). */
 static inline hk_slab *hk_arena_slab(uintptr_t off) { return hk_ss_arena.meta + (off >> HK_SLAB_SHIFT); }
 

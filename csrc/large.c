@@ -104,7 +104,7 @@ static struct {
   hk_run *oldest, *newest;     /* age list of free runs with dirty pages */
   size_t cached_runs, cached_pages;
   uint64_t allocs, frees, live_bytes;
-  uint64_t live_peak;           /* the most live_bytes ever were (live_grew) */
+  uint64_t live_peak;           /* the most live_bytes ever were (live_add) */
   /* huge blocks */
   uintptr_t *slots;
   size_t cap, count, tombs;
@@ -132,8 +132,9 @@ static uint64_t now_ns(void) {
 
 static uint32_t pages_for(size_t bytes) { return (uint32_t)((bytes + HK_PAGE_SIZE - 1) >> PAGE_SHIFT); }
 
-/* Called after live_bytes grew (under the lock). */
-static void live_grew(void) {
+/* live_bytes grown by bytes, and its peak kept (under the lock). */
+static void live_add(uint64_t bytes) {
+  L.live_bytes += bytes;
   if (L.live_bytes > L.live_peak) L.live_peak = L.live_bytes;
 }
 
@@ -542,8 +543,7 @@ static void tl_thread_exit(void *arg) {
   tl_reclaim_locked(t);
   L.allocs += atomic_load(&t->allocs);
   L.frees += atomic_load(&t->frees);
-  L.live_bytes += (uint64_t)atomic_load(&t->bytes);
-  live_grew();
+  live_add((uint64_t)atomic_load(&t->bytes));
   if (t->prev) t->prev->next = t->next; else L.threads = t->next;
   if (t->next) t->next->prev = t->prev;
   t->registered = false;
@@ -713,8 +713,7 @@ static void *huge_alloc(size_t size, size_t align) {
   insert_raw(L.slots, L.cap, (uintptr_t)p, &L.tombs);
   L.count++;
   L.allocs++;
-  L.live_bytes += map_size;
-  live_grew();
+  live_add(map_size);
   hk_unlock(&L.lock);
   return p;
 }
@@ -743,8 +742,7 @@ static void *arena_alloc_locked(uint32_t n, size_t align, uint32_t *dirty_first,
     *dirty_end = bits_last(a, at, at + n) - at + 1;
   }
   L.allocs++;
-  L.live_bytes += (size_t)n << PAGE_SHIFT;
-  live_grew();
+  live_add((uint64_t)n << PAGE_SHIFT);
   /* fresh pages faulted in may break the bound on what the cache keeps */
   if (taken < n && above_live_peak()) decay_locked(now_ns(), false);
   return addr_of(a, at);
@@ -931,8 +929,7 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
   if (want - n < headroom && want + headroom <= n + next->npages) grown = want + headroom;
   carve(a, next, s + n, grown - n);
   run_set(a, s, grown, RUN_USED);
-  L.live_bytes += (size_t)(grown - n) << PAGE_SHIFT;
-  live_grew();
+  live_add((uint64_t)(grown - n) << PAGE_SHIFT);
   if (above_live_peak()) decay_locked(now_ns(), false);
   return true;
 }
@@ -957,8 +954,7 @@ static void *huge_resize(void *p, size_t size) {
     nh->map_size = map_size;
   }
   hk_lock(&L.lock, HK_LOCK_LARGE);
-  if (base) L.live_bytes += map_size - old_size;
-  live_grew();
+  if (base) live_add(map_size - old_size);
   /* the slot freed by take_locked is still there: no growth needed */
   insert_raw(L.slots, L.cap, (uintptr_t)np, &L.tombs);
   L.count++;
