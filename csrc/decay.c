@@ -21,22 +21,6 @@
 #include <string.h>
 #include <time.h>
 #include "internal.h"
-#if defined(__has_include)
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#define HK_HAVE_SINGLE_THREADED 1
-#endif
-#endif
-
-/* Whether the C library takes the process for single-threaded (glibc 2.32
- * and later say; elsewhere taken as not, and the releaser starts as before). */
-static bool program_single_threaded(void) {
-#ifdef HK_HAVE_SINGLE_THREADED
-  return __libc_single_threaded != 0;
-#else
-  return false;
-#endif
-}
 
 enum { IDLE = 0, RUNNING = 1, FAILED = 2 };
 static _Atomic int state;
@@ -81,7 +65,7 @@ static void start_deferred(void) { hk_decay_start(NULL); }
 void hk_decay_start(bool (*release)(void)) {
   if (release) add_decayer(release);
   if (HK_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) != IDLE) || g_hk.lru_ttl_ns == 0) return;
-  if (program_single_threaded()) return; /* see the top of this file */
+  if (hk_program_single_threaded()) return; /* see the top of this file */
   if (hk_tl_locks_held || hk_tl_fork_window) { /* pthread_create's allocations could need one of them */
     hk_tl_after_locks = start_deferred;
     return;

@@ -35,6 +35,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define HK_HAVE_SINGLE_THREADED 1
+#endif
+#endif
 #include "hakmem.h"
 
 #define HK_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -583,18 +589,44 @@ extern HK_INTERNAL __thread uint8_t hk_tl_fork_window;
 extern HK_INTERNAL __thread uint32_t hk_tl_locks_held;
 extern HK_INTERNAL __thread void (*hk_tl_after_locks)(void); /* NULL, or work put off until no lock is held */
 HK_INTERNAL void hk_after_locks_run(void);
+/* Whether the C library takes the process for single-threaded (glibc 2.32
+ * and later say, through __libc_single_threaded; elsewhere never). */
+static inline bool hk_program_single_threaded(void) {
+#ifdef HK_HAVE_SINGLE_THREADED
+  return __libc_single_threaded != 0;
+#else
+  return false;
+#endif
+}
+/* Set at a thread's outermost lock while the process is single-threaded:
+ * that lock and those nested in it take no mutex, as glibc's malloc takes
+ * none then. No other thread can run hakmem code, and none can start while
+ * this one holds a lock: hakmem starts only the releaser, and only once the
+ * thread holds none (decay.c). A mutex is an atomic read-modify-write, which
+ * waits for every store before it to reach the cache: after a buffer was
+ * written (realloc growing a large block in place) that wait was most of
+ * the call. */
+extern HK_INTERNAL __thread bool hk_tl_locks_elided;
 static inline void hk_mutex_lock(pthread_mutex_t *m) {
-  hk_tl_locks_held++;
-  if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_lock(m);
+  if (hk_tl_locks_held++ == 0) hk_tl_locks_elided = hk_program_single_threaded();
+  if (HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided) pthread_mutex_lock(m);
 }
 static inline void hk_mutex_unlock(pthread_mutex_t *m) {
-  if (HK_LIKELY(!hk_tl_fork_window)) pthread_mutex_unlock(m);
+  if (HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided) pthread_mutex_unlock(m);
   if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
+}
+/* A lock counted (HAKMEM_LOCK_STATS) without an atomic add while the locks
+ * are elided: no other thread counts then. */
+static inline void hk_count_lock(_Atomic uint64_t *counter) {
+  if (hk_tl_locks_elided)
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1, memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 static inline void hk_lock(pthread_mutex_t *m, enum hk_lock_path path) {
   hk_mutex_lock(m);
-  HK_COUNT(lock_acquisitions, 1);
-  HK_COUNT(lock_path[path], 1);
+  hk_count_lock(&hk_ctr.lock_acquisitions);
+  hk_count_lock(&hk_ctr.lock_path[path]);
 }
 static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 
