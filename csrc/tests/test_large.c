@@ -16,7 +16,10 @@
  *   - a block parked in its thread's slot reads as free, comes back to that
  *     thread, and is given back when the thread exits;
  *   - hak_trim and the TTL (with no call into hakmem at all) release cached
- *     large pages and empty SuperSlabs, seen in the statistics and in RSS.
+ *     large pages and empty SuperSlabs, seen in the statistics and in RSS;
+ *   - the locks, elided while the process is single-threaded, are taken
+ *     once it starts threads: threads resizing large blocks at random keep
+ *     their contents and the counts exact.
  *
  * Each scenario runs in a fresh fork()ed child. */
 #include <pthread.h>
@@ -352,6 +355,57 @@ static void thread_cache(void *arg) {
         U(s2.large_cached), U(s2.large_cached_bytes));
 }
 
+/* Large blocks made, grown and freed at random, their first and last bytes
+ * checked after each move; NULL, or the failure's description. */
+static pthread_barrier_t churn_start;
+static void *large_churn(void *arg) {
+  unsigned seed = (unsigned)(uintptr_t)arg;
+  pthread_barrier_wait(&churn_start); /* all at once: threads started one by one barely overlapped */
+  for (int i = 0; i < 200000; i++) {
+    size_t n = (size_t)(64 + rand_r(&seed) % 960) * KiB, m = n + (size_t)(rand_r(&seed) % 1024) * KiB;
+    char v = (char)(seed | 1);
+    char *p = hak_malloc(n);
+    if (!p) return "hak_malloc failed";
+    p[0] = p[n - 1] = v;
+    char *q = hak_realloc(p, m);
+    if (!q) return "hak_realloc failed";
+    if (q[0] != v || q[n - 1] != v) return "a block lost its contents";
+    q[m - 1] = v;
+    hak_free(q);
+  }
+  return NULL;
+}
+
+/* Locks are elided while the process is single-threaded (internal.h): a block
+ * grown then, and threads started after, must share the tier under the real
+ * lock; with one still elided they race on the runs and lose blocks or
+ * contents. */
+static void locks_once_threads_run(void *arg) {
+  (void)arg;
+  alarm(120); /* a list raced on can loop for ever: a hang is a failure */
+  hak_stats_t s0 = stats();
+  char *a = hak_malloc(256 * KiB);
+  memset(a, 7, 256 * KiB);
+  a = hak_realloc(a, 1 * MiB);
+  CHECK(a && a[0] == 7 && a[256 * KiB - 1] == 7, "a block grown before any thread lost its contents");
+  enum { THREADS = 4 };
+  pthread_t t[THREADS];
+  pthread_barrier_init(&churn_start, NULL, THREADS);
+  for (uintptr_t i = 0; i < THREADS; i++) CHECK(pthread_create(&t[i], NULL, large_churn, (void *)(i + 1)) == 0, "pthread_create");
+  for (int i = 0; i < THREADS; i++) {
+    void *failed = NULL;
+    pthread_join(t[i], &failed);
+    CHECK(failed == NULL, "thread %d: %s", i, failed ? (const char *)failed : "");
+  }
+  pthread_barrier_destroy(&churn_start);
+  CHECK(a[0] == 7 && a[256 * KiB - 1] == 7, "the block grown before the threads lost its contents");
+  hak_free(a);
+  hak_stats_t s1 = stats();
+  CHECK(s1.large_allocs - s0.large_allocs == s1.large_frees - s0.large_frees,
+        "large allocs/frees moved by %llu/%llu", U(s1.large_allocs - s0.large_allocs), U(s1.large_frees - s0.large_frees));
+  CHECK(s1.bytes_in_use == s0.bytes_in_use, "bytes_in_use %llu -> %llu", U(s0.bytes_in_use), U(s1.bytes_in_use));
+}
+
 /* Written large blocks and small ones, all freed: what stays cached. */
 static void fill_caches(size_t large_bytes) {
   enum { SMALL = 20000 };
@@ -477,6 +531,7 @@ int main(void) {
   check_in_child("no hang, huge blocks", no_hang_when_os_refuses, "64K");
   check_in_child("thread cache", thread_cache, NULL);
   check_in_child("hak_trim", trim_releases_large, NULL);
+  check_in_child("locks once threads run", locks_once_threads_run, NULL);
   if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
   if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
   if (!UNDER_TSAN) check_in_child("TTL in a single-threaded program", ttl_single_threaded, NULL); /* TSan runs a thread of its own */
