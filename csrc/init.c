@@ -1,5 +1,6 @@
 /* Initialisation, once per process: the configuration frozen into g_hk, the
- * per-process keys, the size classes of the SuperSlab size, the LRU cache.
+ * per-process keys, the size classes of the SuperSlab size, the SuperSlab
+ * arena's reservation, the LRU cache.
  * Serialised by a mutex that the fork handlers (fork.c) also take, so a fork
  * never copies a half-done initialisation into the child. It allocates
  * nothing. Also the state a thread starts in: no heap (hk_empty_heap), whose
@@ -44,6 +45,7 @@ void hk_init(void) {
     /* else keep what hak_fault_set_mmap_fail_every set before initialisation */
     if (g_hk.map_fail_every) hk_os_set_map_fail_every(g_hk.map_fail_every);
     hk_size_classes_init(g_hk.nslabs);
+    hk_os_init();
     if (g_hk.stats_at_exit || g_hk.lock_stats) hk_report_keep_stderr();
     hk_lru_init();
     atomic_store_explicit(&init_done, 1, memory_order_release);

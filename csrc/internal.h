@@ -406,7 +406,8 @@ HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
  * is valid metadata (a registered SuperSlab), or has owner NULL and shareable
  * 0 (a slot never used, given back, or cached unformatted), which sends the
  * free to hk_free_other: there the registry decides. 0 in check and secure
- * modes. Set once, base and meta before fast_len; fast_len only grows. */
+ * modes. Set once at initialisation (hk_os_init), base and meta before
+ * fast_len; fast_len only grows. */
 typedef struct hk_ss_arena_bounds {
   _Alignas(64) uintptr_t base; /* a line of its own: every free reads it, nothing writes it after the carving */
   _Atomic uintptr_t fast_len;
@@ -476,6 +477,7 @@ HK_INTERNAL bool hk_is_initialised(void);
 HK_INTERNAL void hk_init_fork_prepare(void);
 HK_INTERNAL void hk_init_fork_parent(void);
 /* os.c */
+HK_INTERNAL void hk_os_init(void);                /* the SuperSlab arena reserved (hk_init) */
 HK_INTERNAL hk_ss *hk_os_ss_alloc(void);           /* committed (zero) SuperSlab */
 HK_INTERNAL void hk_os_ss_free(hk_ss *ss);         /* decommit, slot back to its chunk */
 HK_INTERNAL void hk_os_prefault_range(void *p, size_t len);

@@ -164,6 +164,17 @@ static void arena_reserve(void) {
   }
 }
 
+/* The arena is reserved at initialisation, before any block is handed out:
+ * the inline free reads its base with a plain load before the length it
+ * trusts, so the base must never change once a thread can free into it.
+ * Reserved at the first SuperSlab instead, a thread freeing a large block
+ * raced the thread reserving it (ThreadSanitizer, test_large). */
+void hk_os_init(void) {
+  hk_mutex_lock(&os_lock);
+  if (!arena_tried) arena_reserve();
+  hk_mutex_unlock(&os_lock);
+}
+
 /* The next chunk of the arena made writable, with its part of the metadata
  * table (*meta), or NULL (used up, refused). */
 static uint8_t *arena_chunk(hk_slab **meta) {
