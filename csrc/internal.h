@@ -634,29 +634,19 @@ static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 
 
 /* ---- fast paths, shared by api.c and preload.c ---------------------------- */
-/* Takes one block of room from a tc_room_pops word in place; false when
- * there was none, and then the room reads 0xFFFF until hk_room_restore
- * (the caller's rare path) sets it back to 0: the pops are untouched. On
- * x86-64 a 16-bit subtract from memory whose borrow is the test: a copy
- * subtracted and stored back took two instructions more on every free. */
+/* Takes one block of room from a copy of a tc_room_pops word, leaving the
+ * pops; false when there was none (the copy is then not to be stored). On
+ * x86-64 a 16-bit subtract whose borrow is the test. */
 static inline bool hk_room_taken(uint64_t *room_pops) {
   _Static_assert(HK_TC_ROOM_BITS == 16, "the subtract is 16 bits wide");
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
   bool borrowed;
-  __asm__("subw $1, %0" : "+m"(*room_pops), "=@ccc"(borrowed));
+  __asm__("subw $1, %w0" : "+r"(*room_pops), "=@ccc"(borrowed));
   return !borrowed;
 #else
   if ((uint16_t)*room_pops == 0) return false;
   --*room_pops;
   return true;
-#endif
-}
-/* A room word after hk_room_taken failed on it: no room, as it was. */
-static inline void hk_room_restore(uint64_t *room_pops) {
-#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
-  *room_pops &= ~(((uint64_t)1 << HK_TC_ROOM_BITS) - 1);
-#else
-  (void)room_pops;
 #endif
 }
 /* *word += k; whether it carried out of 64 bits. On x86-64 one add to memory
@@ -749,23 +739,16 @@ enum hk_tc_pushed { HK_TC_FULL = 0, HK_TC_PUSHED = 1, HK_TC_REPEATED = 2 };
 /* Pushes b, a block of class c that the thread may keep (its own, or of a
  * shareable slab), on its thread cache when there is room. The block at the
  * top is refused as a repeated free: the commonest double free, which the
- * caller reports (a tail call) and takes as done, as glibc's tcache does.
- * On HK_TC_FULL the room word is left for the caller's rare path to mend
- * (hk_room_restore): the inline free has no address of it to spare. */
-static inline enum hk_tc_pushed hk_tc_push_unmended(hk_heap *h, size_t c, hk_block *b) {
+ * caller reports (a tail call) and takes as done, as glibc's tcache does. */
+static inline enum hk_tc_pushed hk_tc_push(hk_heap *h, size_t c, hk_block *b) {
   hk_block *top = h->tc[c];
   if (HK_UNLIKELY(b == top)) return HK_TC_REPEATED;
-  if (HK_UNLIKELY(!hk_room_taken(&h->tc_room_pops[c]))) return HK_TC_FULL; /* counted as a free by the room it took */
+  uint64_t room_pops = h->tc_room_pops[c];
+  if (HK_UNLIKELY(!hk_room_taken(&room_pops))) return HK_TC_FULL;
   b->next = top;
   h->tc[c] = b;
+  h->tc_room_pops[c] = room_pops; /* counted as a free by what it took from the room */
   return HK_TC_PUSHED;
-}
-
-/* hk_tc_push_unmended with the room word mended on HK_TC_FULL. */
-static inline enum hk_tc_pushed hk_tc_push(hk_heap *h, size_t c, hk_block *b) {
-  enum hk_tc_pushed r = hk_tc_push_unmended(h, c, b);
-  if (r == HK_TC_FULL) hk_room_restore(&h->tc_room_pops[c]);
-  return r;
 }
 
 /* Free by the owning thread into its slab s (its thread cache full or off):
@@ -790,25 +773,20 @@ static inline void hk_free_into_slab(hk_heap *h, hk_slab *s, hk_block *b) {
   if (HK_UNLIKELY(--s->used == 0 || s->full) && h->current[c] != s) hk_slab_unfull_or_retire(h, s);
 }
 
-/* A block of slab (or follower unit) s that h's thread cache did not take
- * (hk_tc_push_unmended, whose room word is mended here): a repeat of the
- * top is reported; a full cache goes out of line (a tail
+/* A block of slab (or follower unit) s that h's thread cache did not take:
+ * a repeat of the top is reported; a full cache goes out of line (a tail
  * call: the fast path keeps its registers), where the class's bound may
  * grow (heap.c) and another heap's block goes on to hk_free_other; without
  * thread caches (so never a shareable block) the slab is freed into inline. */
 static HK_ALWAYS_INLINE void hk_free_not_pushed(hk_heap *h, hk_slab *s, hk_block *b, enum hk_tc_pushed r) {
-  if (HK_UNLIKELY(r == HK_TC_REPEATED)) {
-    hk_report_invalid_free(b, HAK_BLOCK_FREE);
-    return;
-  }
-  hk_room_restore(&h->tc_room_pops[s->cls]);
-  if (g_hk.thread_cache) hk_tc_overflow(h, s, b);
+  if (HK_UNLIKELY(r == HK_TC_REPEATED)) hk_report_invalid_free(b, HAK_BLOCK_FREE);
+  else if (g_hk.thread_cache) hk_tc_overflow(h, s, b);
   else hk_free_into_slab(h, hk_slab_head(s), b); /* s may be a follower unit */
 }
 
 /* Free by the owning thread: its thread cache, else its slab. */
 static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) {
-  enum hk_tc_pushed r = hk_tc_push_unmended(h, s->cls, b);
+  enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
   if (HK_LIKELY(r == HK_TC_PUSHED)) return;
   hk_free_not_pushed(h, s, b, r);
 }
@@ -866,7 +844,7 @@ static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
   uint64_t foreign = s->owner != h;
   /* own, or shareable (0 or 1): compared, not branched on */
   if (HK_LIKELY(foreign <= s->shareable) && HK_LIKELY(hk_block_start_ok_in_ss(s, a))) {
-    enum hk_tc_pushed r = hk_tc_push_unmended(h, s->cls, b);
+    enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
     if (HK_LIKELY(r == HK_TC_PUSHED)) {
       h->remote_frees += foreign;
       return true;
