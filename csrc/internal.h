@@ -409,7 +409,7 @@ HK_INTERNAL void hk_registry_set(uintptr_t base, size_t len, bool on);
  * modes. Set once at initialisation (hk_os_init), base and meta before
  * fast_len; fast_len only grows. */
 typedef struct hk_ss_arena_bounds {
-  _Alignas(64) uintptr_t base; /* a line of its own: every free reads it, nothing writes it after the carving */
+  _Alignas(64) uintptr_t base; /* a line of its own: every free reads it, nothing writes it after initialisation */
   _Atomic uintptr_t fast_len;
   hk_slab *meta;
 } hk_ss_arena_bounds;

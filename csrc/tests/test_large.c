@@ -355,8 +355,6 @@ static void thread_cache(void *arg) {
         U(s2.large_cached), U(s2.large_cached_bytes));
 }
 
-/* Large blocks made, grown and freed at random, their first and last bytes
- * checked after each move; NULL, or the failure's description. */
 static pthread_barrier_t churn_start;
 /* Enough for a lock left elided to lose a block in every run here (4 of 4
  * with it forced); ThreadSanitizer reports the first unordered access, and
@@ -366,6 +364,9 @@ static pthread_barrier_t churn_start;
 #else
 #define CHURN_ROUNDS 200000
 #endif
+
+/* Large blocks made, grown and freed at random, their first and last bytes
+ * checked after each move; NULL, or the failure's description. */
 static void *large_churn(void *arg) {
   unsigned seed = (unsigned)(uintptr_t)arg;
   pthread_barrier_wait(&churn_start); /* all at once: threads started one by one barely overlapped */
