@@ -90,13 +90,13 @@ __attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(cons
 #define HK_NCLASSES 44
 #define HK_SLAB_MAX 65536u
 #define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
-extern HK_INTERNAL const uint8_t hk_class_of_16[HK_SLAB_MAX / 16 + 1];
+extern HK_INTERNAL const uint8_t hk_class_of_size[HK_SLAB_MAX + 1];
 extern HK_INTERNAL const uint32_t hk_class_size[HK_NCLASSES];
 extern HK_INTERNAL uint8_t hk_class_span[HK_NCLASSES]; /* 64 KiB units per slab */
 HK_INTERNAL void hk_size_classes_init(unsigned nslabs);
 
 static inline unsigned hk_class_of(size_t size) {
-  return hk_class_of_16[(size + 15) >> 4];
+  return hk_class_of_size[size];
 }
 
 /* ---- blocks, slabs, SuperSlabs -------------------------------------------- */

@@ -5,7 +5,11 @@
  *    16 MiB;
  * 3. live sets: many blocks of mixed sizes alive at once, each filled over its
  *    whole usable size, all verified after all allocations (so overlapping
- *    blocks are caught), freed in random order, in several rounds.
+ *    blocks are caught), freed in random order, in several rounds;
+ * 4. every size 1..65536 gets the smallest size class that holds it: usable
+ *    sizes cover the request, never fall as the size grows, and a size that
+ *    fits the block one byte less got gets the same class (the class table is
+ *    indexed by size, one range per class).
  */
 #include "check.h"
 
@@ -147,6 +151,23 @@ static void same_size_sets(void)
   }
 }
 
+/* The usable size of every slab size: the smallest class that holds it. */
+static void smallest_class_fits(void)
+{
+  size_t prev = 0;
+  for (size_t n = 1; n <= 65536; n++) {
+    void *p = hak_malloc(n);
+    CHECK(p != NULL, "hak_malloc(%zu) failed", n);
+    if (!p) return;
+    size_t usable = hak_usable_size(p);
+    hak_free(p);
+    CHECK(usable >= n && usable <= 65536, "hak_malloc(%zu): usable size %zu", n, usable);
+    CHECK(usable >= prev, "usable size fell from %zu to %zu at %zu bytes", prev, usable, n);
+    CHECK(n > prev || usable == prev, "%zu bytes fit the %zu-byte class of %zu, got %zu", n, prev, n - 1, usable);
+    prev = usable;
+  }
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -154,5 +175,6 @@ int main(void)
   strided_and_powers();
   live_sets();
   same_size_sets();
+  smallest_class_fits();
   return check_finish();
 }
