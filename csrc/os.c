@@ -178,8 +178,8 @@ void hk_os_init(void) {
 /* The next chunk of the arena made writable, with its part of the metadata
  * table (*meta), or NULL (used up, refused). */
 static uint8_t *arena_chunk(hk_slab **meta) {
-  if (!arena_tried) arena_reserve();
-  if (arena_next == arena_end) return NULL;
+  HK_ASSERT(arena_tried, "the arena is reserved at initialisation (hk_os_init)");
+  if (arena_next == arena_end) return NULL; /* used up, or never had (both NULL) */
   *meta = hk_arena_slab((uintptr_t)(arena_next - (uint8_t *)hk_ss_arena.base));
   if (injected_failure() || mprotect(*meta, HK_META_BYTES(HK_CHUNK_BYTES), PROT_READ | PROT_WRITE) != 0 ||
       mprotect(arena_next, HK_CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0) {

@@ -47,7 +47,9 @@ void hk_size_classes_init(unsigned nslabs) {
   }
 }
 
-/* Every table entry must name the smallest class that holds the sizes it covers. */
+/* Both ends of every class's range name that class: with the ranges written
+ * one per class, a range ending short or starting late shows at an end
+ * (test_roundtrip checks every size). */
 bool hk_size_classes_verify(void) {
   if (hk_class_of_size[0] != 0) return false;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
