@@ -16,10 +16,10 @@
  *    by no more than 4 MiB in all (tc_grow). It is emptied, and its
  *    bounds put back, by tc_flush whenever the heap collects everything
  *    (collect_all).
- *  - The cache counts its allocations (pops) in the word that holds its
- *    room, and its frees not at all: pushes = tc_room_base + pops - room
- *    (hk_tc_pushes). So every change of a cache's room other than a push or
- *    a pop goes through tc_set_room, which moves tc_room_base with it.
+ *  - The cache counts its allocations (tc_pops) and not its frees: pushes =
+ *    tc_push_base + pops + held (hk_tc_pushes). So blocks that enter or
+ *    leave it other than by a push or a pop move tc_push_base with them
+ *    (take_inbox, tc_flush).
  *  - An empty slab goes back to its SuperSlab at once, usable by any class,
  *    except a class's current slab, which stays (so a class hovering around
  *    zero live blocks does not thrash, and the free fast path needs no call):
@@ -246,36 +246,28 @@ static void blocks_to_slabs(hk_heap *h, hk_block *const *v, uint32_t n) {
   }
 }
 
-/* The room of class c's cache set other than by a push or a pop: the change
- * goes into tc_room_base, so that the pushes derived from it stay exact. */
-static void tc_set_room(hk_heap *h, unsigned c, uint32_t room) {
-  uint64_t room_pops = h->tc_room_pops[c];
-  h->tc_room_base[c] += (uint64_t)room - (uint16_t)room_pops;
-  h->tc_room_pops[c] = (room_pops & ~(uint64_t)((1u << HK_TC_ROOM_BITS) - 1)) | room;
-}
 
 /* Where take_inbox puts the blocks. */
 enum inbox_to { INBOX_TO_CACHE, INBOX_TO_SLABS };
 
 /* Blocks other threads sent to h in messages (remote.c), counted as freed
  * when they were freed. Each message is of one class: with INBOX_TO_CACHE,
- * where the thread cache has room for it, its blocks are linked onto that
- * class's cache (they stay counted as used in their slabs, as any cached
- * block); otherwise they go back to their slabs. Either way the owner writes
- * its own blocks, which no other thread wrote since they were freed: the
- * chains linked through the blocks that this replaced had the owner read
- * lines another core had just written (a producer/consumer pair: 22 -> 44
- * M ops/s with messages). */
+ * where the thread cache has room for it, its addresses are copied onto that
+ * class's cache (the blocks stay counted as used in their slabs, as any
+ * cached block); otherwise they go back to their slabs, where the owner
+ * writes its own blocks, which no other thread wrote since they were freed:
+ * the chains linked through the blocks that messages replaced had the owner
+ * read lines another core had just written (a producer/consumer pair: 22 ->
+ * 44 M ops/s with messages). */
 static void take_inbox(hk_heap *h, enum inbox_to to) {
   hk_remote_msg *taken = hk_inbox_take(h);
   for (hk_remote_msg *m = taken; m; m = m->next) {
     uint32_t n = m->count, c = m->cls;
     if (to == INBOX_TO_CACHE && hk_tc_room(h, c) >= n) {
-      /* linked in the owner's own blocks, onto the cache whole */
-      for (uint32_t i = 0; i + 1 < n; i++) m->blocks[i]->next = m->blocks[i + 1];
-      m->blocks[n - 1]->next = h->tc[c];
-      h->tc[c] = m->blocks[0];
-      tc_set_room(h, c, hk_tc_room(h, c) - n); /* not frees: counted by the threads that freed them */
+      /* onto the cache whole; not frees: counted by the threads that freed them */
+      memcpy(h->tc[c] + 1, m->blocks, n * sizeof *m->blocks);
+      h->tc[c] += n;
+      h->tc_push_base[c] -= n;
     } else {
       blocks_to_slabs(h, m->blocks, n);
     }
@@ -312,7 +304,6 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
 #define TC_MAX_BYTES (1024u << 10)
 #define TC_GROWTH_BUDGET ((uint64_t)4 << 20)
 
-_Static_assert(TC_MAX_BLOCKS < (1u << HK_TC_ROOM_BITS), "the room fits below the pops in tc_room_pops");
 
 /* blocks of class c this heap handed out, from its slabs or its cache */
 static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + hk_tc_pops(h, c); }
@@ -322,16 +313,39 @@ static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
   return n > blocks ? blocks : n < 1 ? 1 : n;
 }
 
-/* The starting bounds; 0 where there is no cache (HAKMEM_THREAD_CACHE off,
- * the exit heap). */
-static void tc_set_limits(hk_heap *h, bool on) {
+/* The starting bounds of an empty cache; 0 where there is no cache
+ * (HAKMEM_THREAD_CACHE off, the exit heap: no slots). */
+static void tc_set_limits(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    HK_ASSERT(h->tc[c] == h->tc_floor[c], "the bounds are set on an empty cache");
     h->tc_base[c] = (uint16_t)tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
     h->tc_max[c] = (uint16_t)tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
-    h->tc_limit[c] = on ? h->tc_base[c] : 0;
-    tc_set_room(h, c, h->tc_limit[c]);
+    h->tc_limit[c] = h->tc_slots ? h->tc_base[c] : 0;
+    h->tc_end[c] = h->tc_floor[c] + h->tc_limit[c];
   }
   h->tc_grown_bytes = 0;
+}
+
+/* The cache's slots: per class its floor (a word holding HK_END), then its
+ * most blocks (tc_bound at TC_MAX_BLOCKS, TC_MAX_BYTES): 14,843 words, 116
+ * KiB of address space a heap, of which only the slots a thread fills are
+ * ever touched (heaps are reused, never unmapped). Without a cache (or the
+ * memory for its slots), every class's floor is hk_tc_none. */
+static void tc_make_slots(hk_heap *h, bool thread_cache) {
+  size_t words = 0;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) words += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
+  h->tc_slots = thread_cache ? hk_meta_alloc(words * sizeof *h->tc_slots) : NULL;
+  hk_block **at = h->tc_slots;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    if (at) {
+      *at = HK_END;
+      h->tc_floor[c] = at;
+      at += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
+    } else {
+      h->tc_floor[c] = (hk_block **)hk_tc_none;
+    }
+    h->tc[c] = h->tc_floor[c];
+  }
 }
 
 /* Grows class c's bound by its starting value (within its maximum, the
@@ -360,7 +374,7 @@ static bool tc_grow(hk_heap *h, unsigned c) {
     return false;
   }
   h->tc_limit[c] += step;
-  tc_set_room(h, c, hk_tc_room(h, c) + step);
+  h->tc_end[c] += step;
   h->tc_grown_bytes += bytes;
   return true;
 }
@@ -399,20 +413,19 @@ void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
  * release them), the others to their owners (gathered, sent by collect_all).
  * The bounds go back to their starting values. */
 static void tc_flush(hk_heap *h) {
-  bool on = h->tc_limit[0] != 0;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    hk_block *b = h->tc[c], *next;
-    h->tc[c] = NULL;
-    uint32_t held = 0;
-    for (; b; b = next, held++) {
-      next = b->next;
+    uint32_t held = hk_tc_held(h, c);
+    HK_ASSERT(held <= h->tc_limit[c], "the cache holds no more than its bound");
+    h->tc[c] = h->tc_floor[c];
+    h->tc_push_base[c] += held;
+    for (uint32_t i = 1; i <= held; i++) {
+      hk_block *b = h->tc_floor[c][i];
       hk_slab *s = hk_head_slab_of((uintptr_t)b);
       if (s->owner == h) return_block(h, s, b);
       else hk_remote_give_back(h, s, b);
     }
-    HK_ASSERT(held == h->tc_limit[c] - hk_tc_room(h, c), "the room is the bound less the blocks held: pushes and pops derive from it");
   }
-  tc_set_limits(h, on);
+  tc_set_limits(h);
 }
 
 /* What collect_all does with a class's current slab when it is empty. */
@@ -577,8 +590,8 @@ found:
 static void *alloc_from(hk_heap *h, unsigned c);
 static void *alloc_after_exit(unsigned c);
 
-void *hk_alloc_slab_slow(hk_heap *h, hk_block **slot) {
-  unsigned c = (unsigned)(slot - h->tc);
+void *hk_alloc_slab_slow(hk_heap *h, size_t cls) {
+  unsigned c = (unsigned)cls;
   if (h == &hk_empty_heap) {
     if (HK_UNLIKELY(tl_heap_exited)) return alloc_after_exit(c);
     if (!(h = hk_heap_get())) return NULL;
@@ -591,8 +604,8 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   if (!s || s->free == HK_END) {
     /* first what other threads sent back: it may fill this class's cache */
     take_inbox(h, INBOX_TO_CACHE);
-    hk_block *t = hk_tc_pop(h, c);
-    if (t) return t;
+    hk_block *t;
+    if (hk_tc_pop(h, c, &t)) return t;
     if (!(s = refill(h, c))) {
       errno = ENOMEM;
       return NULL;
@@ -797,7 +810,8 @@ static hk_heap *heap_new(bool thread_cache) {
   hk_heap *h = hk_meta_alloc(sizeof *h);
   if (!h) return NULL;
   for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
-  tc_set_limits(h, thread_cache);
+  tc_make_slots(h, thread_cache);
+  tc_set_limits(h);
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->all_next = heaps_all;
   heaps_all = h;

@@ -13,7 +13,14 @@
 #include "internal.h"
 
 hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
-hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab}};
+/* The floor of every class's thread cache in a heap without one (this one,
+ * the exit heap, HAKMEM_THREAD_CACHE off): each stack is empty and full at
+ * once, and the word read as its top is no block. */
+hk_block *const hk_tc_none[1] = {HK_END};
+hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
+                         .tc = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
+                         .tc_end = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
+                         .tc_floor = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none}};
 __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 
 static _Atomic int init_done;

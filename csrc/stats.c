@@ -43,7 +43,7 @@ int hak_stats(hak_stats_t *o) {
       o->small_allocs += allocs;
       o->small_frees += frees;
       live[c] += allocs - frees;
-      o->thread_cache_bytes += (uint64_t)(h->tc_limit[c] - hk_tc_room(h, c)) * hk_class_size[c];
+      o->thread_cache_bytes += (uint64_t)hk_tc_held(h, c) * hk_class_size[c];
     }
     o->remote_frees += h->remote_frees;
     o->slabs_emptied += h->slabs_emptied;

@@ -67,6 +67,41 @@ static void last_free_first_out(void *arg)
   expect_all_given_back("after two blocks");
 }
 
+/* Whether the n bytes at p, filled with fill(p, n), still hold the pattern
+ * from byte `from` on. */
+static int pattern_kept(const void *p, size_t n, size_t from)
+{
+  uint64_t seed = pattern_seed(p, n);
+  for (size_t i = from; i < n; i++)
+    if (((const uint8_t *)p)[i] != pattern_byte(seed, i)) return 0;
+  return 1;
+}
+
+/* A cached block keeps every byte the program left in it, from the free to
+ * the allocation that hands it out again (the API then zeroes its first
+ * word only): the cache holds addresses and writes nothing into a block (the
+ * list linked through the blocks that it replaced wrote the first word of
+ * each). */
+static void cached_blocks_untouched(void *arg)
+{
+  (void)arg;
+  cache_on();
+  enum { N = 40, SIZE = 64 };
+  void **v = alloc_filled(SIZE, N);
+  for (size_t i = 0; i < N; i++) hak_free(v[i]);
+  CHECK(stats_now().thread_cache_bytes == N * SIZE, "thread_cache_bytes %llu, want %d", U(stats_now().thread_cache_bytes),
+        N * SIZE);
+  for (size_t i = 0; i < N; i++) CHECK(pattern_kept(v[i], SIZE, 0), "cached block %zu was written into", i);
+  for (size_t i = N; i-- > 0;) {
+    void *p = hak_malloc(SIZE);
+    CHECK(p == v[i], "block %zu out of the cache, the one freed last first", i);
+    CHECK(*(uint64_t *)p == 0 && pattern_kept(p, SIZE, 8), "block %zu: the first word zeroed, the rest kept", i);
+  }
+  for (size_t i = 0; i < N; i++) hak_free(v[i]);
+  free(v);
+  expect_all_given_back("after the untouched blocks");
+}
+
 /* A class's bound starts at 64 blocks and 32 KiB and grows as frees
  * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 4 MiB,
  * is not reached by one class; the thread allocated all 600 itself): the
@@ -271,7 +306,8 @@ static void consumer_does_not_grow(void *arg)
 /* A message of one class that another thread sent back (HAKMEM_REMOTE_BATCH;
  * here when the freeing thread exits and gives back the 16 it had kept in its
  * own cache) goes onto the owner's cache whole when the owner's slabs of that
- * class run dry: all 16 come out next, and no slab is formatted for them. */
+ * class run dry: all 16 come out next, and no slab is formatted for them.
+ * Neither thread writes into them meanwhile. */
 static void *free_all_of(void *arg)
 {
   struct handoff *h = arg;
@@ -279,7 +315,7 @@ static void *free_all_of(void *arg)
   return NULL;
 }
 
-static void inbox_chain_to_cache(void *arg)
+static void inbox_to_cache(void *arg)
 {
   (void)arg;
   cache_on();
@@ -301,6 +337,9 @@ static void inbox_chain_to_cache(void *arg)
   CHECK(k < 64, "no message reached the cache within 64 allocations");
   CHECK(stats_now().thread_cache_bytes == (N - 1) * SIZE, "thread_cache_bytes %llu after the message came in, want %d",
         U(stats_now().thread_cache_bytes), (N - 1) * SIZE);
+  /* taken into the cache as they were: nothing written into them */
+  for (size_t j = 0; j < N; j++)
+    if (h.ptrs[j] != p) CHECK(pattern_kept(h.ptrs[j], SIZE, 0), "block %zu of the message was written into", j);
   size_t from_chain = 0;
   for (size_t j = 0; j < N; j++) from_chain += p == h.ptrs[j];
   for (size_t i = 1; i < N; i++) {
@@ -315,7 +354,7 @@ static void inbox_chain_to_cache(void *arg)
   for (size_t i = 0; i < N; i++) hak_free(h.ptrs[i]);
   for (size_t i = 0; i < k; i++) hak_free(extra[i]);
   free(h.ptrs);
-  expect_all_given_back("after the chain");
+  expect_all_given_back("after the message");
 }
 
 /* The block at the top of the cache freed again is reported and changes
@@ -413,6 +452,7 @@ static void off_where_state_must_be_exact(void *arg)
 int main(void)
 {
   check_in_child("last free first out", last_free_first_out, NULL);
+  check_in_child("cached blocks untouched", cached_blocks_untouched, NULL);
   check_in_child("bounded per class", bounded, NULL);
   check_in_child("bounds grow within a budget", growth_budget, NULL);
   check_in_child("thread exit gives the cache back", thread_exit_gives_back, NULL);
@@ -420,7 +460,7 @@ int main(void)
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
   check_in_child("a thread that only frees does not grow its cache", consumer_does_not_grow, NULL);
   check_in_child("repeated free refused", repeated_free_refused, NULL);
-  check_in_child("a chain from the inbox spliced onto the cache", inbox_chain_to_cache, NULL);
+  check_in_child("a message from the inbox taken onto the cache", inbox_to_cache, NULL);
   check_in_child("multi-unit slabs, cache on", multi_unit_slabs, "on");
   check_in_child("multi-unit slabs, cache off", multi_unit_slabs, "off");
   check_in_child("off by default in libhakmem.so", off_where_state_must_be_exact, NULL);
