@@ -16,7 +16,7 @@ hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
 /* The floor of every class's thread cache in a heap without one (this one,
  * the exit heap, HAKMEM_THREAD_CACHE off): each stack is empty and full at
  * once, and the word read as its top is no block. */
-hk_block *const hk_tc_none[1] = {HK_END};
+hk_block *const hk_tc_none[1] = {NULL};
 hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
                          .tc = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_end = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},

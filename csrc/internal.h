@@ -230,9 +230,9 @@ typedef struct hk_heap {
    * spread of 21 alternating runs of the native workloads).
    *
    * tc[c] is the slot of the top block. Below a class's first slot is its
-   * floor, a word holding HK_END (no block's address): tc[c] points there
-   * when the cache is empty, so the test for a repeat of the top reads a
-   * word either way. */
+   * floor, a word never written, so 0 (the slots are fresh zero pages): tc[c]
+   * points there when the cache is empty, and the test for a repeat of the
+   * top reads a word that is no block's address either way. */
   hk_block **tc[HK_NCLASSES];
   hk_block **tc_end[HK_NCLASSES];   /* the last slot the bound allows: full when tc[c] == tc_end[c] */
   hk_block **tc_floor[HK_NCLASSES]; /* empty when tc[c] == tc_floor[c] */
