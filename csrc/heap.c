@@ -17,7 +17,7 @@
  *    bounds put back, by tc_flush whenever the heap collects everything
  *    (collect_all).
  *  - The cache counts its allocations (tc_pops) and not its frees: pushes =
- *    tc_push_base + pops + held (hk_tc_pushes). So blocks that enter or
+ *    tc_push_base + pops + held (stats.c). So blocks that enter or
  *    leave it other than by a push or a pop move tc_push_base with them
  *    (take_inbox, tc_flush).
  *  - An empty slab goes back to its SuperSlab at once, usable by any class,
@@ -321,32 +321,42 @@ static void tc_set_limits(hk_heap *h) {
     h->tc_base[c] = (uint16_t)tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
     h->tc_max[c] = (uint16_t)tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
     h->tc_limit[c] = h->tc_slots ? h->tc_base[c] : 0;
+    h->tc_floor[c] = h->tc[c] = h->tc_start_floor[c];
     h->tc_end[c] = h->tc_floor[c] + h->tc_limit[c];
   }
   h->tc_grown_bytes = 0;
 }
 
-/* The cache's slots: per class its floor (a word left 0), then its most
- * blocks (tc_bound at TC_MAX_BLOCKS, TC_MAX_BYTES): 14,843 words, 116 KiB of
- * address space a heap, of which only the slots a thread fills are ever
- * touched (heaps are reused, never unmapped): writing the floors touched
- * every page, and test_scaling's overhead grew from 0.3% to 1.1% (116 KiB).
- * Without a cache (or the memory for its slots), every class's floor is
- * hk_tc_none. */
+/* The cache's slots, in two parts. First, per class, its floor (a word left
+ * 0) and room for its starting bound, the classes side by side: 1,384 words,
+ * 11 KiB. Then per class a floor and room for its most blocks (tc_bound at
+ * TC_MAX_BLOCKS, TC_MAX_BYTES): 14,843 words, 116 KiB, where a class's stack
+ * moves when its bound first grows past the start (tc_grow), until the next
+ * tc_flush. Only the slots a thread fills are touched: with each class's
+ * whole room from the start, a page of slots for every class used
+ * (random_mixed WS 256: peak RSS 1.93 -> 2.12 MB); with the floors written,
+ * every page (test_scaling's overhead 0.3% -> 1.1%). Without a cache (or
+ * the memory for its slots), every floor is hk_tc_none. Heaps are reused,
+ * never unmapped, and so are their slots. */
 static void tc_make_slots(hk_heap *h, bool thread_cache) {
-  size_t words = 0;
-  for (unsigned c = 0; c < HK_NCLASSES; c++) words += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
-  h->tc_slots = thread_cache ? hk_meta_alloc(words * sizeof *h->tc_slots) : NULL;
-  hk_block **at = h->tc_slots;
+  size_t start_words = 0, whole_words = 0;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    if (at) {
-      HK_ASSERT(*at == NULL, "a floor is a word of fresh memory, never written");
-      h->tc_floor[c] = at;
-      at += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
+    start_words += 1 + tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
+    whole_words += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
+  }
+  h->tc_slots = thread_cache ? hk_meta_alloc((start_words + whole_words) * sizeof *h->tc_slots) : NULL;
+  hk_block **start = h->tc_slots, **whole = h->tc_slots + start_words;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    if (h->tc_slots) {
+      HK_ASSERT(*start == NULL && *whole == NULL, "a floor is a word of fresh memory, never written");
+      h->tc_start_floor[c] = start;
+      h->tc_whole_floor[c] = whole;
+      start += 1 + tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
+      whole += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
     } else {
-      h->tc_floor[c] = (hk_block **)hk_tc_none;
+      h->tc_start_floor[c] = h->tc_whole_floor[c] = (hk_block **)hk_tc_none;
     }
-    h->tc[c] = h->tc_floor[c];
+    h->tc_floor[c] = h->tc[c] = h->tc_start_floor[c];
   }
 }
 
@@ -374,6 +384,13 @@ static bool tc_grow(hk_heap *h, unsigned c) {
      * next overflow goes to the slab without asking (hk_tc_overflow) */
     h->tc_max[c] = (uint16_t)limit;
     return false;
+  }
+  if (h->tc_floor[c] != h->tc_whole_floor[c]) { /* out of its starting room, with the blocks it holds */
+    uint32_t held = hk_tc_held(h, c);
+    memcpy(h->tc_whole_floor[c] + 1, h->tc_floor[c] + 1, held * sizeof *h->tc_floor[c]);
+    h->tc_floor[c] = h->tc_whole_floor[c];
+    h->tc[c] = h->tc_floor[c] + held;
+    h->tc_end[c] = h->tc_floor[c] + limit;
   }
   h->tc_limit[c] += step;
   h->tc_end[c] += step;

@@ -239,7 +239,8 @@ typedef struct hk_heap {
   uint64_t tc_pops[HK_NCLASSES];    /* blocks taken from the cache by allocations */
   hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab) */
   /* counters written by the owner only: allocations and frees that did not
-   * go through the thread cache (those are in tc_pops and hk_tc_pushes) */
+   * go through the thread cache (those are tc_pops and the pushes derived
+   * from tc_push_base) */
   uint64_t nalloc[HK_NCLASSES];
   uint64_t nfree[HK_NCLASSES];
   hk_slab_list avail[HK_NCLASSES]; /* slabs that may have free blocks; head == current */
@@ -289,22 +290,20 @@ typedef struct hk_heap {
   uint64_t tc_grown_bytes;
   /* Blocks that left the cache other than by pops (flushes) less those that
    * entered it other than by pushes (messages taken in), wrapping: a push is
-   * not counted, hk_tc_pushes derives it (a counter of its own on each push
-   * and pop cost server_handoff, 1 thread, 500 slots, 9%) */
+   * not counted: pushes = tc_push_base + tc_pops + held (stats.c); a counter
+   * of its own on each push and pop cost server_handoff, 1 thread, 500 slots,
+   * 9% */
   uint64_t tc_push_base[HK_NCLASSES];
-  /* the slots of every class, each class's after a word holding HK_END
-   * (heap.c, heap_new); NULL in the heaps that have no cache */
+  /* the slots of every class (heap.c, tc_make_slots), NULL in a heap with no
+   * cache; per class the floor of its starting room and of its whole room */
   hk_block **tc_slots;
+  hk_block **tc_start_floor[HK_NCLASSES], **tc_whole_floor[HK_NCLASSES];
 } hk_heap;
 
 /* blocks in class c's cache, and the room left below its bound */
 static inline uint32_t hk_tc_held(const hk_heap *h, unsigned c) { return (uint32_t)(h->tc[c] - h->tc_floor[c]); }
 static inline uint32_t hk_tc_room(const hk_heap *h, unsigned c) { return (uint32_t)(h->tc_end[c] - h->tc[c]); }
 static inline uint64_t hk_tc_pops(const hk_heap *h, unsigned c) { return h->tc_pops[c]; }
-/* held = pushes - pops + (entered otherwise) - (left otherwise) */
-static inline uint64_t hk_tc_pushes(const hk_heap *h, unsigned c) {
-  return h->tc_push_base[c] + h->tc_pops[c] + hk_tc_held(h, c);
-}
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
 extern HK_INTERNAL hk_heap hk_empty_heap;
@@ -723,7 +722,7 @@ static inline enum hk_tc_pushed hk_tc_push(hk_heap *h, size_t c, hk_block *b) {
   if (HK_UNLIKELY(*top == b)) return HK_TC_REPEATED;
   if (HK_UNLIKELY(top == h->tc_end[c])) return HK_TC_FULL;
   top[1] = b;
-  h->tc[c] = top + 1; /* counted as a free by the blocks held (hk_tc_pushes) */
+  h->tc[c] = top + 1; /* counted as a free by the blocks held (tc_push_base) */
   return HK_TC_PUSHED;
 }
 

@@ -24,6 +24,15 @@ static uint64_t rss_now(void) {
   return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The blocks in class c's cache of h, which may be another running thread's:
+ * read as of some moment, its stack moving to its whole room (heap.c,
+ * tc_grow) can show a top and a floor from two places; such a reading counts
+ * none (hk_tc_held, exact for the owner). */
+static uint32_t cache_held(const hk_heap *h, unsigned c) {
+  ptrdiff_t held = h->tc[c] - h->tc_floor[c];
+  return held < 0 || held > (ptrdiff_t)h->tc_limit[c] ? 0 : (uint32_t)held;
+}
+
 int hak_stats(hak_stats_t *o) {
   if (!o) return HAK_E_BAD_VALUE;
   memset(o, 0, sizeof *o);
@@ -39,11 +48,12 @@ int hak_stats(hak_stats_t *o) {
   hk_heaps_lock();
   for (hk_heap *h = hk_heaps_first(); h; h = h->all_next) {
     for (unsigned c = 0; c < HK_NCLASSES; c++) {
-      uint64_t allocs = h->nalloc[c] + hk_tc_pops(h, c), frees = h->nfree[c] + hk_tc_pushes(h, c);
+      uint32_t held = cache_held(h, c);
+      uint64_t allocs = h->nalloc[c] + h->tc_pops[c], frees = h->nfree[c] + h->tc_push_base[c] + h->tc_pops[c] + held;
       o->small_allocs += allocs;
       o->small_frees += frees;
       live[c] += allocs - frees;
-      o->thread_cache_bytes += (uint64_t)hk_tc_held(h, c) * hk_class_size[c];
+      o->thread_cache_bytes += (uint64_t)held * hk_class_size[c];
     }
     o->remote_frees += h->remote_frees;
     o->slabs_emptied += h->slabs_emptied;
