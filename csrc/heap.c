@@ -345,7 +345,7 @@ static void tc_make_slots(hk_heap *h, bool thread_cache) {
     whole_words += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
   }
   h->tc_slots = thread_cache ? hk_meta_alloc((start_words + whole_words) * sizeof *h->tc_slots) : NULL;
-  hk_block **start = h->tc_slots, **whole = h->tc_slots + start_words;
+  hk_block **start = h->tc_slots, **whole = h->tc_slots ? h->tc_slots + start_words : NULL;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     if (h->tc_slots) {
       HK_ASSERT(*start == NULL && *whole == NULL, "a floor is a word of fresh memory, never written");
