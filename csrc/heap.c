@@ -246,7 +246,6 @@ static void blocks_to_slabs(hk_heap *h, hk_block *const *v, uint32_t n) {
   }
 }
 
-
 /* Where take_inbox puts the blocks. */
 enum inbox_to { INBOX_TO_CACHE, INBOX_TO_SLABS };
 
@@ -303,7 +302,6 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
 #define TC_MAX_BLOCKS 512u
 #define TC_MAX_BYTES (1024u << 10)
 #define TC_GROWTH_BUDGET ((uint64_t)4 << 20)
-
 
 /* blocks of class c this heap handed out, from its slabs or its cache */
 static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + hk_tc_pops(h, c); }

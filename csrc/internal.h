@@ -722,7 +722,7 @@ static inline enum hk_tc_pushed hk_tc_push(hk_heap *h, size_t c, hk_block *b) {
   if (HK_UNLIKELY(*top == b)) return HK_TC_REPEATED;
   if (HK_UNLIKELY(top == h->tc_end[c])) return HK_TC_FULL;
   top[1] = b;
-  h->tc[c] = top + 1; /* counted as a free by the blocks held (tc_push_base) */
+  h->tc[c] = top + 1; /* counted as a free by the block it holds more (pushes = tc_push_base + pops + held) */
   return HK_TC_PUSHED;
 }
 
