@@ -315,7 +315,7 @@ static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
  * (HAKMEM_THREAD_CACHE off, the exit heap: no slots). */
 static void tc_set_limits(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    HK_ASSERT(h->tc[c] == h->tc_floor[c], "the bounds are set on an empty cache");
+    HK_ASSERT(h->tc[c] == h->tc_floor[c], "the bounds are set on an empty cache (a new heap's are all NULL)");
     h->tc_base[c] = (uint16_t)tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
     h->tc_max[c] = (uint16_t)tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
     h->tc_limit[c] = h->tc_slots ? h->tc_base[c] : 0;
@@ -354,7 +354,6 @@ static void tc_make_slots(hk_heap *h, bool thread_cache) {
     } else {
       h->tc_start_floor[c] = h->tc_whole_floor[c] = (hk_block **)hk_tc_none;
     }
-    h->tc_floor[c] = h->tc[c] = h->tc_start_floor[c];
   }
 }
 
