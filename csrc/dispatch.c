@@ -91,13 +91,15 @@ size_t hk_usable_size(const void *p) {
 
 /* p (old_usable bytes) moved to a new block of size bytes (or more, growing). */
 static void *realloc_moved(void *p, size_t size, size_t old_usable) {
-  bool to_large = size > old_usable && size > HK_REALLOC_LARGE_FROM;
+  bool grows = size > old_usable;
+  bool to_large = grows && (size > HK_REALLOC_LARGE_FROM ||
+                            (size > HK_REALLOC_VECTOR_LARGE_FROM && hk_grows_like_vector(size, old_usable)));
   size_t want = size;
-  if (size > old_usable && !to_large) {
+  if (grows && !to_large) {
     size_t more = old_usable + old_usable / HK_REALLOC_GROWTH_DIV;
     if (more > want) want = more < HK_REALLOC_LARGE_FROM ? more : HK_REALLOC_LARGE_FROM;
   }
-  void *q = to_large ? hk_large_alloc(size, 0, NULL) : hk_alloc(want);
+  void *q = to_large ? hk_large_alloc_grown(size, old_usable) : hk_alloc(want);
   if (!q) return NULL;
   memcpy(q, p, size < old_usable ? size : old_usable);
   hk_free_live(p);
@@ -109,22 +111,14 @@ void *hk_realloc_slab(void *p, size_t size, size_t old_usable) {
   return realloc_moved(p, size, old_usable);
 }
 
-static HK_NOINLINE void *realloc_large_resized(void *p, size_t size, size_t old_usable) {
-  if (size > HK_REALLOC_LARGE_FROM) {
+/* A large block resized to more than the least a vector moves in with stays
+ * in the large tier where it can; smaller, it goes back to a slab class. */
+void *hk_realloc_large_resized(void *p, size_t size, size_t old_usable) {
+  if (size > HK_REALLOC_VECTOR_LARGE_FROM) {
     void *q = hk_large_realloc(p, size); /* grown or shrunk in place (or remapped) */
     if (q) return q;
   }
   return realloc_moved(p, size, old_usable);
-}
-
-/* A buffer grown a little at a time stays within its pages for many calls:
- * that case returns before anything needs a stack frame. */
-void *hk_realloc_large(void *p, size_t size, size_t old_usable) {
-  /* within the block's pages, less than their headroom and a page short of them */
-  if (size > HK_REALLOC_LARGE_FROM && size <= old_usable &&
-      old_usable - size < HK_PAGE_SIZE + (old_usable >> HK_LARGE_HEADROOM_SHIFT))
-    return p;
-  return realloc_large_resized(p, size, old_usable);
 }
 
 void *hk_realloc_owned(void *p, size_t size, size_t old_usable) {

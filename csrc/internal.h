@@ -76,6 +76,10 @@ __attribute__((visibility("hidden"), noreturn, cold)) void hk_assert_failed(cons
 /* A large block grown in place by less than 1/2^this of it takes that much
  * more (large.c); realloc keeps a block asked for within it (dispatch.c). */
 #define HK_LARGE_HEADROOM_SHIFT 4
+/* A block resized from old to want grows by half to twice: a vector
+ * doubling its buffer, which will likely double again; realloc gives it room
+ * for that (dispatch.c, large.c). */
+static inline bool hk_grows_like_vector(size_t want, size_t old) { return want >= old + old / 2 && want <= 2 * old; }
 /* Largest alignment served: a block aligned to A costs a mapping of A more
  * bytes; beyond 1 GiB requests fail with ENOMEM (glibc's, of a 1 TiB
  * alignment, fails the same way: the mapping is refused). */
@@ -544,6 +548,8 @@ HK_INTERNAL void hk_heaps_unlock(void);
 HK_INTERNAL hk_heap *hk_heaps_first(void);
 /* large.c */
 HK_INTERNAL void *hk_large_alloc(size_t size, size_t align, bool *known_zero); /* known_zero may be NULL */
+/* realloc's move of an old-byte block into the tier, grown to size bytes */
+HK_INTERNAL void *hk_large_alloc_grown(size_t size, size_t old);
 HK_INTERNAL void *hk_large_calloc(size_t size);   /* zeroes only pages that may hold data */
 HK_INTERNAL bool hk_large_free(void *p);           /* false: not a large block */
 HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
@@ -851,7 +857,26 @@ HK_INTERNAL int hk_block_state(const void *p);
 /* realloc of p, a live block of old_usable bytes: a slab block, a large
  * block, or either (asks the registry) */
 HK_INTERNAL void *hk_realloc_slab(void *p, size_t size, size_t old_usable);
-HK_INTERNAL void *hk_realloc_large(void *p, size_t size, size_t old_usable);
+/* A buffer that doubles (hk_grows_like_vector) leaves the slab tier from
+ * this size on, with room for its next doubling, so that every other growth
+ * is in place: realloc x2 to 1 MiB copied 2, 4, 8 and 16 KiB into slab
+ * classes and then took the large tier's lock at every step (2,950 cycles a
+ * chain, glibc's 1,000, which grows at the top of its heap). A buffer grown a
+ * little at a time stays in the slab tier to 16 KiB (dispatch.c): from 4 KiB,
+ * realloc +64 B to 16 KiB ran 7% slower (a lock for each page it grew by).
+ * A large block resized to more than this stays in the large tier where it
+ * can. */
+#define HK_REALLOC_VECTOR_LARGE_FROM (4u * 1024)
+HK_INTERNAL void *hk_realloc_large_resized(void *p, size_t size, size_t old_usable);
+/* A buffer grown a little at a time stays within its pages for many calls:
+ * that case returns here, inline in realloc. */
+static inline void *hk_realloc_large(void *p, size_t size, size_t old_usable) {
+  /* within the block's pages, less than their headroom and a page short of them */
+  if (size > HK_REALLOC_VECTOR_LARGE_FROM && size <= old_usable &&
+      old_usable - size < HK_PAGE_SIZE + (old_usable >> HK_LARGE_HEADROOM_SHIFT))
+    return p;
+  return hk_realloc_large_resized(p, size, old_usable);
+}
 HK_INTERNAL void *hk_realloc_owned(void *p, size_t size, size_t old_usable);
 HK_INTERNAL void *hk_calloc(size_t count, size_t size);
 

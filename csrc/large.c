@@ -20,9 +20,10 @@
  * releaser in decay.c, whichever comes first), at once beyond HAKMEM_LARGE_CACHE_MAX_MB
  * or HAKMEM_LARGE_CACHE_MAX_RUNS runs or when live blocks and cached pages
  * would pass the most ever live by an eighth (at least 64 MiB:
- * above_live_peak), and by hak_trim. realloc shrinking returns the
- * pages it cuts off at once when they are 1 MiB or more; fewer are cached like
- * freed pages. The number of mappings is the number of arenas
+ * above_live_peak), and by hak_trim. realloc shrinking a block by 1 MiB or
+ * more returns the pages it cuts off at once; by less, they are cached like
+ * freed pages. A block that realloc doubles gets room for its next doubling
+ * (its descriptor keeps what was asked). The number of mappings is the number of arenas
  * (at most HK_MAX_ARENAS) plus the huge blocks.
  *
  * Each thread parks the last block it freed (up to 4 MiB) in a slot of its
@@ -63,7 +64,10 @@ enum { RUN_NONE = 0, RUN_FREE = 1, RUN_USED = 2, RUN_CACHED = 3 /* used, parked 
 typedef struct hk_run {
   uint32_t npages;             /* first page: length of the run */
   uint32_t first;              /* last page: the run's first page (boundary tag) */
-  uint32_t ndirty;             /* free run: pages that may be committed */
+  union {
+    uint32_t ndirty;           /* free run: pages that may be committed */
+    uint32_t asked;            /* used run: the pages its last request asked for (the rest is room realloc gave it) */
+  };
   uint8_t state;               /* atomic: a thread cache changes it without the lock */
   uint8_t bin;
   uint16_t pad;
@@ -115,6 +119,11 @@ static struct {
 
 /* arena index + 1 by 1 GiB granule; written under the lock, never cleared */
 static uint8_t arena_at[ARENA_INDEX_SLOTS];
+/* The same granules' descriptor arrays, so that a block's descriptor is two
+ * dependent loads from its address (hk_large_usable, on every realloc of a
+ * large block, and a free's park): through arena_at it was three and a
+ * multiply. 1 MiB of address space, a page of it touched per arena. */
+static hk_run *runs_at[ARENA_INDEX_SLOTS];
 
 /* The most recently freed large pointers, so that a second free of one is
  * reported as a double free rather than taken for a foreign pointer. Only
@@ -431,6 +440,7 @@ static bool arena_new(void) {
   a->runs = (hk_run *)m;
   a->dirty = (uint64_t *)(m + (size_t)ARENA_PAGES * sizeof(hk_run));
   free_run_add(a, 0, ARENA_PAGES, 0, 0, NULL);
+  __atomic_store_n(&runs_at[(uintptr_t)base >> ARENA_SHIFT], a->runs, __ATOMIC_RELEASE);
   __atomic_store_n(&arena_at[(uintptr_t)base >> ARENA_SHIFT], (uint8_t)(L.narenas + 1), __ATOMIC_RELEASE);
   L.narenas++;
   return true;
@@ -442,6 +452,15 @@ static hk_arena *arena_of(uintptr_t p) {
   if (g >= ARENA_INDEX_SLOTS) return NULL;
   unsigned i = __atomic_load_n(&arena_at[g], __ATOMIC_ACQUIRE);
   return i ? &L.arenas[i - 1] : NULL;
+}
+
+/* The descriptor of the page at p, an arena's page-aligned address; NULL for
+ * any other address. */
+static hk_run *page_run_of(uintptr_t p) {
+  uintptr_t g = p >> ARENA_SHIFT;
+  if (g >= ARENA_INDEX_SLOTS || (p & (HK_PAGE_SIZE - 1))) return NULL;
+  hk_run *runs = __atomic_load_n(&runs_at[g], __ATOMIC_ACQUIRE);
+  return runs ? &runs[(p >> PAGE_SHIFT) & (ARENA_PAGES - 1)] : NULL;
 }
 
 /* The used run that starts at p, or NULL. */
@@ -572,11 +591,9 @@ static bool pages_may_stay_committed(void) { return g_hk.lru_ttl_ns != 0 && g_hk
 
 /* Parks p, an arena block being freed, in the slot; false when it cannot be. */
 static bool tl_park(void *p) {
-  uintptr_t a = (uintptr_t)p;
-  hk_arena *ar = arena_of(a);
-  if (!ar || (a & (HK_PAGE_SIZE - 1)) || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
+  hk_run *r = page_run_of((uintptr_t)p);
+  if (!r || atomic_load_explicit(&tl.block, memory_order_relaxed)) return false;
   if (!pages_may_stay_committed()) return false;
-  hk_run *r = run_at(ar, a);
   if (state_get(r) != RUN_USED || r->npages > TL_MAX_PAGES) return false;
   if (HK_UNLIKELY(!tl.registered) && !tl_register()) return false;
   state_set(r, RUN_CACHED);
@@ -594,7 +611,9 @@ static uint8_t *tl_take(uint32_t n) {
   uint8_t *p = atomic_exchange_explicit(&tl.block, NULL, memory_order_acquire);
   if (!p) return NULL; /* taken back by the lock holder meanwhile */
   hk_arena *a;
-  state_set(run_of(p, &a), RUN_USED);
+  hk_run *r = run_of(p, &a);
+  r->asked = n;
+  state_set(r, RUN_USED);
   TL_ADD(allocs, 1);
   TL_ADD(bytes, (int64_t)n << PAGE_SHIFT);
   return p;
@@ -735,7 +754,7 @@ static void *arena_alloc_locked(uint32_t n, size_t align, uint32_t *dirty_first,
   uint32_t s = page_of(a, r);
   uint32_t at = extra ? (uint32_t)((((uintptr_t)addr_of(a, s) + align - 1) & ~(uintptr_t)(align - 1)) - (uintptr_t)a->base) >> PAGE_SHIFT : s;
   uint32_t taken = carve(a, r, at, n);
-  run_set(a, at, n, RUN_USED);
+  run_set(a, at, n, RUN_USED)->asked = n;
   *dirty_first = *dirty_end = 0;
   if (taken) {
     *dirty_first = bits_next(a, at, at + n, true) - at;
@@ -798,6 +817,17 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
 void *hk_large_alloc(size_t size, size_t align, bool *known_zero) { return large_alloc(size, align, false, known_zero); }
 
 void *hk_large_calloc(size_t size) { return large_alloc(size, 0, true, NULL); }
+
+/* A block that doubles gets room for its next doubling here too, where
+ * realloc moves it into the tier (arena blocks only: a huge block grows by
+ * mremap). */
+void *hk_large_alloc_grown(size_t size, size_t old) {
+  if (!hk_grows_like_vector(size, old) || size > g_hk.large_max_block / 2) return hk_large_alloc(size, 0, NULL);
+  void *p = large_alloc(2 * size, 0, false, NULL);
+  hk_run *r = p ? page_run_of((uintptr_t)p) : NULL;
+  if (r) r->asked = pages_for(size);
+  return p;
+}
 
 bool hk_large_free(void *p) {
   if (tl_park(p)) {
@@ -881,33 +911,39 @@ static HK_NOINLINE size_t huge_usable_of(const void *p) {
 /* The arena case is a leaf (realloc asks it on every call for a large
  * block); huge blocks, under the lock, out of line. */
 size_t hk_large_usable(const void *p) {
-  hk_arena *a = arena_of((uintptr_t)p);
-  if (HK_UNLIKELY(!a)) return huge_usable_of(p);
-  if ((uintptr_t)p & (HK_PAGE_SIZE - 1)) return 0;
-  hk_run *r = run_at(a, (uintptr_t)p);
+  hk_run *r = page_run_of((uintptr_t)p);
+  if (HK_UNLIKELY(!r)) return arena_of((uintptr_t)p) ? 0 : huge_usable_of(p);
   return state_get(r) == RUN_USED ? (size_t)__atomic_load_n(&r->npages, __ATOMIC_RELAXED) << PAGE_SHIFT : 0;
 }
 
-/* Cuts smaller than this stay committed, as freed pages do (aged, bounded
- * by the large cache): a buffer that shrinks and grows again (a vector
- * halved, then refilled) would otherwise fault its pages in again each time.
- * Larger cuts go back to the OS at once. */
+/* A shrink that gives up fewer pages than this (of those its last request
+ * asked for) leaves the pages cut off committed, as freed pages are (aged,
+ * bounded by the large cache): a buffer that shrinks and grows again (a
+ * vector halved, then refilled) would otherwise fault its pages in again each
+ * time. Larger shrinks return them to the OS at once. */
 #define SHRINK_DECOMMIT_PAGES ((uint32_t)((1u << 20) >> PAGE_SHIFT))
 
-/* In place in an arena: shrinks (the pages cut off go back to the OS at once,
- * or to the cache when fewer than SHRINK_DECOMMIT_PAGES) or grows into the
- * free run that follows. */
+/* In place in an arena: grows within the block's room, shrinks (the pages cut
+ * off go back to the OS at once, or to the cache, SHRINK_DECOMMIT_PAGES) or
+ * grows into the free run that follows. */
 static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
-  uint32_t s = page_of(a, r), n = r->npages, want = pages_for(size);
-  if (want == n) return true;
+  uint32_t s = page_of(a, r), n = r->npages, want = pages_for(size), asked = r->asked;
+  if (want <= n && want >= asked) { /* grown within its room */
+    r->asked = want;
+    return true;
+  }
   if (want < n) {
+    /* Measured from what was asked: counting the room (never asked for,
+     * so never written) made a 1 MiB buffer with room for 2 MiB, shrunk by a
+     * little, decommit its written pages and fault them in again (realloc_walk:
+     * 6,950 page faults became 74,294). */
     uint32_t cut = n - want;
-    bool keep = cut < SHRINK_DECOMMIT_PAGES && pages_may_stay_committed();
+    bool keep = asked - want < SHRINK_DECOMMIT_PAGES && pages_may_stay_committed();
     if (!keep) {
       if (!hk_os_decommit(addr_of(a, s + want), (size_t)cut << PAGE_SHIFT)) return false;
       bits_fill(a, s + want, cut, false);
     }
-    run_set(a, s, want, RUN_USED);
+    run_set(a, s, want, RUN_USED)->asked = want;
     L.live_bytes -= (size_t)cut << PAGE_SHIFT;
     state_set(&a->runs[s + want], RUN_NONE);
     release_pages(a, s + want, cut, keep);
@@ -923,12 +959,15 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
    * size, not once a page; each time a lock, and a descriptor written on
    * every page it passed (realloc +64 B to 64 MiB: 16,384 growths and
    * 0.9 MiB of descriptors). Pages taken and never written cost no memory.
-   * Larger growths get what they ask for: given headroom too, random
+   * A block that doubles takes room for its next doubling too (where the
+   * run after it has it), so every other doubling is in place without the
+   * lock. Other growths get what they ask for: given headroom too, random
    * resizing (tests/adversarial/realloc_walk) faulted in twice the pages. */
-  uint32_t headroom = want >> HK_LARGE_HEADROOM_SHIFT, grown = want;
-  if (want - n < headroom && want + headroom <= n + next->npages) grown = want + headroom;
+  uint32_t headroom = want >> HK_LARGE_HEADROOM_SHIFT, grown = want, room = n + next->npages;
+  if (want - n < headroom && want + headroom <= room) grown = want + headroom;
+  else if (hk_grows_like_vector(want, n)) grown = 2 * want <= room ? 2 * want : room;
   carve(a, next, s + n, grown - n);
-  run_set(a, s, grown, RUN_USED);
+  run_set(a, s, grown, RUN_USED)->asked = want;
   live_add((uint64_t)(grown - n) << PAGE_SHIFT);
   if (above_live_peak()) decay_locked(now_ns(), false);
   return true;

@@ -100,6 +100,50 @@ static void realloc_growth_headroom(void)
   hak_free(q);
 }
 
+/* A buffer that doubles, as a vector's does, moves into the large tier
+ * from 4 KiB with room for its next doubling, and from there every other
+ * doubling is in place (dispatch.c, large.c). Contents survive each step. */
+static void realloc_doubling(void)
+{
+  size_t size = 64;
+  unsigned char *p = hak_malloc(size);
+  CHECK(p != NULL, "hak_malloc(64)");
+  if (!p) return;
+  unsigned char key;
+  fill_key(p, size, &key);
+  for (; size < 4096; size *= 2) {
+    unsigned char *q = hak_realloc(p, size * 2);
+    CHECK(q != NULL && verify_key(q, size, size, &key) == (size_t)-1, "realloc %zu -> %zu lost the contents", size,
+          size * 2);
+    if (!q) { hak_free(p); return; }
+    p = q;
+    fill_key(p, size * 2, &key);
+  }
+  CHECK(hak_usable_size(p) < 8192, "a 4 KiB buffer doubled from 64 B: usable %zu", hak_usable_size(p));
+  unsigned char *q = hak_realloc(p, 8192);
+  CHECK(q != NULL && hak_usable_size(q) == 16384 && ((uintptr_t)q & 4095) == 0,
+        "realloc 4K -> 8K: %p, usable %zu, want a large block of 16 KiB", (void *)q, q ? hak_usable_size(q) : 0);
+  if (!q) { hak_free(p); return; }
+  CHECK(verify_key(q, 4096, 4096, &key) == (size_t)-1, "realloc 4K -> 8K lost the contents");
+  p = q;
+  fill_key(p, 8192, &key);
+  q = hak_realloc(p, 16384);
+  CHECK(q == p && hak_usable_size(q) == 16384, "realloc 8K -> 16K within its room: %p -> %p, usable %zu", (void *)p,
+        (void *)q, q ? hak_usable_size(q) : 0);
+  if (q) p = q;
+  fill_key(p, 16384, &key);
+  q = hak_realloc(p, 32768);
+  CHECK(q != NULL && hak_usable_size(q) == 65536, "realloc 16K -> 32K: usable %zu, want 64 KiB",
+        q ? hak_usable_size(q) : 0);
+  if (q) p = q;
+  CHECK(verify_key(p, 16384, 16384, &key) == (size_t)-1, "realloc 16K -> 32K lost the contents");
+  /* shrunk below the vector's threshold, it goes back to a slab class */
+  q = hak_realloc(p, 1000);
+  CHECK(q != NULL && hak_usable_size(q) < 4096 && verify_key(q, 16384, 1000, &key) == (size_t)-1,
+        "realloc 32K -> 1000: usable %zu", q ? hak_usable_size(q) : 0);
+  hak_free(q ? q : p);
+}
+
 static void realloc_aligned(void)
 {
   static const size_t aligns[] = {64, 256, 4096, 65536, 1 << 20};
@@ -240,6 +284,7 @@ int main(void)
   check_timeout(300);
   realloc_tiers();
   realloc_growth_headroom();
+  realloc_doubling();
   realloc_aligned();
   realloc_corners();
   calloc_tests();
