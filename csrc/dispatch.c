@@ -52,8 +52,11 @@ int hk_block_state(const void *p) {
   return state == HAK_BLOCK_LIVE && HK_UNLIKELY(hk_lent_unguarded(p)) ? HAK_BLOCK_FOREIGN : state;
 }
 
-/* Frees p, known to be a live block (slab or large). */
+/* Frees p, known to be a live block (slab or large): the inline free first
+ * (realloc's moves went through the slow one, 58 instructions a free against
+ * 15; it declines in check and secure modes, and for large blocks). */
 void hk_free_live(void *p) {
+  if (hk_free_slab_block(p)) return;
   if (!hk_free_slab_block_slow(p)) hk_free_large_or_null(p);
 }
 

@@ -108,6 +108,7 @@ static struct {
   hk_run *oldest, *newest;     /* age list of free runs with dirty pages */
   size_t cached_runs, cached_pages;
   uint64_t allocs, frees, live_bytes;
+  uint64_t slot_allocs;         /* allocations served by exited threads' slots (in allocs too) */
   uint64_t live_peak;           /* the most live_bytes ever were (live_add) */
   /* huge blocks */
   uintptr_t *slots;
@@ -512,9 +513,11 @@ static hk_run *release_pages(hk_arena *a, uint32_t first, uint32_t n, bool dirty
  * Each thread parks the last arena block it freed (up to TL_MAX_PAGES) in its
  * own slot, with no lock: the run is marked RUN_CACHED, so it reads as free to
  * every check (hak_owns, double free) and as used to the page heap. A request
- * for the same number of pages takes it back with one atomic exchange. So a
- * program that frees a buffer and asks for one of the same size again (a
- * request loop, the FFI pair) never takes the lock. The slot is an atomic
+ * for the same number of pages takes it back with one atomic exchange, and so
+ * does a buffer realloc moves into the tier doubling, if the block is at most
+ * TL_ROOM_MAX_PAGES (hk_large_alloc_grown). So a program that frees a buffer
+ * and asks for one of the same size again (a request loop, the FFI pair), or
+ * grows the next one the same way, never takes the lock. The slot is an atomic
  * pointer that the owner and the lock holder both may empty by exchange, so
  * the block goes to exactly one of them: the decay pass takes back blocks
  * parked for a TTL, hak_trim takes back all of them, and a thread that exits
@@ -561,6 +564,7 @@ static void tl_thread_exit(void *arg) {
   hk_lock(&L.lock, HK_LOCK_LARGE);
   tl_reclaim_locked(t);
   L.allocs += atomic_load(&t->allocs);
+  L.slot_allocs += atomic_load(&t->allocs);
   L.frees += atomic_load(&t->frees);
   live_add((uint64_t)atomic_load(&t->bytes));
   if (t->prev) t->prev->next = t->next; else L.threads = t->next;
@@ -605,14 +609,16 @@ static bool tl_park(void *p) {
   return true;
 }
 
-/* The parked block if it has n pages, taken back; NULL otherwise. */
-static uint8_t *tl_take(uint32_t n) {
-  if (tl.npages != n || !atomic_load_explicit(&tl.block, memory_order_relaxed)) return NULL;
+/* The parked block if it has from least to most pages, taken back for a
+ * request of least pages (the rest is its room); NULL otherwise. */
+static uint8_t *tl_take(uint32_t least, uint32_t most) {
+  uint32_t n = tl.npages;
+  if (n < least || n > most || !atomic_load_explicit(&tl.block, memory_order_relaxed)) return NULL;
   uint8_t *p = atomic_exchange_explicit(&tl.block, NULL, memory_order_acquire);
   if (!p) return NULL; /* taken back by the lock holder meanwhile */
   hk_arena *a;
   hk_run *r = run_of(p, &a);
-  r->asked = n;
+  r->asked = least;
   state_set(r, RUN_USED);
   TL_ADD(allocs, 1);
   TL_ADD(bytes, (int64_t)n << PAGE_SHIFT);
@@ -776,7 +782,7 @@ static void *large_alloc(size_t size, size_t align, bool zero, bool *known_zero)
   uint8_t *p = NULL;
   uint32_t d0 = 0, d1 = 0;
   bool in_arena = size <= g_hk.large_max_block && align <= ARENA_BYTES / 2;
-  if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size))) != NULL) {
+  if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size), pages_for(size))) != NULL) {
     if (zero) clear_bytes(p, size);
     if (known_zero) *known_zero = zero;
     return p;
@@ -818,12 +824,23 @@ void *hk_large_alloc(size_t size, size_t align, bool *known_zero) { return large
 
 void *hk_large_calloc(size_t size) { return large_alloc(size, 0, true, NULL); }
 
+/* A parked block up to this size is taken whole by a buffer that moves into
+ * the tier doubling: the rest is its room, to grow into without the lock. A
+ * thread that builds a buffer, frees it and builds the next (a request loop:
+ * each response grown by doubling) then takes no lock at all; two threads
+ * doing so to 64 KiB ran slower than one, every growth and every parked
+ * block's return to the page heap meeting at the tier's lock. The room is
+ * pages committed already; bounded, as the slot holds one block. */
+#define TL_ROOM_MAX_PAGES ((uint32_t)((1u << 20) >> PAGE_SHIFT))
+
 /* A block that doubles gets room for its next doubling here too, where
  * realloc moves it into the tier (arena blocks only: a huge block grows by
- * mremap). */
+ * mremap), or more: the parked block. */
 void *hk_large_alloc_grown(size_t size, size_t old) {
   if (!hk_grows_like_vector(size, old) || size > g_hk.large_max_block / 2) return hk_large_alloc(size, 0, NULL);
-  void *p = large_alloc(2 * size, 0, false, NULL);
+  void *p = tl_take(pages_for(size), TL_ROOM_MAX_PAGES);
+  if (p) return p;
+  p = large_alloc(2 * size, 0, false, NULL);
   hk_run *r = p ? page_run_of((uintptr_t)p) : NULL;
   if (r) r->asked = pages_for(size);
   return p;
@@ -1005,6 +1022,16 @@ static void *huge_resize(void *p, size_t size) {
  * block that stays huge. NULL when it has to move (the caller allocates,
  * copies and frees). */
 void *hk_large_realloc(void *p, size_t size) {
+  /* Grown within its room: the block's own descriptor, which only a call on
+   * the block writes while it is used, so no lock (as hk_large_usable). */
+  hk_run *own = page_run_of((uintptr_t)p);
+  if (own && state_get(own) == RUN_USED) {
+    uint32_t want = pages_for(size);
+    if (want <= own->npages && want >= own->asked) {
+      own->asked = want;
+      return p;
+    }
+  }
   hk_lock(&L.lock, HK_LOCK_LARGE);
   hk_arena *a;
   hk_run *r = used_run_at(p, &a);
@@ -1057,16 +1084,19 @@ bool hk_large_decay(void) {
   return left;
 }
 
-void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes) {
+void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes, uint64_t *slot_allocs) {
   hk_mutex_lock(&L.lock);
   *allocs = L.allocs;
   *frees = L.frees;
   *bytes = L.live_bytes;
+  uint64_t slot = 0;
   for (hk_large_tl *t = L.threads; t; t = t->next) {
-    *allocs += atomic_load_explicit(&t->allocs, memory_order_relaxed);
+    slot += atomic_load_explicit(&t->allocs, memory_order_relaxed);
     *frees += atomic_load_explicit(&t->frees, memory_order_relaxed);
     *bytes += (uint64_t)atomic_load_explicit(&t->bytes, memory_order_relaxed);
   }
+  *allocs += slot;
+  if (slot_allocs) *slot_allocs = L.slot_allocs + slot;
   hk_mutex_unlock(&L.lock);
 }
 

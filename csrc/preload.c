@@ -188,7 +188,7 @@ EXPORT struct mallinfo2 mallinfo2(void) {
   uint64_t large_live = st.large_allocs - st.large_frees;
   uint64_t large_bytes = 0, small_bytes;
   uint64_t a, f;
-  hk_large_counts(&a, &f, &large_bytes);
+  hk_large_counts(&a, &f, &large_bytes, NULL);
   small_bytes = st.bytes_in_use > large_bytes ? st.bytes_in_use - large_bytes : 0;
   uint64_t cached = st.superslabs_cached * st.superslab_bytes + st.large_cached_bytes;
   mi.arena = st.superslabs_live * st.superslab_bytes;

@@ -67,8 +67,9 @@ int hak_stats(hak_stats_t *o) {
     live[c] -= unowned;
     o->bytes_in_use += live[c] * hk_class_size[c];
   }
-  uint64_t large_bytes;
-  hk_large_counts(&o->large_allocs, &o->large_frees, &large_bytes);
+  uint64_t large_bytes, slot_allocs;
+  hk_large_counts(&o->large_allocs, &o->large_frees, &large_bytes, &slot_allocs);
+  o->large_cache_hits += slot_allocs; /* a parked block's pages are committed */
   o->bytes_in_use += large_bytes;
   o->allocs = o->small_allocs + o->large_allocs;
   o->frees = o->small_frees + o->large_frees;

@@ -105,6 +105,7 @@ static void realloc_growth_headroom(void)
  * doubling is in place (dispatch.c, large.c). Contents survive each step. */
 static void realloc_doubling(void)
 {
+  hak_trim(); /* no parked large block: the room below is the doubling's own */
   size_t size = 64;
   unsigned char *p = hak_malloc(size);
   CHECK(p != NULL, "hak_malloc(64)");
@@ -142,6 +143,38 @@ static void realloc_doubling(void)
   CHECK(q != NULL && hak_usable_size(q) < 4096 && verify_key(q, 16384, 1000, &key) == (size_t)-1,
         "realloc 32K -> 1000: usable %zu", q ? hak_usable_size(q) : 0);
   hak_free(q ? q : p);
+
+  /* A freed large block parked in the thread's slot is taken whole by the
+   * next buffer that doubles into the tier, which then grows within it
+   * without the tier's lock, to the end of its pages. */
+  unsigned char *big = hak_malloc(200000);
+  CHECK(big != NULL, "hak_malloc(200000)");
+  if (!big) return;
+  size_t big_usable = hak_usable_size(big);
+  hak_free(big);
+  p = hak_malloc(4096);
+  CHECK(p != NULL, "hak_malloc(4096)");
+  if (!p) return;
+  fill_key(p, 4096, &key);
+  hak_stats_t s0 = stats_now();
+  q = hak_realloc(p, 8192);
+  CHECK(q == big && hak_usable_size(q) == big_usable, "realloc 4K -> 8K took %p (usable %zu), want the parked %p (%zu)",
+        (void *)q, q ? hak_usable_size(q) : 0, (void *)big, big_usable);
+  if (!q) { hak_free(p); return; }
+  p = q;
+  CHECK(verify_key(p, 4096, 4096, &key) == (size_t)-1, "realloc into the parked block lost the contents");
+  for (size = 16384; size <= big_usable; size *= 2) {
+    q = hak_realloc(p, size);
+    CHECK(q == p, "realloc to %zu within the parked block's pages moved it", size);
+    if (q) p = q;
+  }
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.locks_large == s0.locks_large, "%llu locks of the large tier growing within the parked block",
+        (unsigned long long)(s1.locks_large - s0.locks_large));
+  CHECK(s1.large_cache_hits == s0.large_cache_hits + 1, "large_cache_hits %llu -> %llu: the parked block reused",
+        (unsigned long long)s0.large_cache_hits, (unsigned long long)s1.large_cache_hits);
+  CHECK(verify_key(p, 4096, 4096, &key) == (size_t)-1, "growth within the parked block lost the contents");
+  hak_free(p);
 }
 
 static void realloc_aligned(void)
