@@ -163,6 +163,30 @@ static void shrink_then_grow(void *arg) {
   hak_free(r);
 }
 
+/* A doubling block's room is taken only where the pages after it are clean:
+ * pages freed and still committed stay for the blocks that reuse them. */
+static void room_only_over_clean_pages(void *arg) {
+  (void)arg;
+  hak_trim(); /* nothing parked, no committed pages cached */
+  char *p = hak_malloc(120 * KiB);
+  char *q = hak_malloc(5 * MiB); /* above what a thread parks: freed into the page heap */
+  CHECK(p != NULL && q == p + 120 * KiB, "a block after another in a fresh arena: %p then %p", (void *)p, (void *)q);
+  if (!p || q != p + 120 * KiB) return;
+  memset(q, 1, 5 * MiB);
+  hak_free(q); /* its pages stay committed, free, after p */
+  char *r = hak_realloc(p, 240 * KiB);
+  CHECK(r == p && hak_usable_size(r) == 240 * KiB,
+        "doubling to 240K before committed free pages: %p -> %p, usable %zu (want 240K: no room over them)", (void *)p,
+        (void *)r, hak_usable_size(r));
+  hak_free(r ? r : p);
+  hak_trim(); /* decommitted: now the same doubling gets its room */
+  p = hak_malloc(120 * KiB);
+  r = hak_realloc(p, 240 * KiB);
+  CHECK(r == p && hak_usable_size(r) == 480 * KiB, "doubling to 240K before clean free pages: usable %zu, want 480K",
+        hak_usable_size(r));
+  hak_free(r ? r : p);
+}
+
 /* A doubling buffer, twice: the second time every page is already committed.
  * arg: its final size in MiB; 1 MiB fits the thread's slot, where the first
  * buffer is parked when the second one starts small (and must give its pages
@@ -537,6 +561,7 @@ static void ttl_after_fork(void *arg) {
 
 int main(void) {
   check_in_child("grow in place", grow_in_place, NULL);
+  check_in_child("room only over clean pages", room_only_over_clean_pages, NULL);
   check_in_child("shrink an arena block", shrink_gives_back, (void *)(16 * MiB));
   check_in_child("shrink a huge block", shrink_gives_back, (void *)(256 * MiB));
   check_in_child("shrink then grow back", shrink_then_grow, NULL);
