@@ -23,8 +23,8 @@
  * above_live_peak), and by hak_trim. realloc shrinking a block by 1 MiB or
  * more returns the pages it cuts off at once; by less, they are cached like
  * freed pages. A block that realloc doubles gets room for its next doubling
- * (its descriptor keeps what was asked). The number of mappings is the number of arenas
- * (at most HK_MAX_ARENAS) plus the huge blocks.
+ * (its descriptor keeps what was asked). The number of mappings is the
+ * number of arenas (at most HK_MAX_ARENAS) plus the huge blocks.
  *
  * Each thread parks the last block it freed (up to 4 MiB) in a slot of its
  * own, without the lock, for its next request of the same size (see "the
@@ -987,11 +987,14 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
    * run after it has those pages clean, so every other doubling is in place
    * without the lock. (Room over committed pages kept them from the blocks
    * that would have reused them, which faulted in fresh ones instead:
-   * realloc_walk's peak RSS 24.8 -> 27.6 MB.) Other growths get what they ask for: given headroom too, random
-   * resizing (tests/adversarial/realloc_walk) faulted in twice the pages. */
+   * realloc_walk's peak RSS 24.8 -> 27.6 MB.) Other growths get what they
+   * ask for: given headroom too, random resizing
+   * (tests/adversarial/realloc_walk) faulted in twice the pages. */
   uint32_t headroom = want >> HK_LARGE_HEADROOM_SHIFT, grown = want, room = n + next->npages;
   if (want - n < headroom && want + headroom <= room) grown = want + headroom;
-  else if (hk_grows_like_vector(want, n) && 2 * want <= room && pages_clean(a, next, s + want, want)) grown = 2 * want;
+  else if (hk_grows_like_vector(want, n) && 2 * want <= room && ((size_t)2 * want << PAGE_SHIFT) <= g_hk.large_max_block &&
+           pages_clean(a, next, s + want, want))
+    grown = 2 * want;
   carve(a, next, s + n, grown - n);
   run_set(a, s, grown, RUN_USED)->asked = want;
   live_add((uint64_t)(grown - n) << PAGE_SHIFT);
@@ -1034,7 +1037,7 @@ void *hk_large_realloc(void *p, size_t size) {
   /* Grown within its room: the block's own descriptor, which only a call on
    * the block writes while it is used, so no lock (as hk_large_usable). */
   hk_run *own = page_run_of((uintptr_t)p);
-  if (own && state_get(own) == RUN_USED) {
+  if (own && state_get(own) == RUN_USED && size <= g_hk.large_max_block) {
     uint32_t want = pages_for(size);
     if (want <= own->npages && want >= own->asked) {
       own->asked = want;
