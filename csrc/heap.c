@@ -304,7 +304,7 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
 #define TC_GROWTH_BUDGET ((uint64_t)4 << 20)
 
 /* blocks of class c this heap handed out, from its slabs or its cache */
-static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + hk_tc_pops(h, c); }
+static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + h->tc_pops[c]; }
 
 static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
   uint32_t n = bytes / hk_class_size[c];

@@ -307,7 +307,6 @@ typedef struct hk_heap {
 /* blocks in class c's cache, and the room left below its bound */
 static inline uint32_t hk_tc_held(const hk_heap *h, unsigned c) { return (uint32_t)(h->tc[c] - h->tc_floor[c]); }
 static inline uint32_t hk_tc_room(const hk_heap *h, unsigned c) { return (uint32_t)(h->tc_end[c] - h->tc[c]); }
-static inline uint64_t hk_tc_pops(const hk_heap *h, unsigned c) { return h->tc_pops[c]; }
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
 extern HK_INTERNAL hk_heap hk_empty_heap;

@@ -889,9 +889,8 @@ bool hk_large_recently_freed(const void *p) {
   bool found = false;
   hk_mutex_lock(&L.lock);
   for (unsigned i = 0; i < RECENT && !found; i++) found = p && recent[i] == (uintptr_t)p;
-  hk_arena *a = arena_of((uintptr_t)p);
-  if (!found && a && ((uintptr_t)p & (HK_PAGE_SIZE - 1)) == 0)
-    found = state_get(run_at(a, (uintptr_t)p)) == RUN_CACHED;
+  hk_run *r = found ? NULL : page_run_of((uintptr_t)p);
+  if (r) found = state_get(r) == RUN_CACHED;
   hk_mutex_unlock(&L.lock);
   return found;
 }
@@ -947,15 +946,22 @@ size_t hk_large_usable(const void *p) {
  * time. Larger shrinks return them to the OS at once. */
 #define SHRINK_DECOMMIT_PAGES ((uint32_t)((1u << 20) >> PAGE_SHIFT))
 
+/* Whether used run r, resized to want pages, stays within its room (at most
+ * its pages, at least what was last asked); if so, want is recorded. Only a
+ * call on the block writes its descriptor while it is used, so the owner
+ * needs no lock for this. */
+static bool grown_within_room(hk_run *r, uint32_t want) {
+  if (want > r->npages || want < r->asked) return false;
+  r->asked = want;
+  return true;
+}
+
 /* In place in an arena: grows within the block's room, shrinks (the pages cut
  * off go back to the OS at once, or to the cache, SHRINK_DECOMMIT_PAGES) or
  * grows into the free run that follows. */
 static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
   uint32_t s = page_of(a, r), n = r->npages, want = pages_for(size), asked = r->asked;
-  if (want <= n && want >= asked) { /* grown within its room */
-    r->asked = want;
-    return true;
-  }
+  if (grown_within_room(r, want)) return true;
   if (want < n) {
     /* Measured from what was asked: counting the room (never asked for,
      * so never written) made a 1 MiB buffer with room for 2 MiB, shrunk by a
@@ -1034,16 +1040,9 @@ static void *huge_resize(void *p, size_t size) {
  * block that stays huge. NULL when it has to move (the caller allocates,
  * copies and frees). */
 void *hk_large_realloc(void *p, size_t size) {
-  /* Grown within its room: the block's own descriptor, which only a call on
-   * the block writes while it is used, so no lock (as hk_large_usable). */
   hk_run *own = page_run_of((uintptr_t)p);
-  if (own && state_get(own) == RUN_USED && size <= g_hk.large_max_block) {
-    uint32_t want = pages_for(size);
-    if (want <= own->npages && want >= own->asked) {
-      own->asked = want;
-      return p;
-    }
-  }
+  if (own && state_get(own) == RUN_USED && size <= g_hk.large_max_block && grown_within_room(own, pages_for(size)))
+    return p; /* no lock */
   hk_lock(&L.lock, HK_LOCK_LARGE);
   hk_arena *a;
   hk_run *r = used_run_at(p, &a);
