@@ -20,7 +20,8 @@ hk_block *const hk_tc_none[1] = {NULL};
 hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
                          .tc = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_end = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
-                         .tc_floor = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none}};
+                         .tc_floor = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
+                         .class_of_small = {HK_CLASS_RANGES_TO_1024}};
 __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 
 static _Atomic int init_done;

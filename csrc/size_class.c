@@ -9,7 +9,8 @@
  * table by (size + 15) / 16 cost malloc an add and a shift (callgrind: 17 -> 15
  * instructions a call). It must be valid before any initialisation runs (the
  * dynamic loader may call malloc first), so it is static data, one range per
- * class; hk_size_classes_verify() checks the ends of every range at init. */
+ * class; hk_size_classes_verify() checks the ends of every range at init.
+ * Its start, to 1 KiB, is also in every heap (internal.h, class_of_small). */
 #include "internal.h"
 
 const uint32_t hk_class_size[HK_NCLASSES] = {
@@ -22,11 +23,7 @@ const uint32_t hk_class_size[HK_NCLASSES] = {
 };
 
 const uint8_t hk_class_of_size[HK_SLAB_MAX + 1] = {
-  [0 ... 16] = 0, [17 ... 32] = 1, [33 ... 48] = 2, [49 ... 64] = 3,
-  [65 ... 80] = 4, [81 ... 96] = 5, [97 ... 112] = 6, [113 ... 128] = 7,
-  [129 ... 160] = 8, [161 ... 192] = 9, [193 ... 224] = 10, [225 ... 256] = 11,
-  [257 ... 320] = 12, [321 ... 384] = 13, [385 ... 448] = 14, [449 ... 512] = 15,
-  [513 ... 640] = 16, [641 ... 768] = 17, [769 ... 896] = 18, [897 ... 1024] = 19,
+  HK_CLASS_RANGES_TO_1024,
   [1025 ... 1280] = 20, [1281 ... 1536] = 21, [1537 ... 1792] = 22, [1793 ... 2048] = 23,
   [2049 ... 2560] = 24, [2561 ... 3072] = 25, [3073 ... 3584] = 26, [3585 ... 4096] = 27,
   [4097 ... 5120] = 28, [5121 ... 6144] = 29, [6145 ... 7168] = 30, [7169 ... 8192] = 31,

@@ -9,8 +9,13 @@
  * 4. every size 1..65536 gets the smallest size class that holds it: usable
  *    sizes cover the request, never fall as the size grows, and a size that
  *    fits the block one byte less got gets the same class (the class table is
- *    indexed by size, one range per class).
+ *    indexed by size, one range per class);
+ * 5. the same in another thread, and each size to 1 KiB as the first
+ *    allocation of a new thread: every heap, and the heap of a thread without
+ *    one, holds its own copy of the classes to 1 KiB (hk_heap's
+ *    class_of_small), which must agree with the table.
  */
+#include <pthread.h>
 #include "check.h"
 
 /* Allocates size bytes, fills them, also writes the slack up to the usable
@@ -168,6 +173,38 @@ static void smallest_class_fits(void)
   }
 }
 
+static void *smallest_class_fits_in_thread(void *arg)
+{
+  smallest_class_fits();
+  return arg;
+}
+
+/* A thread's first allocation (its class from the heap of threads without
+ * one) has the usable size the calling thread gets for that size. */
+static void *first_allocation(void *arg)
+{
+  size_t n = *(size_t *)arg;
+  void *p = hak_malloc(n);
+  *(size_t *)arg = p ? hak_usable_size(p) : 0;
+  hak_free(p);
+  return NULL;
+}
+
+static void class_copies_agree(void)
+{
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, smallest_class_fits_in_thread, NULL) == 0, "pthread_create");
+  pthread_join(t, NULL);
+  for (size_t n = 0; n <= 1040; n += n < 16 ? 1 : 7) {
+    void *p = hak_malloc(n);
+    size_t want = hak_usable_size(p), got = n;
+    hak_free(p);
+    CHECK(pthread_create(&t, NULL, first_allocation, &got) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    CHECK(got == want, "a new thread's first hak_malloc(%zu): usable size %zu, not %zu", n, got, want);
+  }
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -176,5 +213,6 @@ int main(void)
   live_sets();
   same_size_sets();
   smallest_class_fits();
+  class_copies_agree();
   return check_finish();
 }
