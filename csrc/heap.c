@@ -826,7 +826,8 @@ static hk_heap *heap_new(bool thread_cache) {
   hk_heap *h = hk_meta_alloc(sizeof *h);
   if (!h) return NULL;
   for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
-  memcpy(h->class_of_small, hk_class_of_size, sizeof h->class_of_small);
+  memcpy(h->class_of_small, hk_class_small, sizeof h->class_of_small);
+  memcpy(h->class_of_mid, hk_class_mid, sizeof h->class_of_mid);
   tc_make_slots(h, thread_cache);
   tc_set_limits(h);
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);

@@ -21,7 +21,8 @@ hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
                          .tc = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_end = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_floor = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
-                         .class_of_small = {HK_CLASS_RANGES_TO_1024}};
+                         .class_of_small = {HK_CLASS_SMALL_RANGES},
+                         .class_of_mid = {HK_CLASS_MID_RANGES}};
 __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 
 static _Atomic int init_done;

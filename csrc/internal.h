@@ -94,25 +94,40 @@ static inline bool hk_grows_like_vector(size_t want, size_t old) { return want >
 #define HK_NCLASSES 44
 #define HK_SLAB_MAX 65536u
 #define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
-extern HK_INTERNAL const uint8_t hk_class_of_size[HK_SLAB_MAX + 1];
 extern HK_INTERNAL const uint32_t hk_class_size[HK_NCLASSES];
 extern HK_INTERNAL uint8_t hk_class_span[HK_NCLASSES]; /* 64 KiB units per slab */
 HK_INTERNAL void hk_size_classes_init(unsigned nslabs);
 
+/* The class of a size, from two tables: by the size itself up to 1 KiB
+ * (16-byte classes there), by the size in 256-byte steps above (where every
+ * class's bound is a multiple of 256). One table by the size up to 64 KiB
+ * needed no shift, but was 64 KiB of the library, all of it resident in every
+ * process (the kernel maps a read page's neighbours with it). Every heap
+ * holds a copy of both (hk_heap: class_of_small, class_of_mid); that of
+ * hk_empty_heap must be valid before any initialisation runs, so they are
+ * static data, written once here as designated ranges. */
+#define HK_CLASS_SMALL_MAX 1024u
+#define HK_CLASS_MID_INDEX(size) (((size) + 255) >> 8)
+#define HK_CLASS_MID_ENTRIES (HK_CLASS_MID_INDEX(HK_SLAB_MAX) + 1)
+extern HK_INTERNAL const uint8_t hk_class_small[HK_CLASS_SMALL_MAX + 1];
+extern HK_INTERNAL const uint8_t hk_class_mid[HK_CLASS_MID_ENTRIES];
 static inline unsigned hk_class_of(size_t size) {
-  return hk_class_of_size[size];
+  return size <= HK_CLASS_SMALL_MAX ? hk_class_small[size] : hk_class_mid[HK_CLASS_MID_INDEX(size)];
 }
-/* The classes of sizes up to HK_HEAP_CLASSES_MAX, as designated ranges: the
- * start of hk_class_of_size, and the copy every heap holds (hk_heap,
- * class_of_small), hk_empty_heap's among them, which must be valid before
- * any initialisation runs. */
-#define HK_HEAP_CLASSES_MAX 1024u
-#define HK_CLASS_RANGES_TO_1024                                                      \
+#define HK_CLASS_SMALL_RANGES                                                         \
   [0 ... 16] = 0, [17 ... 32] = 1, [33 ... 48] = 2, [49 ... 64] = 3,                 \
   [65 ... 80] = 4, [81 ... 96] = 5, [97 ... 112] = 6, [113 ... 128] = 7,             \
   [129 ... 160] = 8, [161 ... 192] = 9, [193 ... 224] = 10, [225 ... 256] = 11,      \
   [257 ... 320] = 12, [321 ... 384] = 13, [385 ... 448] = 14, [449 ... 512] = 15,    \
   [513 ... 640] = 16, [641 ... 768] = 17, [769 ... 896] = 18, [897 ... 1024] = 19
+/* entry i: sizes 256 * (i - 1) + 1 to 256 * i, from 1025 bytes on (i >= 5) */
+#define HK_CLASS_MID_RANGES                                                           \
+  [5] = 20, [6] = 21, [7] = 22, [8] = 23,                                             \
+  [9 ... 10] = 24, [11 ... 12] = 25, [13 ... 14] = 26, [15 ... 16] = 27,             \
+  [17 ... 20] = 28, [21 ... 24] = 29, [25 ... 28] = 30, [29 ... 32] = 31,            \
+  [33 ... 40] = 32, [41 ... 48] = 33, [49 ... 56] = 34, [57 ... 64] = 35,            \
+  [65 ... 80] = 36, [81 ... 96] = 37, [97 ... 112] = 38, [113 ... 128] = 39,         \
+  [129 ... 160] = 40, [161 ... 192] = 41, [193 ... 224] = 42, [225 ... 256] = 43
 
 /* ---- blocks, slabs, SuperSlabs -------------------------------------------- */
 typedef struct hk_block { struct hk_block *next; } hk_block;
@@ -313,15 +328,15 @@ typedef struct hk_heap {
    * cache; per class the floor of its starting room and of its whole room */
   hk_block **tc_slots;
   hk_block **tc_start_floor[HK_NCLASSES], **tc_whole_floor[HK_NCLASSES];
-  /* The classes of the sizes most allocations ask for (a copy of the start of
-   * hk_class_of_size): malloc reads a size's class at an offset from the heap
-   * pointer it loads anyway, an instruction less than from the table's own
-   * address, which position-independent code must load first (a lea). Larger
-   * sizes read the table, after a second compare (hk_alloc). A 64 KiB table
-   * after every heap, shared through mirrored mappings, saved that for every
-   * size but counted 64 KiB more resident memory per thread (the kernel maps
-   * a shared table's neighbouring pages at the first read). */
-  uint8_t class_of_small[HK_HEAP_CLASSES_MAX + 1];
+  /* Copies of the class tables (hk_class_of): malloc reads a size's class
+   * at an offset from the heap pointer it loads anyway, an instruction less
+   * than from a table's own address, which position-independent code must
+   * load first (a lea). A 64 KiB table after every heap, shared through
+   * mirrored mappings, saved the shift for sizes above 1 KiB too, but
+   * counted 64 KiB more resident memory per thread (the kernel maps a shared
+   * table's neighbouring pages at the first read). */
+  uint8_t class_of_small[HK_CLASS_SMALL_MAX + 1];
+  uint8_t class_of_mid[HK_CLASS_MID_ENTRIES];
 } hk_heap;
 
 /* blocks in class c's cache, and the room left below its bound */
@@ -703,8 +718,8 @@ HK_INTERNAL void *hk_alloc_aligned(size_t align, size_t size);
 static inline void *hk_alloc(size_t size) {
   hk_heap *h = hk_tl_heap;
   unsigned c;
-  if (HK_LIKELY(size <= HK_HEAP_CLASSES_MAX)) c = h->class_of_small[size];
-  else if (HK_LIKELY(size <= HK_SLAB_MAX)) c = hk_class_of(size);
+  if (HK_LIKELY(size <= HK_CLASS_SMALL_MAX)) c = h->class_of_small[size];
+  else if (HK_LIKELY(size <= HK_SLAB_MAX)) c = h->class_of_mid[HK_CLASS_MID_INDEX(size)];
   else return hk_alloc_slow(size);
   return hk_heap_alloc(h, c);
 }

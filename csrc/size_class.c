@@ -4,13 +4,9 @@
  * classes up to 8 KiB take one 64 KiB unit per slab; above, slabs span
  * several units so that each holds about eight blocks.
  *
- * The lookup table is indexed by the size itself: 64 KiB of read-only data,
- * of which a program touches the pages of the sizes it asks for, where a
- * table by (size + 15) / 16 cost malloc an add and a shift (callgrind: 17 -> 15
- * instructions a call). It must be valid before any initialisation runs (the
- * dynamic loader may call malloc first), so it is static data, one range per
- * class; hk_size_classes_verify() checks the ends of every range at init.
- * Its start, to 1 KiB, is also in every heap (internal.h, class_of_small). */
+ * The lookup tables (internal.h, hk_class_of) are written as designated
+ * ranges, one per class; hk_size_classes_verify() checks the ends of every
+ * range at init. Every heap holds copies of them (heap.c, heap_new). */
 #include "internal.h"
 
 const uint32_t hk_class_size[HK_NCLASSES] = {
@@ -22,15 +18,8 @@ const uint32_t hk_class_size[HK_NCLASSES] = {
   40960, 49152, 57344, 65536,
 };
 
-const uint8_t hk_class_of_size[HK_SLAB_MAX + 1] = {
-  HK_CLASS_RANGES_TO_1024,
-  [1025 ... 1280] = 20, [1281 ... 1536] = 21, [1537 ... 1792] = 22, [1793 ... 2048] = 23,
-  [2049 ... 2560] = 24, [2561 ... 3072] = 25, [3073 ... 3584] = 26, [3585 ... 4096] = 27,
-  [4097 ... 5120] = 28, [5121 ... 6144] = 29, [6145 ... 7168] = 30, [7169 ... 8192] = 31,
-  [8193 ... 10240] = 32, [10241 ... 12288] = 33, [12289 ... 14336] = 34, [14337 ... 16384] = 35,
-  [16385 ... 20480] = 36, [20481 ... 24576] = 37, [24577 ... 28672] = 38, [28673 ... 32768] = 39,
-  [32769 ... 40960] = 40, [40961 ... 49152] = 41, [49153 ... 57344] = 42, [57345 ... 65536] = 43,
-};
+const uint8_t hk_class_small[HK_CLASS_SMALL_MAX + 1] = {HK_CLASS_SMALL_RANGES};
+const uint8_t hk_class_mid[HK_CLASS_MID_ENTRIES] = {HK_CLASS_MID_RANGES};
 
 uint8_t hk_class_span[HK_NCLASSES];
 
@@ -48,10 +37,10 @@ void hk_size_classes_init(unsigned nslabs) {
  * one per class, a range ending short or starting late shows at an end
  * (test_roundtrip checks every size). */
 bool hk_size_classes_verify(void) {
-  if (hk_class_of_size[0] != 0) return false;
+  if (hk_class_of(0) != 0) return false;
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     size_t first = c ? hk_class_size[c - 1] + 1 : 1, last = hk_class_size[c];
-    if (hk_class_of_size[first] != c || hk_class_of_size[last] != c) return false;
+    if (hk_class_of(first) != c || hk_class_of(last) != c) return false;
   }
   return true;
 }
