@@ -821,10 +821,23 @@ static void heap_thread_exit(void *arg) {
   HK_COUNT(heaps_abandoned, 1);
 }
 
+/* Where in its page a heap starts. Every slab's first block is at the start
+ * of a page (slabs are 64 KiB aligned), and the first blocks of each class
+ * are the ones a small program reuses all the time; a heap at a page's start
+ * put the stores to its thread cache's tops (h->tc[c]) at the same page
+ * offsets. A load or prefetch after a store to an address 4 KiB apart waits
+ * for it (4K aliasing): freeing and reallocating one 16-byte block (tiny_hot)
+ * ran 7% slower with the free's prefetch (297 against 318-321 M pairs/s at
+ * page offsets 0x400, 0x800 and 0xc40). At 0x800 the heap's stores of every
+ * free and allocation (tc, tc_pops, remote_frees) miss the page's first
+ * 1.8 KiB. */
+#define HK_HEAP_PAGE_OFFSET 0x800u
+
 /* A new heap, on the list of all heaps (for statistics). */
 static hk_heap *heap_new(bool thread_cache) {
-  hk_heap *h = hk_meta_alloc(sizeof *h);
-  if (!h) return NULL;
+  uint8_t *mem = hk_meta_alloc(sizeof(hk_heap) + HK_PAGE_SIZE);
+  if (!mem) return NULL;
+  hk_heap *h = (hk_heap *)(mem + ((HK_HEAP_PAGE_OFFSET - (uintptr_t)mem) & (HK_PAGE_SIZE - 1)));
   for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
   memcpy(h->class_of_small, hk_class_small, sizeof h->class_of_small);
   memcpy(h->class_of_mid, hk_class_mid, sizeof h->class_of_mid);
