@@ -10,10 +10,10 @@
  *    sizes cover the request, never fall as the size grows, and a size that
  *    fits the block one byte less got gets the same class (the class table is
  *    indexed by size, one range per class);
- * 5. the same in another thread, and each size to 1 KiB as the first
+ * 5. the same in another thread, and sizes to 64 KiB as the first
  *    allocation of a new thread: every heap, and the heap of a thread without
- *    one, holds its own copy of the classes to 1 KiB (hk_heap's
- *    class_of_small), which must agree with the table.
+ *    one, holds its own copy of the class tables (hk_heap's class_of_small
+ *    and class_of_mid), which must agree with them.
  */
 #include <pthread.h>
 #include "check.h"
@@ -195,7 +195,7 @@ static void class_copies_agree(void)
   pthread_t t;
   CHECK(pthread_create(&t, NULL, smallest_class_fits_in_thread, NULL) == 0, "pthread_create");
   pthread_join(t, NULL);
-  for (size_t n = 0; n <= 1040; n += n < 16 ? 1 : 7) {
+  for (size_t n = 0; n <= 65536; n += n < 16 ? 1 : n < 1040 ? 7 : 251) {
     void *p = hak_malloc(n);
     size_t want = hak_usable_size(p), got = n;
     hak_free(p);
