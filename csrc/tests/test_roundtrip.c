@@ -8,8 +8,8 @@
  *    blocks are caught), freed in random order, in several rounds;
  * 4. every size 1..65536 gets the smallest size class that holds it: usable
  *    sizes cover the request, never fall as the size grows, and a size that
- *    fits the block one byte less got gets the same class (the class table is
- *    indexed by size, one range per class);
+ *    fits the block one byte less got gets the same class (the class tables
+ *    are written one range per class);
  * 5. the same in another thread, and sizes to 64 KiB as the first
  *    allocation of a new thread: every heap, and the heap of a thread without
  *    one, holds its own copy of the class tables (hk_heap's class_of_small
