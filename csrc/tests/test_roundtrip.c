@@ -173,10 +173,18 @@ static void smallest_class_fits(void)
   }
 }
 
-static void *smallest_class_fits_in_thread(void *arg)
+/* The usable size of every slab size in a thread of its own (arg: an array
+ * indexed by the size). It reports nothing itself: the checks' counters are
+ * the main thread's. */
+static void *usable_sizes_in_thread(void *arg)
 {
-  smallest_class_fits();
-  return arg;
+  size_t *usable = arg;
+  for (size_t n = 1; n <= 65536; n++) {
+    void *p = hak_malloc(n);
+    usable[n] = p ? hak_usable_size(p) : 0;
+    hak_free(p);
+  }
+  return NULL;
 }
 
 /* A thread's first allocation (its class from the heap of threads without
@@ -193,8 +201,19 @@ static void *first_allocation(void *arg)
 static void class_copies_agree(void)
 {
   pthread_t t;
-  CHECK(pthread_create(&t, NULL, smallest_class_fits_in_thread, NULL) == 0, "pthread_create");
+  size_t *theirs = calloc(65537, sizeof *theirs);
+  CHECK(theirs != NULL, "calloc");
+  if (!theirs) return;
+  CHECK(pthread_create(&t, NULL, usable_sizes_in_thread, theirs) == 0, "pthread_create");
   pthread_join(t, NULL);
+  for (size_t n = 1, differ = 0; n <= 65536 && !differ; n++) {
+    void *p = hak_malloc(n);
+    size_t mine = hak_usable_size(p);
+    hak_free(p);
+    differ = theirs[n] != mine;
+    CHECK(!differ, "hak_malloc(%zu): usable size %zu in another thread, %zu here", n, theirs[n], mine);
+  }
+  free(theirs);
   for (size_t n = 0; n <= 65536; n += n < 16 ? 1 : n < 1040 ? 7 : 251) {
     void *p = hak_malloc(n);
     size_t want = hak_usable_size(p), got = n;
