@@ -8,6 +8,7 @@
  * of each thread takes the slow path, which makes its heap (heap.c). */
 #include <stdlib.h>
 #include <sys/random.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -44,7 +45,10 @@ void hk_init(void) {
   if (HK_LIKELY(hk_is_initialised())) return;
   hk_mutex_lock(&init_lock);
   if (!hk_is_initialised()) {
-    if (!hk_size_classes_verify()) {
+    /* the tables, and their copies in the heap of threads without one (every other heap copies the tables) */
+    if (!hk_size_classes_verify() ||
+        memcmp(hk_empty_heap.class_of_small, hk_class_small, sizeof hk_class_small) != 0 ||
+        memcmp(hk_empty_heap.class_of_mid, hk_class_mid, sizeof hk_class_mid) != 0) {
       hk_log("hakmem: internal error: size class table inconsistent");
       abort();
     }

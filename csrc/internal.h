@@ -104,8 +104,9 @@ HK_INTERNAL void hk_size_classes_init(unsigned nslabs);
  * needed no shift, but was 64 KiB of the library, all of it resident in every
  * process (the kernel maps a read page's neighbours with it). Every heap
  * holds a copy of both (hk_heap: class_of_small, class_of_mid); that of
- * hk_empty_heap must be valid before any initialisation runs, so they are
- * static data, written once here as designated ranges. */
+ * hk_empty_heap must be valid before any initialisation runs (the dynamic
+ * loader may call malloc first), so they are static data, written once here
+ * as designated ranges. */
 #define HK_CLASS_SMALL_MAX 1024u
 #define HK_CLASS_MID_INDEX(size) (((size) + 255) >> 8)
 #define HK_CLASS_MID_ENTRIES (HK_CLASS_MID_INDEX(HK_SLAB_MAX) + 1)

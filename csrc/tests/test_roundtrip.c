@@ -204,9 +204,10 @@ static void class_copies_agree(void)
   size_t *theirs = calloc(65537, sizeof *theirs);
   CHECK(theirs != NULL, "calloc");
   if (!theirs) return;
-  CHECK(pthread_create(&t, NULL, usable_sizes_in_thread, theirs) == 0, "pthread_create");
-  pthread_join(t, NULL);
-  for (size_t n = 1, differ = 0; n <= 65536 && !differ; n++) {
+  int rc = pthread_create(&t, NULL, usable_sizes_in_thread, theirs);
+  CHECK(rc == 0, "pthread_create: %d", rc);
+  if (rc == 0) pthread_join(t, NULL);
+  for (size_t n = 1, differ = 0; rc == 0 && n <= 65536 && !differ; n++) {
     void *p = hak_malloc(n);
     size_t mine = hak_usable_size(p);
     hak_free(p);
@@ -218,7 +219,9 @@ static void class_copies_agree(void)
     void *p = hak_malloc(n);
     size_t want = hak_usable_size(p), got = n;
     hak_free(p);
-    CHECK(pthread_create(&t, NULL, first_allocation, &got) == 0, "pthread_create");
+    rc = pthread_create(&t, NULL, first_allocation, &got);
+    CHECK(rc == 0, "pthread_create: %d", rc);
+    if (rc != 0) return;
     pthread_join(t, NULL);
     CHECK(got == want, "a new thread's first hak_malloc(%zu): usable size %zu, not %zu", n, got, want);
   }
