@@ -591,8 +591,15 @@ HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
 HK_INTERNAL bool hk_large_recently_freed(const void *p); /* one of the last 64 large frees */
 HK_INTERNAL bool hk_large_interior(const void *p); /* inside a live large block, not its start (a scan) */
 HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
-/* allocations and frees (those of the threads' slots among them: slot_allocs, may be NULL), bytes live */
-HK_INTERNAL void hk_large_counts(uint64_t *allocs, uint64_t *frees, uint64_t *bytes, uint64_t *slot_allocs);
+/* The large tier's counts: allocations and frees (those of the threads' slots
+ * among them), bytes live, allocations that found their pages committed or
+ * not (slots' not among them), and its pools' lock acquisitions, which are
+ * counted per pool under the pool's lock rather than in hk_ctr (two threads
+ * bouncing one counter's line cost more than the lock of a pool each). */
+typedef struct hk_large_tally {
+  uint64_t allocs, frees, bytes, slot_allocs, cache_hits, cache_misses, pool_locks;
+} hk_large_tally;
+HK_INTERNAL void hk_large_counts(hk_large_tally *out);
 HK_INTERNAL size_t hk_large_flush(void);          /* decommits every cached free page; bytes */
 HK_INTERNAL bool hk_large_decay(void);            /* releases what outlived the TTL; true: some still cached */
 HK_INTERNAL void hk_large_cache_counts(uint64_t *entries, uint64_t *bytes);

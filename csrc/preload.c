@@ -186,9 +186,10 @@ EXPORT struct mallinfo2 mallinfo2(void) {
   struct mallinfo2 mi = {0};
   hak_stats(&st);
   uint64_t large_live = st.large_allocs - st.large_frees;
-  uint64_t large_bytes = 0, small_bytes;
-  uint64_t a, f;
-  hk_large_counts(&a, &f, &large_bytes, NULL);
+  uint64_t small_bytes;
+  hk_large_tally large;
+  hk_large_counts(&large);
+  uint64_t large_bytes = large.bytes;
   small_bytes = st.bytes_in_use > large_bytes ? st.bytes_in_use - large_bytes : 0;
   uint64_t cached = st.superslabs_cached * st.superslab_bytes + st.large_cached_bytes;
   mi.arena = st.superslabs_live * st.superslab_bytes;

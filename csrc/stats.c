@@ -67,10 +67,14 @@ int hak_stats(hak_stats_t *o) {
     live[c] -= unowned;
     o->bytes_in_use += live[c] * hk_class_size[c];
   }
-  uint64_t large_bytes, slot_allocs;
-  hk_large_counts(&o->large_allocs, &o->large_frees, &large_bytes, &slot_allocs);
-  o->large_cache_hits += slot_allocs; /* a parked block's pages are committed */
-  o->bytes_in_use += large_bytes;
+  hk_large_tally large;
+  hk_large_counts(&large);
+  o->large_allocs = large.allocs;
+  o->large_frees = large.frees;
+  o->large_cache_hits = large.cache_hits + large.slot_allocs; /* a parked block's pages are committed */
+  o->large_cache_misses = large.cache_misses;
+  o->bytes_in_use += large.bytes;
+  o->lock_acquisitions += large.pool_locks;
   o->allocs = o->small_allocs + o->large_allocs;
   o->frees = o->small_frees + o->large_frees;
   o->remote_frees += LOAD(remote_frees_unowned);
@@ -82,7 +86,7 @@ int hak_stats(hak_stats_t *o) {
   o->locks_meta = LOAD(lock_path[HK_LOCK_META]);
   o->locks_lru = LOAD(lock_path[HK_LOCK_LRU]);
   o->locks_heaps = LOAD(lock_path[HK_LOCK_HEAPS]);
-  o->locks_large = LOAD(lock_path[HK_LOCK_LARGE]);
+  o->locks_large = LOAD(lock_path[HK_LOCK_LARGE]) + large.pool_locks;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     o->page_faults = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;

@@ -448,6 +448,86 @@ static void locks_once_threads_run(void *arg) {
   CHECK(s1.bytes_in_use == s0.bytes_in_use, "bytes_in_use %llu -> %llu", U(s0.bytes_in_use), U(s1.bytes_in_use));
 }
 
+/* Threads allocate from pools of their own (large.c), then grow, shrink and
+ * free the blocks another thread made: frees and reallocs cross pools, and
+ * parked blocks go back to pools other than their freeing thread's. */
+enum { POOL_THREADS = 4, HANDED = 48 };
+static char *handed[POOL_THREADS][HANDED];
+static size_t handed_size[POOL_THREADS][HANDED];
+static uintptr_t first_granule[POOL_THREADS];
+static pthread_barrier_t pools_made, pools_done;
+
+static void *pool_worker(void *arg) {
+  unsigned id = (unsigned)(uintptr_t)arg, seed = id * 7919 + 1;
+  for (int i = 0; i < HANDED; i++) {
+    size_t n = (size_t)(64 + rand_r(&seed) % 960) * KiB + (size_t)(rand_r(&seed) % 4096);
+    char *p = hak_malloc(n);
+    if (!p) return "hak_malloc failed";
+    p[0] = p[n - 1] = (char)(id + 1);
+    handed[id][i] = p;
+    handed_size[id][i] = n;
+  }
+  first_granule[id] = (uintptr_t)handed[id][0] >> 30; /* arenas are 1 GiB, aligned */
+  pthread_barrier_wait(&pools_made);
+  unsigned from = (id + 1) % POOL_THREADS;
+  char tag = (char)(from + 1);
+  for (int i = 0; i < HANDED; i++) {
+    char *p = handed[from][i];
+    size_t n = handed_size[from][i];
+    if (p[0] != tag || p[n - 1] != tag) return "a handed block lost its contents";
+    if (i % 3 == 0) { /* grown or shrunk by its new holder, in the other pool */
+      size_t m = i % 2 ? n * 2 : n / 2 + 1;
+      char *q = hak_realloc(p, m);
+      if (!q || q[0] != tag) return "hak_realloc of a handed block failed or lost its first byte";
+      if (m > n && q[n - 1] != tag) return "a handed block grown lost its last byte";
+      p = q;
+    }
+    hak_free(p);
+    /* this thread's own size again: its parked block (of the other pool) goes back first */
+    char *own = hak_malloc(handed_size[id][i] / 2 + 65 * KiB);
+    if (!own) return "hak_malloc after a handed free failed";
+    own[0] = 1;
+    hak_free(own);
+  }
+  pthread_barrier_wait(&pools_done);
+  return NULL;
+}
+
+static void pools_share_blocks(void *arg) {
+  (void)arg;
+  hak_stats_t s0 = stats();
+  pthread_t t[POOL_THREADS];
+  pthread_barrier_init(&pools_made, NULL, POOL_THREADS);
+  pthread_barrier_init(&pools_done, NULL, POOL_THREADS);
+  for (uintptr_t i = 0; i < POOL_THREADS; i++)
+    CHECK(pthread_create(&t[i], NULL, pool_worker, (void *)i) == 0, "pthread_create");
+  for (int i = 0; i < POOL_THREADS; i++) {
+    void *failed = NULL;
+    pthread_join(t[i], &failed);
+    CHECK(failed == NULL, "thread %d: %s", i, failed ? (const char *)failed : "");
+  }
+  pthread_barrier_destroy(&pools_made);
+  pthread_barrier_destroy(&pools_done);
+  for (int i = 0; i < POOL_THREADS; i++)
+    for (int j = 0; j < i; j++)
+      CHECK(first_granule[i] != first_granule[j], "threads %d and %d allocated from one arena (GiB %#lx): one pool", j, i,
+            (unsigned long)first_granule[i]);
+  hak_stats_t s1 = stats();
+  /* a realloc that moves a block counts an allocation and a free more */
+  CHECK(s1.large_allocs - s0.large_allocs == s1.large_frees - s0.large_frees &&
+            s1.large_allocs - s0.large_allocs >= 2 * POOL_THREADS * HANDED,
+        "large allocs/frees moved by %llu/%llu, want as many, at least %d", U(s1.large_allocs - s0.large_allocs),
+        U(s1.large_frees - s0.large_frees), 2 * POOL_THREADS * HANDED);
+  CHECK(s1.bytes_in_use == s0.bytes_in_use, "bytes_in_use %llu -> %llu", U(s0.bytes_in_use), U(s1.bytes_in_use));
+  CHECK(s1.locks_large > s0.locks_large && s1.lock_acquisitions - s0.lock_acquisitions >= s1.locks_large - s0.locks_large,
+        "locks_large %llu -> %llu, lock_acquisitions moved by %llu: the pools' locks are counted in both",
+        U(s0.locks_large), U(s1.locks_large), U(s1.lock_acquisitions - s0.lock_acquisitions));
+  hak_trim();
+  hak_stats_t s2 = stats();
+  CHECK(s2.large_cached == 0 && s2.large_cached_bytes == 0, "after hak_trim: %llu runs, %llu bytes cached in the pools",
+        U(s2.large_cached), U(s2.large_cached_bytes));
+}
+
 /* Written large blocks and small ones, all freed: what stays cached. */
 static void fill_caches(size_t large_bytes) {
   enum { SMALL = 20000 };
@@ -575,6 +655,7 @@ int main(void) {
   check_in_child("thread cache", thread_cache, NULL);
   check_in_child("hak_trim", trim_releases_large, NULL);
   check_in_child("locks once threads run", locks_once_threads_run, NULL);
+  check_in_child("pools share blocks", pools_share_blocks, NULL);
   if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
   if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
   if (!UNDER_TSAN) check_in_child("TTL in a single-threaded program", ttl_single_threaded, NULL); /* TSan runs a thread of its own */
