@@ -241,6 +241,9 @@ function defineWorkloads(quick: boolean): Workload[] {
     // 20 live large blocks replaced at random; one op is one free + one allocation
     throughput("large_random_written", "large blocks 256K–8M, written", "bench_large_random", ["written", scale(2000), 256 << 10, 8 << 20, 42]),
     throughput("large_random_calloc", "large blocks 5–25M, calloc", "bench_large_random", ["calloc", scale(2000), 5 << 20, 25 << 20, 42]),
+    // 8 live blocks of 64 KiB–1 MiB a thread, replaced at random; one op is one free + one allocation
+    throughput("large_mt_1t", "large_mt 64K–1M, 1 thread", "bench_large_mt", [1, scale(1_000_000), 64 << 10, 1 << 20, 42]),
+    throughput("large_mt_2t", "large_mt 64K–1M, 2 threads", "bench_large_mt", [2, scale(1_000_000), 64 << 10, 1 << 20, 42]),
     {
       id: "scaling_16b",
       label: `scaling ${formatCount(blocks)} × 16 B`,

@@ -23,6 +23,7 @@ export const PROGRAMS = {
   bench_false_sharing: "throughput",
   bench_realloc_growth: "throughput",
   bench_large_random: "throughput",
+  bench_large_mt: "throughput",
   test_scaling: "scaling",
 } as const satisfies Record<string, ProgramOutput>;
 

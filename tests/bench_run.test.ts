@@ -51,6 +51,8 @@ const NATIVE_WORKLOADS = [
   "realloc +64 B to 64 MiB",
   "large blocks 256K–8M, written",
   "large blocks 5–25M, calloc",
+  "large_mt 64K–1M, 1 thread",
+  "large_mt 64K–1M, 2 threads",
   "scaling 100,000 × 16 B",
 ];
 const SUITES = ["ffi", "batch", "buffer", "workload", "api"];
