@@ -41,11 +41,11 @@
  * lock, free runs, age list and counts: a thread allocates from the pool it
  * was given at its first large request (round robin), and a block goes back
  * to the pool of its arena, whichever thread frees it. Two threads replacing
- * blocks of 64 KiB..1 MiB at random (bench_large_mt) ran at 5.3 M
- * replacements a second with one lock for the tier (8.7 for one thread; the
- * lock's waits and wakes were half the time); with a pool each, 4.9 while the
+ * blocks of 64 KiB..1 MiB at random (bench_large_mt) ran at 2.9 M
+ * replacements a second with one lock for the tier (5.8 for one thread; the
+ * lock's waits and wakes were half the time); with a pool each, 4.3 while the
  * locks were counted in hk_ctr (two threads bouncing one line of counters),
- * 8.5 with the counts kept in the pools, under their locks, and 15.3 with the
+ * 6.9 with the counts kept in the pools, under their locks, and 10.6 with the
  * arenas aligned to cache lines too (those of two pools shared one). The
  * cache's bounds are shared out among the pools in use. Huge blocks have a
  * lock of their own, and so has the list of threads' parked blocks; no thread
