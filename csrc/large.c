@@ -649,11 +649,15 @@ static hk_run *run_of(uint8_t *p, hk_arena **out) {
 }
 
 /* Under its pool's lock: p, a block taken out of t's slot, back to the
- * pool's free runs; the merged free run. */
+ * pool's free runs; the merged free run. It joins the recently freed, as a
+ * block freed straight to its pool does: its parking was its free, and a
+ * second free of it is a double free (not a pointer to hand to the C
+ * library's free). */
 static hk_run *tl_release_locked(hk_large_tl *t, uint8_t *p) {
   hk_arena *a;
   hk_run *r = run_of(p, &a);
   uint32_t n = r->npages;
+  recent_add(&a->pool->recent, p);
   a->pool->live_bytes -= (uint64_t)n << PAGE_SHIFT;
   atomic_fetch_add_explicit(&t->reclaimed, (int64_t)n << PAGE_SHIFT, memory_order_relaxed);
   return release_pages(a, page_of(a, r), n, true);

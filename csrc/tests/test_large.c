@@ -388,6 +388,28 @@ static void thread_cache(void *arg) {
         U(s2.large_cached), U(s2.large_cached_bytes));
 }
 
+/* A block parked, then given back to its pool by a request of another size,
+ * then freed again: a double free, as for a block freed straight to its pool,
+ * not a pointer hakmem never made (which the LD_PRELOAD library would hand to
+ * the C library's free). Both with the slot's owner giving it back and with
+ * hak_trim doing so. */
+static void double_free_after_park(void *arg) {
+  (void)arg;
+  char *p = hak_malloc(1 * MiB);
+  char *after = hak_malloc(128 * KiB); /* live after p: p's pages cannot merge into what comes next */
+  hak_free(p);                         /* parked */
+  char *q = hak_malloc(3 * MiB);       /* another size: p goes back to the pool first */
+  CHECK(q != NULL && q != p, "hak_malloc(3 MiB) = %p with a 1 MiB hole at %p", (void *)q, (void *)p);
+  CHECK(hak_owns(p) == 0, "a block given back from the slot reads as owned");
+  int rc = hak_free_checked(p);
+  CHECK(rc == HAK_E_DOUBLE_FREE, "second free of a block given back from the slot: %d, want HAK_E_DOUBLE_FREE", rc);
+  hak_free(q); /* parked in turn */
+  hak_trim();  /* and given back by hak_trim */
+  rc = hak_free_checked(q);
+  CHECK(rc == HAK_E_DOUBLE_FREE, "second free of a block hak_trim took from the slot: %d, want HAK_E_DOUBLE_FREE", rc);
+  hak_free(after);
+}
+
 static pthread_barrier_t churn_start;
 /* Enough for a lock left elided to lose a block in every run here (4 of 4
  * with it forced); ThreadSanitizer reports the first unordered access, and
@@ -653,6 +675,7 @@ int main(void) {
   check_in_child("no hang, arenas", no_hang_when_os_refuses, "32M");
   check_in_child("no hang, huge blocks", no_hang_when_os_refuses, "64K");
   check_in_child("thread cache", thread_cache, NULL);
+  check_in_child("double free after the slot", double_free_after_park, NULL);
   check_in_child("hak_trim", trim_releases_large, NULL);
   check_in_child("locks once threads run", locks_once_threads_run, NULL);
   check_in_child("pools share blocks", pools_share_blocks, NULL);
