@@ -588,7 +588,7 @@ HK_INTERNAL void *hk_large_alloc_grown(size_t size, size_t old);
 HK_INTERNAL void *hk_large_calloc(size_t size);   /* zeroes only pages that may hold data */
 HK_INTERNAL bool hk_large_free(void *p);           /* false: not a large block */
 HK_INTERNAL size_t hk_large_usable(const void *p); /* 0: not a large block */
-HK_INTERNAL bool hk_large_recently_freed(const void *p); /* one of the last 64 large frees */
+HK_INTERNAL bool hk_large_recently_freed(const void *p); /* freed: in an arena, outside a used run; huge, one of the last 64 freed */
 HK_INTERNAL bool hk_large_interior(const void *p); /* inside a live large block, not its start (a scan) */
 HK_INTERNAL void *hk_large_realloc(void *p, size_t size);
 /* The large tier's counts: allocations and frees (those of the threads' slots

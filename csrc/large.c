@@ -119,23 +119,12 @@ typedef struct hk_pending_unmap {
   size_t len;
 } hk_pending_unmap;
 
-/* The most recently freed large pointers, so that a second free of one is
- * reported as a double free rather than taken for a foreign pointer. Only
- * asked about pointers that are not live blocks: a pointer that was freed,
- * handed out again and is live is found live first. One ring per pool and
- * one for huge blocks, each under its lock. */
+/* The most recently freed huge pointers, so that a second free of one is
+ * reported as a double free rather than taken for a foreign pointer (its
+ * mapping is gone; an arena block's pages tell, hk_large_recently_freed).
+ * Only asked about pointers that are not live blocks: a pointer that was
+ * freed, handed out again and is live is found live first. */
 #define RECENT 64
-typedef struct hk_recent {
-  uintptr_t ptrs[RECENT];
-  unsigned next;
-} hk_recent;
-
-static void recent_add(hk_recent *q, const void *p) { q->ptrs[q->next++ % RECENT] = (uintptr_t)p; }
-static bool recent_has(const hk_recent *q, const void *p) {
-  for (unsigned i = 0; i < RECENT; i++)
-    if (q->ptrs[i] == (uintptr_t)p) return true;
-  return false;
-}
 
 #define HK_LARGE_POOLS 8
 
@@ -150,7 +139,6 @@ typedef struct hk_pool {
   uint64_t live_peak;           /* the most live_bytes ever were (live_add) */
   uint64_t cache_hits, cache_misses; /* allocations whose pages were committed (some) or not */
   _Atomic uint64_t locks;       /* times its lock was taken: a load and a store under it */
-  hk_recent recent;
 } hk_pool;
 
 #define POOL_INIT(i) [i] = {.lock = PTHREAD_MUTEX_INITIALIZER}
@@ -171,7 +159,8 @@ static struct {
   size_t cap, count, tombs;
   hk_pending_unmap *pending;
   uint64_t allocs, frees, live_bytes;
-  hk_recent recent;
+  uintptr_t recent[RECENT];     /* freed, the newest at recent_next - 1 */
+  unsigned recent_next;
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Threads' parked blocks (the thread cache, below). */
@@ -649,15 +638,11 @@ static hk_run *run_of(uint8_t *p, hk_arena **out) {
 }
 
 /* Under its pool's lock: p, a block taken out of t's slot, back to the
- * pool's free runs; the merged free run. It joins the recently freed, as a
- * block freed straight to its pool does: its parking was its free, and a
- * second free of it is a double free (not a pointer to hand to the C
- * library's free). */
+ * pool's free runs; the merged free run. */
 static hk_run *tl_release_locked(hk_large_tl *t, uint8_t *p) {
   hk_arena *a;
   hk_run *r = run_of(p, &a);
   uint32_t n = r->npages;
-  recent_add(&a->pool->recent, p);
   a->pool->live_bytes -= (uint64_t)n << PAGE_SHIFT;
   atomic_fetch_add_explicit(&t->reclaimed, (int64_t)n << PAGE_SHIFT, memory_order_relaxed);
   return release_pages(a, page_of(a, r), n, true);
@@ -1005,7 +990,6 @@ bool hk_large_free(void *p) {
     release_pages(a, page_of(a, r), n, true);
     decay_locked(P, now_ns(), false);
     P->frees++;
-    recent_add(&P->recent, p);
     bool cached = P->cached_runs > 0;
     pool_unlock(P);
     if (cached) hk_decay_start(hk_large_decay);
@@ -1021,42 +1005,54 @@ bool hk_large_free(void *p) {
   unmap_or_keep(h.map_base, h.map_size);
   if (H.pending) retry_pending_locked();
   H.frees++;
-  recent_add(&H.recent, p);
+  H.recent[H.recent_next++ % RECENT] = (uintptr_t)p;
   hk_unlock(&H.lock);
   return true;
 }
 
+/* Under ar's pool's lock: the run holding address a of ar, by a walk back to
+ * the descriptor of its first page (descriptors start runs only). */
+static const hk_run *run_holding_locked(const hk_arena *ar, uintptr_t a) {
+  uint32_t first = (uint32_t)((a - (uintptr_t)ar->base) >> PAGE_SHIFT);
+  while (first > 0 && state_get(&ar->runs[first]) == RUN_NONE) first--;
+  return &ar->runs[first];
+}
+
+/* Asked only about pointers that are not live blocks. In an arena, any
+ * address outside a used run: free pages (a block freed, whether given back
+ * at once, parked, or parked and given back since), never a pointer of the
+ * next allocator's, however long ago the free; a huge block, among the last
+ * RECENT freed. */
 bool hk_large_recently_freed(const void *p) {
   if (!p) return false;
-  hk_run *r = page_run_of((uintptr_t)p);
-  if (r && state_get(r) == RUN_CACHED) return true;
-  bool found = false;
-  for (unsigned i = 0; i < HK_LARGE_POOLS && !found; i++) {
-    hk_mutex_lock(&pools[i].lock);
-    found = recent_has(&pools[i].recent, p);
-    hk_mutex_unlock(&pools[i].lock);
-  }
-  if (!found) {
+  uintptr_t a = (uintptr_t)p;
+  hk_arena *ar = arena_of(a);
+  bool found;
+  if (ar) {
+    hk_mutex_lock(&ar->pool->lock);
+    found = state_get(run_holding_locked(ar, a)) != RUN_USED; /* free, or parked (RUN_CACHED) */
+    hk_mutex_unlock(&ar->pool->lock);
+  } else {
     hk_mutex_lock(&H.lock);
-    found = recent_has(&H.recent, p);
+    found = false;
+    for (unsigned i = 0; i < RECENT && !found; i++) found = H.recent[i] == a;
     hk_mutex_unlock(&H.lock);
   }
   return found;
 }
 
 /* Is p inside a live large block (or a huge block's header) without being its
- * start? For an arena, a walk back to the descriptor of the run holding p; for
- * huge blocks, a scan of the whole set. Only asked about pointers hakmem would
- * otherwise hand to the next allocator, which are rare. */
+ * start? For an arena, the run holding p; for huge blocks, a scan of the
+ * whole set. Only asked about pointers hakmem would otherwise hand to the
+ * next allocator, which are rare. */
 bool hk_large_interior(const void *p) {
   uintptr_t a = (uintptr_t)p;
   bool found = false;
   hk_arena *ar = arena_of(a);
   if (ar) {
     hk_mutex_lock(&ar->pool->lock);
-    uint32_t page = (uint32_t)((a - (uintptr_t)ar->base) >> PAGE_SHIFT), first = page;
-    while (first > 0 && state_get(&ar->runs[first]) == RUN_NONE) first--; /* descriptors start runs only */
-    const hk_run *r = &ar->runs[first];
+    const hk_run *r = run_holding_locked(ar, a);
+    uint32_t first = page_of(ar, r), page = (uint32_t)((a - (uintptr_t)ar->base) >> PAGE_SHIFT);
     found = state_get(r) == RUN_USED && page < first + r->npages && a != (uintptr_t)addr_of(ar, first);
     hk_mutex_unlock(&ar->pool->lock);
   } else {

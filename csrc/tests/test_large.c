@@ -392,8 +392,8 @@ static void thread_cache(void *arg) {
  * then freed again: a double free, as for a block freed straight to its pool,
  * not a pointer hakmem never made (which the LD_PRELOAD library would hand to
  * the C library's free). Both with the slot's owner giving it back and with
- * hak_trim doing so. */
-static void double_free_after_park(void *arg) {
+ * hak_trim doing so; and for a block freed long before. */
+static void double_free_large(void *arg) {
   (void)arg;
   char *p = hak_malloc(1 * MiB);
   char *after = hak_malloc(128 * KiB); /* live after p: p's pages cannot merge into what comes next */
@@ -408,6 +408,16 @@ static void double_free_after_park(void *arg) {
   rc = hak_free_checked(q);
   CHECK(rc == HAK_E_DOUBLE_FREE, "second free of a block hak_trim took from the slot: %d, want HAK_E_DOUBLE_FREE", rc);
   hak_free(after);
+  /* and however many large blocks were freed since */
+  enum { MANY = 200 };
+  static char *v[MANY];
+  for (int i = 0; i < MANY; i++) CHECK((v[i] = hak_malloc(100 * KiB + (size_t)i * 4096)) != NULL, "hak_malloc %d", i);
+  hak_free(hak_malloc(2 * MiB)); /* parked: the blocks below go straight back to their pool */
+  for (int i = 0; i < MANY; i++) hak_free(v[i]);
+  rc = hak_free_checked(v[0]);
+  CHECK(rc == HAK_E_DOUBLE_FREE, "second free of a block %d large frees ago: %d, want HAK_E_DOUBLE_FREE", MANY, rc);
+  rc = hak_free_checked(v[0] + 4096);
+  CHECK(rc != HAK_OK, "free of a page inside a freed block: HAK_OK");
 }
 
 static pthread_barrier_t churn_start;
@@ -675,7 +685,7 @@ int main(void) {
   check_in_child("no hang, arenas", no_hang_when_os_refuses, "32M");
   check_in_child("no hang, huge blocks", no_hang_when_os_refuses, "64K");
   check_in_child("thread cache", thread_cache, NULL);
-  check_in_child("double free after the slot", double_free_after_park, NULL);
+  check_in_child("double free of a large block", double_free_large, NULL);
   check_in_child("hak_trim", trim_releases_large, NULL);
   check_in_child("locks once threads run", locks_once_threads_run, NULL);
   check_in_child("pools share blocks", pools_share_blocks, NULL);
