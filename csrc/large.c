@@ -47,7 +47,7 @@
  * locks were counted in hk_ctr (two threads bouncing one line of counters),
  * 6.9 with the counts kept in the pools, under their locks, and 10.6 with the
  * arenas aligned to cache lines too (those of two pools shared one). The
- * cache's bounds are shared out among the pools in use. Huge blocks have a
+ * cache's bounds are shared out among the pools that hold memory. Huge blocks have a
  * lock of their own, and so has the list of threads' parked blocks; no thread
  * holds two of these locks but for the list's, taken before a pool's or the
  * huge blocks'. Each operation takes one pool's lock once. */
@@ -139,13 +139,15 @@ typedef struct hk_pool {
   uint64_t live_peak;           /* the most live_bytes ever were (live_add) */
   uint64_t cache_hits, cache_misses; /* allocations whose pages were committed (some) or not */
   _Atomic uint64_t locks;       /* times its lock was taken: a load and a store under it */
+  bool busy;                    /* holds live blocks or cached pages: its bit in pools_busy */
 } hk_pool;
 
 #define POOL_INIT(i) [i] = {.lock = PTHREAD_MUTEX_INITIALIZER}
 static hk_pool pools[HK_LARGE_POOLS] = {POOL_INIT(0), POOL_INIT(1), POOL_INIT(2), POOL_INIT(3),
                                         POOL_INIT(4), POOL_INIT(5), POOL_INIT(6), POOL_INIT(7)};
 _Static_assert(HK_LARGE_POOLS == 8, "one initialiser per pool");
-static _Atomic unsigned pools_handed;  /* pools given to threads so far: the first HK_LARGE_POOLS are in use */
+static _Atomic unsigned pools_handed;  /* pools given to threads so far, round robin */
+static _Atomic uint32_t pools_busy;    /* bit i: pools[i].busy */
 static __thread hk_pool *my_pool;      /* this thread's, from its first large request */
 
 /* Every arena, in the order made; an arena belongs to one pool for good. */
@@ -191,7 +193,18 @@ static void pool_lock(hk_pool *P) {
   hk_mutex_lock(&P->lock);
   atomic_store_explicit(&P->locks, atomic_load_explicit(&P->locks, memory_order_relaxed) + 1, memory_order_relaxed);
 }
-static void pool_unlock(hk_pool *P) { hk_mutex_unlock(&P->lock); }
+/* A pool's bit in pools_busy follows whether it holds memory, written only
+ * when that changes (an atomic operation, rare), read by pools_in_use. */
+static void pool_unlock(hk_pool *P) {
+  bool busy = P->live_bytes != 0 || P->cached_pages != 0;
+  if (HK_UNLIKELY(busy != P->busy)) {
+    uint32_t bit = 1u << (P - pools);
+    P->busy = busy;
+    if (busy) atomic_fetch_or_explicit(&pools_busy, bit, memory_order_relaxed);
+    else atomic_fetch_and_explicit(&pools_busy, ~bit, memory_order_relaxed);
+  }
+  hk_mutex_unlock(&P->lock);
+}
 
 /* The calling thread's pool, given at its first large request. */
 static hk_pool *pool_mine(void) {
@@ -200,10 +213,12 @@ static hk_pool *pool_mine(void) {
   return my_pool = &pools[i % HK_LARGE_POOLS];
 }
 
-/* How many pools share the cache's bounds: those handed out so far. */
+/* How many pools share the cache's bounds: those that hold memory (at least
+ * one). Not those ever handed out: a program whose threads came and went
+ * would keep an eighth of the cache for the one left. */
 static unsigned pools_in_use(void) {
-  unsigned n = atomic_load_explicit(&pools_handed, memory_order_relaxed);
-  return n == 0 ? 1 : n < HK_LARGE_POOLS ? n : HK_LARGE_POOLS;
+  unsigned n = (unsigned)__builtin_popcount(atomic_load_explicit(&pools_busy, memory_order_relaxed));
+  return n ? n : 1;
 }
 
 /* live_bytes grown by bytes, and its peak kept (under the pool's lock). */

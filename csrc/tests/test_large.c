@@ -560,6 +560,42 @@ static void pools_share_blocks(void *arg) {
         U(s2.large_cached), U(s2.large_cached_bytes));
 }
 
+static void *large_block_and_exit(void *arg) {
+  (void)arg;
+  char *p = hak_malloc(256 * KiB);
+  if (p) p[0] = 1;
+  hak_free(p);
+  return NULL;
+}
+
+/* The cache's bounds are shared among the pools that hold memory: threads
+ * that allocated large blocks and exited, their pools emptied, leave the
+ * whole bound to the thread that is left. */
+static void cache_bound_after_threads(void *arg) {
+  (void)arg;
+  set_flag("SS_LRU_TTL_SEC", "60");
+  set_flag("LARGE_CACHE_MAX_RUNS", "8");
+  enum { GONE = 7, RUNS = 9 };
+  char *first = hak_malloc(256 * KiB); /* this thread's pool first */
+  pthread_t t[GONE];
+  for (int i = 0; i < GONE; i++) CHECK(pthread_create(&t[i], NULL, large_block_and_exit, NULL) == 0, "pthread_create");
+  for (int i = 0; i < GONE; i++) pthread_join(t[i], NULL);
+  hak_trim(); /* their pools hold nothing now */
+  char *blocks[RUNS], *spacers[RUNS];
+  for (int i = 0; i < RUNS; i++) {
+    blocks[i] = hak_malloc(256 * KiB);
+    spacers[i] = hak_malloc(128 * KiB); /* keeps the freed blocks from merging into one run */
+    CHECK(blocks[i] && spacers[i], "hak_malloc %d", i);
+    blocks[i][0] = spacers[i][0] = 1;
+  }
+  for (int i = 0; i < RUNS; i++) hak_free(blocks[i]); /* the first parked, the others cached */
+  hak_stats_t s = stats();
+  CHECK(s.large_cached >= RUNS, "%llu large runs cached (the parked one among them) after %d frees under a bound of 8 runs: "
+        "the exited threads' empty pools still took their shares", U(s.large_cached), RUNS);
+  for (int i = 0; i < RUNS; i++) hak_free(spacers[i]);
+  hak_free(first);
+}
+
 /* Written large blocks and small ones, all freed: what stays cached. */
 static void fill_caches(size_t large_bytes) {
   enum { SMALL = 20000 };
@@ -689,6 +725,7 @@ int main(void) {
   check_in_child("hak_trim", trim_releases_large, NULL);
   check_in_child("locks once threads run", locks_once_threads_run, NULL);
   check_in_child("pools share blocks", pools_share_blocks, NULL);
+  check_in_child("cache bound after threads", cache_bound_after_threads, NULL);
   if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
   if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
   if (!UNDER_TSAN) check_in_child("TTL in a single-threaded program", ttl_single_threaded, NULL); /* TSan runs a thread of its own */
