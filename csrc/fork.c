@@ -30,9 +30,11 @@ static void fork_parent(void) {
   hk_init_fork_parent();
 }
 /* The child holds every lock the parent took in prepare (only the forking
- * thread survives): fix up the heaps, then release them as the parent does. */
+ * thread survives): fix up the heaps and the large tier's pools, then release
+ * them as the parent does. */
 static void fork_child(void) {
   hk_heap_fork_child();
+  hk_large_fork_child();
   fork_parent();
 }
 __attribute__((constructor)) static void hk_register_fork_handlers(void) {

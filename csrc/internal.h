@@ -948,6 +948,7 @@ HK_INTERNAL void hk_lru_fork_prepare(void);
 HK_INTERNAL void hk_lru_fork_parent(void);
 HK_INTERNAL void hk_large_fork_prepare(void);
 HK_INTERNAL void hk_large_fork_parent(void);
+HK_INTERNAL void hk_large_fork_child(void);
 HK_INTERNAL void hk_stats_fork_prepare(void);
 HK_INTERNAL void hk_stats_fork_parent(void);
 

@@ -39,7 +39,7 @@
  *
  * The arenas are shared out among pools (HK_LARGE_POOLS), each with its own
  * lock, free runs, age list and counts: a thread allocates from the pool it
- * was given at its first large request (round robin), and a block goes back
+ * was given at its first large request (the least used), and a block goes back
  * to the pool of its arena, whichever thread frees it. Two threads replacing
  * blocks of 64 KiB..1 MiB at random (bench_large_mt) ran at 2.9 M
  * replacements a second with one lock for the tier (5.8 for one thread; the
@@ -140,13 +140,13 @@ typedef struct hk_pool {
   uint64_t cache_hits, cache_misses; /* allocations whose pages were committed (some) or not */
   _Atomic uint64_t locks;       /* times its lock was taken: a load and a store under it */
   bool busy;                    /* holds live blocks or cached pages: its bit in pools_busy */
+  _Atomic unsigned threads;     /* live threads it was given to */
 } hk_pool;
 
 #define POOL_INIT(i) [i] = {.lock = PTHREAD_MUTEX_INITIALIZER}
 static hk_pool pools[HK_LARGE_POOLS] = {POOL_INIT(0), POOL_INIT(1), POOL_INIT(2), POOL_INIT(3),
                                         POOL_INIT(4), POOL_INIT(5), POOL_INIT(6), POOL_INIT(7)};
 _Static_assert(HK_LARGE_POOLS == 8, "one initialiser per pool");
-static _Atomic unsigned pools_handed;  /* pools given to threads so far, round robin */
 static _Atomic uint32_t pools_busy;    /* bit i: pools[i].busy */
 static __thread hk_pool *my_pool;      /* this thread's, from its first large request */
 
@@ -204,13 +204,6 @@ static void pool_unlock(hk_pool *P) {
     else atomic_fetch_and_explicit(&pools_busy, ~bit, memory_order_relaxed);
   }
   hk_mutex_unlock(&P->lock);
-}
-
-/* The calling thread's pool, given at its first large request. */
-static hk_pool *pool_mine(void) {
-  if (HK_LIKELY(my_pool != NULL)) return my_pool;
-  unsigned i = atomic_fetch_add_explicit(&pools_handed, 1, memory_order_relaxed);
-  return my_pool = &pools[i % HK_LARGE_POOLS];
 }
 
 /* How many pools share the cache's bounds: those that hold memory (at least
@@ -635,7 +628,9 @@ typedef struct hk_large_tl {
   _Atomic int64_t bytes;           /* their net bytes in use */
   _Atomic int64_t reclaimed;       /* bytes of parked blocks that went back to their pools */
   struct hk_large_tl *next, *prev; /* T.threads, under T.lock */
-  bool registered;
+  bool registered;                 /* on T.threads */
+  bool watched;                    /* tl_key set: tl_thread_exit runs at its exit */
+  bool pool_counted;               /* counted in my_pool->threads */
 } hk_large_tl;
 
 static __thread hk_large_tl tl;
@@ -681,6 +676,12 @@ static void tl_reclaim(hk_large_tl *t, bool decommit) {
 
 static void tl_thread_exit(void *arg) {
   hk_large_tl *t = arg;
+  t->watched = false; /* a later destructor's large call sets the key again */
+  if (t->pool_counted) {
+    atomic_fetch_sub_explicit(&my_pool->threads, 1, memory_order_relaxed);
+    t->pool_counted = false;
+  }
+  if (!t->registered) return;
   hk_lock(&T.lock, HK_LOCK_LARGE);
   tl_reclaim(t, false);
   HK_ASSERT(atomic_load(&t->bytes) + atomic_load(&t->reclaimed) == 0,
@@ -704,10 +705,16 @@ static void tl_thread_exit(void *arg) {
 
 static void tl_make_key(void) { pthread_key_create(&tl_key, tl_thread_exit); }
 
+/* tl_thread_exit to run when this thread exits; false if it cannot be. */
+static bool tl_watch_exit(void) {
+  if (tl.watched) return true;
+  pthread_once(&tl_key_once, tl_make_key);
+  return tl.watched = pthread_setspecific(tl_key, &tl) == 0;
+}
+
 /* First use of this thread's slot: known to the lock holder and to thread exit. */
 static bool tl_register(void) {
-  pthread_once(&tl_key_once, tl_make_key);
-  if (pthread_setspecific(tl_key, &tl) != 0) return false;
+  if (!tl_watch_exit()) return false;
   hk_lock(&T.lock, HK_LOCK_LARGE);
   tl.next = T.threads;
   tl.prev = NULL;
@@ -716,6 +723,30 @@ static bool tl_register(void) {
   tl.registered = true;
   hk_unlock(&T.lock);
   return true;
+}
+
+/* The calling thread's pool, given at its first large request: of those
+ * fewest live threads were given, the lowest. Threads running at once get
+ * pools of their own while there are pools for all; a thread that starts
+ * after another exited gets the pool it left, with the pages it cached (a
+ * thread per request reuses them instead of faulting in fresh ones). */
+static hk_pool *pool_mine(void) {
+  if (HK_LIKELY(my_pool != NULL)) return my_pool;
+  for (;;) {
+    hk_pool *best = &pools[0];
+    unsigned least = atomic_load_explicit(&best->threads, memory_order_relaxed);
+    for (unsigned i = 1; i < HK_LARGE_POOLS && least; i++) {
+      unsigned n = atomic_load_explicit(&pools[i].threads, memory_order_relaxed);
+      if (n < least) least = n, best = &pools[i];
+    }
+    /* another thread starting at once may have taken it: then look again */
+    if (atomic_compare_exchange_strong_explicit(&best->threads, &least, least + 1, memory_order_relaxed, memory_order_relaxed)) {
+      my_pool = best;
+      tl.pool_counted = true;
+      tl_watch_exit(); /* if it cannot be, the pool stays counted: only the sharing out suffers */
+      return best;
+    }
+  }
 }
 
 /* Whether freed pages may stay committed at all (a TTL of 0 or a cache of
@@ -1345,6 +1376,13 @@ void hk_large_fork_prepare(void) {
   pthread_mutex_lock(&T.lock);
   for (unsigned i = 0; i < HK_LARGE_POOLS; i++) pthread_mutex_lock(&pools[i].lock);
   pthread_mutex_lock(&H.lock);
+}
+/* In the child, under the locks prepare took: the pools' thread counts are
+ * the forking thread's alone (the parent's other threads are gone), so the
+ * child's threads share the pools out afresh. */
+void hk_large_fork_child(void) {
+  for (unsigned i = 0; i < HK_LARGE_POOLS; i++) atomic_store_explicit(&pools[i].threads, 0, memory_order_relaxed);
+  if (my_pool && tl.pool_counted) atomic_store_explicit(&my_pool->threads, 1, memory_order_relaxed);
 }
 void hk_large_fork_parent(void) {
   pthread_mutex_unlock(&H.lock);

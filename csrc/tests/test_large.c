@@ -596,6 +596,73 @@ static void cache_bound_after_threads(void *arg) {
   hak_free(first);
 }
 
+static void *granule_of_a_request(void *arg) {
+  char *p = hak_malloc(1 * MiB);
+  if (p) memset(p, 5, 1 * MiB);
+  *(uintptr_t *)arg = (uintptr_t)p >> 30;
+  hak_free(p);
+  return NULL;
+}
+
+/* A thread per request, one after another: each gets the pool the last one
+ * left (its cached pages), not the next of eight. */
+static void thread_after_thread(void *arg) {
+  (void)arg;
+  char *mine = hak_malloc(1 * MiB); /* this thread keeps a pool */
+  enum { ROUNDS = 10 };
+  uintptr_t granule[ROUNDS];
+  for (int i = 0; i < ROUNDS; i++) {
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, granule_of_a_request, &granule[i]) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    CHECK(granule[i] != 0, "round %d: hak_malloc failed", i);
+  }
+  for (int i = 1; i < ROUNDS; i++)
+    CHECK(granule[i] == granule[0], "round %d allocated in GiB %#lx, round 0 in %#lx: another pool, not the one left",
+          i, (unsigned long)granule[i], (unsigned long)granule[0]);
+  CHECK(granule[0] != (uintptr_t)mine >> 30, "the threads shared the pool of a thread still running");
+  hak_free(mine);
+}
+
+static pthread_barrier_t holders_ready, holders_done;
+static void *hold_a_pool(void *arg) {
+  (void)arg;
+  char *p = hak_malloc(256 * KiB);
+  pthread_barrier_wait(&holders_ready);
+  pthread_barrier_wait(&holders_done);
+  hak_free(p);
+  return NULL;
+}
+
+static void new_thread_elsewhere(void *arg) {
+  uintptr_t mine = (uintptr_t)arg, theirs = 0;
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, granule_of_a_request, &theirs) == 0, "pthread_create");
+  pthread_join(t, NULL);
+  CHECK(theirs != 0 && theirs != mine, "a thread of the forked child allocated in GiB %#lx, the forking thread's pool's: "
+        "the pools still counted the parent's threads", (unsigned long)theirs);
+}
+
+/* After fork only the forking thread is left: the child's new threads get
+ * pools of their own, not the forking thread's because the parent's other
+ * threads looked as if they held the rest. */
+static void fork_shares_pools_afresh(void *arg) {
+  (void)arg;
+  enum { HOLDERS = 7 };
+  char *mine = hak_malloc(1 * MiB);
+  pthread_t t[HOLDERS];
+  pthread_barrier_init(&holders_ready, NULL, HOLDERS + 1);
+  pthread_barrier_init(&holders_done, NULL, HOLDERS + 1);
+  for (int i = 0; i < HOLDERS; i++) CHECK(pthread_create(&t[i], NULL, hold_a_pool, NULL) == 0, "pthread_create");
+  pthread_barrier_wait(&holders_ready); /* every pool given to a live thread */
+  check_in_child("after fork", new_thread_elsewhere, (void *)((uintptr_t)mine >> 30));
+  pthread_barrier_wait(&holders_done);
+  for (int i = 0; i < HOLDERS; i++) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&holders_ready);
+  pthread_barrier_destroy(&holders_done);
+  hak_free(mine);
+}
+
 /* Written large blocks and small ones, all freed: what stays cached. */
 static void fill_caches(size_t large_bytes) {
   enum { SMALL = 20000 };
@@ -726,6 +793,8 @@ int main(void) {
   check_in_child("locks once threads run", locks_once_threads_run, NULL);
   check_in_child("pools share blocks", pools_share_blocks, NULL);
   check_in_child("cache bound after threads", cache_bound_after_threads, NULL);
+  check_in_child("thread after thread", thread_after_thread, NULL);
+  if (!UNDER_TSAN) check_in_child("fork shares the pools afresh", fork_shares_pools_afresh, NULL); /* TSan: no threads after a multi-threaded fork */
   if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
   if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
   if (!UNDER_TSAN) check_in_child("TTL in a single-threaded program", ttl_single_threaded, NULL); /* TSan runs a thread of its own */
