@@ -47,10 +47,10 @@
  * locks were counted in hk_ctr (two threads bouncing one line of counters),
  * 6.9 with the counts kept in the pools, under their locks, and 10.6 with the
  * arenas aligned to cache lines too (those of two pools shared one). The
- * cache's bounds are shared out among the pools that hold memory. Huge blocks have a
- * lock of their own, and so has the list of threads' parked blocks; no thread
- * holds two of these locks but for the list's, taken before a pool's or the
- * huge blocks'. Each operation takes one pool's lock once. */
+ * cache's bounds are shared out among the pools that hold memory. Huge blocks
+ * have a lock of their own, and so has the list of threads' parked blocks; no
+ * thread holds two of these locks but for the list's, taken before a pool's or
+ * the huge blocks'. Each operation takes one pool's lock once. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
