@@ -52,9 +52,9 @@
   X(heaps_adopted, COUNTER, "abandoned heaps taken over by a new thread")                                         \
   X(large_cached, SUMMED, "free large page runs still committed (reused without a fault)")                        \
   X(large_cached_bytes, SUMMED, "their committed bytes, released after HAKMEM_SS_LRU_TTL_SEC or by hak_trim")     \
-  X(large_cache_hits, SUMMED, "large allocations that reused committed pages")                                           \
+  X(large_cache_hits, SUMMED, "large allocations that reused committed pages")                                            \
   X(huge_mappings, COUNTER, "huge blocks given their own mapping (above HAKMEM_LARGE_MAX_BLOCK, or no arena)")      \
-  X(large_cache_misses, SUMMED, "large allocations from pages not committed (first use or released)")                \
+  X(large_cache_misses, SUMMED, "large allocations from pages not committed (first use or released)")                 \
   X(huge_map_failures, COUNTER, "mappings for a huge block the OS refused")                                             \
   X(locks_os, SUMMED, "lock_acquisitions of the OS layer")                                                        \
   X(locks_meta, SUMMED, "lock_acquisitions for internal metadata")                                                \
