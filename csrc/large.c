@@ -867,11 +867,9 @@ static void retry_pending_locked(void) {
   }
 }
 
-/* P: the calling thread's pool (its counts read without its lock: a trace is a hint) */
-static void trace(const hk_pool *P, const char *kind, size_t size) {
+static void trace(const char *kind, size_t size) {
   if (g_hk.large_trace)
-    hk_log("[LARGE] %s size=%zu (arenas %u, pool's cached %zu runs, %zu MiB)", kind, size,
-           atomic_load_explicit(&arenas_made, memory_order_relaxed), P->cached_runs, P->cached_pages >> (20 - PAGE_SHIFT));
+    hk_log("[LARGE] %s size=%zu (arenas %u)", kind, size, atomic_load_explicit(&arenas_made, memory_order_relaxed));
 }
 
 static void *huge_alloc(size_t size, size_t align) {
@@ -951,8 +949,8 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
     if (known_zero) *known_zero = zero;
     return p;
   }
-  hk_pool *P = pool_mine();
   if (in_arena) {
+    hk_pool *P = pool_mine();
     /* A parked block this request does not fit goes back first: its pages,
      * still committed, are then the lowest free ones, so a buffer that grows
      * by realloc, is freed and grows again reuses them instead of faulting in
@@ -976,10 +974,10 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
   }
   if (!p) {
     HK_COUNT(huge_mappings, 1);
-    trace(P, in_arena ? "MapFail (no arena)" : "Threshold", size);
+    trace(in_arena ? "MapFail (no arena)" : "Threshold", size);
     p = huge_alloc(size, align);
     if (!p) {
-      trace(P, "MapFail", size);
+      trace("MapFail", size);
       errno = ENOMEM;
       return NULL;
     }
@@ -1266,28 +1264,20 @@ static void tl_reclaim_old(bool everything) {
   hk_unlock(&T.lock);
 }
 
-/* Every pool's decay pass (everything: all their cached pages); bytes released. */
-static size_t decay_pools(bool everything) {
+/* Every pool's decay pass (everything: all their cached pages); bytes
+ * released. *left: whether some pool still keeps dirty free runs. */
+static size_t decay_pools(bool everything, bool *left) {
   size_t bytes = 0;
   uint64_t now = now_ns();
+  *left = false;
   for (unsigned i = 0; i < HK_LARGE_POOLS; i++) {
     hk_pool *P = &pools[i];
     pool_lock(P);
     bytes += decay_locked(P, now, everything);
+    *left |= P->cached_runs > 0;
     pool_unlock(P);
   }
   return bytes;
-}
-
-/* Whether any pool keeps dirty free runs. */
-static bool pools_cache_any(void) {
-  bool any = false;
-  for (unsigned i = 0; i < HK_LARGE_POOLS && !any; i++) {
-    hk_mutex_lock(&pools[i].lock);
-    any = pools[i].cached_runs > 0;
-    hk_mutex_unlock(&pools[i].lock);
-  }
-  return any;
 }
 
 static bool huge_retry_pending(void) {
@@ -1300,7 +1290,8 @@ static bool huge_retry_pending(void) {
 
 size_t hk_large_flush(void) {
   tl_reclaim_old(true);
-  size_t bytes = decay_pools(true);
+  bool left;
+  size_t bytes = decay_pools(true, &left);
   huge_retry_pending();
   return bytes;
 }
@@ -1308,8 +1299,9 @@ size_t hk_large_flush(void) {
 bool hk_large_decay(void) {
   atomic_fetch_add_explicit(&T.epoch, 1, memory_order_relaxed);
   tl_reclaim_old(false);
-  decay_pools(false);
-  bool left = huge_retry_pending() || pools_cache_any();
+  bool left;
+  decay_pools(false, &left);
+  left |= huge_retry_pending();
   hk_mutex_lock(&T.lock);
   left = left || T.threads;
   hk_mutex_unlock(&T.lock);
