@@ -5,7 +5,8 @@
  * (glibc runs with no preload). For every workload the allocators take turns, each run R times (default 5), the
  * first allocator of each round rotating so that none always runs first; the report gives medians and ratios
  * against hakmem in the one convention of every benchmark table (bench/lib/report.ts RATIO_CONVENTION: above 1.00x
- * hakmem is better), the best allocator of each workload marked. Peak RSS and page faults come from build/runstat, which waits for the benchmark with wait4():
+ * hakmem is better), the best allocator of each workload marked. Real programs follow (bench/lib/programs.ts),
+ * measured by their wall-clock time; one that is not installed is skipped and listed with its package. Peak RSS and page faults come from build/runstat, which waits for the benchmark with wait4():
  * Bun's own resourceUsage() of a direct child reports at least Bun's RSS, because Linux carries the peak RSS
  * across exec. For hakmem the OS map/unmap counts come from its own statistics: the hakmem child runs with
  * HAKMEM_STATS_FILE=<temporary file> and the core writes its statistics JSON there at exit.
@@ -31,10 +32,11 @@ import { formatTimeLeft, ProgressLine, timeLeftAtRate } from "../src/progress.ts
 import { type CommandLine, type OptionSpecs, readCommandLine, UsageError } from "../src/args.ts";
 import { parseScalingLine, parseThroughput, type ProgramName } from "../src/benchmarks.ts";
 import { runCaptured } from "../src/child.ts";
-import { formatOps } from "../src/format.ts";
-import { measureRun, runFailure } from "../src/runstat.ts";
+import { formatNs, formatOps } from "../src/format.ts";
+import { measureRun, type RunstatReport, runFailure } from "../src/runstat.ts";
 import { iqr } from "../src/tune/spread.ts";
 import { BUILD, discoverPeers, HAKMEM_PRELOAD, PEER_INSTALL_HINT, ROOT } from "./lib/allocators.ts";
+import { type ProgramJob, programJobs, pythonExecutable } from "./lib/programs.ts";
 import {
   DEFAULT_OUT,
   describeMachine,
@@ -196,8 +198,17 @@ interface Workload {
   label: string;
   argv: string[];
   metric: Metric;
-  /** Extracts the metric from the benchmark's stdout; throws if the line is not there. */
-  parse(stdout: string): number;
+  /** Extracts the metric from the benchmark's stdout (or runstat's report); throws if the line is not there. */
+  parse(stdout: string, report: RunstatReport): number;
+  /** A real program (bench/lib/programs.ts): argv is the job's once the program is found, else the row is skipped. */
+  job?: ProgramJob;
+}
+
+/** A workload left out, and why (a program that is not installed). */
+export interface SkippedWorkload {
+  id: string;
+  label: string;
+  reason: string;
 }
 
 const THROUGHPUT: Metric = {
@@ -213,6 +224,40 @@ function bin(name: ProgramName): string {
 
 function throughput(id: string, label: string, binary: ProgramName, args: (string | number)[]): Workload {
   return { id, label, argv: [bin(binary), ...args.map(String)], metric: THROUGHPUT, parse: parseThroughput };
+}
+
+const WALL_TIME: Metric = {
+  label: "wall-clock time of the whole program",
+  unit: "s",
+  better: "lower",
+  format: (seconds) => formatNs(seconds * 1e9),
+};
+
+function program(job: ProgramJob): Workload {
+  return { id: job.id, label: job.label, argv: [job.program], metric: WALL_TIME, parse: (_stdout, report) => report.wallSeconds, job };
+}
+
+/**
+ * The workloads to run, each with its final command line, and those skipped: a program that is not on PATH.
+ * With inputs false, no program's input files are written (for an estimate).
+ */
+function resolveWorkloads(workloads: Workload[], inputs = true): { run: Workload[]; skipped: SkippedWorkload[] } {
+  const run: Workload[] = [];
+  const skipped: SkippedWorkload[] = [];
+  for (const w of workloads) {
+    if (w.job === undefined) {
+      run.push(w);
+      continue;
+    }
+    const found = Bun.which(w.job.program);
+    if (found === null) {
+      skipped.push({ id: w.id, label: w.label, reason: `${w.job.program} is not installed: ${w.job.install}` });
+      continue;
+    }
+    const path = w.job.program === "python3" ? pythonExecutable(found) : found;
+    run.push(inputs ? { ...w, argv: w.job.argv(path) } : w);
+  }
+  return { run, skipped };
 }
 
 function defineWorkloads(quick: boolean): Workload[] {
@@ -256,6 +301,8 @@ function defineWorkloads(quick: boolean): Workload[] {
       },
       parse: (stdout) => parseScalingLine(stdout).rssBytes,
     },
+    // real programs, each on inputs of its own (bench/lib/programs.ts); skipped when not installed
+    ...programJobs(quick).map(program),
   ];
 }
 
@@ -317,9 +364,14 @@ function childEnv(): Record<string, string | undefined> {
   return env;
 }
 
-/** argv as a short command line: the program relative to the repository root. */
+/** An argument as a shell reads it back: quoted when it holds anything but plain characters. */
+function shellWord(arg: string): string {
+  return /^[\w./:=+,%-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+/** argv as a short command line: the program relative to the repository root, arguments quoted for a shell. */
 function commandLine(argv: string[]): string {
-  return [displayPath(argv[0]!), ...argv.slice(1)].join(" ");
+  return [displayPath(argv[0]!), ...argv.slice(1).map(shellWord)].join(" ");
 }
 
 function describeFailure(argv: string[], allocator: Allocator, why: string, stderr: string): string {
@@ -340,7 +392,7 @@ async function runTimed(workload: Workload, allocator: Allocator, statsFile: str
   if (failure !== null || run.report === null) throw new BenchmarkFailure(describeFailure(workload.argv, allocator, failure ?? "", run.stderr));
   let value: number;
   try {
-    value = workload.parse(run.stdout);
+    value = workload.parse(run.stdout, run.report);
   } catch (error) {
     const why = `printed an unexpected result: ${(error as Error).message}\n--- stdout ---\n${run.stdout.trimEnd()}`;
     throw new BenchmarkFailure(describeFailure(workload.argv, allocator, why, run.stderr));
@@ -435,6 +487,8 @@ export interface NativeResult {
   options: { runs: number; quick: boolean; warmup?: boolean };
   allocators: { name: string; library: string }[];
   skipped: SkippedAllocator[];
+  /** Workloads left out: programs that are not installed (absent in files from before the programs). */
+  skipped_workloads?: SkippedWorkload[];
   workloads: WorkloadResult[];
   callgrind: { skipped: string | null; workloads: CallgrindResult[] };
   /** The report as Markdown: header, the table, its legend. */
@@ -543,13 +597,19 @@ function reportLegend(runs: number, warmup: boolean, results: WorkloadResult[], 
   return lines.join("\n");
 }
 
-function reportHeader(r: Pick<NativeResult, "date" | "machine" | "command" | "options">, allocators: Allocator[], skipped: SkippedAllocator[]): string {
+function reportHeader(
+  r: Pick<NativeResult, "date" | "machine" | "command" | "options">,
+  allocators: Allocator[],
+  skipped: SkippedAllocator[],
+  skippedWorkloads: SkippedWorkload[],
+): string {
   return [
     `Measured ${r.date.slice(0, 16).replace("T", " ")} UTC on ${describeMachine(r.machine)}${r.options.quick ? " (--quick: a tenth of the iterations)" : ""}.`,
     `Reproduce: \`${r.command}\``,
     "",
     ...allocators.map((a) => `- ${a.name}: ${a.description}`),
     ...skipped.map((s) => `- ${s.name}: skipped, ${s.reason}`),
+    ...skippedWorkloads.map((w) => `- workload ${w.label}: skipped, ${w.reason}`),
   ].join("\n");
 }
 
@@ -557,7 +617,7 @@ function reportHeader(r: Pick<NativeResult, "date" | "machine" | "command" | "op
 export function plannedWork(options: NativeOptions): { runs: number; callgrindJobs: number } {
   const selected = (id: string) => options.only.length === 0 || options.only.includes(id);
   const allocators = discoverAllocators().allocators.length;
-  const runs = defineWorkloads(options.quick).filter((w) => selected(w.id)).length * (options.runs + 1) * allocators;
+  const runs = resolveWorkloads(defineWorkloads(options.quick).filter((w) => selected(w.id)), false).run.length * (options.runs + 1) * allocators;
   const callgrindWanted = options.callgrind || options.only.some((id) => id.startsWith("callgrind_"));
   const callgrind = callgrindWanted && Bun.which("valgrind") !== null ? defineCallgrindWorkloads(options.quick, options.only).length : 0;
   return { runs, callgrindJobs: callgrind * allocators * 2 };
@@ -646,7 +706,7 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
   const onProgress = hooks.onProgress ?? defaultNativeProgress(line);
   const warn = hooks.onWarning ?? ((text: string) => line.note(`warning: ${text}`));
   const selected = (id: string) => options.only.length === 0 || options.only.includes(id);
-  const workloads = defineWorkloads(options.quick).filter((w) => selected(w.id));
+  const { run: workloads, skipped: skippedWorkloads } = resolveWorkloads(defineWorkloads(options.quick).filter((w) => selected(w.id)));
   const callgrindWanted = options.callgrind || options.only.some((id) => id.startsWith("callgrind_"));
   let callgrindWorkloads = callgrindWanted ? defineCallgrindWorkloads(options.quick, options.only) : [];
   let callgrindSkipped: string | null = callgrindWanted ? null : "--no-callgrind";
@@ -655,7 +715,8 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
     callgrindWorkloads = [];
   }
 
-  requireBuilt([RUNSTAT, HAKMEM_PRELOAD, ...new Set([...workloads.map((w) => w.argv[0]!), ...callgrindWorkloads.map((w) => w.argv(1)[0]!)])]);
+  const builtHere = workloads.filter((w) => w.job === undefined).map((w) => w.argv[0]!);
+  requireBuilt([RUNSTAT, HAKMEM_PRELOAD, ...new Set([...builtHere, ...callgrindWorkloads.map((w) => w.argv(1)[0]!)])]);
   const { allocators, skipped } = discoverAllocators();
   const header = {
     ratio_convention: RATIO_CONVENTION,
@@ -666,6 +727,7 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
   };
   const peersMissing = skipped.length > 0 ? `; skipped: ${skipped.map((s) => s.name).join(", ")} (${PEER_INSTALL_HINT})` : "";
   line.note(`native comparison: ${allocators.map((a) => a.name).join(", ")}${peersMissing}`);
+  for (const w of skippedWorkloads) line.note(`skipped ${w.label}: ${w.reason}`);
 
   const tmp = mkdtempSync(join(os.tmpdir(), "hakmem-bench-"));
   const statsFile = join(tmp, "hakmem-stats.json");
@@ -770,12 +832,13 @@ export async function runNative(options: NativeOptions, command = nativeCommand(
   const tableOnly = `${reportTable(options.quick, results, callgrind, allocators)}\n\n${reportLegend(options.runs, true, results, callgrind, callgrindSkipped)}`;
   // the README shows the table alone, so it carries the convention; the report says it once at its top
   const table = `${RATIO_CONVENTION}\n\n${tableOnly}`;
-  const markdown = `## Native comparison\n\n${reportHeader(header, allocators, skipped)}\n\n${tableOnly}\n`;
+  const markdown = `## Native comparison\n\n${reportHeader(header, allocators, skipped, skippedWorkloads)}\n\n${tableOnly}\n`;
   if (hooks.print !== false) console.log(`${RATIO_CONVENTION}\n\n${markdown}`);
   return {
     ...header,
     allocators: allocators.map((a) => ({ name: a.name, library: a.preload ?? "(none: system malloc)" })),
     skipped,
+    skipped_workloads: skippedWorkloads,
     workloads: results,
     callgrind: { skipped: callgrindSkipped, workloads: callgrind },
     markdown,

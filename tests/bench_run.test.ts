@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { programJobs } from "../bench/lib/programs.ts";
 import { compactJson, resultStem } from "../bench/lib/report.ts";
 import { report, run } from "./support.ts";
 
@@ -92,7 +93,8 @@ describe("bun bench/run.ts --quick --runs 1", () => {
       const stdout = result.stdout;
 
       // the summary: the convention once, then hakmem against the best other, per group and per workload
-      expect(stdout.split("\n").length, stdout).toBeLessThan(60);
+      // about 30 native rows (5 of them real programs), 22 microbenchmark rows, the headings: a tall screen
+      expect(stdout.split("\n").length, stdout).toBeLessThan(66);
       expect(stdout.split(CONVENTION).length - 1).toBe(1);
       expect(stdout).toContain("| microbenchmark (mean time per iteration) | hakmem | best other | ratio (>1: hakmem better) |");
       expect(stdout).toMatch(new RegExp(`^\\| ffi: malloc\\+free 16 B \\| ${cell("[\\d.]+ ns")} \\| ${cell("\\w+ [\\d.]+ ns")} \\| [\\d.]+x \\|$`, "m"));
@@ -141,7 +143,11 @@ describe("bun bench/run.ts --quick --runs 1", () => {
         for (const row of group.rows) expect(row.avg_ns, `${group.title}: ${row.name}`).toBeGreaterThan(0);
       }
     }
-    expect(json.native.workloads.map((w: { label: string }) => w.label)).toEqual(NATIVE_WORKLOADS);
+    // the seed workloads, then the real programs that are installed (the others skipped, each with its package)
+    const programs = programJobs(true);
+    const installed = programs.filter((j) => Bun.which(j.program) !== null);
+    expect(json.native.workloads.map((w: { label: string }) => w.label)).toEqual([...NATIVE_WORKLOADS, ...installed.map((j) => j.label)]);
+    expect(json.native.skipped_workloads.map((w: { id: string }) => w.id)).toEqual(programs.filter((j) => !installed.includes(j)).map((j) => j.id));
     for (const w of json.native.workloads) {
       expect(w.results.hakmem.vs_hakmem).toBe(1);
       // the convention: hakmem's edge, above 1 when hakmem is better, for throughput as for memory
@@ -217,6 +223,46 @@ describe("bun bench/native.ts", () => {
       expect(result.exitCode, report(result)).toBe(0);
       expect(result.stdout).toContain("- instructions per operation: skipped (valgrind is not installed: apt-get install valgrind)");
       expect(result.stdout).not.toContain(", instructions |");
+      expect(result.stdout).toMatch(/^\| tiny_hot 16 B \| hakmem \| /m);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "runs each real program that is installed and skips each that is not, with the package that brings it",
+    async () => {
+      const jobs = programJobs(true);
+      const out = join(tmp, "programs");
+      const argv = ["bench/native.ts", "--quick", "--runs", "1", "--no-callgrind", ...jobs.flatMap((j) => ["--workload", j.id]), "--out", out];
+      const result = await run([process.execPath, ...argv]);
+      expect(result.exitCode, report(result)).toBe(0);
+      const installed = jobs.filter((j) => Bun.which(j.program) !== null);
+      const missing = jobs.filter((j) => !installed.includes(j));
+      const { json, md } = resultFiles(out);
+      expect(json.native.workloads.map((w: { id: string }) => w.id)).toEqual(installed.map((j) => j.id));
+      expect(json.native.skipped_workloads.map((w: { id: string }) => w.id)).toEqual(missing.map((j) => j.id));
+      for (const job of installed) {
+        expect(md).toMatch(new RegExp(`^\\| ${escape(job.label)} \\| hakmem \\| ${cell("[\\d.]+ (ms|s)")} \\| – \\| 1\\.00x \\| `, "m"));
+      }
+      for (const job of missing) expect(md).toContain(`- workload ${job.label}: skipped, ${job.program} is not installed: ${job.install}`);
+      expectWinnersMarked(md, installed.map((j) => j.label));
+      expectPeersAccountedFor(md);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "skips every real program, with the package that brings it, when none is on PATH",
+    async () => {
+      const emptyPath = join(tmp, "no-programs");
+      mkdirSync(emptyPath, { recursive: true });
+      const argv = ["bench/native.ts", "--quick", "--runs", "1", "--no-callgrind", "--workload", "program_jq", "--workload", "program_sort", "--workload", "tiny_hot_16", "--no-save"];
+      const result = await run([process.execPath, ...argv], { env: { PATH: emptyPath } });
+      expect(result.exitCode, report(result)).toBe(0);
+      for (const job of programJobs(true).filter((j) => j.id === "program_jq" || j.id === "program_sort")) {
+        expect(result.stdout).toContain(`- workload ${job.label}: skipped, ${job.program} is not installed: ${job.install}`);
+        expect(result.stdout).not.toContain(`| ${job.label} |`);
+      }
       expect(result.stdout).toMatch(/^\| tiny_hot 16 B \| hakmem \| /m);
     },
     TIMEOUT_MS,
