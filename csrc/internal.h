@@ -87,11 +87,12 @@ static inline bool hk_grows_like_vector(size_t want, size_t old) { return want >
 
 /* ---- size classes ---------------------------------------------------------
  * 16-byte steps up to 128 bytes (16 is the alignment quantum), then four
- * classes per power of two (spacing <= 25%), all slab-backed: up to 8 KiB on
+ * classes per power of two (spacing <= 25%) and, from 2 KiB, one an eighth
+ * above each power of two (size_class.c), all slab-backed: up to 8 KiB on
  * one 64 KiB slab, up to HK_SLAB_MAX (64 KiB) on slabs of several units.
  * Above: the large tier (large.c). "slab" in a name below means any of these
  * classes, "large" the tier above. */
-#define HK_NCLASSES 44
+#define HK_NCLASSES 49
 #define HK_SLAB_MAX 65536u
 #define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
 extern HK_INTERNAL const uint32_t hk_class_size[HK_NCLASSES];
@@ -124,11 +125,13 @@ static inline unsigned hk_class_of(size_t size) {
 /* entry i: sizes 256 * (i - 1) + 1 to 256 * i, from 1025 bytes on (i >= 5) */
 #define HK_CLASS_MID_RANGES                                                           \
   [5] = 20, [6] = 21, [7] = 22, [8] = 23,                                             \
-  [9 ... 10] = 24, [11 ... 12] = 25, [13 ... 14] = 26, [15 ... 16] = 27,             \
-  [17 ... 20] = 28, [21 ... 24] = 29, [25 ... 28] = 30, [29 ... 32] = 31,            \
-  [33 ... 40] = 32, [41 ... 48] = 33, [49 ... 56] = 34, [57 ... 64] = 35,            \
-  [65 ... 80] = 36, [81 ... 96] = 37, [97 ... 112] = 38, [113 ... 128] = 39,         \
-  [129 ... 160] = 40, [161 ... 192] = 41, [193 ... 224] = 42, [225 ... 256] = 43
+  [9] = 24, [10] = 25, [11 ... 12] = 26, [13 ... 14] = 27,                            \
+  [15 ... 16] = 28, [17 ... 18] = 29, [19 ... 20] = 30, [21 ... 24] = 31,             \
+  [25 ... 28] = 32, [29 ... 32] = 33, [33 ... 36] = 34, [37 ... 40] = 35,             \
+  [41 ... 48] = 36, [49 ... 56] = 37, [57 ... 64] = 38, [65 ... 72] = 39,             \
+  [73 ... 80] = 40, [81 ... 96] = 41, [97 ... 112] = 42, [113 ... 128] = 43,          \
+  [129 ... 144] = 44, [145 ... 160] = 45, [161 ... 192] = 46, [193 ... 224] = 47,     \
+  [225 ... 256] = 48
 
 /* ---- blocks, slabs, SuperSlabs -------------------------------------------- */
 typedef struct hk_block { struct hk_block *next; } hk_block;

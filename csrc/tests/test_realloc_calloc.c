@@ -100,6 +100,27 @@ static void realloc_growth_headroom(void)
   hak_free(q);
 }
 
+/* A request of a power of two plus a header gets the class an eighth above
+ * the power of two; a buffer that grows past a class passes over those
+ * classes (each stop there would be one move more on its way). */
+static void realloc_skips_header_classes(void)
+{
+  void *page = hak_malloc(4096 + 8);
+  CHECK(page != NULL && hak_usable_size(page) == 4608, "hak_malloc(4104): usable %zu, want 4608",
+        page ? hak_usable_size(page) : 0);
+  hak_free(page);
+  unsigned char *p = hak_malloc(1536);
+  CHECK(p != NULL, "hak_malloc(1536)");
+  if (!p) return;
+  fill(p, 1536);
+  unsigned char *q = hak_realloc(p, 1600); /* half as much again: 2304, the class above 2 KiB + an eighth */
+  CHECK(q != NULL && hak_usable_size(q) == 2560, "realloc 1536 -> 1600: usable %zu, want 2560 (not 2304)",
+        q ? hak_usable_size(q) : 0);
+  if (!q) return;
+  CHECK(verify_key(q, 1536, 1536, p) == (size_t)-1, "realloc 1536 -> 1600 lost the contents");
+  hak_free(q);
+}
+
 /* A buffer that doubles, as a vector's does, moves into the large tier
  * from 4 KiB with room for its next doubling, and from there every other
  * doubling is in place (dispatch.c, large.c). Contents survive each step. */
@@ -317,6 +338,7 @@ int main(void)
   check_timeout(300);
   realloc_tiers();
   realloc_growth_headroom();
+  realloc_skips_header_classes();
   realloc_doubling();
   realloc_aligned();
   realloc_corners();
