@@ -6,7 +6,8 @@
  * first allocator of each round rotating so that none always runs first; the report gives medians and ratios
  * against hakmem in the one convention of every benchmark table (bench/lib/report.ts RATIO_CONVENTION: above 1.00x
  * hakmem is better), the best allocator of each workload marked. Real programs follow (bench/lib/programs.ts),
- * measured by their wall-clock time; one that is not installed is skipped and listed with its package. Peak RSS and page faults come from build/runstat, which waits for the benchmark with wait4():
+ * measured by their wall-clock time; one that is not installed is skipped and listed with its package. Peak RSS
+ * and page faults come from build/runstat, which waits for the benchmark with wait4():
  * Bun's own resourceUsage() of a direct child reports at least Bun's RSS, because Linux carries the peak RSS
  * across exec. For hakmem the OS map/unmap counts come from its own statistics: the hakmem child runs with
  * HAKMEM_STATS_FILE=<temporary file> and the core writes its statistics JSON there at exit.
@@ -239,7 +240,7 @@ function program(job: ProgramJob): Workload {
 
 /**
  * The workloads to run, each with its final command line, and those skipped: a program that is not on PATH.
- * With inputs false, no program's input files are written (for an estimate).
+ * With inputs false (for an estimate) a program keeps its bare name and no input file is written.
  */
 function resolveWorkloads(workloads: Workload[], inputs = true): { run: Workload[]; skipped: SkippedWorkload[] } {
   const run: Workload[] = [];
@@ -254,8 +255,12 @@ function resolveWorkloads(workloads: Workload[], inputs = true): { run: Workload
       skipped.push({ id: w.id, label: w.label, reason: `${w.job.program} is not installed: ${w.job.install}` });
       continue;
     }
+    if (!inputs) {
+      run.push(w);
+      continue;
+    }
     const path = w.job.program === "python3" ? pythonExecutable(found) : found;
-    run.push(inputs ? { ...w, argv: w.job.argv(path) } : w);
+    run.push({ ...w, argv: w.job.argv(path) });
   }
   return { run, skipped };
 }
