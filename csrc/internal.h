@@ -538,9 +538,6 @@ HK_INTERNAL hk_ss *hk_lru_pop(void);
 HK_INTERNAL size_t hk_lru_flush(void);
 HK_INTERNAL void hk_lru_counts(uint64_t *count, uint64_t *bytes);
 HK_INTERNAL bool hk_lru_decay(void);              /* releases what outlived the TTL; true: some still cached */
-/* Releases cached SuperSlabs, oldest first, until at least bytes went back
- * (or none is left): the large tier is taking fresh pages. Bytes released. */
-HK_INTERNAL size_t hk_lru_shed(size_t bytes);
 /* decay.c: the background releaser. lru.c and large.c call hk_decay_start
  * with their release function (called by the releaser thread every period)
  * once they hold memory for a time; a thread that holds a hakmem lock then

@@ -946,7 +946,6 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
   }
   uint8_t *p = NULL;
   uint32_t d0 = 0, d1 = 0;
-  bool fresh = false;
   bool in_arena = size <= g_hk.large_max_block && align <= ARENA_BYTES / 2;
   if (size <= (size_t)TL_MAX_PAGES << PAGE_SHIFT && align <= HK_PAGE_SIZE && (p = tl_take(pages_for(size), pages_for(size))) != NULL) {
     if (zero) clear_bytes(p, size);
@@ -973,15 +972,8 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
     if (!hk_decay_running()) decay_locked(P, now_ns(), false);
     if (parked) tl_release_locked(&tl, parked);
     p = arena_alloc_locked(P, pages_for(size), room, align, &d0, &d1);
-    if (p && d1 > d0) {
-      P->cache_hits++;
-    } else if (p) {
-      P->cache_misses++;
-      fresh = true;
-    }
+    if (p && d1 > d0) P->cache_hits++; else if (p) P->cache_misses++;
     pool_unlock(P);
-    /* all its pages fresh: what the slab tier keeps for reuse goes back as much (lru.c) */
-    if (fresh) hk_lru_shed(size);
   }
   if (!p) {
     HK_COUNT(huge_mappings, 1);
@@ -992,7 +984,6 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
       errno = ENOMEM;
       return NULL;
     }
-    hk_lru_shed(size); /* a mapping of its own: fresh pages too */
   }
   if (zero && d1 > d0) {
     size_t end = (size_t)d1 << PAGE_SHIFT;
@@ -1294,14 +1285,18 @@ static size_t decay_pools(bool everything, bool *left) {
 
 /* Decommits cached free runs, oldest first in each pool, until at least
  * bytes went back or none is left; bytes released. Called before the slab
- * tier takes a fresh SuperSlab (superslab.c, hk_ss_on_growth), as this tier
- * sheds the slab tier's LRU cache before it faults fresh pages in
- * (hk_lru_shed): each tier's cache is for reuse within it, so neither grows
- * while the other keeps pages it may never need. Python filling a dict (its
- * tables, resized, are large blocks) and then building 100,000 strings of
- * 769 bytes peaked at 211.5 MiB with the freed tables cached, 201.7 now
- * (glibc 190.1, mimalloc 203.4). The TTL and the bounds still govern a
- * program that does not grow. */
+ * tier takes a fresh SuperSlab (superslab.c, hk_ss_on_growth): this tier's
+ * cache is for its own reuse, and a program that freed large buffers and
+ * then built a structure of small blocks peaked with both resident (Python
+ * filling a dict, whose tables are large blocks, then making 100,000 strings
+ * of 769 bytes: 211.5 MiB, 201.7 now; glibc 190.1, mimalloc 203.4). One way
+ * only: the large tier taking fresh pages does not shed the slab tier's LRU
+ * cache, or a program that alternates (8 blocks of 6 MiB written and freed,
+ * then 20,000 of 4104 bytes, 50 times) sheds each tier's cache for the other
+ * every round and faults everything in again: 0.20 -> 1.95 s (glibc 2.6 s,
+ * mimalloc 0.35). One way, that program's small blocks come from the LRU
+ * after the first round, no fresh SuperSlab sheds anything, and it runs in
+ * 0.22 s. The TTL and the bounds still govern a program that does not grow. */
 static size_t shed_cached_pages(size_t bytes) {
   size_t shed = 0;
   for (unsigned i = 0; i < HK_LARGE_POOLS && shed < bytes; i++) {

@@ -2,9 +2,7 @@
  * comes here with its pages still committed; a new SuperSlab is taken from
  * here before the OS. Bounded by count, bytes and age; what falls out is
  * decommitted and its address slot reused. Age is checked on every push and
- * pop, by hak_trim and by the background releaser (decay.c). The large tier
- * sheds it as it takes fresh pages (hk_lru_shed), so that what the slab tier
- * keeps for reuse does not add to a peak the other tier makes. */
+ * pop, by hak_trim and by the background releaser (decay.c). */
 #include <stdio.h>
 #include <time.h>
 #include "internal.h"
@@ -12,7 +10,7 @@
 static struct {
   pthread_mutex_t lock;
   hk_ss *head, *tail; /* head: most recently cached */
-  size_t count; /* written under the lock with atomic stores: hk_lru_shed looks first without it */
+  size_t count;
 } lru = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t now_ns(void) {
@@ -31,7 +29,7 @@ static void unlink_locked(hk_ss *ss) {
   if (ss->prev) ss->prev->next = ss->next; else lru.head = ss->next;
   if (ss->next) ss->next->prev = ss->prev; else lru.tail = ss->prev;
   ss->next = ss->prev = NULL;
-  __atomic_store_n(&lru.count, lru.count - 1, __ATOMIC_RELAXED);
+  lru.count--;
 }
 
 /* Unlinks the entries that break a bound onto *out; they are released by the
@@ -75,7 +73,7 @@ void hk_lru_push(hk_ss *ss) {
   ss->next = lru.head;
   if (lru.head) lru.head->prev = ss; else lru.tail = ss;
   lru.head = ss;
-  __atomic_store_n(&lru.count, lru.count + 1, __ATOMIC_RELAXED);
+  lru.count++;
   HK_COUNT(lru_push, 1);
   if (g_hk.trace_lru) hk_log("[LRU_PUSH] ss=%p (cache_size=%zu/%zu)", (void *)hk_ss_base(ss), lru.count, g_hk.lru_max_cached);
   evict_locked(&evicted, now, false);
@@ -104,22 +102,6 @@ size_t hk_lru_flush(void) {
   hk_ss *evicted = NULL;
   hk_lock(&lru.lock, HK_LOCK_LRU);
   evict_locked(&evicted, now_ns(), true);
-  hk_unlock(&lru.lock);
-  return release_all(evicted);
-}
-
-size_t hk_lru_shed(size_t bytes) {
-  if (!__atomic_load_n(&lru.count, __ATOMIC_RELAXED)) return 0;
-  hk_ss *evicted = NULL;
-  hk_lock(&lru.lock, HK_LOCK_LRU);
-  for (size_t unlinked = 0; lru.tail && unlinked < bytes; unlinked += g_hk.ss_size) {
-    hk_ss *old = lru.tail;
-    unlink_locked(old);
-    if (g_hk.trace_lru)
-      hk_log("[LRU_EVICT] ss=%p reason=shed (cache_size=%zu/%zu)", (void *)hk_ss_base(old), lru.count, g_hk.lru_max_cached);
-    old->next = evicted;
-    evicted = old;
-  }
   hk_unlock(&lru.lock);
   return release_all(evicted);
 }

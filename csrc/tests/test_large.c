@@ -729,31 +729,39 @@ static void slab_growth_sheds_large_cache(void *arg) {
   for (int i = 0; i < SMALL; i++) hak_free(small[i]);
 }
 
-/* And the other way: the large tier takes fresh pages only once the empty
- * SuperSlabs cached for reuse went back. */
-static void large_growth_sheds_superslabs(void *arg) {
+/* A program that alternates between large buffers and small blocks keeps
+ * both caches once it stops growing: the large tier taking fresh pages does
+ * not shed the SuperSlabs the small blocks take again, so no round sheds the
+ * other's cache and faults its own in afresh. */
+static void alternating_phases_keep_caches(void *arg) {
   (void)arg;
   set_flag("SS_LRU_TTL_SEC", "60");
   hak_trim();
-  enum { SMALL = 32000 }; /* 32 MB of 1000-byte blocks, freed: their SuperSlabs go to the LRU cache */
+  enum { BIG = 3, SMALL = 24000, ROUNDS = 4 };
   static void *small[SMALL];
-  for (int i = 0; i < SMALL; i++) {
-    small[i] = hak_malloc(1000);
-    CHECK(small[i] != NULL, "hak_malloc(1000) #%d", i);
-    memset(small[i], 1, 1000);
+  char *big[BIG];
+  hak_stats_t before = stats();
+  for (int round = 0; round < ROUNDS; round++) {
+    if (round == ROUNDS - 1) before = stats();
+    for (int i = 0; i < BIG; i++) {
+      big[i] = hak_malloc(6 * MiB);
+      CHECK(big[i] != NULL, "hak_malloc(6 MiB)");
+      memset(big[i], 7, 6 * MiB);
+    }
+    for (int i = 0; i < BIG; i++) hak_free(big[i]);
+    for (int i = 0; i < SMALL; i++) {
+      small[i] = hak_malloc(1000);
+      CHECK(small[i] != NULL, "hak_malloc(1000) #%d", i);
+      memset(small[i], 1, 1000);
+    }
+    for (int i = 0; i < SMALL; i++) hak_free(small[i]);
   }
-  for (int i = 0; i < SMALL; i++) hak_free(small[i]);
-  hak_stats_t s1 = stats();
-  CHECK(s1.superslabs_cached >= 24, "%llu SuperSlabs cached after 32 MB of small blocks were freed",
-        U(s1.superslabs_cached));
-  char *big = hak_malloc(16 * MiB); /* nothing cached in the large tier: all its pages fresh */
-  CHECK(big != NULL, "hak_malloc(16 MiB)");
-  memset(big, 7, 16 * MiB);
-  hak_stats_t s2 = stats();
-  CHECK(s2.superslabs_cached + 16 <= s1.superslabs_cached,
-        "%llu SuperSlabs cached before a 16 MiB block took fresh pages, %llu after", U(s1.superslabs_cached),
-        U(s2.superslabs_cached));
-  hak_free(big);
+  hak_stats_t after = stats();
+  /* shedding both ways: 3 large blocks on fresh pages and 18 fresh SuperSlabs in the last round */
+  CHECK(after.large_cache_misses == before.large_cache_misses, "the last round's %d large blocks took fresh pages %llu times",
+        BIG, U(after.large_cache_misses - before.large_cache_misses));
+  CHECK(after.lru_miss - before.lru_miss < 3, "the last round took %llu fresh SuperSlabs (%llu from the LRU cache)",
+        U(after.lru_miss - before.lru_miss), U(after.lru_hit - before.lru_hit));
 }
 
 /* Threads of this process, from /proc/self/status (0 when unreadable). */
@@ -852,7 +860,7 @@ int main(void) {
   check_in_child("cache bound after threads", cache_bound_after_threads, NULL);
   check_in_child("thread after thread", thread_after_thread, NULL);
   check_in_child("slab growth sheds the large cache", slab_growth_sheds_large_cache, NULL);
-  check_in_child("large growth sheds cached SuperSlabs", large_growth_sheds_superslabs, NULL);
+  check_in_child("alternating phases keep both caches", alternating_phases_keep_caches, NULL);
   if (!UNDER_TSAN) check_in_child("fork shares the pools afresh", fork_shares_pools_afresh, NULL); /* TSan: no threads after a multi-threaded fork */
   if (!UNDER_TSAN) check_in_child("TTL", ttl_releases_idle_memory, NULL);
   if (!UNDER_TSAN) check_in_child("TTL after fork", ttl_after_fork, NULL);
