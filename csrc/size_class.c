@@ -4,15 +4,15 @@
  * above each power of two (2304, 4608, 9216, 18432, 36864), because a power
  * of two plus a header is what many programs ask for, and the next class of
  * four wasted a quarter of it: sqlite3's page cache asks 4104 and 4368 bytes
- * (its 300,000-row job's peak RSS 38.3 -> 35.5 MiB, glibc 33.2);
+ * (300,000 rows keyed by hex(randomblob(16)), indexed, in memory: peak RSS
+ * 38.3 -> 35.5 MiB, glibc 33.2);
  * bench_mid_large_mt (8, 16 or 32 KiB plus up to 2 KiB) peaked at 11.0 ->
  * 10.1 MiB with 1 thread, 20.2 -> 18.5 with 2. Each class costs a thread a
  * slab it may leave part-used: bench_pool_replace (1 in 20 of its blocks 1 to
  * 4 KiB) 6.2 -> 6.5 MiB. A buffer grown by realloc skips these classes
- * (dispatch.c).
- * Every class is slab-backed:
- * classes up to 8 KiB take one 64 KiB unit per slab; above, slabs span
- * several units so that each holds about eight blocks.
+ * (dispatch.c). Every class is slab-backed: classes up to 8 KiB take one
+ * 64 KiB unit per slab; above, slabs span several units so that each holds
+ * about eight blocks.
  *
  * The lookup tables (internal.h, hk_class_of) are written as designated
  * ranges, one per class; hk_size_classes_verify() checks the ends of every
