@@ -1288,8 +1288,8 @@ static size_t decay_pools(bool everything, bool *left) {
  * tier takes a fresh SuperSlab (superslab.c, hk_ss_on_growth): this tier's
  * cache is for its own reuse, and a program that freed large buffers and
  * then built a structure of small blocks peaked with both resident (Python
- * filling a dict, whose tables are large blocks, then making 100,000 strings
- * of 769 bytes: 211.5 MiB, 201.7 now; glibc 190.1, mimalloc 203.4). One way
+ * filling a dict, whose tables are large blocks, then making 100,000 strings,
+ * most of 769 bytes: 211.5 MiB, 201.7 now; glibc 190.1, mimalloc 203.4). One way
  * only: the large tier taking fresh pages does not shed the slab tier's LRU
  * cache, or a program that alternates (8 blocks of 6 MiB written and freed,
  * then 20,000 of 4104 bytes, 50 times) sheds each tier's cache for the other
