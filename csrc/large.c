@@ -481,13 +481,14 @@ static hk_arena *arena_of_run(const hk_pool *P, hk_run *r) {
   return NULL;
 }
 
-/* Decommits P's free runs, oldest first, while one is older than the TTL or
- * a bound is broken (everything: all of them). Returns bytes released. */
-static size_t decay_locked(hk_pool *P, uint64_t now, bool everything) {
+/* Decommits P's free runs, oldest first, while fewer than `want` bytes went
+ * back (SIZE_MAX: all of them), or one is older than the TTL, or a bound is
+ * broken. Returns bytes released. */
+static size_t decay_locked(hk_pool *P, uint64_t now, size_t want) {
   size_t bytes = 0;
   while (P->oldest) {
     hk_run *r = P->oldest;
-    bool due = everything || above_cache_bounds(P) || above_live_peak(P) || now - r->idle_since >= g_hk.lru_ttl_ns;
+    bool due = bytes < want || above_cache_bounds(P) || above_live_peak(P) || now - r->idle_since >= g_hk.lru_ttl_ns;
     if (!due) break;
     uint32_t before = r->ndirty;
     bool ok = decommit_run(arena_of_run(P, r), r);
@@ -934,7 +935,7 @@ static void *arena_alloc_locked(hk_pool *P, uint32_t n, uint32_t room, size_t al
   P->allocs++;
   live_add(P, (uint64_t)n << PAGE_SHIFT);
   /* fresh pages faulted in may break the bound on what the cache keeps */
-  if (taken < n && above_live_peak(P)) decay_locked(P, now_ns(), false);
+  if (taken < n && above_live_peak(P)) decay_locked(P, now_ns(), 0);
   return addr_of(a, at);
 }
 
@@ -969,7 +970,7 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
     pool_lock(P);
     /* no releaser thread (a single-threaded program, decay.c): the TTL is looked at here, before the
      * parked block merges with its free neighbours and makes them young again */
-    if (!hk_decay_running()) decay_locked(P, now_ns(), false);
+    if (!hk_decay_running()) decay_locked(P, now_ns(), 0);
     if (parked) tl_release_locked(&tl, parked);
     p = arena_alloc_locked(P, pages_for(size), room, align, &d0, &d1);
     if (p && d1 > d0) P->cache_hits++; else if (p) P->cache_misses++;
@@ -1035,7 +1036,7 @@ bool hk_large_free(void *p) {
     uint32_t n = r->npages;
     P->live_bytes -= (size_t)n << PAGE_SHIFT;
     release_pages(a, page_of(a, r), n, true);
-    decay_locked(P, now_ns(), false);
+    decay_locked(P, now_ns(), 0);
     P->frees++;
     bool cached = P->cached_runs > 0;
     pool_unlock(P);
@@ -1172,7 +1173,7 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
     P->live_bytes -= (size_t)cut << PAGE_SHIFT;
     state_set(&a->runs[s + want], RUN_NONE);
     release_pages(a, s + want, cut, keep);
-    if (keep) decay_locked(P, now_ns(), false); /* the cache's bounds */
+    if (keep) decay_locked(P, now_ns(), 0); /* the cache's bounds */
     return true;
   }
   if (s + n >= ARENA_PAGES) return false;
@@ -1199,7 +1200,7 @@ static bool arena_resize_locked(hk_arena *a, hk_run *r, size_t size) {
   carve(a, next, s + n, grown - n);
   run_set(a, s, grown, RUN_USED)->asked = want;
   live_add(P, (uint64_t)(grown - n) << PAGE_SHIFT);
-  if (above_live_peak(P)) decay_locked(P, now_ns(), false);
+  if (above_live_peak(P)) decay_locked(P, now_ns(), 0);
   return true;
 }
 
@@ -1270,13 +1271,14 @@ static void tl_reclaim_old(bool everything) {
 /* Every pool's decay pass (everything: all their cached pages); bytes
  * released. *left: whether some pool still keeps dirty free runs. */
 static size_t decay_pools(bool everything, bool *left) {
+  size_t want = everything ? SIZE_MAX : 0;
   size_t bytes = 0;
   uint64_t now = now_ns();
   *left = false;
   for (unsigned i = 0; i < HK_LARGE_POOLS; i++) {
     hk_pool *P = &pools[i];
     pool_lock(P);
-    bytes += decay_locked(P, now, everything);
+    bytes += decay_locked(P, now, want);
     *left |= P->cached_runs > 0;
     pool_unlock(P);
   }
@@ -1303,13 +1305,7 @@ static size_t shed_cached_pages(size_t bytes) {
     hk_pool *P = &pools[i];
     if (!(atomic_load_explicit(&pools_busy, memory_order_relaxed) & (1u << i))) continue; /* holds nothing */
     pool_lock(P);
-    while (P->oldest && shed < bytes) {
-      hk_run *r = P->oldest;
-      uint32_t before = r->ndirty;
-      bool ok = decommit_run(arena_of_run(P, r), r);
-      shed += (size_t)(before - r->ndirty) << PAGE_SHIFT;
-      if (!ok) break; /* refused: counted; the decay pass retries it */
-    }
+    shed += decay_locked(P, now_ns(), bytes - shed);
     pool_unlock(P);
   }
   return shed;
