@@ -105,18 +105,20 @@ static void cached_blocks_untouched(void *arg)
 
 /* A class's bound starts at 64 blocks and 32 KiB and grows as frees
  * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 4 MiB,
- * is not reached by one class; the thread allocated all 600 itself): the
- * first frees fill it, those past that go to their slabs; every block comes
- * back intact. */
+ * is not reached by one class; the thread allocated all 600 itself). A free
+ * that finds it full at its most sends the older half to the slabs (heap.c,
+ * tc_spill), so the cache ends holding the blocks freed last: 512 of 64 B
+ * fill it, the 513th spills 256 (257 held), 87 more make 344. Every block
+ * comes back intact. */
 static void bounded(void *arg)
 {
   (void)arg;
   cache_on();
   static const struct { size_t size, cached; } cases[] = {
-    {64, 512},       /* 512 blocks: 32 KiB */
-    {4096, 256},     /* 1 MiB */
-    {16384, 64},     /* 1 MiB, multi-unit slabs */
-    {65536, 16},     /* the largest slab class */
+    {64, 344},       /* at most 512 blocks (32 KiB) */
+    {4096, 216},     /* at most 256 (1 MiB): spilled at the 257th, 385th and 513th frees */
+    {16384, 56},     /* at most 64 (1 MiB), multi-unit slabs */
+    {65536, 16},     /* at most 16, the largest slab class: spilled to 8 and refilled */
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     size_t size = cases[k].size, n = 600;
@@ -131,11 +133,11 @@ static void bounded(void *arg)
     CHECK(s.thread_cache_bytes == cases[k].cached * size, "%zu B: thread_cache_bytes %llu, want %zu blocks (%zu)", size,
           U(s.thread_cache_bytes), cases[k].cached, cases[k].cached * size);
     CHECK(s.bytes_in_use == 0, "%zu B: bytes_in_use %llu after every free", size, U(s.bytes_in_use));
-    /* the cached blocks come out first, the one cached last first, then the slabs' */
+    /* the cached blocks come out first, the one freed last first, then the slabs' */
     void **again = alloc_filled(size, n);
     size_t cached = cases[k].cached;
     for (size_t i = 0; i < cached; i++)
-      CHECK(again[i] == v[cached - 1 - i], "%zu B: allocation %zu is not cached block %zu", size, i, cached - 1 - i);
+      CHECK(again[i] == v[n - 1 - i], "%zu B: allocation %zu is not cached block %zu", size, i, n - 1 - i);
     for (size_t i = 0; i < n; i++) hak_free(again[i]);
     free(again);
     free(v);
@@ -160,11 +162,13 @@ static void free_all(void **v, size_t n)
 }
 
 /* The bounds of all classes grow by at most 4 MiB in all: eight classes of
- * 20-64 KiB, each able to grow (40 blocks freed, 40 allocated) by 39 blocks
- * (780-2496 KiB), stop there. A trim puts the bounds back (and the budget
- * with them): the last class, refused growth before, grows again. Everything is allocated before the first free: a new
- * SuperSlab empties the caches (collect_all) and would put the bounds back
- * midway. */
+ * 20-64 KiB, each able to grow (40 blocks freed, 40 allocated) by up to 39
+ * blocks (780-1024 KiB), stop there. What the caches hold peaks when the
+ * budget is reached (a class refused growth is at its most: its next free
+ * spills half of it). A trim puts the bounds back (and the budget with
+ * them): the last class, refused growth before, grows again. Everything is
+ * allocated before the first free: a new SuperSlab empties the caches
+ * (collect_all) and would put the bounds back midway. */
 static void growth_budget(void *arg)
 {
   (void)arg;
@@ -172,29 +176,43 @@ static void growth_budget(void *arg)
   static const size_t sizes[] = {20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536};
   enum { K = sizeof sizes / sizeof sizes[0], N = 40 };
   void **v[K];
-  size_t base_bytes = 0, max_growth = 0;
+  size_t max_growth = 0;
   for (size_t k = 0; k < K; k++) {
-    base_bytes += bound_of(sizes[k], 64, BASE_BYTES) * sizes[k];
     size_t bound = bound_of(sizes[k], 512, 1 << 20);
     max_growth += ((bound < N ? bound : N) - bound_of(sizes[k], 64, BASE_BYTES)) * sizes[k];
     v[k] = alloc_filled(sizes[k], N);
   }
   void **more = alloc_filled(65536, N);
   CHECK(max_growth > BUDGET, "the classes can grow by %zu bytes in all, want more than the 4 MiB budget", max_growth);
-  for (size_t k = 0; k < K; k++) free_all(v[k], N);
-  hak_stats_t s = stats_now();
-  size_t grown = s.thread_cache_bytes - base_bytes;
-  CHECK(s.thread_cache_bytes >= base_bytes && grown <= BUDGET && grown > BUDGET - 65536,
-        "thread_cache_bytes %llu: grown by %zu past the starting bounds (%zu), want 4 MiB less at most one step (a block)",
-        U(s.thread_cache_bytes), grown, base_bytes);
-  hak_stats_t before = s;
-  free_all(more, N); /* the budget is spent: the class keeps what it holds */
+  /* first as many of each class as its bound can grow to, so that no class
+   * spills at its own most (28672 B: 36 blocks) before the budget is reached */
+  size_t grown = 0, fill[K], starting = 0; /* the starting bounds of the classes freed into so far */
+  for (size_t k = 0; k < K; k++) {
+    size_t bound = bound_of(sizes[k], 512, 1 << 20);
+    fill[k] = bound < N ? bound : N;
+    starting += bound_of(sizes[k], 64, BASE_BYTES) * sizes[k];
+    for (size_t i = 0; i < fill[k]; i++) {
+      hak_free(v[k][i]);
+      size_t held = stats_now().thread_cache_bytes;
+      CHECK(held <= starting + BUDGET, "%zu B, free %zu: the caches hold %zu bytes, past their starting bounds (%zu) "
+            "and the budget", sizes[k], i, held, starting);
+      if (held > starting && held - starting > grown) grown = held - starting;
+    }
+  }
+  for (size_t k = 0; k < K; k++) {
+    for (size_t i = fill[k]; i < N; i++) hak_free(v[k][i]);
+    free(v[k]);
+  }
+  CHECK(grown > BUDGET - 65536, "the caches grew by at most %zu bytes past their starting bounds, want 4 MiB less at "
+        "most one step (a block)", grown);
+  hak_stats_t s, before = stats_now();
+  free_all(more, N); /* the budget is spent: the class, at its most (1 block), holds no more */
   s = stats_now();
   CHECK(s.thread_cache_bytes == before.thread_cache_bytes, "thread_cache_bytes %llu after more frees of 64 KiB, want %llu",
         U(s.thread_cache_bytes), U(before.thread_cache_bytes));
   expect_all_given_back("growth budget");
   more = alloc_filled(65536, N);
-  free_all(more, N);
+  free_all(more, N); /* 16 fill the grown bound; the 17th, 25th and 33rd spill 8: the 40th leaves 16 */
   s = stats_now();
   CHECK(s.thread_cache_bytes == 16 * 65536, "after a trim, %d frees of 64 KiB cached %llu bytes, want 16 blocks (%d)", N,
         U(s.thread_cache_bytes), 16 * 65536);
@@ -267,10 +285,78 @@ static void other_threads_blocks(void *arg)
   expect_all_given_back("after the other thread exited");
 }
 
+/* Spills of the older half of a full cache (heap.c, tc_spill) splice runs of
+ * blocks of one slab onto its list and send other heaps' blocks to their
+ * owners. Frees that alternate between three slabs (runs of one block) with
+ * every seventh block another thread's, 2,400 of them past the bound of 512:
+ * each is counted once, and all 2,400 come back distinct and whole. */
+static void *alloc_for_other(void *arg)
+{
+  struct handoff *h = arg;
+  h->ptrs = alloc_filled(h->size, h->n);
+  return NULL;
+}
+
+static int address_order(const void *a, const void *b)
+{
+  uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void spill_interleaved(void *arg)
+{
+  (void)arg;
+  cache_on();
+  set_flag("HAKMEM_REMOTE_BATCH", "on");
+  enum { OWN = 2100, THIRD = OWN / 3, FOREIGN = 300, ALL = OWN + FOREIGN, SIZE = 64 };
+  struct handoff other = {NULL, FOREIGN, SIZE, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, alloc_for_other, &other);
+  pthread_join(t, NULL);
+  void **own = alloc_filled(SIZE, OWN); /* blocks i, i + 700 and i + 1400 lie in different slabs (1,024 a slab) */
+  hak_stats_t s0 = stats_now();
+  size_t next_own = 0, next_foreign = 0, bad = 0;
+  for (size_t i = 0; i < ALL; i++) {
+    void *p;
+    if (i % 8 == 7 && next_foreign < FOREIGN) {
+      p = other.ptrs[next_foreign++];
+    } else {
+      size_t k = next_own++;
+      p = own[(k % 3) * THIRD + k / 3];
+    }
+    bad += !verify(p, SIZE);
+    hak_free(p);
+  }
+  CHECK(next_own == OWN && next_foreign == FOREIGN, "freed %zu own and %zu foreign blocks", next_own, next_foreign);
+  CHECK(bad == 0, "%zu blocks damaged before their free", bad);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.frees - s0.frees == ALL, "frees moved by %llu, want %d", U(s1.frees - s0.frees), ALL);
+  CHECK(s1.bytes_in_use == 0, "bytes_in_use %llu after every free", U(s1.bytes_in_use));
+  CHECK(s1.thread_cache_bytes <= 512 * SIZE, "thread_cache_bytes %llu, past the bound of 512 blocks",
+        U(s1.thread_cache_bytes));
+  /* every own block the cache does not hold is on its slab's list (a cached one reads as live) */
+  size_t on_lists = 0;
+  for (size_t i = 0; i < OWN; i++) on_lists += hak_block_state(own[i]) == HAK_BLOCK_FREE;
+  CHECK(on_lists >= OWN - s1.thread_cache_bytes / SIZE, "%zu own blocks on their slabs' lists, want all but the %llu cached",
+        on_lists, U(s1.thread_cache_bytes / SIZE));
+  void **again = alloc_filled(SIZE, ALL);
+  qsort(again, ALL, sizeof *again, address_order);
+  size_t same = 0;
+  for (size_t i = 1; i < ALL; i++) same += again[i] == again[i - 1];
+  CHECK(same == 0, "%zu of %d allocations handed out a block twice", same, ALL);
+  for (size_t i = 0; i < ALL; i++) bad += !verify(again[i], SIZE);
+  CHECK(bad == 0, "%zu blocks damaged after their allocation", bad);
+  free_all(again, ALL);
+  free(own);
+  free(other.ptrs);
+  expect_all_given_back("after the spills");
+}
+
 /* A thread that only frees (a consumer of another thread's blocks) keeps no
  * more of them than its starting bound: the bound grows only within the
  * blocks of the class its own heap handed out. Once it allocates 600 of the
- * class itself, its next 600 frees grow the bound to 512 blocks. */
+ * class itself, its next 600 frees grow the bound to 512 blocks: the 513th
+ * spills 256 of them, and 87 more frees leave 344. */
 static void *consume_then_allocate(void *arg)
 {
   struct handoff *h = arg;
@@ -283,7 +369,7 @@ static void *consume_then_allocate(void *arg)
   for (size_t i = 0; i < h->n; i++) hak_free(own[i]);
   free(own);
   held = stats_now().thread_cache_bytes;
-  CHECK(held == 512 * h->size, "after allocating and freeing %zu of its own, the cache holds %zu bytes, want 512 blocks",
+  CHECK(held == 344 * h->size, "after allocating and freeing %zu of its own, the cache holds %zu bytes, want 344 blocks",
         h->n, held);
   hak_free(own_heap);
   return NULL;
@@ -409,11 +495,12 @@ static void multi_unit_slabs(void *arg)
   hak_stats_t s1 = stats_now();
   CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
   CHECK(s1.invalid_frees == s0.invalid_frees, "%llu frees refused", U(s1.invalid_frees - s0.invalid_frees));
-  size_t cached = strcmp(cache, "on") == 0 ? 51 : 0; /* the bound grown to 1 MiB of 20 KiB blocks */
+  /* the bound grown to 1 MiB of 20 KiB blocks (51), the 52nd free spilled 26, 12 more followed */
+  size_t cached = strcmp(cache, "on") == 0 ? 38 : 0;
   CHECK(s1.thread_cache_bytes == cached * 20480, "thread_cache_bytes %llu, want %zu blocks",
         U(s1.thread_cache_bytes), cached);
-  /* the cache took the first frees; the others went to their slabs */
-  for (size_t i = cached; i < N; i++)
+  /* the cache holds the blocks freed last; the others went to their slabs */
+  for (size_t i = 0; i < N - cached; i++)
     CHECK(hak_block_state(v[i]) == HAK_BLOCK_FREE, "block %zu: state %d after its free", i, hak_block_state(v[i]));
   hak_trim();
   CHECK(stats_now().superslabs_live == 0, "%llu SuperSlabs live after the trim", U(stats_now().superslabs_live));
@@ -459,6 +546,7 @@ int main(void)
   check_in_child("thread exit gives the cache back", thread_exit_gives_back, NULL);
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
+  check_in_child("a full cache spills its older half", spill_interleaved, NULL);
   check_in_child("a thread that only frees does not grow its cache", consumer_does_not_grow, NULL);
   check_in_child("repeated free refused", repeated_free_refused, NULL);
   check_in_child("a message from the inbox taken onto the cache", inbox_to_cache, NULL);
