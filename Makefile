@@ -27,7 +27,8 @@ CFLAGS_LIB := -std=gnu11 $(OPT) -g -fPIC -fvisibility=hidden -pthread \
 # thread heaps (with their exit destructors) still point into it (Deno, Bun).
 LDFLAGS_LIB := -shared -pthread -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined -ldl $(SANITIZE) $(EXTRA_LDFLAGS)
 
-CORE_SRCS := $(filter-out csrc/preload.c,$(wildcard csrc/*.c))
+PRELOAD_SRCS := csrc/preload.c csrc/preload_cxx.c
+CORE_SRCS := $(filter-out $(PRELOAD_SRCS),$(wildcard csrc/*.c))
 HEADERS   := $(wildcard csrc/*.h csrc/include/*.h)
 
 BENCH_SRCS := $(wildcard bench/native/*.c)
@@ -55,9 +56,9 @@ $(BUILD):
 $(BUILD)/libhakmem.so: $(CORE_SRCS) $(HEADERS) Makefile | $(BUILD)
 	$(CC) $(CFLAGS_LIB) -o $@.tmp $(CORE_SRCS) $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
-# The drop-in malloc for LD_PRELOAD: the same core plus the malloc family.
-$(BUILD)/libhakmem_preload.so: $(CORE_SRCS) csrc/preload.c $(HEADERS) Makefile | $(BUILD)
-	$(CC) $(CFLAGS_LIB) -o $@.tmp $(CORE_SRCS) csrc/preload.c $(LDFLAGS_LIB) && mv -f $@.tmp $@
+# The drop-in malloc for LD_PRELOAD: the same core plus the malloc family and C++'s new and delete.
+$(BUILD)/libhakmem_preload.so: $(CORE_SRCS) $(PRELOAD_SRCS) $(HEADERS) Makefile | $(BUILD)
+	$(CC) $(CFLAGS_LIB) -o $@.tmp $(CORE_SRCS) $(PRELOAD_SRCS) $(LDFLAGS_LIB) && mv -f $@.tmp $@
 
 # Seed benchmarks call plain malloc/free: one binary measures any allocator via LD_PRELOAD.
 $(BUILD)/%: bench/native/%.c $(wildcard bench/native/*.h) | $(BUILD)

@@ -24,6 +24,7 @@
  *   api.c         the public face: the hak_* functions of hakmem.h the layers do not export
  *   js_entry.c    entry points shaped for JavaScript FFIs: int32 sizes and counts (bun:ffi's fast conversion)
  *   preload.c     the malloc family for LD_PRELOAD (libhakmem_preload.so only)
+ *   preload_cxx.c C++'s operators new and delete for LD_PRELOAD (libhakmem_preload.so only)
  * The inline fast paths below run in the file that uses them, so they count
  * as that file's calls.
  */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FFI_LIB, PRELOAD_LIB, report, run } from "./support.ts";
+import { FFI_LIB, PRELOAD_LIB, ROOT, report, run } from "./support.ts";
 
 const TIMEOUT_MS = 120_000;
 const LOCALE = { LC_ALL: "C" };
@@ -19,6 +19,9 @@ let bigSortInput = "";
 let gitRepo = "";
 let cSource = "";
 let threadedProgram = "";
+let cxxProgram = "";
+/** A C++ compiler (the C++ test program is built with it); CI installs g++ where it is missing. */
+const CXX = Bun.which("g++") ?? Bun.which("clang++");
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "hakmem-preload-"));
@@ -33,6 +36,11 @@ beforeAll(async () => {
   const cc = await run(["gcc", "-O2", "-pthread", "-o", threadedProgram, `${threadedProgram}.c`]);
   expect(cc.exitCode, report(cc)).toBe(0);
   if (Bun.which("git") !== null) gitRepo = await makeGitRepo(join(workDir, "repo"));
+  if (CXX !== null) {
+    cxxProgram = join(workDir, "operators");
+    const cxx = await run([CXX, "-std=c++17", "-O2", "-o", cxxProgram, join(ROOT, "tests/cxx/operators.cc"), "-ldl"]);
+    expect(cxx.exitCode, report(cxx)).toBe(0);
+  }
 }, TIMEOUT_MS);
 
 afterAll(() => {
@@ -231,6 +239,11 @@ const PROGRAMS: Program[] = [
     available: true,
   },
   { name: "a program with 8 threads freeing each other's blocks", argv: () => [threadedProgram], available: true },
+  {
+    name: "a C++ program using every form of operator new and delete (tests/cxx/operators.cc)",
+    argv: () => [cxxProgram],
+    available: CXX !== null,
+  },
   { name: "node running a script", argv: () => ["node", "-e", JS_SCRIPT], available: Bun.which("node") !== null },
   { name: "bun running a script", argv: () => [process.execPath, "-e", JS_SCRIPT], available: true, reportsAtExit: false },
 ];
@@ -252,6 +265,49 @@ describe("LD_PRELOAD=build/libhakmem_preload.so HAKMEM_STATS=1", () => {
     const result = await run([process.execPath, "-e", script], { env: PRELOAD });
     expect(result.exitCode, report(result, PRELOAD)).toBe(0);
     expect(result.stdout.trim(), report(result, PRELOAD)).toBe("true");
+  }, TIMEOUT_MS);
+});
+
+/** C++'s operators new and delete (csrc/preload_cxx.c), by their mangled names. */
+const CXX_OPERATORS = [
+  "_Znwm",
+  "_Znam",
+  "_ZnwmRKSt9nothrow_t",
+  "_ZnamRKSt9nothrow_t",
+  "_ZnwmSt11align_val_t",
+  "_ZnamSt11align_val_t",
+  "_ZnwmSt11align_val_tRKSt9nothrow_t",
+  "_ZnamSt11align_val_tRKSt9nothrow_t",
+  "_ZdlPv",
+  "_ZdaPv",
+  "_ZdlPvm",
+  "_ZdaPvm",
+  "_ZdlPvRKSt9nothrow_t",
+  "_ZdaPvRKSt9nothrow_t",
+  "_ZdlPvSt11align_val_t",
+  "_ZdaPvSt11align_val_t",
+  "_ZdlPvmSt11align_val_t",
+  "_ZdaPvmSt11align_val_t",
+  "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+  "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+];
+
+describe("C++ under LD_PRELOAD=build/libhakmem_preload.so", () => {
+  // The operators from hakmem, not libstdc++: each costs a call through the PLT to malloc or free less.
+  test.skipIf(CXX === null)("every operator new and delete the program calls is hakmem's", async () => {
+    const result = await run([cxxProgram], { env: PRELOAD });
+    const message = report(result, PRELOAD, false);
+    expect(result.exitCode, message).toBe(0);
+    const from = new Map(
+      result.stderr
+        .split("\n")
+        .map((line) => /^(\S+) from (\S+)$/.exec(line))
+        .filter((match) => match !== null)
+        .map((match) => [match![1]!, match![2]!]),
+    );
+    expect([...from.keys()].sort(), message).toEqual([...CXX_OPERATORS].sort());
+    const elsewhere = [...from].filter(([, library]) => library !== PRELOAD_LIB);
+    expect(elsewhere, message).toEqual([]);
   }, TIMEOUT_MS);
 });
 
@@ -299,10 +355,10 @@ describe("exported symbols (nm -D --defined-only)", () => {
     expect(symbols.filter((name) => !name.startsWith("hak_"))).toEqual([]);
   });
 
-  test("build/libhakmem_preload.so exports the hak_* symbols and the malloc family, nothing else", async () => {
+  test("build/libhakmem_preload.so exports the hak_* symbols, the malloc family and C++'s new and delete, nothing else", async () => {
     const api = await exportedSymbols(FFI_LIB);
     const symbols = await exportedSymbols(PRELOAD_LIB);
-    const expected = [...new Set([...api, ...MALLOC_FAMILY])].sort();
+    const expected = [...new Set([...api, ...MALLOC_FAMILY, ...CXX_OPERATORS])].sort();
     const missing = expected.filter((name) => !symbols.includes(name));
     const extra = symbols.filter((name) => !expected.includes(name));
     expect({ missing, extra }).toEqual({ missing: [], extra: [] });
