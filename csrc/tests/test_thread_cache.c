@@ -163,9 +163,9 @@ static void free_all(void **v, size_t n)
 
 /* The bounds of all classes grow by at most 4 MiB in all: eight classes of
  * 20-64 KiB, each able to grow (40 blocks freed, 40 allocated) by up to 39
- * blocks (780-1024 KiB), stop there. What the caches hold peaks when the
- * budget is reached (a class refused growth is at its most: its next free
- * spills half of it). A trim puts the bounds back (and the budget with
+ * blocks (780-1024 KiB), stop there: a class refused growth keeps what it
+ * holds and sends its next frees to its slabs (it does not spill, as a class
+ * at its own most does). A trim puts the bounds back (and the budget with
  * them): the last class, refused growth before, grows again. Everything is
  * allocated before the first free: a new SuperSlab empties the caches
  * (collect_all) and would put the bounds back midway. */
@@ -199,12 +199,15 @@ static void growth_budget(void *arg)
       if (held > starting && held - starting > grown) grown = held - starting;
     }
   }
+  CHECK(grown > BUDGET - 65536, "the caches grew by at most %zu bytes past their starting bounds, want 4 MiB less at "
+        "most one step (a block)", grown);
+  CHECK(stats_now().thread_cache_bytes == starting + grown, "the caches hold %llu bytes, want their starting bounds "
+        "and the growth (%zu): a class refused growth keeps what it holds", U(stats_now().thread_cache_bytes),
+        starting + grown);
   for (size_t k = 0; k < K; k++) {
     for (size_t i = fill[k]; i < N; i++) hak_free(v[k][i]);
     free(v[k]);
   }
-  CHECK(grown > BUDGET - 65536, "the caches grew by at most %zu bytes past their starting bounds, want 4 MiB less at "
-        "most one step (a block)", grown);
   hak_stats_t s, before = stats_now();
   free_all(more, N); /* the budget is spent: the class, at its most (1 block), holds no more */
   s = stats_now();
