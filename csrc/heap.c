@@ -414,7 +414,7 @@ static void tc_give_back_oldest(hk_heap *h, unsigned c, uint32_t n) {
   hk_block *const *v = h->tc_floor[c] + 1;
   for (uint32_t i = 0; i < n;) {
     hk_block *first = v[i];
-    hk_slab *s = hk_block_slab((uintptr_t)first);
+    hk_slab *s = hk_head_slab_of((uintptr_t)first);
     if (HK_UNLIKELY(s->owner != h)) {
       hk_remote_give_back(h, s, first);
       i++;
@@ -439,9 +439,9 @@ static void tc_give_back_oldest(hk_heap *h, unsigned c, uint32_t n) {
  * newer half moves down, so that the next frees are pushes again. Sending
  * each free past the bound to its slab instead took a call (hk_tc_overflow)
  * and a count in the slab per free. 1,600 blocks of 16 B allocated, then
- * freed, repeated (glibc's bench-malloc-simple at its largest count): 5.6 ->
- * 4.8 ns a pair (mimalloc 3.5); 4 M blocks of 16 B freed in address order
- * 5.2 -> 3.6 ns a free, in random order 20.5 -> 17.0. */
+ * freed, repeated (glibc's bench-malloc-simple at its largest count): 5.0 ->
+ * 4.5 ns a pair; 4 M blocks of 16 B freed in address order 4.8 -> 3.0 ns a
+ * free, in random order 15.8 -> 12.8. */
 static HK_NOINLINE void tc_spill(hk_heap *h, unsigned c) {
   hk_block **floor = h->tc_floor[c];
   uint32_t held = hk_tc_held(h, c), n = (held + 1) / 2;

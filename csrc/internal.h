@@ -489,15 +489,13 @@ static inline hk_slab *hk_ss_slab(hk_ss *ss, unsigned idx) { return ss->slabs + 
 static inline hk_ss *hk_ss_of_slab(const hk_slab *s) { return hk_ss_of(s->start); }
 /* The slab owning unit s (s itself unless s is a follower of a multi-unit slab). */
 static inline hk_slab *hk_slab_head(hk_slab *s) { return s - s->back; }
-/* The (head) slab of a, known to be a slab block's address: by the arena's
- * table when a lies in it (as the inline free finds it), else by its
- * SuperSlab's header. */
-static inline hk_slab *hk_block_slab(uintptr_t a) {
+/* The (head) slab of the SuperSlab address a: by the arena's table when a
+ * lies in it (as the inline free finds it: no load of the SuperSlab's
+ * header), else by its SuperSlab's header. */
+static inline hk_slab *hk_head_slab_of(uintptr_t a) {
   uintptr_t off = a - hk_ss_arena.base;
   return hk_slab_head(HK_LIKELY(hk_arena_offset_ok(off)) ? hk_arena_slab(off) : hk_slab_at(a));
 }
-/* The (head) slab of the SuperSlab address a. */
-static inline hk_slab *hk_head_slab_of(uintptr_t a) { return hk_slab_head(hk_slab_at(a)); }
 /* The usable size of a block at a (in the registry): its class's size (a
  * follower unit holds a copy), 0 in an unformatted slab. */
 static inline size_t hk_slab_usable(uintptr_t a) {
