@@ -294,7 +294,7 @@ const CXX_OPERATORS = [
 
 describe("C++ under LD_PRELOAD=build/libhakmem_preload.so", () => {
   // The operators from hakmem, not libstdc++: each costs a call through the PLT to malloc or free less.
-  test.skipIf(CXX === null)("every operator new and delete the program calls is hakmem's", async () => {
+  test.skipIf(CXX === null)("every form of operator new and delete resolves to hakmem's", async () => {
     const result = await run([cxxProgram], { env: PRELOAD });
     const message = report(result, PRELOAD, false);
     expect(result.exitCode, message).toBe(0);
