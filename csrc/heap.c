@@ -224,21 +224,30 @@ static void keep_spare(hk_heap *h, hk_slab *s) {
   }
 }
 
-/* The n blocks of a message from the inbox, each back on its slab's local
- * list, that slab on the available list (or released when it emptied, but
- * the spares). A run of blocks of one slab goes onto its list whole. */
+/* The n blocks at v back where they belong: h's own onto their slabs' local
+ * lists, a run of one slab's blocks spliced on at once, that slab on the
+ * available list (or released when it emptied, but the spares); other
+ * heaps' (from the thread cache) to their owners. For a message from the
+ * inbox, a spill or a flush of the thread cache; none of them counts a free
+ * (they were counted when they happened). */
 static void blocks_to_slabs(hk_heap *h, hk_block *const *v, uint32_t n) {
-  uint32_t i = 0;
-  while (i < n) {
-    hk_slab *s = hk_head_slab_of((uintptr_t)v[i]);
-    hk_block *first = v[i], *last = v[i];
+  for (uint32_t i = 0; i < n;) {
+    hk_block *first = v[i];
+    hk_slab *s = hk_head_slab_of((uintptr_t)first);
+    if (HK_UNLIKELY(s->owner != h)) {
+      hk_remote_give_back(h, s, first);
+      i++;
+      continue;
+    }
+    uintptr_t start = s->start, bytes = (uintptr_t)s->capacity * s->block_size;
+    hk_block *last = first;
     uint32_t k = 1;
-    /* raw links: batching is off in secure mode (remote.c) */
-    for (i++; i < n && hk_head_slab_of((uintptr_t)v[i]) == s; i++, k++) {
-      last->next = v[i];
+    for (i++; i < n && (uintptr_t)v[i] - start < bytes; i++, k++) {
+      hk_set_next(last, v[i]);
       last = v[i];
     }
-    last->next = s->free;
+    HK_ASSERT(s->used >= k && s->used <= s->capacity, "blocks coming back were counted in used");
+    hk_set_next(last, s->free);
     s->free = first;
     s->used -= k;
     if (s->used == 0 && !is_retained(h, s)) keep_spare(h, s);
@@ -406,35 +415,6 @@ static HK_NOINLINE void tc_overflow_grow(hk_heap *h, hk_slab *s, hk_block *b) {
   if (tc_push_grown(h, s->cls, b) != HK_TC_PUSHED) hk_free_into_slab(h, hk_slab_head(s), b);
 }
 
-/* Gives back the n oldest blocks of class c's cache (its slots 1..n): h's
- * own onto their slabs, a run of one slab spliced onto its list at once, and
- * other heaps' to their owners. They stay counted as freed (the caller moves
- * tc_push_base). */
-static void tc_give_back_oldest(hk_heap *h, unsigned c, uint32_t n) {
-  hk_block *const *v = h->tc_floor[c] + 1;
-  for (uint32_t i = 0; i < n;) {
-    hk_block *first = v[i];
-    hk_slab *s = hk_head_slab_of((uintptr_t)first);
-    if (HK_UNLIKELY(s->owner != h)) {
-      hk_remote_give_back(h, s, first);
-      i++;
-      continue;
-    }
-    uintptr_t start = s->start, bytes = (uintptr_t)s->capacity * s->block_size;
-    hk_block *last = first;
-    uint32_t k = 1;
-    for (i++; i < n && (uintptr_t)v[i] - start < bytes; i++, k++) {
-      hk_set_next(last, v[i]);
-      last = v[i];
-    }
-    HK_ASSERT(s->used >= k && s->used <= s->capacity, "cached blocks are counted in used");
-    hk_set_next(last, s->free);
-    s->free = first;
-    s->used -= k;
-    if ((s->used == 0 || s->full) && !is_retained(h, s)) hk_slab_unfull_or_retire(h, s);
-  }
-}
-
 /* Class c's cache is full at its most: its older half goes back and the
  * newer half moves down, so that the next frees are pushes again. Sending
  * each free past the bound to its slab instead took a call (hk_tc_overflow)
@@ -445,7 +425,7 @@ static void tc_give_back_oldest(hk_heap *h, unsigned c, uint32_t n) {
 static HK_NOINLINE void tc_spill(hk_heap *h, unsigned c) {
   hk_block **floor = h->tc_floor[c];
   uint32_t held = hk_tc_held(h, c), n = (held + 1) / 2;
-  tc_give_back_oldest(h, c, n);
+  blocks_to_slabs(h, floor + 1, n);
   memmove(floor + 1, floor + 1 + n, (held - n) * sizeof *floor);
   h->tc[c] = floor + (held - n);
   h->tc_push_base[c] += n; /* freed already: they only leave the cache */
@@ -485,7 +465,7 @@ static void tc_flush(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     uint32_t held = hk_tc_held(h, c);
     HK_ASSERT(held <= h->tc_limit[c], "the cache holds no more than its bound");
-    tc_give_back_oldest(h, c, held);
+    blocks_to_slabs(h, h->tc_floor[c] + 1, held);
     h->tc[c] = h->tc_floor[c];
     h->tc_push_base[c] += held;
   }
