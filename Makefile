@@ -62,7 +62,7 @@ $(BUILD)/libhakmem_preload.so: $(CORE_SRCS) $(PRELOAD_SRCS) $(HEADERS) Makefile 
 
 # Seed benchmarks call plain malloc/free: one binary measures any allocator via LD_PRELOAD.
 $(BUILD)/%: bench/native/%.c $(wildcard bench/native/*.h) | $(BUILD)
-	$(CC) -std=gnu11 -O2 -g -pthread -Wall -o $@ $< -lm
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -pthread -Wall -o $@ $< -lm
 
 # C unit tests link the FFI library (their own folder: build/test_scaling is a benchmark).
 $(BUILD)/tests/test_%: csrc/tests/test_%.c csrc/tests/check.h $(BUILD)/libhakmem.so

@@ -4,8 +4,11 @@
  * default 1039), writes them and passes them through a single-producer
  * single-consumer ring to a second thread, which checks and frees them: every
  * free is a cross-thread (remote) free. One operation is one block passed.
+ * The two threads are pinned to the first two CPUs the process may use, so
+ * that every free crosses cores (see pin_to_nth_cpu); with one CPU they run
+ * unpinned and the output says so.
  *
- * Output: Throughput = N ops/s [iter=ITERS] time=T.TTTs
+ * Output: Throughput = N ops/s [iter=ITERS] time=T.TTTs cpus=P,C|unpinned
  */
 #include <pthread.h>
 #include <sched.h>
@@ -21,9 +24,11 @@ static _Atomic long head, tail; /* head: next to write (producer); tail: next to
 static long iters;
 static volatile char sink; /* the consumer reads each block before freeing it */
 static size_t size_span;
+static int producer_cpu, consumer_cpu;
 
 static void *producer(void *arg) {
   (void)arg;
+  producer_cpu = pin_to_nth_cpu(0);
   uint32_t rng = 42;
   for (long i = 0; i < iters; i++) {
     rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
@@ -44,6 +49,7 @@ static void *producer(void *arg) {
 
 static void *consumer(void *arg) {
   (void)arg;
+  consumer_cpu = pin_to_nth_cpu(1);
   for (long i = 0; i < iters; i++) {
     while (atomic_load_explicit(&head, memory_order_acquire) <= i) sched_yield();
     char *p = ring[i & (RING - 1)];
@@ -69,6 +75,8 @@ int main(int argc, char **argv) {
   pthread_join(c, NULL);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-  printf("Throughput = %.0f ops/s [iter=%ld] time=%.3fs\n", (double)iters / secs, iters, secs);
+  printf("Throughput = %.0f ops/s [iter=%ld] time=%.3fs ", (double)iters / secs, iters, secs);
+  if (producer_cpu >= 0 && consumer_cpu >= 0) printf("cpus=%d,%d\n", producer_cpu, consumer_cpu);
+  else printf("cpus=unpinned\n");
   return 0;
 }
