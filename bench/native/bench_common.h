@@ -83,6 +83,12 @@ static inline void join_threads(pthread_t *tid, int n) {
   for (int t = 0; t < n; t++) pthread_join(tid[t], NULL);
 }
 
+/* The number of CPUs this process may run on (1 when it cannot be told). */
+static inline int cpus_allowed(void) {
+  cpu_set_t allowed;
+  return sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+}
+
 /* Pins the calling thread to the n-th CPU this process may run on. A benchmark
  * of cross-thread frees pins its two sides to different CPUs: left to the
  * scheduler, the pair sometimes shares one core, which turns every remote free

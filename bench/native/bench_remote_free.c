@@ -24,11 +24,12 @@ static _Atomic long head, tail; /* head: next to write (producer); tail: next to
 static long iters;
 static volatile char sink; /* the consumer reads each block before freeing it */
 static size_t size_span;
-static int producer_cpu, consumer_cpu;
+static bool pinned;                   /* two CPUs or more: each thread on its own */
+static int producer_cpu = -1, consumer_cpu = -1;
 
 static void *producer(void *arg) {
   (void)arg;
-  producer_cpu = pin_to_nth_cpu(0);
+  if (pinned) producer_cpu = pin_to_nth_cpu(0);
   uint32_t rng = 42;
   for (long i = 0; i < iters; i++) {
     rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
@@ -49,7 +50,7 @@ static void *producer(void *arg) {
 
 static void *consumer(void *arg) {
   (void)arg;
-  consumer_cpu = pin_to_nth_cpu(1);
+  if (pinned) consumer_cpu = pin_to_nth_cpu(1);
   for (long i = 0; i < iters; i++) {
     while (atomic_load_explicit(&head, memory_order_acquire) <= i) sched_yield();
     char *p = ring[i & (RING - 1)];
@@ -64,6 +65,7 @@ int main(int argc, char **argv) {
   if (argc < 2 || argc > 3) usage();
   iters = parse_long(argv[1], 1, INT_MAX);
   size_span = (size_t)(argc == 3 ? parse_long(argv[2], 16, 1 << 20) : 1039) - 15;
+  pinned = cpus_allowed() >= 2;
   pthread_t p, c;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -77,6 +79,7 @@ int main(int argc, char **argv) {
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
   printf("Throughput = %.0f ops/s [iter=%ld] time=%.3fs ", (double)iters / secs, iters, secs);
   if (producer_cpu >= 0 && consumer_cpu >= 0) printf("cpus=%d,%d\n", producer_cpu, consumer_cpu);
+  else if (producer_cpu >= 0 || consumer_cpu >= 0) printf("cpus=%d,unpinned\n", producer_cpu >= 0 ? producer_cpu : consumer_cpu);
   else printf("cpus=unpinned\n");
   return 0;
 }
