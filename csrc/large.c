@@ -50,7 +50,10 @@
  * cache's bounds are shared out among the pools that hold memory. Huge blocks
  * have a lock of their own, and so has the list of threads' parked blocks; no
  * thread holds two of these locks but for the list's, taken before a pool's or
- * the huge blocks'. Each operation takes one pool's lock once. */
+ * the huge blocks'. Each operation takes one pool's lock once, but for a
+ * request that its pool has too few cached pages for: that one looks at the
+ * other pools' cached pages first (alloc_borrowed), one lock at a time, so
+ * that what one thread freed serves another's growth. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -140,6 +143,7 @@ typedef struct hk_pool {
   uint64_t cache_hits, cache_misses; /* allocations whose pages were committed (some) or not */
   _Atomic uint64_t locks;       /* times its lock was taken: a load and a store under it */
   bool busy;                    /* holds live blocks or cached pages: its bit in pools_busy */
+  bool caching;                 /* holds cached pages: its bit in pools_caching */
   _Atomic unsigned threads;     /* live threads it was given to */
 } hk_pool;
 
@@ -148,6 +152,7 @@ static hk_pool pools[HK_LARGE_POOLS] = {POOL_INIT(0), POOL_INIT(1), POOL_INIT(2)
                                         POOL_INIT(4), POOL_INIT(5), POOL_INIT(6), POOL_INIT(7)};
 _Static_assert(HK_LARGE_POOLS == 8, "one initialiser per pool");
 static _Atomic uint32_t pools_busy;    /* bit i: pools[i].busy */
+static _Atomic uint32_t pools_caching; /* bit i: pools[i].caching */
 static __thread hk_pool *my_pool;      /* this thread's, from its first large request */
 
 /* Every arena, in the order made; an arena belongs to one pool for good. */
@@ -193,16 +198,20 @@ static void pool_lock(hk_pool *P) {
   hk_mutex_lock(&P->lock);
   atomic_store_explicit(&P->locks, atomic_load_explicit(&P->locks, memory_order_relaxed) + 1, memory_order_relaxed);
 }
-/* A pool's bit in pools_busy follows whether it holds memory, written only
- * when that changes (an atomic operation, rare), read by pools_in_use. */
+/* Sets or clears bit in *mask where flag changes to now (an atomic operation, rare). */
+static void mask_follow(_Atomic uint32_t *mask, bool *flag, bool now, uint32_t bit) {
+  if (HK_LIKELY(now == *flag)) return;
+  *flag = now;
+  if (now) atomic_fetch_or_explicit(mask, bit, memory_order_relaxed);
+  else atomic_fetch_and_explicit(mask, ~bit, memory_order_relaxed);
+}
+
+/* A pool's bits in pools_busy and pools_caching follow whether it holds
+ * memory (read by pools_in_use) and cached pages (read by alloc_borrowed). */
 static void pool_unlock(hk_pool *P) {
-  bool busy = P->live_bytes != 0 || P->cached_pages != 0;
-  if (HK_UNLIKELY(busy != P->busy)) {
-    uint32_t bit = 1u << (P - pools);
-    P->busy = busy;
-    if (busy) atomic_fetch_or_explicit(&pools_busy, bit, memory_order_relaxed);
-    else atomic_fetch_and_explicit(&pools_busy, ~bit, memory_order_relaxed);
-  }
+  uint32_t bit = 1u << (P - pools);
+  mask_follow(&pools_busy, &P->busy, P->live_bytes != 0 || P->cached_pages != 0, bit);
+  mask_follow(&pools_caching, &P->caching, P->cached_pages != 0, bit);
   hk_mutex_unlock(&P->lock);
 }
 
@@ -907,9 +916,30 @@ static void *huge_alloc(size_t size, size_t align) {
 }
 
 /* ---- allocation -------------------------------------------------------------------- */
+/* Makes pages [at, at + n) of free run r (in arena a, of pool P) a used
+ * block, which asked for `asked` of them. *dirty_first..*dirty_end: the
+ * stretch of its pages that may hold data. Returns its address. */
+static void *use_pages_locked(hk_pool *P, hk_arena *a, hk_run *r, uint32_t at, uint32_t n, uint32_t asked,
+                              uint32_t *dirty_first, uint32_t *dirty_end) {
+  uint32_t taken = carve(a, r, at, n);
+  run_set(a, at, n, RUN_USED)->asked = asked;
+  *dirty_first = *dirty_end = 0;
+  if (taken) {
+    *dirty_first = bits_next(a, at, at + n, true) - at;
+    *dirty_end = bits_last(a, at, at + n) - at + 1;
+    P->cache_hits++;
+  } else {
+    P->cache_misses++;
+  }
+  P->allocs++;
+  live_add(P, (uint64_t)n << PAGE_SHIFT);
+  /* fresh pages faulted in may break the bound on what the cache keeps */
+  if (taken < n && above_live_peak(P)) decay_locked(P, now_ns(), 0);
+  return addr_of(a, at);
+}
+
 /* A run of n pages at an `align`-aligned page (align a power of two), or NULL.
- * *dirty_first..*dirty_end: the stretch of pages that may hold data. */
-/* room: pages more to take after the n asked for, where the run has them clean. */
+ * room: pages more to take after the n asked for, where the run has them clean. */
 static void *arena_alloc_locked(hk_pool *P, uint32_t n, uint32_t room, size_t align, uint32_t *dirty_first, uint32_t *dirty_end) {
   uint32_t extra = align > HK_PAGE_SIZE ? (uint32_t)(align >> PAGE_SHIFT) - 1 : 0;
   if ((uint64_t)n + extra > ARENA_PAGES) return NULL;
@@ -923,20 +953,41 @@ static void *arena_alloc_locked(hk_pool *P, uint32_t n, uint32_t room, size_t al
   }
   uint32_t s = page_of(a, r);
   uint32_t at = extra ? (uint32_t)((((uintptr_t)addr_of(a, s) + align - 1) & ~(uintptr_t)(align - 1)) - (uintptr_t)a->base) >> PAGE_SHIFT : s;
-  uint32_t asked = n;
-  if (room && at + n + room <= s + r->npages && pages_clean(a, r, at + n, room)) n += room;
-  uint32_t taken = carve(a, r, at, n);
-  run_set(a, at, n, RUN_USED)->asked = asked;
-  *dirty_first = *dirty_end = 0;
-  if (taken) {
-    *dirty_first = bits_next(a, at, at + n, true) - at;
-    *dirty_end = bits_last(a, at, at + n) - at + 1;
+  uint32_t with_room = room && at + n + room <= s + r->npages && pages_clean(a, r, at + n, room) ? n + room : n;
+  return use_pages_locked(P, a, r, at, with_room, n, dirty_first, dirty_end);
+}
+
+/* n pages of Q's cached (committed) pages, or NULL: the newest free run on
+ * Q's age list that has room, cut where its dirty pages begin. */
+static void *cached_alloc_locked(hk_pool *Q, uint32_t n, uint32_t *dirty_first, uint32_t *dirty_end) {
+  for (hk_run *r = Q->newest; r; r = r->older) {
+    if (r->npages < n) continue;
+    hk_arena *a = arena_of_run(Q, r);
+    uint32_t s = page_of(a, r), end = s + r->npages;
+    uint32_t at = bits_next(a, s, end, true);
+    if (at + n > end) at = end - n;
+    return use_pages_locked(Q, a, r, at, n, n, dirty_first, dirty_end);
   }
-  P->allocs++;
-  live_add(P, (uint64_t)n << PAGE_SHIFT);
-  /* fresh pages faulted in may break the bound on what the cache keeps */
-  if (taken < n && above_live_peak(P)) decay_locked(P, now_ns(), 0);
-  return addr_of(a, at);
+  return NULL;
+}
+
+/* n pages from another pool's cached pages, or NULL. A pool kept the pages
+ * its threads freed for its threads alone: when one thread freed what it had
+ * built while another kept building (mstress: two threads, one with half the
+ * other's work), the builder faulted in fresh pages beside the other pool's
+ * idle ones until those were decommitted. The block stays in the lender's
+ * arena, and goes back to it when freed. One pool's lock at a time;
+ * pools_caching, read without a lock, says which to look at. */
+static void *alloc_borrowed(const hk_pool *P, uint32_t n, uint32_t *dirty_first, uint32_t *dirty_end) {
+  uint32_t lenders = atomic_load_explicit(&pools_caching, memory_order_relaxed) & ~(1u << (P - pools));
+  for (; lenders; lenders &= lenders - 1) {
+    hk_pool *Q = &pools[__builtin_ctz(lenders)];
+    pool_lock(Q);
+    void *p = Q->cached_pages >= n ? cached_alloc_locked(Q, n, dirty_first, dirty_end) : NULL;
+    pool_unlock(Q);
+    if (p) return p;
+  }
+  return NULL;
 }
 
 static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bool *known_zero) {
@@ -972,9 +1023,17 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
      * parked block merges with its free neighbours and makes them young again */
     if (!hk_decay_running()) decay_locked(P, now_ns(), 0);
     if (parked) tl_release_locked(&tl, parked);
-    p = arena_alloc_locked(P, pages_for(size), room, align, &d0, &d1);
-    if (p && d1 > d0) P->cache_hits++; else if (p) P->cache_misses++;
+    uint32_t n = pages_for(size);
+    /* fewer cached pages than asked for: none of this pool's can serve it */
+    bool borrow = P->cached_pages < n && align <= HK_PAGE_SIZE && !room &&
+                  (atomic_load_explicit(&pools_caching, memory_order_relaxed) & ~(1u << (P - pools)));
+    if (!borrow) p = arena_alloc_locked(P, n, room, align, &d0, &d1);
     pool_unlock(P);
+    if (borrow && (p = alloc_borrowed(P, n, &d0, &d1)) == NULL) {
+      pool_lock(P);
+      p = arena_alloc_locked(P, n, room, align, &d0, &d1);
+      pool_unlock(P);
+    }
   }
   if (!p) {
     HK_COUNT(huge_mappings, 1);

@@ -627,6 +627,68 @@ static void thread_after_thread(void *arg) {
   hak_free(mine);
 }
 
+/* One thread frees what it built while another, with a pool of its own,
+ * builds: the builder takes the first one's cached pages (still committed)
+ * rather than fault in fresh ones beside them. The blocks stay in the
+ * lender's arena, and go back there when freed. */
+enum { LENT = 16 };
+#define LENT_SIZE (512 * KiB)
+static pthread_barrier_t lender_freed, borrower_done;
+static uintptr_t lender_granule;
+
+static void *build_free_and_wait(void *arg) {
+  (void)arg;
+  char *mine[LENT];
+  for (int i = 0; i < LENT; i++) {
+    mine[i] = hak_malloc(LENT_SIZE);
+    if (!mine[i]) return "hak_malloc failed";
+    memset(mine[i], 7, LENT_SIZE);
+  }
+  lender_granule = (uintptr_t)mine[0] >> 30;
+  for (int i = 0; i < LENT; i++) hak_free(mine[i]);
+  pthread_barrier_wait(&lender_freed);
+  pthread_barrier_wait(&borrower_done); /* alive meanwhile: its pool stays its own */
+  return NULL;
+}
+
+static void pools_lend_cached_pages(void *arg) {
+  (void)arg;
+  char *keep = hak_malloc(LENT_SIZE); /* this thread's pool, before the lender takes one */
+  CHECK(keep != NULL, "hak_malloc");
+  pthread_t t;
+  pthread_barrier_init(&lender_freed, NULL, 2);
+  pthread_barrier_init(&borrower_done, NULL, 2);
+  CHECK(pthread_create(&t, NULL, build_free_and_wait, NULL) == 0, "pthread_create");
+  pthread_barrier_wait(&lender_freed);
+  CHECK(lender_granule != (uintptr_t)keep >> 30, "the lender shared this thread's pool");
+  hak_stats_t s0 = stats();
+  char *got[LENT];
+  int borrowed = 0;
+  for (int i = 0; i < LENT; i++) {
+    got[i] = hak_malloc(LENT_SIZE);
+    CHECK(got[i] != NULL, "hak_malloc");
+    if (!got[i]) return;
+    memset(got[i], 9, LENT_SIZE);
+    borrowed += (uintptr_t)got[i] >> 30 == lender_granule;
+  }
+  hak_stats_t s1 = stats();
+  /* the lender's last block may sit in its thread's slot, out of its pool's reach */
+  CHECK(borrowed >= LENT - 1, "%d of %d blocks came from the lender's arena", borrowed, LENT);
+  CHECK(s1.large_cache_hits - s0.large_cache_hits >= LENT - 1, "%llu of %d allocations reused cached pages",
+        U(s1.large_cache_hits - s0.large_cache_hits), LENT);
+  for (int i = 0; i < LENT; i++) hak_free(got[i]);
+  pthread_barrier_wait(&borrower_done);
+  void *failed = NULL;
+  pthread_join(t, &failed);
+  CHECK(failed == NULL, "lender: %s", failed ? (const char *)failed : "");
+  pthread_barrier_destroy(&lender_freed);
+  pthread_barrier_destroy(&borrower_done);
+  hak_stats_t s2 = stats();
+  CHECK(s2.large_allocs - s0.large_allocs == s2.large_frees - s0.large_frees, "large allocs/frees moved by %llu/%llu",
+        U(s2.large_allocs - s0.large_allocs), U(s2.large_frees - s0.large_frees));
+  hak_free(keep);
+}
+
 static pthread_barrier_t holders_ready, holders_done;
 static void *hold_a_pool(void *arg) {
   (void)arg;
@@ -901,6 +963,7 @@ int main(void) {
   check_in_child("pools share blocks", pools_share_blocks, NULL);
   check_in_child("cache bound after threads", cache_bound_after_threads, NULL);
   check_in_child("thread after thread", thread_after_thread, NULL);
+  check_in_child("pools lend cached pages", pools_lend_cached_pages, NULL);
   check_in_child("slab growth sheds the large cache", slab_growth_sheds_large_cache, NULL);
   check_in_child("alternating phases keep both caches", alternating_phases_keep_caches, NULL);
   if (!UNDER_TSAN) check_in_child("fork shares the pools afresh", fork_shares_pools_afresh, NULL); /* TSan: no threads after a multi-threaded fork */
