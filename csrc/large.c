@@ -957,6 +957,12 @@ static void *arena_alloc_locked(hk_pool *P, uint32_t n, uint32_t room, size_t al
   return use_pages_locked(P, a, r, at, with_room, n, dirty_first, dirty_end);
 }
 
+/* The pools other than P that hold cached pages (pools_caching, read
+ * without their locks: a hint that a pool's lock confirms). */
+static uint32_t other_pools_caching(const hk_pool *P) {
+  return atomic_load_explicit(&pools_caching, memory_order_relaxed) & ~(1u << (P - pools));
+}
+
 /* n pages of Q's cached (committed) pages, or NULL: the newest free run on
  * Q's age list that has room, cut where its dirty pages begin. */
 static void *cached_alloc_locked(hk_pool *Q, uint32_t n, uint32_t *dirty_first, uint32_t *dirty_end) {
@@ -977,9 +983,8 @@ static void *cached_alloc_locked(hk_pool *Q, uint32_t n, uint32_t *dirty_first, 
  * other's work), the builder faulted in fresh pages beside the other pool's
  * idle ones until those were decommitted. The block stays in the lender's
  * arena, and goes back to it when freed. One pool's lock at a time;
- * pools_caching, read without a lock, says which to look at. */
-static void *alloc_borrowed(const hk_pool *P, uint32_t n, uint32_t *dirty_first, uint32_t *dirty_end) {
-  uint32_t lenders = atomic_load_explicit(&pools_caching, memory_order_relaxed) & ~(1u << (P - pools));
+ * lenders (from other_pools_caching) says which to look at. */
+static void *alloc_borrowed(uint32_t lenders, uint32_t n, uint32_t *dirty_first, uint32_t *dirty_end) {
   for (; lenders; lenders &= lenders - 1) {
     hk_pool *Q = &pools[__builtin_ctz(lenders)];
     pool_lock(Q);
@@ -1025,11 +1030,10 @@ static void *large_alloc(size_t size, uint32_t room, size_t align, bool zero, bo
     if (parked) tl_release_locked(&tl, parked);
     uint32_t n = pages_for(size);
     /* fewer cached pages than asked for: none of this pool's can serve it */
-    bool borrow = P->cached_pages < n && align <= HK_PAGE_SIZE && !room &&
-                  (atomic_load_explicit(&pools_caching, memory_order_relaxed) & ~(1u << (P - pools)));
-    if (!borrow) p = arena_alloc_locked(P, n, room, align, &d0, &d1);
+    uint32_t lenders = P->cached_pages < n && align <= HK_PAGE_SIZE && !room ? other_pools_caching(P) : 0;
+    if (!lenders) p = arena_alloc_locked(P, n, room, align, &d0, &d1);
     pool_unlock(P);
-    if (borrow && (p = alloc_borrowed(P, n, &d0, &d1)) == NULL) {
+    if (lenders && (p = alloc_borrowed(lenders, n, &d0, &d1)) == NULL) {
       pool_lock(P);
       p = arena_alloc_locked(P, n, room, align, &d0, &d1);
       pool_unlock(P);
