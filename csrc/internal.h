@@ -294,6 +294,12 @@ typedef struct hk_heap {
   hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
   hk_remote_msg *msg_pool;         /* its empty messages (owner only) */
   uint32_t msgs_made;              /* messages it made (remote.c, HK_REMOTE_MSGS_MAX) */
+  /* Remote frees into one slab in a row, gathered while no message could be
+   * had: linked through the blocks, first..last, chain_count of them, for
+   * the slab chain_slab (NULL: none) (remote.c, chain_add). */
+  uint32_t chain_count, chain_limit;
+  hk_slab *chain_slab;
+  hk_block *chain_first, *chain_last;
   /* Messages other threads sent (remote.c): blocks of this heap's slabs,
    * NULL-terminated; and this heap's messages that their receivers gave back.
    * Their own line: other threads write them, the owner takes each whole. */

@@ -137,13 +137,15 @@ static void small_blocks_not_kept(void *arg)
 
 /* The owner takes no message while the consumer frees (it waits): after the
  * 512 messages a heap may make (HK_REMOTE_MSGS_MAX, remote.c) are all on its
- * inbox, the consumer's further frees go onto their slabs' remote lists at
- * once, rather than wait in a message of their own (memory), and nothing is
- * lost either way. */
+ * inbox, the consumer's further frees are linked into a chain per slab that
+ * goes onto the slab's remote list whole when it holds as many blocks as a
+ * message would (64 of 16 B), rather than wait in a message of their own
+ * (memory); the rest of the chain goes when the consumer exits, and nothing
+ * is lost either way. */
 static void messages_run_out(void *arg)
 {
   (void)arg;
-  live_consumer(16, 512 * 64 + 100, true, 512 * 64 + 100, true); /* 100 past the messages: none waiting */
+  live_consumer(16, 512 * 64 + 100, true, 512 * 64 + 64, true); /* 100 past the messages: 64 sent, 36 waiting */
 }
 
 static void partial_batch(void *arg)
@@ -352,6 +354,21 @@ static void cross_threads(void *arg)
 
 /* ---- the same block freed twice in a row by another thread ---------------- */
 
+/* Runs fn(ptrs) in a thread of its own, which must make `frees` frees and
+ * `repeats` repeated ones (reported, not counted as frees). */
+static void free_in_thread(void *(*fn)(void *), void **ptrs, unsigned long long frees, unsigned long long repeats)
+{
+  hak_stats_t s0 = stats_now();
+  pthread_t t;
+  pthread_create(&t, NULL, fn, ptrs);
+  pthread_join(t, NULL);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.invalid_frees - s0.invalid_frees == repeats, "invalid_frees moved by %llu, want %llu",
+        U(s1.invalid_frees - s0.invalid_frees), repeats);
+  CHECK(s1.frees - s0.frees == frees, "frees moved by %llu, want %llu (repeats are not frees)", U(s1.frees - s0.frees),
+        frees);
+}
+
 static void *free_twice(void *arg)
 {
   void **ptrs = arg;
@@ -373,14 +390,7 @@ static void double_free_in_a_row(void *arg)
   thread_cache_on();
   void *ptrs[200];
   for (int i = 0; i < 200; i++) ptrs[i] = hak_malloc(size);
-  hak_stats_t s0 = stats_now();
-  pthread_t t;
-  pthread_create(&t, NULL, free_twice, ptrs);
-  pthread_join(t, NULL);
-  hak_stats_t s1 = stats_now();
-  CHECK(s1.invalid_frees - s0.invalid_frees == 2, "invalid_frees moved by %llu for two repeated frees, want 2",
-        U(s1.invalid_frees - s0.invalid_frees));
-  CHECK(s1.frees - s0.frees == 200, "frees moved by %llu, want 200 (the repeats are not frees)", U(s1.frees - s0.frees));
+  free_in_thread(free_twice, ptrs, 200, 2);
   /* Nothing was linked to itself: the blocks come back once each. */
   void *again[400];
   for (int i = 0; i < 400; i++) {
@@ -393,6 +403,46 @@ static void double_free_in_a_row(void *arg)
   for (int i = 0; i < 400; i++) hak_free(again[i]);
   hak_trim();
   CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed");
+}
+
+/* Past the messages (the owner takes none meanwhile), a block freed twice
+ * in a row is the head of the consumer's chain: reported, and linked once. */
+#define CHAINED_N (512 * 64 + 10)
+static void *free_all_last_twice(void *arg)
+{
+  void **ptrs = arg;
+  for (int i = 0; i < CHAINED_N; i++) hak_free(ptrs[i]);
+  hak_free(ptrs[CHAINED_N - 1]);
+  return NULL;
+}
+
+static void double_free_in_a_row_chained(void *arg)
+{
+  (void)arg;
+  batching_on();
+  void *anchor = hak_malloc(16); /* keeps the slabs formatted: the repeat must meet the chain, not a released slab */
+  void **ptrs = malloc(CHAINED_N * sizeof *ptrs);
+  for (int i = 0; i < CHAINED_N; i++) ptrs[i] = hak_malloc(16);
+  free_in_thread(free_all_last_twice, ptrs, CHAINED_N, 1);
+  hak_trim();
+  int back = 0;
+  for (int i = 0; i < CHAINED_N; i++) back += hak_block_state(ptrs[i]) == HAK_BLOCK_FREE;
+  CHECK(back == CHAINED_N, "%d of %d blocks back at the owner", back, CHAINED_N);
+  /* linked once: as many allocations as were freed get distinct blocks, none handed out twice */
+  void **again = malloc(CHAINED_N * sizeof *again);
+  for (int i = 0; i < CHAINED_N; i++) {
+    again[i] = hak_malloc(16);
+    fill(again[i], 16);
+  }
+  int bad = 0;
+  for (int i = 0; i < CHAINED_N; i++) bad += !verify(again[i], 16);
+  CHECK(bad == 0, "%d blocks handed out twice after the repeated free", bad);
+  for (int i = 0; i < CHAINED_N; i++) hak_free(again[i]);
+  hak_free(anchor);
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed");
+  free(again);
+  free(ptrs);
 }
 
 /* ---- the default: libhakmem.so pushes at once ----------------------------- */
@@ -425,6 +475,7 @@ int main(void)
   check_in_child("cross threads", cross_threads, NULL);
   check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
   check_in_child("double free in a row, kept", double_free_in_a_row, (void *)(uintptr_t)64);
+  check_in_child("double free in a row, chained", double_free_in_a_row_chained, NULL);
   check_in_child("default is immediate", default_is_immediate, NULL);
   return check_finish();
 }
