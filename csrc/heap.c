@@ -255,6 +255,8 @@ static void blocks_to_slabs(hk_heap *h, hk_block *const *v, uint32_t n) {
   }
 }
 
+static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block *b);
+
 /* Where take_inbox puts the blocks. */
 enum inbox_to { INBOX_TO_CACHE, INBOX_TO_SLABS };
 
@@ -368,18 +370,11 @@ static void tc_make_slots(hk_heap *h, bool thread_cache) {
 
 /* Grows class c's bound by its starting value (within its maximum, the
  * heap's budget, and the blocks of c the heap allocated); whether the cache
- * has room now. */
-static bool tc_grow(hk_heap *h, unsigned c) {
+ * has room now. Only where tc_may_grow. */
+static HK_NOINLINE bool tc_grow(hk_heap *h, unsigned c) {
   uint32_t limit = h->tc_limit[c];
-  /* no thread cache (0), or at its most: a program freeing a large structure
-   * overflows a full cache on every free */
-  if (limit == 0 || limit >= h->tc_max[c]) return false;
-  /* First (the cheap test a thread that only frees fails on each of its frees):
-   * the bound never exceeds the blocks of the class the heap ever handed out,
-   * so a consumer freeing blocks it will not reuse keeps no more than the
-   * starting bound of them. */
   uint64_t allocated = class_allocs(h, c);
-  if (allocated <= limit) return false;
+  HK_ASSERT(limit != 0 && limit < h->tc_max[c] && allocated > limit, "tc_may_grow said yes");
   uint32_t base = h->tc_base[c], max = h->tc_max[c];
   uint32_t step = max - limit < base ? max - limit : base;
   if (step > allocated - limit) step = (uint32_t)(allocated - limit);
@@ -404,9 +399,24 @@ static bool tc_grow(hk_heap *h, unsigned c) {
   return true;
 }
 
+/* Whether class c's bound may grow: tc_grow's cheap tests, inline, as a
+ * thread that only frees fails them on each of its frees (a consumer's every
+ * free overflows its cache of the producer's blocks: the call and frame of
+ * tc_grow were 31 of its 109 instructions, bench_remote_free). */
+static inline bool tc_may_grow(const hk_heap *h, unsigned c) {
+  uint32_t limit = h->tc_limit[c];
+  /* no thread cache (0), or at its most: a program freeing a large structure
+   * overflows a full cache on every free */
+  if (limit == 0 || limit >= h->tc_max[c]) return false;
+  /* the bound never exceeds the blocks of the class the heap ever handed
+   * out, so a consumer freeing blocks it will not reuse keeps no more than
+   * the starting bound of them */
+  return class_allocs(h, c) > limit;
+}
+
 /* hk_tc_push into a cache that was full: HK_TC_FULL unless the bound grew. */
 static enum hk_tc_pushed tc_push_grown(hk_heap *h, unsigned c, hk_block *b) {
-  return tc_grow(h, c) ? hk_tc_push(h, c, b) : HK_TC_FULL;
+  return tc_may_grow(h, c) && tc_grow(h, c) ? hk_tc_push(h, c, b) : HK_TC_FULL;
 }
 
 /* h's own block b, whose class's cache was full: into the cache if its
@@ -438,8 +448,8 @@ static HK_NOINLINE void tc_spill(hk_heap *h, unsigned c) {
  * every free) spills its older half (tc_spill) and takes the block; one the
  * heap's growth budget stopped short sends the block to its slab. */
 void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
-  if (s->owner != h) {
-    hk_free_other(s, b);
+  if (s->owner != h) { /* the inline free found s shareable and b a block's start */
+    free_shareable_uncached(h, hk_slab_head(s), b);
     return;
   }
   /* the class reread here: keeping it for the call cost the fast path a register copy */
@@ -719,7 +729,6 @@ void hk_slab_unfull_or_retire(hk_heap *h, hk_slab *s) {
 }
 
 static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *b);
-static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block *b);
 static HK_NOINLINE void free_batched_abandoned(hk_heap *h, hk_slab *s, hk_block *b);
 
 /* b, of another heap's (head) slab s, gathered for its owner in h's batches;
@@ -765,15 +774,23 @@ void hk_free_other(hk_slab *s, hk_block *b) {
   else free_to_owner(h, s, b);
 }
 
-/* A block of another heap's shareable slab that h's thread cache had no room
- * for: the bound may grow; else it goes to its owner. */
-static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block *b) {
+/* free_shareable_uncached where the bound may grow: b into the cache if it
+ * does, else to its owner. */
+static HK_NOINLINE void free_shareable_grown(hk_heap *h, hk_slab *s, hk_block *b) {
   enum hk_tc_pushed r = tc_push_grown(h, s->cls, b);
   if (r == HK_TC_PUSHED) {
     h->remote_frees++;
     return;
   }
   if (r == HK_TC_REPEATED) hk_report_invalid_free(b, HAK_BLOCK_FREE); /* the block at the cache's top, freed again */
+  else free_to_owner(h, s, b);
+}
+
+/* A block of another heap's shareable slab that h's thread cache had no room
+ * for: the bound may grow; else it goes to its owner. A leaf whose cases are
+ * tail calls: a consumer takes it on every free. */
+static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block *b) {
+  if (HK_UNLIKELY(tc_may_grow(h, s->cls))) free_shareable_grown(h, s, b);
   else free_to_owner(h, s, b);
 }
 
