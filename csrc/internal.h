@@ -251,8 +251,9 @@ typedef struct hk_remote_batch {
 
 typedef struct hk_heap {
   /* The thread cache: per class, a stack of the blocks this thread freed
-   * last (its own, and blocks of other heaps' shareable slabs), held as their
-   * addresses in slots of the heap's own (tc_slots). Allocation pops it
+   * last (its own, and blocks of other heaps' shareable slabs), and blocks
+   * its owner's inbox or an idle heap's held (heap.c, take_idle_inboxes),
+   * held as their addresses in slots of the heap's own (tc_slots). Allocation pops it
    * first, so a block freed a moment ago, still in this core's cache, is
    * handed out again. A block in it still counts as used in its slab:
    * tc_flush puts own blocks back on their slabs and sends the others to
@@ -300,6 +301,11 @@ typedef struct hk_heap {
   uint32_t chain_count, chain_limit;
   hk_slab *chain_slab;
   hk_block *chain_first, *chain_last;
+  /* Times the owner looked at its inbox (heap.c, take_inbox), atomic for the
+   * threads that read it (take_idle_inboxes); and the next heap such a look
+   * by this heap's thread starts at (NULL: the first). */
+  _Atomic uint32_t inbox_looks;
+  struct hk_heap *idle_cursor;
   /* Messages other threads sent (remote.c): blocks of this heap's slabs,
    * NULL-terminated; and this heap's messages that their receivers gave back.
    * Their own line: other threads write them, the owner takes each whole. */
@@ -311,7 +317,10 @@ typedef struct hk_heap {
    * walk on every new SuperSlab made a growing heap quadratic: perl building
    * a 600 MB hash spent 2.6% of its time there. */
   _Atomic uint8_t remote_pending;
-  uint8_t inbox_pad[47];
+  uint8_t inbox_pad0[3];
+  /* inbox_looks + 1 as another thread last saw it (take_idle_inboxes); 0 never */
+  _Atomic uint32_t inbox_looks_seen;
+  uint8_t inbox_pad[40];
   /* Per class, the empty slabs kept as spares on the available list (heap.c,
    * keep_spare), or NULL; each a spare while used == 0 and not the head.
    * Cleared when that slab is released, so none points to a slab of a
@@ -582,6 +591,8 @@ HK_INTERNAL void hk_remote_flush(hk_heap *h);      /* the same (h may be hk_empt
  * as freed then, goes to its owner (gathered in a batch, or pushed) */
 HK_INTERNAL void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b);
 HK_INTERNAL hk_remote_msg *hk_inbox_take(hk_heap *h); /* what other threads sent h, NULL-terminated */
+/* messages first..last (linked) taken from h's inbox by another thread, back onto it */
+HK_INTERNAL void hk_inbox_put_back(hk_heap *h, hk_remote_msg *first, hk_remote_msg *last);
 /* the messages of chain m, taken from h's inbox and emptied, back to their home heaps' pools */
 HK_INTERNAL void hk_remote_msgs_done(hk_heap *h, hk_remote_msg *m);
 /* heap.c */

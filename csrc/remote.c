@@ -286,6 +286,8 @@ void hk_remote_flush(hk_heap *h) {
   if (h != &hk_empty_heap) hk_remote_send_batches(h);
 }
 
+void hk_inbox_put_back(hk_heap *h, hk_remote_msg *first, hk_remote_msg *last) { push_msgs(&h->inbox, first, last); }
+
 hk_remote_msg *hk_inbox_take(hk_heap *h) {
   if (!atomic_load_explicit(&h->inbox, memory_order_relaxed)) return NULL;
   return atomic_exchange_explicit(&h->inbox, NULL, memory_order_acquire);

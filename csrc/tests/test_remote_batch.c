@@ -198,6 +198,66 @@ static void inbox_emptied_slabs_released(void *arg)
   CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
 }
 
+/* ---- the inbox of an owner that waits --------------------------------------- */
+
+enum { IDLE_N = 256, IDLE_SIZE = 256, TAKER_N = 2048 };
+static void *idle_blocks[IDLE_N];
+
+struct taker {
+  void *ptrs[TAKER_N];
+  int reused, bad;
+};
+
+/* Allocates TAKER_N blocks (several slabs' worth: each new slab is a look at
+ * the other heaps' inboxes), counts those that are blocks the owner's inbox
+ * held, then frees them all. */
+static void *allocate_while_owner_waits(void *arg)
+{
+  struct taker *t = arg;
+  for (int i = 0; i < TAKER_N; i++) {
+    t->ptrs[i] = hak_malloc(IDLE_SIZE);
+    fill(t->ptrs[i], IDLE_SIZE);
+    for (int k = 0; k < IDLE_N; k++) t->reused += t->ptrs[i] == idle_blocks[k];
+  }
+  for (int i = 0; i < TAKER_N; i++) {
+    t->bad += !verify(t->ptrs[i], IDLE_SIZE);
+    hak_free(t->ptrs[i]);
+  }
+  return NULL;
+}
+
+/* The owner allocates, another thread frees everything and exits, and the
+ * owner then waits (in pthread_join): the blocks sit in its inbox. A thread
+ * that allocates meanwhile takes them into its thread cache before new
+ * slabs (heap.c, take_idle_inboxes), a cache's worth (64 blocks of 256 B) or
+ * more, rather than leave them held while it faults in fresh memory; freed
+ * again, they go back to their owner, and nothing is lost. */
+static void idle_owner_inbox_taken(void *arg)
+{
+  (void)arg;
+  batching_on();
+  thread_cache_on();
+  for (int i = 0; i < IDLE_N; i++) idle_blocks[i] = hak_malloc(IDLE_SIZE);
+  hak_stats_t s0 = stats_now();
+  struct handoff h = HANDOFF(idle_blocks, IDLE_N);
+  pthread_t t;
+  pthread_create(&t, NULL, free_then_exit, &h);
+  pthread_join(t, NULL);
+  static struct taker taker;
+  pthread_create(&t, NULL, allocate_while_owner_waits, &taker);
+  pthread_join(t, NULL);
+  hak_stats_t s1 = stats_now();
+  CHECK(taker.bad == 0, "%d blocks damaged while the other thread held them", taker.bad);
+  CHECK(taker.reused >= 64, "%d of the %d blocks in the waiting owner's inbox allocated again by a thread that needed "
+        "new slabs meanwhile, want at least 64", taker.reused, IDLE_N);
+  CHECK(s1.frees - s0.frees == IDLE_N + TAKER_N, "frees moved by %llu, want %d", U(s1.frees - s0.frees),
+        IDLE_N + TAKER_N);
+  CHECK(s1.bytes_in_use == s0.bytes_in_use - IDLE_N * IDLE_SIZE, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
+        U(s0.bytes_in_use - IDLE_N * IDLE_SIZE));
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
+}
+
 /* ---- a free-only thread that adopts the owner's heap ------------------------ */
 
 enum { ADOPT_N = 300 };
@@ -471,6 +531,7 @@ int main(void)
   check_in_child("large blocks, batches by bytes", large_blocks, NULL);
   check_in_child("slabs emptied from the inbox released, 8 spares kept", inbox_emptied_slabs_released, NULL);
   check_in_child("free-only thread adopts the owner's heap", free_only_thread_adopts_owner, NULL);
+  check_in_child("a waiting owner's inbox taken by a thread that needs slabs", idle_owner_inbox_taken, NULL);
   check_in_child("many classes", many_classes, NULL);
   check_in_child("cross threads", cross_threads, NULL);
   check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
