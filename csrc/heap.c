@@ -260,15 +260,6 @@ static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block
 /* Where take_inbox puts the blocks. */
 enum inbox_to { INBOX_TO_CACHE, INBOX_TO_SLABS };
 
-/* Blocks other threads sent to h in messages (remote.c), counted as freed
- * when they were freed. Each message is of one class: with INBOX_TO_CACHE,
- * where the thread cache has room for it, its addresses are copied onto that
- * class's cache (the blocks stay counted as used in their slabs, as any
- * cached block); otherwise they go back to their slabs, where the owner
- * writes its own blocks, which no other thread wrote since they were freed:
- * the chains linked through the blocks that messages replaced had the owner
- * read lines another core had just written (a producer/consumer pair: 22 ->
- * 44 M ops/s with messages). */
 /* The last n blocks of m onto h's thread cache, which has room for them.
  * Not frees: counted by the threads that freed them. */
 static void msg_blocks_to_cache(hk_heap *h, hk_remote_msg *m, uint32_t n) {
@@ -288,6 +279,15 @@ static bool msg_to_cache(hk_heap *h, hk_remote_msg *m) {
   return true;
 }
 
+/* Blocks other threads sent to h in messages (remote.c), counted as freed
+ * when they were freed. Each message is of one class: with INBOX_TO_CACHE,
+ * where the thread cache has room for it, its addresses are copied onto that
+ * class's cache (the blocks stay counted as used in their slabs, as any
+ * cached block); otherwise they go back to their slabs, where the owner
+ * writes its own blocks, which no other thread wrote since they were freed:
+ * the chains linked through the blocks that messages replaced had the owner
+ * read lines another core had just written (a producer/consumer pair: 22 ->
+ * 44 M ops/s with messages). */
 static void take_inbox(hk_heap *h, enum inbox_to to) {
   atomic_store_explicit(&h->inbox_looks, atomic_load_explicit(&h->inbox_looks, memory_order_relaxed) + 1,
                         memory_order_relaxed);

@@ -296,11 +296,12 @@ typedef struct hk_heap {
   hk_remote_msg *msg_pool;         /* its empty messages (owner only) */
   uint32_t msgs_made;              /* messages it made (remote.c, HK_REMOTE_MSGS_MAX) */
   /* Remote frees into one slab in a row, gathered while no message could be
-   * had: linked through the blocks, first..last, chain_count of them, for
-   * the slab chain_slab (NULL: none) (remote.c, chain_add). */
+   * had: linked through the blocks, first (the newest), second, ..., last,
+   * chain_count of them, for the slab chain_slab (NULL: none) (remote.c,
+   * chain_add). */
   uint32_t chain_count, chain_limit;
   hk_slab *chain_slab;
-  hk_block *chain_first, *chain_last;
+  hk_block *chain_first, *chain_second, *chain_last;
   /* Times the owner looked at its inbox (heap.c, take_inbox), atomic for the
    * threads that read it (take_idle_inboxes); and the next heap such a look
    * by this heap's thread starts at (NULL: the first). */

@@ -164,15 +164,18 @@ static bool push_remote_chain(hk_slab *s, hk_block *first, hk_block *last) {
   return true;
 }
 
-/* Sends h's chain (if any) onto its slab's remote list. */
+/* Sends h's chain (if any) onto its slab's remote list. Its head found on
+ * top of that list was pushed there by another thread's free of it while it
+ * waited here (chain_add refuses a block already on top): reported, and the
+ * rest goes, from the second block, which that push did not overwrite. */
 static void chain_send(hk_heap *h) {
   hk_slab *s = h->chain_slab;
   if (!s) return;
   h->chain_slab = NULL;
   hk_block *first = h->chain_first;
   if (HK_LIKELY(push_remote_chain(s, first, h->chain_last))) return;
-  hk_report_invalid_free(first, HAK_BLOCK_FREE); /* already on the list: the rest goes */
-  if (first != h->chain_last) (void)push_remote_chain(s, hk_next(first), h->chain_last);
+  hk_report_invalid_free(first, HAK_BLOCK_FREE);
+  if (first != h->chain_last) (void)push_remote_chain(s, h->chain_second, h->chain_last);
 }
 
 /* Chains b, of (head) slab s, for its owner while h has no message to
@@ -183,9 +186,16 @@ static void chain_send(hk_heap *h) {
  * block of another slab comes, when it is as full as a message would be,
  * or with the messages: frees in allocation order (a consumer freeing what a
  * producer built) take one compare-and-swap a chain, where each such free
- * took one (a tenth of xmalloc-test's frees). False: b is the block chained
- * last (freed twice in a row, reported). */
+ * took one (a tenth of xmalloc-test's frees). False: b was freed twice in
+ * a row (reported). */
 static bool chain_add(hk_heap *h, hk_slab *s, hk_block *b) {
+  /* a block on top of its slab's remote list (pushed last), or chained last,
+   * freed again: linking it would cut that list or loop this chain */
+  if (HK_UNLIKELY(b == atomic_load_explicit(&s->remote, memory_order_relaxed) ||
+                  (h->chain_slab == s && b == h->chain_first))) {
+    hk_report_invalid_free(b, HAK_BLOCK_FREE);
+    return false;
+  }
   if (h->chain_slab != s) {
     chain_send(h);
     h->chain_slab = s;
@@ -194,11 +204,8 @@ static bool chain_add(hk_heap *h, hk_slab *s, hk_block *b) {
     h->chain_limit = batch_limit(s->block_size);
     return true;
   }
-  if (HK_UNLIKELY(b == h->chain_first)) {
-    hk_report_invalid_free(b, HAK_BLOCK_FREE);
-    return false;
-  }
   hk_set_next(b, h->chain_first);
+  h->chain_second = h->chain_first;
   h->chain_first = b;
   if (++h->chain_count >= h->chain_limit) chain_send(h);
   return true;

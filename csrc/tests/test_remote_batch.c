@@ -466,38 +466,41 @@ static void double_free_in_a_row(void *arg)
 }
 
 /* Past the messages (the owner takes none meanwhile), a block freed twice
- * in a row is the head of the consumer's chain: reported, and linked once. */
-#define CHAINED_N (512 * 64 + 10)
+ * in a row is the head of the consumer's chain (10 blocks past them), or,
+ * once a full chain went (64 past them), the top of its slab's remote list:
+ * reported either way, and linked once. */
+#define CHAINED_MAX (512 * 64 + 64)
+static int chained_n;
 static void *free_all_last_twice(void *arg)
 {
   void **ptrs = arg;
-  for (int i = 0; i < CHAINED_N; i++) hak_free(ptrs[i]);
-  hak_free(ptrs[CHAINED_N - 1]);
+  for (int i = 0; i < chained_n; i++) hak_free(ptrs[i]);
+  hak_free(ptrs[chained_n - 1]);
   return NULL;
 }
 
 static void double_free_in_a_row_chained(void *arg)
 {
-  (void)arg;
+  chained_n = 512 * 64 + (int)(uintptr_t)arg;
   batching_on();
   void *anchor = hak_malloc(16); /* keeps the slabs formatted: the repeat must meet the chain, not a released slab */
-  void **ptrs = malloc(CHAINED_N * sizeof *ptrs);
-  for (int i = 0; i < CHAINED_N; i++) ptrs[i] = hak_malloc(16);
-  free_in_thread(free_all_last_twice, ptrs, CHAINED_N, 1);
+  void **ptrs = malloc(CHAINED_MAX * sizeof *ptrs);
+  for (int i = 0; i < chained_n; i++) ptrs[i] = hak_malloc(16);
+  free_in_thread(free_all_last_twice, ptrs, (unsigned long long)chained_n, 1);
   hak_trim();
   int back = 0;
-  for (int i = 0; i < CHAINED_N; i++) back += hak_block_state(ptrs[i]) == HAK_BLOCK_FREE;
-  CHECK(back == CHAINED_N, "%d of %d blocks back at the owner", back, CHAINED_N);
+  for (int i = 0; i < chained_n; i++) back += hak_block_state(ptrs[i]) == HAK_BLOCK_FREE;
+  CHECK(back == chained_n, "%d of %d blocks back at the owner", back, chained_n);
   /* linked once: as many allocations as were freed get distinct blocks, none handed out twice */
-  void **again = malloc(CHAINED_N * sizeof *again);
-  for (int i = 0; i < CHAINED_N; i++) {
+  void **again = malloc(CHAINED_MAX * sizeof *again);
+  for (int i = 0; i < chained_n; i++) {
     again[i] = hak_malloc(16);
     fill(again[i], 16);
   }
   int bad = 0;
-  for (int i = 0; i < CHAINED_N; i++) bad += !verify(again[i], 16);
+  for (int i = 0; i < chained_n; i++) bad += !verify(again[i], 16);
   CHECK(bad == 0, "%d blocks handed out twice after the repeated free", bad);
-  for (int i = 0; i < CHAINED_N; i++) hak_free(again[i]);
+  for (int i = 0; i < chained_n; i++) hak_free(again[i]);
   hak_free(anchor);
   hak_trim();
   CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed");
@@ -536,7 +539,8 @@ int main(void)
   check_in_child("cross threads", cross_threads, NULL);
   check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
   check_in_child("double free in a row, kept", double_free_in_a_row, (void *)(uintptr_t)64);
-  check_in_child("double free in a row, chained", double_free_in_a_row_chained, NULL);
+  check_in_child("double free in a row, chained", double_free_in_a_row_chained, (void *)(uintptr_t)10);
+  check_in_child("double free in a row, chain sent", double_free_in_a_row_chained, (void *)(uintptr_t)64);
   check_in_child("default is immediate", default_is_immediate, NULL);
   return check_finish();
 }
