@@ -305,7 +305,9 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
  * main thread's 10,000 warm-up blocks held 101 slabs, 6.5 MB, for the whole
  * run). So a thread about to take a new slab first takes the inbox of a heap
  * whose thread has not looked at it since another thread last looked
- * (inbox_looks), and keeps the blocks its thread cache has room for. A
+ * (inbox_looks), and keeps the blocks of the class it needs that its thread
+ * cache has room for (blocks of other classes would wait there, out of
+ * their owner's reach, until the thread trims). A
  * thread cache may hold another heap's blocks: they count as used in their
  * slab until they are back on it, as in the inbox, and freed again they go
  * to their owner. What does not fit goes back on the inbox; slab metadata
@@ -314,9 +316,10 @@ static void take_inbox(hk_heap *h, enum inbox_to to) {
  * miss per thread. */
 #define IDLE_LOOKS 8
 
-/* Takes o's inbox into h's thread cache if o's thread has not looked at it
- * since the last time a thread asked; whether h kept any. */
-static bool take_idle_inbox(hk_heap *h, hk_heap *o) {
+/* Takes the blocks of class c in o's inbox into h's thread cache if o's
+ * thread has not looked at it since the last time a thread asked; whether
+ * h kept any. */
+static bool take_idle_inbox(hk_heap *h, hk_heap *o, unsigned c) {
   if (!atomic_load_explicit(&o->inbox, memory_order_relaxed)) return false;
   uint32_t seen = atomic_load_explicit(&o->inbox_looks, memory_order_relaxed) + 1;
   if (atomic_exchange_explicit(&o->inbox_looks_seen, seen, memory_order_relaxed) != seen) return false;
@@ -324,7 +327,7 @@ static bool take_idle_inbox(hk_heap *h, hk_heap *o) {
   bool any = false;
   for (hk_remote_msg *m = hk_inbox_take(o), *next; m; m = next) {
     next = m->next;
-    uint32_t room = hk_tc_room(h, m->cls), n = room < m->count ? room : m->count;
+    uint32_t room = m->cls == c ? hk_tc_room(h, c) : 0, n = room < m->count ? room : m->count;
     if (n) {
       msg_blocks_to_cache(h, m, n); /* as many as fit: a message of 64 blocks of 1 KiB never would whole */
       any = true;
@@ -343,13 +346,20 @@ static bool take_idle_inbox(hk_heap *h, hk_heap *o) {
   return any;
 }
 
-static bool take_idle_inboxes(hk_heap *h) {
-  if (!g_hk.remote_batch || !h->tc_slots) return false; /* no inboxes, or no cache to keep blocks in */
+/* Blocks of class c from idle heaps' inboxes into h's thread cache; whether
+ * any came. Only for a class whose blocks fill whole cache lines (shareable,
+ * which any thread may keep): a smaller block shares its line with blocks
+ * its owner, or the threads it handed them to, still write
+ * (bench_false_sharing's workers were given the line of the objects the
+ * waiting main thread had handed to the others). */
+static bool take_idle_inboxes(hk_heap *h, unsigned c) {
+  /* no inboxes, no cache to keep blocks in, or blocks that share lines */
+  if (!g_hk.remote_batch || !h->tc_slots || hk_class_size[c] % 64 != 0) return false;
   bool any = false;
   hk_heap *head = __atomic_load_n(&heaps_all, __ATOMIC_ACQUIRE); /* heaps are only ever added at the head */
   hk_heap *o = h->idle_cursor ? h->idle_cursor : head, *first = o;
   for (unsigned i = 0; i < IDLE_LOOKS; i++) { /* each heap once: a second look would find it idle */
-    if (o != h && __atomic_load_n(&o->is_live, __ATOMIC_RELAXED)) any |= take_idle_inbox(h, o);
+    if (o != h && __atomic_load_n(&o->is_live, __ATOMIC_RELAXED)) any |= take_idle_inbox(h, o, c);
     o = o->all_next ? o->all_next : head;
     if (o == first) break;
   }
@@ -733,7 +743,7 @@ static void *alloc_from(hk_heap *h, unsigned c) {
     if (hk_tc_pop(h, c, &t)) return t;
     if (!(s = refill(h, c))) {
       /* before a new slab, what idle heaps' inboxes hold */
-      if (take_idle_inboxes(h) && hk_tc_pop(h, c, &t)) return t;
+      if (take_idle_inboxes(h, c) && hk_tc_pop(h, c, &t)) return t;
       s = new_slab(h, c);
       sync_current(h, c);
       if (!s) {
