@@ -354,7 +354,7 @@ static bool take_idle_inbox(hk_heap *h, hk_heap *o, unsigned c) {
  * waiting main thread had handed to the others). */
 static bool take_idle_inboxes(hk_heap *h, unsigned c) {
   /* no inboxes, no cache to keep blocks in, or blocks that share lines */
-  if (!g_hk.remote_batch || !h->tc_slots || hk_class_size[c] % 64 != 0) return false;
+  if (!g_hk.remote_batch || !h->tc_slots || !hk_class_shareable(c)) return false;
   bool any = false;
   hk_heap *head = __atomic_load_n(&heaps_all, __ATOMIC_ACQUIRE); /* heaps are only ever added at the head */
   hk_heap *o = h->idle_cursor ? h->idle_cursor : head, *first = o;

@@ -397,6 +397,12 @@ typedef struct hk_globals {
 } hk_globals;
 extern HK_INTERNAL hk_globals g_hk;
 
+/* Whether any thread may keep a block of class c in its thread cache: a
+ * block filling whole lines shares none with its owner's blocks, so another
+ * thread may reuse it without fighting the owner over a line (a slab's
+ * `shareable`, superslab.c; idle inboxes, heap.c). */
+static inline bool hk_class_shareable(unsigned c) { return g_hk.thread_cache && hk_class_size[c] % 64 == 0; }
+
 /* What differs between the two libraries, fixed when each is linked
  * (report.c holds the FFI library's, preload.c the LD_PRELOAD library's). */
 typedef struct hk_policy {

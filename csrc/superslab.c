@@ -76,9 +76,7 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
   s->start_lim = (uint64_t)(s->capacity - 1) * (mul * s->block_size); /* capacity >= 1 (size_class.c) */
   s->cls = (uint8_t)cls;
   s->back = 0;
-  /* a block filling whole lines shares none with its owner's blocks, so
-   * another thread may reuse it without fighting the owner over a line */
-  s->shareable = g_hk.thread_cache && s->block_size % 64 == 0;
+  s->shareable = hk_class_shareable(cls);
   s->span = (uint8_t)span;
   s->full = 0;
   s->was_formatted = 1;
