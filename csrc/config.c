@@ -26,7 +26,7 @@ typedef struct hk_flag {
 } hk_flag;
 
 enum {
-  F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_HUGEPAGES,
+  F_SS_SIZE, F_LRU_MAX_CACHED, F_LRU_MAX_MB, F_LRU_TTL_SEC, F_PREFAULT, F_PREFAULT_AFTER_MB, F_HUGEPAGES,
   F_LARGE_CACHE_MAX_RUNS, F_LARGE_CACHE_MAX_MB, F_LARGE_MAX_BLOCK, F_LARGE_TRACE, F_STATS, F_STATS_FILE, F_LRU_DEBUG, F_FREE_DEBUG,
   F_LOCK_STATS, F_CHECK, F_SECURE, F_REMOTE_BATCH, F_THREAD_CACHE, F_FAULT_MMAP, F_CONFIG, HK_NFLAGS
 };
@@ -57,6 +57,11 @@ static const hk_flag flags[HK_NFLAGS] = {
   [F_PREFAULT] = {"HAKMEM_SS_PREFAULT", HK_FT_ENUM, HK_PREFAULT_OFF, 0, 2, prefault_names, NULL,
                   "Prefault policy: off (fault on first touch), populate (whole SuperSlab "
                   "when acquired, MADV_POPULATE_WRITE), madvise (each slab when first formatted)"},
+  [F_PREFAULT_AFTER_MB] = {"HAKMEM_SS_PREFAULT_AFTER_MB", HK_FT_INT, 64, 0, 1048576, NULL, NULL,
+                          "Once more than this many MiB of SuperSlab memory are reserved (in 64 MiB chunks), prefault each "
+                          "slab when first formatted, as HAKMEM_SS_PREFAULT=madvise does from the start: a large heap "
+                          "then takes a call per slab rather than a fault per page; 0: never. Needs "
+                          "MADV_POPULATE_WRITE (Linux 5.14); without it, off"},
   [F_HUGEPAGES] = {"HAKMEM_USE_HUGEPAGES", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                    "Ask for transparent huge pages (MADV_HUGEPAGE) on SuperSlab memory"},
   [F_LARGE_CACHE_MAX_RUNS] = {"HAKMEM_LARGE_CACHE_MAX_RUNS", HK_FT_INT, 64, 0, 4096, NULL, NULL,
@@ -332,6 +337,7 @@ void hk_config_freeze(void) {
   g_hk.lru_ttl_ns = (uint64_t)values[F_LRU_TTL_SEC] * 1000000000ull;
   g_hk.prefault = (uint8_t)values[F_PREFAULT];
   g_hk.hugepages = (uint8_t)values[F_HUGEPAGES];
+  g_hk.prefault_after_bytes = (size_t)values[F_PREFAULT_AFTER_MB] << 20;
   g_hk.stats_at_exit = (uint8_t)values[F_STATS];
   g_hk.trace_lru = (uint8_t)values[F_LRU_DEBUG];
   g_hk.trace_ss_free = (uint8_t)values[F_FREE_DEBUG];

@@ -388,6 +388,7 @@ typedef struct hk_globals {
   uint8_t large_trace, lock_stats;
   uint8_t remote_batch;    /* HAKMEM_REMOTE_BATCH resolved: gather remote frees per slab (remote.c) */
   uint8_t thread_cache;    /* HAKMEM_THREAD_CACHE resolved: heaps made from now on have one (heap.c) */
+  size_t prefault_after_bytes; /* HAKMEM_SS_PREFAULT_AFTER_MB in bytes (0: never) */
   size_t lru_max_cached, lru_max_bytes;
   uint64_t lru_ttl_ns;
   size_t large_cache_max_runs, large_cache_max_bytes, large_max_block;
@@ -553,6 +554,13 @@ HK_INTERNAL void hk_os_init(void);                /* the SuperSlab arena reserve
 HK_INTERNAL hk_ss *hk_os_ss_alloc(void);           /* committed (zero) SuperSlab */
 HK_INTERNAL void hk_os_ss_free(hk_ss *ss);         /* decommit, slot back to its chunk */
 HK_INTERNAL void hk_os_prefault_range(void *p, size_t len);
+/* Whether slabs formatted now are prefaulted without HAKMEM_SS_PREFAULT:
+ * the heap is past HAKMEM_SS_PREFAULT_AFTER_MB (os.c). */
+HK_INTERNAL bool hk_os_prefault_auto(void);
+/* MADV_POPULATE_WRITE of [p, p+len), for hk_os_prefault_auto: false where
+ * the kernel lacks it, which turns that off for good (no page-by-page
+ * fallback: touching each page is the faults it was to save). */
+HK_INTERNAL bool hk_os_populate(void *p, size_t len);
 HK_INTERNAL void *hk_os_map(size_t len);           /* plain anonymous mapping, counted; NULL + ENOMEM */
 HK_INTERNAL void hk_os_set_map_fail_every(uint64_t n);
 HK_INTERNAL bool hk_os_unmap(void *p, size_t len);        /* false: refused, counted (os_release_failures) */

@@ -97,9 +97,13 @@ void hk_slab_format(hk_ss *ss, unsigned idx, unsigned cls, hk_heap *owner) {
     f->owner = owner;
   }
   uint64_t units = ((span == 64 ? 0 : 1ull << span) - 1) << idx;
-  if (g_hk.prefault == HK_PREFAULT_MADVISE && (ss->populated_slabs & units) != units) {
-    hk_os_prefault_range((void *)s->start, span * HK_SLAB_SIZE);
-    ss->populated_slabs |= units;
+  if ((ss->populated_slabs & units) != units) {
+    if (g_hk.prefault == HK_PREFAULT_MADVISE) {
+      hk_os_prefault_range((void *)s->start, span * HK_SLAB_SIZE);
+      ss->populated_slabs |= units;
+    } else if (hk_os_prefault_auto() && hk_os_populate((void *)s->start, span * HK_SLAB_SIZE)) {
+      ss->populated_slabs |= units;
+    }
   }
 }
 

@@ -85,6 +85,11 @@ export const FLAGS = {
   lruTtlSec: int("HAKMEM_SS_LRU_TTL_SEC", 0, 86400),
   /** Prefault policy for SuperSlab memory: off, populate (whole SuperSlab) or madvise (per slab) (`HAKMEM_SS_PREFAULT`). */
   prefault: oneOf("HAKMEM_SS_PREFAULT", ["off", "populate", "madvise"]),
+  /**
+   * Once more than this many MiB of SuperSlab memory are reserved (64 MiB at a time), prefault each slab when first
+   * formatted, as prefault "madvise" does from the start; 0 to 1048576, 0 never (`HAKMEM_SS_PREFAULT_AFTER_MB`).
+   */
+  prefaultAfterMB: int("HAKMEM_SS_PREFAULT_AFTER_MB", 0, 1048576),
   /** Ask for transparent huge pages on SuperSlab memory (`HAKMEM_USE_HUGEPAGES`). */
   hugePages: bool("HAKMEM_USE_HUGEPAGES"),
   /** Most free large page runs kept committed for reuse, 0 to 4096 (`HAKMEM_LARGE_CACHE_MAX_RUNS`). */

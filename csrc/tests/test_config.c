@@ -316,6 +316,7 @@ static void describe(void *arg)
       {"HAKMEM_SS_LRU_MAX_MB", "int", "512", "0", "1048576"},
       {"HAKMEM_SS_LRU_TTL_SEC", "int", "60", "0", "86400"},
       {"HAKMEM_SS_PREFAULT", "enum", "off", NULL, NULL},
+      {"HAKMEM_SS_PREFAULT_AFTER_MB", "int", "64", "0", "1048576"},
       {"HAKMEM_USE_HUGEPAGES", "bool", "0", NULL, NULL},
       {"HAKMEM_CHECK", "bool", "0", NULL, NULL},
       {NULL, NULL, NULL, NULL, NULL}};

@@ -1,5 +1,5 @@
-/* test_prefault: HAKMEM_SS_PREFAULT and HAKMEM_USE_HUGEPAGES do what their
- * counters say. Each mode runs in a fresh fork()ed child, configured with
+/* test_prefault: HAKMEM_SS_PREFAULT, HAKMEM_SS_PREFAULT_AFTER_MB and
+ * HAKMEM_USE_HUGEPAGES do what their counters say. Each mode runs in a fresh fork()ed child, configured with
  * hak_config_set before its first allocation. */
 #include "check.h"
 
@@ -12,24 +12,30 @@ static void set_flag(const char *name, const char *value)
   CHECK(rc == HAK_OK, "hak_config_set(%s, %s) = %d", name, value, rc);
 }
 
-/* A few MiB of small blocks: several SuperSlabs acquired. Verified, freed. */
-static hak_stats_t small_workload(void)
+/* total bytes of 256-byte blocks: several SuperSlabs acquired. Each block
+ * filled and verified (or, for the large heap, one byte written: its page
+ * faulted in), then freed; the statistics are taken before the frees. */
+static hak_stats_t workload(size_t total, int verified)
 {
-  size_t count = 6 * MiB / 256;
+  size_t count = total / 256;
   void **v = malloc(count * sizeof *v);
   for (size_t i = 0; i < count; i++) {
     v[i] = hak_malloc(256);
-    if (v[i]) fill(v[i], 256);
+    if (v[i] && verified) fill(v[i], 256);
+    else if (v[i]) *(volatile char *)v[i] = 1;
   }
   hak_stats_t s = stats_now();
   size_t bad = 0;
   for (size_t i = 0; i < count; i++)
-    if (!v[i] || !verify(v[i], 256)) bad++;
+    if (!v[i] || (verified && !verify(v[i], 256))) bad++;
   CHECK(bad == 0, "%zu of %zu blocks NULL or overwritten", bad, count);
   for (size_t i = 0; i < count; i++) hak_free(v[i]);
   free(v);
   return s;
 }
+static hak_stats_t small_workload(void) { return workload(6 * MiB, 1); }
+/* past the first 64 MiB chunk of SuperSlabs */
+static hak_stats_t large_workload(void) { return workload(80 * MiB, 0); }
 
 static void prefault_mode(void *arg)
 {
@@ -57,6 +63,48 @@ static void prefault_mode(void *arg)
         U(s.hugepage_advised_bytes));
 }
 
+/* HAKMEM_SS_PREFAULT_AFTER_MB with HAKMEM_SS_PREFAULT off: slabs formatted
+ * once more than that many MiB of SuperSlab memory are reserved (64 MiB at a
+ * time) are prefaulted, each once; 0 never. "1": from the first chunk on. */
+static void prefault_after(void *arg)
+{
+  const char *after = arg;
+  set_flag("SS_SIZE", "1M");
+  set_flag("SS_PREFAULT", "off");
+  set_flag("USE_HUGEPAGES", "0");
+  if (after) set_flag("SS_PREFAULT_AFTER_MB", after);
+  int large = !after; /* the default (64): only a heap past 64 MiB */
+  hak_stats_t s = large ? large_workload() : small_workload();
+  if (after && strcmp(after, "0") == 0) {
+    CHECK(s.prefault_calls == 0 && s.prefault_bytes == 0, "SS_PREFAULT_AFTER_MB=0: prefault_calls %llu, bytes %llu",
+          U(s.prefault_calls), U(s.prefault_bytes));
+    return;
+  }
+  const char *what = after ? after : "64 (default)";
+  CHECK(s.prefault_calls > 0, "SS_PREFAULT_AFTER_MB=%s: prefault_calls = 0", what);
+  CHECK(s.prefault_faults > 0, "SS_PREFAULT_AFTER_MB=%s: the prefaults took no faults", what);
+  CHECK(s.prefault_faults <= s.prefault_bytes / 4096 + 256, "SS_PREFAULT_AFTER_MB=%s: %llu faults for %llu bytes", what,
+        U(s.prefault_faults), U(s.prefault_bytes));
+  /* slabs of 64 KiB, each prefaulted once: at most what the live SuperSlabs hold */
+  uint64_t held = s.superslabs_live * s.superslab_bytes;
+  CHECK(s.prefault_bytes % (64 * 1024) == 0 && s.prefault_bytes <= held,
+        "SS_PREFAULT_AFTER_MB=%s: %llu bytes prefaulted, %llu in live SuperSlabs", what, U(s.prefault_bytes), U(held));
+  if (large)
+    CHECK(s.prefault_bytes + 48 * MiB <= held, "default: %llu of %llu bytes prefaulted, the first 64 MiB too",
+          U(s.prefault_bytes), U(held));
+}
+
+/* The default threshold leaves a small heap alone. */
+static void prefault_after_default_small(void *arg)
+{
+  (void)arg;
+  set_flag("SS_SIZE", "1M");
+  set_flag("SS_PREFAULT", "off");
+  hak_stats_t s = small_workload();
+  CHECK(s.prefault_calls == 0, "a 6 MiB heap was prefaulted (%llu calls) below the default threshold",
+        U(s.prefault_calls));
+}
+
 static void hugepages(void *arg)
 {
   const char *on = arg;
@@ -80,6 +128,10 @@ int main(void)
     snprintf(name, sizeof name, "SS_PREFAULT=%s", modes[i]);
     check_in_child(name, prefault_mode, modes[i]);
   }
+  check_in_child("SS_PREFAULT_AFTER_MB=1", prefault_after, "1");
+  check_in_child("SS_PREFAULT_AFTER_MB=0", prefault_after, "0");
+  check_in_child("SS_PREFAULT_AFTER_MB default, 80 MiB", prefault_after, NULL);
+  check_in_child("SS_PREFAULT_AFTER_MB default, 6 MiB", prefault_after_default_small, NULL);
   check_in_child("USE_HUGEPAGES=1", hugepages, "1");
   check_in_child("USE_HUGEPAGES=0", hugepages, "0");
   return check_finish();
