@@ -1,6 +1,7 @@
 /* test_prefault: HAKMEM_SS_PREFAULT, HAKMEM_SS_PREFAULT_AFTER_MB and
- * HAKMEM_USE_HUGEPAGES do what their counters say. Each mode runs in a fresh fork()ed child, configured with
- * hak_config_set before its first allocation. */
+ * HAKMEM_USE_HUGEPAGES do what their counters say. Each mode runs in a fresh
+ * fork()ed child, configured with hak_config_set before its first
+ * allocation. */
 #include "check.h"
 
 #define U(x) ((unsigned long long)(x))
