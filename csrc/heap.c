@@ -260,15 +260,20 @@ static HK_NOINLINE void free_shareable_uncached(hk_heap *h, hk_slab *s, hk_block
 /* Where take_inbox puts the blocks. */
 enum inbox_to { INBOX_TO_CACHE, INBOX_TO_SLABS };
 
-/* The last n blocks of m onto h's thread cache, which has room for them.
- * Not frees: counted by the threads that freed them. */
-static void msg_blocks_to_cache(hk_heap *h, hk_remote_msg *m, uint32_t n) {
-  uint32_t c = m->cls;
-  HK_ASSERT(n <= m->count && n <= hk_tc_room(h, c), "the cache has room for the blocks taken");
-  m->count -= n;
-  memcpy(h->tc[c] + 1, m->blocks + m->count, n * sizeof *m->blocks);
+/* The n blocks at v onto h's thread cache of class c, which has room for
+ * them. Not frees: counted by the threads that freed them. */
+static void blocks_to_cache(hk_heap *h, unsigned c, hk_block *const *v, uint32_t n) {
+  HK_ASSERT(n <= hk_tc_room(h, c), "the cache has room for the blocks taken");
+  memcpy(h->tc[c] + 1, v, n * sizeof *v);
   h->tc[c] += n;
   h->tc_push_base[c] -= n;
+}
+
+/* The last n blocks of m onto h's thread cache, which has room for them. */
+static void msg_blocks_to_cache(hk_heap *h, hk_remote_msg *m, uint32_t n) {
+  HK_ASSERT(n <= m->count, "a message gives no more blocks than it holds");
+  m->count -= n;
+  blocks_to_cache(h, m->cls, m->blocks + m->count, n);
 }
 
 /* m's blocks onto h's thread cache, if it has room for them all; whether
@@ -279,21 +284,83 @@ static bool msg_to_cache(hk_heap *h, hk_remote_msg *m) {
   return true;
 }
 
+/* ---- held blocks ----------------------------------------------------------------
+ * A thread whose blocks another frees (a producer) takes its inbox when its
+ * current slab runs out, often many messages at once. Those its thread cache
+ * has no room for went back onto their slabs, linked through the blocks: a
+ * write to each block, long before it is handed out again, when its line has
+ * left the cache, and a read of each link when it is (xmalloc-test: the
+ * producer's malloc waited on that read in a quarter of its samples). Of the
+ * class being allocated, up to HELD_MAX_BLOCKS and HELD_MAX_BYTES are held
+ * instead, as addresses, for the cache's next refills: a block is first
+ * touched by its caller. At most one class is held, which the next refill of
+ * another class, and collect_all (a new SuperSlab, trim, exit), send back to
+ * the slabs: a thread that stops allocating the class hides no more than the
+ * bound, and not past its next slow path. */
+#define HELD_MAX_BLOCKS 4096u
+#define HELD_MAX_BYTES (256u << 10)
+
+static uint32_t held_bound(unsigned c) {
+  uint32_t by_bytes = HELD_MAX_BYTES / hk_class_size[c];
+  return by_bytes < HELD_MAX_BLOCKS ? by_bytes : HELD_MAX_BLOCKS;
+}
+
+/* The held blocks back onto their slabs. */
+static void held_to_slabs(hk_heap *h) {
+  blocks_to_slabs(h, h->held, h->held_count);
+  h->held_count = 0;
+}
+
+/* The newest of the held blocks of class c onto h's thread cache, as many as
+ * fit; whether any went. Held blocks of another class go to their slabs. */
+static bool held_to_cache(hk_heap *h, unsigned c) {
+  if (!h->held_count) return false;
+  if (h->held_cls != c) {
+    held_to_slabs(h);
+    return false;
+  }
+  uint32_t room = hk_tc_room(h, c), n = room < h->held_count ? room : h->held_count;
+  h->held_count -= n;
+  blocks_to_cache(h, c, h->held + h->held_count, n);
+  return n != 0;
+}
+
+/* The last blocks of m, of the class c being allocated, into h's held
+ * blocks, as many as the bound leaves room for. */
+static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
+  if (!h->held) {
+    if (!(h->held = hk_meta_alloc(HELD_MAX_BLOCKS * sizeof *h->held))) return;
+  } else if (h->held_count && h->held_cls != c) {
+    held_to_slabs(h);
+  }
+  h->held_cls = c;
+  uint32_t room = held_bound(c) - h->held_count, n = room < m->count ? room : m->count;
+  m->count -= n;
+  memcpy(h->held + h->held_count, m->blocks + m->count, n * sizeof *m->blocks);
+  h->held_count += n;
+}
+
 /* Blocks other threads sent to h in messages (remote.c), counted as freed
- * when they were freed. Each message is of one class: with INBOX_TO_CACHE,
- * where the thread cache has room for it, its addresses are copied onto that
- * class's cache (the blocks stay counted as used in their slabs, as any
- * cached block); otherwise they go back to their slabs, where the owner
- * writes its own blocks, which no other thread wrote since they were freed:
- * the chains linked through the blocks that messages replaced had the owner
- * read lines another core had just written (a producer/consumer pair: 22 ->
- * 44 M ops/s with messages). */
-static void take_inbox(hk_heap *h, enum inbox_to to) {
+ * when they were freed. Each message is of one class. With INBOX_TO_CACHE
+ * (an allocation of class c found no block): a message goes onto its class's
+ * thread cache where that has room for it, of class c what does not into the
+ * held blocks (above) while they have room; the blocks stay counted as used
+ * in their slabs, as any cached block. The rest goes back to their slabs,
+ * where the owner writes its own blocks, which no other thread wrote since
+ * they were freed: the chains linked through the blocks that messages
+ * replaced had the owner read lines another core had just written (a
+ * producer/consumer pair: 22 -> 44 M ops/s with messages). */
+static void take_inbox(hk_heap *h, enum inbox_to to, unsigned c) {
   atomic_store_explicit(&h->inbox_looks, atomic_load_explicit(&h->inbox_looks, memory_order_relaxed) + 1,
                         memory_order_relaxed);
   hk_remote_msg *taken = hk_inbox_take(h);
-  for (hk_remote_msg *m = taken; m; m = m->next)
-    if (to == INBOX_TO_SLABS || !msg_to_cache(h, m)) blocks_to_slabs(h, m->blocks, m->count);
+  for (hk_remote_msg *m = taken; m; m = m->next) {
+    if (to == INBOX_TO_CACHE) {
+      if (msg_to_cache(h, m)) continue;
+      if (m->cls == c && h->tc_limit[c]) msg_blocks_to_held(h, m, c);
+    }
+    blocks_to_slabs(h, m->blocks, m->count);
+  }
   hk_remote_msgs_done(h, taken);
 }
 
@@ -572,7 +639,8 @@ enum empty_current { KEEP_EMPTY_CURRENT, RETIRE_EMPTY_CURRENT };
 static void collect_all(hk_heap *h, enum empty_current current) {
   tc_flush(h);
   hk_remote_flush(h); /* what h gathered for other heaps goes to their owners */
-  take_inbox(h, INBOX_TO_SLABS);
+  take_inbox(h, INBOX_TO_SLABS, 0);
+  held_to_slabs(h);
   /* taken before the walk: a block pushed during it sets the flag again */
   bool remote = atomic_exchange_explicit(&h->remote_pending, 0, memory_order_acquire);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
@@ -738,8 +806,9 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   hk_slab *s = h->avail[c].head;
   if (!s || s->free == HK_END) {
     /* first what other threads sent back: it may fill this class's cache */
-    take_inbox(h, INBOX_TO_CACHE);
     hk_block *t;
+    if (held_to_cache(h, c) && hk_tc_pop(h, c, &t)) return t;
+    take_inbox(h, INBOX_TO_CACHE, c);
     if (hk_tc_pop(h, c, &t)) return t;
     if (!(s = refill(h, c))) {
       /* before a new slab, what idle heaps' inboxes hold */

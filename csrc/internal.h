@@ -295,6 +295,12 @@ typedef struct hk_heap {
   hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
   hk_remote_msg *msg_pool;         /* its empty messages (owner only) */
   uint32_t msgs_made;              /* messages it made (remote.c, HK_REMOTE_MSGS_MAX) */
+  /* Blocks of class held_cls taken from the inbox that the thread cache had
+   * no room for, as their addresses (held[0..held_count)), kept for the
+   * cache's next refills instead of being linked onto their slabs (heap.c,
+   * take_inbox). Owner only; held is made on first use. */
+  uint32_t held_count, held_cls;
+  hk_block **held;
   /* Remote frees into one slab in a row, gathered while no message could be
    * had: linked through the blocks, first (the newest), second, ..., last,
    * chain_count of them, for the slab chain_slab (NULL: none) (remote.c,
