@@ -292,7 +292,10 @@ typedef struct hk_heap {
   size_t json_cap;
   uint8_t is_live;                 /* its thread runs (atomic: read by remote frees) */
   uint8_t is_shared;               /* the heap of exited threads (heap.c), never abandoned */
-  hk_remote_batch remote_batch[HK_REMOTE_SLOTS]; /* this thread's frees into other heaps, not yet sent */
+  /* this thread's frees into other heaps, not yet sent; on lines of their
+   * own: is_live, which every remote free into this heap reads, shared one
+   * with the first slot, which this thread writes */
+  _Alignas(64) hk_remote_batch remote_batch[HK_REMOTE_SLOTS];
   hk_remote_msg *msg_pool;         /* its empty messages (owner only) */
   uint32_t msgs_made;              /* messages it made (remote.c, HK_REMOTE_MSGS_MAX) */
   /* Blocks of class held_cls taken from the inbox that the thread cache had
