@@ -305,10 +305,16 @@ static uint32_t held_bound(unsigned c) {
   return by_bytes < HELD_MAX_BLOCKS ? by_bytes : HELD_MAX_BLOCKS;
 }
 
+/* held_count and held_cls are read by hak_stats in other threads (thread_cache_bytes). */
+static void held_set(hk_heap *h, uint32_t count, unsigned c) {
+  __atomic_store_n(&h->held_count, count, __ATOMIC_RELAXED);
+  __atomic_store_n(&h->held_cls, c, __ATOMIC_RELAXED);
+}
+
 /* The held blocks back onto their slabs. */
 static void held_to_slabs(hk_heap *h) {
   blocks_to_slabs(h, h->held, h->held_count);
-  h->held_count = 0;
+  held_set(h, 0, h->held_cls);
 }
 
 /* The newest of the held blocks of class c onto h's thread cache, as many as
@@ -320,7 +326,7 @@ static bool held_to_cache(hk_heap *h, unsigned c) {
     return false;
   }
   uint32_t room = hk_tc_room(h, c), n = room < h->held_count ? room : h->held_count;
-  h->held_count -= n;
+  held_set(h, h->held_count - n, c);
   blocks_to_cache(h, c, h->held + h->held_count, n);
   return n != 0;
 }
@@ -333,11 +339,10 @@ static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
   } else if (h->held_count && h->held_cls != c) {
     held_to_slabs(h);
   }
-  h->held_cls = c;
   uint32_t room = held_bound(c) - h->held_count, n = room < m->count ? room : m->count;
   m->count -= n;
   memcpy(h->held + h->held_count, m->blocks + m->count, n * sizeof *m->blocks);
-  h->held_count += n;
+  held_set(h, h->held_count + n, c);
 }
 
 /* Blocks other threads sent to h in messages (remote.c), counted as freed

@@ -55,6 +55,9 @@ int hak_stats(hak_stats_t *o) {
       live[c] += allocs - frees;
       o->thread_cache_bytes += (uint64_t)held * hk_class_size[c];
     }
+    /* blocks held from the inbox (heap.c) wait for the cache as its own do; count and class as of some moment */
+    uint32_t inbox_held = __atomic_load_n(&h->held_count, __ATOMIC_RELAXED);
+    o->thread_cache_bytes += (uint64_t)inbox_held * hk_class_size[__atomic_load_n(&h->held_cls, __ATOMIC_RELAXED)];
     o->remote_frees += h->remote_frees;
     o->slabs_emptied += h->slabs_emptied;
     o->slabs_reused += h->slabs_reused;

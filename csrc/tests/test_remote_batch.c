@@ -260,6 +260,9 @@ static void inbox_blocks_held(void *arg)
   CHECK(on_slabs == HELD_N - HELD_CACHE - HELD_MAX, "%zu of %d blocks back on their slabs after the owner took its inbox, "
         "want %d (one message onto the thread cache, %d held)", on_slabs, HELD_N, HELD_N - HELD_CACHE - HELD_MAX,
         HELD_MAX);
+  uint64_t cached = stats_now().thread_cache_bytes;
+  CHECK(cached == (HELD_CACHE - 1 + HELD_MAX) * HELD_SIZE, "thread_cache_bytes %llu, want %d (the cache's 63 and the "
+        "held 4096 blocks)", U(cached), (HELD_CACHE - 1 + HELD_MAX) * HELD_SIZE);
   void *other;
   if (by_trim) {
     /* a trim sends back the held blocks and the thread cache's (slabs that empty are released: not free but foreign) */
@@ -273,6 +276,9 @@ static void inbox_blocks_held(void *arg)
     on_slabs = held_count_state(HAK_BLOCK_FREE);
     CHECK(on_slabs == HELD_N - HELD_CACHE, "%zu of %d blocks on their slabs after an allocation of another class, want "
           "%d (all but the thread cache's)", on_slabs, HELD_N, HELD_N - HELD_CACHE);
+    cached = stats_now().thread_cache_bytes;
+    CHECK(cached == (HELD_CACHE - 1) * HELD_SIZE, "thread_cache_bytes %llu with nothing held, want %d", U(cached),
+          (HELD_CACHE - 1) * HELD_SIZE);
   }
   hak_stats_t s1 = stats_now();
   CHECK(s1.frees - s0.frees == HELD_N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), HELD_N);
