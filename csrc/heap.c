@@ -6,9 +6,12 @@
  * Invariants:
  *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty.
  *  - slab->used is exact: blocks handed out minus blocks back on the local
- *    free list. Blocks in a thread cache (any heap's) and remote frees count
- *    as used until they come back, so a slab with used == 0 has no block
- *    anywhere in flight and may be released.
+ *    free list. Blocks in a thread cache (any heap's), held from the inbox
+ *    (h->held) and remote frees count as used until they come back, so a
+ *    slab with used == 0 has no block anywhere in flight and may be released.
+ *  - h->held holds blocks of one class (held_cls), at most 4096 and 256 KiB
+ *    (held_bound), until the cache takes them, the next slow path of another
+ *    class or collect_all.
  *  - The thread cache (h->tc, see hk_heap) holds at most tc_limit[c] blocks
  *    a class: 64 blocks and 32 KiB at first (at least one block), growing
  *    on overflow to at most 512 blocks and 1 MiB and to no more than the
