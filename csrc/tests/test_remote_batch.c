@@ -91,7 +91,7 @@ static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_befo
 {
   batching_on();
   if (cache) thread_cache_on();
-  /* a block of the owner's that keeps the SuperSlab while all n come back, so they read FREE, not FOREIGN */
+  /* a block of the owner's that keeps its SuperSlab while all n come back, so those in it read FREE, not FOREIGN */
   void *anchor = anchored ? hak_malloc(size) : NULL;
   void **ptrs = malloc(n * sizeof *ptrs);
   alloc_filled(ptrs, n, size);
@@ -231,8 +231,7 @@ static bool held_is_old(const void *p)
  * (heap.c, held blocks), the rest back onto their slabs at once, where they
  * read as free. The owner's next slow path for another class, or a trim
  * (arg non-NULL), sends the held blocks to their slabs too: none stays
- * hidden. Counts are
- * exact throughout and nothing is lost. */
+ * hidden. Counts are exact throughout and nothing is lost. */
 static void inbox_blocks_held(void *arg)
 {
   bool by_trim = arg != NULL;
