@@ -335,13 +335,11 @@ static bool held_to_cache(hk_heap *h, unsigned c) {
 }
 
 /* The last blocks of m, of the class c being allocated, into h's held
- * blocks, as many as the bound leaves room for. */
+ * blocks, as many as the bound leaves room for. Those of another class went
+ * to their slabs first (alloc_from: held_to_cache). */
 static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
-  if (!h->held) {
-    if (!(h->held = hk_meta_alloc(HELD_MAX_BLOCKS * sizeof *h->held))) return;
-  } else if (h->held_count && h->held_cls != c) {
-    held_to_slabs(h);
-  }
+  HK_ASSERT(h->held_count == 0 || h->held_cls == c, "held blocks are of the class being allocated");
+  if (!h->held && !(h->held = hk_meta_alloc(HELD_MAX_BLOCKS * sizeof *h->held))) return;
   uint32_t room = held_bound(c) - h->held_count, n = room < m->count ? room : m->count;
   m->count -= n;
   memcpy(h->held + h->held_count, m->blocks + m->count, n * sizeof *m->blocks);

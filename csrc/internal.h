@@ -301,7 +301,8 @@ typedef struct hk_heap {
   /* Blocks of class held_cls taken from the inbox that the thread cache had
    * no room for, as their addresses (held[0..held_count)), kept for the
    * cache's next refills instead of being linked onto their slabs (heap.c,
-   * take_inbox). Owner only; held is made on first use. */
+   * take_inbox). Written by the owner only (hak_stats reads the count and
+   * class); held is made on first use. */
   uint32_t held_count, held_cls;
   hk_block **held;
   /* Remote frees into one slab in a row, gathered while no message could be
