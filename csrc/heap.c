@@ -9,9 +9,9 @@
  *    free list. Blocks in a thread cache (any heap's), held from the inbox
  *    (h->held) and remote frees count as used until they come back, so a
  *    slab with used == 0 has no block anywhere in flight and may be released.
- *  - h->held holds blocks of one class (held_cls), at most 4096 and 256 KiB
- *    (held_bound), until the cache takes them, the next slow path of another
- *    class or collect_all.
+ *  - h->held holds blocks of one class (held_cls), at most HELD_MAX_BLOCKS
+ *    and HELD_MAX_BYTES, until the cache takes them, the next slow path of
+ *    another class or collect_all.
  *  - The thread cache (h->tc, see hk_heap) holds at most tc_limit[c] blocks
  *    a class: 64 blocks and 32 KiB at first (at least one block), growing
  *    on overflow to at most 512 blocks and 1 MiB and to no more than the
@@ -303,10 +303,7 @@ static bool msg_to_cache(hk_heap *h, hk_remote_msg *m) {
 #define HELD_MAX_BLOCKS 4096u
 #define HELD_MAX_BYTES (256u << 10)
 
-static uint32_t held_bound(unsigned c) {
-  uint32_t by_bytes = HELD_MAX_BYTES / hk_class_size[c];
-  return by_bytes < HELD_MAX_BLOCKS ? by_bytes : HELD_MAX_BLOCKS;
-}
+static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes); /* the thread cache's, below */
 
 /* held_count and held_cls are read by hak_stats in other threads (thread_cache_bytes). */
 static void held_set(hk_heap *h, uint32_t count, unsigned c) {
@@ -340,7 +337,8 @@ static bool held_to_cache(hk_heap *h, unsigned c) {
 static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
   HK_ASSERT(h->held_count == 0 || h->held_cls == c, "held blocks are of the class being allocated");
   if (!h->held && !(h->held = hk_meta_alloc(HELD_MAX_BLOCKS * sizeof *h->held))) return;
-  uint32_t room = held_bound(c) - h->held_count, n = room < m->count ? room : m->count;
+  uint32_t room = tc_bound(c, HELD_MAX_BLOCKS, HELD_MAX_BYTES) - h->held_count;
+  uint32_t n = room < m->count ? room : m->count;
   m->count -= n;
   memcpy(h->held + h->held_count, m->blocks + m->count, n * sizeof *m->blocks);
   held_set(h, h->held_count + n, c);
