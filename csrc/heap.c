@@ -144,6 +144,7 @@ static void retire_slab(hk_heap *h, hk_slab *s) {
   s->free = HK_END;
   h->slabs_emptied++;
   h->slabs_in_use--;
+  h->class_slabs[c]--;
   HK_ASSERT((ss->free_mask & (run_mask(s->span) << s->index)) == 0, "a slab in use is not in its SuperSlab's free mask");
   ss->free_mask |= run_mask(s->span) << s->index;
   if (!ss->in_avail) ss_avail_push(h, ss);
@@ -344,6 +345,67 @@ static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
   held_set(h, h->held_count + n, c);
 }
 
+/* ---- fine classes for a heap's busiest classes (size_class.c) -------------
+ * A heap starts on the coarse classes. When one that the fine table splits
+ * (those from 160 bytes to 1 KiB) takes its SPLIT_SLABS-th slab (1 MiB of
+ * its blocks), its sizes go to the fine classes from then on (split_class):
+ * a growing class loses an eighth of what it holds to rounding on average,
+ * where the up to three classes it splits into cost a part-used slab each.
+ * Smaller working sets stay coarse (size_class.c has the figures).
+ *
+ * Until other threads have freed FINE_RETURNED_MAX of the heap's blocks of
+ * fine-only classes that share cache lines back to it (the freeing threads
+ * could not keep them in their caches and sent each one back): then the
+ * heap goes back to the coarse classes for good (go_coarse). A program
+ * whose threads keep their blocks (jq, python3) keeps its split classes; a
+ * server handing its blocks to other threads is back within a few thousand
+ * frees. The blocks of the fine-only classes stay valid and go back to their
+ * slabs when freed. */
+#define SPLIT_SLABS 16u
+#define FINE_RETURNED_MAX 1024u
+
+/* Class c's sizes to the fine classes in h's table, unless they are there
+ * (or there are none: above 512 bytes the tables agree). */
+static void split_class(hk_heap *h, unsigned c) {
+  size_t top = hk_class_size[c], bottom = top;
+  if (top > HK_CLASS_SMALL_MAX) return;
+  while (bottom > 0 && hk_class_small_coarse[bottom - 1] == c) bottom--;
+  if (h->class_of_small[bottom] == hk_class_small[bottom]) return; /* split already (or no finer class) */
+  memcpy(h->class_of_small + bottom, hk_class_small + bottom, top - bottom + 1);
+  h->classes_split++;
+}
+
+/* Counts n blocks of class c that other threads freed into h, taken back:
+ * those of fine-only classes that share cache lines (the 64-byte steps
+ * above 512 bytes are whole lines, which the freeing threads keep). */
+static void note_returned(hk_heap *h, unsigned c, uint32_t n) {
+  if (!h->coarse_only && hk_class_fine_only(c) && hk_class_size[c] % 64 != 0) h->fine_returned += n;
+}
+
+/* The remote frees on s's list onto its local list (per-slab remote frees,
+ * or chains when messages ran out: remote.c), counted; how many. */
+static uint32_t collect(hk_heap *h, hk_slab *s) {
+  uint32_t n = hk_slab_collect(s);
+  if (n) note_returned(h, s->cls, n);
+  return n;
+}
+
+/* The coarse classes for good; the thread cache's blocks of fine-only
+ * classes (which no allocation asks for any more) back to their slabs. On
+ * the slow path of an allocation (whose class's cache is empty), where a
+ * message's blocks go to slabs as well. */
+static HK_NOINLINE void go_coarse(hk_heap *h) {
+  memcpy(h->class_of_small, hk_class_small_coarse, sizeof h->class_of_small);
+  h->coarse_only = 1;
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    if (!hk_class_fine_only(c)) continue;
+    uint32_t held = hk_tc_held(h, c);
+    blocks_to_slabs(h, h->tc_floor[c] + 1, held);
+    h->tc[c] = h->tc_floor[c];
+    h->tc_push_base[c] += held;
+  }
+}
+
 /* Blocks other threads sent to h in messages (remote.c), counted as freed
  * when they were freed. Each message is of one class. With INBOX_TO_CACHE
  * (an allocation of class c found no block): a message goes onto its class's
@@ -359,6 +421,7 @@ static void take_inbox(hk_heap *h, enum inbox_to to, unsigned c) {
                         memory_order_relaxed);
   hk_remote_msg *taken = hk_inbox_take(h);
   for (hk_remote_msg *m = taken; m; m = m->next) {
+    note_returned(h, m->cls, m->count);
     if (to == INBOX_TO_CACHE) {
       if (msg_to_cache(h, m)) continue;
       if (m->cls == c && h->tc_limit[c]) msg_blocks_to_held(h, m, c);
@@ -490,9 +553,10 @@ static void tc_set_limits(hk_heap *h) {
 }
 
 /* The cache's slots, in two parts. First, per class, its floor (a word left
- * 0) and room for its starting bound, the classes side by side: 1,384 words,
- * 11 KiB. Then per class a floor and room for its most blocks (tc_bound at
- * TC_MAX_BLOCKS, TC_MAX_BYTES): 14,843 words, 116 KiB, where a class's stack
+ * 0) and room for its starting bound, the classes side by side: 2,634 words,
+ * 21 KiB (11 KiB for the coarse classes, which come first). Then per class a
+ * floor and room for its most blocks (tc_bound at TC_MAX_BLOCKS,
+ * TC_MAX_BYTES): 25,987 words, 203 KiB, where a class's stack
  * moves when its bound first grows past the start (tc_grow), until the next
  * tc_flush. Only the slots a thread fills are touched: with each class's
  * whole room from the start, a page of slots for every class used
@@ -508,7 +572,12 @@ static void tc_make_slots(hk_heap *h, bool thread_cache) {
   }
   h->tc_slots = thread_cache ? hk_meta_alloc((start_words + whole_words) * sizeof *h->tc_slots) : NULL;
   hk_block **start = h->tc_slots, **whole = h->tc_slots ? h->tc_slots + start_words : NULL;
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+  /* the coarse classes' rooms first, side by side, then the fine-only
+   * classes', so that a heap that never splits a class touches no more pages
+   * than without them */
+  for (unsigned k = 0; k < 2 * HK_NCLASSES; k++) {
+    unsigned c = k % HK_NCLASSES;
+    if (hk_class_fine_only(c) != (k >= HK_NCLASSES)) continue;
     if (h->tc_slots) {
       HK_ASSERT(*start == NULL && *whole == NULL, "a floor is a word of fresh memory, never written");
       h->tc_start_floor[c] = start;
@@ -655,11 +724,11 @@ static void collect_all(hk_heap *h, enum empty_current current) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     for (hk_slab *s = remote ? h->full[c].head : NULL, *next; s; s = next) {
       next = s->next;
-      if (hk_slab_collect(s)) unfull_slab(h, s, AT_TAIL);
+      if (collect(h, s)) unfull_slab(h, s, AT_TAIL);
     }
     for (hk_slab *s = h->avail[c].head, *next; s; s = next) {
       next = s->next;
-      hk_slab_collect(s);
+      collect(h, s);
       if (s->used == 0 && !(current == KEEP_EMPTY_CURRENT && is_retained(h, s))) retire_slab(h, s);
     }
   }
@@ -761,6 +830,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   hk_slab_format(ss, (unsigned)idx, c, h);
   HK_ASSERT(s->used == 0 && s->cls == c && s->owner == h, "a new slab is empty, of class c, owned by h");
   h->slabs_in_use++;
+  if (++h->class_slabs[c] >= SPLIT_SLABS && !h->coarse_only) split_class(h, c);
   hk_slab_extend(ss, s);
   list_push_head(&h->avail[c], s);
   return s;
@@ -775,7 +845,7 @@ static hk_slab *refill(hk_heap *h, unsigned c) {
       hk_slab_extend(hk_ss_of_slab(s), s);
       goto found;
     }
-    if (hk_slab_collect(s)) goto found;
+    if (collect(h, s)) goto found;
     list_remove(&h->avail[c], s);
     s->full = 1;
     list_push_tail(&h->full[c], s);
@@ -784,7 +854,7 @@ static hk_slab *refill(hk_heap *h, unsigned c) {
    * (none unless some went onto a remote list since collect_all took them). */
   bool remote = atomic_load_explicit(&h->remote_pending, memory_order_relaxed);
   for (int i = 0; remote && i < FULL_SCAN_LIMIT && (s = h->full[c].head) != NULL; i++) {
-    if (hk_slab_collect(s)) {
+    if (collect(h, s)) {
       unfull_slab(h, s, AT_HEAD);
       goto found;
     }
@@ -814,6 +884,7 @@ void *hk_alloc_slab_slow(hk_heap *h, size_t cls) {
 static void *alloc_from(hk_heap *h, unsigned c) {
   hk_slab *s = h->avail[c].head;
   if (!s || s->free == HK_END) {
+    if (HK_UNLIKELY(h->fine_returned >= FINE_RETURNED_MAX) && !h->coarse_only) go_coarse(h);
     /* first what other threads sent back: it may fill this class's cache */
     hk_block *t;
     if (held_to_cache(h, c) && hk_tc_pop(h, c, &t)) return t;
@@ -1051,7 +1122,7 @@ static hk_heap *heap_new(bool thread_cache) {
   if (!mem) return NULL;
   hk_heap *h = (hk_heap *)(mem + ((HK_HEAP_PAGE_OFFSET - (uintptr_t)mem) & (HK_PAGE_SIZE - 1)));
   for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
-  memcpy(h->class_of_small, hk_class_small, sizeof h->class_of_small);
+  memcpy(h->class_of_small, hk_class_small_coarse, sizeof h->class_of_small);
   memcpy(h->class_of_mid, hk_class_mid, sizeof h->class_of_mid);
   tc_make_slots(h, thread_cache);
   tc_set_limits(h);

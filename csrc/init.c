@@ -22,7 +22,7 @@ hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
                          .tc = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_end = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_floor = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
-                         .class_of_small = {HK_CLASS_SMALL_RANGES},
+                         .class_of_small = {HK_CLASS_SMALL_COARSE_RANGES},
                          .class_of_mid = {HK_CLASS_MID_RANGES}};
 __thread hk_heap *hk_tl_heap = &hk_empty_heap;
 
@@ -47,7 +47,7 @@ void hk_init(void) {
   if (!hk_is_initialised()) {
     /* the tables, and their copies in the heap of threads without one (every other heap copies the tables) */
     if (!hk_size_classes_verify() ||
-        memcmp(hk_empty_heap.class_of_small, hk_class_small, sizeof hk_class_small) != 0 ||
+        memcmp(hk_empty_heap.class_of_small, hk_class_small_coarse, sizeof hk_class_small_coarse) != 0 ||
         memcmp(hk_empty_heap.class_of_mid, hk_class_mid, sizeof hk_class_mid) != 0) {
       hk_log("hakmem: internal error: size class table inconsistent");
       abort();

@@ -87,13 +87,16 @@ static inline bool hk_grows_like_vector(size_t want, size_t old) { return want >
 #define HK_ALIGN_MAX ((size_t)1 << 30)
 
 /* ---- size classes ---------------------------------------------------------
- * 16-byte steps up to 128 bytes (16 is the alignment quantum), then four
- * classes per power of two (spacing <= 25%) and, from 2 KiB, one an eighth
- * above each power of two (size_class.c), all slab-backed: up to 8 KiB on
- * one 64 KiB slab, up to HK_SLAB_MAX (64 KiB) on slabs of several units.
- * Above: the large tier (large.c). "slab" in a name below means any of these
- * classes, "large" the tier above. */
-#define HK_NCLASSES 49
+ * 16-byte steps up to 512 bytes (16 is the alignment quantum), 64-byte steps
+ * to 1 KiB, then four classes per power of two (spacing <= 25%) and, from
+ * 2 KiB, one an eighth above each power of two (size_class.c), all
+ * slab-backed: up to 8 KiB on one 64 KiB slab, up to HK_SLAB_MAX (64 KiB) on
+ * slabs of several units. A heap starts on the coarse classes, four per
+ * power of two between 128 bytes and 1 KiB (hk_class_small_coarse), and
+ * splits one into its fine classes when it holds 1 MiB of it (heap.c).
+ * Above: the large tier (large.c). "slab" in a name below means any of
+ * these classes, "large" the tier above. */
+#define HK_NCLASSES 69
 #define HK_SLAB_MAX 65536u
 #define HK_CLASS_NONE 0xFF      /* unit not part of any slab */
 extern HK_INTERNAL const uint32_t hk_class_size[HK_NCLASSES];
@@ -101,38 +104,57 @@ extern HK_INTERNAL uint8_t hk_class_span[HK_NCLASSES]; /* 64 KiB units per slab 
 HK_INTERNAL void hk_size_classes_init(unsigned nslabs);
 
 /* The class of a size, from two tables: by the size itself up to 1 KiB
- * (16-byte classes there), by the size in 256-byte steps above (where every
+ * (16-byte steps there), by the size in 256-byte steps above (where every
  * class's bound is a multiple of 256). One table by the size up to 64 KiB
  * needed no shift, but was 64 KiB of the library, all of it resident in every
  * process (the kernel maps a read page's neighbours with it). Every heap
  * holds a copy of both (hk_heap: class_of_small, class_of_mid); that of
  * hk_empty_heap must be valid before any initialisation runs (the dynamic
  * loader may call malloc first), so they are static data, written once here
- * as designated ranges. */
+ * as designated ranges. hk_class_of gives the fine class (the smallest that
+ * holds the size: hak_malloc_batch, aligned allocations); malloc, its heap's
+ * (coarse unless split, heap.c). */
 #define HK_CLASS_SMALL_MAX 1024u
 #define HK_CLASS_MID_INDEX(size) (((size) + 255) >> 8)
 #define HK_CLASS_MID_ENTRIES (HK_CLASS_MID_INDEX(HK_SLAB_MAX) + 1)
 extern HK_INTERNAL const uint8_t hk_class_small[HK_CLASS_SMALL_MAX + 1];
+extern HK_INTERNAL const uint8_t hk_class_small_coarse[HK_CLASS_SMALL_MAX + 1];
 extern HK_INTERNAL const uint8_t hk_class_mid[HK_CLASS_MID_ENTRIES];
 static inline unsigned hk_class_of(size_t size) {
   return size <= HK_CLASS_SMALL_MAX ? hk_class_small[size] : hk_class_mid[HK_CLASS_MID_INDEX(size)];
 }
-#define HK_CLASS_SMALL_RANGES                                                         \
-  [0 ... 16] = 0, [17 ... 32] = 1, [33 ... 48] = 2, [49 ... 64] = 3,                 \
-  [65 ... 80] = 4, [81 ... 96] = 5, [97 ... 112] = 6, [113 ... 128] = 7,             \
-  [129 ... 160] = 8, [161 ... 192] = 9, [193 ... 224] = 10, [225 ... 256] = 11,      \
-  [257 ... 320] = 12, [321 ... 384] = 13, [385 ... 448] = 14, [449 ... 512] = 15,    \
-  [513 ... 640] = 16, [641 ... 768] = 17, [769 ... 896] = 18, [897 ... 1024] = 19
+#define HK_CLASS_SMALL_RANGES                                                       \
+  [0 ... 16] = 0, [17 ... 32] = 1, [33 ... 48] = 2, [49 ... 64] = 3,                \
+  [65 ... 80] = 4, [81 ... 96] = 5, [97 ... 112] = 6, [113 ... 128] = 7,            \
+  [129 ... 144] = 8, [145 ... 160] = 9, [161 ... 176] = 10, [177 ... 192] = 11,     \
+  [193 ... 208] = 12, [209 ... 224] = 13, [225 ... 240] = 14, [241 ... 256] = 15,   \
+  [257 ... 272] = 16, [273 ... 288] = 17, [289 ... 304] = 18, [305 ... 320] = 19,   \
+  [321 ... 336] = 20, [337 ... 352] = 21, [353 ... 368] = 22, [369 ... 384] = 23,   \
+  [385 ... 400] = 24, [401 ... 416] = 25, [417 ... 432] = 26, [433 ... 448] = 27,   \
+  [449 ... 464] = 28, [465 ... 480] = 29, [481 ... 496] = 30, [497 ... 512] = 31,   \
+  [513 ... 576] = 32, [577 ... 640] = 33, [641 ... 704] = 34, [705 ... 768] = 35,   \
+  [769 ... 832] = 36, [833 ... 896] = 37, [897 ... 960] = 38, [961 ... 1024] = 39
+/* the coarse classes up to 1 KiB: four per power of two from 128 bytes */
+#define HK_CLASS_SMALL_COARSE_RANGES                                                \
+  [0 ... 16] = 0, [17 ... 32] = 1, [33 ... 48] = 2, [49 ... 64] = 3,                \
+  [65 ... 80] = 4, [81 ... 96] = 5, [97 ... 112] = 6, [113 ... 128] = 7,            \
+  [129 ... 160] = 9, [161 ... 192] = 11, [193 ... 224] = 13, [225 ... 256] = 15,    \
+  [257 ... 320] = 19, [321 ... 384] = 23, [385 ... 448] = 27, [449 ... 512] = 31,   \
+  [513 ... 640] = 33, [641 ... 768] = 35, [769 ... 896] = 37, [897 ... 1024] = 39
+/* Whether a heap on the coarse classes never allocates class c. */
+static inline bool hk_class_fine_only(unsigned c) {
+  return hk_class_size[c] <= HK_CLASS_SMALL_MAX && hk_class_small_coarse[hk_class_size[c]] != c;
+}
 /* entry i: sizes 256 * (i - 1) + 1 to 256 * i, from 1025 bytes on (i >= 5) */
-#define HK_CLASS_MID_RANGES                                                           \
-  [5] = 20, [6] = 21, [7] = 22, [8] = 23,                                             \
-  [9] = 24, [10] = 25, [11 ... 12] = 26, [13 ... 14] = 27,                            \
-  [15 ... 16] = 28, [17 ... 18] = 29, [19 ... 20] = 30, [21 ... 24] = 31,             \
-  [25 ... 28] = 32, [29 ... 32] = 33, [33 ... 36] = 34, [37 ... 40] = 35,             \
-  [41 ... 48] = 36, [49 ... 56] = 37, [57 ... 64] = 38, [65 ... 72] = 39,             \
-  [73 ... 80] = 40, [81 ... 96] = 41, [97 ... 112] = 42, [113 ... 128] = 43,          \
-  [129 ... 144] = 44, [145 ... 160] = 45, [161 ... 192] = 46, [193 ... 224] = 47,     \
-  [225 ... 256] = 48
+#define HK_CLASS_MID_RANGES                                                         \
+  [5] = 40, [6] = 41, [7] = 42, [8] = 43,                                           \
+  [9] = 44, [10] = 45, [11 ... 12] = 46, [13 ... 14] = 47,                          \
+  [15 ... 16] = 48, [17 ... 18] = 49, [19 ... 20] = 50, [21 ... 24] = 51,           \
+  [25 ... 28] = 52, [29 ... 32] = 53, [33 ... 36] = 54, [37 ... 40] = 55,           \
+  [41 ... 48] = 56, [49 ... 56] = 57, [57 ... 64] = 58, [65 ... 72] = 59,           \
+  [73 ... 80] = 60, [81 ... 96] = 61, [97 ... 112] = 62, [113 ... 128] = 63,        \
+  [129 ... 144] = 64, [145 ... 160] = 65, [161 ... 192] = 66, [193 ... 224] = 67,   \
+  [225 ... 256] = 68
 
 /* ---- blocks, slabs, SuperSlabs -------------------------------------------- */
 typedef struct hk_block { struct hk_block *next; } hk_block;
@@ -241,13 +263,16 @@ typedef struct hk_remote_msg {
 
 /* The message being filled for one (heap, class) in a thread's table. */
 typedef struct hk_remote_batch {
-  uintptr_t key;             /* destination heap | class (heaps are 64-byte aligned); stale once sent */
+  uintptr_t key;             /* destination heap | class (heaps are 128-byte aligned); stale once sent */
   hk_remote_msg *msg;        /* NULL when empty; otherwise holds at least one block */
   uint32_t limit;            /* blocks its message takes before it is sent (batch_limit) */
   uint32_t pad;
 } hk_remote_batch;
 #define HK_SPARE_SLABS 8        /* emptied slabs a class keeps besides its current one (heap.c) */
-#define HK_REMOTE_SLOTS 32      /* (heap, class) messages filled at once (remote.c, batch_for) */
+/* (heap, class) messages filled at once (remote.c, batch_for): with 69
+ * classes, 32 slots had classes 32 apart share one (16 and 576 bytes), and
+ * bench_remote_free took 8% more instructions (38.4 M against 35.7 M) */
+#define HK_REMOTE_SLOTS 64
 
 typedef struct hk_heap {
   /* The thread cache: per class, a stack of the blocks this thread freed
@@ -269,7 +294,7 @@ typedef struct hk_heap {
    * floor, a word never written, so 0 (the slots are fresh zero pages): tc[c]
    * points there when the cache is empty, and the test for a repeat of the
    * top reads a word that is no block's address either way. */
-  hk_block **tc[HK_NCLASSES];
+  _Alignas(128) hk_block **tc[HK_NCLASSES]; /* 128: a batch key holds a heap's address and a class (remote.c) */
   hk_block **tc_end[HK_NCLASSES];   /* the last slot the bound allows: full when tc[c] == tc_end[c] */
   hk_block **tc_floor[HK_NCLASSES]; /* empty when tc[c] == tc_floor[c] */
   uint64_t tc_pops[HK_NCLASSES];    /* blocks taken from the cache by allocations */
@@ -285,6 +310,7 @@ typedef struct hk_heap {
   hk_ss *ss_avail;                 /* owned SuperSlabs with unformatted slabs */
   uint64_t remote_frees;           /* frees this thread made into other heaps' slabs */
   uint64_t slabs_emptied, slabs_reused, slabs_in_use;
+  uint64_t classes_split; /* coarse classes split into fine ones (split_class) */
   uint64_t invalid_frees;
   struct hk_heap *all_next;        /* every heap ever made (heaps are never unmapped) */
   struct hk_heap *abandoned_next;
@@ -368,6 +394,14 @@ typedef struct hk_heap {
    * table's neighbouring pages at the first read). */
   uint8_t class_of_small[HK_CLASS_SMALL_MAX + 1];
   uint8_t class_of_mid[HK_CLASS_MID_ENTRIES];
+  /* Per class, the slabs formatted for it that the heap holds (heap.c:
+   * a coarse class with many is split into fine ones, split_class). */
+  uint32_t class_slabs[HK_NCLASSES];
+  /* blocks of fine-only classes (hk_class_fine_only) other threads freed and
+   * this heap took back, until it went back to the coarse classes for good
+   * (heap.c, go_coarse), when coarse_only is set */
+  uint32_t fine_returned;
+  uint8_t coarse_only;
 } hk_heap;
 
 /* blocks in class c's cache, and the room left below its bound */

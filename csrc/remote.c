@@ -76,7 +76,9 @@ static uint32_t batch_limit(uint32_t block_size) {
   return (HK_BATCH_BYTES + w - 1) / w;
 }
 
-static hk_heap *batch_heap(uintptr_t key) { return (hk_heap *)(key & ~(uintptr_t)63); }
+/* A batch key: the destination heap's address with the class in its low bits. */
+#define BATCH_CLASS_BITS ((uintptr_t)127)
+static hk_heap *batch_heap(uintptr_t key) { return (hk_heap *)(key & ~BATCH_CLASS_BITS); }
 
 /* Pushes the chain first..last (linked through next) onto an atomic list of
  * messages ending in NULL. */
@@ -127,21 +129,22 @@ void hk_remote_msgs_done(hk_heap *h, hk_remote_msg *m) {
 static void send_batch(hk_remote_batch *rb) {
   hk_remote_msg *m = rb->msg;
   if (!m) return;
-  m->cls = (uint32_t)(rb->key & 63);
+  m->cls = (uint32_t)(rb->key & BATCH_CLASS_BITS);
   push_msgs(&batch_heap(rb->key)->inbox, m, m);
   rb->msg = NULL;
 }
 
-_Static_assert(_Alignof(hk_heap) >= 64 && HK_NCLASSES <= 64, "a batch key holds the heap address and a class");
+_Static_assert(_Alignof(hk_heap) > BATCH_CLASS_BITS && HK_NCLASSES <= BATCH_CLASS_BITS + 1,
+               "a batch key holds the heap address and a class");
 static uintptr_t batch_key(const hk_heap *to, unsigned c) { return (uintptr_t)to | c; }
 
 /* One slot per (heap, class): the classes of one heap take consecutive
- * slots, so they collide only 32 classes apart. */
+ * slots, so they collide only 64 classes apart. */
 static hk_remote_batch *batch_for(hk_heap *h, const hk_heap *to, unsigned c) {
   uint64_t hash = (uintptr_t)to * 0x9E3779B97F4A7C15ull;
-  return &h->remote_batch[((hash >> 59) + c) & (HK_REMOTE_SLOTS - 1)];
+  return &h->remote_batch[((hash >> 58) + c) & (HK_REMOTE_SLOTS - 1)];
 }
-_Static_assert(HK_REMOTE_SLOTS == 32, "batch_for takes the top 5 bits");
+_Static_assert(HK_REMOTE_SLOTS == 64, "batch_for takes the top 6 bits");
 
 /* Adds b to rb's message (which has room); true when the message is due to be sent. */
 static inline bool add_block(hk_remote_batch *rb, hk_block *b) {

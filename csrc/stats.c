@@ -62,6 +62,8 @@ int hak_stats(hak_stats_t *o) {
     o->slabs_emptied += h->slabs_emptied;
     o->slabs_reused += h->slabs_reused;
     o->slabs_in_use += h->slabs_in_use;
+    o->classes_split += h->classes_split;
+    o->heaps_coarse += h->coarse_only;
   }
   hk_heaps_unlock();
   for (unsigned c = 0; c < HK_NCLASSES; c++) {

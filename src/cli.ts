@@ -60,6 +60,7 @@ const REPORT_ROWS: Array<[key: StatsField, label: string, kind: "count" | "bytes
   ["superslabs_cached", "SuperSlabs cached (LRU)", "count"],
   ["slabs_emptied", "slabs emptied", "count"],
   ["slabs_reused", "slabs reused", "count"],
+  ["classes_split", "size classes split finer", "count"],
   ["lru_hit", "LRU hits", "count"],
   ["lru_miss", "LRU misses", "count"],
   ["large_cache_hits", "large-block cache hits", "count"],

@@ -59,6 +59,8 @@ export const STATS_FIELDS = [
   "os_release_failures",
   "thread_cache_bytes",
   "superslab_arena_bytes",
+  "classes_split",
+  "heaps_coarse",
 ] as const;
 
 /** A field name of `struct hak_stats` (snake_case, as in C and in `hak_stats_json()`). */
@@ -119,6 +121,8 @@ export const STATS_FIELD_DESCRIPTIONS: { readonly [K in StatsField]: string } = 
   os_release_failures: "munmap, madvise or mremap calls the OS refused: the memory is kept and retried",
   thread_cache_bytes: "freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE)",
   superslab_arena_bytes: "address space reserved for SuperSlabs in one range (0: none could be had)",
+  classes_split: "size classes of 160 B to 1 KiB a heap split into finer ones (once it held 1 MiB of one)",
+  heaps_coarse: "heaps back on the coarse classes for good (other threads freed their fine-class blocks)",
 };
 
 /**
@@ -233,4 +237,8 @@ export interface HakmemStats {
   readonly thread_cache_bytes: number;
   /** address space reserved for SuperSlabs in one range (0: none could be had) */
   readonly superslab_arena_bytes: number;
+  /** size classes of 160 B to 1 KiB a heap split into finer ones (once it held 1 MiB of one) */
+  readonly classes_split: number;
+  /** heaps back on the coarse classes for good (other threads freed their fine-class blocks) */
+  readonly heaps_coarse: number;
 }

@@ -64,6 +64,8 @@
   X(os_map_failures, COUNTER, "mappings the OS refused (or fault injection failed)")                              \
   X(os_release_failures, COUNTER, "munmap, madvise or mremap calls the OS refused: the memory is kept and retried") \
   X(thread_cache_bytes, SUMMED, "freed blocks held in threads' caches for their next allocations (HAKMEM_THREAD_CACHE)") \
-  X(superslab_arena_bytes, COUNTER, "address space reserved for SuperSlabs in one range (0: none could be had)")
+  X(superslab_arena_bytes, COUNTER, "address space reserved for SuperSlabs in one range (0: none could be had)")      \
+  X(classes_split, SUMMED, "size classes of 160 B to 1 KiB a heap split into finer ones (once it held 1 MiB of one)") \
+  X(heaps_coarse, SUMMED, "heaps back on the coarse classes for good (other threads freed their fine-class blocks)")
 
 #endif /* HAKMEM_STATS_FIELDS_H */
