@@ -365,7 +365,7 @@ static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
 #define FINE_RETURNED_MAX 1024u
 
 /* Class c's sizes to the fine classes in h's table, unless they are there
- * (or there are none: above 512 bytes the tables agree). */
+ * (or there are none: up to 128 bytes and above 1 KiB the tables agree). */
 static void split_class(hk_heap *h, unsigned c) {
   size_t top = hk_class_size[c], bottom = top;
   if (top > HK_CLASS_SMALL_MAX) return;
@@ -394,16 +394,12 @@ static uint32_t collect(hk_heap *h, hk_slab *s) {
  * classes (which no allocation asks for any more) back to their slabs. On
  * the slow path of an allocation (whose class's cache is empty), where a
  * message's blocks go to slabs as well. */
+static void tc_flush_class(hk_heap *h, unsigned c);
 static HK_NOINLINE void go_coarse(hk_heap *h) {
   memcpy(h->class_of_small, hk_class_small_coarse, sizeof h->class_of_small);
   h->coarse_only = 1;
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    if (!hk_class_fine_only(c)) continue;
-    uint32_t held = hk_tc_held(h, c);
-    blocks_to_slabs(h, h->tc_floor[c] + 1, held);
-    h->tc[c] = h->tc_floor[c];
-    h->tc_push_base[c] += held;
-  }
+  for (unsigned c = 0; c < HK_NCLASSES; c++)
+    if (hk_class_fine_only(c)) tc_flush_class(h, c);
 }
 
 /* Blocks other threads sent to h in messages (remote.c), counted as freed
@@ -698,14 +694,17 @@ void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
 /* Empties h's thread cache: its own blocks back on their slabs (which may
  * release them), the others to their owners (gathered, sent by collect_all).
  * The bounds go back to their starting values. */
+/* Class c's cached blocks back to their slabs (or owners); its bound stays. */
+static void tc_flush_class(hk_heap *h, unsigned c) {
+  uint32_t held = hk_tc_held(h, c);
+  HK_ASSERT(held <= h->tc_limit[c], "the cache holds no more than its bound");
+  blocks_to_slabs(h, h->tc_floor[c] + 1, held);
+  h->tc[c] = h->tc_floor[c];
+  h->tc_push_base[c] += held;
+}
+
 static void tc_flush(hk_heap *h) {
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    uint32_t held = hk_tc_held(h, c);
-    HK_ASSERT(held <= h->tc_limit[c], "the cache holds no more than its bound");
-    blocks_to_slabs(h, h->tc_floor[c] + 1, held);
-    h->tc[c] = h->tc_floor[c];
-    h->tc_push_base[c] += held;
-  }
+  for (unsigned c = 0; c < HK_NCLASSES; c++) tc_flush_class(h, c);
   tc_set_limits(h);
 }
 
