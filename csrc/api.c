@@ -56,7 +56,7 @@ size_t hak_malloc_batch(size_t size, size_t count, void **out) {
   if (!out) return 0;
   size_t i = 0;
   if (size <= HK_SLAB_MAX) {
-    unsigned c = hk_class_of(size);
+    unsigned c = hk_heap_class_of(hk_tl_heap, size); /* as hak_malloc's: the same blocks as single calls */
     for (; i < count && (out[i] = hk_clear_first_word(hk_alloc_class(c))) != NULL; i++) {}
   } else {
     for (; i < count && (out[i] = hk_clear_first_word(hk_alloc_slow(size))) != NULL; i++) {}

@@ -20,7 +20,7 @@ void *hk_alloc_aligned(size_t align, size_t size) {
   if (need <= HK_SLAB_MAX && align <= HK_PAGE_SIZE) {
     /* Slab starts are page aligned, so a class whose size is a multiple of
      * align gives aligned blocks. */
-    for (unsigned c = hk_class_of(need); c < HK_NCLASSES; c++)
+    for (unsigned c = hk_heap_class_of(hk_tl_heap, need); c < HK_NCLASSES; c++)
       if ((hk_class_size[c] & (align - 1)) == 0) return hk_alloc_class(c);
   }
   hk_init();

@@ -112,8 +112,8 @@ HK_INTERNAL void hk_size_classes_init(unsigned nslabs);
  * hk_empty_heap must be valid before any initialisation runs (the dynamic
  * loader may call malloc first), so they are static data, written once here
  * as designated ranges. hk_class_of gives the fine class (the smallest that
- * holds the size: hak_malloc_batch, aligned allocations); malloc, its heap's
- * (coarse unless split, heap.c). */
+ * holds the size); allocations take their heap's (hk_heap_class_of: coarse
+ * unless split, heap.c). */
 #define HK_CLASS_SMALL_MAX 1024u
 #define HK_CLASS_MID_INDEX(size) (((size) + 255) >> 8)
 #define HK_CLASS_MID_ENTRIES (HK_CLASS_MID_INDEX(HK_SLAB_MAX) + 1)
@@ -812,6 +812,13 @@ static inline void *hk_alloc_class(size_t cls) { return hk_heap_alloc(hk_tl_heap
 HK_INTERNAL void *hk_alloc_slow(size_t size);
 HK_INTERNAL void *hk_alloc_aligned(size_t align, size_t size);
 
+/* The class h allocates size (at most HK_SLAB_MAX) from: coarse unless split (heap.c). */
+static inline unsigned hk_heap_class_of(const hk_heap *h, size_t size) {
+  return size <= HK_CLASS_SMALL_MAX ? h->class_of_small[size] : h->class_of_mid[HK_CLASS_MID_INDEX(size)];
+}
+
+/* hk_heap_class_of written out: with the large tier's test first, tiny_hot
+ * took 60.0 instructions a malloc+free pair against 59.0 */
 static inline void *hk_alloc(size_t size) {
   hk_heap *h = hk_tl_heap;
   unsigned c;
