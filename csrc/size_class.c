@@ -29,9 +29,10 @@
  * (bench_server_handoff) sent twice as many frees back by message, 15%
  * slower with 4.5 MB more RSS; and each class a thread uses costs it a
  * part-used slab: random_mixed (8,192 blocks of 16 to 1039 bytes, under 1
- * MiB a class) peaked at 4.79 MB against 4.65. Splitting at 512 KiB split
- * random_mixed's classes above 512 bytes (640 KiB each), and 5.03 MB: under
- * random replacement the coarse slabs empty slowly while the fine ones fill.
+ * MiB a class) peaked at 4.79 MB against 4.65. Split at 512 KiB, its
+ * classes above 512 bytes (640 KiB each) were split and it peaked at 5.03
+ * MB: under random replacement the coarse slabs empty slowly while the fine
+ * ones fill.
  * A heap whose blocks of split classes that share cache lines come back
  * from other threads goes back to the coarse classes for good (heap.c,
  * go_coarse).
@@ -79,8 +80,9 @@ bool hk_size_classes_verify(void) {
     if (hk_class_of(first) != c || hk_class_of(last) != c) return false;
   }
   /* The coarse table gives each size the smallest coarse class that holds
-   * it: a class that fits, named by its own size, and a class that fits
-   * the size before does not come after the size's. */
+   * it: one no smaller than its fine class, that holds the size and that
+   * its own size names; the classes never fall as the size grows, and
+   * change only just past a class's own size. */
   for (size_t size = 0; size <= HK_CLASS_SMALL_MAX; size++) {
     unsigned c = hk_class_small_coarse[size];
     if (c < hk_class_of(size) || hk_class_size[c] < size || hk_class_small_coarse[hk_class_size[c]] != c) return false;
