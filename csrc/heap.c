@@ -379,7 +379,7 @@ static void split_class(hk_heap *h, unsigned c) {
  * those of fine-only classes that share cache lines (the 64-byte steps
  * above 512 bytes are whole lines, which the freeing threads keep). */
 static void note_returned(hk_heap *h, unsigned c, uint32_t n) {
-  if (!h->coarse_only && hk_class_fine_only(c) && hk_class_size[c] % 64 != 0) h->fine_returned += n;
+  if (!h->coarse_only && hk_class_fine_only(c) && !hk_class_whole_lines(c)) h->fine_returned += n;
 }
 
 /* The remote frees on s's list onto its local list (per-slab remote frees,
@@ -691,9 +691,6 @@ void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
   else tc_overflow_own(h, s, b);
 }
 
-/* Empties h's thread cache: its own blocks back on their slabs (which may
- * release them), the others to their owners (gathered, sent by collect_all).
- * The bounds go back to their starting values. */
 /* Class c's cached blocks back to their slabs (or owners); its bound stays. */
 static void tc_flush_class(hk_heap *h, unsigned c) {
   uint32_t held = hk_tc_held(h, c);
@@ -703,6 +700,9 @@ static void tc_flush_class(hk_heap *h, unsigned c) {
   h->tc_push_base[c] += held;
 }
 
+/* Empties h's thread cache: its own blocks back on their slabs (which may
+ * release them), the others to their owners (gathered, sent by collect_all).
+ * The bounds go back to their starting values. */
 static void tc_flush(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) tc_flush_class(h, c);
   tc_set_limits(h);

@@ -141,6 +141,8 @@ static inline unsigned hk_class_of(size_t size) {
   [129 ... 160] = 9, [161 ... 192] = 11, [193 ... 224] = 13, [225 ... 256] = 15,    \
   [257 ... 320] = 19, [321 ... 384] = 23, [385 ... 448] = 27, [449 ... 512] = 31,   \
   [513 ... 640] = 33, [641 ... 768] = 35, [769 ... 896] = 37, [897 ... 1024] = 39
+/* Whether class c's blocks fill whole cache lines (share none with their neighbours). */
+static inline bool hk_class_whole_lines(unsigned c) { return hk_class_size[c] % 64 == 0; }
 /* Whether a heap on the coarse classes never allocates class c. */
 static inline bool hk_class_fine_only(unsigned c) {
   return hk_class_size[c] <= HK_CLASS_SMALL_MAX && hk_class_small_coarse[hk_class_size[c]] != c;
@@ -446,7 +448,7 @@ extern HK_INTERNAL hk_globals g_hk;
  * block filling whole lines shares none with its owner's blocks, so another
  * thread may reuse it without fighting the owner over a line (a slab's
  * `shareable`, superslab.c; idle inboxes, heap.c). */
-static inline bool hk_class_shareable(unsigned c) { return g_hk.thread_cache && hk_class_size[c] % 64 == 0; }
+static inline bool hk_class_shareable(unsigned c) { return g_hk.thread_cache && hk_class_whole_lines(c); }
 
 /* What differs between the two libraries, fixed when each is linked
  * (report.c holds the FFI library's, preload.c the LD_PRELOAD library's). */
