@@ -534,18 +534,31 @@ static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
   return n > blocks ? blocks : n < 1 ? 1 : n;
 }
 
-/* The starting bounds of an empty cache; 0 where there is no cache
- * (HAKMEM_THREAD_CACHE off, the exit heap: no slots). */
+/* The starting bounds of an empty cache: 0 where there is no cache
+ * (HAKMEM_THREAD_CACHE off, the exit heap: no slots), and for a class the
+ * heap never allocated (tc_open_class). */
 static void tc_set_limits(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     HK_ASSERT(h->tc[c] == h->tc_floor[c], "the bounds are set on an empty cache (a new heap's are all NULL)");
     h->tc_base[c] = (uint16_t)tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
     h->tc_max[c] = (uint16_t)tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
-    h->tc_limit[c] = h->tc_slots ? h->tc_base[c] : 0;
+    bool open = h->tc_limit[c] || class_allocs(h, c); /* opened, maybe by the allocation that made this flush */
+    h->tc_limit[c] = h->tc_slots && open ? h->tc_base[c] : 0;
     h->tc_floor[c] = h->tc[c] = h->tc_start_floor[c];
     h->tc_end[c] = h->tc_floor[c] + h->tc_limit[c];
   }
   h->tc_grown_bytes = 0;
+}
+
+/* A class's cache opens at the heap's first allocation of it (alloc_from):
+ * until then the blocks of it that the thread frees, other heaps' all, go
+ * to their owners. A consumer that only frees kept its starting bound of
+ * the producer's blocks in every class, which neither thread used again
+ * (bench_remote_free). */
+static void tc_open_class(hk_heap *h, unsigned c) {
+  HK_ASSERT(h->tc_slots && h->tc_limit[c] == 0 && h->tc[c] == h->tc_floor[c], "a closed class caches nothing");
+  h->tc_limit[c] = h->tc_base[c];
+  h->tc_end[c] = h->tc_floor[c] + h->tc_limit[c];
 }
 
 /* The cache's slots, in two parts. First, per class, its floor (a word left
@@ -881,6 +894,7 @@ void *hk_alloc_slab_slow(hk_heap *h, size_t cls) {
 }
 
 static void *alloc_from(hk_heap *h, unsigned c) {
+  if (HK_UNLIKELY(h->tc_limit[c] == 0) && h->tc_slots) tc_open_class(h, c);
   hk_slab *s = h->avail[c].head;
   if (!s || s->free == HK_END) {
     if (HK_UNLIKELY(h->fine_returned >= FINE_RETURNED_MAX) && !h->coarse_only) go_coarse(h);

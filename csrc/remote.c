@@ -14,8 +14,8 @@
  * messages, the freeing thread gathers them per destination heap and size
  * class, in a small table of its own heap (batch_for), as a message holding
  * the blocks' addresses (any slab of that heap). A message is sent in one
- * atomic step onto the destination heap's inbox when it holds
- * HK_BATCH_BLOCKS blocks or HK_BATCH_BYTES bytes, when its table entry is
+ * atomic step onto the destination heap's inbox when it holds as many
+ * blocks as their size allows (batch_limit), when its table entry is
  * needed for another, and when the thread needs a new slab, trims or exits.
  * A thread freeing blocks scattered over many slabs of one owner (a server's
  * working set) still sends one message per batch, where per-slab lists would
@@ -50,7 +50,7 @@
 /* 64 KiB rather than 256: a thread's 32 messages being filled held up to
  * 8 MiB of other heaps' blocks that their owners could not reuse (1.5 MiB
  * held in pass_random; remote_free of 16 B..64 KiB blocks peaked at 42 MB,
- * 14 MB now); blocks up to 1 KiB still go 64 to a message. 16 KiB held less
+ * 14 MB now). As the bound of a message's blocks alone, 16 KiB held less
  * (9 MB) but sent a message per four blocks of 4 KiB: 20% slower there
  * (11.5 -> 9.3 M ops/s; 12.0 at 64 KiB). */
 #define HK_BATCH_BYTES (64u << 10)
@@ -65,15 +65,28 @@
  * rtime 1.61; 2048: 1.50; 4096: 1.48 (mimalloc 1.51), peak RSS 39.4 ->
  * 40.3 MB. */
 #define HK_REMOTE_MSGS_MAX 4096
-/* A message is sent when it holds HK_BATCH_BYTES of blocks, each counted as
- * at least 1/64 of that: at most HK_BATCH_BLOCKS blocks, and at most
- * HK_BATCH_BYTES bytes plus one block. Its number of blocks is worked out
- * when it is started, so adding a block is a count and a compare (a running
- * weight took 6 instructions of every remote free). */
-#define HK_BLOCK_MIN_WEIGHT (HK_BATCH_BYTES / HK_BATCH_BLOCKS)
+/* A message is sent when it holds HK_BATCH_HELD bytes of blocks, but no
+ * fewer than HK_BATCH_MIN_BLOCKS of them (a message per block of some KiB
+ * would cost more than the block), and no more than HK_BATCH_BLOCKS blocks
+ * or HK_BATCH_BYTES bytes plus one block: 64 blocks up to 256 bytes, 16 KiB
+ * of blocks up to 1 KiB, 16 blocks to 4 KiB, 64 KiB (plus one block) from
+ * there. What a thread gathers for other heaps is memory neither can use
+ * meanwhile: a consumer freeing blocks of 16 to 1039 bytes has a message
+ * being filled in each class, and at 64 blocks whatever their size
+ * (HK_BATCH_BYTES alone) bench_remote_free peaked at 3.3 MiB, mimalloc at
+ * 2.3. Sixteen blocks whatever their size held as little, but small blocks
+ * went 4 times as many messages: bench_producer_consumer (16 to 256 bytes)
+ * executed 7% more instructions (146 -> 157 a block passed). The number of
+ * blocks is worked out when a message is started, so adding a block is a
+ * count and a compare (a running weight took 6 instructions of every remote
+ * free). */
+#define HK_BATCH_HELD (16u << 10)
+#define HK_BATCH_MIN_BLOCKS 16u
 static uint32_t batch_limit(uint32_t block_size) {
-  uint32_t w = block_size > HK_BLOCK_MIN_WEIGHT ? block_size : HK_BLOCK_MIN_WEIGHT;
-  return (HK_BATCH_BYTES + w - 1) / w;
+  uint32_t n = (HK_BATCH_HELD + block_size - 1) / block_size, most = (HK_BATCH_BYTES + block_size - 1) / block_size;
+  if (n < HK_BATCH_MIN_BLOCKS) n = HK_BATCH_MIN_BLOCKS;
+  if (n > HK_BATCH_BLOCKS) n = HK_BATCH_BLOCKS;
+  return n < most ? n : most;
 }
 
 /* A batch key: the destination heap's address with the class in its low bits. */

@@ -45,6 +45,7 @@ struct handoff {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   int freed, may_exit, bad;
+  size_t own_size; /* nonzero: the consumer allocates a block of this size first (and frees it last) */
 };
 
 #define HANDOFF(ptrs, count) {ptrs, count, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0}
@@ -54,12 +55,14 @@ struct handoff {
 static void *consume_and_wait(void *arg)
 {
   struct handoff *h = arg;
+  void *own = h->own_size ? hak_malloc(h->own_size) : NULL;
   for (size_t i = 0; i < h->count; i++) hak_free(h->ptrs[i]);
   pthread_mutex_lock(&h->lock);
   h->freed = 1;
   pthread_cond_broadcast(&h->cond);
   while (!h->may_exit) pthread_cond_wait(&h->cond, &h->lock);
   pthread_mutex_unlock(&h->lock);
+  hak_free(own);
   return NULL;
 }
 
@@ -80,14 +83,18 @@ static void let_exit(struct handoff *h, pthread_t t)
 }
 
 /* n blocks of size bytes freed by a consumer that stays alive. With thread
- * caches on, of a class that fills whole cache lines it keeps the first
- * ones for its own allocations (its cache's starting bound, 64 blocks and
- * 32 KiB: a thread that allocates nothing of the class does not grow it;
- * smaller blocks share lines with their owner's and are never kept); the
- * rest go to the owner in batches (64 blocks, or 64 KiB), a full batch at
- * once, a partial one when the consumer exits. After its trim (which takes
- * its inbox) the owner sees exactly the blocks that arrived as free. */
-static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_before_exit, bool anchored)
+ * caches on, a consumer that allocates a block of the class itself
+ * (consumer_allocates) keeps the first ones of a class that fills whole cache
+ * lines for its own allocations (its cache's starting bound, 64 blocks and
+ * 32 KiB: a thread that allocates no more of the class does not grow it;
+ * smaller blocks share lines with their owner's and are never kept); one
+ * that allocates nothing of the class keeps none. The rest go to the owner
+ * in batches (64 blocks up to 256 bytes, 16 KiB of blocks up to 1 KiB, 16
+ * blocks up to 4 KiB, 64 KiB above: remote.c, batch_limit), a full batch at
+ * once, a partial one when the consumer exits. After its trim (which takes its inbox) the owner
+ * sees exactly the blocks that arrived as free. */
+static void live_consumer(size_t size, size_t n, bool cache, bool consumer_allocates, size_t arrived_before_exit,
+                          bool anchored)
 {
   batching_on();
   if (cache) thread_cache_on();
@@ -97,15 +104,17 @@ static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_befo
   alloc_filled(ptrs, n, size);
   hak_stats_t s0 = stats_now();
   struct handoff h = HANDOFF(ptrs, n);
+  h.own_size = consumer_allocates ? size : 0;
   pthread_t t;
   pthread_create(&t, NULL, consume_and_wait, &h);
   wait_freed(&h);
   hak_stats_t s1 = stats_now();
+  size_t own_bytes = consumer_allocates ? size : 0;
   CHECK(s1.frees - s0.frees == n, "frees moved by %llu while the consumer lives, want %zu", U(s1.frees - s0.frees), n);
   CHECK(s1.remote_frees - s0.remote_frees == n, "remote_frees moved by %llu, want %zu",
         U(s1.remote_frees - s0.remote_frees), n);
-  CHECK(s1.bytes_in_use == s0.bytes_in_use - n * size, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
-        U(s0.bytes_in_use - n * size));
+  CHECK(s1.bytes_in_use == s0.bytes_in_use - n * size + own_bytes, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
+        U(s0.bytes_in_use - n * size + own_bytes));
   hak_trim();
   size_t arrived = 0;
   /* back: free on its slab, or its slab emptied and released by the trim (past the anchor's SuperSlab) */
@@ -127,19 +136,27 @@ static void live_consumer(size_t size, size_t n, bool cache, size_t arrived_befo
 static void full_batches(void *arg)
 {
   (void)arg;
-  live_consumer(64, 2 * 64 + 10, false, 2 * 64, false); /* two full batches, 10 waiting */
+  live_consumer(64, 2 * 64 + 10, false, false, 2 * 64, false); /* two full batches, 10 waiting */
 }
 
 static void full_batches_after_the_cache(void *arg)
 {
   (void)arg;
-  live_consumer(64, 64 + 2 * 64 + 10, true, 2 * 64, false); /* 64 kept, two full batches, 10 waiting */
+  live_consumer(64, 64 + 2 * 64 + 10, true, true, 2 * 64, false); /* 64 kept, two full batches, 10 waiting */
+}
+
+/* A thread that never allocated a class keeps none of its blocks: all go
+ * back to the owner, which can use them. */
+static void nothing_kept_of_a_class_never_allocated(void *arg)
+{
+  (void)arg;
+  live_consumer(64, 64 + 2 * 64 + 10, true, false, 3 * 64, false); /* three full batches, 10 waiting */
 }
 
 static void small_blocks_not_kept(void *arg)
 {
   (void)arg;
-  live_consumer(16, 64 + 10, true, 64, false); /* one full batch, 10 waiting, none kept */
+  live_consumer(16, 64 + 10, true, true, 64, false); /* one full batch, 10 waiting, none kept */
 }
 
 /* The owner takes no message while the consumer frees (it waits): after the
@@ -152,13 +169,22 @@ static void small_blocks_not_kept(void *arg)
 static void messages_run_out(void *arg)
 {
   (void)arg;
-  live_consumer(16, 4096 * 64 + 100, true, 4096 * 64 + 64, true); /* 100 past the messages: 64 sent, 36 waiting */
+  live_consumer(16, 4096 * 64 + 100, true, false, 4096 * 64 + 64, true); /* 100 past the messages: 64 sent, 36 waiting */
+}
+
+/* Blocks of 512 B go 32 to a batch (16 KiB), of 1 KiB 16, and of 2 KiB 16
+ * as well (the fewest a batch takes): what waits for a batch to fill is
+ * memory neither thread can use meanwhile. */
+static void batches_of_16_kib(void *arg)
+{
+  size_t size = (size_t)(uintptr_t)arg, per = size == 512 ? 32 : 16;
+  live_consumer(size, 3 * per + 5, false, false, 3 * per, false); /* three full batches, 5 waiting */
 }
 
 static void partial_batch(void *arg)
 {
   (void)arg;
-  live_consumer(64, 10, false, 0, false);
+  live_consumer(64, 10, false, false, 0, false);
 }
 
 static void large_blocks(void *arg)
@@ -166,7 +192,7 @@ static void large_blocks(void *arg)
   (void)arg;
   /* 10 KiB (multi-unit slabs): 3 kept (32 KiB), then a batch every 7 blocks
    * (64 KiB), 1 waiting; runs of one slab go back to it whole */
-  live_consumer(10240, 3 + 2 * 7 + 1, true, 2 * 7, false);
+  live_consumer(10240, 3 + 2 * 7 + 1, true, true, 2 * 7, false);
 }
 
 /* ---- slabs emptied by what the owner takes from its inbox ------------------ */
@@ -624,9 +650,13 @@ int main(void)
 {
   check_in_child("full batches", full_batches, NULL);
   check_in_child("full batches after the thread cache", full_batches_after_the_cache, NULL);
+  check_in_child("nothing kept of a class never allocated", nothing_kept_of_a_class_never_allocated, NULL);
   check_in_child("partial batch", partial_batch, NULL);
   check_in_child("messages run out", messages_run_out, NULL);
   check_in_child("small blocks not kept", small_blocks_not_kept, NULL);
+  check_in_child("batches of 16 KiB: 512 B", batches_of_16_kib, (void *)(uintptr_t)512);
+  check_in_child("batches of 16 KiB: 1 KiB", batches_of_16_kib, (void *)(uintptr_t)1024);
+  check_in_child("batches of 16 blocks at least: 2 KiB", batches_of_16_kib, (void *)(uintptr_t)2048);
   check_in_child("large blocks, batches by bytes", large_blocks, NULL);
   check_in_child("slabs emptied from the inbox released, 8 spares kept", inbox_emptied_slabs_released, NULL);
   check_in_child("free-only thread adopts the owner's heap", free_only_thread_adopts_owner, NULL);
