@@ -40,7 +40,7 @@ MISUSE_BINS := $(patsubst tests/misuse/%.c,$(BUILD)/misuse/%,$(MISUSE_SRCS))
 ADV_SRCS    := $(filter-out tests/adversarial/lib%.c,$(wildcard tests/adversarial/*.c))
 ADV_BINS    := $(patsubst tests/adversarial/%.c,$(BUILD)/adversarial/%,$(ADV_SRCS))
 
-.PHONY: all libs bench tests stress misuse adversarial check layers clean
+.PHONY: all libs bench tests stress misuse adversarial check layers tls clean
 all: libs bench tests stress misuse adversarial
 libs: $(BUILD)/libhakmem.so $(BUILD)/libhakmem_preload.so
 bench: $(BENCH_BINS)
@@ -101,7 +101,7 @@ $(BUILD)/adversarial/%: tests/adversarial/%.c tests/adversarial/adversarial.h
 # caller's HAKMEM_* variables (as bun test runs them, tests/support.ts): a
 # HAKMEM_SECURE=1 left in a shell turned batching off under test_remote_batch.
 TEST_ENV := env $(foreach v,$(filter HAKMEM_%,$(.VARIABLES)),-u $(v))
-check: all layers
+check: all layers tls
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $(TEST_ENV) $$t; done
 
 # The layer check (csrc/tests/check_layers.sh): each file compiled alone, as
@@ -112,6 +112,10 @@ $(BUILD)/objs/%.o: csrc/%.c $(HEADERS) Makefile
 	$(CC) $(CFLAGS_LIB) -c -o $@ $<
 layers: $(LAYER_OBJS)
 	csrc/tests/check_layers.sh $(BUILD)/objs csrc/internal.h csrc
+
+# The FFI library's static TLS within what a dlopened library can count on (csrc/tests/check_tls.sh).
+tls: $(BUILD)/libhakmem.so
+	csrc/tests/check_tls.sh $(BUILD)/libhakmem.so
 
 # ---- sanitizers ------------------------------------------------------------
 # Each builds libhakmem.so, the C tests and the stress test with the sanitizer

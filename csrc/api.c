@@ -46,7 +46,7 @@ int hak_block_state(const void *p) { return hk_block_state(p); }
 int hak_free_checked(void *p) {
   hk_slab *s = HK_LIKELY(!g_hk.free_checks) ? hk_own_live_slab((uintptr_t)p) : NULL;
   if (HK_LIKELY(s != NULL)) {
-    hk_free_local(hk_tl_heap, s, (hk_block *)p);
+    hk_free_local(hk_tl.heap, s, (hk_block *)p);
     return HAK_OK;
   }
   return hk_free_validated(p);
@@ -56,7 +56,7 @@ size_t hak_malloc_batch(size_t size, size_t count, void **out) {
   if (!out) return 0;
   size_t i = 0;
   if (size <= HK_SLAB_MAX) {
-    unsigned c = hk_heap_class_of(hk_tl_heap, size); /* as hak_malloc's: the same blocks as single calls */
+    unsigned c = hk_thread_class_of(size); /* as hak_malloc's: the same blocks as single calls */
     for (; i < count && (out[i] = hk_clear_first_word(hk_alloc_class(c))) != NULL; i++) {}
   } else {
     for (; i < count && (out[i] = hk_clear_first_word(hk_alloc_slow(size))) != NULL; i++) {}
@@ -160,7 +160,7 @@ static int check_and_mark(void **ptrs, size_t count, batch_scratch *scratch, siz
  * head is not needed. A slab emptied by an earlier run held none of the later
  * (live) entries. */
 static void free_checked_batch(void **ptrs, size_t count, const batch_scratch *scratch) {
-  hk_heap *h = hk_tl_heap;
+  hk_heap *h = hk_tl.heap;
   for (size_t i = count; i-- > 0;) {
     hk_block *b = ptrs[i];
     if (!b) continue;
@@ -209,7 +209,7 @@ int hak_free_batch_checked(void **ptrs, size_t count, size_t *bad) {
 
 size_t hak_trim(void) {
   size_t bytes = 0;
-  hk_heap *h = hk_tl_heap;
+  hk_heap *h = hk_tl.heap;
   if (!hk_is_initialised()) return 0;
   hk_heap_trim(h != &hk_empty_heap ? h : NULL); /* empty SuperSlabs move to the LRU cache... */
   bytes += hk_lru_flush() + hk_large_flush();  /* ...which goes back to the OS with the large cache */

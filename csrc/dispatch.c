@@ -20,7 +20,7 @@ void *hk_alloc_aligned(size_t align, size_t size) {
   if (need <= HK_SLAB_MAX && align <= HK_PAGE_SIZE) {
     /* Slab starts are page aligned, so a class whose size is a multiple of
      * align gives aligned blocks. */
-    for (unsigned c = hk_heap_class_of(hk_tl_heap, need); c < HK_NCLASSES; c++)
+    for (unsigned c = hk_thread_class_of(need); c < HK_NCLASSES; c++)
       if ((hk_class_size[c] & (align - 1)) == 0) return hk_alloc_class(c);
   }
   hk_init();
@@ -36,7 +36,7 @@ static int block_state(const void *p) {
     if (s->cls == HK_CLASS_NONE) return (a & 15) == 0 ? HAK_BLOCK_FREE : HAK_BLOCK_INTERIOR;
     s = hk_slab_head(s);
     hk_heap *owner = s->owner;
-    if (owner == hk_tl_heap) return hk_slab_block_state(s, a, true);
+    if (owner == hk_tl.heap) return hk_slab_block_state(s, a, true);
     int state = hk_slab_block_state(s, a, false);
     /* live as far as the remote list tells: an abandoned owner's own lists may know better */
     return state == HAK_BLOCK_LIVE && owner && !g_hk.check ? hk_heap_foreign_block_state(owner, s, a) : state;

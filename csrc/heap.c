@@ -364,15 +364,24 @@ static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
 #define SPLIT_SLABS 16u
 #define FINE_RETURNED_MAX 1024u
 
+/* h's class table into its thread's cache tops, which malloc reads (hk_tl), when
+ * h is the calling thread's heap (the exit heap is no thread's). */
+static void class_table_changed(hk_heap *h) {
+  if (h != hk_tl.heap) return;
+  for (size_t g = 0; g < HK_CLASS_GRANULES; g++) hk_tl.tc_of[g] = &h->tc[h->class_small[g]];
+}
+
 /* Class c's sizes to the fine classes in h's table, unless they are there
  * (or there are none: up to 128 bytes and above 1 KiB the tables agree). */
 static void split_class(hk_heap *h, unsigned c) {
-  size_t top = hk_class_size[c], bottom = top;
+  size_t top = hk_class_size[c];
   if (top > HK_CLASS_SMALL_MAX) return;
-  while (bottom > 0 && hk_class_small_coarse[bottom - 1] == c) bottom--;
-  if (h->class_of_small[bottom] == hk_class_small[bottom]) return; /* split already (or no finer class) */
-  memcpy(h->class_of_small + bottom, hk_class_small + bottom, top - bottom + 1);
+  size_t g = HK_CLASS_GRANULE(top), bottom = g;
+  while (bottom > 0 && hk_class_small_coarse[(bottom - 1) * 16] == c) bottom--;
+  if (h->class_small[bottom] == hk_class_small[bottom * 16]) return; /* split already (or no finer class) */
+  for (; bottom <= g; bottom++) h->class_small[bottom] = hk_class_small[bottom * 16];
   h->classes_split++;
+  class_table_changed(h);
 }
 
 /* Counts n blocks of class c that other threads freed into h, taken back:
@@ -396,8 +405,9 @@ static uint32_t collect(hk_heap *h, hk_slab *s) {
  * message's blocks go to slabs as well. */
 static void tc_flush_class(hk_heap *h, unsigned c);
 static HK_NOINLINE void go_coarse(hk_heap *h) {
-  memcpy(h->class_of_small, hk_class_small_coarse, sizeof h->class_of_small);
+  memcpy(h->class_small, hk_empty_heap.class_small, sizeof h->class_small);
   h->coarse_only = 1;
+  class_table_changed(h);
   for (unsigned c = 0; c < HK_NCLASSES; c++)
     if (hk_class_fine_only(c)) tc_flush_class(h, c);
 }
@@ -1009,7 +1019,7 @@ void hk_free_other(hk_slab *s, hk_block *b) {
     hk_report_invalid_free(b, !hk_registry_has(a) ? HAK_BLOCK_FOREIGN : a & 15 ? HAK_BLOCK_INTERIOR : HAK_BLOCK_FREE);
     return;
   }
-  hk_heap *h = hk_tl_heap;
+  hk_heap *h = hk_tl.heap;
   s = hk_slab_head(s);
   if (HK_UNLIKELY(!hk_block_start_ok_in_ss(s, (uintptr_t)b))) {
     hk_report_invalid_free(b, HAK_BLOCK_INTERIOR);
@@ -1083,7 +1093,7 @@ static HK_NOINLINE void free_remote_unbatched(hk_heap *h, hk_slab *s, hk_block *
 void hk_freed_into_abandoned(void) {
   static __thread uint32_t frees;
   if (++frees % RECLAIM_EVERY_FREES) return;
-  hk_remote_flush(hk_tl_heap); /* what this thread gathered for those heaps reaches their inboxes first */
+  hk_remote_flush(hk_tl.heap); /* what this thread gathered for those heaps reaches their inboxes first */
   hk_heap_trim(NULL);
 }
 
@@ -1102,11 +1112,18 @@ void hk_heap_trim(hk_heap *h) {
 }
 
 /* ---- heap lifecycle -------------------------------------------------------------- */
+/* h becomes the calling thread's heap (or none: hk_empty_heap, whose table
+ * is the coarse one), with its class table. */
+static void thread_take_heap(hk_heap *h) {
+  hk_tl.heap = h;
+  class_table_changed(h);
+}
+
 static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
   collect_all(h, RETIRE_EMPTY_CURRENT);
   __atomic_store_n(&h->is_live, 0, __ATOMIC_RELAXED);
-  hk_tl_heap = &hk_empty_heap;
+  thread_take_heap(&hk_empty_heap);
   tl_heap_exited = 1;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->abandoned_next = heaps_abandoned;
@@ -1135,8 +1152,7 @@ static hk_heap *heap_new(bool thread_cache) {
   if (!mem) return NULL;
   hk_heap *h = (hk_heap *)(mem + ((HK_HEAP_PAGE_OFFSET - (uintptr_t)mem) & (HK_PAGE_SIZE - 1)));
   for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
-  memcpy(h->class_of_small, hk_class_small_coarse, sizeof h->class_of_small);
-  memcpy(h->class_of_mid, hk_class_mid, sizeof h->class_of_mid);
+  memcpy(h->class_small, hk_empty_heap.class_small, sizeof h->class_small); /* the coarse classes */
   tc_make_slots(h, thread_cache);
   tc_set_limits(h);
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
@@ -1163,7 +1179,7 @@ static void *alloc_after_exit(unsigned c) {
 }
 
 hk_heap *hk_heap_get(void) {
-  hk_heap *h = hk_tl_heap;
+  hk_heap *h = hk_tl.heap;
   if (h != &hk_empty_heap) return h;
   hk_init();
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
@@ -1181,7 +1197,7 @@ hk_heap *hk_heap_get(void) {
   __atomic_store_n(&h->is_live, 1, __ATOMIC_RELAXED);
   HK_COUNT(threads_started, 1);
   /* Set before pthread_setspecific, which may itself allocate. */
-  hk_tl_heap = h;
+  thread_take_heap(h);
   pthread_setspecific(heap_key, h);
   return h;
 }
@@ -1204,7 +1220,7 @@ void hk_heap_fork_parent(void) {
  * not exist here are abandoned, so new threads in the child adopt them. */
 void hk_heap_fork_child(void) {
   for (hk_heap *h = heaps_all; h; h = h->all_next) {
-    if (h->is_live && !h->is_shared && h != hk_tl_heap) {
+    if (h->is_live && !h->is_shared && h != hk_tl.heap) {
       h->is_live = 0;
       h->abandoned_next = heaps_abandoned;
       heaps_abandoned = h;

@@ -18,13 +18,29 @@ hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
  * the exit heap, HAKMEM_THREAD_CACHE off): each stack is empty and full at
  * once, and the word read as its top is no block. */
 hk_block *const hk_tc_none[1] = {NULL};
+#define HK_CLASS_ITSELF(c) c
 hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
                          .tc = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_end = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .tc_floor = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
-                         .class_of_small = {HK_CLASS_SMALL_COARSE_RANGES},
-                         .class_of_mid = {HK_CLASS_MID_RANGES}};
-__thread hk_heap *hk_tl_heap = &hk_empty_heap;
+                         .class_small = {HK_CLASS_GRANULE_COARSE_RANGES(HK_CLASS_ITSELF)}};
+#define HK_EMPTY_HEAP_TOP(c) &hk_empty_heap.tc[c]
+__thread hk_thread_state hk_tl = {.heap = &hk_empty_heap,
+                                  .tc_of = {HK_CLASS_GRANULE_COARSE_RANGES(HK_EMPTY_HEAP_TOP)}};
+
+/* Whether t, a table in 16-byte steps, gives every size the coarse table's class. */
+static bool coarse_in_granules(const uint8_t *t) {
+  for (size_t size = 0; size <= HK_CLASS_SMALL_MAX; size++)
+    if (t[HK_CLASS_GRANULE(size)] != hk_class_small_coarse[size]) return false;
+  return true;
+}
+
+/* Whether the calling thread's cache tops (hk_tl) are those of the empty heap's coarse classes. */
+static bool thread_tops_coarse(void) {
+  for (size_t g = 0; g < HK_CLASS_GRANULES; g++)
+    if (hk_tl.tc_of[g] != &hk_empty_heap.tc[hk_empty_heap.class_small[g]]) return false;
+  return true;
+}
 
 static _Atomic int init_done;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,10 +61,9 @@ void hk_init(void) {
   if (HK_LIKELY(hk_is_initialised())) return;
   hk_mutex_lock(&init_lock);
   if (!hk_is_initialised()) {
-    /* the tables, and their copies in the heap of threads without one (every other heap copies the tables) */
-    if (!hk_size_classes_verify() ||
-        memcmp(hk_empty_heap.class_of_small, hk_class_small_coarse, sizeof hk_class_small_coarse) != 0 ||
-        memcmp(hk_empty_heap.class_of_mid, hk_class_mid, sizeof hk_class_mid) != 0) {
+    /* the tables, and the coarse one in 16-byte steps that every heap starts from (the empty heap's)
+     * and every thread (no thread has a heap before this) */
+    if (!hk_size_classes_verify() || !coarse_in_granules(hk_empty_heap.class_small) || !thread_tops_coarse()) {
       hk_log("hakmem: internal error: size class table inconsistent");
       abort();
     }

@@ -108,13 +108,18 @@ HK_INTERNAL void hk_size_classes_init(unsigned nslabs);
  * class's bound is a multiple of 256). One table by the size up to 64 KiB
  * needed no shift, but was 64 KiB of the library, all of it resident in every
  * process (the kernel maps a read page's neighbours with it). Every heap
- * holds a copy of both (hk_heap: class_of_small, class_of_mid); that of
- * hk_empty_heap must be valid before any initialisation runs (the dynamic
- * loader may call malloc first), so they are static data, written once here
- * as designated ranges. hk_class_of gives the fine class (the smallest that
- * holds the size); allocations take their heap's (hk_heap_class_of: coarse
- * unless split, heap.c). */
+ * holds its own small-size table, in 16-byte steps (hk_heap: class_small;
+ * its thread allocates through hk_tl.tc_of, written from it); the tables
+ * and the state of a thread without a heap (hk_tl) must be valid
+ * before any initialisation runs (the dynamic loader may call malloc first),
+ * so they are static data, written once here as designated ranges.
+ * hk_class_of gives the fine class (the smallest that holds the size);
+ * allocations take their thread's (hk_thread_class_of: coarse unless its
+ * heap split the class, heap.c). */
 #define HK_CLASS_SMALL_MAX 1024u
+/* a size up to HK_CLASS_SMALL_MAX in 16-byte steps: every class bound there is a multiple of 16 */
+#define HK_CLASS_GRANULE(size) (((size) + 15) >> 4)
+#define HK_CLASS_GRANULES (HK_CLASS_GRANULE(HK_CLASS_SMALL_MAX) + 1)
 #define HK_CLASS_MID_INDEX(size) (((size) + 255) >> 8)
 #define HK_CLASS_MID_ENTRIES (HK_CLASS_MID_INDEX(HK_SLAB_MAX) + 1)
 extern HK_INTERNAL const uint8_t hk_class_small[HK_CLASS_SMALL_MAX + 1];
@@ -141,6 +146,14 @@ static inline unsigned hk_class_of(size_t size) {
   [129 ... 160] = 9, [161 ... 192] = 11, [193 ... 224] = 13, [225 ... 256] = 15,    \
   [257 ... 320] = 19, [321 ... 384] = 23, [385 ... 448] = 27, [449 ... 512] = 31,   \
   [513 ... 640] = 33, [641 ... 768] = 35, [769 ... 896] = 37, [897 ... 1024] = 39
+/* the same in 16-byte steps (entry g: sizes 16 * g - 15 to 16 * g; 0: size 0),
+ * each entry X(its class) */
+#define HK_CLASS_GRANULE_COARSE_RANGES(X)                                           \
+  [0 ... 1] = X(0), [2] = X(1), [3] = X(2), [4] = X(3), [5] = X(4), [6] = X(5),     \
+  [7] = X(6), [8] = X(7), [9 ... 10] = X(9), [11 ... 12] = X(11),                   \
+  [13 ... 14] = X(13), [15 ... 16] = X(15), [17 ... 20] = X(19),                    \
+  [21 ... 24] = X(23), [25 ... 28] = X(27), [29 ... 32] = X(31),                    \
+  [33 ... 40] = X(33), [41 ... 48] = X(35), [49 ... 56] = X(37), [57 ... 64] = X(39)
 /* Whether class c's blocks fill whole cache lines (share none with their neighbours). */
 static inline bool hk_class_whole_lines(unsigned c) { return hk_class_size[c] % 64 == 0; }
 /* Whether a heap on the coarse classes never allocates class c. */
@@ -387,15 +400,10 @@ typedef struct hk_heap {
    * cache; per class the floor of its starting room and of its whole room */
   hk_block **tc_slots;
   hk_block **tc_start_floor[HK_NCLASSES], **tc_whole_floor[HK_NCLASSES];
-  /* Copies of the class tables (hk_class_of): malloc reads a size's class
-   * at an offset from the heap pointer it loads anyway, an instruction less
-   * than from a table's own address, which position-independent code must
-   * load first (a lea). A 64 KiB table after every heap, shared through
-   * mirrored mappings, saved the shift for sizes above 1 KiB too, but
-   * counted 64 KiB more resident memory per thread (the kernel maps a shared
-   * table's neighbouring pages at the first read). */
-  uint8_t class_of_small[HK_CLASS_SMALL_MAX + 1];
-  uint8_t class_of_mid[HK_CLASS_MID_ENTRIES];
+  /* The class of each size up to 1 KiB (HK_CLASS_GRANULE): coarse, or fine
+   * for the classes the heap split (heap.c). Its thread allocates through
+   * hk_tl.tc_of, written from it. */
+  uint8_t class_small[HK_CLASS_GRANULES];
   /* Per class, the slabs formatted for it that the heap holds (heap.c:
    * a coarse class with many is split into fine ones, split_class). */
   uint32_t class_slabs[HK_NCLASSES];
@@ -413,7 +421,25 @@ static inline uint32_t hk_tc_room(const hk_heap *h, unsigned c) { return (uint32
 extern HK_INTERNAL hk_slab hk_empty_slab;
 extern HK_INTERNAL hk_heap hk_empty_heap;
 extern HK_INTERNAL hk_block *const hk_tc_none[1];
-extern HK_INTERNAL __thread hk_heap *hk_tl_heap;
+/* The calling thread's heap, and for each size up to 1 KiB in 16-byte steps
+ * the address of its class's thread-cache top in that heap (&heap->tc[c],
+ * c from heap->class_small), which malloc reads. With the class table in
+ * the heap, malloc's block waited for four dependent loads after the GOT's
+ * (heap pointer, class, cache top, block); from here for three (slot, top,
+ * block), in as many instructions (the 16-byte step's add and shift take
+ * the place of the heap pointer's load and the class's scaling): the
+ * 256-byte random row ran 4-6% faster. A class table here instead (bytes)
+ * gave the same three loads but two instructions more. Written by heap.c
+ * only, as the thread takes, changes or leaves its heap. 528 bytes: the
+ * initial-exec storage of a library that is dlopened (the FFI library)
+ * comes out of glibc's static TLS surplus, 1152 bytes for all such
+ * libraries (make tls keeps ours within 768), so no table by the size
+ * itself. */
+typedef struct hk_thread_state {
+  hk_heap *heap;
+  hk_block ***tc_of[HK_CLASS_GRANULES];
+} hk_thread_state;
+extern HK_INTERNAL __thread hk_thread_state hk_tl;
 
 /* ---- global state fixed at initialisation --------------------------------- */
 typedef struct hk_globals {
@@ -786,17 +812,9 @@ static inline bool hk_tc_pop(hk_heap *h, size_t c, hk_block **t) {
   return true;
 }
 
-/* An allocation of class cls from h, the calling thread's heap. */
-static inline void *hk_heap_alloc(hk_heap *h, size_t cls) {
-  hk_block *t;
-  if (HK_LIKELY(hk_tc_pop(h, cls, &t))) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    /* t in the return register from its load: gcc gave that register to
-     * &h->tc[cls] and copied t over (an instruction) */
-    __asm__("" : "+a"(t));
-#endif
-    return t;
-  }
+/* An allocation of class cls from h's current slab, the calling thread's
+ * heap, or the slow path. */
+static inline void *hk_heap_alloc_slab(hk_heap *h, size_t cls) {
   hk_slab *s = h->current[cls];
   hk_block *b = s->free;
   if (HK_LIKELY(b != HK_END)) {
@@ -808,26 +826,64 @@ static inline void *hk_heap_alloc(hk_heap *h, size_t cls) {
   return hk_alloc_slab_slow(h, cls);
 }
 
-static inline void *hk_alloc_class(size_t cls) { return hk_heap_alloc(hk_tl_heap, cls); }
+/* An allocation of class cls from h, the calling thread's heap. */
+static inline void *hk_heap_alloc(hk_heap *h, size_t cls) {
+  hk_block *t;
+  if (HK_LIKELY(hk_tc_pop(h, cls, &t))) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* t in the return register from its load: gcc gave that register to
+     * &h->tc[cls] and copied t over (an instruction) */
+    __asm__("" : "+a"(t));
+#endif
+    return t;
+  }
+  return hk_heap_alloc_slab(h, cls);
+}
+
+/* A class's field of the calling thread's heap, from the address of its
+ * thread-cache top (hk_tl.tc_of): the heap's per-class arrays are of words,
+ * so at a fixed distance. */
+#define HK_TC_FIELD(top_slot, field)                                                                     \
+  (*(__typeof__(((hk_heap *)0)->field[0]) *)((char *)(top_slot) + offsetof(hk_heap, field) -              \
+                                            offsetof(hk_heap, tc)))
+_Static_assert(sizeof(((hk_heap *)0)->tc_floor[0]) == sizeof(((hk_heap *)0)->tc[0]) &&
+                   sizeof(((hk_heap *)0)->tc_pops[0]) == sizeof(((hk_heap *)0)->tc[0]),
+               "tc_floor and tc_pops are per-class words, as tc");
+
+static inline void *hk_alloc_class(size_t cls) { return hk_heap_alloc(hk_tl.heap, cls); }
 
 /* dispatch.c */
 HK_INTERNAL void *hk_alloc_slow(size_t size);
 HK_INTERNAL void *hk_alloc_aligned(size_t align, size_t size);
 
-/* The class h allocates size (at most HK_SLAB_MAX) from: coarse unless split (heap.c). */
-static inline unsigned hk_heap_class_of(const hk_heap *h, size_t size) {
-  return size <= HK_CLASS_SMALL_MAX ? h->class_of_small[size] : h->class_of_mid[HK_CLASS_MID_INDEX(size)];
+/* The class the calling thread allocates size (at most HK_SLAB_MAX) from:
+ * coarse unless its heap split it (heap.c). */
+static inline unsigned hk_thread_class_of(size_t size) {
+  return size <= HK_CLASS_SMALL_MAX ? hk_tl.heap->class_small[HK_CLASS_GRANULE(size)]
+                                    : hk_class_mid[HK_CLASS_MID_INDEX(size)];
 }
 
-/* hk_heap_class_of written out: with the large tier's test first, tiny_hot
- * took 60.0 instructions a malloc+free pair against 59.0 */
+/* Up to 1 KiB the thread cache's top from hk_tl, the class only when it is
+ * empty (from the slot's place in the heap); above, the class from its
+ * table. */
 static inline void *hk_alloc(size_t size) {
-  hk_heap *h = hk_tl_heap;
-  unsigned c;
-  if (HK_LIKELY(size <= HK_CLASS_SMALL_MAX)) c = h->class_of_small[size];
-  else if (HK_LIKELY(size <= HK_SLAB_MAX)) c = h->class_of_mid[HK_CLASS_MID_INDEX(size)];
-  else return hk_alloc_slow(size);
-  return hk_heap_alloc(h, c);
+  if (HK_LIKELY(size <= HK_CLASS_SMALL_MAX)) {
+    hk_block ***slot = hk_tl.tc_of[HK_CLASS_GRANULE(size)];
+    hk_block **top = *slot;
+    if (HK_LIKELY(top != HK_TC_FIELD(slot, tc_floor))) {
+      hk_block *t = *top;
+      *slot = top - 1;
+      HK_TC_FIELD(slot, tc_pops)++;
+#if defined(__x86_64__) && defined(__GNUC__)
+      __asm__("" : "+a"(t)); /* as in hk_heap_alloc */
+#endif
+      return t;
+    }
+    hk_heap *h = hk_tl.heap;
+    return hk_heap_alloc_slab(h, (size_t)(slot - h->tc));
+  }
+  if (HK_LIKELY(size <= HK_SLAB_MAX)) return hk_heap_alloc(hk_tl.heap, hk_class_mid[HK_CLASS_MID_INDEX(size)]);
+  return hk_alloc_slow(size);
 }
 
 /* Is off, an offset from the start of (head) slab s below 2^32, that of a
@@ -925,7 +981,7 @@ static HK_ALWAYS_INLINE void hk_free_local(hk_heap *h, hk_slab *s, hk_block *b) 
 static inline hk_slab *hk_own_slab_of(uintptr_t a) {
   if (HK_UNLIKELY(!hk_registry_has(a))) return NULL;
   hk_slab *s = hk_slab_at(a);
-  if (HK_UNLIKELY(s->owner != hk_tl_heap || s->back || atomic_load_explicit(&s->lent, memory_order_relaxed) != 0))
+  if (HK_UNLIKELY(s->owner != hk_tl.heap || s->back || atomic_load_explicit(&s->lent, memory_order_relaxed) != 0))
     return NULL;
   return s;
 }
@@ -967,7 +1023,7 @@ static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
   if (HK_LIKELY(hk_arena_offset_ok(off))) s = hk_arena_slab(off);
   else if (HK_LIKELY(hk_registry_has_inline_free(a))) s = hk_slab_at(a);
   else return false;
-  hk_heap *h = hk_tl_heap;
+  hk_heap *h = hk_tl.heap;
   hk_block *b = (hk_block *)p;
   uint64_t foreign = s->owner != h;
   /* own, or shareable (0 or 1): compared, not branched on */
@@ -979,8 +1035,7 @@ static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
        * line may be in another core's cache (a block that thread wrote), and
        * fetching it now takes that miss off the allocation's caller (a server
        * freeing the blocks it inherits, server_handoff: 97 -> 104 M ops/s,
-       * tcmalloc 99, whose free writes the block). Paid for by malloc's
-       * class lookup in the heap (class_of_small). */
+       * tcmalloc 99, whose free writes the block). */
       __builtin_prefetch(b, 1);
       return true;
     }

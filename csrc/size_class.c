@@ -89,6 +89,9 @@ bool hk_size_classes_verify(void) {
     if (size > 0 && hk_class_small_coarse[size - 1] > c) return false;
     if (size > 0 && hk_class_small_coarse[size - 1] != c && hk_class_size[hk_class_small_coarse[size - 1]] != size - 1)
       return false;
+    /* both change only at multiples of 16 (heap.c's tables are in 16-byte steps) */
+    size_t step_top = HK_CLASS_GRANULE(size) * 16;
+    if (hk_class_small[size] != hk_class_small[step_top] || c != hk_class_small_coarse[step_top]) return false;
   }
   return true;
 }

@@ -125,7 +125,7 @@ void hk_stats_fork_parent(void) { pthread_mutex_unlock(&shared_lock); }
 
 const char *hak_stats_json(void) {
   static char shared[4096];
-  hk_heap *h = hk_tl_heap;
+  hk_heap *h = hk_tl.heap;
   if (h == &hk_empty_heap) {
     hk_mutex_lock(&shared_lock);
     render(shared, sizeof shared, true);

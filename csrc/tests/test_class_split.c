@@ -12,6 +12,9 @@
  *    and with batches and thread caches (the LD_PRELOAD library's).
  * 3. Blocks of a fine class of whole cache lines (576 bytes, split from 640)
  *    coming back change nothing.
+ * 4. A thread that takes over the split heap of a thread that exited
+ *    allocates its fine classes (a thread reads a copy of its heap's class
+ *    table, hk_tl), and the exited thread's remaining allocations work.
  * Every block keeps its contents; the counts are exact when all is freed.
  */
 #include <pthread.h>
@@ -200,6 +203,45 @@ static void whole_lines_stay_fine(void *arg)
   check_all_freed();
 }
 
+/* 4 */
+static void *split_and_exit(void *arg)
+{
+  (void)arg;
+  split_by_volume(272, 320);
+  return NULL;
+}
+
+/* As usable_in_new_thread, after a first allocation: the one that takes a
+ * heap (over) has the class of a thread without one, the coarse one. */
+static void *usable_after_first_in_new_thread(void *arg)
+{
+  size_t *size = arg;
+  void *first = hak_malloc(16);
+  *size = usable_of(*size);
+  hak_free(first);
+  return NULL;
+}
+
+static void split_heap_taken_over(void *arg)
+{
+  (void)arg;
+  unsigned long long adopted = stats_now().heaps_adopted;
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, split_and_exit, NULL);
+  if (rc == 0) pthread_join(t, NULL);
+  CHECK(rc == 0, "pthread_create: %d", rc);
+  size_t theirs = 300;
+  rc = pthread_create(&t, NULL, usable_after_first_in_new_thread, &theirs);
+  if (rc == 0) pthread_join(t, NULL);
+  CHECK(rc == 0, "pthread_create: %d", rc);
+  CHECK(stats_now().heaps_adopted == adopted + 1, "heaps_adopted %llu, want %llu: the new thread took no heap over",
+        U(stats_now().heaps_adopted), adopted + 1);
+  CHECK(theirs == 304, "hak_malloc(300) in the thread that took the split heap over: usable %zu, want 304", theirs);
+  free_blocks_from(0, 272);
+  nblocks = 0;
+  check_all_freed();
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -207,5 +249,6 @@ int main(void)
   check_in_child("remote frees make it coarse (per slab)", remote_frees_make_it_coarse, NULL);
   check_in_child("remote frees make it coarse (batches, thread caches)", remote_frees_make_it_coarse, (void *)1);
   check_in_child("whole lines stay fine", whole_lines_stay_fine, NULL);
+  check_in_child("a split heap taken over by a new thread", split_heap_taken_over, NULL);
   return check_finish();
 }

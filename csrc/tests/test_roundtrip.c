@@ -12,11 +12,11 @@
  *    are written one range per class);
  * 5. the same in another thread, and sizes to 64 KiB as the first
  *    allocation of a new thread: every heap, and the heap of a thread without
- *    one, holds its own copy of the class tables (hk_heap's class_of_small
- *    and class_of_mid), which must agree with them: a new heap's are the
- *    coarse classes; this thread's may have split its busiest classes
- *    (size_class.c), into the fine classes of 16 bytes up to 512 and 64 bytes
- *    up to 1 KiB.
+ *    one, has its own small-size class table (hk_heap's class_small, and
+ *    the thread's cache tops from it, hk_tl), which must agree with them:
+ *    a new heap's are the coarse classes; this thread's may have split its
+ *    busiest classes (size_class.c), into the fine classes of 16 bytes up
+ *    to 512 and 64 bytes up to 1 KiB.
  */
 #include <pthread.h>
 #include "check.h"
