@@ -801,16 +801,29 @@ static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 
 
 /* ---- fast paths, shared by api.c and preload.c ---------------------------- */
-/* Whether h's thread cache of class c holds a block; if so, *t is the one
- * freed last, taken out and counted as allocated. */
-static inline bool hk_tc_pop(hk_heap *h, size_t c, hk_block **t) {
-  hk_block **top = h->tc[c];
-  if (HK_UNLIKELY(top == h->tc_floor[c])) return false;
+/* A class's field of a heap, from the address of its thread-cache top
+ * (&h->tc[c], as hk_tl.tc_of holds): the heap's per-class arrays are of
+ * words, so at a fixed distance. */
+#define HK_TC_FIELD(top_slot, field)                                                                     \
+  (*(__typeof__(((hk_heap *)0)->field[0]) *)((char *)(top_slot) + offsetof(hk_heap, field) -              \
+                                            offsetof(hk_heap, tc)))
+_Static_assert(sizeof(((hk_heap *)0)->tc_floor[0]) == sizeof(((hk_heap *)0)->tc[0]) &&
+                   sizeof(((hk_heap *)0)->tc_pops[0]) == sizeof(((hk_heap *)0)->tc[0]),
+               "tc_floor and tc_pops are per-class words, as tc");
+
+/* Whether the thread cache whose top is at slot (&h->tc[c]) holds a block;
+ * if so, *t is the one freed last, taken out and counted as allocated. */
+static inline bool hk_tc_pop_at(hk_block ***slot, hk_block **t) {
+  hk_block **top = *slot;
+  if (HK_UNLIKELY(top == HK_TC_FIELD(slot, tc_floor))) return false;
   *t = *top;
-  h->tc[c] = top - 1;
-  h->tc_pops[c]++;
+  *slot = top - 1;
+  HK_TC_FIELD(slot, tc_pops)++;
   return true;
 }
+
+/* hk_tc_pop_at for h's class c. */
+static inline bool hk_tc_pop(hk_heap *h, size_t c, hk_block **t) { return hk_tc_pop_at(&h->tc[c], t); }
 
 /* An allocation of class cls from h's current slab, the calling thread's
  * heap, or the slow path. */
@@ -840,16 +853,6 @@ static inline void *hk_heap_alloc(hk_heap *h, size_t cls) {
   return hk_heap_alloc_slab(h, cls);
 }
 
-/* A class's field of the calling thread's heap, from the address of its
- * thread-cache top (hk_tl.tc_of): the heap's per-class arrays are of words,
- * so at a fixed distance. */
-#define HK_TC_FIELD(top_slot, field)                                                                     \
-  (*(__typeof__(((hk_heap *)0)->field[0]) *)((char *)(top_slot) + offsetof(hk_heap, field) -              \
-                                            offsetof(hk_heap, tc)))
-_Static_assert(sizeof(((hk_heap *)0)->tc_floor[0]) == sizeof(((hk_heap *)0)->tc[0]) &&
-                   sizeof(((hk_heap *)0)->tc_pops[0]) == sizeof(((hk_heap *)0)->tc[0]),
-               "tc_floor and tc_pops are per-class words, as tc");
-
 static inline void *hk_alloc_class(size_t cls) { return hk_heap_alloc(hk_tl.heap, cls); }
 
 /* dispatch.c */
@@ -869,11 +872,8 @@ static inline unsigned hk_thread_class_of(size_t size) {
 static inline void *hk_alloc(size_t size) {
   if (HK_LIKELY(size <= HK_CLASS_SMALL_MAX)) {
     hk_block ***slot = hk_tl.tc_of[HK_CLASS_GRANULE(size)];
-    hk_block **top = *slot;
-    if (HK_LIKELY(top != HK_TC_FIELD(slot, tc_floor))) {
-      hk_block *t = *top;
-      *slot = top - 1;
-      HK_TC_FIELD(slot, tc_pops)++;
+    hk_block *t;
+    if (HK_LIKELY(hk_tc_pop_at(slot, &t))) {
 #if defined(__x86_64__) && defined(__GNUC__)
       __asm__("" : "+a"(t)); /* as in hk_heap_alloc */
 #endif
