@@ -91,9 +91,10 @@ static const hk_flag flags[HK_NFLAGS] = {
                       "hak_owns and hak_free_checked take them for live. auto: on for the LD_PRELOAD library, off for "
                       "libhakmem.so; always off with HAKMEM_CHECK or HAKMEM_SECURE"},
   [F_THREAD_CACHE] = {"HAKMEM_THREAD_CACHE", HK_FT_ENUM, MODE_AUTO, 0, 2, mode_names, NULL,
-                      "Keep each thread's last frees per size class it allocates (64 blocks and 32 KiB, growing on overflow to 512 "
-                      "blocks and 1 MiB for a class the thread allocates, within 4 MiB a thread) for its next allocations; until they leave it, "
-                      "hak_owns and hak_free_checked take them for live. auto: on for the LD_PRELOAD library, off for "
+                      "Keep each thread's last frees per size class it allocates (64 blocks and 32 KiB, growing on "
+                      "overflow to 512 blocks and 1 MiB for a class the thread allocates, within 4 MiB a thread) for its "
+                      "next allocations; until they leave it, hak_owns and hak_free_checked take them for live. auto: on "
+                      "for the LD_PRELOAD library, off for "
                       "libhakmem.so; always off with HAKMEM_CHECK or HAKMEM_SECURE"},
   [F_CONFIG] = {"HAKMEM_CONFIG", HK_FT_PATH, 0, 0, 4095, NULL, NULL,
                 "JSON file of flags, a flat object keyed by HAKMEM_* names (as bun run tune writes); "

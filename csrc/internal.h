@@ -839,17 +839,20 @@ static inline void *hk_heap_alloc_slab(hk_heap *h, size_t cls) {
   return hk_alloc_slab_slow(h, cls);
 }
 
+/* t, a block popped from a thread cache, loaded straight into the return
+ * register: gcc gave that register to the cache top's address and copied t
+ * over (an instruction). */
+static HK_ALWAYS_INLINE hk_block *hk_in_return_register(hk_block *t) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __asm__("" : "+a"(t));
+#endif
+  return t;
+}
+
 /* An allocation of class cls from h, the calling thread's heap. */
 static inline void *hk_heap_alloc(hk_heap *h, size_t cls) {
   hk_block *t;
-  if (HK_LIKELY(hk_tc_pop(h, cls, &t))) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    /* t in the return register from its load: gcc gave that register to
-     * &h->tc[cls] and copied t over (an instruction) */
-    __asm__("" : "+a"(t));
-#endif
-    return t;
-  }
+  if (HK_LIKELY(hk_tc_pop(h, cls, &t))) return hk_in_return_register(t);
   return hk_heap_alloc_slab(h, cls);
 }
 
@@ -873,12 +876,7 @@ static inline void *hk_alloc(size_t size) {
   if (HK_LIKELY(size <= HK_CLASS_SMALL_MAX)) {
     hk_block ***slot = hk_tl.tc_of[HK_CLASS_GRANULE(size)];
     hk_block *t;
-    if (HK_LIKELY(hk_tc_pop_at(slot, &t))) {
-#if defined(__x86_64__) && defined(__GNUC__)
-      __asm__("" : "+a"(t)); /* as in hk_heap_alloc */
-#endif
-      return t;
-    }
+    if (HK_LIKELY(hk_tc_pop_at(slot, &t))) return hk_in_return_register(t);
     hk_heap *h = hk_tl.heap;
     return hk_heap_alloc_slab(h, (size_t)(slot - h->tc));
   }

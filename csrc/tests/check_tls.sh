@@ -16,7 +16,8 @@ READELF=${READELF:-readelf}
 memsz=$($READELF -lW "$lib" | awk '$1 == "TLS" { print $6 }')
 bytes=$((${memsz:-0}))
 if [ "$bytes" -gt "$limit" ]; then
-  echo "check_tls: $lib needs $bytes bytes of static TLS, more than $limit (dlopen would fail once other libraries took the rest of glibc's 1152)" >&2
+  echo "check_tls: $lib needs $bytes bytes of static TLS, more than $limit" \
+    "(dlopen would fail once other libraries took the rest of glibc's 1152)" >&2
   exit 1
 fi
 echo "check_tls: $lib: $bytes bytes of static TLS (limit $limit)"

@@ -91,8 +91,8 @@ static void let_exit(struct handoff *h, pthread_t t)
  * that allocates nothing of the class keeps none. The rest go to the owner
  * in batches (64 blocks up to 256 bytes, 16 KiB of blocks up to 1 KiB, 16
  * blocks up to 4 KiB, 64 KiB above: remote.c, batch_limit), a full batch at
- * once, a partial one when the consumer exits. After its trim (which takes its inbox) the owner
- * sees exactly the blocks that arrived as free. */
+ * once, a partial one when the consumer exits. After its trim (which takes
+ * its inbox) the owner sees exactly the blocks that arrived as free. */
 static void live_consumer(size_t size, size_t n, bool cache, bool consumer_allocates, size_t arrived_before_exit,
                           bool anchored)
 {
@@ -109,12 +109,11 @@ static void live_consumer(size_t size, size_t n, bool cache, bool consumer_alloc
   pthread_create(&t, NULL, consume_and_wait, &h);
   wait_freed(&h);
   hak_stats_t s1 = stats_now();
-  size_t own_bytes = consumer_allocates ? size : 0;
   CHECK(s1.frees - s0.frees == n, "frees moved by %llu while the consumer lives, want %zu", U(s1.frees - s0.frees), n);
   CHECK(s1.remote_frees - s0.remote_frees == n, "remote_frees moved by %llu, want %zu",
         U(s1.remote_frees - s0.remote_frees), n);
-  CHECK(s1.bytes_in_use == s0.bytes_in_use - n * size + own_bytes, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
-        U(s0.bytes_in_use - n * size + own_bytes));
+  CHECK(s1.bytes_in_use == s0.bytes_in_use - n * size + h.own_size, "bytes_in_use %llu, want %llu",
+        U(s1.bytes_in_use), U(s0.bytes_in_use - n * size + h.own_size));
   hak_trim();
   size_t arrived = 0;
   /* back: free on its slab, or its slab emptied and released by the trim (past the anchor's SuperSlab) */
@@ -169,7 +168,8 @@ static void small_blocks_not_kept(void *arg)
 static void messages_run_out(void *arg)
 {
   (void)arg;
-  live_consumer(16, 4096 * 64 + 100, true, false, 4096 * 64 + 64, true); /* 100 past the messages: 64 sent, 36 waiting */
+  /* 100 past the messages: 64 sent, 36 waiting */
+  live_consumer(16, 4096 * 64 + 100, true, false, 4096 * 64 + 64, true);
 }
 
 /* Blocks of 512 B go 32 to a batch (16 KiB), of 1 KiB 16, and of 2 KiB 16

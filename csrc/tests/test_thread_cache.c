@@ -371,8 +371,8 @@ static void *consume_then_allocate(void *arg)
   void *own_heap = hak_malloc(32); /* a heap of its own (and a cache): of another class */
   for (size_t i = 0; i < h->n; i++) hak_free(h->ptrs[i]);
   size_t held = stats_now().thread_cache_bytes;
-  CHECK(held == 0, "a thread that only freed %zu blocks of %zu B holds %zu bytes in its cache, want none", h->n, h->size,
-        held);
+  CHECK(held == 0, "a thread that only freed %zu blocks of %zu B holds %zu bytes in its cache, want none", h->n,
+        h->size, held);
   void **own = alloc_filled(h->size, h->n);
   for (size_t i = 0; i < h->n; i++) hak_free(own[i]);
   free(own);
@@ -555,7 +555,8 @@ int main(void)
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
   check_in_child("a full cache spills its older half", spill_interleaved, NULL);
-  check_in_child("a thread that only frees keeps none of the class, and grows its cache only once it allocates", consumer_does_not_grow, NULL);
+  check_in_child("a thread that only frees keeps none of the class, and grows its cache only once it allocates",
+                 consumer_does_not_grow, NULL);
   check_in_child("repeated free refused", repeated_free_refused, NULL);
   check_in_child("a message from the inbox taken onto the cache", inbox_to_cache, NULL);
   check_in_child("multi-unit slabs, cache on", multi_unit_slabs, "on");
