@@ -19,10 +19,11 @@
  *    by no more than 4 MiB in all (tc_grow). It is emptied, and its
  *    bounds put back, by tc_flush whenever the heap collects everything
  *    (collect_all).
- *  - The cache counts its allocations (tc_pops) and not its frees: pushes =
- *    tc_push_base + pops + held (stats.c). So blocks that enter or
+ *  - The cache counts its frees (tc_pushes) and not its allocations: pops =
+ *    tc_pushes - tc_push_base - held (hk_tc_pops). So blocks that enter or
  *    leave it other than by a push or a pop move tc_push_base with them
- *    (take_inbox, tc_flush).
+ *    (take_inbox, tc_flush), and so does a change of its bound (held is
+ *    the bound less the room).
  *  - An empty slab goes back to its SuperSlab at once, usable by any class,
  *    except a class's current slab, which stays (so a class hovering around
  *    zero live blocks does not thrash, and the free fast path needs no call):
@@ -228,6 +229,18 @@ static void keep_spare(hk_heap *h, hk_slab *s) {
   }
 }
 
+/* k of h's own blocks of slab s, linked from first to last, onto its local
+ * list at once: the slab on the available list, or kept as a spare when it
+ * emptied (or released, but the spares). */
+static void run_to_slab(hk_heap *h, hk_slab *s, hk_block *first, hk_block *last, uint32_t k) {
+  HK_ASSERT(s->used >= k && s->used <= s->capacity, "blocks coming back were counted in used");
+  hk_set_next(last, s->free);
+  s->free = first;
+  s->used -= k;
+  if (s->used == 0 && !is_retained(h, s)) keep_spare(h, s);
+  else if (s->full) unfull_slab(h, s, AT_TAIL);
+}
+
 /* The n blocks at v back where they belong: h's own onto their slabs' local
  * lists, a run of one slab's blocks spliced on at once, that slab on the
  * available list (or released when it emptied, but the spares); other
@@ -250,12 +263,33 @@ static void blocks_to_slabs(hk_heap *h, hk_block *const *v, uint32_t n) {
       hk_set_next(last, v[i]);
       last = v[i];
     }
-    HK_ASSERT(s->used >= k && s->used <= s->capacity, "blocks coming back were counted in used");
-    hk_set_next(last, s->free);
-    s->free = first;
-    s->used -= k;
-    if (s->used == 0 && !is_retained(h, s)) keep_spare(h, s);
-    else if (s->full) unfull_slab(h, s, AT_TAIL);
+    run_to_slab(h, s, first, last, k);
+  }
+}
+
+/* blocks_to_slabs for the n blocks of a thread-cache list from first: runs
+ * of one slab's blocks are linked already, and go on at once (the cache's
+ * links are plain: it is off in secure mode, where slab lists are encoded). */
+static void chain_to_slabs(hk_heap *h, hk_block *first, uint32_t n) {
+  while (n) {
+    hk_slab *s = hk_head_slab_of((uintptr_t)first);
+    hk_block *next = first->next;
+    if (HK_UNLIKELY(s->owner != h)) {
+      hk_remote_give_back(h, s, first);
+      first = next;
+      n--;
+      continue;
+    }
+    uintptr_t start = s->start, bytes = (uintptr_t)s->capacity * s->block_size;
+    hk_block *last = first;
+    uint32_t k = 1;
+    for (; k < n && (uintptr_t)next - start < bytes; k++) {
+      last = next;
+      next = next->next;
+    }
+    run_to_slab(h, s, first, last, k);
+    first = next;
+    n -= k;
   }
 }
 
@@ -268,8 +302,13 @@ enum inbox_to { INBOX_TO_CACHE, INBOX_TO_SLABS };
  * them. Not frees: counted by the threads that freed them. */
 static void blocks_to_cache(hk_heap *h, unsigned c, hk_block *const *v, uint32_t n) {
   HK_ASSERT(n <= hk_tc_room(h, c), "the cache has room for the blocks taken");
-  memcpy(h->tc[c] + 1, v, n * sizeof *v);
-  h->tc[c] += n;
+  hk_block *top = h->tc[c];
+  for (uint32_t i = 0; i < n; i++) {
+    v[i]->next = top;
+    top = v[i];
+  }
+  h->tc[c] = top;
+  h->tc_room[c] -= n;
   h->tc_push_base[c] -= n;
 }
 
@@ -494,7 +533,7 @@ static bool take_idle_inbox(hk_heap *h, hk_heap *o, unsigned c) {
  * waiting main thread had handed to the others). */
 static bool take_idle_inboxes(hk_heap *h, unsigned c) {
   /* no inboxes, no cache to keep blocks in, or blocks that share lines */
-  if (!g_hk.remote_batch || !h->tc_slots || !hk_class_shareable(c)) return false;
+  if (!g_hk.remote_batch || !h->has_tc || !hk_class_shareable(c)) return false;
   bool any = false;
   hk_heap *head = __atomic_load_n(&heaps_all, __ATOMIC_ACQUIRE); /* heaps are only ever added at the head */
   hk_heap *o = h->idle_cursor ? h->idle_cursor : head, *first = o;
@@ -537,7 +576,7 @@ static bool take_idle_inboxes(hk_heap *h, unsigned c) {
 #define TC_GROWTH_BUDGET ((uint64_t)4 << 20)
 
 /* blocks of class c this heap handed out, from its slabs or its cache */
-static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + h->tc_pops[c]; }
+static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + hk_tc_pops(h, c); }
 
 static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
   uint32_t n = bytes / hk_class_size[c];
@@ -549,13 +588,12 @@ static uint32_t tc_bound(unsigned c, uint32_t blocks, uint32_t bytes) {
  * heap never allocated (tc_open_class). */
 static void tc_set_limits(hk_heap *h) {
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    HK_ASSERT(h->tc[c] == h->tc_floor[c], "the bounds are set on an empty cache (a new heap's are all NULL)");
+    HK_ASSERT(h->tc[c] == NULL && hk_tc_held(h, c) == 0, "the bounds are set on an empty cache");
     h->tc_base[c] = (uint16_t)tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
     h->tc_max[c] = (uint16_t)tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
     bool open = h->tc_limit[c] || class_allocs(h, c); /* opened, maybe by the allocation that made this flush */
-    h->tc_limit[c] = h->tc_slots && open ? h->tc_base[c] : 0;
-    h->tc_floor[c] = h->tc[c] = h->tc_start_floor[c];
-    h->tc_end[c] = h->tc_floor[c] + h->tc_limit[c];
+    h->tc_limit[c] = h->has_tc && open ? h->tc_base[c] : 0;
+    h->tc_room[c] = h->tc_limit[c];
   }
   h->tc_grown_bytes = 0;
 }
@@ -566,47 +604,9 @@ static void tc_set_limits(hk_heap *h) {
  * the producer's blocks in every class, which neither thread used again
  * (bench_remote_free: 340 KB; peak RSS 3.3-3.6 -> 3.0 MiB). */
 static void tc_open_class(hk_heap *h, unsigned c) {
-  HK_ASSERT(h->tc_slots && h->tc_limit[c] == 0 && h->tc[c] == h->tc_floor[c], "a closed class caches nothing");
+  HK_ASSERT(h->has_tc && h->tc_limit[c] == 0 && h->tc[c] == NULL && h->tc_room[c] == 0, "a closed class caches nothing");
   h->tc_limit[c] = h->tc_base[c];
-  h->tc_end[c] = h->tc_floor[c] + h->tc_limit[c];
-}
-
-/* The cache's slots, in two parts. First, per class, its floor (a word left
- * 0) and room for its starting bound, the classes side by side: 2,634 words,
- * 21 KiB (11 KiB for the coarse classes, which come first). Then per class a
- * floor and room for its most blocks (tc_bound at TC_MAX_BLOCKS,
- * TC_MAX_BYTES): 25,987 words, 203 KiB, where a class's stack
- * moves when its bound first grows past the start (tc_grow), until the next
- * tc_flush. Only the slots a thread fills are touched: with each class's
- * whole room from the start, a page of slots for every class used
- * (random_mixed WS 256: peak RSS 1.93 -> 2.12 MB); with the floors written,
- * every page (test_scaling's overhead 0.3% -> 1.1%). Without a cache (or
- * the memory for its slots), every floor is hk_tc_none. Heaps are reused,
- * never unmapped, and so are their slots. */
-static void tc_make_slots(hk_heap *h, bool thread_cache) {
-  size_t start_words = 0, whole_words = 0;
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
-    start_words += 1 + tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
-    whole_words += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
-  }
-  h->tc_slots = thread_cache ? hk_meta_alloc((start_words + whole_words) * sizeof *h->tc_slots) : NULL;
-  hk_block **start = h->tc_slots, **whole = h->tc_slots ? h->tc_slots + start_words : NULL;
-  /* the coarse classes' rooms first, side by side, then the fine-only
-   * classes', so that a heap that never splits a class touches no more pages
-   * than without them */
-  for (unsigned k = 0; k < 2 * HK_NCLASSES; k++) {
-    unsigned c = k % HK_NCLASSES;
-    if (hk_class_fine_only(c) != (k >= HK_NCLASSES)) continue;
-    if (h->tc_slots) {
-      HK_ASSERT(*start == NULL && *whole == NULL, "a floor is a word of fresh memory, never written");
-      h->tc_start_floor[c] = start;
-      h->tc_whole_floor[c] = whole;
-      start += 1 + tc_bound(c, TC_BASE_BLOCKS, TC_BASE_BYTES);
-      whole += 1 + tc_bound(c, TC_MAX_BLOCKS, TC_MAX_BYTES);
-    } else {
-      h->tc_start_floor[c] = h->tc_whole_floor[c] = (hk_block **)hk_tc_none;
-    }
-  }
+  h->tc_room[c] = h->tc_limit[c];
 }
 
 /* Grows class c's bound by its starting value (within its maximum, the
@@ -627,15 +627,8 @@ static HK_NOINLINE bool tc_grow(hk_heap *h, unsigned c) {
     h->tc_max[c] = (uint16_t)limit;
     return false;
   }
-  if (h->tc_floor[c] != h->tc_whole_floor[c]) { /* out of its starting room, with the blocks it holds */
-    uint32_t held = hk_tc_held(h, c);
-    memcpy(h->tc_whole_floor[c] + 1, h->tc_floor[c] + 1, held * sizeof *h->tc_floor[c]);
-    h->tc_floor[c] = h->tc_whole_floor[c];
-    h->tc[c] = h->tc_floor[c] + held;
-    h->tc_end[c] = h->tc_floor[c] + limit;
-  }
   h->tc_limit[c] += step;
-  h->tc_end[c] += step;
+  h->tc_room[c] += step;
   h->tc_grown_bytes += bytes;
   return true;
 }
@@ -666,20 +659,28 @@ static HK_NOINLINE void tc_overflow_grow(hk_heap *h, hk_slab *s, hk_block *b) {
   if (tc_push_grown(h, s->cls, b) != HK_TC_PUSHED) hk_free_into_slab(h, hk_slab_head(s), b);
 }
 
-/* Class c's cache is full at its most: its older half goes back and the
- * newer half moves down, so that the next frees are pushes again. Sending
+/* Class c's cache is full at its most: its older half goes back (past the
+ * newer half, whose lines the frees just wrote), so that the next frees are
+ * pushes again. Sending
  * each free past the bound to its slab instead took a call (hk_tc_overflow)
  * and a count in the slab per free. 1,600 blocks of 16 B allocated, then
  * freed, repeated (glibc's bench-malloc-simple at its largest count): 5.0 ->
  * 4.5 ns a pair; 4 M blocks of 16 B freed in address order 4.8 -> 3.0 ns a
  * free, in random order 15.8 -> 12.8. */
 static HK_NOINLINE void tc_spill(hk_heap *h, unsigned c) {
-  hk_block **floor = h->tc_floor[c];
   uint32_t held = hk_tc_held(h, c), n = (held + 1) / 2;
-  blocks_to_slabs(h, floor + 1, n);
-  memmove(floor + 1, floor + 1 + n, (held - n) * sizeof *floor);
-  h->tc[c] = floor + (held - n);
+  hk_block *older = h->tc[c];
+  if (held > n) { /* else (a bound of one block) it goes whole */
+    hk_block *last_kept = older;
+    for (uint32_t i = 1; i < held - n; i++) last_kept = last_kept->next;
+    older = last_kept->next;
+    last_kept->next = NULL;
+  } else {
+    h->tc[c] = NULL;
+  }
+  h->tc_room[c] += n;
   h->tc_push_base[c] += n; /* freed already: they only leave the cache */
+  chain_to_slabs(h, older, n);
 }
 
 /* h's own block b, whose class's cache was full. A cache at its most (a
@@ -718,9 +719,11 @@ void hk_tc_overflow(hk_heap *h, hk_slab *s, hk_block *b) {
 static void tc_flush_class(hk_heap *h, unsigned c) {
   uint32_t held = hk_tc_held(h, c);
   HK_ASSERT(held <= h->tc_limit[c], "the cache holds no more than its bound");
-  blocks_to_slabs(h, h->tc_floor[c] + 1, held);
-  h->tc[c] = h->tc_floor[c];
+  hk_block *first = h->tc[c];
+  h->tc[c] = NULL;
+  h->tc_room[c] = h->tc_limit[c];
   h->tc_push_base[c] += held;
+  chain_to_slabs(h, first, held);
 }
 
 /* Empties h's thread cache: its own blocks back on their slabs (which may
@@ -904,7 +907,7 @@ void *hk_alloc_slab_slow(hk_heap *h, size_t cls) {
 }
 
 static void *alloc_from(hk_heap *h, unsigned c) {
-  if (HK_UNLIKELY(h->tc_limit[c] == 0) && h->tc_slots) tc_open_class(h, c);
+  if (HK_UNLIKELY(h->tc_limit[c] == 0) && h->has_tc) tc_open_class(h, c);
   hk_slab *s = h->avail[c].head;
   if (!s || s->free == HK_END) {
     if (HK_UNLIKELY(h->fine_returned >= FINE_RETURNED_MAX) && !h->coarse_only) go_coarse(h);
@@ -1135,12 +1138,12 @@ static void heap_thread_exit(void *arg) {
 /* Where in its page a heap starts. Every slab's first block is at the start
  * of a page (slabs are 64 KiB aligned), and the first blocks of each class
  * are the ones a small program reuses all the time; a heap at a page's start
- * put the stores to its thread cache's tops (h->tc[c]) at the same page
+ * put the stores to its thread cache's heads (h->tc[c]) at the same page
  * offsets. A load or prefetch after a store to an address 4 KiB apart waits
  * for it (4K aliasing): freeing and reallocating one 16-byte block (tiny_hot)
  * ran 7% slower with the free's prefetch (297 against 318-321 M pairs/s at
  * page offsets 0x400, 0x800 and 0xc40). At 0x400 the heap's stores of every
- * free and allocation (tc, tc_pops, remote_frees) miss the page's first
+ * free and allocation (tc, tc_room, remote_frees) miss the page's first
  * 0.8 KiB, where the first blocks of every small class are, and the heap
  * still spans three pages (from 0x740 on, four). The metadata area gives up
  * to a page more for it. */
@@ -1153,7 +1156,7 @@ static hk_heap *heap_new(bool thread_cache) {
   hk_heap *h = (hk_heap *)(mem + ((HK_HEAP_PAGE_OFFSET - (uintptr_t)mem) & (HK_PAGE_SIZE - 1)));
   for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
   memcpy(h->class_small, hk_empty_heap.class_small, sizeof h->class_small); /* the coarse classes */
-  tc_make_slots(h, thread_cache);
+  h->has_tc = thread_cache;
   tc_set_limits(h);
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->all_next = heaps_all;

@@ -14,15 +14,9 @@
 #include "internal.h"
 
 hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
-/* The floor of every class's thread cache in a heap without one (this one,
- * the exit heap, HAKMEM_THREAD_CACHE off): each stack is empty and full at
- * once, and the word read as its top is no block. */
-hk_block *const hk_tc_none[1] = {NULL};
 #define HK_CLASS_ITSELF(c) c
+/* Its thread caches are empty (tc NULL) and full (tc_room 0) at once. */
 hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
-                         .tc = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
-                         .tc_end = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
-                         .tc_floor = {[0 ... HK_NCLASSES - 1] = (hk_block **)hk_tc_none},
                          .class_small = {HK_CLASS_GRANULE_COARSE_RANGES(HK_CLASS_ITSELF)}};
 #define HK_EMPTY_HEAP_TOP(c) &hk_empty_heap.tc[c]
 __thread hk_thread_state hk_tl = {.heap = &hk_empty_heap,

@@ -290,32 +290,38 @@ typedef struct hk_remote_batch {
 #define HK_REMOTE_SLOTS 64
 
 typedef struct hk_heap {
-  /* The thread cache: per class, a stack of the blocks this thread freed
-   * last (its own, and blocks of other heaps' shareable slabs), and blocks
-   * its owner's inbox or an idle heap's held (heap.c, take_idle_inboxes),
-   * held as their addresses in slots of the heap's own (tc_slots). Allocation pops it
-   * first, so a block freed a moment ago, still in this core's cache, is
-   * handed out again. A block in it still counts as used in its slab:
-   * tc_flush puts own blocks back on their slabs and sends the others to
-   * their owners, at collect_all (before a new SuperSlab, trim, exit,
-   * adoption). Nothing is written into a cached block nor read from it: the
-   * list linked through the blocks that this replaced wrote each freed
-   * block's line (another core's, for a block of another thread's slab) and
-   * took an instruction more per free (16 mallocs then 16 frees: 63.7 ->
-   * 62.7 instructions a pair, mimalloc 63.1; throughput the same within the
-   * spread of 21 alternating runs of the native workloads).
+  /* The thread cache: per class, a list, linked through their first words,
+   * of the blocks this thread freed last (its own, and blocks of other
+   * heaps' shareable slabs), and blocks its owner's inbox or an idle heap's
+   * held (heap.c, take_idle_inboxes). Allocation pops it first, so a block
+   * freed a moment ago, still in this core's cache, is handed out again. A
+   * block in it still counts as used in its slab: tc_flush puts own blocks
+   * back on their slabs and sends the others to their owners, at
+   * collect_all (before a new SuperSlab, trim, exit, adoption).
    *
-   * tc[c] is the slot of the top block. Below a class's first slot is its
-   * floor, a word never written, so 0 (the slots are fresh zero pages): tc[c]
-   * points there when the cache is empty, and the test for a repeat of the
-   * top reads a word that is no block's address either way. */
-  _Alignas(128) hk_block **tc[HK_NCLASSES]; /* 128: a batch key holds a heap's address and a class (remote.c) */
-  hk_block **tc_end[HK_NCLASSES];   /* the last slot the bound allows: full when tc[c] == tc_end[c] */
-  hk_block **tc_floor[HK_NCLASSES]; /* empty when tc[c] == tc_floor[c] */
-  uint64_t tc_pops[HK_NCLASSES];    /* blocks taken from the cache by allocations */
+   * A list, not a stack of addresses: a free's store into the stack went to
+   * a slot found by loading the top, so the next allocation's loads (the
+   * top, then the slot) could not tell whether they read what the free
+   * wrote until that load was done, and the processor either waited or
+   * guessed and replayed; a list's free writes the block, an address it
+   * has from the start, and the allocation's one uncertain load is the head.
+   * With the stack, tcmalloc (a list) led every row of random sizes; with
+   * the list (3 alternating rounds, M ops/s): server_handoff 1 thread 41.5
+   * -> 50.8 (tcmalloc 51.1), random_mixed WS 256 60.0 -> 67.0 (66.8),
+   * pool_replace 39.8 -> 46.0 (48.5); one size in a loop, within the spread.
+   * The list also takes fewer instructions (16 mallocs then 16 frees: 62.7
+   * -> 59.7 a pair, mimalloc 63.1): no floor to compare, and the room is
+   * one subtract in memory (hk_take_one).
+   *
+   * tc[c] is the block freed last, NULL when empty; tc_room[c] how many
+   * more the bound lets in (0 in a heap without a cache, so every free
+   * there finds it full). */
+  _Alignas(128) hk_block *tc[HK_NCLASSES]; /* 128: a batch key holds a heap's address and a class (remote.c) */
+  uint64_t tc_room[HK_NCLASSES];    /* a word, as tc[c], so addressed from &tc[c] (HK_TC_FIELD) */
+  uint64_t tc_pushes[HK_NCLASSES];  /* blocks the thread's frees put in the cache */
   hk_slab *current[HK_NCLASSES];   /* slab allocated from; never NULL (hk_empty_slab) */
   /* counters written by the owner only: allocations and frees that did not
-   * go through the thread cache (those are tc_pops and the pushes derived
+   * go through the thread cache (those are tc_pushes and the pops derived
    * from tc_push_base) */
   uint64_t nalloc[HK_NCLASSES];
   uint64_t nfree[HK_NCLASSES];
@@ -391,15 +397,10 @@ typedef struct hk_heap {
   /* bytes by which the bounds grew past their starting values (tc_grow) */
   uint64_t tc_grown_bytes;
   /* Blocks that left the cache other than by pops (flushes) less those that
-   * entered it other than by pushes (messages taken in), wrapping: a push is
-   * not counted: pushes = tc_push_base + tc_pops + held (stats.c); a counter
-   * of its own on each push and pop cost server_handoff, 1 thread, 500 slots,
-   * 9% */
+   * entered it other than by pushes (messages taken in), wrapping: a pop is
+   * not counted: pops = tc_pushes - tc_push_base - held (hk_tc_pops) */
   uint64_t tc_push_base[HK_NCLASSES];
-  /* the slots of every class (heap.c, tc_make_slots), NULL in a heap with no
-   * cache; per class the floor of its starting room and of its whole room */
-  hk_block **tc_slots;
-  hk_block **tc_start_floor[HK_NCLASSES], **tc_whole_floor[HK_NCLASSES];
+  uint8_t has_tc; /* the heap has a thread cache (HAKMEM_THREAD_CACHE; not the exit heap) */
   /* The class of each size up to 1 KiB (HK_CLASS_GRANULE): coarse, or fine
    * for the classes the heap split (heap.c). Its thread allocates through
    * hk_tl.tc_of, written from it. */
@@ -415,14 +416,17 @@ typedef struct hk_heap {
 } hk_heap;
 
 /* blocks in class c's cache, and the room left below its bound */
-static inline uint32_t hk_tc_held(const hk_heap *h, unsigned c) { return (uint32_t)(h->tc[c] - h->tc_floor[c]); }
-static inline uint32_t hk_tc_room(const hk_heap *h, unsigned c) { return (uint32_t)(h->tc_end[c] - h->tc[c]); }
+static inline uint32_t hk_tc_held(const hk_heap *h, unsigned c) { return h->tc_limit[c] - (uint32_t)h->tc_room[c]; }
+static inline uint32_t hk_tc_room(const hk_heap *h, unsigned c) { return (uint32_t)h->tc_room[c]; }
+/* blocks allocations took from class c's cache */
+static inline uint64_t hk_tc_pops(const hk_heap *h, unsigned c) {
+  return h->tc_pushes[c] - h->tc_push_base[c] - hk_tc_held(h, c);
+}
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
 extern HK_INTERNAL hk_heap hk_empty_heap;
-extern HK_INTERNAL hk_block *const hk_tc_none[1];
 /* The calling thread's heap, and for each size up to 1 KiB in 16-byte steps
- * the address of its class's thread-cache top in that heap (&heap->tc[c],
+ * the address of its class's thread-cache head in that heap (&heap->tc[c],
  * c from heap->class_small), which malloc reads. With the class table in
  * the heap, malloc's block waited for four dependent loads after the GOT's
  * (heap pointer, class, cache top, block); from here for three (slot, top,
@@ -437,7 +441,7 @@ extern HK_INTERNAL hk_block *const hk_tc_none[1];
  * itself. */
 typedef struct hk_thread_state {
   hk_heap *heap;
-  hk_block ***tc_of[HK_CLASS_GRANULES];
+  hk_block **tc_of[HK_CLASS_GRANULES];
 } hk_thread_state;
 extern HK_INTERNAL __thread hk_thread_state hk_tl;
 
@@ -807,18 +811,17 @@ static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 #define HK_TC_FIELD(top_slot, field)                                                                     \
   (*(__typeof__(((hk_heap *)0)->field[0]) *)((char *)(top_slot) + offsetof(hk_heap, field) -              \
                                             offsetof(hk_heap, tc)))
-_Static_assert(sizeof(((hk_heap *)0)->tc_floor[0]) == sizeof(((hk_heap *)0)->tc[0]) &&
-                   sizeof(((hk_heap *)0)->tc_pops[0]) == sizeof(((hk_heap *)0)->tc[0]),
-               "tc_floor and tc_pops are per-class words, as tc");
+_Static_assert(sizeof(((hk_heap *)0)->tc_room[0]) == sizeof(((hk_heap *)0)->tc[0]), "tc_room is per-class words, as tc");
 
-/* Whether the thread cache whose top is at slot (&h->tc[c]) holds a block;
- * if so, *t is the one freed last, taken out and counted as allocated. */
-static inline bool hk_tc_pop_at(hk_block ***slot, hk_block **t) {
-  hk_block **top = *slot;
-  if (HK_UNLIKELY(top == HK_TC_FIELD(slot, tc_floor))) return false;
-  *t = *top;
-  *slot = top - 1;
-  HK_TC_FIELD(slot, tc_pops)++;
+/* Whether the thread cache whose head is at slot (&h->tc[c]) holds a block;
+ * if so, *t is the one freed last, taken out (its room back; the pop is
+ * counted by what it leaves, hk_tc_pops). */
+static inline bool hk_tc_pop_at(hk_block **slot, hk_block **t) {
+  hk_block *top = *slot;
+  if (HK_UNLIKELY(top == NULL)) return false;
+  *slot = top->next;
+  HK_TC_FIELD(slot, tc_room)++;
+  *t = top;
   return true;
 }
 
@@ -874,7 +877,7 @@ static inline unsigned hk_thread_class_of(size_t size) {
  * table. */
 static inline void *hk_alloc(size_t size) {
   if (HK_LIKELY(size <= HK_CLASS_SMALL_MAX)) {
-    hk_block ***slot = hk_tl.tc_of[HK_CLASS_GRANULE(size)];
+    hk_block **slot = hk_tl.tc_of[HK_CLASS_GRANULE(size)];
     hk_block *t;
     if (HK_LIKELY(hk_tc_pop_at(slot, &t))) return hk_in_return_register(t);
     hk_heap *h = hk_tl.heap;
@@ -917,6 +920,19 @@ static inline void *hk_clear_first_word(void *p) {
   return p;
 }
 
+/* Takes one from *word, in memory; whether it was 0 (it is all ones then).
+ * A subtract and a branch on its borrow: gcc made a test first and the
+ * subtract in a register four instructions (the free's room, hk_tc_push). */
+static HK_ALWAYS_INLINE bool hk_take_one(uint64_t *word) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  bool borrow;
+  __asm__("subq $1, %[w]" : [w] "+m"(*word), "=@ccb"(borrow));
+  return borrow;
+#else
+  return __builtin_sub_overflow(*word, 1, word);
+#endif
+}
+
 /* What hk_tc_push did with a block. */
 enum hk_tc_pushed { HK_TC_FULL = 0, HK_TC_PUSHED = 1, HK_TC_REPEATED = 2 };
 
@@ -925,11 +941,15 @@ enum hk_tc_pushed { HK_TC_FULL = 0, HK_TC_PUSHED = 1, HK_TC_REPEATED = 2 };
  * top is refused as a repeated free: the commonest double free, which the
  * caller reports (a tail call) and takes as done, as glibc's tcache does. */
 static inline enum hk_tc_pushed hk_tc_push(hk_heap *h, size_t c, hk_block *b) {
-  hk_block **top = h->tc[c];
-  if (HK_UNLIKELY(*top == b)) return HK_TC_REPEATED;
-  if (HK_UNLIKELY(top == h->tc_end[c])) return HK_TC_FULL;
-  top[1] = b;
-  h->tc[c] = top + 1; /* counted as a free by the block it holds more (pushes = tc_push_base + pops + held) */
+  hk_block *top = h->tc[c];
+  if (HK_UNLIKELY(top == b)) return HK_TC_REPEATED;
+  if (HK_UNLIKELY(hk_take_one(&h->tc_room[c]))) { /* none: given back */
+    h->tc_room[c] = 0;
+    return HK_TC_FULL;
+  }
+  b->next = top;
+  h->tc[c] = b;
+  h->tc_pushes[c]++;
   return HK_TC_PUSHED;
 }
 
@@ -1028,13 +1048,10 @@ static HK_ALWAYS_INLINE bool hk_free_slab_block(void *p) {
   if (HK_LIKELY(foreign <= s->shareable) && HK_LIKELY(hk_block_start_ok_in_ss(s, a))) {
     enum hk_tc_pushed r = hk_tc_push(h, s->cls, b);
     if (HK_LIKELY(r == HK_TC_PUSHED)) {
+      /* The push wrote the block's first word: its line, maybe another
+       * core's (a block that thread wrote), is fetched now rather than by
+       * the allocation's caller that gets it again. */
       h->remote_frees += foreign;
-      /* The block will be handed out again from this cache, and written: its
-       * line may be in another core's cache (a block that thread wrote), and
-       * fetching it now takes that miss off the allocation's caller (a server
-       * freeing the blocks it inherits, server_handoff: 97 -> 104 M ops/s,
-       * tcmalloc 99, whose free writes the block). */
-      __builtin_prefetch(b, 1);
       return true;
     }
     hk_free_not_pushed(h, s, b, r);

@@ -25,12 +25,13 @@ static uint64_t rss_now(void) {
 }
 
 /* The blocks in class c's cache of h, which may be another running thread's:
- * read as of some moment, its stack moving to its whole room (heap.c,
- * tc_grow) can show a top and a floor from two places; such a reading counts
- * none (hk_tc_held, exact for the owner). */
+ * read as of some moment, its bound growing (heap.c, tc_grow) can show a
+ * bound and a room from two moments; such a reading counts none
+ * (hk_tc_held, exact for the owner). */
 static uint32_t cache_held(const hk_heap *h, unsigned c) {
-  ptrdiff_t held = h->tc[c] - h->tc_floor[c];
-  return held < 0 || held > (ptrdiff_t)h->tc_limit[c] ? 0 : (uint32_t)held;
+  uint32_t limit = __atomic_load_n(&h->tc_limit[c], __ATOMIC_RELAXED);
+  uint64_t room = __atomic_load_n(&h->tc_room[c], __ATOMIC_RELAXED);
+  return room > limit ? 0 : limit - (uint32_t)room;
 }
 
 int hak_stats(hak_stats_t *o) {
@@ -49,7 +50,8 @@ int hak_stats(hak_stats_t *o) {
   for (hk_heap *h = hk_heaps_first(); h; h = h->all_next) {
     for (unsigned c = 0; c < HK_NCLASSES; c++) {
       uint32_t held = cache_held(h, c);
-      uint64_t allocs = h->nalloc[c] + h->tc_pops[c], frees = h->nfree[c] + h->tc_push_base[c] + h->tc_pops[c] + held;
+      uint64_t pushes = h->tc_pushes[c], pops = pushes - h->tc_push_base[c] - held;
+      uint64_t allocs = h->nalloc[c] + pops, frees = h->nfree[c] + pushes;
       o->small_allocs += allocs;
       o->small_frees += frees;
       live[c] += allocs - frees;

@@ -77,13 +77,12 @@ static int pattern_kept(const void *p, size_t n, size_t from)
   return 1;
 }
 
-/* A cached block keeps every byte the program left in it, from the free to
- * the allocation that hands it out again (the API then zeroes its first
- * word only): the cache holds addresses and writes nothing into a block (the
- * list linked through the blocks that it replaced wrote the first word of
- * each). 100 blocks: past the starting bound of 64, so the stack also moves
- * to the class's whole room (heap.c, tc_grow) with its order kept. */
-static void cached_blocks_untouched(void *arg)
+/* A cached block keeps every byte the program left in it but its first
+ * word, from the free to the allocation that hands it out again (the API
+ * then zeroes that word): the cache is a list linked through first words,
+ * each block's to the block freed before it. 100 blocks: past the starting
+ * bound of 64, so the bound grows (heap.c, tc_grow) with the order kept. */
+static void cached_blocks_keep_their_bytes(void *arg)
 {
   (void)arg;
   cache_on();
@@ -92,7 +91,10 @@ static void cached_blocks_untouched(void *arg)
   for (size_t i = 0; i < N; i++) hak_free(v[i]);
   CHECK(stats_now().thread_cache_bytes == N * SIZE, "thread_cache_bytes %llu, want %d", U(stats_now().thread_cache_bytes),
         N * SIZE);
-  for (size_t i = 0; i < N; i++) CHECK(pattern_kept(v[i], SIZE, 0), "cached block %zu was written into", i);
+  for (size_t i = 0; i < N; i++) {
+    CHECK(pattern_kept(v[i], SIZE, 8), "cached block %zu was written into past its link", i);
+    if (i > 0) CHECK(*(void **)v[i] == v[i - 1], "cached block %zu links to %p, not to the block freed before it", i, *(void **)v[i]);
+  }
   for (size_t i = N; i-- > 0;) {
     void *p = hak_malloc(SIZE);
     CHECK(p == v[i], "block %zu out of the cache, the one freed last first", i);
@@ -100,7 +102,7 @@ static void cached_blocks_untouched(void *arg)
   }
   for (size_t i = 0; i < N; i++) hak_free(v[i]);
   free(v);
-  expect_all_given_back("after the untouched blocks");
+  expect_all_given_back("after the cached blocks");
 }
 
 /* A class's bound starts at 64 blocks and 32 KiB and grows as frees
@@ -402,7 +404,7 @@ static void consumer_does_not_grow(void *arg)
  * here when the freeing thread exits and gives back the 16 it had kept in its
  * own cache) goes onto the owner's cache whole when the owner's slabs of that
  * class run dry: all 16 come out next, and no slab is formatted for them.
- * Neither thread writes into them meanwhile. */
+ * Nothing is written into them meanwhile but the caches' links (first words). */
 static void *free_all_of(void *arg)
 {
   struct handoff *h = arg;
@@ -432,9 +434,9 @@ static void inbox_to_cache(void *arg)
   CHECK(k < 64, "no message reached the cache within 64 allocations");
   CHECK(stats_now().thread_cache_bytes == (N - 1) * SIZE, "thread_cache_bytes %llu after the message came in, want %d",
         U(stats_now().thread_cache_bytes), (N - 1) * SIZE);
-  /* taken into the cache as they were: nothing written into them */
+  /* taken into the cache as they were, but for the link in the first word */
   for (size_t j = 0; j < N; j++)
-    if (h.ptrs[j] != p) CHECK(pattern_kept(h.ptrs[j], SIZE, 0), "block %zu of the message was written into", j);
+    if (h.ptrs[j] != p) CHECK(pattern_kept(h.ptrs[j], SIZE, 8), "block %zu of the message was written into", j);
   size_t from_chain = 0;
   for (size_t j = 0; j < N; j++) from_chain += p == h.ptrs[j];
   for (size_t i = 1; i < N; i++) {
@@ -548,7 +550,7 @@ static void off_where_state_must_be_exact(void *arg)
 int main(void)
 {
   check_in_child("last free first out", last_free_first_out, NULL);
-  check_in_child("cached blocks untouched", cached_blocks_untouched, NULL);
+  check_in_child("cached blocks keep their bytes", cached_blocks_keep_their_bytes, NULL);
   check_in_child("bounded per class", bounded, NULL);
   check_in_child("bounds grow within a budget", growth_budget, NULL);
   check_in_child("thread exit gives the cache back", thread_exit_gives_back, NULL);
