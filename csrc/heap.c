@@ -1141,7 +1141,7 @@ static void heap_thread_exit(void *arg) {
  * put the stores to its thread cache's heads (h->tc[c]) at the same page
  * offsets. A load or prefetch after a store to an address 4 KiB apart waits
  * for it (4K aliasing): freeing and reallocating one 16-byte block (tiny_hot)
- * ran 7% slower with the free's prefetch (297 against 318-321 M pairs/s at
+ * ran 7% slower with the prefetch the free then made (297 against 318-321 M pairs/s at
  * page offsets 0x400, 0x800 and 0xc40). At 0x400 the heap's stores of every
  * free and allocation (tc, tc_room, remote_frees) miss the page's first
  * 0.8 KiB, where the first blocks of every small class are, and the heap
