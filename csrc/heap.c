@@ -604,7 +604,8 @@ static void tc_set_limits(hk_heap *h) {
  * the producer's blocks in every class, which neither thread used again
  * (bench_remote_free: 340 KB; peak RSS 3.3-3.6 -> 3.0 MiB). */
 static void tc_open_class(hk_heap *h, unsigned c) {
-  HK_ASSERT(h->has_tc && h->tc_limit[c] == 0 && h->tc[c] == NULL && h->tc_room[c] == 0, "a closed class caches nothing");
+  HK_ASSERT(h->has_tc && h->tc_limit[c] == 0 && h->tc[c] == NULL && h->tc_room[c] == 0,
+            "a closed class caches nothing");
   h->tc_limit[c] = h->tc_base[c];
   h->tc_room[c] = h->tc_limit[c];
 }

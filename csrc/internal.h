@@ -811,7 +811,8 @@ static inline void hk_unlock(pthread_mutex_t *m) { hk_mutex_unlock(m); }
 #define HK_TC_FIELD(top_slot, field)                                                                     \
   (*(__typeof__(((hk_heap *)0)->field[0]) *)((char *)(top_slot) + offsetof(hk_heap, field) -              \
                                             offsetof(hk_heap, tc)))
-_Static_assert(sizeof(((hk_heap *)0)->tc_room[0]) == sizeof(((hk_heap *)0)->tc[0]), "tc_room is per-class words, as tc");
+_Static_assert(sizeof(((hk_heap *)0)->tc_room[0]) == sizeof(((hk_heap *)0)->tc[0]),
+               "tc_room is per-class words, as tc");
 
 /* Whether the thread cache whose head is at slot (&h->tc[c]) holds a block;
  * if so, *t is the one freed last, taken out (its room back; the pop is

@@ -93,7 +93,9 @@ static void cached_blocks_keep_their_bytes(void *arg)
         N * SIZE);
   for (size_t i = 0; i < N; i++) {
     CHECK(pattern_kept(v[i], SIZE, 8), "cached block %zu was written into past its link", i);
-    if (i > 0) CHECK(*(void **)v[i] == v[i - 1], "cached block %zu links to %p, not to the block freed before it", i, *(void **)v[i]);
+    if (i > 0)
+      CHECK(*(void **)v[i] == v[i - 1], "cached block %zu links to %p, not to the block freed before it", i,
+            *(void **)v[i]);
   }
   for (size_t i = N; i-- > 0;) {
     void *p = hak_malloc(SIZE);
