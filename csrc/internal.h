@@ -418,10 +418,12 @@ typedef struct hk_heap {
 /* blocks in class c's cache, and the room left below its bound */
 static inline uint32_t hk_tc_held(const hk_heap *h, unsigned c) { return h->tc_limit[c] - (uint32_t)h->tc_room[c]; }
 static inline uint32_t hk_tc_room(const hk_heap *h, unsigned c) { return (uint32_t)h->tc_room[c]; }
-/* blocks allocations took from class c's cache */
-static inline uint64_t hk_tc_pops(const hk_heap *h, unsigned c) {
-  return h->tc_pushes[c] - h->tc_push_base[c] - hk_tc_held(h, c);
+/* blocks allocations took from class c's cache, which holds held (read
+ * racily by hak_stats, exactly by the owner) */
+static inline uint64_t hk_tc_pops_holding(const hk_heap *h, unsigned c, uint32_t held) {
+  return h->tc_pushes[c] - h->tc_push_base[c] - held;
 }
+static inline uint64_t hk_tc_pops(const hk_heap *h, unsigned c) { return hk_tc_pops_holding(h, c, hk_tc_held(h, c)); }
 
 extern HK_INTERNAL hk_slab hk_empty_slab;
 extern HK_INTERNAL hk_heap hk_empty_heap;

@@ -50,8 +50,7 @@ int hak_stats(hak_stats_t *o) {
   for (hk_heap *h = hk_heaps_first(); h; h = h->all_next) {
     for (unsigned c = 0; c < HK_NCLASSES; c++) {
       uint32_t held = cache_held(h, c);
-      uint64_t pushes = h->tc_pushes[c], pops = pushes - h->tc_push_base[c] - held;
-      uint64_t allocs = h->nalloc[c] + pops, frees = h->nfree[c] + pushes;
+      uint64_t allocs = h->nalloc[c] + hk_tc_pops_holding(h, c, held), frees = h->nfree[c] + h->tc_pushes[c];
       o->small_allocs += allocs;
       o->small_frees += frees;
       live[c] += allocs - frees;
