@@ -1220,11 +1220,29 @@ void hk_heap_fork_parent(void) {
   pthread_mutex_unlock(&heaps_lock);
   pthread_mutex_unlock(&exit_heap_lock);
 }
+/* The thread caches of a heap whose thread does not exist in a fork child,
+ * dropped rather than walked: that thread may have stopped inside a push or
+ * a pop (the room taken, the list not yet linked), or pages copied at
+ * different moments may show a head before its link, so neither the count
+ * nor the links can be trusted (a reclaim that walked them crashed the
+ * child, fork_threads). The blocks stay counted as used in their slabs, and
+ * as freed in the statistics: at most the caches' bounds, in the child only. */
+static void tc_drop(hk_heap *h) {
+  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+    uint64_t room = h->tc_room[c]; /* all ones only inside a push that found no room: none */
+    uint32_t held = room > h->tc_limit[c] ? h->tc_limit[c] : h->tc_limit[c] - (uint32_t)room;
+    h->tc[c] = NULL;
+    h->tc_room[c] = h->tc_limit[c];
+    h->tc_push_base[c] += held; /* left the cache other than by pops */
+  }
+}
+
 /* In the child, before the locks are released: the heaps of threads that do
  * not exist here are abandoned, so new threads in the child adopt them. */
 void hk_heap_fork_child(void) {
   for (hk_heap *h = heaps_all; h; h = h->all_next) {
     if (h->is_live && !h->is_shared && h != hk_tl.heap) {
+      tc_drop(h);
       h->is_live = 0;
       h->abandoned_next = heaps_abandoned;
       heaps_abandoned = h;
