@@ -127,7 +127,9 @@ for (const bench of BENCHMARKS) {
 describe("bench_false_sharing under hakmem", () => {
   test("no thread is given a cache line another thread writes", async () => {
     // Objects the main thread allocated and handed out go back to the main thread's slab when the workers free
-    // them; each worker's own objects come from its own slabs.
+    // them, though each worker's thread cache of that size is open by then (the benchmark allocates first); each
+    // worker's own objects come from its own slabs. A cache that kept the handed object gives it to the worker's
+    // next malloc: shared_lines=4 (the guard off in hk_class_shareable).
     const env = { LD_PRELOAD: PRELOAD_LIB };
     const result = await run([join(BUILD, "bench_false_sharing"), "4", "20000", "1"], { env });
     expect(result.exitCode, report(result, env)).toBe(0);

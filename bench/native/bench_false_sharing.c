@@ -3,17 +3,19 @@
  * False-sharing check (the patterns of cache-scratch and cache-thrash). The
  * main thread allocates THREADS objects of 8 bytes one after the other (with
  * most allocators they share cache lines) and hands object t to thread t.
- * Each thread frees the object it was handed, then ITERS times allocates 8
- * bytes, writes them WRITES times and frees them. If an allocator gives a
- * thread a block on a cache line another thread writes (its own new objects,
- * or the handed objects, which another thread may be given back), the writes
- * of the two threads fight over the line and throughput falls.
+ * Each thread allocates and frees an object of its own, frees the object it
+ * was handed, then ITERS times allocates 8 bytes, writes them WRITES times
+ * and frees them. If an allocator gives a thread a block on a cache line
+ * another thread writes (its own new objects, or the handed objects, which
+ * another thread may be given back), the writes of the two threads fight
+ * over the line and throughput falls.
  *
- * Besides the speed, the program counts such lines: every distinct cache line
- * a thread was given by malloc (up to 256 per thread) is compared with the
- * lines the other threads were given or handed; shared_lines counts, over
- * the threads, the lines a thread was given that another thread also wrote. One operation is one malloc, WRITES
- * writes and one free; throughput counts all threads.
+ * Besides the speed, the program counts such lines: every distinct cache
+ * line a thread was given by malloc (up to 256 per thread) is compared with
+ * the lines the other threads were given or handed; shared_lines counts,
+ * over the threads, the lines a thread was given that another thread also
+ * wrote. One operation is one malloc, WRITES writes and one free;
+ * throughput counts all threads.
  *
  * Output: Throughput = N ops/s [threads=T iter=ITERS writes=W shared_lines=S] time=T.TTTs
  */
@@ -49,6 +51,18 @@ static void *run(void *arg) {
   worker *w = arg;
   pthread_barrier_wait(&start);
   w->handed_line = (uintptr_t)w->handed / LINE;
+  /* An object of the same size first, freed before the handed one: an
+   * allocator whose per-thread cache of a size opens with the first
+   * allocation (hakmem's) has it open when the handed object comes, which
+   * would then be the next one malloc gives this thread if the cache took
+   * it: on a line the main thread and the other threads' objects share. */
+  void *opener = malloc(OBJ_SIZE);
+  if (!opener) {
+    fprintf(stderr, BENCH_NAME ": malloc failed\n");
+    exit(1);
+  }
+  note_line(w, opener);
+  free(opener);
   free(w->handed);
   for (long i = 0; i < w->iters; i++) {
     volatile char *p = malloc(OBJ_SIZE);
