@@ -24,10 +24,11 @@
 #define SEND 16
 /* Blocks in flight to one thread before its senders wait. At 4096, a
  * receiver whose CPU lagged (a shared 2-core VM) let its inbox fill to the
- * limit, about 9.7 MB at the mean block of 2.4 KB, so peak RSS measured that
- * backlog rather than the allocator, and varied run to run with it (hakmem 17
- * to 28 MB, mimalloc 9 to 21). At 512 (1.2 MB) peak RSS held: hakmem 16.6 to
- * 18.1 MB, mimalloc 8.4 to 9.1, tcmalloc 28 to 35. */
+ * limit, about 10 MB at the mean block of 2.45 KB (random_size: 1.5 times
+ * the mean band), so peak RSS measured that backlog rather than the
+ * allocator, and varied run to run with it (hakmem 17 to 28 MB, mimalloc 9
+ * to 21). At 512 (1.3 MB) peak RSS held: hakmem 16.6 to 18.1 MB, mimalloc
+ * 8.4 to 9.1, tcmalloc 28 to 35. */
 #define INBOX_LIMIT 512
 
 typedef struct block { struct block *next; } block;
