@@ -862,12 +862,34 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   return s;
 }
 
+/* Reuse before carving: a slab is carved a page at a time, and the head of
+ * the available list is the slab formatted last, so it was carved on while
+ * the slabs behind it (those that had blocks freed into them go to the
+ * tail) held freed blocks, whose pages are in memory already: the next of
+ * REUSE_LOOK slabs after s with a free block, or NULL. bench_pass_random's
+ * two threads (16 B to 16 KiB) peaked at 10.8-11.8 MB against 11.6-12.3
+ * without thread caches, 16.0-16.7 against 16.8-17.9 with them. */
+#define REUSE_LOOK 4
+static hk_slab *reusable_after(const hk_slab *s) {
+  hk_slab *t = s->next;
+  for (int i = 0; t && i < REUSE_LOOK; i++, t = t->next)
+    if (t->free != HK_END) return t;
+  return NULL;
+}
+
 /* Makes current[c] a slab of h's with a free block, or returns NULL: none has one. */
 static hk_slab *refill(hk_heap *h, unsigned c) {
   hk_slab *s;
   while ((s = h->avail[c].head) != NULL) {
     if (s->free != HK_END) goto found;
     if (s->carved < s->capacity) {
+      hk_slab *t = reusable_after(s);
+      if (t) {
+        list_remove(&h->avail[c], t);
+        list_push_head(&h->avail[c], t);
+        s = t;
+        goto found;
+      }
       hk_slab_extend(hk_ss_of_slab(s), s);
       goto found;
     }

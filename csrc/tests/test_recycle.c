@@ -162,6 +162,40 @@ static void local_burst_keeps_spares(void *arg)
         U(after.superslabs_live));
 }
 
+/* A slab is carved a page at a time. A block freed into an older slab of the
+ * class is handed out again before the newest slab carves another page
+ * (heap.c, reusable_after): 1,024 blocks of 64 B fill one slab, the 1,025th
+ * starts the next, whose first page holds 64 blocks; one block of the first
+ * slab freed comes back before any block past that page. */
+static void reuse_before_carving(void *arg)
+{
+  (void)arg;
+  default_flags("1M");
+  enum { SIZE = 64, PER_SLAB = 65536 / SIZE, PER_PAGE = 4096 / SIZE };
+  void **v = alloc_blocks(SIZE, PER_SLAB);
+  char *first_of_next = hak_malloc(SIZE);
+  CHECK(first_of_next != NULL, "the block starting the next slab");
+  void *freed = v[PER_SLAB / 2];
+  hak_free(freed);
+  void *got[PER_PAGE + 1];
+  size_t n = 0, past_page = 0;
+  int reused = 0;
+  while (n <= PER_PAGE && !reused) {
+    char *p = got[n++] = hak_malloc(SIZE);
+    reused = p == freed;
+    past_page += !reused && (p < first_of_next || p >= first_of_next + 4096);
+  }
+  CHECK(reused, "the freed block did not come back within %d allocations", PER_PAGE + 1);
+  CHECK(past_page == 0, "%zu blocks past the new slab's first page came before the freed block", past_page);
+  for (size_t i = 0; i < n; i++) hak_free(got[i]);
+  hak_free(first_of_next);
+  v[PER_SLAB / 2] = NULL;
+  for (size_t i = 0; i < PER_SLAB; i++) hak_free(v[i]);
+  free(v);
+  (void)hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "superslabs_live = %llu after hak_trim", U(stats_now().superslabs_live));
+}
+
 /* Large blocks (direct mappings): freed mappings wait in the large tier's cache and
  * serve the next request of their size without the kernel; hak_trim empties
  * the cache. The contents of a recycled mapping are the new owner's to
@@ -276,6 +310,7 @@ int main(void)
   check_in_child("recycle SuperSlabs", recycle_superslabs, NULL);
   check_in_child("slabs change class", slabs_change_class, NULL);
   check_in_child("local burst keeps spares", local_burst_keeps_spares, NULL);
+  check_in_child("freed blocks reused before a new page is carved", reuse_before_carving, NULL);
   check_in_child("large cache", large_cache, NULL);
   static struct lru_case cases[] = {{"SS_LRU_MAX_CACHED", "2", 2},
                                     {"SS_LRU_MAX_CACHED", "0", 0},
