@@ -483,8 +483,20 @@ extern HK_INTERNAL hk_globals g_hk;
  * true for every class, bench_server_handoff with 2 threads ran 8% faster
  * (69.9 -> 76.3 M ops/s, level with tcmalloc's 76.0, which keeps any block
  * freed), the messages back to the owners and their blocks' cold lines;
- * bench_false_sharing fell 4x (23.2 -> 6.0, shared_lines=2). */
-static inline bool hk_class_shareable(unsigned c) { return g_hk.thread_cache && hk_class_whole_lines(c); }
+ * bench_false_sharing fell 4x (23.2 -> 6.0, shared_lines=2).
+ *
+ * And only up to HK_SHARE_MAX_BYTES: a larger block goes back to its owner,
+ * whose slab may then empty. Kept by the threads it was passed to, it left
+ * its owner's slabs part-used while that thread took new ones:
+ * bench_pass_random (blocks of 16 B to 16 KiB passed between 2 threads)
+ * peaked at 16.3-17.5 MB against 13.8-14.7 with this bound alone (mimalloc
+ * 8-9), within the spread of its throughput; blocks of a few KiB are worth a
+ * message each (remote.c, batch_limit). A server passing blocks of 8 to 1024
+ * bytes (bench_server_handoff) keeps them all. */
+#define HK_SHARE_MAX_BYTES 1024u
+static inline bool hk_class_shareable(unsigned c) {
+  return g_hk.thread_cache && hk_class_whole_lines(c) && hk_class_size[c] <= HK_SHARE_MAX_BYTES;
+}
 
 /* What differs between the two libraries, fixed when each is linked
  * (report.c holds the FFI library's, preload.c the LD_PRELOAD library's). */

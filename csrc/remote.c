@@ -37,7 +37,7 @@
  *    slab cannot be released or reformatted meanwhile, and its owner (a
  *    heap, never unmapped) does not change.
  *  - At most HK_REMOTE_SLOTS messages of at most HK_BATCH_BLOCKS blocks and
- *    HK_BATCH_BYTES bytes (plus one block) are filled per thread.
+ *    HK_BATCH_HELD bytes (plus one block) are filled per thread.
  *  - Blocks a thread keeps for its own reuse (its thread cache, heap.c) are
  *    not remote frees until they are given back (hk_remote_give_back).
  *  - The statistics count a remote free when it happens (heap.c), so
@@ -47,13 +47,6 @@
  *    it. Hence off for libhakmem.so and in check and secure modes. */
 #include "internal.h"
 
-/* 64 KiB rather than 256: a thread's 32 messages being filled held up to
- * 8 MiB of other heaps' blocks that their owners could not reuse (1.5 MiB
- * held in pass_random; remote_free of 16 B..64 KiB blocks peaked at 42 MB,
- * 14 MB now). As the bound of a message's blocks alone, 16 KiB held less
- * (9 MB) but sent a message per four blocks of 4 KiB: 20% slower there
- * (11.5 -> 9.3 M ops/s; 12.0 at 64 KiB). */
-#define HK_BATCH_BYTES (64u << 10)
 /* Messages a heap may have made (never freed: 576 bytes each, 2.3 MiB at
  * most, made as they are needed): when all are out, on inboxes of owners
  * that have not taken them (an owner that allocates nothing more), its
@@ -65,29 +58,31 @@
  * rtime 1.61; 2048: 1.50; 4096: 1.48 (mimalloc 1.51), peak RSS 39.4 ->
  * 40.3 MB. */
 #define HK_REMOTE_MSGS_MAX 4096
-/* A message is sent when it holds HK_BATCH_HELD bytes of blocks, but no
- * fewer than HK_BATCH_MIN_BLOCKS of them (a message per block of some KiB
- * would cost more than the block), and no more than HK_BATCH_BLOCKS blocks
- * or HK_BATCH_BYTES bytes plus one block: 64 blocks up to 256 bytes, 16 KiB
- * of blocks up to 1 KiB, 16 blocks to 4 KiB, 64 KiB (plus one block) from
- * there. What a thread gathers for other heaps is memory neither can use
- * meanwhile: a consumer freeing blocks of 16 to 1039 bytes has a message
- * being filled in each class, and at 64 blocks whatever their size
- * (HK_BATCH_BYTES alone) bench_remote_free peaked at 3.0 MiB with the
- * consumer caching none of them (heap.c, tc_open_class), 2.5 now (mimalloc
- * 2.4). Sixteen blocks whatever their size held as little, but small blocks
- * went 4 times as many messages: bench_producer_consumer (16 to 256 bytes)
- * executed 7% more instructions (146 -> 157 a block passed). The number of
- * blocks is worked out when a message is started, so adding a block is a
- * count and a compare (a running weight took 6 instructions of every remote
- * free). */
+/* A message is sent when its blocks reach HK_BATCH_HELD bytes (the last
+ * may pass it) or number HK_BATCH_BLOCKS: 64 blocks up to 256 bytes, 16 KiB
+ * of blocks from there, one block above 8 KiB. What a thread
+ * gathers for other heaps is memory neither can use meanwhile, in a message
+ * being filled for each class and owner:
+ *  - bench_remote_free (16 to 1039 bytes) peaked at 3.0 MiB at 64 blocks
+ *    whatever their size, 2.5 at 16 KiB (mimalloc 2.4). Sixteen blocks
+ *    whatever their size held as little, but small blocks went 4 times as
+ *    many messages: bench_producer_consumer (16 to 256 bytes) executed 7%
+ *    more instructions (146 -> 157 a block passed).
+ *  - Larger blocks went at least 16 to a message and up to 64 KiB of them
+ *    (the cost of a message against that of a block of some KiB):
+ *    bench_pass_random's two threads (16 B to 16 KiB) held about 2 MB in
+ *    messages and peaked at 10.7-11.7 MB against 9.7-10.0 at 16 KiB
+ *    (mimalloc 8.3-10.2); bench_remote_free of 16 B to 64 KiB peaked at
+ *    10.8-15.9 MB against 4.2-5.9 (mimalloc 7.1-9.0), at the same 12 M ops/s
+ *    (mimalloc 6): each block back sooner is one its owner reuses instead
+ *    of a fresh one.
+ * The number of blocks is worked out when a message is started, so adding a
+ * block is a count and a compare (a running weight took 6 instructions of
+ * every remote free). */
 #define HK_BATCH_HELD (16u << 10)
-#define HK_BATCH_MIN_BLOCKS 16u
 static uint32_t batch_limit(uint32_t block_size) {
-  uint32_t n = (HK_BATCH_HELD + block_size - 1) / block_size, most = (HK_BATCH_BYTES + block_size - 1) / block_size;
-  if (n < HK_BATCH_MIN_BLOCKS) n = HK_BATCH_MIN_BLOCKS;
-  if (n > HK_BATCH_BLOCKS) n = HK_BATCH_BLOCKS;
-  return n < most ? n : most;
+  uint32_t n = (HK_BATCH_HELD + block_size - 1) / block_size;
+  return n < HK_BATCH_BLOCKS ? n : HK_BATCH_BLOCKS;
 }
 
 /* A batch key: the destination heap's address with the class in its low bits. */

@@ -89,8 +89,8 @@ static void let_exit(struct handoff *h, pthread_t t)
  * 32 KiB: a thread that allocates no more of the class does not grow it;
  * smaller blocks share lines with their owner's and are never kept); one
  * that allocates nothing of the class keeps none. The rest go to the owner
- * in batches (64 blocks up to 256 bytes, 16 KiB of blocks up to 1 KiB, 16
- * blocks up to 4 KiB, 64 KiB above: remote.c, batch_limit), a full batch at
+ * in batches (64 blocks up to 256 bytes, 16 KiB of blocks above, one block
+ * above 8 KiB: remote.c, batch_limit), a full batch at
  * once, a partial one when the consumer exits. After its trim (which takes
  * its inbox) the owner sees exactly the blocks that arrived as free. */
 static void live_consumer(size_t size, size_t n, bool cache, bool consumer_allocates, size_t arrived_before_exit,
@@ -177,8 +177,8 @@ static void messages_run_out(void *arg)
  * memory neither thread can use meanwhile. */
 static void batches_of_16_kib(void *arg)
 {
-  size_t size = (size_t)(uintptr_t)arg, per = size == 512 ? 32 : 16;
-  live_consumer(size, 3 * per + 5, false, false, 3 * per, false); /* three full batches, 5 waiting */
+  size_t size = (size_t)(uintptr_t)arg, per = 16384 / size;
+  live_consumer(size, 3 * per + per / 2, false, false, 3 * per, false); /* three full batches, half of one waiting */
 }
 
 static void partial_batch(void *arg)
@@ -190,9 +190,10 @@ static void partial_batch(void *arg)
 static void large_blocks(void *arg)
 {
   (void)arg;
-  /* 10 KiB (multi-unit slabs): 3 kept (32 KiB), then a batch every 7 blocks
-   * (64 KiB), 1 waiting; runs of one slab go back to it whole */
-  live_consumer(10240, 3 + 2 * 7 + 1, true, true, 2 * 7, false);
+  /* 10 KiB (multi-unit slabs), above HK_SHARE_MAX_BYTES: none kept though
+   * the consumer allocates the class, a batch every 2 blocks (16 KiB
+   * reached), 1 waiting; runs of one slab go back to it whole */
+  live_consumer(10240, 2 * 7 + 1, true, true, 2 * 7, false);
 }
 
 /* ---- slabs emptied by what the owner takes from its inbox ------------------ */
@@ -656,7 +657,8 @@ int main(void)
   check_in_child("small blocks not kept", small_blocks_not_kept, NULL);
   check_in_child("batches of 16 KiB: 512 B", batches_of_16_kib, (void *)(uintptr_t)512);
   check_in_child("batches of 16 KiB: 1 KiB", batches_of_16_kib, (void *)(uintptr_t)1024);
-  check_in_child("batches of 16 blocks at least: 2 KiB", batches_of_16_kib, (void *)(uintptr_t)2048);
+  check_in_child("batches of 16 KiB: 2 KiB", batches_of_16_kib, (void *)(uintptr_t)2048);
+  check_in_child("batches of 16 KiB: 4 KiB", batches_of_16_kib, (void *)(uintptr_t)4096);
   check_in_child("large blocks, batches by bytes", large_blocks, NULL);
   check_in_child("slabs emptied from the inbox released, 8 spares kept", inbox_emptied_slabs_released, NULL);
   check_in_child("free-only thread adopts the owner's heap", free_only_thread_adopts_owner, NULL);
