@@ -400,6 +400,10 @@ typedef struct hk_heap {
    * entered it other than by pushes (messages taken in), wrapping: a pop is
    * not counted: pops = tc_pushes - tc_push_base - held (hk_tc_pops) */
   uint64_t tc_push_base[HK_NCLASSES];
+  /* Per class, the blocks handed out (heap.c, class_allocs) past which a
+   * full cache asks to grow: its bound, or more once tc_grow found the
+   * class's blocks in use too few for a larger bound (heap.c, tc_class_in_use) */
+  uint64_t tc_grow_after[HK_NCLASSES];
   uint8_t has_tc; /* the heap has a thread cache (HAKMEM_THREAD_CACHE; not the exit heap) */
   /* The class of each size up to 1 KiB (HK_CLASS_GRANULE): coarse, or fine
    * for the classes the heap split (heap.c). Its thread allocates through

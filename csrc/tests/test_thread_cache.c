@@ -298,6 +298,60 @@ static void other_threads_blocks(void *arg)
   expect_all_given_back("after the other thread exited");
 }
 
+/* A cache of other threads' blocks grows no further than the freeing
+ * thread's own blocks of the class in use (heap.c, tc_class_in_use): a
+ * thread that allocated and freed 1,000 blocks of 256 B (so its allocations
+ * would let the bound grow), trimmed (bounds back to 64 blocks), and holds
+ * 10 of its own, keeps 64 of 600 blocks another thread allocated, not the
+ * 512 its allocations alone allowed; the rest go to their owner. With 246 of
+ * its own in use (it allocated 300 more, the first 64 from its cache) and
+ * more to free, it keeps more than 64 and no more than those 246. */
+struct in_use_bound {
+  void **foreign;
+  size_t n;
+  uint64_t cached_few, cached_many, remote_frees;
+};
+
+static void *free_foreign_with_few_in_use(void *arg)
+{
+  struct in_use_bound *b = arg;
+  enum { SIZE = 256, CHURN = 1000, KEEP = 10, MORE = 300, FIRST = 300 };
+  void **churn = alloc_filled(SIZE, CHURN);
+  free_all(churn, CHURN);
+  hak_trim();
+  void **keep = alloc_filled(SIZE, KEEP);
+  hak_stats_t s0 = stats_now();
+  for (size_t i = 0; i < FIRST; i++) hak_free(b->foreign[i]);
+  b->cached_few = stats_now().thread_cache_bytes / SIZE;
+  void **more = alloc_filled(SIZE, MORE);
+  for (size_t i = FIRST; i < b->n; i++) hak_free(b->foreign[i]);
+  b->cached_many = stats_now().thread_cache_bytes / SIZE;
+  b->remote_frees = stats_now().remote_frees - s0.remote_frees;
+  free_all(keep, KEEP);
+  free_all(more, MORE);
+  return NULL;
+}
+
+static void cache_bound_by_own_blocks_in_use(void *arg)
+{
+  (void)arg;
+  cache_on();
+  set_flag("HAKMEM_REMOTE_BATCH", "on");
+  enum { SIZE = 256, N = 600, BASE = 64 };
+  struct in_use_bound b = {alloc_filled(SIZE, N), N, 0, 0, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, free_foreign_with_few_in_use, &b);
+  pthread_join(t, NULL);
+  CHECK(b.cached_few == BASE, "with 10 of its own in use, the freeing thread cached %llu of 300 blocks, want %d",
+        U(b.cached_few), BASE);
+  CHECK(b.cached_many > BASE && b.cached_many <= 246,
+        "with 246 of its own in use, it cached %llu of the other thread's blocks, want more than %d and at most 246",
+        U(b.cached_many), BASE);
+  CHECK(b.remote_frees == N, "remote_frees moved by %llu, want %d", U(b.remote_frees), N);
+  free(b.foreign);
+  expect_all_given_back("after the freeing thread exited");
+}
+
 /* Spills of the older half of a full cache (heap.c, tc_spill) splice runs of
  * blocks of one slab onto its list and send other heaps' blocks to their
  * owners. Frees that alternate between three slabs (runs of one block) with
@@ -561,6 +615,7 @@ int main(void)
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
   check_in_child("other threads' blocks of 2 KiB not kept", other_threads_blocks, (void *)(uintptr_t)2048);
+  check_in_child("a cache of other threads' blocks bound by the thread's own in use", cache_bound_by_own_blocks_in_use, NULL);
   check_in_child("a full cache spills its older half", spill_interleaved, NULL);
   check_in_child("a thread that only frees keeps none of the class, and grows its cache only once it allocates",
                  consumer_does_not_grow, NULL);
