@@ -302,10 +302,11 @@ static void other_threads_blocks(void *arg)
  * thread's own blocks of the class in use (heap.c, tc_class_in_use): a
  * thread that allocated and freed 1,000 blocks of 256 B (so its allocations
  * would let the bound grow), trimmed (bounds back to 64 blocks), and holds
- * 10 of its own, keeps 64 of 600 blocks another thread allocated, not the
- * 512 its allocations alone allowed; the rest go to their owner. With 246 of
- * its own in use (it allocated 300 more, the first 64 from its cache) and
- * more to free, it keeps more than 64 and no more than those 246. */
+ * 10 of its own, keeps 64 of the first 300 of 600 blocks another thread
+ * allocated (bounded by its allocations alone, it kept all 300); the rest
+ * go to their owner. With 246 of its own in use (it allocated 300 more, the
+ * first 64 from its cache) and the other 300 to free, it keeps more than 64
+ * and no more than those 246. */
 struct in_use_bound {
   void **foreign;
   size_t n;
