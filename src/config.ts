@@ -86,8 +86,9 @@ export const FLAGS = {
   /** Prefault policy for SuperSlab memory: off, populate (whole SuperSlab) or madvise (per slab) (`HAKMEM_SS_PREFAULT`). */
   prefault: oneOf("HAKMEM_SS_PREFAULT", ["off", "populate", "madvise"]),
   /**
-   * Once more than this many MiB of SuperSlab memory are reserved (64 MiB at a time), prefault each slab when first
-   * formatted, as prefault "madvise" does from the start; 0 to 1048576, 0 never (`HAKMEM_SS_PREFAULT_AFTER_MB`).
+   * Once more than this many MiB of SuperSlab memory are reserved (64 MiB at a time), prefault each slab of blocks up
+   * to 4 KiB when first formatted, as prefault "madvise" does from the start; 0 to 1048576, 0 never
+   * (`HAKMEM_SS_PREFAULT_AFTER_MB`).
    */
   prefaultAfterMB: int("HAKMEM_SS_PREFAULT_AFTER_MB", 0, 1048576),
   /** Ask for transparent huge pages on SuperSlab memory (`HAKMEM_USE_HUGEPAGES`). */
