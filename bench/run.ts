@@ -44,6 +44,7 @@ import {
   markBest,
   markdownTable,
   RATIO_CONVENTION,
+  replaceMarkedSection,
   shownPath,
   writeResults,
 } from "./lib/report.ts";
@@ -295,10 +296,6 @@ function microReport(suites: MicroSuiteResult[]): string {
 }
 
 function updateReadme(native: NativeResult): void {
-  const text = readFileSync(README, "utf8");
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start === -1 || end < start) throw new BenchmarkFailure(`README.md has no ${README_START} ... ${README_END} section`);
   const section = [
     README_START,
     `Measured ${native.date.slice(0, 10)} on ${describeMachine(native.machine)}, with \`${native.command}\`` +
@@ -307,7 +304,9 @@ function updateReadme(native: NativeResult): void {
     native.table,
     "",
   ].join("\n");
-  writeFileSync(README, text.slice(0, start) + section + text.slice(end));
+  const text = replaceMarkedSection(readFileSync(README, "utf8"), README_START, README_END, section);
+  if (text === null) throw new BenchmarkFailure(`README.md has no ${README_START} ... ${README_END} section`);
+  writeFileSync(README, text);
 }
 
 async function main(): Promise<void> {

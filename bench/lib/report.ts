@@ -145,3 +145,14 @@ export function writeResults(dir: string, quick: boolean, json: unknown, markdow
   if (paths.log !== null) writeAtomically(paths.log, log as string);
   return paths;
 }
+
+/**
+ * text with everything from the `start` marker up to (not including) the `end` marker replaced by `section`, which
+ * begins with the start marker again; null when the markers are missing or out of order.
+ */
+export function replaceMarkedSection(text: string, start: string, end: string, section: string): string | null {
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from === -1 || to < from) return null;
+  return text.slice(0, from) + section + text.slice(to);
+}
