@@ -83,7 +83,8 @@ argv_of() {
   esac
 }
 
-peer_dirs=${BENCH_PEER_DIRS-/usr/lib/x86_64-linux-gnu:/usr/local/lib:/usr/lib:/lib/x86_64-linux-gnu}
+multiarch="$(uname -m)-linux-gnu"
+peer_dirs=${BENCH_PEER_DIRS-/usr/lib/$multiarch:/usr/local/lib:/usr/lib:/lib/$multiarch}
 # The shortest file name in the peer directories matching a pattern: the soname link before the versioned file.
 find_peer() {
   local pattern=$1 dir found
@@ -130,6 +131,7 @@ for ((r = 1; r <= rounds; r++)); do
         name=${!idx}
         preload=()
         [ -n "${lib[$name]}" ] && preload=(--preload "${lib[$name]}")
+        : > "$report" # a run that leaves no report must not be read as the last one's
         out=$(timeout "$run_timeout" "$build/runstat" "${preload[@]}" --report "$report" $cmd 2>&1)
         status=$?
         ops=$(printf '%s\n' "$out" | sed -n 's/^Throughput = \([0-9.eE+]*\) ops\/s.*/\1/p' | head -1)
