@@ -15,6 +15,9 @@
  * 4. A thread that takes over the split heap of a thread that exited
  *    allocates its fine classes (a thread reads a copy of its heap's class
  *    table, hk_tl), and the exited thread's remaining allocations work.
+ * 5. A thread that has freed other threads' blocks at more than an eighth
+ *    of its allocations of the class does not split it; past that share it
+ *    does.
  * Every block keeps its contents; the counts are exact when all is freed.
  */
 #include <pthread.h>
@@ -242,6 +245,48 @@ static void split_heap_taken_over(void *arg)
   check_all_freed();
 }
 
+/* 5 */
+#define FOREIGN_BLOCKS 4000
+static void *foreign[FOREIGN_BLOCKS];
+
+static void *alloc_foreign(void *arg)
+{
+  (void)arg;
+  for (int i = 0; i < FOREIGN_BLOCKS; i++) {
+    foreign[i] = hak_malloc(48);
+    if (foreign[i]) fill(foreign[i], 48);
+  }
+  return NULL;
+}
+
+static void passing_heap_stays_coarse(void *arg)
+{
+  (void)arg;
+  (void)usable_of(16); /* this thread's heap, to count its frees */
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, alloc_foreign, NULL);
+  if (rc == 0) pthread_join(t, NULL);
+  CHECK(rc == 0, "pthread_create: %d", rc);
+  size_t changed = 0;
+  for (int i = 0; i < FOREIGN_BLOCKS; i++) {
+    CHECK(foreign[i] != NULL, "hak_malloc(48) in the other thread");
+    changed += foreign[i] && !verify(foreign[i], 48);
+    hak_free(foreign[i]); /* remote: this heap has freed 4,000 other heaps' blocks */
+  }
+  CHECK(changed == 0, "%zu blocks of the other thread changed", changed);
+  /* 20,000 blocks of 320: 98 slabs, six times the split's volume, and fewer
+   * than 8 times the foreign frees */
+  alloc_more_usable(272, 20000, 320, "while the heap passes blocks");
+  CHECK(stats_now().classes_split == 0, "classes_split %llu: a heap passing blocks split", U(stats_now().classes_split));
+  /* past 32,000 allocations of the class the share is under an eighth */
+  size_t before = nblocks;
+  CHECK(alloc_until_usable(272, 272), "%zu more blocks of 272 bytes and still no split", nblocks - before);
+  CHECK(nblocks >= 32000 - 16, "split after %zu blocks of the class, before 8 times the 4,000 foreign frees", nblocks);
+  free_blocks_from(0, 272);
+  nblocks = 0;
+  check_all_freed();
+}
+
 int main(void)
 {
   check_timeout(300);
@@ -250,5 +295,6 @@ int main(void)
   check_in_child("remote frees make it coarse (batches, thread caches)", remote_frees_make_it_coarse, (void *)1);
   check_in_child("whole lines stay fine", whole_lines_stay_fine, NULL);
   check_in_child("a split heap taken over by a new thread", split_heap_taken_over, NULL);
+  check_in_child("a heap passing blocks stays coarse", passing_heap_stays_coarse, NULL);
   return check_finish();
 }
