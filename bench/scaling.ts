@@ -19,7 +19,7 @@ import { join, relative } from "node:path";
 import { type OptionSpecs, readCommandLine, UsageError } from "../src/args.ts";
 import { ROOT } from "./lib/allocators.ts";
 import { DEFAULT_OUT, displayPath, formatRatio, markdownTable, replaceMarkedSection, shownPath, writeResults } from "./lib/report.ts";
-import { parseScalingRecords, type ScalingRecords, scalingJson, scalingMarkdown, summarizeScaling } from "./lib/scaling.ts";
+import { mib, millions, parseScalingRecords, type ScalingRecords, scalingJson, scalingMarkdown, summarizeScaling } from "./lib/scaling.ts";
 
 const OPTIONS = {
   threads: { type: "string" },
@@ -104,11 +104,11 @@ function readmeSection(records: ScalingRecords, resultsPath: string | null): str
       rows.push([
         table.workload,
         String(row.threads),
-        (hakmem.median / 1e6).toFixed(1),
-        `${row.bestPeer} ${(best.median / 1e6).toFixed(1)}`,
+        millions(hakmem.median),
+        `${row.bestPeer} ${millions(best.median)}`,
         formatRatio(hakmem.median, best.median),
-        (hakmem.rssKb / 1024).toFixed(1),
-        (best.rssKb / 1024).toFixed(1),
+        mib(hakmem.rssKb),
+        mib(best.rssKb),
       ]);
     }
   }

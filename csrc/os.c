@@ -210,8 +210,8 @@ static uint8_t *plain_chunk(hk_slab **meta) {
 /* ---- SuperSlab slots ---------------------------------------------------------- */
 /* Chunks made so far (under os_lock), and whether that passed
  * HAKMEM_SS_PREFAULT_AFTER_MB: from then on every slab of blocks up to a page
- * is prefaulted when first formatted (superslab.c). A program that builds a large structure
- * faults in every page it fills, a trap each: jq reading 300,000 objects
+ * is prefaulted when first formatted (superslab.c). A program that builds a
+ * large structure faults in every page it fills, a trap each: jq reading 300,000 objects
  * (300 MB) took 77,600 faults and 1.76 s (0.46 s of it in the kernel),
  * glibc 72,500 and 1.62 s; prefaulting its slabs past the first 64 MiB,
  * 1.49 s (0.2 s in the kernel) at a peak RSS 1% higher. Below the

@@ -141,11 +141,13 @@ export function summarizeScaling(records: ScalingRecords): ScalingTable[] {
   });
 }
 
-function millions(opsPerSecond: number): string {
+/** Operations per second as millions, one decimal (the tables' unit). */
+export function millions(opsPerSecond: number): string {
   return (opsPerSecond / 1e6).toFixed(1);
 }
 
-function mib(kb: number): string {
+/** KiB as MiB, one decimal. */
+export function mib(kb: number): string {
   return (kb / 1024).toFixed(1);
 }
 
