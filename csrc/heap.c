@@ -4,7 +4,8 @@
  * touches no shared state until a SuperSlab is needed (once per ss_size bytes).
  *
  * Invariants:
- *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty.
+ *  - current[c] == avail[c].head, or &hk_empty_slab when that list is empty
+ *    (or in check modes, or while the heap holds blocks for c: sync_current).
  *  - slab->used is exact: blocks handed out minus blocks back on the local
  *    free list. Blocks in a thread cache (any heap's), held from the inbox
  *    (h->held) and remote frees count as used until they come back, so a
@@ -83,9 +84,13 @@ static void list_push_tail(hk_slab_list *l, hk_slab *s) {
 
 /* In secure and check modes current[] stays the empty sentinel, so every
  * allocation takes the slow path, which decodes and checks links (secure) and
- * clears the block's free mark (check). */
+ * clears the block's free mark (check); and so it does for a class the heap
+ * holds blocks of the class above for (pool_take_above), which the slow path
+ * hands out first. */
+static bool above_serves(const hk_heap *h, unsigned c);
 static void sync_current(hk_heap *h, unsigned c) {
-  h->current[c] = h->avail[c].head && !g_hk.free_checks ? h->avail[c].head : &hk_empty_slab;
+  bool slow = g_hk.free_checks || above_serves(h, c);
+  h->current[c] = h->avail[c].head && !slow ? h->avail[c].head : &hk_empty_slab;
   HK_ASSERT(h->current[c] == &hk_empty_slab || (h->current[c]->owner == h && h->current[c]->cls == c && !h->current[c]->full),
             "current[c] is the head of avail[c] (a slab of h and class c, not full) or the empty slab");
 }
@@ -471,10 +476,11 @@ static HK_NOINLINE void go_coarse(hk_heap *h) {
  * they were freed: the chains linked through the blocks that messages
  * replaced had the owner read lines another core had just written (a
  * producer/consumer pair: 22 -> 44 M ops/s with messages). */
+static hk_remote_msg *take_idle_sorted(hk_heap *h, hk_remote_msg *taken);
 static void take_inbox(hk_heap *h, enum inbox_to to, unsigned c) {
   atomic_store_explicit(&h->inbox_looks, atomic_load_explicit(&h->inbox_looks, memory_order_relaxed) + 1,
                         memory_order_relaxed);
-  hk_remote_msg *taken = hk_inbox_take(h);
+  hk_remote_msg *taken = take_idle_sorted(h, hk_inbox_take(h));
   for (hk_remote_msg *m = taken; m; m = m->next) {
     note_returned(h, m->cls, m->count);
     if (to == INBOX_TO_CACHE) {
@@ -492,68 +498,232 @@ static void take_inbox(hk_heap *h, enum inbox_to to, unsigned c) {
  * the blocks other threads freed into its slabs stay counted as used there,
  * and the threads that keep allocating take new slabs instead (larson: the
  * main thread's 10,000 warm-up blocks held 101 slabs, 6.5 MB, for the whole
- * run). So a thread about to take a new slab first takes the inbox of a heap
- * whose thread has not looked at it since another thread last looked
- * (inbox_looks), and keeps the blocks of the class it needs that its thread
- * cache has room for (blocks of other classes would wait there, out of
- * their owner's reach, until the thread trims). A
- * thread cache may hold another heap's blocks: they count as used in their
- * slab until they are back on it, as in the inbox, and freed again they go
- * to their owner. What does not fit goes back on the inbox; slab metadata
- * stays the owner's alone. At most IDLE_LOOKS heaps a time, from where the
- * last look stopped: a walk of every heap for each new slab was a cache
- * miss per thread. */
+ * run). So a thread about to take a new slab first looks at the inbox of a
+ * heap whose thread has not looked at it since another thread last looked
+ * (inbox_looks), and sorts it: the messages of shareable classes go to the
+ * heap's idle pools, one per class, from which any thread takes the blocks
+ * of the class it needs that its thread cache has room for; the others are
+ * kept aside (idle_kept). A thread cache may hold another heap's blocks:
+ * they count as used in their slab until they are back on it, as in the
+ * inbox, and freed again they go to their owner. The owner takes its pools
+ * and kept messages back with its inbox (take_inbox); slab metadata stays
+ * the owner's alone.
+ *
+ * Sorted once, rather than taken whole and put back on each look (this
+ * file's first design), a message is read once: the main thread of
+ * bench_server_handoff with 16 threads, idle while the others passed its
+ * 80,000 blocks on, had 14,000 messages (38 MB) in its inbox, and a look
+ * walked them all for the few that fitted one thread's cache of one class;
+ * the threads took new slabs instead, and peak RSS grew all run.
+ *
+ * At most IDLE_LOOKS heaps a time, from where the last look stopped: a walk
+ * of every heap for each new slab was a cache miss per thread. One lock for
+ * every heap's pools: they are looked at only before a new slab, by a thread
+ * that tries the lock and looks elsewhere when it is taken, and by an owner
+ * whose inbox was sorted. */
 #define IDLE_LOOKS 8
+static pthread_mutex_t idle_pools_lock = PTHREAD_MUTEX_INITIALIZER;
+/* the heap whose inbox was sorted last: looked at first (heaps are never unmapped) */
+static _Atomic(hk_heap *) idle_sorted_last;
 
-/* Takes the blocks of class c in o's inbox into h's thread cache if o's
- * thread has not looked at it since the last time a thread asked; whether
- * h kept any. */
-static bool take_idle_inbox(hk_heap *h, hk_heap *o, unsigned c) {
-  if (!atomic_load_explicit(&o->inbox, memory_order_relaxed)) return false;
-  uint32_t seen = atomic_load_explicit(&o->inbox_looks, memory_order_relaxed) + 1;
-  if (atomic_exchange_explicit(&o->inbox_looks_seen, seen, memory_order_relaxed) != seen) return false;
-  hk_remote_msg *emptied = NULL, *back = NULL, *back_last = NULL;
-  bool any = false;
-  for (hk_remote_msg *m = hk_inbox_take(o), *next; m; m = next) {
-    next = m->next;
-    uint32_t room = m->cls == c ? hk_tc_room(h, c) : 0, n = room < m->count ? room : m->count;
-    if (n) {
-      msg_blocks_to_cache(h, m, n); /* as many as fit: a message of 64 blocks of 1 KiB never would whole */
-      any = true;
-    }
-    if (m->count == 0) {
-      m->next = emptied;
-      emptied = m;
-    } else {
-      m->next = back;
-      back = m;
-      if (!back_last) back_last = m;
-    }
+/* The messages of h's idle pools and those kept aside, put before taken (a
+ * list taken from h's inbox): the owner's, with its inbox (take_inbox). */
+static hk_remote_msg *take_idle_sorted(hk_heap *h, hk_remote_msg *taken) {
+  if (HK_LIKELY(!atomic_load_explicit(&h->idle_sorted, memory_order_relaxed))) return taken;
+  hk_mutex_lock(&idle_pools_lock);
+  atomic_store_explicit(&h->idle_sorted, 0, memory_order_relaxed);
+  hk_remote_msg *lists[HK_NCLASSES + 1];
+  memcpy(lists, h->idle_pool, sizeof h->idle_pool);
+  memset(h->idle_pool, 0, sizeof h->idle_pool);
+  lists[HK_NCLASSES] = h->idle_kept;
+  h->idle_kept = NULL;
+  hk_mutex_unlock(&idle_pools_lock);
+  for (unsigned i = 0; i <= HK_NCLASSES; i++) {
+    hk_remote_msg *m = lists[i];
+    if (!m) continue;
+    hk_remote_msg *last = m;
+    while (last->next) last = last->next;
+    last->next = taken;
+    taken = m;
   }
-  if (back) hk_inbox_put_back(o, back, back_last);
+  return taken;
+}
+
+/* o's inbox into its idle pools, if its thread has not looked at it since
+ * the last time another thread asked. Under idle_pools_lock. */
+static void sort_idle_inbox(hk_heap *o) {
+  if (!atomic_load_explicit(&o->inbox, memory_order_relaxed)) return;
+  uint32_t seen = atomic_load_explicit(&o->inbox_looks, memory_order_relaxed) + 1;
+  if (atomic_exchange_explicit(&o->inbox_looks_seen, seen, memory_order_relaxed) != seen) return;
+  hk_remote_msg *m = hk_inbox_take(o);
+  if (!m) return;
+  for (hk_remote_msg *next; m; m = next) {
+    next = m->next;
+    hk_remote_msg **list = hk_class_shareable(m->cls) ? &o->idle_pool[m->cls] : &o->idle_kept;
+    m->next = *list;
+    *list = m;
+  }
+  atomic_store_explicit(&o->idle_sorted, 1, memory_order_relaxed);
+  atomic_store_explicit(&idle_sorted_last, o, memory_order_relaxed);
+}
+
+/* Blocks of o's idle pool of class c into h's thread cache while it has
+ * room; the emptied messages onto *emptied. Whether any came. Under
+ * idle_pools_lock. */
+static bool pool_to_cache(hk_heap *h, hk_heap *o, unsigned c, hk_remote_msg **emptied) {
+  bool any = false;
+  hk_remote_msg *m;
+  uint32_t room;
+  while ((m = o->idle_pool[c]) != NULL && (room = hk_tc_room(h, c)) != 0) {
+    uint32_t n = room < m->count ? room : m->count; /* a message may not fit whole */
+    m->count -= n;
+    blocks_to_cache(h, c, m->blocks + m->count, n);
+    any = true;
+    if (m->count) break;
+    o->idle_pool[c] = m->next;
+    m->next = *emptied;
+    *emptied = m;
+  }
+  return any;
+}
+
+/* The class whose idle pool also serves an allocation of class c: the next
+ * one up when it is shareable and at most an eighth larger, else c. The
+ * thread that built the data split its classes (split_class) and those it
+ * handed the data to did not: bench_server_handoff's main thread (16
+ * threads) pooled 13 MB of blocks of 576, 704, 832 and 960 bytes that the
+ * others, asking for 512, 640, 768 and 896, never took. */
+static unsigned idle_pool_above(unsigned c) {
+  unsigned d = c + 1;
+  bool near = d < HK_NCLASSES && hk_class_size[d] <= hk_class_size[c] + hk_class_size[c] / 8;
+  return near && hk_class_shareable(d) ? d : c;
+}
+
+/* h's stash of blocks for allocations of class c (pool_take_above) that
+ * holds some, or NULL. */
+static hk_above_stash *above_stash_for(hk_heap *h, unsigned c) {
+  if (HK_LIKELY(!h->above_held)) return NULL;
+  for (unsigned i = 0; i < HK_ABOVE_SLOTS; i++)
+    if (h->above[i].count && h->above[i].below == c) return &h->above[i];
+  return NULL;
+}
+
+static bool above_serves(const hk_heap *h, unsigned c) { return above_stash_for((hk_heap *)h, c) != NULL; }
+
+/* Sets a stash's count (read by hak_stats with its class); the class's
+ * current slab follows (sync_current). */
+static void above_set(hk_heap *h, hk_above_stash *a, uint32_t count) {
+  if (!a->count != !count) h->above_held += count ? 1 : -1;
+  __atomic_store_n(&a->count, count, __ATOMIC_RELAXED);
+  if (!count) sync_current(h, a->below);
+}
+
+/* The blocks h took for the classes below theirs, not handed out, back to
+ * their owners. */
+static void above_give_back(hk_heap *h) {
+  for (unsigned i = 0; i < HK_ABOVE_SLOTS && h->above_held; i++) {
+    hk_above_stash *a = &h->above[i];
+    for (uint32_t k = 0; k < a->count; k++) {
+      hk_block *b = a->blocks[k];
+      hk_remote_give_back(h, hk_head_slab_of((uintptr_t)b), b);
+    }
+    if (a->count) above_set(h, a, 0);
+  }
+}
+
+/* For an allocation of class c: the next block h took for it from the pool
+ * of the class above (pool_take_above), handed out as an allocation of its
+ * own class; or NULL. */
+static hk_block *above_take(hk_heap *h, unsigned c) {
+  hk_above_stash *a = above_stash_for(h, c);
+  if (!a) return NULL;
+  uint32_t n = a->count - 1;
+  hk_block *b = a->blocks[n];
+  h->nalloc_above[a->cls]++;
+  above_set(h, a, n);
+  return b;
+}
+
+/* Up to HK_ABOVE_STASH blocks of o's idle pool of the class above c
+ * (idle_pool_above) into an empty stash of h's, an emptied message onto
+ * *emptied, unless h holds some for c already or has no empty stash;
+ * whether any came. Blocks of the class above are handed out one at a time
+ * by the slow path (above_take), before the heap's own slabs (sync_current
+ * keeps the class's current slab empty meanwhile), each counted as an
+ * allocation of its own class, by which it is freed: in a thread cache of
+ * class c they would count as blocks of c. Under idle_pools_lock. */
+static bool pool_take_above(hk_heap *h, hk_heap *o, unsigned c, hk_remote_msg **emptied) {
+  unsigned d = idle_pool_above(c);
+  hk_remote_msg *m = o->idle_pool[d];
+  if (d == c || !m || above_stash_for(h, c)) return false;
+  hk_above_stash *a = NULL;
+  for (unsigned i = 0; i < HK_ABOVE_SLOTS && !a; i++)
+    if (h->above[i].count == 0) a = &h->above[i];
+  if (!a) return false;
+  uint32_t got = 0;
+  while ((m = o->idle_pool[d]) != NULL && got < HK_ABOVE_STASH) {
+    uint32_t n = m->count < HK_ABOVE_STASH - got ? m->count : HK_ABOVE_STASH - got;
+    m->count -= n;
+    memcpy(a->blocks + got, m->blocks + m->count, n * sizeof *m->blocks);
+    got += n;
+    if (m->count) break;
+    o->idle_pool[d] = m->next;
+    m->next = *emptied;
+    *emptied = m;
+  }
+  __atomic_store_n(&a->cls, d, __ATOMIC_RELAXED);
+  a->below = c;
+  above_set(h, a, got);
+  sync_current(h, c);
+  return true;
+}
+
+/* Blocks from o's idle pool of class c into h's thread cache, as many as it
+ * has room for, and into h's stash from the pool of the class above if the
+ * stash is empty (pool_take_above); whether any came. o's inbox is sorted
+ * first when the pool of c is empty (if o looks idle). */
+static bool take_idle_pool(hk_heap *h, hk_heap *o, unsigned c) {
+  if (!atomic_load_explicit(&o->inbox, memory_order_relaxed) &&
+      !atomic_load_explicit(&o->idle_sorted, memory_order_relaxed))
+    return false;
+  if (pthread_mutex_trylock(&idle_pools_lock) != 0) return false; /* another thread is at it */
+  if (!o->idle_pool[c]) sort_idle_inbox(o);
+  hk_remote_msg *emptied = NULL;
+  bool any = pool_to_cache(h, o, c, &emptied);
+  any |= pool_take_above(h, o, c, &emptied);
+  hk_mutex_unlock(&idle_pools_lock);
   hk_remote_msgs_done(h, emptied);
   return any;
 }
 
-/* Blocks of class c from idle heaps' inboxes into h's thread cache; whether
- * any came. Only for a class whose blocks fill whole cache lines (shareable,
- * which any thread may keep): a smaller block shares its line with blocks
- * its owner, or the threads it handed them to, still write
- * (bench_false_sharing's workers were given the line of the objects the
- * waiting main thread had handed to the others). */
-static bool take_idle_inboxes(hk_heap *h, unsigned c) {
+/* For an allocation of class c about to take a new slab: blocks of class c
+ * from idle heaps' pools into h's thread cache, and blocks of the class
+ * above into its stash (take_idle_pool); one of them handed out, or NULL.
+ * Only for a class whose blocks fill whole cache lines (shareable, which any
+ * thread may keep): a smaller block shares its line with blocks its owner,
+ * or the threads it handed them to, still write (bench_false_sharing's
+ * workers were given the line of the objects the waiting main thread had
+ * handed to the others). */
+static hk_block *take_from_idle_heaps(hk_heap *h, unsigned c) {
   /* no inboxes, no cache to keep blocks in, or blocks that share lines */
-  if (!g_hk.remote_batch || !h->has_tc || !hk_class_shareable(c)) return false;
-  bool any = false;
+  if (!g_hk.remote_batch || !h->has_tc || !hk_class_shareable(c)) return NULL;
+  /* the heap sorted last first: threads that came to an idle heap's pools
+   * only in their turn among the others left most of them there
+   * (bench_server_handoff, 16 threads on 2 cores: peak RSS 125 against 110
+   * MB) */
+  hk_heap *sorted = atomic_load_explicit(&idle_sorted_last, memory_order_relaxed);
+  if (sorted && sorted != h && __atomic_load_n(&sorted->is_live, __ATOMIC_RELAXED)) take_idle_pool(h, sorted, c);
   hk_heap *head = __atomic_load_n(&heaps_all, __ATOMIC_ACQUIRE); /* heaps are only ever added at the head */
   hk_heap *o = h->idle_cursor ? h->idle_cursor : head, *first = o;
-  for (unsigned i = 0; i < IDLE_LOOKS; i++) { /* each heap once: a second look would find it idle */
-    if (o != h && __atomic_load_n(&o->is_live, __ATOMIC_RELAXED)) any |= take_idle_inbox(h, o, c);
+  for (unsigned i = 0; i < IDLE_LOOKS && hk_tc_room(h, c); i++) { /* each heap once: a second look would find it idle */
+    if (o != h && __atomic_load_n(&o->is_live, __ATOMIC_RELAXED)) take_idle_pool(h, o, c);
     o = o->all_next ? o->all_next : head;
     if (o == first) break;
   }
   h->idle_cursor = o;
-  return any;
+  hk_block *t;
+  if (hk_tc_pop(h, c, &t)) return t;
+  return above_take(h, c);
 }
 
 /* ---- the thread cache's bounds --------------------------------------------------
@@ -794,6 +964,7 @@ enum empty_current { KEEP_EMPTY_CURRENT, RETIRE_EMPTY_CURRENT };
  * first sends what h holds of other heaps' blocks (remote.c). */
 static void collect_all(hk_heap *h, enum empty_current current) {
   tc_flush(h);
+  above_give_back(h);
   hk_remote_flush(h); /* what h gathered for other heaps goes to their owners */
   take_inbox(h, INBOX_TO_SLABS, 0);
   held_to_slabs(h);
@@ -983,6 +1154,8 @@ void *hk_alloc_slab_slow(hk_heap *h, size_t cls) {
 
 static void *alloc_from(hk_heap *h, unsigned c) {
   if (HK_UNLIKELY(h->tc_limit[c] == 0) && h->has_tc) tc_open_class(h, c);
+  hk_block *above = above_take(h, c); /* before the heap's own slabs */
+  if (above) return above;
   hk_slab *s = h->avail[c].head;
   if (!s || s->free == HK_END) {
     if (HK_UNLIKELY(h->fine_returned >= FINE_RETURNED_MAX) && !h->coarse_only) go_coarse(h);
@@ -993,7 +1166,7 @@ static void *alloc_from(hk_heap *h, unsigned c) {
     if (hk_tc_pop(h, c, &t)) return t;
     if (!(s = refill(h, c))) {
       /* before a new slab, what idle heaps' inboxes hold */
-      if (take_idle_inboxes(h, c) && hk_tc_pop(h, c, &t)) return t;
+      if ((t = take_from_idle_heaps(h, c)) != NULL) return t;
       s = new_slab(h, c);
       sync_current(h, c);
       if (!s) {
@@ -1235,7 +1408,7 @@ static hk_heap *heap_new(bool thread_cache) {
   tc_set_limits(h);
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->all_next = heaps_all;
-  __atomic_store_n(&heaps_all, h, __ATOMIC_RELEASE); /* take_idle_inboxes walks the list without the lock */
+  __atomic_store_n(&heaps_all, h, __ATOMIC_RELEASE); /* take_from_idle_heaps walks the list without the lock */
   hk_unlock(&heaps_lock);
   return h;
 }
@@ -1289,8 +1462,10 @@ hk_heap *hk_heaps_first(void) { return heaps_all; }
 void hk_heap_fork_prepare(void) {
   pthread_mutex_lock(&exit_heap_lock);
   pthread_mutex_lock(&heaps_lock);
+  pthread_mutex_lock(&idle_pools_lock); /* innermost: taken under the exit heap's lock (hk_heap_trim) */
 }
 void hk_heap_fork_parent(void) {
+  pthread_mutex_unlock(&idle_pools_lock);
   pthread_mutex_unlock(&heaps_lock);
   pthread_mutex_unlock(&exit_heap_lock);
 }
@@ -1309,6 +1484,8 @@ static void tc_drop(hk_heap *h) {
     h->tc_room[c] = h->tc_limit[c];
     h->tc_push_base[c] += held; /* left the cache other than by pops */
   }
+  for (unsigned i = 0; i < HK_ABOVE_SLOTS; i++) h->above[i].count = 0; /* as the caches: pool_take_above */
+  h->above_held = 0;
 }
 
 /* In the child, before the locks are released: the heaps of threads that do

@@ -268,6 +268,17 @@ typedef struct hk_slab_list { hk_slab *head, *tail; } hk_slab_list;
  * the owner will use the block again). Sent whole onto the owner's inbox;
  * the owner gives it back to the pool of the heap it came from. */
 #define HK_BATCH_BLOCKS 64
+/* Blocks a heap took from another's idle pool for allocations of the class
+ * below theirs (heap.c, pool_take_above): per class, up to HK_ABOVE_STASH,
+ * for HK_ABOVE_SLOTS classes at a time. count and cls are read by
+ * hak_stats (thread_cache_bytes). */
+#define HK_ABOVE_SLOTS 4
+#define HK_ABOVE_STASH 128
+typedef struct hk_above_stash {
+  uint32_t count, cls, below; /* count blocks of class cls, for allocations of class below */
+  hk_block *blocks[HK_ABOVE_STASH];
+} hk_above_stash;
+
 typedef struct hk_remote_msg {
   struct hk_remote_msg *next; /* on an inbox or in a pool */
   struct hk_heap *home;       /* the heap whose pool it belongs to (heaps are never unmapped) */
@@ -293,7 +304,7 @@ typedef struct hk_heap {
   /* The thread cache: per class, a list, linked through their first words,
    * of the blocks this thread freed last (its own, and blocks of other
    * heaps' shareable slabs), and blocks its owner's inbox or an idle heap's
-   * held (heap.c, take_idle_inboxes). Allocation pops it first, so a block
+   * pools held (heap.c, take_from_idle_heaps). Allocation pops it first, so a block
    * freed a moment ago, still in this core's cache, is handed out again. A
    * block in it still counts as used in its slab: tc_flush puts own blocks
    * back on their slabs and sends the others to their owners, at
@@ -360,7 +371,7 @@ typedef struct hk_heap {
   hk_slab *chain_slab;
   hk_block *chain_first, *chain_second, *chain_last;
   /* Times the owner looked at its inbox (heap.c, take_inbox), atomic for the
-   * threads that read it (take_idle_inboxes); and the next heap such a look
+   * threads that read it (take_from_idle_heaps); and the next heap such a look
    * by this heap's thread starts at (NULL: the first). */
   _Atomic uint32_t inbox_looks;
   struct hk_heap *idle_cursor;
@@ -376,9 +387,12 @@ typedef struct hk_heap {
    * a 600 MB hash spent 2.6% of its time there. */
   _Atomic uint8_t remote_pending;
   uint8_t inbox_pad0[3];
-  /* inbox_looks + 1 as another thread last saw it (take_idle_inboxes); 0 never */
+  /* inbox_looks + 1 as another thread last saw it (take_from_idle_heaps); 0 never */
   _Atomic uint32_t inbox_looks_seen;
-  uint8_t inbox_pad[40];
+  /* 1 once another thread sorted the inbox into idle_pool and idle_kept
+   * (below), which the owner's next look takes back (heap.c, take_inbox) */
+  _Atomic uint32_t idle_sorted;
+  uint8_t inbox_pad[36];
   /* Per class, the empty slabs kept as spares on the available list (heap.c,
    * keep_spare), or NULL; each a spare while used == 0 and not the head.
    * Cleared when that slab is released, so none points to a slab of a
@@ -417,6 +431,20 @@ typedef struct hk_heap {
    * (heap.c, go_coarse), when coarse_only is set */
   uint32_t fine_returned;
   uint8_t coarse_only;
+  /* Blocks taken from another heap's idle pool for allocations of the class
+   * below theirs (heap.c, pool_take_above), handed out one at a time. Owner
+   * only. And per class, the blocks handed out from there: allocations of
+   * their own class, apart from class_allocs (which would open a thread
+   * cache for a class the thread never asks for). */
+  hk_above_stash above[HK_ABOVE_SLOTS];
+  uint32_t above_held; /* stashes that hold blocks */
+  uint64_t nalloc_above[HK_NCLASSES];
+  /* The messages other threads took from the inbox of this heap while its
+   * thread did not look at it (heap.c, idle pools): per shareable class,
+   * for any thread to take blocks from; the others kept for the owner.
+   * Under idle_pools_lock (heap.c). */
+  hk_remote_msg *idle_pool[HK_NCLASSES];
+  hk_remote_msg *idle_kept;
 } hk_heap;
 
 /* blocks in class c's cache, and the room left below its bound */

@@ -50,7 +50,8 @@ int hak_stats(hak_stats_t *o) {
   for (hk_heap *h = hk_heaps_first(); h; h = h->all_next) {
     for (unsigned c = 0; c < HK_NCLASSES; c++) {
       uint32_t held = cache_held(h, c);
-      uint64_t allocs = h->nalloc[c] + hk_tc_pops_holding(h, c, held), frees = h->nfree[c] + h->tc_pushes[c];
+      uint64_t allocs = h->nalloc[c] + h->nalloc_above[c] + hk_tc_pops_holding(h, c, held);
+      uint64_t frees = h->nfree[c] + h->tc_pushes[c];
       o->small_allocs += allocs;
       o->small_frees += frees;
       live[c] += allocs - frees;
@@ -59,6 +60,11 @@ int hak_stats(hak_stats_t *o) {
     /* blocks held from the inbox (heap.c) wait for the cache as its own do; count and class as of some moment */
     uint32_t inbox_held = __atomic_load_n(&h->held_count, __ATOMIC_RELAXED);
     o->thread_cache_bytes += (uint64_t)inbox_held * hk_class_size[__atomic_load_n(&h->held_cls, __ATOMIC_RELAXED)];
+    /* and blocks taken for the class below (heap.c, pool_take_above) */
+    for (unsigned i = 0; i < HK_ABOVE_SLOTS; i++) {
+      uint32_t above = __atomic_load_n(&h->above[i].count, __ATOMIC_RELAXED);
+      o->thread_cache_bytes += (uint64_t)above * hk_class_size[__atomic_load_n(&h->above[i].cls, __ATOMIC_RELAXED)];
+    }
     o->remote_frees += h->remote_frees;
     o->slabs_emptied += h->slabs_emptied;
     o->slabs_reused += h->slabs_reused;

@@ -244,10 +244,11 @@ static size_t held_count_state(int state)
   return n;
 }
 
-static bool held_is_old(const void *p)
+/* whether p is one of the n pointers at ptrs */
+static bool is_one_of(const void *p, void *const *ptrs, size_t n)
 {
-  for (size_t i = 0; i < HELD_N; i++)
-    if (held_ptrs[i] == p) return true;
+  for (size_t i = 0; i < n; i++)
+    if (ptrs[i] == p) return true;
   return false;
 }
 
@@ -278,7 +279,7 @@ static void inbox_blocks_held(void *arg)
   void *reused = NULL;
   while (!reused && nfresh < FRESH_MAX) {
     void *p = hak_malloc(HELD_SIZE);
-    if (held_is_old(p)) reused = p;
+    if (is_one_of(p, held_ptrs, HELD_N)) reused = p;
     else fresh[nfresh++] = p;
   }
   CHECK(reused != NULL, "%zu new blocks of %d B allocated and none was one of the %d freed", nfresh, HELD_SIZE, HELD_N);
@@ -351,7 +352,7 @@ static void *allocate_while_owner_waits(void *arg)
 /* The owner allocates, another thread frees everything and exits, and the
  * owner then waits (in pthread_join): the blocks sit in its inbox. A thread
  * that allocates meanwhile takes them into its thread cache before new
- * slabs (heap.c, take_idle_inboxes), a cache's worth (64 blocks of 256 B) or
+ * slabs (heap.c, take_from_idle_heaps), a cache's worth (64 blocks of 256 B) or
  * more, rather than leave them held while it faults in fresh memory; freed
  * again, they go back to their owner, and nothing is lost. */
 static void idle_owner_inbox_taken(void *arg)
@@ -376,6 +377,101 @@ static void idle_owner_inbox_taken(void *arg)
         IDLE_N + TAKER_N);
   CHECK(s1.bytes_in_use == s0.bytes_in_use - IDLE_N * IDLE_SIZE, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
         U(s0.bytes_in_use - IDLE_N * IDLE_SIZE));
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
+}
+
+/* ---- an owner that split a class, then waits ------------------------------- */
+
+/* 1,400 blocks of 700 B take the coarse class of 641-768 B past 16 slabs
+ * (1 MiB), where the owner splits it (heap.c, split_class): the 700 B blocks
+ * after that are of the fine class of 704 B. A thread that did not split asks
+ * for 600 B in the coarse class of 513-640 B, which the idle pool of 704 B
+ * blocks serves as well (heap.c, idle_pool_above). */
+enum { SPLIT_FIRST = 1400, SPLIT_N = 512, SPLIT_SIZE = 700, ASK_SIZE = 600, ASKER_N = 3000 };
+static void *split_first[SPLIT_FIRST], *split_blocks[SPLIT_N];
+
+struct asker {
+  void *ptrs[ASKER_N];
+  int n, reused, bad, exit_early;
+  uint64_t live_bytes, usable_bytes; /* bytes_in_use moved by, and the usable bytes of, the blocks allocated */
+};
+
+/* Allocates n blocks of ASK_SIZE (exit_early: up to the first of the
+ * owner's), counts those that are the owner's 704 B blocks and what
+ * bytes_in_use says of them all, then frees them (exit_early: only those
+ * that were not the owner's). */
+static void *ask_while_owner_waits(void *arg)
+{
+  struct asker *a = arg;
+  hak_stats_t s0 = stats_now();
+  for (int i = 0; i < a->n; i++) {
+    a->ptrs[i] = hak_malloc(ASK_SIZE);
+    fill(a->ptrs[i], ASK_SIZE);
+    a->usable_bytes += hak_usable_size(a->ptrs[i]);
+    a->reused += is_one_of(a->ptrs[i], split_blocks, SPLIT_N);
+    if (a->exit_early && a->reused) a->n = i + 1; /* the rest of what was taken stays with the thread */
+  }
+  a->live_bytes = stats_now().bytes_in_use - s0.bytes_in_use;
+  for (int i = 0; i < a->n; i++) {
+    a->bad += !verify(a->ptrs[i], ASK_SIZE);
+    if (!a->exit_early || !is_one_of(a->ptrs[i], split_blocks, SPLIT_N)) {
+      hak_free(a->ptrs[i]);
+      a->ptrs[i] = NULL;
+    }
+  }
+  return NULL;
+}
+
+/* The owner's blocks of a class it split reach a thread that asks for the
+ * class below: each is a whole block of 704 B to that thread and to the
+ * statistics. bytes_in_use stays exact whether the blocks are allocated and
+ * freed by the asking thread, or (exit_early: it stops at the first, which
+ * it keeps) the others it took go back to the owner when it exits. */
+static void idle_owner_split_class_taken(void *arg)
+{
+  int exit_early = arg != NULL;
+  batching_on();
+  thread_cache_on();
+  alloc_filled(split_first, SPLIT_FIRST, SPLIT_SIZE);
+  CHECK(stats_now().classes_split >= 1, "the owner split a class after %d blocks of %d B", SPLIT_FIRST, SPLIT_SIZE);
+  alloc_filled(split_blocks, SPLIT_N, SPLIT_SIZE);
+  CHECK(hak_usable_size(split_blocks[0]) == 704, "a block of %d B after the split has %zu usable bytes, want 704",
+        SPLIT_SIZE, hak_usable_size(split_blocks[0]));
+  hak_stats_t s0 = stats_now();
+  struct handoff h = HANDOFF(split_blocks, SPLIT_N);
+  pthread_t t;
+  pthread_create(&t, NULL, free_then_exit, &h);
+  pthread_join(t, NULL);
+  static struct asker asker;
+  asker.exit_early = exit_early;
+  asker.n = ASKER_N;
+  pthread_create(&t, NULL, ask_while_owner_waits, &asker);
+  pthread_join(t, NULL);
+  CHECK(h.bad == 0 && asker.bad == 0, "%d and %d blocks damaged while another thread held them", h.bad, asker.bad);
+  CHECK(asker.reused >= (exit_early ? 1 : 64), "%d of the waiting owner's %d blocks of 704 B served requests of %d B",
+        asker.reused, SPLIT_N, ASK_SIZE);
+  CHECK(asker.live_bytes == asker.usable_bytes, "bytes_in_use moved by %llu for blocks of %llu usable bytes",
+        U(asker.live_bytes), U(asker.usable_bytes));
+  hak_stats_t s1 = stats_now();
+  uint64_t kept = 0;
+  for (int i = 0; i < asker.n; i++)
+    if (asker.ptrs[i]) kept += hak_usable_size(asker.ptrs[i]);
+  CHECK(s1.bytes_in_use == s0.bytes_in_use - (uint64_t)SPLIT_N * 704 + kept, "bytes_in_use %llu, want %llu",
+        U(s1.bytes_in_use), U(s0.bytes_in_use - (uint64_t)SPLIT_N * 704 + kept));
+  CHECK(s1.allocs - s0.allocs == (uint64_t)asker.n &&
+            s1.frees - s0.frees == SPLIT_N + (uint64_t)asker.n - (uint64_t)(exit_early ? asker.reused : 0),
+        "allocs moved by %llu, frees by %llu", U(s1.allocs - s0.allocs), U(s1.frees - s0.frees));
+  for (int i = 0; i < asker.n; i++) hak_free(asker.ptrs[i]);
+  uint64_t first_bytes = 0;
+  for (int i = 0; i < SPLIT_FIRST; i++) {
+    CHECK(verify(split_first[i], SPLIT_SIZE), "block %d kept its contents", i);
+    first_bytes += hak_usable_size(split_first[i]);
+    hak_free(split_first[i]);
+  }
+  CHECK(stats_now().bytes_in_use == s0.bytes_in_use - (uint64_t)SPLIT_N * 704 - first_bytes,
+        "bytes_in_use %llu after everything was freed, want %llu", U(stats_now().bytes_in_use),
+        U(s0.bytes_in_use - (uint64_t)SPLIT_N * 704 - first_bytes));
   hak_trim();
   CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
 }
@@ -665,6 +761,10 @@ int main(void)
   check_in_child("inbox blocks held for the class allocated, sent back by another class", inbox_blocks_held, NULL);
   check_in_child("inbox blocks held for the class allocated, sent back by a trim", inbox_blocks_held, (void *)1);
   check_in_child("a waiting owner's inbox taken by a thread that needs slabs", idle_owner_inbox_taken, NULL);
+  check_in_child("a waiting owner's split class serves the class below, freed there", idle_owner_split_class_taken,
+                 NULL);
+  check_in_child("a waiting owner's split class serves the class below, sent back at exit",
+                 idle_owner_split_class_taken, (void *)1);
   check_in_child("many classes", many_classes, NULL);
   check_in_child("cross threads", cross_threads, NULL);
   check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
