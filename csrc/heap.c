@@ -1484,8 +1484,9 @@ static void tc_drop(hk_heap *h) {
     h->tc_room[c] = h->tc_limit[c];
     h->tc_push_base[c] += held; /* left the cache other than by pops */
   }
-  for (unsigned i = 0; i < HK_ABOVE_SLOTS; i++) h->above[i].count = 0; /* as the caches: pool_take_above */
-  h->above_held = 0;
+  for (unsigned i = 0; i < HK_ABOVE_SLOTS; i++) /* dropped as the caches: pool_take_above */
+    if (h->above[i].count) above_set(h, &h->above[i], 0); /* and the class's current slab back (sync_current) */
+  h->above_held = 0; /* whatever the thread was doing when the fork came */
 }
 
 /* In the child, before the locks are released: the heaps of threads that do
