@@ -87,9 +87,9 @@ static void list_push_tail(hk_slab_list *l, hk_slab *s) {
  * clears the block's free mark (check); and so it does for a class the heap
  * holds blocks of the class above for (pool_take_above), which the slow path
  * hands out first. */
-static bool above_serves(const hk_heap *h, unsigned c);
+static hk_above_stash *above_stash_for(hk_heap *h, unsigned c);
 static void sync_current(hk_heap *h, unsigned c) {
-  bool slow = g_hk.free_checks || above_serves(h, c);
+  bool slow = g_hk.free_checks || above_stash_for(h, c);
   h->current[c] = h->avail[c].head && !slow ? h->avail[c].head : &hk_empty_slab;
   HK_ASSERT(h->current[c] == &hk_empty_slab || (h->current[c]->owner == h && h->current[c]->cls == c && !h->current[c]->full),
             "current[c] is the head of avail[c] (a slab of h and class c, not full) or the empty slab");
@@ -575,9 +575,7 @@ static bool pool_to_cache(hk_heap *h, hk_heap *o, unsigned c, hk_remote_msg **em
   hk_remote_msg *m;
   uint32_t room;
   while ((m = o->idle_pool[c]) != NULL && (room = hk_tc_room(h, c)) != 0) {
-    uint32_t n = room < m->count ? room : m->count; /* a message may not fit whole */
-    m->count -= n;
-    blocks_to_cache(h, c, m->blocks + m->count, n);
+    msg_blocks_to_cache(h, m, room < m->count ? room : m->count); /* a message may not fit whole */
     any = true;
     if (m->count) break;
     o->idle_pool[c] = m->next;
@@ -608,14 +606,13 @@ static hk_above_stash *above_stash_for(hk_heap *h, unsigned c) {
   return NULL;
 }
 
-static bool above_serves(const hk_heap *h, unsigned c) { return above_stash_for((hk_heap *)h, c) != NULL; }
-
-/* Sets a stash's count (read by hak_stats with its class); the class's
- * current slab follows (sync_current). */
+/* Sets a stash's count (read by hak_stats with its class); when it fills
+ * or empties, the class's current slab follows (sync_current). */
 static void above_set(hk_heap *h, hk_above_stash *a, uint32_t count) {
-  if (!a->count != !count) h->above_held += count ? 1 : -1;
+  bool changed = !a->count != !count;
+  if (changed) h->above_held += count ? 1 : -1;
   __atomic_store_n(&a->count, count, __ATOMIC_RELAXED);
-  if (!count) sync_current(h, a->below);
+  if (changed) sync_current(h, a->below);
 }
 
 /* The blocks h took for the classes below theirs, not handed out, back to
@@ -674,7 +671,6 @@ static bool pool_take_above(hk_heap *h, hk_heap *o, unsigned c, hk_remote_msg **
   __atomic_store_n(&a->cls, d, __ATOMIC_RELAXED);
   a->below = c;
   above_set(h, a, got);
-  sync_current(h, c);
   return true;
 }
 
@@ -1485,7 +1481,7 @@ static void tc_drop(hk_heap *h) {
     h->tc_push_base[c] += held; /* left the cache other than by pops */
   }
   for (unsigned i = 0; i < HK_ABOVE_SLOTS; i++) /* dropped as the caches: pool_take_above */
-    if (h->above[i].count) above_set(h, &h->above[i], 0); /* and the class's current slab back (sync_current) */
+    if (h->above[i].count) above_set(h, &h->above[i], 0); /* which gives the class its current slab back */
   h->above_held = 0; /* whatever the thread was doing when the fork came */
 }
 
