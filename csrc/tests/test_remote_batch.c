@@ -327,22 +327,23 @@ enum { IDLE_N = 256, IDLE_SIZE = 256, TAKER_N = 2048 };
 static void *idle_blocks[IDLE_N];
 
 struct taker {
+  int n; /* blocks to allocate, at most TAKER_N */
   void *ptrs[TAKER_N];
   int reused, bad;
 };
 
-/* Allocates TAKER_N blocks (several slabs' worth: each new slab is a look at
- * the other heaps' inboxes), counts those that are blocks the owner's inbox
- * held, then frees them all. */
+/* Allocates n blocks (each page carved or slab taken is a look at the other
+ * heaps' inboxes), counts those that are blocks the owner's inbox held, then
+ * frees them all. */
 static void *allocate_while_owner_waits(void *arg)
 {
   struct taker *t = arg;
-  for (int i = 0; i < TAKER_N; i++) {
+  for (int i = 0; i < t->n; i++) {
     t->ptrs[i] = hak_malloc(IDLE_SIZE);
     fill(t->ptrs[i], IDLE_SIZE);
     for (int k = 0; k < IDLE_N; k++) t->reused += t->ptrs[i] == idle_blocks[k];
   }
-  for (int i = 0; i < TAKER_N; i++) {
+  for (int i = 0; i < t->n; i++) {
     t->bad += !verify(t->ptrs[i], IDLE_SIZE);
     hak_free(t->ptrs[i]);
   }
@@ -351,13 +352,15 @@ static void *allocate_while_owner_waits(void *arg)
 
 /* The owner allocates, another thread frees everything and exits, and the
  * owner then waits (in pthread_join): the blocks sit in its inbox. A thread
- * that allocates meanwhile takes them into its thread cache before new
- * slabs (heap.c, take_from_idle_heaps), a cache's worth (64 blocks of 256 B) or
- * more, rather than leave them held while it faults in fresh memory; freed
- * again, they go back to their owner, and nothing is lost. */
+ * that allocates meanwhile takes them into its thread cache before fresh
+ * blocks (heap.c, take_from_idle_heaps), a cache's worth (64 blocks of 256
+ * B) or more, rather than leave them held while it faults in fresh memory:
+ * allocating several slabs' worth (few: 128 blocks, half its first slab,
+ * whose pages it would carve one at a time); freed again, they go back to
+ * their owner, and nothing is lost. */
 static void idle_owner_inbox_taken(void *arg)
 {
-  (void)arg;
+  int n = arg ? 128 : TAKER_N;
   batching_on();
   thread_cache_on();
   for (int i = 0; i < IDLE_N; i++) idle_blocks[i] = hak_malloc(IDLE_SIZE);
@@ -367,14 +370,15 @@ static void idle_owner_inbox_taken(void *arg)
   pthread_create(&t, NULL, free_then_exit, &h);
   pthread_join(t, NULL);
   static struct taker taker;
+  taker.n = n;
   pthread_create(&t, NULL, allocate_while_owner_waits, &taker);
   pthread_join(t, NULL);
   hak_stats_t s1 = stats_now();
   CHECK(taker.bad == 0, "%d blocks damaged while the other thread held them", taker.bad);
-  CHECK(taker.reused >= 64, "%d of the %d blocks in the waiting owner's inbox allocated again by a thread that needed "
-        "new slabs meanwhile, want at least 64", taker.reused, IDLE_N);
-  CHECK(s1.frees - s0.frees == IDLE_N + TAKER_N, "frees moved by %llu, want %d", U(s1.frees - s0.frees),
-        IDLE_N + TAKER_N);
+  CHECK(taker.reused >= 64, "%d of the %d blocks in the waiting owner's inbox allocated again by a thread that "
+        "allocated %d meanwhile, want at least 64", taker.reused, IDLE_N, n);
+  CHECK(s1.frees - s0.frees == (uint64_t)(IDLE_N + n), "frees moved by %llu, want %d", U(s1.frees - s0.frees),
+        IDLE_N + n);
   CHECK(s1.bytes_in_use == s0.bytes_in_use - IDLE_N * IDLE_SIZE, "bytes_in_use %llu, want %llu", U(s1.bytes_in_use),
         U(s0.bytes_in_use - IDLE_N * IDLE_SIZE));
   hak_trim();
@@ -761,6 +765,7 @@ int main(void)
   check_in_child("inbox blocks held for the class allocated, sent back by another class", inbox_blocks_held, NULL);
   check_in_child("inbox blocks held for the class allocated, sent back by a trim", inbox_blocks_held, (void *)1);
   check_in_child("a waiting owner's inbox taken by a thread that needs slabs", idle_owner_inbox_taken, NULL);
+  check_in_child("a waiting owner's inbox taken before pages are carved", idle_owner_inbox_taken, (void *)1);
   check_in_child("a waiting owner's split class serves the class below, freed there", idle_owner_split_class_taken,
                  NULL);
   check_in_child("a waiting owner's split class serves the class below, sent back at exit",

@@ -8,6 +8,7 @@
  * fresh child with the flags set before the first allocation. */
 #include <pthread.h>
 
+#include <stdbool.h>
 #include "check.h"
 
 #define U(x) ((unsigned long long)(x))
@@ -302,21 +303,31 @@ static void other_threads_blocks(void *arg)
  * thread's own blocks of the class in use (heap.c, tc_class_in_use): a
  * thread that allocated and freed 1,000 blocks of 256 B (so its allocations
  * would let the bound grow), trimmed (bounds back to 64 blocks), and holds
- * 10 of its own, keeps 64 of the first 300 of 600 blocks another thread
+ * 10 of its own, keeps 64 of the first 300 of 800 blocks another thread
  * allocated (bounded by its allocations alone, it kept all 300); the rest
- * go to their owner. With 246 of its own in use (it allocated 300 more, the
- * first 64 from its cache) and the other 300 to free, it keeps more than 64
- * and no more than those 246. */
+ * go to their owner. It allocates 400 more: first the 64 it cached, then
+ * what the waiting owner's idle pools hold of the other 236 (heap.c,
+ * take_from_idle_heaps), then its own, so that 110 to 346 of its own are in
+ * use, as it counts by address. With the other 500 to free, it keeps more
+ * than 64 and no more than its own in use, where its allocations and the
+ * cache's most (512) would let it keep all 500. */
 struct in_use_bound {
   void **foreign;
   size_t n;
-  uint64_t cached_few, cached_many, remote_frees;
+  uint64_t cached_few, cached_many, own_in_use, remote_frees;
 };
+
+static bool is_one_of_first(void *p, void **ptrs, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (ptrs[i] == p) return true;
+  return false;
+}
 
 static void *free_foreign_with_few_in_use(void *arg)
 {
   struct in_use_bound *b = arg;
-  enum { SIZE = 256, CHURN = 1000, KEEP = 10, MORE = 300, FIRST = 300 };
+  enum { SIZE = 256, CHURN = 1000, KEEP = 10, MORE = 400, FIRST = 300 };
   void **churn = alloc_filled(SIZE, CHURN);
   free_all(churn, CHURN);
   hak_trim();
@@ -325,6 +336,8 @@ static void *free_foreign_with_few_in_use(void *arg)
   for (size_t i = 0; i < FIRST; i++) hak_free(b->foreign[i]);
   b->cached_few = stats_now().thread_cache_bytes / SIZE;
   void **more = alloc_filled(SIZE, MORE);
+  b->own_in_use = KEEP;
+  for (size_t i = 0; i < MORE; i++) b->own_in_use += !is_one_of_first(more[i], b->foreign, FIRST);
   for (size_t i = FIRST; i < b->n; i++) hak_free(b->foreign[i]);
   b->cached_many = stats_now().thread_cache_bytes / SIZE;
   b->remote_frees = stats_now().remote_frees - s0.remote_frees;
@@ -338,16 +351,19 @@ static void cache_bound_by_own_blocks_in_use(void *arg)
   (void)arg;
   cache_on();
   set_flag("HAKMEM_REMOTE_BATCH", "on");
-  enum { SIZE = 256, N = 600, BASE = 64 };
-  struct in_use_bound b = {alloc_filled(SIZE, N), N, 0, 0, 0};
+  enum { SIZE = 256, N = 800, BASE = 64, FIRST = 300, MORE = 400, KEEP = 10 };
+  struct in_use_bound b = {alloc_filled(SIZE, N), N, 0, 0, 0, 0};
   pthread_t t;
   pthread_create(&t, NULL, free_foreign_with_few_in_use, &b);
   pthread_join(t, NULL);
   CHECK(b.cached_few == BASE, "with 10 of its own in use, the freeing thread cached %llu of 300 blocks, want %d",
         U(b.cached_few), BASE);
-  CHECK(b.cached_many > BASE && b.cached_many <= 246,
-        "with 246 of its own in use, it cached %llu of the other thread's blocks, want more than %d and at most 246",
-        U(b.cached_many), BASE);
+  CHECK(b.own_in_use >= KEEP + MORE - FIRST && b.own_in_use <= KEEP + MORE - BASE,
+        "of its 400 allocations, %llu were its own blocks: want the 64 it cached of the other thread's first",
+        U(b.own_in_use - KEEP));
+  CHECK(b.cached_many > BASE && b.cached_many <= b.own_in_use,
+        "with %llu of its own in use, it cached %llu of the other thread's 500 blocks, want more than %d and at most those",
+        U(b.own_in_use), U(b.cached_many), BASE);
   CHECK(b.remote_frees == N, "remote_frees moved by %llu, want %d", U(b.remote_frees), N);
   free(b.foreign);
   expect_all_given_back("after the freeing thread exited");
