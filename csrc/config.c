@@ -59,8 +59,9 @@ static const hk_flag flags[HK_NFLAGS] = {
                   "when acquired, MADV_POPULATE_WRITE), madvise (each slab when first formatted)"},
   [F_PREFAULT_AFTER_MB] = {"HAKMEM_SS_PREFAULT_AFTER_MB", HK_FT_INT, 64, 0, 1048576, NULL, NULL,
                           "Once more than this many MiB of SuperSlab memory are reserved (in 64 MiB chunks), prefault each "
-                          "slab of blocks up to 4 KiB when first formatted, as HAKMEM_SS_PREFAULT=madvise does from "
-                          "the start: a large heap then takes a call per slab rather than a fault per page; 0: never. "
+                          "slab of blocks up to 4 KiB when first formatted for a class its heap holds 4 slabs of "
+                          "already, as HAKMEM_SS_PREFAULT=madvise does from the start: a large heap then takes a call "
+                          "per slab rather than a fault per page; 0: never. "
                           "Needs MADV_POPULATE_WRITE (Linux 5.14); without it, off"},
   [F_HUGEPAGES] = {"HAKMEM_USE_HUGEPAGES", HK_FT_BOOL, 0, 0, 1, NULL, NULL,
                    "Ask for transparent huge pages (MADV_HUGEPAGE) on SuperSlab memory"},

@@ -87,7 +87,8 @@ export const FLAGS = {
   prefault: oneOf("HAKMEM_SS_PREFAULT", ["off", "populate", "madvise"]),
   /**
    * Once more than this many MiB of SuperSlab memory are reserved (64 MiB at a time), prefault each slab of blocks up
-   * to 4 KiB when first formatted, as prefault "madvise" does from the start; 0 to 1048576, 0 never
+   * to 4 KiB when first formatted for a class its heap holds 4 slabs of already, as prefault "madvise" does from the
+   * start; 0 to 1048576, 0 never
    * (`HAKMEM_SS_PREFAULT_AFTER_MB`).
    */
   prefaultAfterMB: int("HAKMEM_SS_PREFAULT_AFTER_MB", 0, 1048576),

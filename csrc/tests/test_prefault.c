@@ -119,6 +119,45 @@ static void prefault_after_small_blocks_only(void *arg)
   CHECK(s.prefault_calls > 0, "blocks of 4096 bytes past the threshold: no slab prefaulted");
 }
 
+/* Past the threshold, a slab is prefaulted only for a class of which the
+ * heap holds 4 slabs already (superslab.c, PREFAULT_CLASS_SLABS): a class a
+ * thread allocates a little of carves the pages it uses and no more (16
+ * threads of bench_server_handoff held their 20 classes' current slabs
+ * resident whole). Blocks of 512 B: the first 4 slabs are faulted in as
+ * they are carved, the fifth is prefaulted. */
+static void prefault_after_busy_classes_only(void *arg)
+{
+  (void)arg;
+  set_flag("SS_SIZE", "1M");
+  set_flag("SS_PREFAULT", "off");
+  set_flag("USE_HUGEPAGES", "0");
+  set_flag("SS_PREFAULT_AFTER_MB", "1");
+  enum { MOST = 1024 };
+  static void *v[MOST];
+  size_t n = 0;
+  hak_stats_t s0 = stats_now(), s = s0;
+  while (n < MOST && s.slabs_in_use < s0.slabs_in_use + 4) {
+    v[n] = hak_malloc(512);
+    fill(v[n++], 512);
+    s = stats_now();
+  }
+  CHECK(s.slabs_in_use == s0.slabs_in_use + 4, "%zu blocks of 512 B took %llu slabs, want 4", n,
+        U(s.slabs_in_use - s0.slabs_in_use));
+  CHECK(s.prefault_calls == s0.prefault_calls, "%llu of a class's first 4 slabs prefaulted",
+        U(s.prefault_calls - s0.prefault_calls));
+  while (n < MOST && s.slabs_in_use < s0.slabs_in_use + 5) {
+    v[n] = hak_malloc(512);
+    fill(v[n++], 512);
+    s = stats_now();
+  }
+  CHECK(s.prefault_calls == s0.prefault_calls + 1, "the class's fifth slab: %llu prefaults, want 1",
+        U(s.prefault_calls - s0.prefault_calls));
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i++) bad += !verify(v[i], 512);
+  CHECK(bad == 0, "%zu of %zu blocks overwritten", bad, n);
+  for (size_t i = 0; i < n; i++) hak_free(v[i]);
+}
+
 /* The default threshold leaves a small heap alone. */
 static void prefault_after_default_small(void *arg)
 {
@@ -158,6 +197,7 @@ int main(void)
   check_in_child("SS_PREFAULT_AFTER_MB default, 80 MiB", prefault_after, NULL);
   check_in_child("SS_PREFAULT_AFTER_MB default, 6 MiB", prefault_after_default_small, NULL);
   check_in_child("SS_PREFAULT_AFTER_MB=1, blocks over a page", prefault_after_small_blocks_only, NULL);
+  check_in_child("SS_PREFAULT_AFTER_MB=1, classes with 4 slabs", prefault_after_busy_classes_only, NULL);
   check_in_child("USE_HUGEPAGES=1", hugepages, "1");
   check_in_child("USE_HUGEPAGES=0", hugepages, "0");
   return check_finish();
