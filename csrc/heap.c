@@ -17,8 +17,8 @@
  *    a class: 64 blocks and 32 KiB at first (at least one block), growing
  *    on overflow to at most 512 blocks and 1 MiB, to no more than the
  *    blocks of the class the heap ever allocated and those in use in
- *    its slabs, while the heap's bounds grew by no more than 4 MiB in all
- *    (tc_grow). It is emptied, and its
+ *    its slabs, while the heap's bounds grew by no more than 4 MiB in all,
+ *    less with more than 4 threads live (tc_grow). It is emptied, and its
  *    bounds put back, by tc_flush whenever the heap collects everything
  *    (collect_all).
  *  - The cache counts its frees (tc_pushes) and not its allocations: pops =
@@ -745,13 +745,32 @@ static hk_block *take_from_idle_heaps(hk_heap *h, unsigned c) {
  * builds): remote_free peak RSS 8.7 -> 5.4 MB at 15.2 -> 16.3 M ops/s,
  * pass_random 31.8 -> 27.6 MB; server_handoff, pool_replace, random_mixed
  * unchanged within their spread (instructions: server_handoff +0.2%). The
- * budget stays 4 MiB: at 2 MiB mid_large 1 thread (10M operations) ran 90.6
- * against 92.2 M ops/s, at 1 MiB 68.5 against 73.6 (1M operations). */
+ * budget is 4 MiB: at 2 MiB mid_large 1 thread (10M operations) ran 90.6
+ * against 92.2 M ops/s, at 1 MiB 68.5 against 73.6 (1M operations).
+ *
+ * With many threads, TC_GROWTH_ALL is shared out among the live ones (at
+ * least TC_GROWTH_LEAST each), as tcmalloc shares its overall cache size:
+ * each thread of a server that hands blocks around grows the bounds of its
+ * classes as their counts wander up to them, and 16 of them held 17 MB
+ * (bench_server_handoff on 2 cores, peak RSS 89 -> 86 MB at 1 MiB a thread;
+ * tcmalloc 77). A heap whose bounds grew while fewer threads ran keeps them
+ * until they are put back (tc_set_limits). */
 #define TC_BASE_BLOCKS 64u
 #define TC_BASE_BYTES (32u << 10)
 #define TC_MAX_BLOCKS 512u
 #define TC_MAX_BYTES (1024u << 10)
 #define TC_GROWTH_BUDGET ((uint64_t)4 << 20)
+#define TC_GROWTH_ALL ((uint64_t)16 << 20)
+#define TC_GROWTH_LEAST ((uint64_t)512 << 10)
+
+/* Threads with a heap of their own, for the share of TC_GROWTH_ALL. */
+static _Atomic uint32_t heaps_live;
+
+static uint64_t tc_growth_budget(void) {
+  uint32_t live = atomic_load_explicit(&heaps_live, memory_order_relaxed);
+  uint64_t share = live > 1 ? TC_GROWTH_ALL / live : TC_GROWTH_BUDGET;
+  return share > TC_GROWTH_BUDGET ? TC_GROWTH_BUDGET : share < TC_GROWTH_LEAST ? TC_GROWTH_LEAST : share;
+}
 
 /* blocks of class c this heap handed out, from its slabs or its cache */
 static uint64_t class_allocs(const hk_heap *h, unsigned c) { return h->nalloc[c] + hk_tc_pops(h, c); }
@@ -838,7 +857,7 @@ static HK_NOINLINE bool tc_grow(hk_heap *h, unsigned c) {
   }
   if (step > in_use - limit) step = (uint32_t)(in_use - limit);
   uint64_t bytes = (uint64_t)step * hk_class_size[c];
-  if (h->tc_grown_bytes + bytes > TC_GROWTH_BUDGET) {
+  if (h->tc_grown_bytes + bytes > tc_growth_budget()) {
     /* the budget only fills up until tc_set_limits, and a later step of
      * this class is smaller only when cut by the blocks in use: its bound
      * is at its most until then, and the next overflow goes to the slab
@@ -1383,6 +1402,7 @@ static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
   collect_all(h, RETIRE_EMPTY_CURRENT);
   __atomic_store_n(&h->is_live, 0, __ATOMIC_RELAXED);
+  atomic_fetch_sub_explicit(&heaps_live, 1, memory_order_relaxed);
   thread_take_heap(&hk_empty_heap);
   tl_heap_exited = 1;
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
@@ -1455,6 +1475,7 @@ hk_heap *hk_heap_get(void) {
   }
   h->abandoned_next = NULL;
   __atomic_store_n(&h->is_live, 1, __ATOMIC_RELAXED);
+  atomic_fetch_add_explicit(&heaps_live, 1, memory_order_relaxed);
   HK_COUNT(threads_started, 1);
   /* Set before pthread_setspecific, which may itself allocate. */
   thread_take_heap(h);
@@ -1505,6 +1526,7 @@ void hk_heap_fork_child(void) {
     if (h->is_live && !h->is_shared && h != hk_tl.heap) {
       tc_drop(h);
       h->is_live = 0;
+      atomic_fetch_sub_explicit(&heaps_live, 1, memory_order_relaxed);
       h->abandoned_next = heaps_abandoned;
       heaps_abandoned = h;
     }

@@ -150,9 +150,12 @@ static void bounded(void *arg)
   }
 }
 
-/* heap.c's starting bound of a class (bytes) and the heap's growth budget */
+/* heap.c's starting bound of a class (bytes), a heap's growth budget, and
+ * what the live threads share of it (tc_growth_budget) */
 #define BASE_BYTES (32u << 10)
 #define BUDGET (4u << 20)
+#define BUDGET_ALL (16u << 20)
+#define BUDGET_LEAST (512u << 10)
 
 static size_t bound_of(size_t size, size_t blocks, size_t bytes)
 {
@@ -166,6 +169,28 @@ static void free_all(void **v, size_t n)
   free(v);
 }
 
+/* Threads with a heap of their own that wait (emptied by a trim, so that
+ * they hold nothing), for growth_budget's share of the budget. */
+struct live_waiters {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  size_t ready;
+  int done;
+};
+
+static void *live_and_waiting(void *arg)
+{
+  struct live_waiters *w = arg;
+  hak_free(hak_malloc(64));
+  hak_trim();
+  pthread_mutex_lock(&w->lock);
+  w->ready++;
+  pthread_cond_broadcast(&w->cond);
+  while (!w->done) pthread_cond_wait(&w->cond, &w->lock);
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
 /* The bounds of all classes grow by at most 4 MiB in all: eight classes of
  * 20-64 KiB, each able to grow (40 blocks freed, 40 allocated) by up to 39
  * blocks (780-1024 KiB), stop there: a class refused growth keeps what it
@@ -173,11 +198,22 @@ static void free_all(void **v, size_t n)
  * at its own most does). A trim puts the bounds back (and the budget with
  * them): the last class, refused growth before, grows again. Everything is
  * allocated before the first free: a new SuperSlab empties the caches
- * (collect_all) and would put the bounds back midway. */
+ * (collect_all) and would put the bounds back midway. With arg other live
+ * threads, the heap's budget is its share of 16 MiB, within 512 KiB and 4
+ * MiB: 2 MiB with 7 others, 1 MiB with 15, 512 KiB with 31. */
 static void growth_budget(void *arg)
 {
-  (void)arg;
+  enum { MOST_OTHERS = 31 };
+  size_t others = (uintptr_t)arg, live = others + 1;
+  size_t budget = live > 1 ? BUDGET_ALL / live : BUDGET;
+  budget = budget > BUDGET ? BUDGET : budget < BUDGET_LEAST ? BUDGET_LEAST : budget;
   cache_on();
+  static struct live_waiters w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  pthread_t waiting[MOST_OTHERS];
+  for (size_t i = 0; i < others && i < MOST_OTHERS; i++) pthread_create(&waiting[i], NULL, live_and_waiting, &w);
+  pthread_mutex_lock(&w.lock);
+  while (w.ready < others) pthread_cond_wait(&w.cond, &w.lock);
+  pthread_mutex_unlock(&w.lock);
   static const size_t sizes[] = {20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536};
   enum { K = sizeof sizes / sizeof sizes[0], N = 40 };
   void **v[K];
@@ -188,7 +224,8 @@ static void growth_budget(void *arg)
     v[k] = alloc_filled(sizes[k], N);
   }
   void **more = alloc_filled(65536, N);
-  CHECK(max_growth > BUDGET, "the classes can grow by %zu bytes in all, want more than the 4 MiB budget", max_growth);
+  CHECK(max_growth > budget, "the classes can grow by %zu bytes in all, want more than the budget (%zu)", max_growth,
+        budget);
   /* first as many of each class as its bound can grow to, so that no class
    * spills at its own most (28672 B: 36 blocks) before the budget is reached */
   size_t grown = 0, fill[K], starting = 0; /* the starting bounds of the classes freed into so far */
@@ -199,13 +236,13 @@ static void growth_budget(void *arg)
     for (size_t i = 0; i < fill[k]; i++) {
       hak_free(v[k][i]);
       size_t held = stats_now().thread_cache_bytes;
-      CHECK(held <= starting + BUDGET, "%zu B, free %zu: the caches hold %zu bytes, past their starting bounds (%zu) "
-            "and the budget", sizes[k], i, held, starting);
+      CHECK(held <= starting + budget, "%zu B, free %zu: the caches hold %zu bytes, past their starting bounds (%zu) "
+            "and the budget (%zu)", sizes[k], i, held, starting, budget);
       if (held > starting && held - starting > grown) grown = held - starting;
     }
   }
-  CHECK(grown > BUDGET - 65536, "the caches grew by at most %zu bytes past their starting bounds, want 4 MiB less at "
-        "most one step (a block)", grown);
+  CHECK(grown > budget - 65536, "the caches grew by at most %zu bytes past their starting bounds, want the budget "
+        "(%zu) less at most one step (a block)", grown, budget);
   CHECK(stats_now().thread_cache_bytes == starting + grown, "the caches hold %llu bytes, want their starting bounds "
         "and the growth (%zu): a class refused growth keeps what it holds", U(stats_now().thread_cache_bytes),
         starting + grown);
@@ -220,11 +257,20 @@ static void growth_budget(void *arg)
         U(s.thread_cache_bytes), U(before.thread_cache_bytes));
   expect_all_given_back("growth budget");
   more = alloc_filled(65536, N);
-  free_all(more, N); /* 16 fill the grown bound; the 17th, 25th and 33rd spill 8: the 40th leaves 16 */
+  /* 16 fill the bound grown to its most; the 17th, 25th and 33rd spill 8:
+   * the 40th leaves 16. A budget below 15 blocks stops the bound short of
+   * that, and the frees past it go to their slabs. */
+  free_all(more, N);
+  size_t bound = 1 + budget / 65536 < 16 ? 1 + budget / 65536 : 16;
   s = stats_now();
-  CHECK(s.thread_cache_bytes == 16 * 65536, "after a trim, %d frees of 64 KiB cached %llu bytes, want 16 blocks (%d)", N,
-        U(s.thread_cache_bytes), 16 * 65536);
+  CHECK(s.thread_cache_bytes == bound * 65536, "after a trim, %d frees of 64 KiB cached %llu bytes, want %zu blocks",
+        N, U(s.thread_cache_bytes), bound);
   expect_all_given_back("growth budget, again");
+  pthread_mutex_lock(&w.lock);
+  w.done = 1;
+  pthread_cond_broadcast(&w.cond);
+  pthread_mutex_unlock(&w.lock);
+  for (size_t i = 0; i < others && i < MOST_OTHERS; i++) pthread_join(waiting[i], NULL);
 }
 
 /* A thread that exits gives its cache back: its own blocks to its slabs,
@@ -628,6 +674,9 @@ int main(void)
   check_in_child("cached blocks keep their bytes", cached_blocks_keep_their_bytes, NULL);
   check_in_child("bounded per class", bounded, NULL);
   check_in_child("bounds grow within a budget", growth_budget, NULL);
+  check_in_child("bounds grow within a budget, 8 threads live", growth_budget, (void *)7);
+  check_in_child("bounds grow within a budget, 16 threads live", growth_budget, (void *)15);
+  check_in_child("bounds grow within a budget, 32 threads live", growth_budget, (void *)31);
   check_in_child("thread exit gives the cache back", thread_exit_gives_back, NULL);
   check_in_child("other threads' blocks of 64 B kept", other_threads_blocks, (void *)(uintptr_t)64);
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
