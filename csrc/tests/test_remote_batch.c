@@ -354,10 +354,10 @@ static void *allocate_while_owner_waits(void *arg)
  * owner then waits (in pthread_join): the blocks sit in its inbox. A thread
  * that allocates meanwhile takes them into its thread cache before fresh
  * blocks (heap.c, take_from_idle_heaps), a cache's worth (64 blocks of 256
- * B) or more, rather than leave them held while it faults in fresh memory:
- * allocating several slabs' worth (few: 128 blocks, half its first slab,
- * whose pages it would carve one at a time); freed again, they go back to
- * their owner, and nothing is lost. */
+ * B) or more, rather than leave them held while it faults in fresh memory,
+ * whether it allocates several slabs' worth or 128 blocks (arg: half its
+ * first slab, whose pages it would otherwise carve one at a time); freed
+ * again, they go back to their owner, and nothing is lost. */
 static void idle_owner_inbox_taken(void *arg)
 {
   int n = arg ? 128 : TAKER_N;
