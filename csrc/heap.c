@@ -568,6 +568,15 @@ static void sort_idle_inbox(hk_heap *o) {
   atomic_store_explicit(&idle_sorted_last, o, memory_order_relaxed);
 }
 
+/* The first message of o's idle pool of class c, emptied: off the pool,
+ * onto *emptied. Under idle_pools_lock. */
+static void pool_drop_first(hk_heap *o, unsigned c, hk_remote_msg **emptied) {
+  hk_remote_msg *m = o->idle_pool[c];
+  o->idle_pool[c] = m->next;
+  m->next = *emptied;
+  *emptied = m;
+}
+
 /* Blocks of o's idle pool of class c into h's thread cache while it has
  * room; the emptied messages onto *emptied. Whether any came. Under
  * idle_pools_lock. */
@@ -579,9 +588,7 @@ static bool pool_to_cache(hk_heap *h, hk_heap *o, unsigned c, hk_remote_msg **em
     msg_blocks_to_cache(h, m, room < m->count ? room : m->count); /* a message may not fit whole */
     any = true;
     if (m->count) break;
-    o->idle_pool[c] = m->next;
-    m->next = *emptied;
-    *emptied = m;
+    pool_drop_first(o, c, emptied);
   }
   return any;
 }
@@ -665,9 +672,7 @@ static bool pool_take_above(hk_heap *h, hk_heap *o, unsigned c, hk_remote_msg **
     memcpy(a->blocks + got, m->blocks + m->count, n * sizeof *m->blocks);
     got += n;
     if (m->count) break;
-    o->idle_pool[d] = m->next;
-    m->next = *emptied;
-    *emptied = m;
+    pool_drop_first(o, d, emptied);
   }
   __atomic_store_n(&a->cls, d, __ATOMIC_RELAXED);
   a->below = c;

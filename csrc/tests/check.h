@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,6 +366,14 @@ static CHECK_UNUSED hak_stats_t stats_now(void)
   memset(&s, 0, sizeof s);
   hak_stats(&s);
   return s;
+}
+
+/* whether p is one of the n pointers at ptrs */
+static CHECK_UNUSED bool is_one_of(const void *p, void *const *ptrs, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (ptrs[i] == p) return true;
+  return false;
 }
 
 /* ---- content patterns ---------------------------------------------------- */

@@ -198,11 +198,32 @@ static void large_blocks(void *arg)
 
 /* ---- slabs emptied by what the owner takes from its inbox ------------------ */
 
+struct remote_free {
+  void **ptrs;
+  size_t n, size;
+  int bad;
+};
+
 static void *free_then_exit(void *arg)
 {
-  struct handoff *h = arg;
-  for (size_t i = 0; i < h->count; i++) hak_free(h->ptrs[i]);
+  struct remote_free *r = arg;
+  for (size_t i = 0; i < r->n; i++) {
+    if (r->size && !verify(r->ptrs[i], r->size)) r->bad++;
+    hak_free(r->ptrs[i]);
+  }
   return NULL; /* its exit sends the kept blocks and the partial batch */
+}
+
+/* Another thread frees the n blocks at ptrs and exits. With size nonzero it
+ * first checks that each still holds fill()'s pattern of size bytes: how
+ * many did not. */
+static int free_in_another_thread(void **ptrs, size_t n, size_t size)
+{
+  struct remote_free r = {ptrs, n, size, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, free_then_exit, &r);
+  pthread_join(t, NULL);
+  return r.bad;
 }
 
 /* Every slab of a class emptied at once by blocks from the inbox: the owner
@@ -218,10 +239,7 @@ static void inbox_emptied_slabs_released(void *arg)
   for (size_t i = 0; i < N; i++) ptrs[i] = hak_malloc(16384);
   hak_stats_t s0 = stats_now();
   CHECK(s0.slabs_in_use >= 20, "%llu slabs for %d blocks of 16 KiB, want at least 20", U(s0.slabs_in_use), N);
-  struct handoff h = HANDOFF(ptrs, N);
-  pthread_t t;
-  pthread_create(&t, NULL, free_then_exit, &h);
-  pthread_join(t, NULL);
+  free_in_another_thread(ptrs, N, 0);
   void *other = hak_malloc(48);
   hak_stats_t s1 = stats_now();
   CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
@@ -244,14 +262,6 @@ static size_t held_count_state(int state)
   return n;
 }
 
-/* whether p is one of the n pointers at ptrs */
-static bool is_one_of(const void *p, void *const *ptrs, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (ptrs[i] == p) return true;
-  return false;
-}
-
 /* Another thread frees HELD_N blocks of 64 B and exits: 125 full messages of
  * 64 wait in the owner's inbox. The owner's next allocation of the class
  * that finds its slab empty takes them: one message onto its thread cache
@@ -267,10 +277,7 @@ static void inbox_blocks_held(void *arg)
   thread_cache_on();
   alloc_filled(held_ptrs, HELD_N, HELD_SIZE);
   hak_stats_t s0 = stats_now();
-  struct handoff h = HANDOFF(held_ptrs, HELD_N);
-  pthread_t t;
-  pthread_create(&t, NULL, free_then_exit, &h);
-  pthread_join(t, NULL);
+  free_in_another_thread(held_ptrs, HELD_N, 0);
   CHECK(held_count_state(HAK_BLOCK_FREE) == 0, "blocks read free before the owner took its inbox");
   /* new blocks until one of the freed ones comes back: the inbox was taken */
   enum { FRESH_MAX = 2048 };
@@ -341,7 +348,7 @@ static void *allocate_while_owner_waits(void *arg)
   for (int i = 0; i < t->n; i++) {
     t->ptrs[i] = hak_malloc(IDLE_SIZE);
     fill(t->ptrs[i], IDLE_SIZE);
-    for (int k = 0; k < IDLE_N; k++) t->reused += t->ptrs[i] == idle_blocks[k];
+    t->reused += is_one_of(t->ptrs[i], idle_blocks, IDLE_N);
   }
   for (int i = 0; i < t->n; i++) {
     t->bad += !verify(t->ptrs[i], IDLE_SIZE);
@@ -365,10 +372,8 @@ static void idle_owner_inbox_taken(void *arg)
   thread_cache_on();
   for (int i = 0; i < IDLE_N; i++) idle_blocks[i] = hak_malloc(IDLE_SIZE);
   hak_stats_t s0 = stats_now();
-  struct handoff h = HANDOFF(idle_blocks, IDLE_N);
+  free_in_another_thread(idle_blocks, IDLE_N, 0);
   pthread_t t;
-  pthread_create(&t, NULL, free_then_exit, &h);
-  pthread_join(t, NULL);
   static struct taker taker;
   taker.n = n;
   pthread_create(&t, NULL, allocate_while_owner_waits, &taker);
@@ -443,16 +448,15 @@ static void idle_owner_split_class_taken(void *arg)
   CHECK(hak_usable_size(split_blocks[0]) == 704, "a block of %d B after the split has %zu usable bytes, want 704",
         SPLIT_SIZE, hak_usable_size(split_blocks[0]));
   hak_stats_t s0 = stats_now();
-  struct handoff h = HANDOFF(split_blocks, SPLIT_N);
+  int damaged = free_in_another_thread(split_blocks, SPLIT_N, SPLIT_SIZE);
   pthread_t t;
-  pthread_create(&t, NULL, free_then_exit, &h);
-  pthread_join(t, NULL);
   static struct asker asker;
   asker.exit_early = exit_early;
   asker.n = ASKER_N;
   pthread_create(&t, NULL, ask_while_owner_waits, &asker);
   pthread_join(t, NULL);
-  CHECK(h.bad == 0 && asker.bad == 0, "%d and %d blocks damaged while another thread held them", h.bad, asker.bad);
+  CHECK(damaged == 0 && asker.bad == 0, "%d and %d blocks damaged while another thread held them", damaged,
+        asker.bad);
   CHECK(asker.reused >= (exit_early ? 1 : 64), "%d of the waiting owner's %d blocks of 704 B served requests of %d B",
         asker.reused, SPLIT_N, ASK_SIZE);
   CHECK(asker.live_bytes == asker.usable_bytes, "bytes_in_use moved by %llu for blocks of %llu usable bytes",

@@ -8,7 +8,6 @@
  * fresh child with the flags set before the first allocation. */
 #include <pthread.h>
 
-#include <stdbool.h>
 #include "check.h"
 
 #define U(x) ((unsigned long long)(x))
@@ -363,13 +362,6 @@ struct in_use_bound {
   uint64_t cached_few, cached_many, own_in_use, remote_frees;
 };
 
-static bool is_one_of_first(void *p, void **ptrs, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (ptrs[i] == p) return true;
-  return false;
-}
-
 static void *free_foreign_with_few_in_use(void *arg)
 {
   struct in_use_bound *b = arg;
@@ -383,7 +375,7 @@ static void *free_foreign_with_few_in_use(void *arg)
   b->cached_few = stats_now().thread_cache_bytes / SIZE;
   void **more = alloc_filled(SIZE, MORE);
   b->own_in_use = KEEP;
-  for (size_t i = 0; i < MORE; i++) b->own_in_use += !is_one_of_first(more[i], b->foreign, FIRST);
+  for (size_t i = 0; i < MORE; i++) b->own_in_use += !is_one_of(more[i], b->foreign, FIRST);
   for (size_t i = FIRST; i < b->n; i++) hak_free(b->foreign[i]);
   b->cached_many = stats_now().thread_cache_bytes / SIZE;
   b->remote_frees = stats_now().remote_frees - s0.remote_frees;
