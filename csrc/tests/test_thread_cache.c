@@ -107,22 +107,36 @@ static void cached_blocks_keep_their_bytes(void *arg)
   expect_all_given_back("after the cached blocks");
 }
 
+/* What a cache at its most (max blocks) holds after the frees of v[0..n-1]:
+ * a full cache gives back its newer half, the blocks freed last (heap.c,
+ * tc_spill). Written to stack bottom first; returns how many. */
+static size_t cache_after_frees(void *const *v, size_t n, size_t max, void **stack)
+{
+  size_t held = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (held == max) held -= (held + 1) / 2;
+    stack[held++] = v[i];
+  }
+  return held;
+}
+
 /* A class's bound starts at 64 blocks and 32 KiB and grows as frees
  * overflow it, up to 512 blocks and 1 MiB (the heap's growth budget, 4 MiB,
  * is not reached by one class; the thread allocated all 600 itself). A free
- * that finds it full at its most sends the older half to the slabs (heap.c,
- * tc_spill), so the cache ends holding the blocks freed last: 512 of 64 B
- * fill it, the 513th spills 256 (257 held), 87 more make 344. Every block
- * comes back intact. */
+ * that finds it full at its most sends the newer half (the blocks freed
+ * last) to the slabs (heap.c, tc_spill): 512 of 64 B fill it, the 513th
+ * spills the 256 freed last (257 held), 87 more make 344, and the cache
+ * hands out those freed since the spill, then the first 256, each the one
+ * freed last first. Every block comes back intact. */
 static void bounded(void *arg)
 {
   (void)arg;
   cache_on();
-  static const struct { size_t size, cached; } cases[] = {
-    {64, 344},       /* at most 512 blocks (32 KiB) */
-    {4096, 216},     /* at most 256 (1 MiB): spilled at the 257th, 385th and 513th frees */
-    {16384, 56},     /* at most 64 (1 MiB), multi-unit slabs */
-    {65536, 16},     /* at most 16, the largest slab class: spilled to 8 and refilled */
+  static const struct { size_t size, most, cached; } cases[] = {
+    {64, 512, 344},    /* at most 512 blocks (32 KiB) */
+    {4096, 256, 216},  /* at most 256 (1 MiB): spilled at the 257th, 385th and 513th frees */
+    {16384, 64, 56},   /* at most 64 (1 MiB), multi-unit slabs */
+    {65536, 16, 16},   /* at most 16, the largest slab class: spilled to 8 and refilled */
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     size_t size = cases[k].size, n = 600;
@@ -137,13 +151,18 @@ static void bounded(void *arg)
     CHECK(s.thread_cache_bytes == cases[k].cached * size, "%zu B: thread_cache_bytes %llu, want %zu blocks (%zu)", size,
           U(s.thread_cache_bytes), cases[k].cached, cases[k].cached * size);
     CHECK(s.bytes_in_use == 0, "%zu B: bytes_in_use %llu after every free", size, U(s.bytes_in_use));
-    /* the cached blocks come out first, the one freed last first, then the slabs' */
+    void **stack = malloc(cases[k].most * sizeof *stack);
+    size_t cached = cache_after_frees(v, n, cases[k].most, stack);
+    CHECK(cached == cases[k].cached, "%zu B: the model of the cache holds %zu blocks, want %zu", size, cached,
+          cases[k].cached);
+    /* the cached blocks come out first, top first, then the slabs' */
     void **again = alloc_filled(size, n);
-    size_t cached = cases[k].cached;
     for (size_t i = 0; i < cached; i++)
-      CHECK(again[i] == v[n - 1 - i], "%zu B: allocation %zu is not cached block %zu", size, i, n - 1 - i);
+      CHECK(again[i] == stack[cached - 1 - i], "%zu B: allocation %zu is not the cached block %zu from the top", size,
+            i, i);
     for (size_t i = 0; i < n; i++) hak_free(again[i]);
     free(again);
+    free(stack);
     free(v);
     expect_all_given_back("bounded");
   }
@@ -407,7 +426,7 @@ static void cache_bound_by_own_blocks_in_use(void *arg)
   expect_all_given_back("after the freeing thread exited");
 }
 
-/* Spills of the older half of a full cache (heap.c, tc_spill) splice runs of
+/* Spills of the newer half of a full cache (heap.c, tc_spill) splice runs of
  * blocks of one slab onto its list and send other heaps' blocks to their
  * owners. Frees that alternate between three slabs (runs of one block) with
  * every seventh block another thread's, 2,400 of them past the bound of 512:
@@ -618,13 +637,18 @@ static void multi_unit_slabs(void *arg)
   hak_stats_t s1 = stats_now();
   CHECK(s1.frees - s0.frees == N, "frees moved by %llu, want %d", U(s1.frees - s0.frees), N);
   CHECK(s1.invalid_frees == s0.invalid_frees, "%llu frees refused", U(s1.invalid_frees - s0.invalid_frees));
-  /* the bound grown to 1 MiB of 20 KiB blocks (51), the 52nd free spilled 26, 12 more followed */
-  size_t cached = strcmp(cache, "on") == 0 ? 38 : 0;
+  /* the bound grown to 1 MiB of 20 KiB blocks (51), the 52nd free spilled the 26 freed last, 12 more followed */
+  bool on = strcmp(cache, "on") == 0;
+  size_t cached = on ? 38 : 0, kept = on ? 25 : 0, spilled_to = on ? 51 : N;
   CHECK(s1.thread_cache_bytes == cached * 20480, "thread_cache_bytes %llu, want %zu blocks",
         U(s1.thread_cache_bytes), cached);
-  /* the cache holds the blocks freed last; the others went to their slabs */
-  for (size_t i = 0; i < N - cached; i++)
-    CHECK(hak_block_state(v[i]) == HAK_BLOCK_FREE, "block %zu: state %d after its free", i, hak_block_state(v[i]));
+  /* the cache holds the first 25 and those freed after the spill; the 26 between went to their slabs (a cached
+   * block reads as live) */
+  for (size_t i = 0; i < N; i++) {
+    bool in_cache = i < kept || i >= spilled_to;
+    CHECK(hak_block_state(v[i]) == (in_cache ? HAK_BLOCK_LIVE : HAK_BLOCK_FREE), "block %zu: state %d after its free, %s",
+          i, hak_block_state(v[i]), in_cache ? "cached" : "on its slab");
+  }
   hak_trim();
   CHECK(stats_now().superslabs_live == 0, "%llu SuperSlabs live after the trim", U(stats_now().superslabs_live));
   /* the same memory as slabs of 64-byte blocks: every block start is one */
