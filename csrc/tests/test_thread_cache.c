@@ -698,7 +698,7 @@ int main(void)
   check_in_child("other threads' blocks of 48 B not kept", other_threads_blocks, (void *)(uintptr_t)48);
   check_in_child("other threads' blocks of 2 KiB not kept", other_threads_blocks, (void *)(uintptr_t)2048);
   check_in_child("a cache of other threads' blocks bound by the thread's own in use", cache_bound_by_own_blocks_in_use, NULL);
-  check_in_child("a full cache spills its older half", spill_interleaved, NULL);
+  check_in_child("a full cache spills its newer half", spill_interleaved, NULL);
   check_in_child("a thread that only frees keeps none of the class, and grows its cache only once it allocates",
                  consumer_does_not_grow, NULL);
   check_in_child("repeated free refused", repeated_free_refused, NULL);
