@@ -700,17 +700,23 @@ static bool take_idle_pool(hk_heap *h, hk_heap *o, unsigned c) {
   return any;
 }
 
+/* Whether idle heaps' pools may serve h's allocations of class c: they need
+ * inboxes, a thread cache to keep the blocks in, and blocks that fill their
+ * cache lines (below). */
+static bool idle_pools_serve(const hk_heap *h, unsigned c) {
+  return g_hk.remote_batch && h->has_tc && hk_class_shareable(c);
+}
+
 /* For an allocation of class c about to carve fresh blocks: blocks of class c
  * from idle heaps' pools into h's thread cache, and blocks of the class
  * above into its stash (take_idle_pool); one of them handed out, or NULL.
- * Only for a class whose blocks fill whole cache lines (shareable, which any
- * thread may keep): a smaller block shares its line with blocks its owner,
- * or the threads it handed them to, still write (bench_false_sharing's
- * workers were given the line of the objects the waiting main thread had
- * handed to the others). */
+ * Only where idle_pools_serve: for a class whose blocks fill whole cache
+ * lines (shareable, which any thread may keep): a smaller block shares its
+ * line with blocks its owner, or the threads it handed them to, still write
+ * (bench_false_sharing's workers were given the line of the objects the
+ * waiting main thread had handed to the others). */
 static hk_block *take_from_idle_heaps(hk_heap *h, unsigned c) {
-  /* no inboxes, no cache to keep blocks in, or blocks that share lines */
-  if (!g_hk.remote_batch || !h->has_tc || !hk_class_shareable(c)) return NULL;
+  HK_ASSERT(idle_pools_serve(h, c), "idle pools are looked at only for a class they may serve");
   /* the heap sorted last first: threads that came to an idle heap's pools
    * only in their turn among the others left most of them there
    * (bench_server_handoff, 16 threads on 2 cores: peak RSS 125 against 110
@@ -1190,15 +1196,19 @@ static void *alloc_from(hk_heap *h, unsigned c) {
     if (held_to_cache(h, c) && hk_tc_pop(h, c, &t)) return t;
     take_inbox(h, INBOX_TO_CACHE, c);
     if (hk_tc_pop(h, c, &t)) return t;
-    if (!(s = refill(h, c, REFILL_NO_CARVE))) {
-      /* Before fresh blocks, what idle heaps' inboxes hold: carving a page
-       * of a slab touches memory the process did not use yet, as a new
-       * slab does, while those blocks are in memory already
-       * (bench_server_handoff, 16 threads on 2 cores: the workers carved
-       * on while the waiting main thread's pools held blocks of their
-       * classes; peak RSS 104 -> 96 MB, tcmalloc 77). */
-      if ((t = take_from_idle_heaps(h, c)) != NULL) return t;
-      if (!(s = refill(h, c, REFILL_CARVE))) s = new_slab(h, c);
+    /* Before fresh blocks, what idle heaps' inboxes hold: carving a page of
+     * a slab touches memory the process did not use yet, as a new slab
+     * does, while those blocks are in memory already (bench_server_handoff,
+     * 16 threads on 2 cores: the workers carved on while the waiting main
+     * thread's pools held blocks of their classes; peak RSS 104 -> 96 MB,
+     * tcmalloc 77). A class they cannot serve refills in one pass. */
+    bool idle = idle_pools_serve(h, c);
+    if (!(s = refill(h, c, idle ? REFILL_NO_CARVE : REFILL_CARVE))) {
+      if (idle) {
+        if ((t = take_from_idle_heaps(h, c)) != NULL) return t;
+        s = refill(h, c, REFILL_CARVE);
+      }
+      if (!s) s = new_slab(h, c);
       sync_current(h, c);
       if (!s) {
         errno = ENOMEM;
