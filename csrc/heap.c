@@ -690,7 +690,7 @@ static bool take_idle_pool(hk_heap *h, hk_heap *o, unsigned c) {
   if (!atomic_load_explicit(&o->inbox, memory_order_relaxed) &&
       !atomic_load_explicit(&o->idle_sorted, memory_order_relaxed))
     return false;
-  if (pthread_mutex_trylock(&idle_pools_lock) != 0) return false; /* another thread is at it */
+  if (!hk_mutex_trylock(&idle_pools_lock)) return false; /* another thread is at it */
   if (!o->idle_pool[c]) sort_idle_inbox(o);
   hk_remote_msg *emptied = NULL;
   bool any = pool_to_cache(h, o, c, &emptied);

@@ -838,6 +838,17 @@ static inline void hk_mutex_unlock(pthread_mutex_t *m) {
   if (HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided) pthread_mutex_unlock(m);
   if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
 }
+/* hk_mutex_lock's counterpart for a lock a thread may do without: true when
+ * taken (and then released by hk_mutex_unlock). A plain pthread_mutex_trylock
+ * paired with hk_mutex_unlock left the count of locks held one short and, in
+ * a thread whose last lock had been elided, the mutex taken for good
+ * (rptest: the idle pools' lock, and the next fork hung on it). */
+static inline bool hk_mutex_trylock(pthread_mutex_t *m) {
+  if (hk_tl_locks_held++ == 0) hk_tl_locks_elided = hk_program_single_threaded();
+  if (HK_UNLIKELY(hk_tl_fork_window) || hk_tl_locks_elided || pthread_mutex_trylock(m) == 0) return true;
+  if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
+  return false;
+}
 /* A lock counted (HAKMEM_LOCK_STATS) without an atomic add while the locks
  * are elided: no other thread counts then. */
 static inline void hk_count_lock(_Atomic uint64_t *counter) {

@@ -390,6 +390,107 @@ static void idle_owner_inbox_taken(void *arg)
   CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
 }
 
+/* ---- a thread whose locks were last elided takes an idle heap's pools --------
+
+ * The main thread's locks are elided while it runs alone (lock.c): its first
+ * allocations take none. When threads start later and its slow path looks at a
+ * waiting owner's inbox (heap.c, take_idle_pool), the pools' lock it takes
+ * there must be released as it was taken, whatever the flag its last lock
+ * left: the lock once stayed taken for good (an unlock elided after a real
+ * trylock), so the main thread got none of the owner's blocks and the next
+ * fork, whose handler takes that lock, never returned (the rptest program
+ * hung so). */
+/* A flag one thread sets and others wait for. */
+struct signal {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int set;
+};
+#define SIGNAL_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+
+static void signal_set(struct signal *s)
+{
+  pthread_mutex_lock(&s->lock);
+  s->set = 1;
+  pthread_cond_broadcast(&s->cond);
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* Whether s was set within the given seconds (0: waits as long as it takes). */
+static bool signal_wait(struct signal *s, unsigned seconds)
+{
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += seconds;
+  pthread_mutex_lock(&s->lock);
+  while (!s->set && (seconds ? pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0
+                             : pthread_cond_wait(&s->cond, &s->lock) == 0)) {}
+  int set = s->set;
+  pthread_mutex_unlock(&s->lock);
+  return set;
+}
+
+static struct signal owner_allocated = SIGNAL_INIT, owner_may_go = SIGNAL_INIT, forked = SIGNAL_INIT;
+static int forked_child_status = -1;
+
+static void *allocate_then_wait(void *arg)
+{
+  (void)arg;
+  for (int i = 0; i < IDLE_N; i++) idle_blocks[i] = hak_malloc(IDLE_SIZE);
+  signal_set(&owner_allocated);
+  signal_wait(&owner_may_go, 0);
+  void *own = hak_malloc(IDLE_SIZE); /* its inbox taken back, the pools with it */
+  hak_free(own);
+  hak_trim();
+  return NULL;
+}
+
+static void *fork_and_wait(void *arg)
+{
+  (void)arg;
+  pid_t pid = fork(); /* hakmem's fork handlers take every lock of its, the idle pools' too */
+  if (pid == 0) {
+    void *p = hak_malloc(IDLE_SIZE);
+    if (!p) _exit(3);
+    hak_free(p);
+    _exit(0);
+  }
+  if (pid > 0) waitpid(pid, &forked_child_status, 0);
+  signal_set(&forked);
+  return NULL;
+}
+
+static void elided_locker_takes_pools(void *arg)
+{
+  (void)arg;
+  batching_on();
+  thread_cache_on();
+  void *first = hak_malloc(IDLE_SIZE); /* the main thread's heap, made alone: its locks elided */
+  pthread_t owner;
+  pthread_create(&owner, NULL, allocate_then_wait, NULL);
+  signal_wait(&owner_allocated, 0);
+  free_in_another_thread(idle_blocks, IDLE_N, 0); /* into the waiting owner's inbox */
+  static struct taker taker;
+  taker.n = TAKER_N;
+  allocate_while_owner_waits(&taker); /* the main thread's slow paths look at the owner's inbox */
+  CHECK(taker.bad == 0, "%d blocks damaged", taker.bad);
+  CHECK(taker.reused >= 64, "%d of the %d blocks in the waiting owner's inbox allocated again by the main thread, "
+        "want at least 64", taker.reused, IDLE_N);
+  pthread_t forking;
+  pthread_create(&forking, NULL, fork_and_wait, NULL);
+  bool returned = signal_wait(&forked, check_scaled(20));
+  CHECK(returned, "fork() did not return within %u s: a lock of hakmem's was left taken", check_scaled(20));
+  if (!returned) return; /* the forking thread is stuck: leave it (the child exits) */
+  pthread_join(forking, NULL);
+  CHECK(WIFEXITED(forked_child_status) && WEXITSTATUS(forked_child_status) == 0,
+        "the forked child allocated and freed: status 0x%x", forked_child_status);
+  signal_set(&owner_may_go);
+  pthread_join(owner, NULL);
+  hak_free(first);
+  hak_trim();
+  CHECK(stats_now().bytes_in_use == 0, "bytes_in_use %llu after everything was freed", U(stats_now().bytes_in_use));
+}
+
 /* ---- an owner that split a class, then waits ------------------------------- */
 
 /* 1,400 blocks of 700 B take the coarse class of 641-768 B past 16 slabs
@@ -770,6 +871,8 @@ int main(void)
   check_in_child("inbox blocks held for the class allocated, sent back by a trim", inbox_blocks_held, (void *)1);
   check_in_child("a waiting owner's inbox taken by a thread that needs slabs", idle_owner_inbox_taken, NULL);
   check_in_child("a waiting owner's inbox taken before pages are carved", idle_owner_inbox_taken, (void *)1);
+  check_in_child("a thread whose locks were elided takes a waiting owner's pools, then forks", elided_locker_takes_pools,
+                 NULL);
   check_in_child("a waiting owner's split class serves the class below, freed there", idle_owner_split_class_taken,
                  NULL);
   check_in_child("a waiting owner's split class serves the class below, sent back at exit",
