@@ -403,7 +403,9 @@ typedef struct hk_heap {
    * with HAKMEM_THREAD_CACHE off: nothing is pushed there. */
   uint32_t tc_limit[HK_NCLASSES];
   /* per class, the starting bound (also the step it grows by) and the most
-   * it may grow to, worked out once (tc_set_limits): a free that finds the
+   * it may grow to (lowered by tc_grow once the heap's growth budget is
+   * spent), copied by tc_set_limits from tables worked out once for the
+   * process (heap.c, tc_make_bounds): a free that finds the
    * cache full asks tc_grow, and two divisions there on every such free made
    * a program freeing a large structure (perl, 1.5 M hash entries) spend
    * 0.3 s more in it than without thread caches */
