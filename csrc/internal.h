@@ -844,7 +844,8 @@ static inline void hk_mutex_unlock(pthread_mutex_t *m) {
  * taken (and then released by hk_mutex_unlock). A plain pthread_mutex_trylock
  * paired with hk_mutex_unlock left the count of locks held one short and, in
  * a thread whose last lock had been elided, the mutex taken for good
- * (rptest: the idle pools' lock, and the next fork hung on it). */
+ * (mimalloc-bench's rptest hung: a thread waited on the idle pools' lock
+ * forever, and a fork's handler would have too). */
 static inline bool hk_mutex_trylock(pthread_mutex_t *m) {
   if (hk_tl_locks_held++ == 0) hk_tl_locks_elided = hk_program_single_threaded();
   if (HK_UNLIKELY(hk_tl_fork_window) || hk_tl_locks_elided || pthread_mutex_trylock(m) == 0) return true;
