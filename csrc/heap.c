@@ -821,10 +821,9 @@ static void tc_set_limits(hk_heap *h) {
   HK_ASSERT(tc_bounds_made, "the bounds of every class were worked out before the first heap");
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
     HK_ASSERT(h->tc[c] == NULL && hk_tc_held(h, c) == 0, "the bounds are set on an empty cache");
-    h->tc_base[c] = tc_base_of[c];
     h->tc_max[c] = tc_max_of[c];
     bool open = h->tc_limit[c] || class_allocs(h, c); /* opened, maybe by the allocation that made this flush */
-    h->tc_limit[c] = h->has_tc && open ? h->tc_base[c] : 0;
+    h->tc_limit[c] = h->has_tc && open ? tc_base_of[c] : 0;
     h->tc_room[c] = h->tc_limit[c];
     h->tc_grow_after[c] = h->tc_limit[c];
   }
@@ -839,7 +838,7 @@ static void tc_set_limits(hk_heap *h) {
 static void tc_open_class(hk_heap *h, unsigned c) {
   HK_ASSERT(h->has_tc && h->tc_limit[c] == 0 && h->tc[c] == NULL && h->tc_room[c] == 0,
             "a closed class caches nothing");
-  h->tc_limit[c] = h->tc_base[c];
+  h->tc_limit[c] = tc_base_of[c];
   h->tc_room[c] = h->tc_limit[c];
   h->tc_grow_after[c] = h->tc_limit[c];
 }
@@ -877,7 +876,7 @@ static HK_NOINLINE bool tc_grow(hk_heap *h, unsigned c) {
   uint32_t limit = h->tc_limit[c];
   uint64_t allocated = class_allocs(h, c);
   HK_ASSERT(limit != 0 && limit < h->tc_max[c] && allocated > limit, "tc_may_grow said yes");
-  uint32_t base = h->tc_base[c], max = h->tc_max[c];
+  uint32_t base = tc_base_of[c], max = h->tc_max[c];
   uint32_t step = max - limit < base ? max - limit : base;
   if (step > allocated - limit) step = (uint32_t)(allocated - limit);
   uint64_t in_use = tc_class_in_use(h, c);

@@ -402,14 +402,14 @@ typedef struct hk_heap {
    * in the heap of threads without one (hk_empty_heap), in the exit heap and
    * with HAKMEM_THREAD_CACHE off: nothing is pushed there. */
   uint32_t tc_limit[HK_NCLASSES];
-  /* per class, the starting bound (also the step it grows by) and the most
-   * it may grow to (lowered by tc_grow once the heap's growth budget is
-   * spent), copied by tc_set_limits from tables worked out once for the
-   * process (heap.c, tc_make_bounds): a free that finds the
-   * cache full asks tc_grow, and two divisions there on every such free made
-   * a program freeing a large structure (perl, 1.5 M hash entries) spend
-   * 0.3 s more in it than without thread caches */
-  uint16_t tc_base[HK_NCLASSES], tc_max[HK_NCLASSES];
+  /* per class, the most the bound may grow to: the process's (heap.c,
+   * tc_max_of, worked out once, as the starting bounds tc_base_of), put
+   * back by tc_set_limits and lowered by tc_grow once the heap's growth
+   * budget is spent. A free that finds the cache full asks tc_grow, and two
+   * divisions there on every such free made a program freeing a large
+   * structure (perl, 1.5 M hash entries) spend 0.3 s more in it than
+   * without thread caches */
+  uint16_t tc_max[HK_NCLASSES];
   /* bytes by which the bounds grew past their starting values (tc_grow) */
   uint64_t tc_grown_bytes;
   /* Blocks that left the cache other than by pops (flushes) less those that
