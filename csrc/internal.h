@@ -832,13 +832,23 @@ static inline bool hk_program_single_threaded(void) {
  * written (realloc growing a large block in place) that wait was most of
  * the call. */
 extern HK_INTERNAL __thread bool hk_tl_locks_elided;
-static inline void hk_mutex_lock(pthread_mutex_t *m) {
+/* A lock's bookkeeping, shared by the three below: entering counts the lock
+ * (the outermost decides whether this thread's locks are elided) and says
+ * whether to take the mutex itself; leaving runs the work put off until the
+ * thread holds none. */
+static inline bool hk_lock_enter(void) {
   if (hk_tl_locks_held++ == 0) hk_tl_locks_elided = hk_program_single_threaded();
-  if (HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided) pthread_mutex_lock(m);
+  return HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided;
+}
+static inline void hk_lock_leave(void) {
+  if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
+}
+static inline void hk_mutex_lock(pthread_mutex_t *m) {
+  if (hk_lock_enter()) pthread_mutex_lock(m);
 }
 static inline void hk_mutex_unlock(pthread_mutex_t *m) {
   if (HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided) pthread_mutex_unlock(m);
-  if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
+  hk_lock_leave();
 }
 /* hk_mutex_lock's counterpart for a lock a thread may do without: true when
  * taken (and then released by hk_mutex_unlock). A plain pthread_mutex_trylock
@@ -847,9 +857,8 @@ static inline void hk_mutex_unlock(pthread_mutex_t *m) {
  * (mimalloc-bench's rptest hung: a thread waited on the idle pools' lock
  * forever, and a fork's handler would have too). */
 static inline bool hk_mutex_trylock(pthread_mutex_t *m) {
-  if (hk_tl_locks_held++ == 0) hk_tl_locks_elided = hk_program_single_threaded();
-  if (HK_UNLIKELY(hk_tl_fork_window) || hk_tl_locks_elided || pthread_mutex_trylock(m) == 0) return true;
-  if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
+  if (!hk_lock_enter() || pthread_mutex_trylock(m) == 0) return true;
+  hk_lock_leave();
   return false;
 }
 /* A lock counted (HAKMEM_LOCK_STATS) without an atomic add while the locks
