@@ -391,15 +391,15 @@ static void idle_owner_inbox_taken(void *arg)
 }
 
 /* ---- a thread whose locks were last elided takes an idle heap's pools --------
-
  * The main thread's locks are elided while it runs alone (lock.c): its first
  * allocations take none. When threads start later and its slow path looks at a
  * waiting owner's inbox (heap.c, take_idle_pool), the pools' lock it takes
  * there must be released as it was taken, whatever the flag its last lock
  * left: the lock once stayed taken for good (an unlock elided after a real
- * trylock), so the main thread got none of the owner's blocks and the next
- * fork, whose handler takes that lock, never returned (the rptest program
- * hung so). */
+ * trylock), so the main thread got none of the owner's blocks again, and any
+ * thread that then needed the lock waited forever (mimalloc-bench's rptest
+ * hung so), a fork's handler among them. */
+
 /* A flag one thread sets and others wait for. */
 struct signal {
   pthread_mutex_t lock;
