@@ -984,6 +984,10 @@ static void tc_flush_class(hk_heap *h, unsigned c) {
   uint32_t held = hk_tc_held(h, c);
   HK_ASSERT(held <= h->tc_limit[c], "the cache holds no more than its bound");
   hk_block *first = h->tc[c];
+  if (!first) { /* most classes of a thread's exit */
+    HK_ASSERT(held == 0, "an empty cache holds nothing");
+    return;
+  }
   h->tc[c] = NULL;
   h->tc_room[c] = h->tc_limit[c];
   h->tc_push_base[c] += held;
@@ -1001,14 +1005,10 @@ static void tc_flush(hk_heap *h) {
 /* What collect_all does with a class's current slab when it is empty. */
 enum empty_current { KEEP_EMPTY_CURRENT, RETIRE_EMPTY_CURRENT };
 
-/* Collects remote frees everywhere in the heap and retires what empties;
- * first sends what h holds of other heaps' blocks (remote.c). */
-static void collect_all(hk_heap *h, enum empty_current current) {
-  tc_flush(h);
-  above_give_back(h);
-  hk_remote_flush(h); /* what h gathered for other heaps goes to their owners */
+/* What other threads freed into h: its inbox, and the remote lists of its
+ * slabs; what empties is retired. */
+static void collect_slabs(hk_heap *h, enum empty_current current) {
   take_inbox(h, INBOX_TO_SLABS, 0);
-  held_to_slabs(h);
   /* taken before the walk: a block pushed during it sets the flag again */
   bool remote = atomic_exchange_explicit(&h->remote_pending, 0, memory_order_acquire);
   for (unsigned c = 0; c < HK_NCLASSES; c++) {
@@ -1022,6 +1022,16 @@ static void collect_all(hk_heap *h, enum empty_current current) {
       if (s->used == 0 && !(current == KEEP_EMPTY_CURRENT && is_retained(h, s))) retire_slab(h, s);
     }
   }
+}
+
+/* Collects remote frees everywhere in the heap and retires what empties;
+ * first sends what h holds of other heaps' blocks (remote.c). */
+static void collect_all(hk_heap *h, enum empty_current current) {
+  tc_flush(h);
+  above_give_back(h);
+  hk_remote_flush(h); /* what h gathered for other heaps goes to their owners */
+  held_to_slabs(h);
+  collect_slabs(h, current);
 }
 
 /* ---- abandoned heaps ----------------------------------------------------------
@@ -1430,6 +1440,7 @@ static void thread_take_heap(hk_heap *h) {
 static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
   collect_all(h, RETIRE_EMPTY_CURRENT);
+  h->exit_collected = 1;
   __atomic_store_n(&h->is_live, 0, __ATOMIC_RELAXED);
   atomic_fetch_sub_explicit(&heaps_live, 1, memory_order_relaxed);
   thread_take_heap(&hk_empty_heap);
@@ -1499,11 +1510,19 @@ hk_heap *hk_heap_get(void) {
   hk_unlock(&heaps_lock);
   if (h) {
     HK_COUNT(heaps_adopted, 1);
-    collect_all(h, KEEP_EMPTY_CURRENT); /* what other threads freed into it meanwhile */
+    /* What other threads freed into it meanwhile. A heap its thread's exit
+     * abandoned has nothing in its caches (collect_all emptied them, and no
+     * thread writes them since), so only the slabs are collected: a thread
+     * that allocates once and exits (mleak) took tc_flush's and the message
+     * table's walks over every class twice. A fork child's abandoned heaps
+     * may hold blocks and messages: all of it. */
+    if (h->exit_collected) collect_slabs(h, KEEP_EMPTY_CURRENT);
+    else collect_all(h, KEEP_EMPTY_CURRENT);
   } else if (!(h = heap_new(g_hk.thread_cache))) {
     return NULL;
   }
   h->abandoned_next = NULL;
+  h->exit_collected = 0;
   __atomic_store_n(&h->is_live, 1, __ATOMIC_RELAXED);
   atomic_fetch_add_explicit(&heaps_live, 1, memory_order_relaxed);
   HK_COUNT(threads_started, 1);

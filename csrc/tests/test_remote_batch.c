@@ -634,6 +634,94 @@ static void free_only_thread_adopts_owner(void *arg)
   CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
 }
 
+/* ---- an abandoned heap's inbox, collected when a thread adopts it ----------- */
+
+enum { ADOPT_INBOX_N = 256 };
+static void *adopt_inbox_blocks[ADOPT_INBOX_N];
+static struct signal freer_started = SIGNAL_INIT, freer_may_free = SIGNAL_INIT;
+
+static void *alloc_16k_and_exit(void *arg)
+{
+  (void)arg;
+  for (size_t i = 0; i < ADOPT_INBOX_N; i++) adopt_inbox_blocks[i] = hak_malloc(16384);
+  return NULL;
+}
+
+/* Takes a heap of its own, then, once the owner has exited, frees the
+ * owner's blocks and exits: its exit sends them to the abandoned heap. */
+static void *free_after_owner_exits(void *arg)
+{
+  (void)arg;
+  hak_free(hak_malloc(48));
+  signal_set(&freer_started);
+  signal_wait(&freer_may_free, 0);
+  for (size_t i = 0; i < ADOPT_INBOX_N; i++) hak_free(adopt_inbox_blocks[i]);
+  return NULL;
+}
+
+/* A thread whose only call frees another heap's block: it adopts a heap for
+ * its batches, nothing else of it runs, and it stays alive (its exit would
+ * collect the heap) until let go. */
+struct holder {
+  void *block;
+  struct signal adopted, may_go;
+};
+static void *free_one_and_hold(void *arg)
+{
+  struct holder *h = arg;
+  hak_free(h->block);
+  signal_set(&h->adopted);
+  signal_wait(&h->may_go, 0);
+  return NULL;
+}
+
+/* An owner allocates 256 blocks of 16 KiB and exits; another thread frees
+ * them all and exits, which sends them to the abandoned heap's inbox.
+ * Abandoned heaps are adopted newest first, so a thread that stays alive
+ * takes the freer's, and the next one the owner's. Adopting it must take the
+ * inbox and give the emptied slabs back (all but the current one and 8
+ * spares), although that thread's only call is a free that refills nothing:
+ * a heap abandoned by its thread's exit is adopted by collecting its slabs
+ * alone (its caches are empty), and the inbox is part of that. */
+static void adopting_thread_takes_the_inbox(void *arg)
+{
+  (void)arg;
+  batching_on();
+  void *mine[2] = {hak_malloc(32), hak_malloc(32)};
+  hak_stats_t base = stats_now();
+  pthread_t freer, owner, holder, adopter;
+  pthread_create(&freer, NULL, free_after_owner_exits, NULL);
+  signal_wait(&freer_started, 0);
+  pthread_create(&owner, NULL, alloc_16k_and_exit, NULL);
+  pthread_join(owner, NULL);
+  hak_stats_t s0 = stats_now();
+  CHECK(s0.slabs_in_use - base.slabs_in_use >= 20, "%llu slabs for %d blocks of 16 KiB, want at least 20",
+        U(s0.slabs_in_use - base.slabs_in_use), ADOPT_INBOX_N);
+  signal_set(&freer_may_free);
+  pthread_join(freer, NULL);
+  /* the freer's exit retires its own 48-byte slab; the owner's stay in use */
+  CHECK(s0.slabs_in_use - stats_now().slabs_in_use <= 1, "slabs in use went from %llu to %llu before any thread "
+        "adopted the owner's heap", U(s0.slabs_in_use), U(stats_now().slabs_in_use));
+  uint64_t adopted = stats_now().heaps_adopted;
+  struct holder first = {mine[0], SIGNAL_INIT, SIGNAL_INIT}, second = {mine[1], SIGNAL_INIT, SIGNAL_INIT};
+  pthread_create(&holder, NULL, free_one_and_hold, &first); /* adopts the freer's heap */
+  signal_wait(&first.adopted, 0);
+  pthread_create(&adopter, NULL, free_one_and_hold, &second); /* adopts the owner's */
+  signal_wait(&second.adopted, 0);
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.heaps_adopted == adopted + 2, "heaps_adopted moved by %llu, want 2", U(s1.heaps_adopted - adopted));
+  CHECK(s1.frees - base.frees == ADOPT_INBOX_N + 2 + 1, "frees moved by %llu, want %d", U(s1.frees - base.frees),
+        ADOPT_INBOX_N + 3);
+  CHECK(s1.slabs_in_use - base.slabs_in_use <= 9, "%llu slabs in use after the owner's heap was adopted (want its "
+        "current 16 KiB slab and 8 spares)", U(s1.slabs_in_use - base.slabs_in_use));
+  signal_set(&first.may_go);
+  signal_set(&second.may_go);
+  pthread_join(holder, NULL);
+  pthread_join(adopter, NULL);
+  hak_trim();
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
+}
+
 /* ---- fewer blocks than a batch, spread over many slabs -------------------- */
 
 static void *free_all(void *arg)
@@ -867,6 +955,7 @@ int main(void)
   check_in_child("large blocks, batches by bytes", large_blocks, NULL);
   check_in_child("slabs emptied from the inbox released, 8 spares kept", inbox_emptied_slabs_released, NULL);
   check_in_child("free-only thread adopts the owner's heap", free_only_thread_adopts_owner, NULL);
+  check_in_child("a thread adopting an exited owner's heap takes its inbox", adopting_thread_takes_the_inbox, NULL);
   check_in_child("inbox blocks held for the class allocated, sent back by another class", inbox_blocks_held, NULL);
   check_in_child("inbox blocks held for the class allocated, sent back by a trim", inbox_blocks_held, (void *)1);
   check_in_child("a waiting owner's inbox taken by a thread that needs slabs", idle_owner_inbox_taken, NULL);
