@@ -1042,6 +1042,23 @@ static void collect_all(hk_heap *h, enum empty_current current) {
  * no new thread can adopt it meanwhile. */
 #define RECLAIM_PER_ACQUIRE 4
 
+/* An abandoned heap's collection, by a thread adopting it or reclaiming it.
+ * One whose caches were flushed (by its thread's exit, or by an earlier
+ * collection here) holds nothing in them, and no thread writes them while it
+ * is abandoned, so only its slabs are collected: a thread that allocates once
+ * and exits (mleak) took tc_flush's and the message table's walks over every
+ * class at its start as well as at its exit. A fork child's abandoned heaps,
+ * whose threads stopped anywhere, may hold blocks and messages: all of it,
+ * once. */
+static void collect_abandoned(hk_heap *h, enum empty_current current) {
+  if (h->caches_flushed) {
+    collect_slabs(h, current);
+  } else {
+    collect_all(h, current);
+    h->caches_flushed = 1;
+  }
+}
+
 static void reclaim_abandoned(unsigned limit) {
   for (unsigned i = 0; i < limit; i++) {
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
@@ -1049,7 +1066,7 @@ static void reclaim_abandoned(unsigned limit) {
     if (a) heaps_abandoned = a->abandoned_next;
     hk_unlock(&heaps_lock);
     if (!a) break;
-    collect_all(a, RETIRE_EMPTY_CURRENT);
+    collect_abandoned(a, RETIRE_EMPTY_CURRENT);
     /* back at the tail, so the next reclaim looks at another heap first */
     hk_lock(&heaps_lock, HK_LOCK_HEAPS);
     a->abandoned_next = NULL;
@@ -1440,7 +1457,7 @@ static void thread_take_heap(hk_heap *h) {
 static void heap_thread_exit(void *arg) {
   hk_heap *h = arg;
   collect_all(h, RETIRE_EMPTY_CURRENT);
-  h->exit_collected = 1;
+  h->caches_flushed = 1;
   __atomic_store_n(&h->is_live, 0, __ATOMIC_RELAXED);
   atomic_fetch_sub_explicit(&heaps_live, 1, memory_order_relaxed);
   thread_take_heap(&hk_empty_heap);
@@ -1510,19 +1527,12 @@ hk_heap *hk_heap_get(void) {
   hk_unlock(&heaps_lock);
   if (h) {
     HK_COUNT(heaps_adopted, 1);
-    /* What other threads freed into it meanwhile. A heap its thread's exit
-     * abandoned has nothing in its caches (collect_all emptied them, and no
-     * thread writes them since), so only the slabs are collected: a thread
-     * that allocates once and exits (mleak) took tc_flush's and the message
-     * table's walks over every class twice. A fork child's abandoned heaps
-     * may hold blocks and messages: all of it. */
-    if (h->exit_collected) collect_slabs(h, KEEP_EMPTY_CURRENT);
-    else collect_all(h, KEEP_EMPTY_CURRENT);
+    collect_abandoned(h, KEEP_EMPTY_CURRENT); /* what other threads freed into it meanwhile */
   } else if (!(h = heap_new(g_hk.thread_cache))) {
     return NULL;
   }
   h->abandoned_next = NULL;
-  h->exit_collected = 0;
+  h->caches_flushed = 0; /* its thread writes them from now on */
   __atomic_store_n(&h->is_live, 1, __ATOMIC_RELAXED);
   atomic_fetch_add_explicit(&heaps_live, 1, memory_order_relaxed);
   HK_COUNT(threads_started, 1);

@@ -350,7 +350,7 @@ typedef struct hk_heap {
   size_t json_cap;
   uint8_t is_live;                 /* its thread runs (atomic: read by remote frees) */
   uint8_t is_shared;               /* the heap of exited threads (heap.c), never abandoned */
-  uint8_t exit_collected;          /* abandoned by its thread's exit, which emptied its caches (heap.c) */
+  uint8_t caches_flushed;          /* abandoned with its caches empty (heap.c, collect_abandoned) */
   /* this thread's frees into other heaps, not yet sent; on lines of their
    * own: is_live, which every remote free into this heap reads, shared one
    * with the first slot, which this thread writes */
