@@ -835,11 +835,12 @@ static inline bool hk_program_single_threaded(void) {
 extern HK_INTERNAL __thread bool hk_tl_locks_elided;
 /* A lock's bookkeeping, shared by the three below: entering counts the lock
  * (the outermost decides whether this thread's locks are elided) and says
- * whether to take the mutex itself; leaving runs the work put off until the
- * thread holds none. */
+ * whether to take the mutex itself (hk_lock_is_real, asked again to release
+ * it); leaving runs the work put off until the thread holds none. */
+static inline bool hk_lock_is_real(void) { return HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided; }
 static inline bool hk_lock_enter(void) {
   if (hk_tl_locks_held++ == 0) hk_tl_locks_elided = hk_program_single_threaded();
-  return HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided;
+  return hk_lock_is_real();
 }
 static inline void hk_lock_leave(void) {
   if (--hk_tl_locks_held == 0 && HK_UNLIKELY(hk_tl_after_locks != NULL)) hk_after_locks_run();
@@ -848,7 +849,7 @@ static inline void hk_mutex_lock(pthread_mutex_t *m) {
   if (hk_lock_enter()) pthread_mutex_lock(m);
 }
 static inline void hk_mutex_unlock(pthread_mutex_t *m) {
-  if (HK_LIKELY(!hk_tl_fork_window) && !hk_tl_locks_elided) pthread_mutex_unlock(m);
+  if (hk_lock_is_real()) pthread_mutex_unlock(m);
   hk_lock_leave();
 }
 /* hk_mutex_lock's counterpart for a lock a thread may do without: true when
