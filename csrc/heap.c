@@ -164,10 +164,24 @@ static void retire_slab(hk_heap *h, hk_slab *s) {
 
 static bool is_retained(hk_heap *h, hk_slab *s) { return h->avail[s->cls].head == s; }
 
+/* Class c may hold blocks in h's thread cache or slabs in its lists from now on. */
+static void note_class_used(hk_heap *h, unsigned c) { h->classes_used[c / 64] |= 1ull << (c % 64); }
+
+/* The first class from c on that h used (classes_used), or HK_NCLASSES. */
+static unsigned used_class_from(const hk_heap *h, unsigned c) {
+  while (c < HK_NCLASSES) {
+    uint64_t rest = h->classes_used[c / 64] >> (c % 64);
+    if (rest) return c + (unsigned)__builtin_ctzll(rest);
+    c = (c / 64 + 1) * 64;
+  }
+  return HK_NCLASSES;
+}
+#define FOR_EACH_USED_CLASS(h, c) for (unsigned c = used_class_from(h, 0); c < HK_NCLASSES; c = used_class_from(h, c + 1))
+
 /* Releases retained empty current slabs of classes other than except. */
 static bool retire_retained(hk_heap *h, unsigned except) {
   bool any = false;
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+  FOR_EACH_USED_CLASS(h, c) {
     hk_slab *s = h->avail[c].head;
     if (c != except && s && s->used == 0) {
       retire_slab(h, s);
@@ -420,11 +434,12 @@ static void msg_blocks_to_held(hk_heap *h, hk_remote_msg *m, unsigned c) {
  * A thread that only frees its own blocks (jq, python3) splits as before. */
 #define SPLIT_FOREIGN_SHARE 8u
 
-/* h's class table into its thread's cache tops, which malloc reads (hk_tl), when
- * h is the calling thread's heap (the exit heap is no thread's). */
+/* h's class table into its cache tops (h->tc_of), and into its thread's,
+ * which malloc reads (hk_tl), when h is the calling thread's heap (the exit
+ * heap is no thread's). */
 static void class_table_changed(hk_heap *h) {
-  if (h != hk_tl.heap) return;
-  for (size_t g = 0; g < HK_CLASS_GRANULES; g++) hk_tl.tc_of[g] = &h->tc[h->class_small[g]];
+  for (size_t g = 0; g < HK_CLASS_GRANULES; g++) h->tc_of[g] = &h->tc[h->class_small[g]];
+  if (h == hk_tl.heap) memcpy(hk_tl.tc_of, h->tc_of, sizeof hk_tl.tc_of);
 }
 
 /* Class c's sizes to the fine classes in h's table, unless they are there
@@ -464,7 +479,7 @@ static HK_NOINLINE void go_coarse(hk_heap *h) {
   memcpy(h->class_small, hk_empty_heap.class_small, sizeof h->class_small);
   h->coarse_only = 1;
   class_table_changed(h);
-  for (unsigned c = 0; c < HK_NCLASSES; c++)
+  FOR_EACH_USED_CLASS(h, c)
     if (hk_class_fine_only(c)) tc_flush_class(h, c);
 }
 
@@ -816,10 +831,11 @@ static void tc_make_bounds(void) {
 
 /* The starting bounds of an empty cache: 0 where there is no cache
  * (HAKMEM_THREAD_CACHE off, the exit heap: no slots), and for a class the
- * heap never allocated (tc_open_class). */
+ * heap never allocated (tc_open_class). A class it never used has them
+ * already (heap_new). */
 static void tc_set_limits(hk_heap *h) {
   HK_ASSERT(tc_bounds_made, "the bounds of every class were worked out before the first heap");
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+  FOR_EACH_USED_CLASS(h, c) {
     HK_ASSERT(h->tc[c] == NULL && hk_tc_held(h, c) == 0, "the bounds are set on an empty cache");
     h->tc_max[c] = tc_max_of[c];
     bool open = h->tc_limit[c] || class_allocs(h, c); /* opened, maybe by the allocation that made this flush */
@@ -841,6 +857,7 @@ static void tc_open_class(hk_heap *h, unsigned c) {
   h->tc_limit[c] = tc_base_of[c];
   h->tc_room[c] = h->tc_limit[c];
   h->tc_grow_after[c] = h->tc_limit[c];
+  note_class_used(h, c);
 }
 
 /* The blocks of class c in use in h's slabs: handed out and not back on a
@@ -998,7 +1015,7 @@ static void tc_flush_class(hk_heap *h, unsigned c) {
  * release them), the others to their owners (gathered, sent by collect_all).
  * The bounds go back to their starting values. */
 static void tc_flush(hk_heap *h) {
-  for (unsigned c = 0; c < HK_NCLASSES; c++) tc_flush_class(h, c);
+  FOR_EACH_USED_CLASS(h, c) tc_flush_class(h, c);
   tc_set_limits(h);
 }
 
@@ -1011,7 +1028,7 @@ static void collect_slabs(hk_heap *h, enum empty_current current) {
   take_inbox(h, INBOX_TO_SLABS, 0);
   /* taken before the walk: a block pushed during it sets the flag again */
   bool remote = atomic_exchange_explicit(&h->remote_pending, 0, memory_order_acquire);
-  for (unsigned c = 0; c < HK_NCLASSES; c++) {
+  FOR_EACH_USED_CLASS(h, c) {
     for (hk_slab *s = remote ? h->full[c].head : NULL, *next; s; s = next) {
       next = s->next;
       if (collect(h, s)) unfull_slab(h, s, AT_TAIL);
@@ -1146,6 +1163,7 @@ static hk_slab *new_slab(hk_heap *h, unsigned c) {
   if (s->was_formatted) h->slabs_reused++;
   hk_slab_format(ss, (unsigned)idx, c, h);
   HK_ASSERT(s->used == 0 && s->cls == c && s->owner == h, "a new slab is empty, of class c, owned by h");
+  note_class_used(h, c);
   h->slabs_in_use++;
   if (++h->class_slabs[c] >= SPLIT_SLABS && may_split(h, c)) split_class(h, c);
   hk_slab_extend(ss, s);
@@ -1451,7 +1469,7 @@ void hk_heap_trim(hk_heap *h) {
  * is the coarse one), with its class table. */
 static void thread_take_heap(hk_heap *h) {
   hk_tl.heap = h;
-  class_table_changed(h);
+  memcpy(hk_tl.tc_of, h->tc_of, sizeof hk_tl.tc_of);
 }
 
 static void heap_thread_exit(void *arg) {
@@ -1490,8 +1508,10 @@ static hk_heap *heap_new(bool thread_cache) {
   hk_heap *h = (hk_heap *)(mem + ((HK_HEAP_PAGE_OFFSET - (uintptr_t)mem) & (HK_PAGE_SIZE - 1)));
   for (unsigned c = 0; c < HK_NCLASSES; c++) h->current[c] = &hk_empty_slab;
   memcpy(h->class_small, hk_empty_heap.class_small, sizeof h->class_small); /* the coarse classes */
+  class_table_changed(h);
   h->has_tc = thread_cache;
-  tc_set_limits(h);
+  HK_ASSERT(tc_bounds_made, "the bounds of every class were worked out before the first heap");
+  memcpy(h->tc_max, tc_max_of, sizeof h->tc_max); /* the other bounds start at 0: closed (tc_open_class) */
   hk_lock(&heaps_lock, HK_LOCK_HEAPS);
   h->all_next = heaps_all;
   __atomic_store_n(&heaps_all, h, __ATOMIC_RELEASE); /* take_from_idle_heaps walks the list without the lock */
@@ -1584,6 +1604,10 @@ void hk_heap_fork_child(void) {
   for (hk_heap *h = heaps_all; h; h = h->all_next) {
     if (h->is_live && !h->is_shared && h != hk_tl.heap) {
       tc_drop(h);
+      /* its thread may have stopped between giving a slot a message or a
+       * class a slab and marking it: the collection visits them all */
+      h->remote_slots_used = ~0ull;
+      memset(h->classes_used, 0xff, sizeof h->classes_used);
       h->is_live = 0;
       atomic_fetch_sub_explicit(&heaps_live, 1, memory_order_relaxed);
       h->abandoned_next = heaps_abandoned;

@@ -16,9 +16,10 @@
 hk_slab hk_empty_slab = {.free = HK_END, .cls = HK_CLASS_NONE};
 #define HK_CLASS_ITSELF(c) c
 /* Its thread caches are empty (tc NULL) and full (tc_room 0) at once. */
-hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
-                         .class_small = {HK_CLASS_GRANULE_COARSE_RANGES(HK_CLASS_ITSELF)}};
 #define HK_EMPTY_HEAP_TOP(c) &hk_empty_heap.tc[c]
+hk_heap hk_empty_heap = {.current = {[0 ... HK_NCLASSES - 1] = &hk_empty_slab},
+                         .class_small = {HK_CLASS_GRANULE_COARSE_RANGES(HK_CLASS_ITSELF)},
+                         .tc_of = {HK_CLASS_GRANULE_COARSE_RANGES(HK_EMPTY_HEAP_TOP)}};
 __thread hk_thread_state hk_tl = {.heap = &hk_empty_heap,
                                   .tc_of = {HK_CLASS_GRANULE_COARSE_RANGES(HK_EMPTY_HEAP_TOP)}};
 
@@ -29,10 +30,13 @@ static bool coarse_in_granules(const uint8_t *t) {
   return true;
 }
 
-/* Whether the calling thread's cache tops (hk_tl) are those of the empty heap's coarse classes. */
+/* Whether the calling thread's cache tops (hk_tl) and the empty heap's copy
+ * of them are those of the empty heap's coarse classes. */
 static bool thread_tops_coarse(void) {
-  for (size_t g = 0; g < HK_CLASS_GRANULES; g++)
-    if (hk_tl.tc_of[g] != &hk_empty_heap.tc[hk_empty_heap.class_small[g]]) return false;
+  for (size_t g = 0; g < HK_CLASS_GRANULES; g++) {
+    hk_block **top = &hk_empty_heap.tc[hk_empty_heap.class_small[g]];
+    if (hk_tl.tc_of[g] != top || hk_empty_heap.tc_of[g] != top) return false;
+  }
   return true;
 }
 

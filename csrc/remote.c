@@ -245,6 +245,7 @@ static bool gather(hk_heap *h, hk_slab *s, hk_heap *to, uint32_t block_size, hk_
   if (!rb->msg) {
     if (HK_UNLIKELY(!(rb->msg = msg_take(h)))) return chain_add(h, s, b);
     rb->limit = batch_limit(block_size);
+    h->remote_slots_used |= 1ull << (rb - h->remote_batch);
   }
   if (add_block(rb, b)) send_batch(rb);
   return true;
@@ -303,7 +304,9 @@ void hk_remote_give_back(hk_heap *h, hk_slab *s, hk_block *b) {
 }
 
 void hk_remote_send_batches(hk_heap *h) {
-  for (unsigned i = 0; i < HK_REMOTE_SLOTS; i++) send_batch(&h->remote_batch[i]);
+  for (uint64_t used = h->remote_slots_used; used; used &= used - 1)
+    send_batch(&h->remote_batch[__builtin_ctzll(used)]);
+  h->remote_slots_used = 0;
   chain_send(h);
 }
 
