@@ -622,6 +622,23 @@ static unsigned idle_pool_above(unsigned c) {
   return near && hk_class_shareable(d) ? d : c;
 }
 
+/* The class above c whose blocks h keeps in its thread cache for
+ * allocations of c, or c: the class idle pools serve c from as well
+ * (idle_pool_above), when h's class table asks for none of its blocks. A
+ * heap on the coarse classes that frees the blocks of a fine class (a
+ * thread that split its classes built the data and handed it on) otherwise
+ * has that class's cache closed, and each such free went back to the block's
+ * owner, whose idle pools another thread's allocation of c took it from
+ * again: bench_server_handoff with 4 threads sent 4.5% of its frees round
+ * that circle, through the idle pools' lock. Kept, they serve c's
+ * allocations when c's cache and current slab are empty (alloc_from), each
+ * counted as an allocation of its own class, as an idle pool's are. */
+static unsigned cache_above(const hk_heap *h, unsigned c) {
+  unsigned d = idle_pool_above(c);
+  if (d == c || hk_class_size[d] > HK_CLASS_SMALL_MAX) return c;
+  return h->class_small[HK_CLASS_GRANULE(hk_class_size[d])] == d ? c : d;
+}
+
 /* h's stash of blocks for allocations of class c (pool_take_above) that
  * holds some, or NULL. */
 static hk_above_stash *above_stash_for(hk_heap *h, unsigned c) {
@@ -851,13 +868,21 @@ static void tc_set_limits(hk_heap *h) {
  * to their owners. A consumer that only frees kept its starting bound of
  * the producer's blocks in every class, which neither thread used again
  * (bench_remote_free: 340 KB; peak RSS 3.3-3.6 -> 3.0 MiB). */
-static void tc_open_class(hk_heap *h, unsigned c) {
+static void tc_open_one(hk_heap *h, unsigned c) {
   HK_ASSERT(h->has_tc && h->tc_limit[c] == 0 && h->tc[c] == NULL && h->tc_room[c] == 0,
             "a closed class caches nothing");
   h->tc_limit[c] = tc_base_of[c];
   h->tc_room[c] = h->tc_limit[c];
   h->tc_grow_after[c] = h->tc_limit[c];
   note_class_used(h, c);
+}
+
+/* The class above c, if h keeps its blocks for allocations of c (cache_above, below), opens with c. */
+static unsigned cache_above(const hk_heap *h, unsigned c);
+static void tc_open_class(hk_heap *h, unsigned c) {
+  tc_open_one(h, c);
+  unsigned d = cache_above(h, c);
+  if (d != c && h->tc_limit[d] == 0) tc_open_one(h, d);
 }
 
 /* The blocks of class c in use in h's slabs: handed out and not back on a
@@ -1249,6 +1274,8 @@ static void *alloc_from(hk_heap *h, unsigned c) {
   if (HK_UNLIKELY(h->tc_limit[c] == 0) && h->has_tc) tc_open_class(h, c);
   hk_block *above = above_take(h, c); /* before the heap's own slabs */
   if (above) return above;
+  unsigned d = cache_above(h, c);
+  if (d != c && hk_tc_pop(h, d, &above)) return above;
   hk_slab *s = h->avail[c].head;
   if (!s || s->free == HK_END) {
     if (HK_UNLIKELY(h->fine_returned >= FINE_RETURNED_MAX) && !h->coarse_only) go_coarse(h);

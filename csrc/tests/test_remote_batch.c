@@ -604,6 +604,86 @@ static void idle_owner_split_class_taken(void *arg)
   CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
 }
 
+/* ---- a split owner's blocks kept by a thread on the coarse classes ---------- */
+
+/* The thread cache of 704 B blocks holds 46 (32 KiB, heap.c, tc_bound). */
+enum { KEEP_BOUND = 32768 / 704, KEEP_ASKS = 64 };
+
+struct keeper {
+  uint64_t kept_bytes, live_bytes, usable_bytes;
+  int reused_kept, bad;
+};
+
+/* Allocates one block of ASK_SIZE (its class opens, and with it the cache of
+ * the 704 B blocks above, which its class table never asks for), frees the
+ * owner's 704 B blocks, then allocates KEEP_ASKS more of ASK_SIZE; frees
+ * everything. */
+static void *keep_split_blocks(void *arg)
+{
+  struct keeper *k = arg;
+  void *first = hak_malloc(ASK_SIZE);
+  uint64_t cached0 = stats_now().thread_cache_bytes;
+  for (int i = 0; i < SPLIT_N; i++) {
+    k->bad += !verify(split_blocks[i], SPLIT_SIZE);
+    hak_free(split_blocks[i]);
+  }
+  k->kept_bytes = stats_now().thread_cache_bytes - cached0;
+  void *ptrs[KEEP_ASKS];
+  hak_stats_t s0 = stats_now();
+  for (int i = 0; i < KEEP_ASKS; i++) {
+    ptrs[i] = hak_malloc(ASK_SIZE);
+    fill(ptrs[i], ASK_SIZE);
+    k->usable_bytes += hak_usable_size(ptrs[i]);
+    k->reused_kept += is_one_of(ptrs[i], split_blocks, KEEP_BOUND); /* the first freed: those the cache kept */
+  }
+  k->live_bytes = stats_now().bytes_in_use - s0.bytes_in_use;
+  for (int i = 0; i < KEEP_ASKS; i++) {
+    k->bad += !verify(ptrs[i], ASK_SIZE);
+    hak_free(ptrs[i]);
+  }
+  hak_free(first);
+  return NULL;
+}
+
+/* A thread on the coarse classes that frees the blocks of a class its owner
+ * split keeps a cache's worth of them (heap.c, cache_above) rather than send
+ * each back to the owner, and hands them out for the class below before it
+ * carves: each a whole 704 B block to the statistics. When it exits, they go
+ * back to the owner, and nothing is left. */
+static void coarse_thread_keeps_split_blocks(void *arg)
+{
+  (void)arg;
+  batching_on();
+  thread_cache_on();
+  alloc_filled(split_first, SPLIT_FIRST, SPLIT_SIZE);
+  CHECK(stats_now().classes_split >= 1, "the owner split a class after %d blocks of %d B", SPLIT_FIRST, SPLIT_SIZE);
+  alloc_filled(split_blocks, SPLIT_N, SPLIT_SIZE);
+  CHECK(hak_usable_size(split_blocks[0]) == 704, "a block of %d B after the split has %zu usable bytes, want 704",
+        SPLIT_SIZE, hak_usable_size(split_blocks[0]));
+  hak_stats_t s0 = stats_now();
+  static struct keeper keeper;
+  pthread_t t;
+  pthread_create(&t, NULL, keep_split_blocks, &keeper);
+  pthread_join(t, NULL);
+  CHECK(keeper.bad == 0, "%d blocks damaged while another thread held them", keeper.bad);
+  CHECK(keeper.kept_bytes == (uint64_t)KEEP_BOUND * 704,
+        "the freeing thread's cache grew by %llu bytes of the owner's 704 B blocks, want %d (its bound)",
+        U(keeper.kept_bytes), KEEP_BOUND * 704);
+  CHECK(keeper.reused_kept == KEEP_BOUND, "%d of the %d blocks its cache kept served its next %d requests of %d B, "
+        "want all", keeper.reused_kept, KEEP_BOUND, KEEP_ASKS, ASK_SIZE);
+  CHECK(keeper.live_bytes == keeper.usable_bytes, "bytes_in_use moved by %llu for blocks of %llu usable bytes",
+        U(keeper.live_bytes), U(keeper.usable_bytes));
+  hak_stats_t s1 = stats_now();
+  CHECK(s1.bytes_in_use == s0.bytes_in_use - (uint64_t)SPLIT_N * 704, "bytes_in_use %llu, want %llu",
+        U(s1.bytes_in_use), U(s0.bytes_in_use - (uint64_t)SPLIT_N * 704));
+  CHECK(s1.allocs - s0.allocs == KEEP_ASKS + 1 && s1.frees - s0.frees == SPLIT_N + KEEP_ASKS + 1,
+        "allocs moved by %llu, frees by %llu", U(s1.allocs - s0.allocs), U(s1.frees - s0.frees));
+  for (int i = 0; i < SPLIT_FIRST; i++) hak_free(split_first[i]);
+  hak_trim();
+  CHECK(stats_now().bytes_in_use == 0, "bytes_in_use %llu after everything was freed", U(stats_now().bytes_in_use));
+  CHECK(stats_now().superslabs_live == 0, "SuperSlabs live after everything was freed and trimmed");
+}
+
 /* ---- a free-only thread that adopts the owner's heap ------------------------ */
 
 enum { ADOPT_N = 300 };
@@ -987,6 +1067,8 @@ int main(void)
                  NULL);
   check_in_child("a waiting owner's split class serves the class below, sent back at exit",
                  idle_owner_split_class_taken, (void *)1);
+  check_in_child("a thread on the coarse classes keeps a split owner's blocks for the class below",
+                 coarse_thread_keeps_split_blocks, NULL);
   check_in_child("many classes", many_classes, NULL);
   check_in_child("cross threads", cross_threads, NULL);
   check_in_child("double free in a row, gathered", double_free_in_a_row, (void *)(uintptr_t)32);
