@@ -552,6 +552,20 @@ static void *ask_while_owner_waits(void *arg)
   return NULL;
 }
 
+/* With batching and thread caches on, the calling thread (the owner)
+ * allocates split_first, which splits the class, then split_blocks, of the
+ * fine class of 704 B. */
+static void owner_splits_its_class(void)
+{
+  batching_on();
+  thread_cache_on();
+  alloc_filled(split_first, SPLIT_FIRST, SPLIT_SIZE);
+  CHECK(stats_now().classes_split >= 1, "the owner split a class after %d blocks of %d B", SPLIT_FIRST, SPLIT_SIZE);
+  alloc_filled(split_blocks, SPLIT_N, SPLIT_SIZE);
+  CHECK(hak_usable_size(split_blocks[0]) == 704, "a block of %d B after the split has %zu usable bytes, want 704",
+        SPLIT_SIZE, hak_usable_size(split_blocks[0]));
+}
+
 /* The owner's blocks of a class it split reach a thread that asks for the
  * class below: each is a whole block of 704 B to that thread and to the
  * statistics. bytes_in_use stays exact whether the blocks are allocated and
@@ -560,13 +574,7 @@ static void *ask_while_owner_waits(void *arg)
 static void idle_owner_split_class_taken(void *arg)
 {
   int exit_early = arg != NULL;
-  batching_on();
-  thread_cache_on();
-  alloc_filled(split_first, SPLIT_FIRST, SPLIT_SIZE);
-  CHECK(stats_now().classes_split >= 1, "the owner split a class after %d blocks of %d B", SPLIT_FIRST, SPLIT_SIZE);
-  alloc_filled(split_blocks, SPLIT_N, SPLIT_SIZE);
-  CHECK(hak_usable_size(split_blocks[0]) == 704, "a block of %d B after the split has %zu usable bytes, want 704",
-        SPLIT_SIZE, hak_usable_size(split_blocks[0]));
+  owner_splits_its_class();
   hak_stats_t s0 = stats_now();
   int damaged = free_in_another_thread(split_blocks, SPLIT_N, SPLIT_SIZE);
   pthread_t t;
@@ -653,13 +661,7 @@ static void *keep_split_blocks(void *arg)
 static void coarse_thread_keeps_split_blocks(void *arg)
 {
   (void)arg;
-  batching_on();
-  thread_cache_on();
-  alloc_filled(split_first, SPLIT_FIRST, SPLIT_SIZE);
-  CHECK(stats_now().classes_split >= 1, "the owner split a class after %d blocks of %d B", SPLIT_FIRST, SPLIT_SIZE);
-  alloc_filled(split_blocks, SPLIT_N, SPLIT_SIZE);
-  CHECK(hak_usable_size(split_blocks[0]) == 704, "a block of %d B after the split has %zu usable bytes, want 704",
-        SPLIT_SIZE, hak_usable_size(split_blocks[0]));
+  owner_splits_its_class();
   hak_stats_t s0 = stats_now();
   static struct keeper keeper;
   pthread_t t;
