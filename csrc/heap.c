@@ -1523,9 +1523,9 @@ static void heap_thread_exit(void *arg) {
  * ran 7% slower with the prefetch the free then made (297 against 318-321 M pairs/s at
  * page offsets 0x400, 0x800 and 0xc40). At 0x400 the heap's stores of every
  * free and allocation (tc, tc_room, remote_frees) miss the page's first
- * 0.8 KiB, where the first blocks of every small class are, and the heap
- * still spans three pages (from 0x740 on, four). The metadata area gives up
- * to a page more for it. */
+ * 0.8 KiB, where the first blocks of every small class are. The metadata
+ * area gives up to a page more for it (the heap, 19 KiB, spans six pages
+ * from there, five from a page's start). */
 #define HK_HEAP_PAGE_OFFSET 0x400u
 
 /* A new heap, on the list of all heaps (for statistics). */
