@@ -877,8 +877,7 @@ static void tc_open_one(hk_heap *h, unsigned c) {
   note_class_used(h, c);
 }
 
-/* The class above c, if h keeps its blocks for allocations of c (cache_above, below), opens with c. */
-static unsigned cache_above(const hk_heap *h, unsigned c);
+/* The class above c, if h keeps its blocks for allocations of c (cache_above), opens with c. */
 static void tc_open_class(hk_heap *h, unsigned c) {
   tc_open_one(h, c);
   unsigned d = cache_above(h, c);
